@@ -1,0 +1,76 @@
+"""The one preprocessing path from a loaded photograph to the grading model's input tensor.
+
+The application and the training code both call :func:`normalise_crop` (and the app calls
+:func:`preprocess_photo`, which adds the field-of-view crop), so they cannot disagree.
+
+Steps, named ``fov-ben-graham-v1`` in the model manifest:
+
+1. crop to the circular field of view and resize to ``size`` x ``size`` (see :mod:`fov`);
+2. local colour normalisation: ``4 * (image - local_mean) + 128``, where ``local_mean`` is a
+   Gaussian blur (sigma = size/30) taken over the illuminated pixels only (normalised
+   convolution), which removes camera-specific colour casts and uneven illumination, keeps
+   lesions and vessels, and leaves no bright rim where the disc meets the black border;
+3. grey (128) outside the illuminated area and outside 96% of the circle's radius;
+4. ``(value - mean) / std`` per channel with the manifest's mean and std, channels first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .fov import FovCrop, crop_to_fov, illuminated_mask
+
+PREPROCESSING_ID = "fov-ben-graham-v1"
+_MASK_RADIUS_FRACTION = 0.96
+_BLUR_SIGMA_FRACTION = 1 / 30
+
+
+@dataclass(frozen=True)
+class PreprocessSpec:
+    """What the model expects as input; read from the model manifest."""
+
+    size: int = 256
+    mean: tuple[float, float, float] = (127.5, 127.5, 127.5)
+    std: tuple[float, float, float] = (127.5, 127.5, 127.5)
+    preprocessing_id: str = PREPROCESSING_ID
+
+
+def circle_mask(side: int, radius_fraction: float = _MASK_RADIUS_FRACTION) -> np.ndarray:
+    """Boolean mask of the centred circle with radius ``radius_fraction * side / 2``."""
+    mask = np.zeros((side, side), dtype=np.uint8)
+    cv2.circle(mask, (side // 2, side // 2), int(side / 2 * radius_fraction), 1, -1)
+    return mask.astype(bool)
+
+
+def local_colour_normalise(crop_rgb: np.ndarray) -> np.ndarray:
+    """Steps 2 and 3: Ben Graham's local colour normalisation of a square FOV crop (uint8)."""
+    side = crop_rgb.shape[0]
+    sigma = side * _BLUR_SIGMA_FRACTION
+    inside = illuminated_mask(crop_rgb) & circle_mask(side)
+    weight = inside.astype(np.float32)
+    image = crop_rgb.astype(np.float32)
+    blurred = cv2.GaussianBlur(image * weight[..., None], (0, 0), sigma)
+    blurred_weight = cv2.GaussianBlur(weight, (0, 0), sigma)
+    local_mean = blurred / np.maximum(blurred_weight, 1e-3)[..., None]
+    normalised = np.clip(4.0 * (image - local_mean) + 128.0, 0, 255).astype(np.uint8)
+    normalised[~inside] = 128
+    return normalised
+
+
+def normalise_crop(crop_rgb: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
+    """Steps 2-4 on a square RGB uint8 crop of side ``spec.size``: float32 CHW model input."""
+    if crop_rgb.shape[:2] != (spec.size, spec.size):
+        raise ValueError(f"crop is {crop_rgb.shape[:2]}, model expects {spec.size}x{spec.size}")
+    normalised = local_colour_normalise(crop_rgb).astype(np.float32)
+    normalised -= np.asarray(spec.mean, dtype=np.float32)
+    normalised /= np.asarray(spec.std, dtype=np.float32)
+    return np.ascontiguousarray(normalised.transpose(2, 0, 1))
+
+
+def preprocess_photo(rgb: np.ndarray, spec: PreprocessSpec) -> tuple[np.ndarray, FovCrop]:
+    """Loaded RGB uint8 photo to (model input CHW float32, the FOV crop it was made from)."""
+    crop = crop_to_fov(rgb, spec.size)
+    return normalise_crop(crop.image, spec), crop

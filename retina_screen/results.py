@@ -1,0 +1,210 @@
+"""The result objects every part of the application shares: engine, CLI, report, GUI, batch.
+
+All are frozen dataclasses. The GUI and the report only read them; all screening logic lives in
+the engine (:mod:`retina_screen.engine`, :mod:`retina_screen.quality`, :mod:`retina_screen.decision`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+ICDR_LABELS = (
+    "no apparent DR",
+    "mild NPDR",
+    "moderate NPDR",
+    "severe NPDR",
+    "proliferative DR",
+)
+REFERABLE_MIN_GRADE = 2
+
+
+class Eye(str, Enum):
+    RIGHT = "right"
+    LEFT = "left"
+    UNKNOWN = "unknown"
+
+    @property
+    def label(self) -> str:
+        return {"right": "Right eye (OD)", "left": "Left eye (OS)", "unknown": "Eye not known"}[
+            self.value
+        ]
+
+
+class ImageStatus(str, Enum):
+    OK = "ok"  # gradable and graded
+    UNGRADABLE = "ungradable"  # read, but failed the quality gate (or not a fundus photo)
+    ERROR = "error"  # could not be read at all
+
+
+class Outcome(str, Enum):
+    """A screening outcome, for an eye or a patient, ordered from least to most severe."""
+
+    NO_REFERABLE = "no_referable"
+    INSUFFICIENT = "insufficient"
+    REFER = "refer"
+    REFER_URGENT = "refer_urgent"
+
+    @property
+    def severity(self) -> int:
+        return list(Outcome).index(self)
+
+    @property
+    def is_referral(self) -> bool:
+        return self in (Outcome.REFER, Outcome.REFER_URGENT)
+
+
+@dataclass(frozen=True)
+class QualityCheck:
+    """One quality measurement: its value, the threshold it is held to, and the verdict."""
+
+    name: str  # e.g. "focus"
+    value: float
+    threshold: float
+    passed: bool
+    #: What failed and what to do, for the operator; empty when passed.
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    checks: tuple[QualityCheck, ...]
+    is_fundus: bool
+    #: Version of the thresholds used (recorded on every result and report).
+    thresholds_version: str
+
+    @property
+    def gradable(self) -> bool:
+        return self.is_fundus and all(c.passed for c in self.checks)
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        if not self.is_fundus:
+            failed = [c.reason for c in self.checks if c.name == "fundus" and c.reason]
+            return tuple(failed) or ("not a fundus photograph",)
+        return tuple(c.reason for c in self.checks if not c.passed)
+
+    def check(self, name: str) -> QualityCheck | None:
+        return next((c for c in self.checks if c.name == name), None)
+
+
+@dataclass(frozen=True)
+class Grading:
+    """The model's grading of one gradable image."""
+
+    probabilities: tuple[float, float, float, float, float]  # ICDR grades 0-4
+    p_referable: float  # P(grade >= 2)
+    referable: bool  # p_referable >= the manifest's operating threshold
+    #: Heatmap (0..1, float32, small grid) over the square FOV crop; None if the model has none.
+    heatmap: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def grade(self) -> int:
+        """The ICDR grade shown to people, consistent with the referable decision.
+
+        The referable decision uses the manifest's (sensitive) threshold on P(grade >= 2), so the
+        grade is the most probable referable grade (2-4) when referable, else the most probable
+        of 0-1.
+        """
+        p = np.asarray(self.probabilities)
+        if self.referable:
+            return REFERABLE_MIN_GRADE + int(np.argmax(p[REFERABLE_MIN_GRADE:]))
+        return int(np.argmax(p[:REFERABLE_MIN_GRADE]))
+
+    @property
+    def grade_label(self) -> str:
+        return ICDR_LABELS[self.grade]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    version: str
+    sha256: str
+    threshold: float
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha256[:12]
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """Everything known about one input photograph after screening."""
+
+    source: str  # path as given (or relative to the batch input folder)
+    eye: Eye
+    status: ImageStatus
+    sha256: str = ""
+    quality: QualityReport | None = None
+    grading: Grading | None = None
+    error: str = ""  # one-line reason when status is ERROR
+    width: int = 0  # original pixel size
+    height: int = 0
+    #: The square FOV crop shown to people (RGB uint8, ~512 px); not kept in batch runs.
+    display_image: np.ndarray | None = field(default=None, compare=False, repr=False)
+    model: ModelInfo | None = None
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        if self.status is ImageStatus.ERROR:
+            return (self.error,)
+        if self.quality is not None and not self.quality.gradable:
+            return self.quality.reasons
+        return ()
+
+
+@dataclass(frozen=True)
+class Referral:
+    """One row of the referral table: what an outcome means for the patient."""
+
+    outcome: Outcome
+    headline: str  # e.g. "REFER - referable diabetic retinopathy detected"
+    action: str  # e.g. "Refer to the eye service"
+    interval: str  # e.g. "within 4 weeks", "rescreen in 12 months"
+    urgency: str  # "urgent", "routine", "none", "retake"
+
+
+@dataclass(frozen=True)
+class EyeResult:
+    eye: Eye
+    images: tuple[ImageResult, ...]
+    outcome: Outcome
+    #: Most severe gradable grade (None when no image of this eye was gradable).
+    grade: int | None
+    p_referable: float | None
+    note: str = ""
+
+    @property
+    def gradable_images(self) -> tuple[ImageResult, ...]:
+        return tuple(i for i in self.images if i.status is ImageStatus.OK)
+
+
+@dataclass(frozen=True)
+class PatientInfo:
+    patient_id: str = ""
+    name: str = ""
+    birth_date: str = ""  # ISO yyyy-mm-dd or ""
+    diabetes_type: str = ""  # "type 1", "type 2", "gestational", "other", ""
+    screening_date: str = ""  # ISO yyyy-mm-dd; filled by the engine when empty
+
+
+@dataclass(frozen=True)
+class PatientResult:
+    patient: PatientInfo
+    eyes: tuple[EyeResult, ...]  # right first, then left, then unknown; only eyes with images
+    outcome: Outcome
+    referral: Referral
+    screened_at: str  # ISO timestamp (local time, seconds)
+    model: ModelInfo | None
+    thresholds_version: str
+    notes: tuple[str, ...] = ()
+
+    def eye(self, eye: Eye) -> EyeResult | None:
+        return next((e for e in self.eyes if e.eye is eye), None)
+
+    @property
+    def images(self) -> tuple[ImageResult, ...]:
+        return tuple(i for e in self.eyes for i in e.images)

@@ -1,0 +1,140 @@
+"""Build the compact training cache: every labelled photo cropped to its field of view.
+
+The crop is the application's own :func:`retina_screen.fov.crop_to_fov` on the application's own
+loader output, stored as WebP at ``side`` pixels so that the whole cache is a few tens of MB
+(small enough to travel to a GPU machine). Augmentation and :func:`normalise_crop` run at
+training time on these crops.
+
+Splits are by patient (both eyes of a person on the same side) with a stable hash, so a rebuild
+gives the same split. ``srahim_dev`` is never put in the cache: it is the external check.
+
+Usage::
+
+    python -m retina_screen.training.cache --data ../shared/data --out .traincache/cache.pkl
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import logging
+import pickle
+import random
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..fov import crop_to_fov
+from ..loading import load_image
+
+log = logging.getLogger(__name__)
+
+TRAINING_SOURCES = ("aptos2019", "eyepacs_equalised", "eyepacs_raw")
+VALIDATION_PERCENT = 15
+# Keep the cache small: the equalised EyePACS set is mostly grade 0 and compresses poorly.
+EQUALISED_GRADE0_KEEP = 2000
+WEBP_QUALITY = 80
+
+
+@dataclass(frozen=True)
+class CacheRecord:
+    source: str
+    image: str
+    patient: str
+    grade: int
+    split: str  # "train" or "val"
+    webp: bytes
+
+
+def split_for(source: str, patient: str) -> str:
+    """Stable patient-level split: about VALIDATION_PERCENT% of patients go to validation."""
+    digest = hashlib.sha256(f"{source}/{patient}".encode()).digest()
+    return "val" if int.from_bytes(digest[:4], "big") % 100 < VALIDATION_PERCENT else "train"
+
+
+def read_labels(data_root: Path, source: str) -> list[dict[str, str]]:
+    with open(data_root / source / "labels.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _encode(args: tuple[str, int]) -> bytes:
+    path, side = args
+    rgb = load_image(Path(path), max_side=1024).pixels
+    crop = crop_to_fov(rgb, side).image
+    ok, buffer = cv2.imencode(
+        ".webp", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_WEBP_QUALITY, WEBP_QUALITY]
+    )
+    if not ok:
+        raise RuntimeError(f"could not encode {path}")
+    return buffer.tobytes()
+
+
+def select_rows(data_root: Path) -> list[tuple[str, dict[str, str]]]:
+    """The labelled rows that go into the cache, with their source."""
+    rng = random.Random(20261126)
+    chosen: list[tuple[str, dict[str, str]]] = []
+    for source in TRAINING_SOURCES:
+        rows = read_labels(data_root, source)
+        if source == "eyepacs_equalised":
+            grade0 = [r for r in rows if r["icdr_grade"] == "0"]
+            others = [r for r in rows if r["icdr_grade"] != "0"]
+            rows = others + rng.sample(grade0, min(EQUALISED_GRADE0_KEEP, len(grade0)))
+        chosen.extend((source, row) for row in rows)
+    return chosen
+
+
+def build_cache(data_root: Path, out: Path, side: int = 256, workers: int = 2) -> list[CacheRecord]:
+    rows = select_rows(data_root)
+    paths = [str(data_root / source / row["file"]) for source, row in rows]
+    with ProcessPoolExecutor(workers) as pool:
+        encoded = list(pool.map(_encode, [(p, side) for p in paths], chunksize=32))
+    records = []
+    for (source, row), webp in zip(rows, encoded, strict=True):
+        patient = row.get("patient") or row["image"]
+        records.append(
+            CacheRecord(source, row["image"], patient, int(row["icdr_grade"]),
+                        split_for(source, patient), webp)
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    with open(tmp, "wb") as handle:
+        pickle.dump({"side": side, "records": [r.__dict__ for r in records]}, handle)
+    tmp.replace(out)
+    return records
+
+
+def load_cache(path: Path) -> tuple[int, list[CacheRecord]]:
+    with open(path, "rb") as handle:
+        payload = pickle.load(handle)
+    return payload["side"], [CacheRecord(**r) for r in payload["records"]]
+
+
+def decode(record: CacheRecord) -> np.ndarray:
+    """The cached crop as RGB uint8."""
+    bgr = cv2.imdecode(np.frombuffer(record.webp, np.uint8), cv2.IMREAD_COLOR)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--out", type=Path, default=Path(".traincache/cache.pkl"))
+    parser.add_argument("--side", type=int, default=256)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO)
+    records = build_cache(args.data, args.out, args.side, args.workers)
+    size = sum(len(r.webp) for r in records)
+    for source in TRAINING_SOURCES:
+        for split in ("train", "val"):
+            n = sum(1 for r in records if r.source == source and r.split == split)
+            print(f"{source:18s} {split:5s} {n:5d}")
+    print(f"{len(records)} crops, {size / 2**20:.1f} MiB -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()

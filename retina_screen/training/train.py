@@ -1,0 +1,238 @@
+"""Fine-tune the grading network on the training cache (CPU or GPU), resumable.
+
+Usage::
+
+    python -m retina_screen.training.cache --out .traincache/cache.pkl      # once
+    python -m retina_screen.training.train --cache .traincache/cache.pkl --out runs/lite0
+
+Each image is augmented as a raw crop (rotation, flips, scale and shift jitter, brightness,
+contrast, gamma, colour and blur), resized to the model size, then passed through the app's own
+:func:`retina_screen.preprocess.normalise_crop`. Classes are balanced by sampling (weights
+1/sqrt(count)); the loss is cross-entropy over the 5 grades plus a binary term on the referable
+probability. An exponential moving average of the weights is evaluated after every epoch on the
+patient-level validation split; the best by mean per-source referable AUC is kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+
+from ..preprocess import PreprocessSpec, normalise_crop
+from .cache import CacheRecord, decode, load_cache
+from ..metrics import quadratic_kappa, roc_auc
+from .model import GradingNet
+
+log = logging.getLogger(__name__)
+
+
+def augment(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Fundus-appropriate augmentation of a square RGB uint8 FOV crop (same size out)."""
+    side = crop.shape[0]
+    angle = rng.uniform(0, 360)
+    scale = rng.uniform(0.9, 1.1)
+    shift = rng.uniform(-0.04, 0.04, size=2) * side
+    matrix = cv2.getRotationMatrix2D((side / 2, side / 2), angle, scale)
+    matrix[:, 2] += shift
+    out = cv2.warpAffine(crop, matrix, (side, side), flags=cv2.INTER_LINEAR, borderValue=0)
+    if rng.random() < 0.5:
+        out = out[:, ::-1]
+    image = out.astype(np.float32) / 255.0
+    gain = rng.uniform(0.75, 1.25) * rng.uniform(0.9, 1.1, size=3)
+    image = image * gain.astype(np.float32)
+    mean = image.mean()
+    image = (image - mean) * rng.uniform(0.8, 1.2) + mean
+    image = np.clip(image, 0, 1) ** rng.uniform(0.8, 1.25)
+    out = (image * 255).astype(np.uint8)
+    if rng.random() < 0.25:
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.3, 1.2))
+    return np.ascontiguousarray(out)
+
+
+class CropDataset(Dataset):
+    def __init__(self, records: list[CacheRecord], spec: PreprocessSpec, train: bool) -> None:
+        self.records = records
+        self.spec = spec
+        self.train = train
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        cv2.setNumThreads(1)
+        record = self.records[index]
+        crop = decode(record)
+        if self.train:
+            rng = np.random.default_rng((torch.initial_seed() + index * 7919) % 2**32)
+            crop = augment(crop, rng)
+        if crop.shape[0] != self.spec.size:
+            crop = cv2.resize(crop, (self.spec.size, self.spec.size), interpolation=cv2.INTER_AREA)
+        return torch.from_numpy(normalise_crop(crop, self.spec)), record.grade
+
+
+def referable_loss(logits: torch.Tensor, grades: torch.Tensor) -> torch.Tensor:
+    probabilities = torch.softmax(logits.float(), dim=1)
+    p_referable = probabilities[:, 2:].sum(dim=1).clamp(1e-6, 1 - 1e-6)
+    target = (grades >= 2).float()
+    return nn.functional.binary_cross_entropy(p_referable, target)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, loader: DataLoader, device: torch.device) -> np.ndarray:
+    """Grade probabilities, averaged over the image and its horizontal mirror."""
+    model.eval()
+    outputs = []
+    for images, _ in loader:
+        images = images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            logits = model(images).float() + model(torch.flip(images, dims=[3])).float()
+        outputs.append(torch.softmax(logits / 2, dim=1).cpu().numpy())
+    return np.concatenate(outputs)
+
+
+def validation_report(records: list[CacheRecord], probabilities: np.ndarray) -> dict:
+    grades = np.array([r.grade for r in records])
+    sources = np.array([r.source for r in records])
+    report = {}
+    for source in sorted(set(sources)):
+        sel = sources == source
+        p_ref = probabilities[sel, 2:].sum(axis=1)
+        report[source] = {
+            "n": int(sel.sum()),
+            "auc_referable": roc_auc(grades[sel] >= 2, p_ref),
+            "kappa": quadratic_kappa(grades[sel], probabilities[sel].argmax(axis=1)),
+        }
+    report["mean_auc"] = float(np.mean([v["auc_referable"] for v in report.values()]))
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Fine-tune the DR grading network")
+    parser.add_argument("--cache", type=Path, default=Path(".traincache/cache.pkl"))
+    parser.add_argument("--out", type=Path, default=Path("runs/lite0"))
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--time-budget-min", type=float, default=0.0,
+                        help="fit the number of epochs into this many minutes (0: no limit)")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--workers", type=int, default=min(12, os.cpu_count() or 2))
+    parser.add_argument("--limit", type=int, default=0, help="use only N training images (smoke)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--pretrained-weights", default=None,
+                        help="ImageNet weights file (default: the installed weights package)")
+    parser.add_argument("--checkpoint-dir", type=Path, default=None,
+                        help="where the resumable last.pt goes (default: --out)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+
+    torch.manual_seed(args.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cpu":
+        torch.set_num_threads(os.cpu_count() or 2)
+    args.out.mkdir(parents=True, exist_ok=True)
+    spec = PreprocessSpec(size=args.size)
+    _, records = load_cache(args.cache)
+    train_records = [r for r in records if r.split == "train"]
+    val_records = [r for r in records if r.split == "val"]
+    if args.limit:
+        rng = np.random.default_rng(args.seed)
+        train_records = [train_records[i] for i in rng.permutation(len(train_records))[:args.limit]]
+        val_records = val_records[: max(64, args.limit // 4)]
+    grades = np.array([r.grade for r in train_records])
+    counts = np.bincount(grades, minlength=5).astype(np.float64)
+    sample_weights = (1.0 / np.sqrt(np.maximum(counts, 1)))[grades]
+    sampler = WeightedRandomSampler(sample_weights, num_samples=len(train_records), replacement=True)
+    loader_args = {"num_workers": args.workers, "pin_memory": device.type == "cuda",
+                   "persistent_workers": args.workers > 0}
+    train_loader = DataLoader(CropDataset(train_records, spec, True), batch_size=args.batch,
+                              sampler=sampler, drop_last=True, **loader_args)
+    val_loader = DataLoader(CropDataset(val_records, spec, False), batch_size=args.batch * 2,
+                            shuffle=False, **loader_args)
+    log.info("device %s, %d train, %d val, grade counts %s", device, len(train_records),
+             len(val_records), counts.astype(int).tolist())
+
+    model = GradingNet(pretrained=True, weights_path=args.pretrained_weights).to(device).to(memory_format=torch.channels_last)
+    ema = torch.optim.swa_utils.AveragedModel(
+        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(0.998))
+    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    criterion = nn.CrossEntropyLoss(label_smoothing=0.05)
+    steps_per_epoch = len(train_loader)
+    epochs = args.epochs
+    start_epoch, best, history = 0, -1.0, []
+    checkpoint_dir = args.checkpoint_dir or args.out
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    last_path = checkpoint_dir / "last.pt"
+    if last_path.exists():
+        state = torch.load(last_path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        optimiser.load_state_dict(state["optimiser"])
+        start_epoch, best, history, epochs = (state["epoch"] + 1, state["best"], state["history"],
+                                              state["epochs"])
+        log.info("resumed at epoch %d", start_epoch)
+
+    started = time.time()
+    for epoch in range(start_epoch, epochs):
+        model.train()
+        epoch_start = time.time()
+        total_loss = 0.0
+        for step, (images, targets) in enumerate(train_loader):
+            progress = (epoch * steps_per_epoch + step) / (epochs * steps_per_epoch)
+            warm = min(1.0, (epoch * steps_per_epoch + step + 1) / steps_per_epoch)
+            for group in optimiser.param_groups:
+                group["lr"] = args.lr * warm * 0.5 * (1 + math.cos(math.pi * progress))
+            images = images.to(device, non_blocking=True).contiguous(
+                memory_format=torch.channels_last)
+            targets = targets.to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=torch.bfloat16,
+                                enabled=device.type == "cuda"):
+                logits = model(images)
+            loss = criterion(logits.float(), targets) + 0.5 * referable_loss(logits, targets)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            ema.update_parameters(model)
+            total_loss += float(loss.detach())
+        epoch_time = time.time() - epoch_start
+        if epoch == start_epoch and args.time_budget_min > 0 and start_epoch == 0:
+            fit = int(args.time_budget_min * 60 / (epoch_time * 1.25))
+            epochs = max(2, min(args.epochs, fit))
+            log.info("epoch takes %.0f s: training %d epochs", epoch_time, epochs)
+        probabilities = predict(ema.module, val_loader, device)
+        report = validation_report(val_records, probabilities)
+        history.append({"epoch": epoch, "loss": total_loss / max(1, steps_per_epoch),
+                        "seconds": epoch_time, **report})
+        log.info("epoch %d/%d loss %.3f val mean AUC %.4f %s (%.0fs)", epoch + 1, epochs,
+                 total_loss / max(1, steps_per_epoch), report["mean_auc"],
+                 {k: round(v["auc_referable"], 3) for k, v in report.items()
+                  if isinstance(v, dict)}, epoch_time)
+        if report["mean_auc"] > best:
+            best = report["mean_auc"]
+            torch.save({k: v.half() if v.is_floating_point() else v
+                        for k, v in ema.module.state_dict().items()}, args.out / "best_fp16.pt")
+            np.savez(args.out / "val_predictions.npz", probabilities=probabilities,
+                     grades=np.array([r.grade for r in val_records]),
+                     sources=np.array([r.source for r in val_records]),
+                     images=np.array([r.image for r in val_records]))
+        torch.save({"model": model.state_dict(), "ema": ema.state_dict(),
+                    "optimiser": optimiser.state_dict(), "epoch": epoch, "best": best,
+                    "history": history, "epochs": epochs}, last_path.with_suffix(".tmp"))
+        last_path.with_suffix(".tmp").replace(last_path)
+        (args.out / "history.json").write_text(json.dumps(history, indent=1))
+    log.info("done in %.1f min, best mean val AUC %.4f", (time.time() - started) / 60, best)
+
+
+if __name__ == "__main__":
+    main()
