@@ -69,13 +69,20 @@ class CropDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
+    def _rng(self) -> np.random.Generator:
+        # One generator per worker process, advancing across epochs (persistent workers keep
+        # their seed, so seeding per item from the worker seed would repeat augmentations).
+        if getattr(self, "_generator_pid", None) != os.getpid():
+            self._generator = np.random.default_rng(torch.initial_seed() % 2**32)
+            self._generator_pid = os.getpid()
+        return self._generator
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         cv2.setNumThreads(1)
         record = self.records[index]
         crop = decode(record)
         if self.train:
-            rng = np.random.default_rng((torch.initial_seed() + index * 7919) % 2**32)
-            crop = augment(crop, rng)
+            crop = augment(crop, self._rng())
         if crop.shape[0] != self.spec.size:
             crop = cv2.resize(crop, (self.spec.size, self.spec.size), interpolation=cv2.INTER_AREA)
         return torch.from_numpy(normalise_crop(crop, self.spec)), record.grade
