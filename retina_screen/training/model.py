@@ -50,19 +50,29 @@ class ExportWrapper(nn.Module):
     The heatmap is the class-activation map of the referable direction (grades 2-4 against 0-1):
     the per-location contribution of the last feature map to the referable logit margin, kept
     where positive and scaled to 0..1 per image.
+
+    Grade probabilities average the logits of the image and its mirror image, and add
+    ``logit_bias`` (the log of the training grade frequencies over the sampling frequencies),
+    which undoes the class-balanced sampling so the probabilities are calibrated to the
+    training population.
     """
 
-    def __init__(self, net: GradingNet) -> None:
+    def __init__(self, net: GradingNet, logit_bias: torch.Tensor | None = None) -> None:
         super().__init__()
         self.net = net
         weight = net.head.weight.detach()
         direction = weight[2:].mean(dim=0) - weight[:2].mean(dim=0)
         self.register_buffer("direction", direction.view(1, FEATURES, 1, 1))
+        if logit_bias is None:
+            logit_bias = torch.zeros(NUM_GRADES)
+        self.register_buffer("logit_bias", logit_bias.view(1, NUM_GRADES).float())
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.net.features(x)
-        logits = self.net.head(features.mean(dim=(2, 3)))
-        probabilities = torch.softmax(logits, dim=1)
+        mirrored = self.net.features(torch.flip(x, dims=[3]))
+        logits = (self.net.head(features.mean(dim=(2, 3)))
+                  + self.net.head(mirrored.mean(dim=(2, 3)))) / 2
+        probabilities = torch.softmax(logits + self.logit_bias, dim=1)
         cam = torch.relu((features * self.direction).sum(dim=1))
         peak = cam.flatten(1).max(dim=1).values.clamp_min(1e-6).view(-1, 1, 1)
         return probabilities, cam / peak

@@ -139,6 +139,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--pretrained-weights", default=None,
                         help="ImageNet weights file (default: the installed weights package)")
+    parser.add_argument("--lr-period-epochs", type=int, default=0,
+                        help="cosine half-period in epochs (default: the number of epochs)")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="start from these weights (e.g. an earlier best_fp16.pt)")
     parser.add_argument("--checkpoint-dir", type=Path, default=None,
                         help="where the resumable last.pt goes (default: --out)")
     args = parser.parse_args()
@@ -170,7 +174,11 @@ def main() -> None:
     log.info("device %s, %d train, %d val, grade counts %s", device, len(train_records),
              len(val_records), counts.astype(int).tolist())
 
-    model = GradingNet(pretrained=True, weights_path=args.pretrained_weights).to(device).to(memory_format=torch.channels_last)
+    model = GradingNet(pretrained=args.init_from is None, weights_path=args.pretrained_weights).to(device).to(memory_format=torch.channels_last)
+    if args.init_from is not None:
+        state = torch.load(args.init_from, map_location="cpu")
+        model.load_state_dict({k: v.float() for k, v in state.items()})
+        log.info("initialised from %s", args.init_from)
     ema = torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(0.998))
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
@@ -191,12 +199,15 @@ def main() -> None:
         log.info("resumed at epoch %d", start_epoch)
 
     started = time.time()
-    for epoch in range(start_epoch, epochs):
+    epoch = start_epoch
+    while epoch < epochs:  # ``epochs`` may shrink after the first epoch (--time-budget-min)
         model.train()
         epoch_start = time.time()
         total_loss = 0.0
         for step, (images, targets) in enumerate(train_loader):
-            progress = (epoch * steps_per_epoch + step) / (epochs * steps_per_epoch)
+            period = args.lr_period_epochs or epochs
+            # Past one period the cosine rises again (warm restarts), as in the shipped run.
+            progress = (epoch * steps_per_epoch + step) / (period * steps_per_epoch)
             warm = min(1.0, (epoch * steps_per_epoch + step + 1) / steps_per_epoch)
             for group in optimiser.param_groups:
                 group["lr"] = args.lr * warm * 0.5 * (1 + math.cos(math.pi * progress))
@@ -217,13 +228,14 @@ def main() -> None:
             fit = int(args.time_budget_min * 60 / (epoch_time * 1.25))
             epochs = max(2, min(args.epochs, fit))
             log.info("epoch takes %.0f s: training %d epochs", epoch_time, epochs)
+            steps_per_epoch = len(train_loader)
         probabilities = predict(ema.module, val_loader, device)
         report = validation_report(val_records, probabilities)
         history.append({"epoch": epoch, "loss": total_loss / max(1, steps_per_epoch),
                         "seconds": epoch_time, **report})
         log.info("epoch %d/%d loss %.3f val mean AUC %.4f %s (%.0fs)", epoch + 1, epochs,
                  total_loss / max(1, steps_per_epoch), report["mean_auc"],
-                 {k: round(v["auc_referable"], 3) for k, v in report.items()
+                 {str(k): round(v["auc_referable"], 3) for k, v in report.items()
                   if isinstance(v, dict)}, epoch_time)
         if report["mean_auc"] > best:
             best = report["mean_auc"]
@@ -238,6 +250,7 @@ def main() -> None:
                     "history": history, "epochs": epochs}, last_path.with_suffix(".tmp"))
         last_path.with_suffix(".tmp").replace(last_path)
         (args.out / "history.json").write_text(json.dumps(history, indent=1))
+        epoch += 1
     log.info("done in %.1f min, best mean val AUC %.4f", (time.time() - started) / 60, best)
 
 
