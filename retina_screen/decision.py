@@ -1,0 +1,122 @@
+"""Decisions: combine image results into eye results and a patient outcome.
+
+Rules (conservative by design: nothing unscreened ever reads as "no DR"):
+
+- An image votes only if it is gradable. An eye's grade is the most severe grade among its
+  gradable images, and its P(referable) the largest.
+- An eye with no gradable image is *insufficient*.
+- The patient is referred if any eye is referable (urgency from the most severe grade); if no
+  eye is referable but an eye is insufficient, missing or of unknown side, the patient outcome
+  is *insufficient*; only two screened, non-referable eyes give "no referable DR".
+- The referral table (grade to headline, action, interval) is read from one JSON file,
+  ``data/referral_table.json``, or from the file the ``referral_table`` setting names.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError
+from .results import (
+    Eye,
+    EyeResult,
+    ImageResult,
+    ImageStatus,
+    ModelInfo,
+    Outcome,
+    PatientInfo,
+    PatientResult,
+    Referral,
+)
+
+DEFAULT_REFERRAL_TABLE = Path(__file__).resolve().parent / "data" / "referral_table.json"
+
+
+@dataclass(frozen=True)
+class ReferralTable:
+    version: str
+    by_grade: tuple[Referral, ...]  # index = ICDR grade
+    insufficient: Referral
+
+    def for_grade(self, grade: int) -> Referral:
+        return self.by_grade[grade]
+
+
+def _referral(entry: dict) -> Referral:
+    try:
+        return Referral(Outcome(entry["outcome"]), entry["headline"], entry["action"],
+                        entry["interval"], entry["urgency"])
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(f"referral table entry is invalid: {exc}") from exc
+
+
+def load_referral_table(path: Path | None = None) -> ReferralTable:
+    path = Path(path) if path else DEFAULT_REFERRAL_TABLE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        grades = tuple(_referral(raw["grades"][str(g)]) for g in range(5))
+        insufficient = _referral(raw["insufficient"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(f"referral table {path} cannot be read: {exc}") from exc
+    if insufficient.outcome is not Outcome.INSUFFICIENT:
+        raise ConfigError("referral table: the 'insufficient' entry must have that outcome")
+    for grade, referral in enumerate(grades):
+        if (grade >= 2) != referral.outcome.is_referral:
+            raise ConfigError(
+                f"referral table: grade {grade} must {'' if grade >= 2 else 'not '}be a referral"
+            )
+    return ReferralTable(str(raw.get("version", "custom")), grades, insufficient)
+
+
+def combine_eye(eye: Eye, images: tuple[ImageResult, ...], table: ReferralTable) -> EyeResult:
+    gradable = [i for i in images if i.status is ImageStatus.OK and i.grading is not None]
+    if not gradable:
+        count = len(images)
+        note = f"{count} photograph{'s' if count != 1 else ''}, none gradable"
+        return EyeResult(eye, images, Outcome.INSUFFICIENT, None, None, note)
+    grade = max(i.grading.grade for i in gradable)
+    p_referable = max(i.grading.p_referable for i in gradable)
+    skipped = len(images) - len(gradable)
+    note = f"{skipped} of {len(images)} photographs ungradable, not used" if skipped else ""
+    return EyeResult(eye, images, table.for_grade(grade).outcome, grade, p_referable, note)
+
+
+def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[ImageResult, ...],
+                    table: ReferralTable, screened_at: str, model: ModelInfo | None,
+                    thresholds_version: str) -> PatientResult:
+    """The patient outcome from all of a patient's image results."""
+    eyes = []
+    for eye in (Eye.RIGHT, Eye.LEFT, Eye.UNKNOWN):
+        members = tuple(i for i in images if i.eye is eye)
+        if members:
+            eyes.append(combine_eye(eye, members, table))
+    notes: list[str] = []
+    graded = [e for e in eyes if e.grade is not None]
+    referable = [e for e in graded if e.outcome.is_referral]
+    present = {e.eye for e in eyes}
+    for eye in (Eye.RIGHT, Eye.LEFT):
+        if eye not in present:
+            notes.append(f"{eye.label}: no photograph; screen this eye or record why it cannot "
+                         "be photographed")
+    if Eye.UNKNOWN in present:
+        notes.append("Some photographs have no known eye (right/left): assign the eye")
+    # An unknown side counts as screened only alongside both known eyes (see module docstring).
+    for e in eyes:
+        if e.outcome is Outcome.INSUFFICIENT:
+            notes.append(f"{e.eye.label}: images insufficient ({e.note})")
+
+    if referable:
+        worst = max(e.grade for e in referable)
+        referral = table.for_grade(worst)
+    elif (not images or any(e.outcome is Outcome.INSUFFICIENT for e in eyes)
+          or not {Eye.RIGHT, Eye.LEFT} <= present):
+        referral = table.insufficient
+    else:
+        referral = table.for_grade(max(e.grade for e in graded))
+    return PatientResult(
+        patient=patient, eyes=tuple(eyes), outcome=referral.outcome, referral=referral,
+        screened_at=screened_at, model=model, thresholds_version=thresholds_version,
+        notes=tuple(notes),
+    )

@@ -1,0 +1,114 @@
+"""The screening engine: photograph in, :class:`ImageResult` / :class:`PatientResult` out.
+
+One :class:`Screener` per process loads the model once and is safe to call from several
+threads (onnxruntime sessions are thread-safe; everything else is pure).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .decision import ReferralTable, combine_patient, load_referral_table
+from .errors import ImageLoadError
+from .fov import crop_to_fov
+from .inference import GradingModel
+from .loading import LoadedImage, load_image
+from .preprocess import normalise_crop
+from .quality import WORKING_SIDE, Thresholds, assess_crop, load_thresholds
+from .results import (
+    Eye,
+    Grading,
+    ImageResult,
+    ImageStatus,
+    ModelInfo,
+    PatientInfo,
+    PatientResult,
+)
+from .settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+#: Decode camera JPEGs at reduced scale down to about this long side (FOV >= WORKING_SIDE).
+DECODE_MAX_SIDE = 768
+DISPLAY_SIDE = 512
+
+
+def now_iso() -> str:
+    return dt.datetime.now().astimezone().replace(microsecond=0).isoformat()
+
+
+class Screener:
+    """Loads the model, quality thresholds and referral table once; screens photographs."""
+
+    def __init__(self, settings: Settings | None = None, model: GradingModel | None = None,
+                 threads: int | None = None) -> None:
+        self.settings = settings or load_settings()
+        self.model = model or GradingModel(self.settings.model, threads=threads)
+        self.thresholds: Thresholds = load_thresholds()
+        self.referral_table: ReferralTable = load_referral_table(self.settings.referral_table)
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return self.model.info
+
+    def screen_image(self, path: Path | str, eye: Eye = Eye.UNKNOWN, source: str | None = None,
+                     keep_display: bool = True) -> ImageResult:
+        """Load and screen one file. Never raises for a bad file: status ERROR with a reason."""
+        label = source if source is not None else str(path)
+        try:
+            loaded = load_image(path, max_side=DECODE_MAX_SIDE)
+        except ImageLoadError as exc:
+            return ImageResult(label, eye, ImageStatus.ERROR, error=str(exc),
+                               model=self.model_info)
+        return self.screen_loaded(loaded, label, eye, keep_display)
+
+    def screen_loaded(self, loaded: LoadedImage, source: str, eye: Eye = Eye.UNKNOWN,
+                      keep_display: bool = True) -> ImageResult:
+        """Quality gate, then grading if gradable, of an already decoded photograph."""
+        crop = crop_to_fov(loaded.pixels, WORKING_SIDE)
+        quality = assess_crop(crop, self.thresholds)
+        display = crop.image if keep_display else None
+        if display is not None and DISPLAY_SIDE != WORKING_SIDE:
+            display = cv2.resize(display, (DISPLAY_SIDE, DISPLAY_SIDE), interpolation=cv2.INTER_AREA)
+        common = dict(source=source, eye=eye, sha256=loaded.sha256, quality=quality,
+                      width=loaded.original_width, height=loaded.original_height,
+                      display_image=display, model=self.model_info)
+        if not quality.gradable:
+            return ImageResult(status=ImageStatus.UNGRADABLE, **common)
+        spec = self.model.spec
+        model_crop = cv2.resize(crop.image, (spec.size, spec.size), interpolation=cv2.INTER_AREA)
+        probabilities, heatmaps = self.model.predict(normalise_crop(model_crop, spec)[None])
+        return ImageResult(status=ImageStatus.OK, grading=self._grading(probabilities[0], heatmaps),
+                           **common)
+
+    def _grading(self, probabilities: np.ndarray, heatmaps: np.ndarray | None) -> Grading:
+        p = tuple(float(v) for v in probabilities)
+        p_referable = float(sum(p[2:]))
+        return Grading(
+            probabilities=p,  # type: ignore[arg-type]
+            p_referable=p_referable,
+            referable=p_referable >= self.model.manifest.referable_threshold,
+            heatmap=None if heatmaps is None else heatmaps[0],
+        )
+
+    def decide(self, patient: PatientInfo, images: Iterable[ImageResult],
+               screened_at: str | None = None) -> PatientResult:
+        """Combine image results into the patient's outcome (no I/O)."""
+        if not patient.screening_date:
+            patient = PatientInfo(**{**patient.__dict__,
+                                     "screening_date": dt.date.today().isoformat()})
+        return combine_patient(patient, tuple(images), self.referral_table,
+                               screened_at or now_iso(), self.model_info,
+                               self.thresholds.version)
+
+    def screen_patient(self, photos: Sequence[tuple[Path | str, Eye]],
+                       patient: PatientInfo | None = None) -> PatientResult:
+        """Screen one patient's photographs (path, eye) and decide."""
+        results = [self.screen_image(path, eye) for path, eye in photos]
+        return self.decide(patient or PatientInfo(), results)

@@ -1,0 +1,175 @@
+"""The image quality gate: pure functions over the field-of-view crop.
+
+Each measure is computed inside the field of view at a fixed working resolution
+(``WORKING_SIDE``), so values do not depend on the camera's pixel count. Thresholds live in
+``data/quality_thresholds.json`` (versioned, calibrated by
+``python -m retina_screen.training.calibrate_quality`` on labelled DRIMDB and EyeQ data; see
+``docs/quality.md``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .fov import FieldOfView, FovCrop, illuminated_mask
+from .results import QualityCheck, QualityReport
+
+WORKING_SIDE = 512
+THRESHOLDS_FILE = Path(__file__).resolve().parent / "data" / "quality_thresholds.json"
+
+
+@dataclass(frozen=True)
+class QualityMeasures:
+    """Raw measurements of one image (before thresholds)."""
+
+    coverage: float  # share of the FOV circle that is illuminated and inside the frame
+    centring: float  # FOV centre offset from the frame centre, in FOV radii
+    dark_border: float  # share of the frame border that is dark
+    redness: float  # mean R / mean(R+G+B) inside the FOV
+    hue_spread: float  # share of FOV pixels whose hue is outside the fundus range (red-yellow)
+    brightness: float  # mean of the max channel inside the FOV, 0-255
+    saturated: float  # share of FOV pixels with a channel at >= 250
+    dark_area: float  # share of the FOV darker than 25% of its median brightness
+    unevenness: float  # coefficient of variation of the low-pass brightness across the FOV
+    focus: float  # high-frequency energy of the green channel relative to its mean
+    vessels: float  # mean of the strongest 5% black-hat (vessel) responses relative to mean
+
+
+def _fov_mask(side: int, radius_fraction: float = 0.9) -> np.ndarray:
+    mask = np.zeros((side, side), np.uint8)
+    cv2.circle(mask, (side // 2, side // 2), int(side / 2 * radius_fraction), 1, -1)
+    return mask.astype(bool)
+
+
+@lru_cache(maxsize=4)
+def _cached_mask(side: int) -> np.ndarray:
+    return _fov_mask(side)
+
+
+def measure(crop: FovCrop) -> QualityMeasures:
+    """All quality measures of a square FOV crop (any size; resized to WORKING_SIDE)."""
+    image = crop.image
+    if image.shape[0] != WORKING_SIDE:
+        interpolation = cv2.INTER_AREA if image.shape[0] > WORKING_SIDE else cv2.INTER_LINEAR
+        image = cv2.resize(image, (WORKING_SIDE, WORKING_SIDE), interpolation=interpolation)
+    fov: FieldOfView = crop.fov
+    circle = _cached_mask(WORKING_SIDE)
+    lit = illuminated_mask(image) & circle
+    inside = lit if lit.sum() > 0.05 * circle.sum() else circle
+    pixels = image[inside].astype(np.float32)
+    r, g, b = pixels[:, 0].mean(), pixels[:, 1].mean(), pixels[:, 2].mean()
+    total = max(r + g + b, 1e-3)
+
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
+    hue = hsv[..., 0][inside].astype(np.float32)  # 0-180 in OpenCV
+    sat = hsv[..., 1][inside].astype(np.float32)
+    # Fundus colour runs from red to yellow-orange (hue 0-35 or wrapping past 160); greyish
+    # (low saturation) pixels are not counted against the image.
+    coloured = sat > 40
+    off_hue = coloured & ~((hue <= 35) | (hue >= 160))
+    hue_spread = float(off_hue.mean())
+
+    value = image.max(axis=2).astype(np.float32)
+    value_inside = value[inside]
+    brightness = float(value_inside.mean())
+    saturated = float((image[inside] >= 250).any(axis=1).mean())
+    median = float(np.median(value_inside))
+    dark_area = float((value[circle] < 0.25 * max(median, 1.0)).mean())
+    low = cv2.GaussianBlur(value, (0, 0), WORKING_SIDE / 16)[inside]
+    unevenness = float(low.std() / max(low.mean(), 1.0))
+
+    green = image[..., 1].astype(np.float32)
+    eroded = cv2.erode(inside.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+    if eroded.sum() < 100:
+        eroded = inside
+    mean_green = max(float(green[eroded].mean()), 1.0)
+    smooth = cv2.GaussianBlur(green, (0, 0), 1.0)
+    detail = smooth - cv2.GaussianBlur(smooth, (0, 0), 4.0)
+    focus = float(np.abs(detail[eroded]).mean() / mean_green * 100)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))
+    blackhat = cv2.morphologyEx(smooth, cv2.MORPH_BLACKHAT, kernel)[eroded]
+    top = np.percentile(blackhat, 95) if blackhat.size else 0.0
+    vessels = float(blackhat[blackhat >= top].mean() / mean_green * 100) if blackhat.size else 0.0
+
+    centre_offset = np.hypot(fov.centre_x - fov.image_width / 2, fov.centre_y - fov.image_height / 2)
+    return QualityMeasures(
+        coverage=float(fov.coverage),
+        centring=float(centre_offset / max(fov.radius, 1.0)),
+        dark_border=float(fov.dark_border_fraction),
+        redness=float(r / total),
+        hue_spread=hue_spread,
+        brightness=brightness,
+        saturated=saturated,
+        dark_area=dark_area,
+        unevenness=unevenness,
+        focus=focus,
+        vessels=vessels,
+    )
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One check: ``measure`` must be >= (``kind`` "min") or <= ("max") ``threshold``."""
+
+    check: str
+    measure: str
+    kind: str
+    threshold: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    version: str
+    fundus_rules: tuple[Rule, ...]
+    quality_rules: tuple[Rule, ...]
+
+
+def load_thresholds(path: Path = THRESHOLDS_FILE) -> Thresholds:
+    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+
+    def rules(items: list[dict]) -> tuple[Rule, ...]:
+        return tuple(Rule(**item) for item in items)
+
+    return Thresholds(raw["version"], rules(raw["fundus"]), rules(raw["quality"]))
+
+
+def _evaluate(rule: Rule, measures: QualityMeasures) -> QualityCheck:
+    value = float(getattr(measures, rule.measure))
+    passed = value >= rule.threshold if rule.kind == "min" else value <= rule.threshold
+    return QualityCheck(rule.check, round(value, 4), rule.threshold, passed,
+                        "" if passed else rule.reason)
+
+
+def assess(measures: QualityMeasures, thresholds: Thresholds) -> QualityReport:
+    """Apply the thresholds: a fundus check first, then the quality checks."""
+    fundus_checks = [_evaluate(rule, measures) for rule in thresholds.fundus_rules]
+    is_fundus = all(c.passed for c in fundus_checks)
+    fundus = QualityCheck(
+        "fundus", float(sum(c.passed for c in fundus_checks)), float(len(fundus_checks)),
+        is_fundus, "" if is_fundus else "not a fundus photograph: load a retinal photograph",
+    )
+    checks = [fundus]
+    if is_fundus:
+        seen: set[str] = set()
+        for rule in thresholds.quality_rules:
+            check = _evaluate(rule, measures)
+            # Report each kind of problem once (e.g. two exposure rules).
+            if not check.passed and check.check in seen:
+                continue
+            if not check.passed:
+                seen.add(check.check)
+            checks.append(check)
+    else:
+        checks.extend(fundus_checks)
+    return QualityReport(tuple(checks), is_fundus, thresholds.version)
+
+
+def assess_crop(crop: FovCrop, thresholds: Thresholds) -> QualityReport:
+    return assess(measure(crop), thresholds)

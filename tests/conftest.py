@@ -1,0 +1,50 @@
+"""Shared fixtures: the real data folder, a session-wide screener, real photographs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("RETINA_SCREEN_DATA", ROOT.parent / "shared" / "data")).resolve()
+HAVE_DATA = (DATA / "srahim_dev" / "labels.csv").is_file()
+
+requires_data = pytest.mark.skipif(
+    not HAVE_DATA, reason=f"real fundus data not found at {DATA} (set RETINA_SCREEN_DATA)"
+)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not HAVE_DATA:
+        pytest.skip(f"real fundus data not found at {DATA} (set RETINA_SCREEN_DATA)")
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def screener():
+    from retina_screen.engine import Screener
+    from retina_screen.settings import load_settings
+
+    return Screener(load_settings(use_environment=False, use_file=False), threads=2)
+
+
+@pytest.fixture(scope="session")
+def srahim(data_dir: Path) -> Path:
+    return data_dir / "srahim_dev"
+
+
+@pytest.fixture()
+def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Settings whose user folders (audit database, logs, config) live under tmp_path."""
+    from retina_screen.settings import load_settings
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return load_settings(
+        overrides={"output_dir": tmp_path / "out", "audit_db": tmp_path / "audit.sqlite",
+                   "log_dir": tmp_path / "logs"},
+        use_environment=False, use_file=False,
+    )
