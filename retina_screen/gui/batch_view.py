@@ -1,0 +1,490 @@
+"""Screen a folder: the batch view over :func:`retina_screen.batch.run_batch` / ``watch_folder``.
+
+The run happens on a :class:`JobThread`; the engine's callbacks (called on that thread) are
+forwarded to the GUI through queued signals. Cancelling sets the engine's cancel event: what
+was screened stays screened, and starting again on the same output folder resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QSortFilterProxyModel,
+    Qt,
+    QUrl,
+    Signal,
+)
+from PySide6.QtGui import QColor, QDesktopServices, QFont, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..results import Outcome
+from ..settings import Settings
+from .icons import OUTCOME_COLOURS, line_icon, outcome_icon
+from .messages import plain_message
+from .settings_view import PathField
+from .text import OUTCOME_SHORT
+from .workers import JobThread
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("Patient ID", "Eyes", "Outcome", "Interval", "Report")
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One patient as shown in the table (copied from the engine's PatientRow)."""
+
+    patient_id: str
+    eyes: str
+    outcome: Outcome
+    headline: str
+    interval: str
+    report: Path | None
+
+    @classmethod
+    def from_engine(cls, row: Any) -> TableRow:
+        report = getattr(row, "report", None)
+        return cls(str(row.patient_id), str(row.eyes), Outcome(row.outcome),
+                   str(getattr(row, "headline", "")), str(getattr(row, "interval", "")),
+                   Path(report) if report else None)
+
+
+class PatientTableModel(QAbstractTableModel):
+    """Patients of the current run, in the order they were finished (updated in place)."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.rows: list[TableRow] = []
+        self._index: dict[str, int] = {}
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008,N802
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008,N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (row.patient_id, row.eyes, OUTCOME_SHORT[row.outcome], row.interval,
+                    "Open" if row.report else "–")[column]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == 2:
+                return row.headline
+            if column == 4:
+                return ("Double-click to open the report" if row.report
+                        else "No report was written for this patient")
+        if role == Qt.ItemDataRole.DecorationRole and column == 2:
+            return outcome_icon(row.outcome)
+        if role == Qt.ItemDataRole.ForegroundRole and column in (2, 3):
+            return QColor(OUTCOME_COLOURS[row.outcome])
+        if role == Qt.ItemDataRole.FontRole and column == 2 and row.outcome.is_referral:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.UserRole:
+            return row
+        return None
+
+    def upsert(self, row: TableRow) -> None:
+        position = self._index.get(row.patient_id)
+        if position is None:
+            self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows))
+            self._index[row.patient_id] = len(self.rows)
+            self.rows.append(row)
+            self.endInsertRows()
+        else:
+            self.rows[position] = row
+            self.dataChanged.emit(self.index(position, 0),
+                                  self.index(position, len(COLUMNS) - 1))
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self.rows.clear()
+        self._index.clear()
+        self.endResetModel()
+
+
+class ReferOnlyFilter(QSortFilterProxyModel):
+    """Hides patients who are not referred when ``refer_only`` is on."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.refer_only = False
+
+    def set_refer_only(self, on: bool) -> None:
+        self.refer_only = on
+        self.invalidate()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:  # noqa: N802
+        if not self.refer_only:
+            return True
+        model = self.sourceModel()
+        row = model.data(model.index(source_row, 0, source_parent), Qt.ItemDataRole.UserRole)
+        return row is not None and row.outcome.is_referral
+
+
+class BatchSignals(QObject):
+    progress = Signal(object)
+    patient = Signal(object)
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating time left…"
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"about {seconds} s left"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"about {minutes} min {seconds:02d} s left"
+    hours, minutes = divmod(minutes, 60)
+    return f"about {hours} h {minutes:02d} min left"
+
+
+def progress_text(progress: Any) -> str:
+    """'120 of 1,000 photographs · 3 ungradable · 0 errors · 4.1 photos/s · about 3 min left'."""
+    parts = [f"{progress.done:,} of {progress.total:,} photographs"]
+    parts.append(f"{progress.ungradable:,} ungradable")
+    parts.append(f"{progress.errors:,} error{'s' if progress.errors != 1 else ''}")
+    if progress.rate:
+        parts.append(f"{progress.rate:.1f} photos/s")
+    if progress.done < progress.total:
+        parts.append(format_eta(progress.eta_s))
+    return " · ".join(parts)
+
+
+class BatchPage(QWidget):
+    """Choose folders, start, watch progress and patients, cancel, resume."""
+
+    runStarted = Signal()  # noqa: N815
+    runFinished = Signal(object, object)  # noqa: N815  summary, error
+    progressed = Signal(object)
+    message = Signal(str, str)
+
+    def __init__(self, settings: Callable[[], Settings], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("batchPage")
+        self._settings = settings
+        self.thread: JobThread | None = None
+        self.signals = BatchSignals(self)
+        self.signals.progress.connect(self._progress)
+        self.signals.patient.connect(self._patient)
+        self.last_summary: Any = None
+        self.open_file: Callable[[Path], bool] = lambda path: QDesktopServices.openUrl(
+            QUrl.fromLocalFile(str(path)))
+
+        self.model = PatientTableModel(self)
+        self.proxy = ReferOnlyFilter(self)
+        self.proxy.setSourceModel(self.model)
+        self._build()
+
+    # construction ------------------------------------------------------------------------------
+    def _build(self) -> None:
+        settings = self._settings()
+        self.input_dir = PathField(True, "Camera export folder")
+        self.input_dir.edit.setPlaceholderText("Folder the fundus camera exports photographs to")
+        self.output_dir = PathField(True, "Output folder")
+        self.output_dir.setText(str(Path(settings.output_dir) / "batch"))
+        self.pattern = QLineEdit()
+        self.pattern.setPlaceholderText("automatic (e.g. P001_R.jpg, P001-left-2.jpg)")
+        self.pattern.setAccessibleName("File-name pattern")
+        self.pattern.setToolTip("Optional: how file names encode patient and eye, e.g. "
+                                "{patient}_{eye}_{any}")
+        self.reports = QCheckBox("Write a PDF report for each patient")
+        self.reports.setChecked(True)
+        self.watch = QCheckBox("Keep watching the folder for new photographs")
+        self.watch.setToolTip("Screens each new patient as the camera writes the files; "
+                              "runs until you press Stop.")
+        form = QFormLayout()
+        form.addRow("&Camera export folder", self.input_dir)
+        form.addRow("&Output folder", self.output_dir)
+        form.addRow("File &names", self.pattern)
+        options = QHBoxLayout()
+        options.addWidget(self.reports)
+        options.addSpacing(16)
+        options.addWidget(self.watch)
+        options.addStretch(1)
+        form.addRow("", options)
+
+        self.start_button = QPushButton(line_icon("start", "#FFFFFF"), "Start screening")
+        self.start_button.setObjectName("primary")
+        self.start_button.setShortcut(QKeySequence("Ctrl+R"))
+        self.start_button.setToolTip("Start or resume screening the folder (Ctrl+R)")
+        self.start_button.setAccessibleName("Start screening the folder")
+        self.cancel_button = QPushButton(line_icon("stop", "#B3261E"), "Stop")
+        self.cancel_button.setObjectName("danger")
+        self.cancel_button.setToolTip("Stop safely: screened photographs are kept (Esc)")
+        self.cancel_button.setAccessibleName("Stop screening")
+        self.cancel_button.setEnabled(False)
+        for button in (self.start_button, self.cancel_button):
+            button.setMinimumHeight(36)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        escape.activated.connect(self.cancel)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addStretch(1)
+
+        setup = QFrame()
+        setup.setObjectName("batchCard")
+        setup_layout = QVBoxLayout(setup)
+        setup_layout.setContentsMargins(16, 12, 16, 14)
+        title = QLabel("Screen a folder")
+        title.setObjectName("sectionTitle")
+        setup_layout.addWidget(title)
+        setup_layout.addLayout(form)
+        setup_layout.addLayout(buttons)
+
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setAccessibleName("Batch progress")
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setTextVisible(False)
+        self.count_label = QLabel("0 of 0")
+        self.count_label.setObjectName("bigNumber")
+        self.progress_label = QLabel("Choose the camera export folder and press Start.")
+        self.progress_label.setObjectName("muted")
+        self.progress_label.setAccessibleName("Batch progress details")
+        progress = QFrame()
+        progress.setObjectName("batchCard")
+        progress_layout = QVBoxLayout(progress)
+        progress_layout.setContentsMargins(16, 12, 16, 14)
+        top = QHBoxLayout()
+        top.addWidget(self.count_label)
+        top.addSpacing(12)
+        top.addWidget(self.progress_label, 1)
+        progress_layout.addLayout(top)
+        progress_layout.addWidget(self.progress_bar)
+
+        self.refer_only = QCheckBox("Show only patients to &refer")
+        self.refer_only.setAccessibleName("Show only patients to refer")
+        self.refer_only.toggled.connect(self.proxy.set_refer_only)
+        self.refer_only.toggled.connect(lambda _on: self._update_counts())
+        self.patients_label = QLabel("No patients yet")
+        self.patients_label.setObjectName("muted")
+        self.open_folder_button = QPushButton(line_icon("folder"), "Open output folder")
+        self.open_folder_button.setEnabled(False)
+        self.open_folder_button.clicked.connect(
+            lambda: self.open_file(Path(self.output_dir.text())))
+        table_bar = QHBoxLayout()
+        table_title = QLabel("Patients")
+        table_title.setObjectName("sectionTitle")
+        table_bar.addWidget(table_title)
+        table_bar.addSpacing(8)
+        table_bar.addWidget(self.patients_label, 1)
+        table_bar.addWidget(self.refer_only)
+        table_bar.addWidget(self.open_folder_button)
+
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setAccessibleName("Screened patients")
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setSortingEnabled(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(30)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        for column, width in enumerate((200, 80, 200, 260)):
+            self.table.setColumnWidth(column, width)
+        self.table.doubleClicked.connect(self._open_row)
+        self.table.activated.connect(self._open_row)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 12, 12, 12)
+        layout.setSpacing(10)
+        layout.addWidget(setup)
+        layout.addWidget(progress)
+        layout.addLayout(table_bar)
+        layout.addWidget(self.table, 1)
+
+    # run ---------------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.isRunning()
+
+    def start(self) -> bool:
+        """Start (or resume) screening the chosen folder."""
+        if self.running:
+            return False
+        input_dir = Path(self.input_dir.text()) if self.input_dir.text() else None
+        output_text = self.output_dir.text()
+        if input_dir is None or not input_dir.is_dir():
+            self.message.emit("warning", "Choose the camera export folder first (it must exist).")
+            self.input_dir.setFocus()
+            return False
+        if not output_text:
+            self.message.emit("warning", "Choose an output folder for the results.")
+            self.output_dir.setFocus()
+            return False
+        output_dir = Path(output_text)
+        if output_dir.resolve() == input_dir.resolve():
+            self.message.emit("warning", "Choose an output folder different from the camera "
+                                         "folder.")
+            return False
+        settings = self._settings()
+        options = dict(pattern=self.pattern.text().strip() or None,
+                       workers=settings.workers or None, reports=self.reports.isChecked())
+        watch = self.watch.isChecked()
+        self.model.clear()
+        self.last_summary = None
+        self.progress_bar.setRange(0, 0)  # busy until the first progress report
+        self.count_label.setText("Starting…")
+        self.progress_label.setText("Looking for photographs…")
+        self.thread = JobThread(_run_job, input_dir, output_dir, settings, options, watch,
+                                self.signals, parent=self)
+        self.thread.done.connect(self._finished)
+        self._set_running(True)
+        self.thread.start_job()
+        log.info("batch run started (watch=%s, reports=%s)", watch, options["reports"])
+        self.runStarted.emit()
+        return True
+
+    def cancel(self) -> None:
+        """Stop safely: the engine finishes the photo in hand, keeps its results and returns."""
+        if not self.running or self.thread is None:
+            return
+        self.thread.cancel()
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.setText("Stopping…")
+        self.progress_label.setText("Stopping after the photographs in progress…")
+        log.info("batch run cancel requested")
+
+    def shutdown(self, timeout_ms: int = 60_000) -> bool:
+        """Cancel a running batch and wait for it (window closing)."""
+        if self.thread is None:
+            return True
+        self.thread.cancel()
+        return self.thread.wait(timeout_ms)
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.cancel_button.setText("Stop")
+        for widget in (self.input_dir, self.output_dir, self.pattern, self.reports, self.watch):
+            widget.setEnabled(not running)
+
+    def _progress(self, progress: Any) -> None:
+        total = max(int(progress.total), 0)
+        self.progress_bar.setRange(0, max(total, 1))
+        self.progress_bar.setValue(min(int(progress.done), max(total, 1)))
+        self.count_label.setText(f"{progress.done:,} / {total:,}")
+        if not (self.thread is not None and self.thread.cancel_event.is_set()):
+            self.progress_label.setText(progress_text(progress))
+        self.progressed.emit(progress)
+
+    def _patient(self, row: Any) -> None:
+        self.model.upsert(TableRow.from_engine(row))
+        self._update_counts()
+
+    def _update_counts(self) -> None:
+        total = len(self.model.rows)
+        refer = sum(1 for r in self.model.rows if r.outcome.is_referral)
+        retake = sum(1 for r in self.model.rows if r.outcome is Outcome.INSUFFICIENT)
+        if not total:
+            self.patients_label.setText("No patients yet")
+            return
+        text = (f"{total} patient{'s' if total != 1 else ''} · {refer} to refer · "
+                f"{retake} to retake or grade by hand")
+        if self.proxy.refer_only:
+            text += " · showing referrals only"
+        self.patients_label.setText(text)
+
+    def _finished(self, summary: Any, error: BaseException | None) -> None:
+        self._set_running(False)
+        self.open_folder_button.setEnabled(bool(self.output_dir.text()))
+        self.thread = None
+        self.last_summary = summary
+        if error is not None:
+            self.progress_bar.setRange(0, 1)
+            self.progress_label.setText("The run stopped because of a problem.")
+            self.count_label.setText("Stopped")
+            self.message.emit("error", plain_message(error, "screen the folder"))
+        elif summary is not None:
+            images = int(getattr(summary, "images", 0))
+            done = int(getattr(summary, "ok", 0)) + int(getattr(summary, "ungradable", 0)) + \
+                int(getattr(summary, "errors", 0))
+            if getattr(summary, "cancelled", False):
+                self.count_label.setText("Stopped")
+                self.progress_label.setText(
+                    f"Stopped after {done:,} of {images:,} photographs. Press Start to resume: "
+                    "photographs already screened are not screened again.")
+                self.message.emit("info", "Batch stopped safely. Press Start again to resume.")
+            else:
+                self.progress_bar.setRange(0, 1)
+                self.progress_bar.setValue(1)
+                self.count_label.setText("Finished")
+                resumed = int(getattr(summary, "resumed", 0))
+                self.progress_label.setText(
+                    f"{images:,} photographs: {summary.ok:,} graded, {summary.ungradable:,} "
+                    f"ungradable, {summary.errors:,} errors"
+                    + (f" ({resumed:,} from the earlier run)" if resumed else "")
+                    + ". Results are in results.csv and patients.csv in the output folder.")
+        else:
+            self.count_label.setText("Stopped")
+            self.progress_label.setText("Watching stopped.")
+        log.info("batch run ended (%s)", "error" if error else "ok")
+        self.runFinished.emit(summary, error)
+
+    def _open_row(self, index: QModelIndex) -> None:
+        row = self.proxy.data(self.proxy.index(index.row(), 0), Qt.ItemDataRole.UserRole)
+        if row is None:
+            return
+        if row.report is None or not Path(row.report).is_file():
+            self.message.emit("info", "There is no report for this patient (reports were "
+                                      "switched off, or the run stopped before it was written).")
+            return
+        if not self.open_file(Path(row.report)):
+            self.message.emit("error", "The report could not be opened: no PDF viewer is set "
+                                       "up. It is saved in the output folder.")
+
+
+def _run_job(cancel: threading.Event, input_dir: Path, output_dir: Path, settings: Settings,
+             options: dict[str, Any], watch: bool, signals: BatchSignals) -> Any:
+    """Worker-thread job: the engine's batch run (or watch loop) with callbacks as signals."""
+    from .. import batch
+
+    callbacks = dict(progress=signals.progress.emit, on_patient=signals.patient.emit,
+                     cancel=cancel)
+    if watch:
+        return batch.watch_folder(input_dir, output_dir, settings, **options, **callbacks)
+    return batch.run_batch(input_dir, output_dir, settings, **options, **callbacks)

@@ -1,0 +1,295 @@
+"""The main window: patient screen and batch view as tabs, menus, message bar, status bar."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..errors import RetinaScreenError
+from ..settings import Settings
+from .batch_view import BatchPage
+from .icons import app_icon, line_icon, status_icon
+from .messages import app_version, plain_message
+from .patient_view import PatientPage
+from .prefs import Preferences
+from .workers import run_task, wait_for_all
+
+if TYPE_CHECKING:
+    from ..engine import Screener
+
+log = logging.getLogger(__name__)
+
+MESSAGE_STYLES = {
+    "info": ("#E8F1F8", "#14507A", "ok"),
+    "warning": ("#FFF4DE", "#8A5A00", "warning"),
+    "error": ("#FDECEA", "#B3261E", "error"),
+}
+INFO_TIMEOUT_MS = 10_000
+
+
+def load_screener(settings: Settings) -> Screener:
+    """Worker-thread job: load and verify the model once."""
+    from ..engine import Screener
+
+    return Screener(settings)
+
+
+class MessageBar(QFrame):
+    """A non-blocking message strip at the top of the window."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("messageBar")
+        self.icon = QLabel()
+        self.icon.setFixedSize(20, 20)
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.text.setAccessibleName("Message")
+        close = QToolButton()
+        close.setIcon(line_icon("remove", "#5F6B7A"))
+        close.setAutoRaise(True)
+        close.setToolTip("Dismiss")
+        close.setAccessibleName("Dismiss message")
+        close.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 8, 6, 8)
+        layout.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.text, 1)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.level = ""
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.hide)
+        self.hide()
+
+    def show_message(self, level: str, text: str) -> None:
+        background, colour, icon = MESSAGE_STYLES.get(level, MESSAGE_STYLES["info"])
+        self.level = level
+        self.setStyleSheet(f"#messageBar {{ background: {background}; border: 1px solid "
+                           f"{colour}55; border-radius: 8px; }} QLabel {{ color: {colour}; }}")
+        self.icon.setPixmap(status_icon(icon, colour).pixmap(QSize(20, 20)))
+        self.text.setText(text)
+        self.show()
+        if level == "info":
+            self._timer.start(INFO_TIMEOUT_MS)
+        else:
+            self._timer.stop()
+
+
+class MainWindow(QMainWindow):
+    """The application window. ``settings``/``screener`` may be given (tests, benchmarks)."""
+
+    modelReady = Signal(object)  # noqa: N815  Screener
+    modelFailed = Signal(str)  # noqa: N815
+    messageShown = Signal(str, str)  # noqa: N815
+
+    def __init__(self, prefs: Preferences | None = None, settings: Settings | None = None,
+                 screener: Screener | None = None) -> None:
+        super().__init__()
+        self.prefs = prefs or Preferences()
+        self._base_settings = settings
+        self.settings = self.prefs.apply(settings)
+        self.screener: Screener | None = None
+        self.model_problem = ""
+        self.messages: list[tuple[str, str]] = []
+        self.setWindowTitle("Retina Screen – diabetic retinopathy screening")
+        self.setWindowIcon(app_icon())
+        self.setMinimumSize(1024, 680)
+
+        self.message_bar = MessageBar()
+        self.patient_page = PatientPage(lambda: self.settings)
+        self.patient_page.setObjectName("patientPage")
+        self.batch_page = BatchPage(lambda: self.settings)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.patient_page, line_icon("patient", "#14507A"), "Screen a patient")
+        self.tabs.addTab(self.batch_page, line_icon("batch", "#14507A"), "Screen a folder")
+        self.tabs.setIconSize(QSize(18, 18))
+        self.tabs.setAccessibleName("Screens")
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(10, 6, 10, 0)
+        layout.setSpacing(6)
+        layout.addWidget(self.message_bar)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+
+        self.model_label = QLabel("Loading the grading model…")
+        self.clinic_label = QLabel()
+        self.statusBar().addWidget(self.model_label, 1)
+        self.statusBar().addPermanentWidget(self.clinic_label)
+        self._update_clinic_label()
+
+        self.patient_page.message.connect(self.show_message)
+        self.batch_page.message.connect(self.show_message)
+        self._build_menus()
+        self._restore_window()
+        if screener is not None:
+            QTimer.singleShot(0, lambda: self._model_loaded(screener, None))
+        else:
+            self.load_model()
+
+    # menus -------------------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        page = self.patient_page
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction(page.new_action)
+        file_menu.addAction(page.open_action)
+        file_menu.addSeparator()
+        file_menu.addAction(page.print_action)
+        file_menu.addAction(page.save_action)
+        file_menu.addSeparator()
+        self.settings_action = QAction(line_icon("settings"), "Se&ttings…", self)
+        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.settings_action.triggered.connect(self.open_settings)
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+
+        view_menu = self.menuBar().addMenu("&View")
+        patient_tab = QAction(line_icon("patient"), "Screen a &patient", self)
+        patient_tab.setShortcut(QKeySequence("Ctrl+1"))
+        patient_tab.triggered.connect(lambda: self.tabs.setCurrentWidget(self.patient_page))
+        batch_tab = QAction(line_icon("batch"), "Screen a &folder", self)
+        batch_tab.setShortcut(QKeySequence("Ctrl+2"))
+        batch_tab.triggered.connect(lambda: self.tabs.setCurrentWidget(self.batch_page))
+        view_menu.addAction(patient_tab)
+        view_menu.addAction(batch_tab)
+        view_menu.addSeparator()
+        for action in (page.heatmap_action, page.zoom_in_action, page.zoom_out_action,
+                       page.fit_action):
+            view_menu.addAction(action)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        logs = QAction("Open the &log folder", self)
+        logs.triggered.connect(lambda: QDesktopServices.openUrl(
+            QUrl.fromLocalFile(str(self.settings.log_dir))))
+        about = QAction(line_icon("info"), "&About Retina Screen", self)
+        about.setShortcut(QKeySequence("F1"))
+        about.triggered.connect(self.show_about)
+        help_menu.addAction(logs)
+        help_menu.addAction(about)
+        for action in (page.new_action, page.open_action, page.print_action, page.save_action,
+                       page.heatmap_action, page.zoom_in_action, page.zoom_out_action,
+                       page.fit_action):
+            self.addAction(action)
+
+    # model -------------------------------------------------------------------------------------
+    def load_model(self) -> None:
+        """Load the model on a worker thread (once, at start-up)."""
+        self.model_label.setText("Loading the grading model…")
+        run_task(load_screener, self.settings, on_done=self._model_loaded)
+
+    def _model_loaded(self, screener: object, error: BaseException | None) -> None:
+        if error is not None:
+            self.model_problem = plain_message(error)
+            self.model_label.setText("Screening unavailable: the grading model could not be "
+                                     "loaded")
+            self.patient_page.session.set_screener(None, self.model_problem)
+            self.show_message("error", self.model_problem)
+            log.error("model could not be loaded: %s", error)
+            self.modelFailed.emit(self.model_problem)
+            return
+        self.screener = screener  # type: ignore[assignment]
+        info = self.screener.model_info
+        self.model_label.setText(f"Model {info.name} {info.version} (sha256 {info.short_sha}) "
+                                 "ready")
+        self.patient_page.session.set_screener(self.screener)
+        log.info("model %s %s loaded", info.name, info.version)
+        self.modelReady.emit(self.screener)
+
+    # messages ----------------------------------------------------------------------------------
+    def show_message(self, level: str, text: str) -> None:
+        """Show a plain-language message in the window (never blocks)."""
+        self.messages.append((level, text))
+        self.message_bar.show_message(level, text)
+        self.messageShown.emit(level, text)
+
+    # settings ----------------------------------------------------------------------------------
+    def reload_settings(self) -> None:
+        try:
+            self.settings = self.prefs.apply(self._base_settings)
+        except RetinaScreenError as exc:
+            self.show_message("error", plain_message(exc, "apply the settings"))
+        self._update_clinic_label()
+
+    def _update_clinic_label(self) -> None:
+        operator = self.settings.operator or "operator not set"
+        self.clinic_label.setText(f"{self.settings.clinic_name} · {operator}")
+
+    def open_settings(self) -> None:
+        from .settings_view import SettingsDialog
+
+        manifest = self.screener.model.manifest if self.screener is not None else None
+        dialog = SettingsDialog(self.prefs, self.settings, manifest, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(self.reload_settings)
+        dialog.accepted.connect(lambda: self.show_message("info", "Settings saved."))
+        self.settings_dialog = dialog
+        dialog.open()
+
+    def maybe_first_run(self) -> None:
+        """Ask once for the clinic name and operator."""
+        if self.prefs.first_run_done:
+            return
+        from .settings_view import FirstRunDialog
+
+        dialog = FirstRunDialog(self.prefs, self.settings, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(self.reload_settings)
+        self.first_run_dialog = dialog
+        dialog.open()
+
+    def show_about(self) -> None:
+        model = (f"{self.screener.model_info.name} {self.screener.model_info.version}"
+                 if self.screener is not None else "not loaded")
+        QMessageBox.about(
+            self, "About Retina Screen",
+            f"<b>Retina Screen</b> {app_version()}<br>Offline screening of colour fundus "
+            f"photographs for diabetic retinopathy.<br><br>Grading model: {model}<br><br>"
+            "Research use only: not cleared for clinical diagnosis. Every result must be "
+            "reviewed under your local screening programme's rules.")
+
+    # window state ------------------------------------------------------------------------------
+    def _restore_window(self) -> None:
+        geometry, state = self.prefs.window_state()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1360, 860)
+        if state is not None:
+            self.restoreState(state)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        page = self.patient_page
+        if page.session.unsaved and not page.confirm_discard():
+            event.ignore()
+            return
+        if self.batch_page.running:
+            self.show_message("info", "Stopping the folder screening safely…")
+        self.batch_page.shutdown()
+        self.prefs.save_window_state(self.saveGeometry(), self.saveState())
+        wait_for_all(30_000)
+        log.info("main window closed")
+        event.accept()
+
+    # convenience for tests and benchmarks --------------------------------------------------------
+    def add_photos(self, paths: list[Path | str], eye=None) -> list[int]:  # noqa: ANN001
+        return self.patient_page.add_photos([Path(p) for p in paths], eye)

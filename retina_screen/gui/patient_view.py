@@ -1,0 +1,942 @@
+"""The patient screen: patient form, right/left eye photo slots, photo viewer and result panel."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import logging
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QRegularExpression, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QAction,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QPixmap,
+    QRegularExpressionValidator,
+)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..loading import DicomInfo
+from ..naming import safe_file_stem
+from ..results import Eye, Outcome, PatientInfo, PatientResult
+from ..settings import Settings
+from .icons import NEUTRAL, OUTCOME_COLOURS, line_icon, outcome_icon, status_icon
+from .image_view import ImageView, rgb_to_qimage
+from .messages import plain_message
+from .session import PatientSession, Photo
+from .text import EYE_NAMES, OUTCOME_TITLES, eye_summary, image_verdict
+from .workers import run_task
+
+log = logging.getLogger(__name__)
+
+HEATMAP_LEGEND = ("Heatmap: areas that most influenced the grade (red = strongest). "
+                  "It is not a map of lesions.")
+PHOTO_FILTER = ("Photographs (*.jpg *.jpeg *.png *.tif *.tiff *.bmp *.dcm *.dicom);;"
+                "All files (*)")
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".dcm", ".dicom"}
+DIABETES_TYPES = ("", "type 1", "type 2", "gestational", "other")
+EYE_SHORT = {Eye.RIGHT: "Right (OD)", Eye.LEFT: "Left (OS)", Eye.UNKNOWN: "Eye not known"}
+LEVEL_COLOURS = {"ok": "#2E7D32", "warning": "#8A5A00", "error": "#B3261E", "pending": NEUTRAL}
+
+
+def local_files(urls: list) -> list[Path]:  # noqa: ANN001
+    """Local files from dropped URLs; a dropped folder contributes the photos directly in it."""
+    paths: list[Path] = []
+    for url in urls:
+        if not url.isLocalFile():
+            continue
+        path = Path(url.toLocalFile())
+        if path.is_dir():
+            paths.extend(sorted(p for p in path.iterdir()
+                                if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES))
+        else:
+            paths.append(path)
+    return paths
+
+
+def tint(colour: str, alpha: int) -> str:
+    """A translucent version of a ``#RRGGBB`` colour for style sheets."""
+    red, green, blue = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {alpha})"
+
+
+def default_report_name(result: PatientResult) -> str:
+    stem = safe_file_stem(result.patient.patient_id, fallback="patient")
+    date = result.patient.screening_date or dt.date.today().isoformat()
+    return f"{stem}_{date}_DR-screening.pdf"
+
+
+# ------------------------------------------------------------------------------------------------
+class PatientForm(QFrame):
+    """Patient ID, name, date of birth and diabetes type."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("card")
+        self.patient_id = QLineEdit()
+        self.patient_id.setPlaceholderText("e.g. hospital number")
+        self.patient_id.setAccessibleName("Patient ID")
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("Given name and family name")
+        self.name.setAccessibleName("Patient name")
+        self.birth_date = QLineEdit()
+        self.birth_date.setPlaceholderText("YYYY-MM-DD")
+        self.birth_date.setAccessibleName("Date of birth")
+        self.birth_date.setValidator(QRegularExpressionValidator(
+            QRegularExpression(r"^\d{0,4}(-\d{0,2}(-\d{0,2})?)?$")))
+        self.birth_date.setMaximumWidth(140)
+        self.diabetes = QComboBox()
+        self.diabetes.addItems(["not recorded", "Type 1", "Type 2", "Gestational", "Other"])
+        self.diabetes.setAccessibleName("Diabetes type")
+
+        title = QLabel("Patient")
+        title.setObjectName("sectionTitle")
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        for label, field in (("&ID", self.patient_id), ("&Name", self.name),
+                             ("&Date of birth", self.birth_date), ("Dia&betes", self.diabetes)):
+            caption = QLabel(label)
+            caption.setBuddy(field)
+            form.addRow(caption, field)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(14, 10, 14, 12)
+        layout.addWidget(title)
+        layout.addLayout(form)
+
+        for edit in (self.patient_id, self.name):
+            edit.editingFinished.connect(self.changed)
+        self.birth_date.editingFinished.connect(self._check_date)
+        self.diabetes.currentIndexChanged.connect(lambda _i: self.changed.emit())
+
+    def _check_date(self) -> None:
+        valid = self.valid_birth_date() is not None or not self.birth_date.text().strip()
+        self.birth_date.setProperty("invalid", not valid)
+        self.birth_date.setToolTip("" if valid else "Enter the date as YYYY-MM-DD")
+        self.birth_date.style().polish(self.birth_date)
+        self.changed.emit()
+
+    def valid_birth_date(self) -> str | None:
+        text = self.birth_date.text().strip()
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return None
+        try:
+            day = dt.date.fromisoformat(text)
+        except ValueError:
+            return None
+        return text if day <= dt.date.today() else None
+
+    def info(self) -> PatientInfo:
+        return PatientInfo(
+            patient_id=self.patient_id.text().strip(),
+            name=self.name.text().strip(),
+            birth_date=self.valid_birth_date() or "",
+            diabetes_type=DIABETES_TYPES[self.diabetes.currentIndex()],
+        )
+
+    def prefill(self, dicom: DicomInfo) -> bool:
+        """Fill empty fields from DICOM tags; True if anything was filled."""
+        filled = False
+        for edit, value in ((self.patient_id, dicom.patient_id), (self.name, dicom.patient_name),
+                            (self.birth_date, dicom.birth_date)):
+            if value and not edit.text().strip():
+                edit.setText(value)
+                filled = True
+        if filled:
+            self.changed.emit()
+        return filled
+
+    def clear(self) -> None:
+        for edit in (self.patient_id, self.name, self.birth_date):
+            edit.clear()
+        self.birth_date.setProperty("invalid", False)
+        self.diabetes.setCurrentIndex(0)
+
+
+# ------------------------------------------------------------------------------------------------
+class PhotoCard(QFrame):
+    """One photo in an eye slot: thumbnail, file name, quality verdict, grade, eye choice."""
+
+    selected = Signal(int)
+    eyeChosen = Signal(int, object)  # noqa: N815
+    removeRequested = Signal(int)  # noqa: N815
+
+    EYES = (Eye.RIGHT, Eye.LEFT, Eye.UNKNOWN)
+
+    def __init__(self, photo: Photo, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.photo_id = photo.id
+        self.setObjectName("photoCard")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.thumb = QLabel()
+        self.thumb.setFixedSize(72, 72)
+        self.thumb.setObjectName("thumb")
+        self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.icon = QLabel()
+        self.icon.setFixedSize(18, 18)
+        self.file_label = QLabel()
+        self.file_label.setObjectName("fileName")
+        self.file_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.verdict = QLabel()
+        self.verdict.setWordWrap(True)
+        self.verdict.setTextFormat(Qt.TextFormat.RichText)
+        self.verdict.setObjectName("verdict")
+        self.eye_box = QComboBox()
+        self.eye_box.addItems(["Right eye", "Left eye", "Eye not known"])
+        self.eye_box.setAccessibleName("Eye of this photograph")
+        self.eye_box.setToolTip("Which eye this photograph shows")
+        self.eye_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.remove_button = QToolButton()
+        self.remove_button.setIcon(line_icon("remove", "#5F6B7A"))
+        self.remove_button.setAutoRaise(True)
+        self.remove_button.setToolTip("Remove this photograph")
+        self.remove_button.setAccessibleName("Remove this photograph")
+
+        top = QHBoxLayout()
+        top.setSpacing(6)
+        top.addWidget(self.icon)
+        top.addWidget(self.file_label, 1)
+        top.addWidget(self.remove_button)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.eye_box)
+        bottom.addStretch(1)
+        text = QVBoxLayout()
+        text.setSpacing(3)
+        text.addLayout(top)
+        text.addWidget(self.verdict)
+        text.addLayout(bottom)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 8, 6, 8)
+        layout.setSpacing(10)
+        layout.addWidget(self.thumb, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(text, 1)
+
+        self.eye_box.activated.connect(
+            lambda index: self.eyeChosen.emit(self.photo_id, self.EYES[index]))
+        self.remove_button.clicked.connect(lambda: self.removeRequested.emit(self.photo_id))
+        self.update_from(photo)
+
+    def update_from(self, photo: Photo) -> None:
+        metrics = self.file_label.fontMetrics()
+        self.file_label.setText(metrics.elidedText(photo.name, Qt.TextElideMode.ElideMiddle, 190))
+        self.file_label.setToolTip(photo.name)
+        self.eye_box.setCurrentIndex(self.EYES.index(photo.eye))
+        if photo.result is not None:
+            level, text = image_verdict(photo.result)
+        elif photo.error:
+            level, text = "error", f"Not screened: {photo.error}"
+        else:
+            level, text = "pending", "Checking quality…"
+        self.level = level
+        self.verdict_text = text
+        lines = [html.escape(line) for line in text.split("\n")]
+        colour = LEVEL_COLOURS[level]
+        if level == "ok" and len(lines) > 1:
+            grading = photo.result.grading if photo.result is not None else None
+            grade_colour = (OUTCOME_COLOURS[Outcome.REFER] if grading is not None
+                            and grading.referable else "#1F2933")
+            body = (f"<span style='color:{colour}'>{lines[0]}</span><br>"
+                    f"<span style='color:{grade_colour}'>{'<br>'.join(lines[1:])}</span>")
+        else:
+            body = f"<span style='color:{colour}'>{'<br>'.join(lines)}</span>"
+        self.verdict.setText(body)
+        icon = {"ok": status_icon("ok", LEVEL_COLOURS["ok"]),
+                "warning": status_icon("warning", LEVEL_COLOURS["warning"]),
+                "error": status_icon("error", LEVEL_COLOURS["error"]),
+                "pending": status_icon("pending", NEUTRAL)}[level]
+        self.icon.setPixmap(icon.pixmap(QSize(18, 18), self.devicePixelRatioF()))
+        self.setAccessibleName(f"Photograph {photo.name}: {text}")
+        if photo.result is not None and photo.result.display_image is not None:
+            image = rgb_to_qimage(photo.result.display_image)
+            ratio = self.devicePixelRatioF()
+            pixmap = QPixmap.fromImage(image).scaled(
+                round(72 * ratio), round(72 * ratio), Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation)
+            pixmap.setDevicePixelRatio(ratio)
+            self.thumb.setPixmap(pixmap)
+        elif photo.result is not None or photo.error:
+            self.thumb.setPixmap(status_icon("warning" if level == "warning" else "error",
+                                             LEVEL_COLOURS[level]).pixmap(QSize(28, 28)))
+        else:
+            self.thumb.setText("…")
+
+    def set_selected(self, selected: bool) -> None:
+        self.setProperty("selected", selected)
+        self.style().polish(self)
+
+    def mousePressEvent(self, event) -> None:  # noqa: ANN001,N802
+        self.selected.emit(self.photo_id)
+        super().mousePressEvent(event)
+
+    def keyPressEvent(self, event) -> None:  # noqa: ANN001,N802
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
+            self.selected.emit(self.photo_id)
+        elif event.key() == Qt.Key.Key_Delete:
+            self.removeRequested.emit(self.photo_id)
+        else:
+            super().keyPressEvent(event)
+
+    def focusInEvent(self, event) -> None:  # noqa: ANN001,N802
+        self.selected.emit(self.photo_id)
+        super().focusInEvent(event)
+
+
+# ------------------------------------------------------------------------------------------------
+class EyeSlot(QFrame):
+    """Drop zone and list of the photos of one eye."""
+
+    filesDropped = Signal(list, object)  # noqa: N815  paths, eye
+    addRequested = Signal(object)  # noqa: N815  eye
+
+    def __init__(self, eye: Eye, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.eye = eye
+        self.cards: dict[int, PhotoCard] = {}
+        self.setObjectName("eyeSlot")
+        self.setAcceptDrops(True)
+        self.setAccessibleName(f"{EYE_NAMES[eye]} photographs")
+        self.title = QLabel(EYE_NAMES[eye])
+        self.title.setObjectName("sectionTitle")
+        self.count = QLabel()
+        self.count.setObjectName("muted")
+        self.add_button = QPushButton(line_icon("open"), "Add…")
+        self.add_button.setAccessibleName(f"Add {EYE_NAMES[eye]} photographs")
+        self.add_button.setToolTip(f"Choose {EYE_NAMES[eye].lower()} photographs from a folder")
+        self.add_button.clicked.connect(lambda: self.addRequested.emit(self.eye))
+        self.hint = QLabel("Drop photographs here\nor click Add…")
+        self.hint.setObjectName("dropHint")
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setMinimumHeight(70)
+        header = QHBoxLayout()
+        header.addWidget(self.title)
+        header.addWidget(self.count)
+        header.addStretch(1)
+        header.addWidget(self.add_button)
+        self.cards_layout = QVBoxLayout()
+        self.cards_layout.setSpacing(6)
+        self.cards_layout.setContentsMargins(0, 0, 0, 0)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 12)
+        layout.addLayout(header)
+        layout.addLayout(self.cards_layout)
+        layout.addWidget(self.hint)
+        if eye is Eye.UNKNOWN:
+            self.add_button.hide()
+            self.hint.setText("Choose the eye of each photograph below")
+            self.hint.setMinimumHeight(0)
+        self._refresh()
+
+    def add_card(self, card: PhotoCard) -> None:
+        self.cards[card.photo_id] = card
+        self.cards_layout.addWidget(card)
+        self._refresh()
+
+    def take_card(self, photo_id: int) -> PhotoCard | None:
+        card = self.cards.pop(photo_id, None)
+        if card is not None:
+            self.cards_layout.removeWidget(card)
+        self._refresh()
+        return card
+
+    def _refresh(self) -> None:
+        n = len(self.cards)
+        self.count.setText(f"· {n} photo{'s' if n != 1 else ''}" if n else "")
+        self.hint.setVisible(n == 0 or self.eye is Eye.UNKNOWN)
+        if self.eye is Eye.UNKNOWN:
+            self.setVisible(n > 0)
+
+    def _set_drag(self, active: bool) -> None:
+        self.setProperty("dragging", active)
+        self.style().polish(self)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+            self._set_drag(True)
+
+    def dragLeaveEvent(self, event) -> None:  # noqa: ANN001,N802
+        self._set_drag(False)
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        self._set_drag(False)
+        paths = local_files(event.mimeData().urls())
+        if paths:
+            event.acceptProposedAction()
+            self.filesDropped.emit(paths, self.eye)
+
+
+# ------------------------------------------------------------------------------------------------
+class ResultPanel(QFrame):
+    """The patient outcome in large words, per-eye grades and the report buttons."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("resultPanel")
+        self.setMinimumWidth(360)
+        self.icon = QLabel()
+        self.icon.setFixedSize(56, 56)
+        self.title = QLabel()
+        self.title.setObjectName("outcomeTitle")
+        self.title.setWordWrap(True)
+        self.interval = QLabel()
+        self.interval.setObjectName("outcomeInterval")
+        self.interval.setWordWrap(True)
+        self.headline = QLabel()
+        self.headline.setObjectName("outcomeHeadline")
+        self.headline.setWordWrap(True)
+        self.action = QLabel()
+        self.action.setWordWrap(True)
+        for label in (self.title, self.interval, self.headline, self.action):
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.banner = QFrame()
+        self.banner.setObjectName("outcomeBanner")
+        head = QGridLayout(self.banner)
+        head.setContentsMargins(16, 14, 16, 14)
+        head.setHorizontalSpacing(14)
+        head.addWidget(self.icon, 0, 0, 2, 1, Qt.AlignmentFlag.AlignTop)
+        head.addWidget(self.title, 0, 1)
+        head.addWidget(self.interval, 1, 1)
+
+        self.eyes_box = QFrame()
+        self.eyes_grid = QGridLayout(self.eyes_box)
+        self.eyes_grid.setContentsMargins(0, 0, 0, 0)
+        self.eyes_grid.setHorizontalSpacing(12)
+        self.eyes_grid.setVerticalSpacing(8)
+        self.eye_labels: dict[Eye, tuple[QLabel, QLabel, QLabel]] = {}
+        self.notes = QLabel()
+        self.notes.setObjectName("notes")
+        self.notes.setWordWrap(True)
+        self.model_line = QLabel()
+        self.model_line.setObjectName("muted")
+        self.model_line.setWordWrap(True)
+
+        self.print_button = QPushButton(line_icon("print", "#FFFFFF"), "Print report…")
+        self.print_button.setObjectName("primary")
+        self.save_button = QPushButton(line_icon("save"), "Save PDF…")
+        self.new_button = QPushButton(line_icon("new"), "New patient")
+        for button in (self.print_button, self.save_button, self.new_button):
+            button.setMinimumHeight(36)
+        buttons = QGridLayout()
+        buttons.addWidget(self.print_button, 0, 0, 1, 2)
+        buttons.addWidget(self.save_button, 1, 0)
+        buttons.addWidget(self.new_button, 1, 1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 14, 16, 16)
+        layout.setSpacing(12)
+        caption = QLabel("Screening result")
+        caption.setObjectName("sectionTitle")
+        layout.addWidget(caption)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.headline)
+        layout.addWidget(self.action)
+        layout.addWidget(self.eyes_box)
+        layout.addWidget(self.notes)
+        layout.addStretch(1)
+        layout.addWidget(self.model_line)
+        layout.addLayout(buttons)
+        self.show_result(None)
+
+    # states ------------------------------------------------------------------------------------
+    def _banner_colour(self, colour: str) -> None:
+        self.banner.setStyleSheet(
+            f"#outcomeBanner {{ border: 2px solid {colour}; border-radius: 10px;"
+            f" background: {tint(colour, 20)}; }}")
+        self.title.setStyleSheet(f"color: {colour};")
+        self.interval.setStyleSheet(f"color: {colour};")
+
+    def _clear_eyes(self) -> None:
+        while self.eyes_grid.count():
+            item = self.eyes_grid.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self.eye_labels.clear()
+
+    def show_busy(self, count: int) -> None:
+        self.icon.setPixmap(status_icon("pending", NEUTRAL).pixmap(QSize(48, 48)))
+        self._banner_colour(NEUTRAL)
+        self.title.setText("Screening…")
+        self.interval.setText(f"{count} photograph{'s' if count != 1 else ''} being checked")
+
+    def show_result(self, result: PatientResult | None, busy: int = 0) -> None:
+        self._clear_eyes()
+        self.result = result
+        has = result is not None
+        for button in (self.print_button, self.save_button):
+            button.setEnabled(has and not busy)
+        if result is None:
+            self.icon.setPixmap(line_icon("patient", NEUTRAL).pixmap(QSize(48, 48)))
+            self._banner_colour(NEUTRAL)
+            self.title.setText("No photographs yet")
+            self.interval.setText("Add the right and left eye photographs")
+            self.headline.setText("")
+            self.action.setText("Drop the photographs onto the eye boxes, or use Add… "
+                                "(Ctrl+O). Each photograph is checked as soon as it is added.")
+            self.notes.setText("")
+            self.model_line.setText("")
+            if busy:
+                self.show_busy(busy)
+            return
+        colour = OUTCOME_COLOURS[result.outcome]
+        self._banner_colour(colour)
+        self.icon.setPixmap(outcome_icon(result.outcome).pixmap(QSize(48, 48)))
+        self.title.setText(OUTCOME_TITLES[result.outcome])
+        interval = result.referral.interval
+        self.interval.setText(interval[:1].upper() + interval[1:])
+        self.headline.setText(result.referral.headline)
+        self.action.setText(result.referral.action)
+        for column, text in enumerate(("Eye", "Grade", "P(referable)")):
+            header = QLabel(text)
+            header.setObjectName("columnHeader")
+            self.eyes_grid.addWidget(header, 0, column)
+        row = 1
+        for eye_result in result.eyes:
+            grade, probability = eye_summary(eye_result)
+            labels = (QLabel(EYE_SHORT[eye_result.eye]), QLabel(grade), QLabel(probability))
+            eye_colour = OUTCOME_COLOURS.get(eye_result.outcome, NEUTRAL)
+            labels[1].setStyleSheet(f"color: {eye_colour}; font-weight: 600;")
+            labels[1].setWordWrap(True)
+            labels[2].setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            for column, label in enumerate(labels):
+                self.eyes_grid.addWidget(label, row, column)
+            self.eye_labels[eye_result.eye] = labels
+            row += 1
+        self.eyes_grid.setColumnStretch(1, 1)
+        self.notes.setText("\n".join(f"• {note}" for note in result.notes))
+        if result.model is not None:
+            self.model_line.setText(
+                f"Model {result.model.name} {result.model.version} · thresholds "
+                f"{result.thresholds_version} · research use, not a diagnosis")
+        if busy:
+            self.show_busy(busy)
+
+    # for tests and screen readers ----------------------------------------------------------------
+    def outcome_text(self) -> str:
+        return f"{self.title.text()}\n{self.interval.text()}\n{self.headline.text()}"
+
+    def eye_texts(self) -> dict[Eye, tuple[str, str]]:
+        return {eye: (labels[1].text(), labels[2].text())
+                for eye, labels in self.eye_labels.items()}
+
+
+# ------------------------------------------------------------------------------------------------
+class PatientPage(QWidget):
+    """The whole patient screen; owns the :class:`PatientSession`."""
+
+    message = Signal(str, str)  # level, text
+    resultShown = Signal(object)  # noqa: N815  PatientResult | None, after the panel updated
+    reportSaved = Signal(Path)  # noqa: N815
+
+    def __init__(self, settings: Callable[[], Settings], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._settings = settings
+        self.session = PatientSession(self)
+        self.cards: dict[int, PhotoCard] = {}
+        self.current_photo: int | None = None
+        self.preview = None
+        self.confirm_discard: Callable[[], bool] = self._ask_discard
+
+        self.form = PatientForm()
+        self.slots = {eye: EyeSlot(eye) for eye in (Eye.RIGHT, Eye.LEFT, Eye.UNKNOWN)}
+        self.viewer = ImageView()
+        self.result_panel = ResultPanel()
+        self._build_actions()
+        self._build_layout()
+        self._connect()
+
+    # construction ------------------------------------------------------------------------------
+    def _action(self, text: str, icon: str, shortcut, slot, tip: str) -> QAction:  # noqa: ANN001
+        action = QAction(line_icon(icon), text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        if shortcut is not None:
+            keys = QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)
+            action.setToolTip(f"{tip} ({keys})")
+        else:
+            action.setToolTip(tip)
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        self.open_action = self._action("&Open photographs…", "open", QKeySequence.StandardKey.Open,
+                                        lambda: self.open_photos(None),
+                                        "Add photographs of this patient")
+        self.new_action = self._action("&New patient", "new", QKeySequence.StandardKey.New,
+                                       self.new_patient, "Clear everything for the next patient")
+        self.print_action = self._action("&Print report…", "print", QKeySequence.StandardKey.Print,
+                                         self.print_report, "Preview and print the report")
+        self.save_action = self._action("&Save PDF…", "save", QKeySequence.StandardKey.Save,
+                                        self.save_pdf, "Save the report as a PDF file")
+        self.heatmap_action = self._action("Show &heatmap", "heatmap", "Ctrl+H",
+                                           self._toggle_heatmap,
+                                           "Overlay where the model looked on the photograph")
+        self.heatmap_action.setCheckable(True)
+        self.zoom_in_action = self._action("Zoom &in", "zoom_in", QKeySequence.StandardKey.ZoomIn,
+                                           self.viewer.zoom_in, "Zoom in on the photograph")
+        self.zoom_out_action = self._action("Zoom &out", "zoom_out",
+                                            QKeySequence.StandardKey.ZoomOut,
+                                            self.viewer.zoom_out, "Zoom out")
+        self.fit_action = self._action("&Fit to window", "fit", "Ctrl+0", self.viewer.fit,
+                                       "Show the whole photograph")
+        for action in (self.print_action, self.save_action):
+            action.setEnabled(False)
+
+    def _build_layout(self) -> None:
+        left = QWidget()
+        left.setObjectName("leftColumn")
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.setSpacing(10)
+        left_layout.addWidget(self.form)
+        slots_box = QWidget()
+        slots_layout = QVBoxLayout(slots_box)
+        slots_layout.setContentsMargins(0, 0, 4, 0)
+        slots_layout.setSpacing(10)
+        for slot in self.slots.values():
+            slots_layout.addWidget(slot)
+        slots_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(slots_box)
+        scroll.setObjectName("slotsScroll")
+        left_layout.addWidget(scroll, 1)
+        left.setMinimumWidth(330)
+
+        self.photo_caption = QLabel("No photograph selected")
+        self.photo_caption.setObjectName("viewerCaption")
+        self.heatmap_legend = QLabel(HEATMAP_LEGEND)
+        self.heatmap_legend.setObjectName("muted")
+        self.heatmap_legend.setVisible(False)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(10, 6, 6, 6)
+        bar.addWidget(self.photo_caption, 1)
+        for action in (self.heatmap_action, self.zoom_out_action, self.zoom_in_action,
+                       self.fit_action):
+            button = QToolButton()
+            button.setDefaultAction(action)
+            button.setAutoRaise(True)
+            button.setIconSize(QSize(20, 20))
+            button.setAccessibleName(action.text().replace("&", ""))
+            if action is self.heatmap_action:
+                button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+                self.heatmap_button = button
+            bar.addWidget(button)
+        center = QFrame()
+        center.setObjectName("viewerFrame")
+        center_layout = QVBoxLayout(center)
+        center_layout.setContentsMargins(0, 0, 0, 0)
+        center_layout.setSpacing(0)
+        center_layout.addLayout(bar)
+        center_layout.addWidget(self.viewer, 1)
+        legend_row = QHBoxLayout()
+        legend_row.setContentsMargins(10, 4, 10, 6)
+        legend_row.addWidget(self.heatmap_legend)
+        center_layout.addLayout(legend_row)
+
+        self.result_panel.print_button.clicked.connect(self.print_action.trigger)
+        self.result_panel.save_button.clicked.connect(self.save_action.trigger)
+        self.result_panel.new_button.clicked.connect(self.new_action.trigger)
+        self.result_panel.print_button.setAccessibleName("Print report")
+        self.result_panel.save_button.setAccessibleName("Save report as PDF")
+        self.result_panel.new_button.setAccessibleName("New patient")
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.setObjectName("patientSplitter")
+        splitter.addWidget(left)
+        splitter.addWidget(center)
+        splitter.addWidget(self.result_panel)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(2, 0)
+        splitter.setChildrenCollapsible(False)
+        splitter.setSizes([360, 560, 360])
+        self.splitter = splitter
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 12, 12, 12)
+        layout.addWidget(splitter)
+
+        # Tab order: form, then the eye slots, then the viewer, then the report buttons.
+        order = [self.form.patient_id, self.form.name, self.form.birth_date, self.form.diabetes,
+                 self.slots[Eye.RIGHT].add_button, self.slots[Eye.LEFT].add_button,
+                 self.viewer, self.result_panel.print_button, self.result_panel.save_button,
+                 self.result_panel.new_button]
+        for first, second in zip(order, order[1:], strict=False):
+            QWidget.setTabOrder(first, second)
+
+    def _connect(self) -> None:
+        session = self.session
+        session.photoAdded.connect(self._photo_added)
+        session.photoChanged.connect(self._photo_changed)
+        session.photoRemoved.connect(self._photo_removed)
+        session.cleared.connect(self._cleared)
+        session.resultChanged.connect(self._result_changed)
+        session.busyChanged.connect(lambda _busy: self._result_changed(session.result))
+        session.dicomFound.connect(self._dicom_found)
+        session.notice.connect(lambda text: self.message.emit("info", text))
+        self.form.changed.connect(lambda: session.set_patient(self.form.info()))
+        for slot in self.slots.values():
+            slot.filesDropped.connect(self.add_photos)
+            slot.addRequested.connect(self.open_photos)
+
+    # photos ------------------------------------------------------------------------------------
+    def add_photos(self, paths: list[Path], eye: Eye | None = None) -> list[int]:
+        """Add photographs (from a drop or the Open dialog); ``eye`` is the slot used."""
+        return self.session.add_photos([Path(p) for p in paths], eye)
+
+    def open_photos(self, eye: Eye | None = None) -> None:
+        start = self._last_dir()
+        caption = f"Add {EYE_NAMES[eye].lower()} photographs" if eye else "Add photographs"
+        files, _ = QFileDialog.getOpenFileNames(self, caption, str(start), PHOTO_FILTER)
+        if files:
+            self._remember_dir(Path(files[0]).parent)
+            self.add_photos([Path(f) for f in files], eye)
+
+    def _last_dir(self) -> Path:
+        return getattr(self, "_open_dir", None) or Path.home()
+
+    def _remember_dir(self, folder: Path) -> None:
+        self._open_dir = folder
+
+    def _photo_added(self, photo_id: int) -> None:
+        photo = self.session.photos[photo_id]
+        card = PhotoCard(photo)
+        card.selected.connect(self.select_photo)
+        card.eyeChosen.connect(self.session.set_eye)
+        card.removeRequested.connect(self.session.remove)
+        self.cards[photo_id] = card
+        self.slots[photo.eye].add_card(card)
+        if self.current_photo is None:
+            self.select_photo(photo_id)
+
+    def _slot_of(self, photo_id: int) -> EyeSlot | None:
+        return next((s for s in self.slots.values() if photo_id in s.cards), None)
+
+    def _photo_changed(self, photo_id: int) -> None:
+        photo = self.session.photos.get(photo_id)
+        card = self.cards.get(photo_id)
+        if photo is None or card is None:
+            return
+        slot = self._slot_of(photo_id)
+        if slot is not None and slot.eye is not photo.eye:
+            slot.take_card(photo_id)
+            self.slots[photo.eye].add_card(card)
+        card.update_from(photo)
+        if self.current_photo == photo_id:
+            self._show_photo(photo)
+
+    def _photo_removed(self, photo_id: int) -> None:
+        slot = self._slot_of(photo_id)
+        card = slot.take_card(photo_id) if slot else None
+        self.cards.pop(photo_id, None)
+        if card is not None:
+            card.deleteLater()
+        if self.current_photo == photo_id:
+            self.current_photo = None
+            remaining = list(self.session.photos)
+            if remaining:
+                self.select_photo(remaining[-1])
+            else:
+                self._show_photo(None)
+
+    def _cleared(self) -> None:
+        for photo_id in list(self.cards):
+            slot = self._slot_of(photo_id)
+            card = slot.take_card(photo_id) if slot else self.cards.get(photo_id)
+            if card is not None:
+                card.deleteLater()
+        self.cards.clear()
+        self.current_photo = None
+        self._show_photo(None)
+
+    def select_photo(self, photo_id: int) -> None:
+        self.current_photo = photo_id
+        for other_id, card in self.cards.items():
+            card.set_selected(other_id == photo_id)
+        self._show_photo(self.session.photos.get(photo_id))
+
+    def _show_photo(self, photo: Photo | None) -> None:
+        if photo is None:
+            self.viewer.show_image(None)
+            self.viewer.set_placeholder("Select or drop a photograph")
+            self.photo_caption.setText("No photograph selected")
+            self._update_heatmap_action()
+            return
+        result = photo.result
+        self.photo_caption.setText(f"{photo.name} · {EYE_NAMES[photo.eye]}")
+        if result is None or result.display_image is None:
+            self.viewer.show_image(None)
+            self.viewer.set_placeholder("Checking quality…" if photo.pending
+                                        else "This file cannot be shown")
+        else:
+            heatmap = result.grading.heatmap if result.grading is not None else None
+            self.viewer.show_image(result.display_image, heatmap)
+        self._update_heatmap_action()
+
+    def _toggle_heatmap(self) -> None:
+        self.viewer.set_heatmap(self.heatmap_action.isChecked())
+        self._update_heatmap_action()
+
+    def _update_heatmap_action(self) -> None:
+        available = self.viewer.has_heatmap
+        self.heatmap_action.setEnabled(available)
+        self.viewer.set_heatmap(self.heatmap_action.isChecked())
+        shown = available and self.heatmap_action.isChecked()
+        if shown and self.viewer.heatmap_peak <= 0.0:
+            self.heatmap_legend.setText("Heatmap: no area stood out to the model in this "
+                                        "photograph.")
+        else:
+            self.heatmap_legend.setText(HEATMAP_LEGEND)
+        self.heatmap_legend.setVisible(shown)
+
+    def _dicom_found(self, dicom: DicomInfo) -> None:
+        if self.form.prefill(dicom):
+            self.message.emit("info", "Patient details were filled in from the DICOM file. "
+                                      "Check them before printing.")
+        elif dicom.patient_id and self.form.patient_id.text().strip() not in ("",
+                                                                              dicom.patient_id):
+            self.message.emit("warning", "A DICOM photograph carries a different patient ID "
+                                         "from the one entered. Check that it is this patient.")
+
+    def _result_changed(self, result: PatientResult | None) -> None:
+        busy = self.session.pending if self.session.screener is not None else 0
+        self.result_panel.show_result(result, busy)
+        ready = result is not None and not busy
+        self.print_action.setEnabled(ready)
+        self.save_action.setEnabled(ready)
+        self.resultShown.emit(result)
+
+    # patient -----------------------------------------------------------------------------------
+    def _ask_discard(self) -> bool:
+        answer = QMessageBox.question(
+            self, "Discard this screening?",
+            "The screening result has not been printed or saved. Start a new patient anyway?",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Discard
+
+    def new_patient(self, force: bool = False) -> bool:
+        """Clear everything; asks first when a result was neither printed nor saved."""
+        if not force and self.session.unsaved and not self.confirm_discard():
+            return False
+        self.session.clear()
+        self.form.clear()
+        self.heatmap_action.setChecked(False)
+        self.form.patient_id.setFocus()
+        log.info("new patient")
+        return True
+
+    # reports -----------------------------------------------------------------------------------
+    def _report_result(self) -> PatientResult | None:
+        self.session.set_patient(self.form.info())
+        result = self.session.result
+        if result is None or self.session.pending:
+            self.message.emit("warning", "Wait until every photograph has been screened.")
+            return None
+        if not result.patient.patient_id:
+            self.message.emit("warning", "Enter the patient ID before printing or saving the "
+                                         "report.")
+            self.form.patient_id.setFocus()
+            return None
+        return result
+
+    def save_pdf(self) -> None:
+        result = self._report_result()
+        if result is None:
+            return
+        settings = self._settings()
+        start = Path(settings.output_dir) / default_report_name(result)
+        target, _ = QFileDialog.getSaveFileName(self, "Save report as PDF", str(start),
+                                                "PDF files (*.pdf)")
+        if target:
+            self.save_pdf_to(Path(target))
+
+    def save_pdf_to(self, target: Path) -> None:
+        """Build the report into ``target`` on a worker thread."""
+        result = self._report_result()
+        if result is None:
+            return
+        if target.suffix.lower() != ".pdf":
+            target = target.with_suffix(".pdf")
+        settings = self._settings()
+
+        def done(path: object, error: BaseException | None) -> None:
+            if error is not None:
+                self.message.emit("error", plain_message(error, "save the report"))
+                return
+            if self.session.result is not None and self.session.result.screened_at == \
+                    result.screened_at:
+                self.session.mark_saved()
+            self.message.emit("info", f"Report saved to {path}")
+            self.reportSaved.emit(Path(path))  # type: ignore[arg-type]
+
+        run_task(build_report_file, result, target, settings, on_done=done)
+
+    def print_report(self) -> None:
+        """Build the report to a temporary file, then show the preview with its Print button."""
+        result = self._report_result()
+        if result is None:
+            return
+        settings = self._settings()
+        folder = Path(tempfile.mkdtemp(prefix="retina-screen-report-"))
+        target = folder / default_report_name(result)
+        self.print_action.setEnabled(False)
+
+        def done(path: object, error: BaseException | None) -> None:
+            self.print_action.setEnabled(self.session.result is not None)
+            if error is not None:
+                self.message.emit("error", plain_message(error, "prepare the report"))
+                return
+            self.open_preview(Path(path), result)  # type: ignore[arg-type]
+
+        run_task(build_report_file, result, target, settings, on_done=done)
+
+    def open_preview(self, pdf: Path, result: PatientResult) -> None:
+        from .report_preview import ReportPreviewDialog
+
+        settings = self._settings()
+        dialog = ReportPreviewDialog(pdf, settings.paper_size,
+                                     Path(settings.output_dir) / default_report_name(result), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.message.connect(self.message)
+        dialog.printed.connect(self.session.mark_saved)
+        dialog.saved.connect(lambda _p: self.session.mark_saved())
+        self.preview = dialog
+        dialog.destroyed.connect(lambda: setattr(self, "preview", None))
+        dialog.open()
+        QTimer.singleShot(0, dialog.raise_)
+
+
+def build_report_file(result: PatientResult, target: Path, settings: Settings) -> Path:
+    """Worker-thread job: the report module writes the PDF (atomically)."""
+    from ..report import build_report
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Path(build_report(result, target, settings))

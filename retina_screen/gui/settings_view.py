@@ -1,0 +1,335 @@
+"""Settings dialog (clinic, operator, paper, output folder, model shown read-only) and the
+first-run dialog."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..errors import RetinaScreenError
+from ..inference import Manifest, read_manifest
+from ..settings import Settings
+from .icons import app_icon, line_icon
+from .prefs import Preferences
+
+log = logging.getLogger(__name__)
+
+CARD_SUMMARY_CHARS = 900
+
+
+def model_card_summary(manifest_path: Path, manifest: Manifest) -> str:
+    """The summary of the model card (Markdown): its 'Summary' section, else its first
+    paragraph; empty if the card does not exist."""
+    card_name = manifest.raw.get("model_card") or f"{Path(manifest.file).stem}.md"
+    card = Path(manifest_path).parent / str(card_name)
+    try:
+        text = card.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    sections = re.split(r"^(#{1,3} .*)$", text, flags=re.MULTILINE)
+    body = ""
+    for index, part in enumerate(sections):
+        if part.startswith("#") and re.search(r"summary|overview|intended use", part, re.I):
+            body = sections[index + 1] if index + 1 < len(sections) else ""
+            break
+    if not body.strip():
+        paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text)
+                      if p.strip() and not p.strip().startswith("#")]
+        body = paragraphs[0] if paragraphs else ""
+    body = body.strip()
+    if len(body) > CARD_SUMMARY_CHARS:
+        body = body[:CARD_SUMMARY_CHARS].rsplit(" ", 1)[0] + " …"
+    return body
+
+
+def model_details_html(manifest: Manifest) -> str:
+    """Name, version, sha256, threshold and validation figures as an HTML table."""
+    raw = manifest.raw
+    rows = [("Model", manifest.name), ("Version", manifest.version),
+            ("File", manifest.file), ("SHA-256", f"<tt>{manifest.sha256}</tt>"),
+            ("Referable threshold", f"P(grade ≥ 2) ≥ {manifest.referable_threshold:.3f}")]
+    if raw.get("threshold_rule"):
+        rows.append(("Threshold rule", html.escape(str(raw["threshold_rule"]))))
+    if raw.get("architecture"):
+        rows.append(("Architecture", html.escape(str(raw["architecture"]))))
+    if raw.get("created"):
+        rows.append(("Created", html.escape(str(raw["created"]))))
+    table = "".join(f"<tr><td style='color:#5F6B7A;padding-right:12px'>{k}</td><td>{v}</td></tr>"
+                    for k, v in rows)
+    validation = raw.get("validation_at_threshold") or {}
+    if validation:
+        lines = ["<tr><th align=left>Validation set</th><th>n</th><th>AUC</th>"
+                 "<th>Sensitivity</th><th>Specificity</th></tr>"]
+        for name, figures in validation.items():
+            def number(key: str, figures: dict = figures) -> str:
+                value = figures.get(key)
+                return f"{value:.3f}" if isinstance(value, int | float) else "–"
+
+            lines.append(f"<tr><td>{html.escape(str(name))}</td>"
+                         f"<td align=right>{figures.get('n', '–')}</td>"
+                         f"<td align=right>{number('auc')}</td>"
+                         f"<td align=right>{number('sensitivity')}</td>"
+                         f"<td align=right>{number('specificity')}</td></tr>")
+        table += ("</table><p style='margin-top:10px'><b>Validation at the operating "
+                  "threshold</b></p><table cellspacing=4>" + "".join(lines))
+    return f"<table cellspacing=4>{table}</table>"
+
+
+class PathField(QWidget):
+    """A line edit with a Browse… button for a file or a folder."""
+
+    def __init__(self, folder: bool, caption: str, file_filter: str = "",
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.folder, self.caption, self.file_filter = folder, caption, file_filter
+        self.edit = QLineEdit()
+        self.edit.setAccessibleName(caption)
+        self.button = QPushButton(line_icon("folder"), "Browse…")
+        self.button.setAccessibleName(f"Browse for {caption.lower()}")
+        self.button.clicked.connect(self._browse)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.edit, 1)
+        layout.addWidget(self.button)
+        self.setFocusProxy(self.edit)
+
+    def _browse(self) -> None:
+        start = self.edit.text() or str(Path.home())
+        if self.folder:
+            chosen = QFileDialog.getExistingDirectory(self, self.caption, start)
+        else:
+            chosen, _ = QFileDialog.getOpenFileName(self, self.caption, start, self.file_filter)
+        if chosen:
+            self.edit.setText(chosen)
+
+    def text(self) -> str:
+        return self.edit.text().strip()
+
+    def setText(self, text: str) -> None:  # noqa: N802
+        self.edit.setText(text)
+
+
+class SettingsDialog(QDialog):
+    """Clinic details and logo, operator, paper size, output folder; the model, read-only."""
+
+    def __init__(self, prefs: Preferences, settings: Settings, manifest: Manifest | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.prefs = prefs
+        self.setWindowTitle("Settings")
+        self.setMinimumSize(640, 520)
+        tabs = QTabWidget()
+        tabs.addTab(self._clinic_tab(settings), "Clinic && operator")
+        tabs.addTab(self._output_tab(settings), "Reports && output")
+        tabs.addTab(self._model_tab(settings, manifest), "Model")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.error = QLabel()
+        self.error.setObjectName("errorText")
+        layout = QVBoxLayout(self)
+        layout.addWidget(tabs, 1)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self.tabs = tabs
+
+    def _clinic_tab(self, settings: Settings) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        self.clinic_name = QLineEdit(settings.clinic_name)
+        self.clinic_name.setAccessibleName("Clinic name")
+        self.clinic_address = QPlainTextEdit(settings.clinic_address)
+        self.clinic_address.setAccessibleName("Clinic address")
+        self.clinic_address.setTabChangesFocus(True)
+        self.clinic_address.setFixedHeight(78)
+        self.logo = PathField(False, "Clinic logo", "Images (*.png *.jpg *.jpeg *.svg)")
+        self.logo.setText(str(settings.clinic_logo) if Path(settings.clinic_logo).is_file()
+                          else "")
+        self.logo_preview = QLabel()
+        self.logo_preview.setFixedHeight(64)
+        self.logo.edit.textChanged.connect(self._show_logo)
+        self._show_logo(self.logo.text())
+        self.operator = QLineEdit(settings.operator)
+        self.operator.setAccessibleName("Operator")
+        self.operator.setPlaceholderText("Name printed on reports as the person screening")
+        form.addRow("Clinic &name", self.clinic_name)
+        form.addRow("&Address", self.clinic_address)
+        form.addRow("&Logo", self.logo)
+        form.addRow("", self.logo_preview)
+        form.addRow("&Operator", self.operator)
+        return page
+
+    def _show_logo(self, text: str) -> None:
+        pixmap = QPixmap(text) if text else QPixmap()
+        if pixmap.isNull():
+            self.logo_preview.setText("No logo" if not text else "This file is not an image")
+        else:
+            self.logo_preview.setPixmap(pixmap.scaledToHeight(
+                60, Qt.TransformationMode.SmoothTransformation))
+
+    def _output_tab(self, settings: Settings) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        self.paper = QComboBox()
+        self.paper.addItems(["A4", "Letter"])
+        self.paper.setCurrentText(settings.paper_size)
+        self.paper.setAccessibleName("Paper size")
+        self.output_dir = PathField(True, "Default output folder")
+        self.output_dir.setText(str(settings.output_dir))
+        form.addRow("&Paper size", self.paper)
+        form.addRow("Default &output folder", self.output_dir)
+        note = QLabel("Reports are saved here by default, and batch runs write their results "
+                      "(results.csv, patients.csv, reports) into a folder you choose, starting "
+                      "here.")
+        note.setWordWrap(True)
+        note.setObjectName("muted")
+        form.addRow("", note)
+        return page
+
+    def _model_tab(self, settings: Settings, manifest: Manifest | None) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        if manifest is None:
+            try:
+                manifest = read_manifest(settings.model)
+            except RetinaScreenError as exc:
+                problem = QLabel(f"The model cannot be read: {exc}")
+                problem.setWordWrap(True)
+                problem.setObjectName("errorText")
+                layout.addWidget(problem)
+                layout.addStretch(1)
+                return page
+        details = QLabel(model_details_html(manifest))
+        details.setTextFormat(Qt.TextFormat.RichText)
+        details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        details.setWordWrap(True)
+        details.setAccessibleName("Model details")
+        self.model_details = details
+        summary = model_card_summary(settings.model, manifest)
+        card = QLabel(summary or "The model card (models/"
+                      f"{manifest.raw.get('model_card', 'dr_lite0.md')}) is not available.")
+        card.setTextFormat(Qt.TextFormat.MarkdownText if summary else Qt.TextFormat.PlainText)
+        card.setWordWrap(True)
+        card.setAccessibleName("Model card summary")
+        card.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.model_card = card
+        inner = QWidget()
+        inner_layout = QVBoxLayout(inner)
+        title = QLabel("Model in use (read-only)")
+        title.setObjectName("sectionTitle")
+        inner_layout.addWidget(title)
+        inner_layout.addWidget(details)
+        card_title = QLabel("Model card summary")
+        card_title.setObjectName("sectionTitle")
+        inner_layout.addWidget(card_title)
+        inner_layout.addWidget(card)
+        inner_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        layout.addWidget(scroll)
+        return page
+
+    def values(self) -> dict[str, str]:
+        return {
+            "clinic_name": self.clinic_name.text().strip(),
+            "clinic_address": self.clinic_address.toPlainText().strip(),
+            "clinic_logo": self.logo.text(),
+            "operator": self.operator.text().strip(),
+            "paper_size": self.paper.currentText(),
+            "output_dir": self.output_dir.text(),
+        }
+
+    def accept(self) -> None:
+        values = self.values()
+        if not values["clinic_name"]:
+            self.error.setText("Enter the clinic name: it is printed on every report.")
+            self.clinic_name.setFocus()
+            return
+        if values["clinic_logo"] and QPixmap(values["clinic_logo"]).isNull():
+            self.error.setText("The logo file is not a readable image.")
+            return
+        self.prefs.store_settings(values)
+        log.info("settings saved")
+        super().accept()
+
+
+class FirstRunDialog(QDialog):
+    """Asked once: the clinic name and the operator (both editable later in Settings)."""
+
+    def __init__(self, prefs: Preferences, settings: Settings,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.prefs = prefs
+        self.setWindowTitle("Welcome to Retina Screen")
+        icon = QLabel()
+        icon.setPixmap(app_icon().pixmap(64, 64))
+        heading = QLabel("Welcome to Retina Screen")
+        font = QFont(heading.font())
+        font.setPointSizeF(font.pointSizeF() * 1.4)
+        font.setBold(True)
+        heading.setFont(font)
+        intro = QLabel("Before the first screening, enter the clinic name and your name. Both "
+                       "are printed on every report and can be changed later in Settings.")
+        intro.setWordWrap(True)
+        default_name = "" if settings.clinic_name == Settings().clinic_name else \
+            settings.clinic_name
+        self.clinic_name = QLineEdit(default_name)
+        self.clinic_name.setPlaceholderText("e.g. Riverside Diabetes Clinic")
+        self.clinic_name.setAccessibleName("Clinic name")
+        self.operator = QLineEdit(settings.operator)
+        self.operator.setPlaceholderText("e.g. A. Nurse")
+        self.operator.setAccessibleName("Operator")
+        form = QFormLayout()
+        form.addRow("Clinic &name", self.clinic_name)
+        form.addRow("Your &name (operator)", self.operator)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        top = QHBoxLayout()
+        top.addWidget(icon, 0, Qt.AlignmentFlag.AlignTop)
+        text = QVBoxLayout()
+        text.addWidget(heading)
+        text.addWidget(intro)
+        top.addLayout(text, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+        for edit in (self.clinic_name, self.operator):
+            edit.textChanged.connect(self._update)
+        self._update()
+        self.resize(520, 240)
+
+    def _update(self) -> None:
+        ready = bool(self.clinic_name.text().strip() and self.operator.text().strip())
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ready)
+
+    def accept(self) -> None:
+        self.prefs.store_settings({"clinic_name": self.clinic_name.text().strip(),
+                                   "operator": self.operator.text().strip()})
+        super().accept()
