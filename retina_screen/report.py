@@ -1,0 +1,981 @@
+"""The printable PDF screening report and referral letter (reportlab, offline).
+
+Page 1 is the patient's report: the clinic header (logo, name, address, report ID, date and
+time, operator), the outcome in a large box at the top, the patient's details, the notes, each
+eye's photographs (thumbnail, quality verdict with reasons, DR grade in words, probability of
+referable DR, heatmap), then the model, thresholds and intended use. When the outcome is a
+referral or "images insufficient", a referral letter to the eye service with signature and date
+fields follows on its own page. For a negative result no letter is made: page 1 says
+"No referral needed" with the action and interval from the referral table instead.
+
+The report decides nothing. The outcome wording (headline, action, time frame, urgency) is
+``result.referral``, a row of the engine's referral table; grades and probabilities are the
+engine's.
+
+Printing: the outcome is readable without colour (bold boxed text and a symbol whose shape
+differs per outcome: triangle = refer, circle with "?" = insufficient, circle with a tick =
+no referable DR). Fonts: DejaVu Sans (regular and bold, ``assets/fonts``) is embedded as a
+subset. Runs of Chinese, Japanese or Korean characters use reportlab's built-in CID fonts
+(STSong-Light, HeiseiMin-W3, HYSMyeongJo-Medium; not embedded, the viewer supplies them).
+Characters that neither can print correctly (right-to-left scripts such as Arabic and Hebrew,
+which would need shaping, and scripts DejaVu Sans lacks) are printed as "?" with a note asking
+the reader to check the name against the patient record: never as missing-glyph boxes.
+
+Thumbnails are the engine's display crops (``ImageResult.display_image``) embedded as JPEG.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import functools
+import io
+import logging
+import os
+import re
+import secrets
+import tempfile
+import threading
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import cv2
+import numpy as np
+from PIL import Image as PILImage
+from reportlab.graphics.shapes import Circle, Drawing, Polygon, PolyLine, String
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER, TA_RIGHT
+from reportlab.lib.pagesizes import A4, LETTER
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    BaseDocTemplate,
+    Flowable,
+    Frame,
+    HRFlowable,
+    Image,
+    KeepTogether,
+    PageBreak,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from .errors import OutputError
+from .results import (
+    ICDR_LABELS,
+    Eye,
+    EyeResult,
+    ImageResult,
+    ImageStatus,
+    Outcome,
+    PatientResult,
+)
+from .settings import RESOURCE_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+FONT_DIR = RESOURCE_ROOT / "assets" / "fonts"
+REGULAR = "DejaVuSans"
+BOLD = "DejaVuSans-Bold"
+PAGE_SIZES = {"A4": A4, "Letter": LETTER}
+#: Thumbnail long side in pixels (about 190 dpi at the printed 42 mm) and its JPEG quality.
+THUMB_PX = 320
+JPEG_QUALITY = 82
+UNPRINTABLE = "?"
+UNKNOWN = "not recorded"
+
+_MARGIN = 15 * mm
+_THUMB = 40 * mm
+_INK = colors.black
+_GREY = colors.Color(0.35, 0.35, 0.35)
+_RULE = colors.Color(0.6, 0.6, 0.6)
+_SHADE = colors.Color(0.93, 0.93, 0.93)
+
+#: Per outcome: accent colour, background tint, box line width, symbol.
+_LOOK = {
+    Outcome.REFER_URGENT: (colors.Color(0.72, 0.08, 0.08), colors.Color(0.99, 0.9, 0.9), 3.0,
+                           "triangle-solid"),
+    Outcome.REFER: (colors.Color(0.72, 0.08, 0.08), colors.Color(0.99, 0.92, 0.92), 2.5,
+                    "triangle"),
+    Outcome.INSUFFICIENT: (colors.Color(0.62, 0.38, 0.0), colors.Color(1.0, 0.95, 0.85), 2.5,
+                           "question"),
+    Outcome.NO_REFERABLE: (colors.Color(0.08, 0.42, 0.18), colors.Color(0.91, 0.97, 0.92), 1.5,
+                           "tick"),
+}
+_EYE_OUTCOME_WORDS = {
+    Outcome.NO_REFERABLE: "no referable DR",
+    Outcome.INSUFFICIENT: "images insufficient",
+    Outcome.REFER: "referable DR",
+    Outcome.REFER_URGENT: "referable DR (urgent)",
+}
+
+INTENDED_USE = (
+    "Intended use and limits: this software screens colour fundus photographs for diabetic "
+    "retinopathy only. It does not detect other eye disease (for example glaucoma, age-related "
+    "macular degeneration, retinal vein occlusion or tumours) and does not grade diabetic macular "
+    "oedema separately, so a result of no referable retinopathy does not rule these out. It is "
+    "for research use and is not cleared for clinical diagnosis: a qualified grader or clinician "
+    "should confirm every result. Probabilities are the model's outputs, not measured risks. "
+    "Heatmaps show the regions that most influenced the model's grade (brighter = more "
+    "influence); they do not mark lesions."
+)
+NO_LETTER = "No referral letter is produced for this result."
+
+
+# --------------------------------------------------------------------------------------------
+# Fonts and text
+
+
+_font_lock = threading.Lock()
+_coverage: frozenset[int] | None = None
+_cid_registered: set[str] = set()
+
+#: Code point ranges printed with a CID font (BMP only: the CID encodings are UCS-2).
+_CJK_RANGES = (
+    (0x1100, 0x11FF), (0x2E80, 0x2FDF), (0x3000, 0x303F), (0x3040, 0x30FF), (0x3100, 0x312F),
+    (0x3130, 0x318F), (0x31A0, 0x31FF), (0x3200, 0x33FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF),
+    (0xAC00, 0xD7AF), (0xF900, 0xFAFF), (0xFE30, 0xFE4F), (0xFF00, 0xFFEF),
+)
+_RTL_CLASSES = frozenset({"R", "AL", "AN"})
+
+
+def _fonts() -> frozenset[int]:
+    """Register the embedded fonts once; the code points both DejaVu fonts can print."""
+    global _coverage
+    with _font_lock:
+        if _coverage is None:
+            try:
+                regular = TTFont(REGULAR, str(FONT_DIR / "DejaVuSans.ttf"))
+                bold = TTFont(BOLD, str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+            except OSError as exc:
+                raise OutputError(
+                    f"the report fonts are missing from {FONT_DIR}: reinstall the application"
+                ) from exc
+            pdfmetrics.registerFont(regular)
+            pdfmetrics.registerFont(bold)
+            pdfmetrics.registerFontFamily(REGULAR, normal=REGULAR, bold=BOLD, italic=REGULAR,
+                                          boldItalic=BOLD)
+            _coverage = frozenset(regular.face.charToGlyph) & frozenset(bold.face.charToGlyph)
+        return _coverage
+
+
+def _cid_font(name: str) -> str:
+    with _font_lock:
+        if name not in _cid_registered:
+            pdfmetrics.registerFont(UnicodeCIDFont(name))
+            _cid_registered.add(name)
+    return name
+
+
+def _is_cjk(code: int) -> bool:
+    return any(low <= code <= high for low, high in _CJK_RANGES)
+
+
+def _cjk_font_for(text: str) -> str:
+    """Korean, Japanese or (default) Chinese CID font, from the characters present."""
+    codes = [ord(ch) for ch in text]
+    if any(0xAC00 <= c <= 0xD7AF or 0x1100 <= c <= 0x11FF or 0x3130 <= c <= 0x318F
+           for c in codes):
+        return "HYSMyeongJo-Medium"
+    if any(0x3040 <= c <= 0x30FF for c in codes):
+        return "HeiseiMin-W3"
+    return "STSong-Light"
+
+
+def printable(text: str) -> tuple[str, bool]:
+    """``text`` as the report prints it: NFC, whitespace collapsed, unprintable characters as "?".
+
+    Returns the text and whether any character was replaced.
+    """
+    text = " ".join(unicodedata.normalize("NFC", text).split())
+    coverage = _fonts()
+    out: list[str] = []
+    lost = False
+    previous_lost = False
+    for ch in text:
+        code = ord(ch)
+        if _is_cjk(code) or (code in coverage
+                             and unicodedata.bidirectional(ch) not in _RTL_CLASSES):
+            if previous_lost and unicodedata.combining(ch):
+                continue  # a mark belonging to a replaced letter
+            out.append(ch)
+            previous_lost = False
+        elif previous_lost and unicodedata.combining(ch):
+            continue
+        else:
+            out.append(UNPRINTABLE)
+            lost = previous_lost = True
+    return "".join(out), lost
+
+
+class _Text:
+    """Turns user-supplied text into paragraph markup and remembers unprintable characters."""
+
+    def __init__(self) -> None:
+        self.lost: list[str] = []  # which fields lost characters
+
+    def __call__(self, value: str, field: str = "", empty: str = UNKNOWN) -> str:
+        text, lost = printable(value or "")
+        if not text:
+            return escape(empty)
+        if lost and field and field not in self.lost:
+            self.lost.append(field)
+        cjk = _cjk_font_for(text)
+        parts: list[str] = []
+        run: list[str] = []
+        run_is_cjk = False
+        for ch in text + "\0":
+            is_cjk = ch != "\0" and _is_cjk(ord(ch))
+            if run and (is_cjk != run_is_cjk or ch == "\0"):
+                chunk = escape("".join(run))
+                parts.append(f'<font name="{_cid_font(cjk)}">{chunk}</font>' if run_is_cjk
+                             else chunk)
+                run = []
+            run.append(ch)
+            run_is_cjk = is_cjk
+        return "".join(parts)
+
+
+def _plain(value: str) -> str:
+    """Fixed text (ours, never user input) escaped for paragraph markup."""
+    return escape(value)
+
+
+def _percent(p: float | None) -> str:
+    return "not available" if p is None else f"{p:.0%}"
+
+
+def _timestamp(iso: str) -> str:
+    """ISO timestamp as "YYYY-MM-DD HH:MM" (as given when it cannot be parsed)."""
+    try:
+        return dt.datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")
+    except (TypeError, ValueError):
+        return iso or UNKNOWN
+
+
+def _capitalised(text: str) -> str:
+    text = text.strip()
+    return text[:1].upper() + text[1:]
+
+
+def _file_name(source: str) -> str:
+    return re.split(r"[\\/]", source)[-1] or source
+
+
+def new_report_id() -> str:
+    """A new unique report ID: ``RS-<date>-<time>-<8 random hex digits>``."""
+    return f"RS-{dt.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(4).upper()}"
+
+
+# --------------------------------------------------------------------------------------------
+# Pictures
+
+
+def _fit(rgb: np.ndarray, side: int = THUMB_PX) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    scale = side / max(height, width)
+    if abs(scale - 1.0) < 1e-6:
+        return rgb
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(rgb, size, interpolation=interpolation)
+
+
+def _jpeg(rgb: np.ndarray) -> bytes:
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+                               [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return encoded.tobytes()
+
+
+def heatmap_overlay(rgb: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
+    """The heatmap (0..1 grid over the square crop) over a grey copy of the photograph.
+
+    Uses the "inferno" colour map, whose brightness rises with the value, so it also reads in
+    black and white (brighter = more influence on the grade).
+    """
+    base = _fit(np.ascontiguousarray(rgb, dtype=np.uint8))
+    height, width = base.shape[:2]
+    grey = cv2.cvtColor(base, cv2.COLOR_RGB2GRAY).astype(np.float32) * 0.8
+    heat = np.clip(np.nan_to_num(np.asarray(heatmap, dtype=np.float32)), 0.0, 1.0)
+    heat = np.clip(cv2.resize(heat, (width, height), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
+    colour = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
+    colour = cv2.cvtColor(colour, cv2.COLOR_BGR2RGB).astype(np.float32)
+    alpha = (0.2 + 0.65 * heat)[..., None]
+    out = grey[..., None] * (1 - alpha) + colour * alpha
+    yy, xx = np.ogrid[:height, :width]
+    radius = min(height, width) / 2
+    outside = (xx - width / 2 + 0.5) ** 2 + (yy - height / 2 + 0.5) ** 2 > radius**2
+    out[outside] = 0
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _picture(jpeg: bytes, side: float) -> Image:
+    return Image(io.BytesIO(jpeg), width=side, height=side)
+
+
+@functools.lru_cache(maxsize=8)
+def _logo_png(path: str, mtime_ns: int, size: int) -> tuple[bytes, float] | None:
+    """The logo re-encoded small (PNG, alpha kept) and its aspect ratio; None if unreadable.
+
+    Cached per (path, modification time, size): a bad logo is reported once, not per report.
+    """
+    try:
+        with PILImage.open(path) as image:
+            image.load()
+            picture = image.convert("RGBA")
+        picture.thumbnail((480, 480))
+        buffer = io.BytesIO()
+        picture.save(buffer, format="PNG", optimize=True)
+    except (OSError, ValueError, PILImage.DecompressionBombError) as exc:
+        log.warning("clinic logo %s cannot be read (%s): the report is made without a logo",
+                    path, exc)
+        return None
+    width, height = picture.size
+    return buffer.getvalue(), width / max(height, 1)
+
+
+def _logo(path: Path, height: float, max_width: float) -> Flowable | None:
+    try:
+        stat = os.stat(path)
+        key: tuple[str, int, int] = (str(path), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        key = (str(path), -1, -1)
+    loaded = _logo_png(*key) if key[1] >= 0 else _logo_missing(str(path))
+    if loaded is None:
+        return None
+    data, aspect = loaded
+    width = min(height * aspect, max_width)
+    return Image(io.BytesIO(data), width=width, height=width / aspect, mask="auto")
+
+
+@functools.lru_cache(maxsize=8)
+def _logo_missing(path: str) -> None:
+    log.warning("clinic logo %s not found: the report is made without a logo", path)
+    return None
+
+
+def _symbol(kind: str, size: float) -> Drawing:
+    """An outcome symbol that reads without colour (shape and glyph differ per outcome)."""
+    drawing = Drawing(size, size, initialFontName=BOLD)
+    s = size
+    if kind.startswith("triangle"):
+        solid = kind == "triangle-solid"
+        drawing.add(Polygon([s * 0.5, s * 0.95, s * 0.03, s * 0.1, s * 0.97, s * 0.1],
+                            strokeColor=_INK, strokeWidth=s * 0.07,
+                            fillColor=_INK if solid else colors.white, strokeLineJoin=1))
+        drawing.add(String(s * 0.5, s * 0.2, "!", fontName=BOLD, fontSize=s * 0.55,
+                           fillColor=colors.white if solid else _INK, textAnchor="middle"))
+    else:
+        drawing.add(Circle(s * 0.5, s * 0.5, s * 0.45, strokeColor=_INK, strokeWidth=s * 0.07,
+                           fillColor=colors.white))
+        if kind == "question":
+            drawing.add(String(s * 0.5, s * 0.28, "?", fontName=BOLD, fontSize=s * 0.55,
+                               fillColor=_INK, textAnchor="middle"))
+        else:
+            drawing.add(PolyLine([s * 0.27, s * 0.52, s * 0.44, s * 0.33, s * 0.74, s * 0.7],
+                                 strokeColor=_INK, strokeWidth=s * 0.1, strokeLineCap=1,
+                                 strokeLineJoin=1))
+    return drawing
+
+
+# --------------------------------------------------------------------------------------------
+# Page furniture
+
+
+class _NumberedCanvas(Canvas):
+    """Canvas that draws the footer ("page x of y") once the page count is known."""
+
+    def __init__(self, *args, footer: Callable[[Canvas, int, int], None], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._pages: list[dict] = []
+        self._footer = footer
+
+    def showPage(self) -> None:  # noqa: N802 (reportlab's name)
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._pages)
+        for state in self._pages:
+            self.__dict__.update(state)
+            self._footer(self, self._pageNumber, total)
+            super().showPage()
+        super().save()
+
+
+class _Table(Table):
+    """A table whose plain-string cells use the embedded font (reportlab's default: Helvetica)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), REGULAR)]))
+
+
+def _styles() -> dict[str, ParagraphStyle]:
+    base = ParagraphStyle("body", fontName=REGULAR, fontSize=9, leading=11.5, textColor=_INK)
+
+    def style(name: str, **kw) -> ParagraphStyle:
+        return ParagraphStyle(name, parent=base, **kw)
+
+    return {
+        "body": base,
+        "small": style("small", fontSize=7.5, leading=9.5),
+        "small_grey": style("small_grey", fontSize=7, leading=9, textColor=_GREY),
+        "label": style("label", fontName=BOLD, fontSize=8, leading=11, textColor=_GREY),
+        "value": style("value", fontSize=9.5, leading=11.5),
+        "value_bold": style("value_bold", fontName=BOLD, fontSize=10.5, leading=13),
+        "clinic": style("clinic", fontName=BOLD, fontSize=14, leading=17),
+        "title": style("title", fontName=BOLD, fontSize=11.5, leading=14, alignment=TA_RIGHT),
+        "right": style("right", fontSize=8.5, leading=11, alignment=TA_RIGHT),
+        "h2": style("h2", fontName=BOLD, fontSize=11, leading=14, spaceBefore=7, spaceAfter=2),
+        "eye": style("eye", fontName=BOLD, fontSize=10.5, leading=13),
+        "headline": style("headline", fontName=BOLD, fontSize=15.5, leading=19),
+        "detail": style("detail", fontSize=10, leading=13),
+        "caption": style("caption", fontSize=6.5, leading=8, textColor=_GREY,
+                         alignment=TA_CENTER),
+        "centre": style("centre", fontSize=7.5, leading=9.5, alignment=TA_CENTER,
+                        textColor=_GREY),
+        "letter_title": style("letter_title", fontName=BOLD, fontSize=15, leading=19,
+                              spaceAfter=4),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The document
+
+
+class _Report:
+    """Builds the flowables of one report."""
+
+    def __init__(self, result: PatientResult, settings: Settings, report_id: str,
+                 issued: dt.datetime, width: float) -> None:
+        self.result = result
+        self.settings = settings
+        self.report_id = report_id
+        self.issued = issued
+        self.width = width
+        self.s = _styles()
+        self.text = _Text()
+        self.letter = result.outcome.is_referral or result.outcome is Outcome.INSUFFICIENT
+
+    # ---- pieces
+
+    def para(self, markup: str, style: str = "body") -> Paragraph:
+        return Paragraph(markup, self.s[style])
+
+    def header(self, title: str = "Diabetic retinopathy screening report") -> list[Flowable]:
+        settings, t = self.settings, self.text
+        clinic = [self.para(t(settings.clinic_name, "clinic name",
+                               empty="Diabetic eye screening"), "clinic")]
+        address = [line for line in (settings.clinic_address or "").splitlines() if line.strip()]
+        for line in address:
+            clinic.append(self.para(t(line, "clinic address"), "small"))
+        details = [
+            self.para(_plain(title).replace(" screening", "<br/>screening"), "title"),
+            self.para(f"Report ID: <b>{t(self.report_id)}</b>", "right"),
+            self.para(f"Date and time: {self.issued:%Y-%m-%d %H:%M}", "right"),
+            self.para(f"Operator: {t(settings.operator, 'operator')}", "right"),
+        ]
+        logo = _logo(settings.clinic_logo, 18 * mm, 40 * mm)
+        logo_width = (logo.drawWidth + 4 * mm) if logo is not None else 0.001
+        right_width = 75 * mm
+        table = _Table([[logo or "", clinic, details]],
+                      colWidths=[logo_width, self.width - logo_width - right_width, right_width])
+        table.setStyle(TableStyle([
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+            ("TOPPADDING", (0, 0), (-1, -1), 0),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
+        ]))
+        return [table, Spacer(1, 2.5 * mm),
+                HRFlowable(width="100%", thickness=1.2, color=_INK, spaceAfter=3 * mm)]
+
+    def outcome_box(self, compact: bool = False) -> Table:
+        referral = self.result.referral
+        accent, tint, line, symbol = _LOOK[self.result.outcome]
+        lines = [self.para(_plain(referral.headline), "headline"), Spacer(1, 1.5 * mm),
+                 self.para(f"<b>Action:</b> {_plain(referral.action)}", "detail"),
+                 self.para(f"<b>Time frame:</b> {_plain(referral.interval)}", "detail")]
+        if self.result.outcome.is_referral:
+            lines.append(self.para(f"<b>Urgency:</b> {_plain(referral.urgency.upper())}",
+                                   "detail"))
+        size = 13 * mm if compact else 16 * mm
+        table = _Table([[_symbol(symbol, size), lines]],
+                      colWidths=[size + 8 * mm, self.width - size - 8 * mm])
+        table.setStyle(TableStyle([
+            ("BOX", (0, 0), (-1, -1), line, _INK),
+            ("LINEBEFORE", (0, 0), (0, 0), 6, accent),
+            ("BACKGROUND", (0, 0), (-1, -1), tint),
+            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ("ALIGN", (0, 0), (0, 0), "CENTER"),
+            ("TOPPADDING", (0, 0), (-1, -1), 3 * mm),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 3 * mm),
+            ("LEFTPADDING", (0, 0), (0, 0), 4 * mm),
+        ]))
+        return table
+
+    def notes(self) -> list[Flowable]:
+        if not self.result.notes:
+            return []
+        items = "".join(f"<br/>\u2022 {self.text(note)}" for note in self.result.notes)
+        box = _Table([[self.para(f"<b>Please note:</b>{items}", "body")]], colWidths=[self.width])
+        box.setStyle(TableStyle([
+            ("BOX", (0, 0), (-1, -1), 0.8, _INK),
+            ("LEFTPADDING", (0, 0), (-1, -1), 3 * mm),
+            ("TOPPADDING", (0, 0), (-1, -1), 2 * mm),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 2 * mm),
+        ]))
+        return [Spacer(1, 2 * mm), box]
+
+    def patient_rows(self) -> list[list[Flowable]]:
+        patient, t = self.result.patient, self.text
+        screened = t(patient.screening_date)
+        if self.result.screened_at:
+            screened += f" (photographs screened {_plain(_timestamp(self.result.screened_at))})"
+        diabetes = t(_capitalised(patient.diabetes_type))
+        return [
+            [self.para("Name", "label"), self.para(t(patient.name, "name"), "value_bold"),
+             self.para("Date of birth", "label"), self.para(t(patient.birth_date), "value")],
+            [self.para("Patient ID", "label"), self.para(t(patient.patient_id, "patient ID"),
+                                                         "value_bold"),
+             self.para("Diabetes type", "label"), self.para(diabetes, "value")],
+            [self.para("Screening date", "label"), self.para(screened, "value"), "", ""],
+        ]
+
+    def patient(self) -> list[Flowable]:
+        widths = [29 * mm, self.width / 2 - 29 * mm, 27 * mm, self.width / 2 - 27 * mm]
+        rows = self.patient_rows()
+        style = [
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ("TOPPADDING", (0, 0), (-1, -1), 1),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+            ("SPAN", (1, 2), (3, 2)),
+        ]
+        lost = [f for f in self.text.lost if f in ("name", "patient ID")]
+        if lost:
+            rows.append(["", self.para(
+                f"The {' and '.join(lost)} contain{'s' if len(lost) == 1 else ''} characters "
+                f"this report cannot print, shown as \u201c{UNPRINTABLE}\u201d: check against "
+                "the patient record.", "small"), "", ""])
+            style.append(("SPAN", (1, 3), (3, 3)))
+        table = _Table(rows, colWidths=widths)
+        table.setStyle(TableStyle(style))
+        return [self.para("Patient", "h2"), table]
+
+    def picture_cell(self, image: ImageResult) -> list[list[Flowable]]:
+        """Photograph and heatmap thumbnails side by side, with captions."""
+        side = _THUMB
+        photo: Flowable
+        heat: Flowable
+        if image.display_image is not None:
+            fitted = _fit(image.display_image)
+            photo = _picture(_jpeg(fitted), side)
+        else:
+            photo = self.placeholder("Photograph not available" if image.status
+                                     is not ImageStatus.ERROR else "Photograph could not be read")
+        grading = image.grading
+        if grading is not None and grading.heatmap is not None and image.display_image is not None:
+            heat = _picture(_jpeg(heatmap_overlay(image.display_image, grading.heatmap)), side)
+            heat_caption = "Heatmap"
+        elif grading is not None:
+            heat = self.placeholder("No heatmap from this model")
+            heat_caption = ""
+        else:
+            heat = self.placeholder("Not graded")
+            heat_caption = ""
+        return [[photo, heat], [self.para("Photograph", "caption"),
+                                self.para(heat_caption, "caption")]]
+
+    def placeholder(self, words: str) -> Table:
+        box = _Table([[self.para(_plain(words), "centre")]], colWidths=[_THUMB],
+                    rowHeights=[_THUMB])
+        box.setStyle(TableStyle([
+            ("BOX", (0, 0), (-1, -1), 0.6, _RULE),
+            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ]))
+        return box
+
+    def image_block(self, image: ImageResult, number: int, count: int) -> list[Flowable]:
+        t = self.text
+        pictures = _Table(self.picture_cell(image), colWidths=[_THUMB + 2 * mm] * 2)
+        pictures.setStyle(TableStyle([
+            ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 2 * mm),
+            ("TOPPADDING", (0, 0), (-1, -1), 0),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 0.5),
+            ("ALIGN", (0, 0), (-1, -1), "LEFT"),
+        ]))
+        size = f" \u00b7 {image.width} \u00d7 {image.height} px" if image.width else ""
+        lines = [pictures, self.para(
+            f"<b>Photograph {number} of {count}:</b> {t(_file_name(image.source))}{size}",
+            "small")]
+        if image.status is ImageStatus.ERROR:
+            lines.append(self.para(f"<b>Quality: could not be read</b> \u2013 {t(image.error)}",
+                                   "small"))
+        elif image.status is ImageStatus.UNGRADABLE:
+            reasons = "; ".join(t(r) for r in image.reasons) or "failed the quality check"
+            lines.append(self.para(f"<b>Quality: ungradable</b> \u2013 {reasons}", "small"))
+        else:
+            lines.append(self.para("<b>Quality:</b> gradable (passed the quality check)",
+                                   "small"))
+        if image.grading is not None:
+            g = image.grading
+            lines.append(self.para(
+                f"<b>DR grade:</b> {_plain(ICDR_LABELS[g.grade])} (ICDR {g.grade})", "small"))
+            lines.append(self.para(
+                f"<b>Probability of referable DR:</b> {_percent(g.p_referable)}", "small"))
+        else:
+            lines.append(self.para("<b>DR grade:</b> not graded", "small"))
+        return lines
+
+    def eye_summary(self, eye: EyeResult | None, which: Eye) -> list[Flowable]:
+        if eye is None:
+            return [self.para("<b>No photograph of this eye.</b>", "body")]
+        grade = (f"{_plain(ICDR_LABELS[eye.grade])} (ICDR grade {eye.grade})"
+                 if eye.grade is not None else "not graded (no gradable photograph)")
+        out = [
+            self.para(f"<b>Eye result:</b> {_plain(_EYE_OUTCOME_WORDS[eye.outcome])}", "body"),
+            self.para(f"<b>DR grade:</b> {grade}", "body"),
+            self.para(f"<b>Probability of referable DR:</b> {_percent(eye.p_referable)}", "body"),
+        ]
+        if eye.note:
+            out.append(self.para(self.text(eye.note), "small"))
+        return out
+
+    def eyes(self) -> list[Flowable]:
+        flow: list[Flowable] = [self.para("Findings for each eye", "h2")]
+        panels: list[tuple[Eye, EyeResult | None]] = [
+            (Eye.RIGHT, self.result.eye(Eye.RIGHT)), (Eye.LEFT, self.result.eye(Eye.LEFT))]
+        unknown = self.result.eye(Eye.UNKNOWN)
+        if unknown is not None:
+            panels.append((Eye.UNKNOWN, unknown))
+        column = (self.width - 6 * mm) / 2
+        for start in range(0, len(panels), 2):
+            pair = panels[start:start + 2]
+            heads = [self.para(_plain(which.label), "eye") for which, _ in pair]
+            summaries = [self.eye_summary(eye, which) for which, eye in pair]
+            rows: list[list] = [heads, summaries]
+            depth = max(len(eye.images) if eye else 0 for _, eye in pair)
+            for index in range(depth):
+                row = []
+                for _, eye in pair:
+                    images = eye.images if eye else ()
+                    row.append(self.image_block(images[index], index + 1, len(images))
+                               if index < len(images) else "")
+                rows.append(row)
+            for row in rows:
+                row.extend([""] * (2 - len(row)))
+                row.insert(1, "")
+            table = _Table(rows, colWidths=[column, 6 * mm, column], repeatRows=1)
+            style = [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                ("TOPPADDING", (0, 1), (-1, -1), 1.5 * mm),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5 * mm),
+            ]
+            for col in range(len(pair)):
+                c = col * 2
+                style += [("BACKGROUND", (c, 0), (c, 0), _SHADE),
+                          ("LINEABOVE", (c, 0), (c, 0), 1.2, _INK),
+                          ("LEFTPADDING", (c, 0), (c, 0), 2 * mm),
+                          ("TOPPADDING", (c, 0), (c, 0), 1.2 * mm)]
+            table.setStyle(TableStyle(style))
+            flow += [table, Spacer(1, 2 * mm)]
+        return flow
+
+    def about(self) -> list[Flowable]:
+        result = self.result
+        model = result.model
+        if model is not None:
+            model_line = (f"<b>Model:</b> {_plain(model.name)}, version {_plain(model.version)}, "
+                          f"sha256 {_plain(model.short_sha)} \u00b7 referral threshold: "
+                          f"probability of referable DR \u2265 {_percent(model.threshold)}")
+        else:
+            model_line = f"<b>Model:</b> {UNKNOWN}"
+        rows = [
+            self.para(model_line, "small"),
+            self.para(f"<b>Quality thresholds:</b> version "
+                      f"{self.text(result.thresholds_version)} \u00b7 <b>DR grades:</b> "
+                      "International Clinical Diabetic Retinopathy (ICDR) scale; referable DR = "
+                      "moderate NPDR or worse", "small"),
+            self.para(_plain(INTENDED_USE), "small"),
+        ]
+        box = _Table([[rows]], colWidths=[self.width])
+        box.setStyle(TableStyle([
+            ("LINEABOVE", (0, 0), (-1, 0), 0.6, _RULE),
+            ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ("TOPPADDING", (0, 0), (-1, -1), 2 * mm),
+        ]))
+        return [KeepTogether([self.para("About this result", "h2"), box])]
+
+    def no_referral(self) -> list[Flowable]:
+        referral = self.result.referral
+        return [KeepTogether([
+            self.para("Referral", "h2"),
+            self.para(f"<b>No referral needed.</b> {_plain(referral.action)}; "
+                      f"{_plain(referral.interval)}. {NO_LETTER}", "body"),
+        ])]
+
+    def letter_page(self) -> list[Flowable]:
+        result, t = self.result, self.text
+        patient = result.patient
+        clinic = t(self.settings.clinic_name, empty="the screening service")
+        address = ", ".join(t(line) for line in (self.settings.clinic_address or "").splitlines()
+                            if line.strip())
+        flow: list[Flowable] = [PageBreak(), *self.header("Referral to the eye service"),
+                                self.para("Referral letter", "letter_title")]
+        meta = [
+            [self.para("To", "label"), self.para("<b>The eye service</b> (ophthalmology / "
+                                                  "hospital eye service)", "value")],
+            [self.para("From", "label"),
+             self.para(clinic + (f", {address}" if address else ""), "value")],
+            [self.para("Patient", "label"), self.para(
+                f"<b>{t(patient.name)}</b> \u00b7 patient ID <b>{t(patient.patient_id)}</b> "
+                f"\u00b7 date of birth {t(patient.birth_date)}", "value")],
+            [self.para("Diabetes type", "label"),
+             self.para(t(_capitalised(patient.diabetes_type)), "value")],
+            [self.para("Screened", "label"), self.para(
+                f"{t(patient.screening_date)} at {clinic} (report ID {t(self.report_id)})",
+                "value")],
+        ]
+        table = _Table(meta, colWidths=[28 * mm, self.width - 28 * mm])
+        table.setStyle(TableStyle([
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ("TOPPADDING", (0, 0), (-1, -1), 1),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+        ]))
+        flow += [table, Spacer(1, 3 * mm),
+                 self.para("Dear colleague,", "body"), Spacer(1, 1.5 * mm),
+                 self.para("This patient attended diabetic eye screening. Automated grading of "
+                           "the retinal photographs gave the result below; please see the "
+                           "requested action and time frame.", "body"),
+                 Spacer(1, 3 * mm), self.outcome_box(compact=True), Spacer(1, 3 * mm),
+                 self.para("Findings", "h2"), self.findings_table()]
+        if result.notes:
+            flow.append(Spacer(1, 2 * mm))
+            flow += [self.para(f"\u2022 {t(note)}", "body") for note in result.notes]
+        flow += [
+            Spacer(1, 3 * mm),
+            self.para("The result comes from automated screening software for research use "
+                      "and has not been confirmed by a human grader unless signed below. The "
+                      "full report with the photographs is available from the screening service "
+                      "under the report ID above.", "small"),
+            Spacer(1, 5 * mm),
+            KeepTogether(self.signature_block()),
+        ]
+        return flow
+
+    def findings_table(self) -> Table:
+        header = [self.para(f"<b>{h}</b>", "small") for h in
+                  ("Eye", "Photographs", "DR grade (ICDR)", "Probability of referable DR",
+                   "Quality")]
+        rows = [header]
+        for which in (Eye.RIGHT, Eye.LEFT, Eye.UNKNOWN):
+            eye = self.result.eye(which)
+            if eye is None:
+                if which is not Eye.UNKNOWN:
+                    rows.append([self.para(_plain(which.label), "small"),
+                                 self.para("none", "small"), self.para("not screened", "small"),
+                                 self.para("not available", "small"),
+                                 self.para("no photograph of this eye", "small")])
+                continue
+            gradable = len(eye.gradable_images)
+            grade = (f"{_plain(ICDR_LABELS[eye.grade])} ({eye.grade})"
+                     if eye.grade is not None else "not graded")
+            problems = sorted({r for image in eye.images for r in image.reasons})
+            quality = ("; ".join(self.text(p) for p in problems) if problems
+                       else "all photographs gradable")
+            rows.append([self.para(_plain(which.label), "small"),
+                         self.para(f"{gradable} of {len(eye.images)} gradable", "small"),
+                         self.para(grade, "small"), self.para(_percent(eye.p_referable), "small"),
+                         self.para(quality, "small")])
+        widths = [27 * mm, 25 * mm, 34 * mm, 28 * mm]
+        widths.append(self.width - sum(widths))
+        table = _Table(rows, colWidths=widths, repeatRows=1)
+        table.setStyle(TableStyle([
+            ("GRID", (0, 0), (-1, -1), 0.5, _RULE),
+            ("BACKGROUND", (0, 0), (-1, 0), _SHADE),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ]))
+        return table
+
+    def signature_block(self) -> list[Flowable]:
+        def field(label: str) -> list[Flowable]:
+            return [self.para(label, "label"), ""]
+
+        rows = [field("Referring clinician (name)"), field("Role / registration number"),
+                [self.para("Signature", "label"), "", self.para("Date", "label"), ""]]
+        widths = [45 * mm, self.width - 45 * mm]
+        top = _Table(rows[:2], colWidths=widths, rowHeights=[10 * mm] * 2)
+        bottom = _Table([rows[2]], colWidths=[45 * mm, self.width - 45 * mm - 50 * mm, 12 * mm,
+                                             38 * mm], rowHeights=[12 * mm])
+        line = [("VALIGN", (0, 0), (-1, -1), "BOTTOM"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]
+        top.setStyle(TableStyle(line + [("LINEBELOW", (1, 0), (1, -1), 0.7, _INK)]))
+        bottom.setStyle(TableStyle(line + [("LINEBELOW", (1, 0), (1, 0), 0.7, _INK),
+                                           ("LINEBELOW", (3, 0), (3, 0), 0.7, _INK)]))
+        received = _Table([[self.para("Received by the eye service on", "label"), "",
+                           self.para("by", "label"), ""]],
+                         colWidths=[55 * mm, 40 * mm, 8 * mm, self.width - 103 * mm],
+                         rowHeights=[12 * mm])
+        received.setStyle(TableStyle(line + [("LINEBELOW", (1, 0), (1, 0), 0.7, _INK),
+                                             ("LINEBELOW", (3, 0), (3, 0), 0.7, _INK)]))
+        return [self.para("Signature", "h2"), top, bottom, Spacer(1, 4 * mm), received]
+
+    # ---- whole document
+
+    def story(self) -> list[Flowable]:
+        flow: list[Flowable] = [*self.header(), self.outcome_box(), *self.notes()]
+        flow += self.patient()
+        flow += self.eyes()
+        flow += self.about()
+        if not self.letter:
+            flow += self.no_referral()
+        else:
+            flow += self.letter_page()
+        return flow
+
+    def footer(self, canvas: Canvas, page: int, total: int) -> None:
+        width, _ = canvas._pagesize
+        canvas.saveState()
+        canvas.setStrokeColor(_RULE)
+        canvas.setLineWidth(0.5)
+        canvas.line(_MARGIN, 14 * mm, width - _MARGIN, 14 * mm)
+        left = Paragraph(f"Report ID {self.text(self.report_id)} \u00b7 patient ID "
+                         f"{self.text(self.result.patient.patient_id)}", self.s["small_grey"])
+        left.wrapOn(canvas, width - 2 * _MARGIN - 30 * mm, 10 * mm)
+        left.drawOn(canvas, _MARGIN, 9.5 * mm)
+        canvas.setFont(REGULAR, 7)
+        canvas.setFillColor(_GREY)
+        canvas.drawRightString(width - _MARGIN, 10.5 * mm, f"Page {page} of {total}")
+        canvas.drawString(_MARGIN, 6 * mm, "Screening for diabetic retinopathy only \u00b7 "
+                                           "research use, not cleared for clinical diagnosis")
+        canvas.restoreState()
+
+
+def report_bytes(result: PatientResult, settings: Settings, report_id: str | None = None
+                 ) -> bytes:
+    """The report as PDF bytes (for the GUI preview; :func:`build_report` writes it)."""
+    data, _ = _render(result, settings, report_id or new_report_id())
+    return data
+
+
+def _render(result: PatientResult, settings: Settings, report_id: str) -> tuple[bytes, int]:
+    _fonts()
+    pagesize = PAGE_SIZES.get(settings.paper_size, A4)
+    width, height = pagesize
+    buffer = io.BytesIO()
+    doc = BaseDocTemplate(
+        buffer, pagesize=pagesize, leftMargin=_MARGIN, rightMargin=_MARGIN, topMargin=13 * mm,
+        bottomMargin=18 * mm, title=f"Diabetic retinopathy screening report {report_id}",
+        author=settings.clinic_name, subject="Diabetic retinopathy screening",
+        creator="retina-screen", initialFontName=REGULAR, lang="en",
+    )
+    frame = Frame(_MARGIN, 18 * mm, width - 2 * _MARGIN, height - 31 * mm, id="body",
+                  leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
+    doc.addPageTemplates([PageTemplate(id="page", frames=[frame], pagesize=pagesize)])
+    issued = dt.datetime.now().astimezone()
+    report = _Report(result, settings, report_id, issued, frame._width)
+    pages: list[int] = []
+
+    def footer(canvas: Canvas, page: int, total: int) -> None:
+        report.footer(canvas, page, total)
+        pages[:] = [total]
+
+    doc.build(report.story(), canvasmaker=functools.partial(_NumberedCanvas, footer=footer))
+    return buffer.getvalue(), (pages[0] if pages else 0)
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return "the disk is full"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if exc.errno == errno.EROFS:
+        return "the disk is read-only"
+    return exc.strerror or str(exc)
+
+
+def _fsync_folder(folder: Path) -> None:
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes, mode: int) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, replace).
+
+    The file gets permissions ``mode``. On failure nothing is left at ``path`` that was not
+    there before, and no temporary file remains; an OSError becomes :class:`OutputError`.
+    """
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(dir=folder, prefix=".report-", suffix=".pdf.tmp")
+    except OSError as exc:
+        raise OutputError(f"the report could not be saved in {folder}: {_reason(exc)}") from exc
+    temp = Path(temp_name)
+    try:
+        try:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, mode)
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if not hasattr(os, "fchmod"):
+            os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        if isinstance(exc, OSError):
+            raise OutputError(
+                f"the report could not be saved in {folder}: {_reason(exc)}") from exc
+        raise
+    _fsync_folder(folder)
+
+
+def build_report(result: PatientResult, path: Path, settings: Settings, *,
+                 report_id: str | None = None) -> Path:
+    """Render ``result`` as a PDF report and write it atomically to ``path``; returns ``path``.
+
+    Raises :class:`OutputError` when the file cannot be written (disk full, permission denied).
+    """
+    path = Path(path)
+    report_id = report_id or new_report_id()
+    data, pages = _render(result, settings, report_id)
+    write_atomic(path, data, settings.file_mode)
+    log.info("report %s written: %d page(s), %d KB", report_id, pages, len(data) // 1024)
+    return path
