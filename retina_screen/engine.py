@@ -72,7 +72,9 @@ class Screener:
                       keep_display: bool = True) -> ImageResult:
         """Quality gate, then grading if gradable, of an already decoded photograph."""
         crop = crop_to_fov(loaded.pixels, WORKING_SIDE)
-        quality = assess_crop(crop, self.thresholds)
+        gate = self.model.manifest.gate
+        quality = assess_crop(crop, self.thresholds, self.model.p_fundus(crop.image),
+                              gate.threshold if gate else None)
         display = crop.image if keep_display else None
         if display is not None and DISPLAY_SIDE != WORKING_SIDE:
             display = cv2.resize(display, (DISPLAY_SIDE, DISPLAY_SIDE), interpolation=cv2.INTER_AREA)

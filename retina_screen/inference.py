@@ -29,6 +29,20 @@ _REQUIRED = ("schema", "name", "version", "file", "sha256", "input", "preprocess
 
 
 @dataclass(frozen=True)
+class GateSpec:
+    """The fundus gate: a second small network on the raw FOV crop (see the manifest)."""
+
+    file: str
+    sha256: str
+    input_name: str
+    size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    output: str
+    threshold: float
+
+
+@dataclass(frozen=True)
 class Manifest:
     """The parsed model manifest."""
 
@@ -43,6 +57,7 @@ class Manifest:
     labels: tuple[str, ...]
     referable_threshold: float
     raw: dict
+    gate: GateSpec | None = None
 
     @property
     def info(self) -> ModelInfo:
@@ -83,13 +98,23 @@ def read_manifest(path: Path) -> Manifest:
             std=tuple(float(v) for v in spec_in["std"]),
         )
         labels = tuple(raw["labels"])
+        gate = None
+        if "gate" in raw:
+            g = raw["gate"]
+            gate = GateSpec(
+                file=str(g["file"]), sha256=str(g["sha256"]).lower(),
+                input_name=str(g["input"]["name"]), size=int(g["input"]["size"]),
+                mean=tuple(float(v) for v in g["input"]["mean"]),
+                std=tuple(float(v) for v in g["input"]["std"]),
+                output=str(g["output"]), threshold=float(g["threshold"]),
+            )
         threshold = float(raw["thresholds"]["referable"])
         manifest = Manifest(
             name=str(raw["name"]), version=str(raw["version"]), file=str(raw["file"]),
             sha256=str(raw["sha256"]).lower(), input_name=str(spec_in["name"]), spec=spec,
             probabilities_output=str(raw["outputs"]["probabilities"]),
             heatmap_output=raw["outputs"].get("heatmap"), labels=labels,
-            referable_threshold=threshold, raw=raw,
+            referable_threshold=threshold, raw=raw, gate=gate,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"model manifest has an invalid field ({exc}): {path}") from exc
@@ -111,23 +136,24 @@ class GradingModel:
         model_path = manifest_path.parent / self.manifest.file
         if not model_path.is_file():
             raise ModelError(f"model file not found: {model_path}")
-        actual = sha256_of(model_path)
-        if actual != self.manifest.sha256:
-            raise ModelError(
-                f"model file {model_path.name} does not match its manifest (sha256 {actual[:12]}, "
-                f"expected {self.manifest.sha256[:12]}): it is damaged or was modified; "
-                "reinstall the application"
-            )
+        self._verify_hash(model_path, self.manifest.sha256)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or int(os.environ.get("RETINA_SCREEN_THREADS", 0))
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(
-                str(model_path), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelError(f"model file {model_path.name} cannot be loaded: {exc}") from exc
+        self.session = self._open(ort, model_path, options)
+        self.gate_session = None
+        gate = self.manifest.gate
+        if gate is not None:
+            gate_path = manifest_path.parent / gate.file
+            if not gate_path.is_file():
+                raise ModelError(f"fundus gate model file not found: {gate_path}")
+            self._verify_hash(gate_path, gate.sha256)
+            self.gate_session = self._open(ort, gate_path, options)
+            names = {i.name for i in self.gate_session.get_inputs()}
+            outs = {o.name for o in self.gate_session.get_outputs()}
+            if gate.input_name not in names or gate.output not in outs:
+                raise ModelError("fundus gate model's input/output names do not match the manifest")
         inputs = {i.name: i for i in self.session.get_inputs()}
         outputs = {o.name for o in self.session.get_outputs()}
         if self.manifest.input_name not in inputs:
@@ -144,7 +170,37 @@ class GradingModel:
             [self.manifest.heatmap_output] if self.manifest.heatmap_output else []
         )
         log.info("loaded model %s %s (sha256 %s)", self.manifest.name, self.manifest.version,
-                 actual[:12])
+                 self.manifest.sha256[:12])
+
+    @staticmethod
+    def _verify_hash(path: Path, expected: str) -> None:
+        actual = sha256_of(path)
+        if actual != expected:
+            raise ModelError(
+                f"model file {path.name} does not match its manifest (sha256 {actual[:12]}, "
+                f"expected {expected[:12]}): it is damaged or was modified; reinstall the "
+                "application"
+            )
+
+    @staticmethod
+    def _open(ort, path: Path, options):  # noqa: ANN001, ANN205 - onnxruntime types
+        try:
+            return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelError(f"model file {path.name} cannot be loaded: {exc}") from exc
+
+    def p_fundus(self, crop_rgb: np.ndarray) -> float | None:
+        """The fundus gate's probability for a square RGB uint8 FOV crop (None without gate)."""
+        gate = self.manifest.gate
+        if gate is None or self.gate_session is None:
+            return None
+        import cv2
+
+        small = cv2.resize(crop_rgb, (gate.size, gate.size), interpolation=cv2.INTER_AREA)
+        x = (small.astype(np.float32) - np.asarray(gate.mean, np.float32)) / np.asarray(
+            gate.std, np.float32)
+        out = self.gate_session.run([gate.output], {gate.input_name: x.transpose(2, 0, 1)[None]})
+        return float(np.asarray(out[0]).reshape(-1)[0])
 
     @property
     def spec(self) -> PreprocessSpec:

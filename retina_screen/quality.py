@@ -39,6 +39,9 @@ class QualityMeasures:
     unevenness: float  # coefficient of variation of the low-pass brightness across the FOV
     focus: float  # high-frequency energy of the green channel relative to its mean
     vessels: float  # mean of the strongest 5% black-hat (vessel) responses relative to mean
+    chroma: float  # mean colour saturation inside the FOV, 0-255 (0 for a grey-scale image)
+    #: Probability from the model's fundus gate (None when no gate model is used).
+    p_fundus: float | None = None
 
 
 def _fov_mask(side: int, radius_fraction: float = 0.9) -> np.ndarray:
@@ -52,8 +55,11 @@ def _cached_mask(side: int) -> np.ndarray:
     return _fov_mask(side)
 
 
-def measure(crop: FovCrop) -> QualityMeasures:
-    """All quality measures of a square FOV crop (any size; resized to WORKING_SIDE)."""
+def measure(crop: FovCrop, p_fundus: float | None = None) -> QualityMeasures:
+    """All quality measures of a square FOV crop (any size; resized to WORKING_SIDE).
+
+    ``p_fundus`` is the fundus gate's output for this crop, when the caller has one.
+    """
     image = crop.image
     if image.shape[0] != WORKING_SIDE:
         interpolation = cv2.INTER_AREA if image.shape[0] > WORKING_SIDE else cv2.INTER_LINEAR
@@ -110,6 +116,8 @@ def measure(crop: FovCrop) -> QualityMeasures:
         unevenness=unevenness,
         focus=focus,
         vessels=vessels,
+        chroma=float(sat.mean()) if sat.size else 0.0,
+        p_fundus=p_fundus,
     )
 
 
@@ -140,6 +148,9 @@ def load_thresholds(path: Path = THRESHOLDS_FILE) -> Thresholds:
     return Thresholds(raw["version"], rules(raw["fundus"]), rules(raw["quality"]))
 
 
+GATE_REASON = "not a fundus photograph: load a colour retinal photograph"
+
+
 def _evaluate(rule: Rule, measures: QualityMeasures) -> QualityCheck:
     value = float(getattr(measures, rule.measure))
     passed = value >= rule.threshold if rule.kind == "min" else value <= rule.threshold
@@ -147,13 +158,18 @@ def _evaluate(rule: Rule, measures: QualityMeasures) -> QualityCheck:
                         "" if passed else rule.reason)
 
 
-def assess(measures: QualityMeasures, thresholds: Thresholds) -> QualityReport:
-    """Apply the thresholds: a fundus check first, then the quality checks."""
-    fundus_checks = [_evaluate(rule, measures) for rule in thresholds.fundus_rules]
+def assess(measures: QualityMeasures, thresholds: Thresholds,
+           gate_threshold: float | None = None) -> QualityReport:
+    """Apply the thresholds: fundus checks first (including the model's fundus gate when
+    ``measures.p_fundus`` and ``gate_threshold`` are given), then the quality checks."""
+    rules = list(thresholds.fundus_rules)
+    if measures.p_fundus is not None and gate_threshold is not None:
+        rules.insert(0, Rule("fundus:model", "p_fundus", "min", gate_threshold, GATE_REASON))
+    fundus_checks = [_evaluate(rule, measures) for rule in rules]
     is_fundus = all(c.passed for c in fundus_checks)
     fundus = QualityCheck(
         "fundus", float(sum(c.passed for c in fundus_checks)), float(len(fundus_checks)),
-        is_fundus, "" if is_fundus else "not a fundus photograph: load a retinal photograph",
+        is_fundus, "" if is_fundus else GATE_REASON,
     )
     checks = [fundus]
     if is_fundus:
@@ -161,15 +177,16 @@ def assess(measures: QualityMeasures, thresholds: Thresholds) -> QualityReport:
         for rule in thresholds.quality_rules:
             check = _evaluate(rule, measures)
             # Report each kind of problem once (e.g. two exposure rules).
-            if not check.passed and check.check in seen:
+            if not check.passed and check.name in seen:
                 continue
             if not check.passed:
-                seen.add(check.check)
+                seen.add(check.name)
             checks.append(check)
     else:
         checks.extend(fundus_checks)
     return QualityReport(tuple(checks), is_fundus, thresholds.version)
 
 
-def assess_crop(crop: FovCrop, thresholds: Thresholds) -> QualityReport:
-    return assess(measure(crop), thresholds)
+def assess_crop(crop: FovCrop, thresholds: Thresholds, p_fundus: float | None = None,
+                gate_threshold: float | None = None) -> QualityReport:
+    return assess(measure(crop, p_fundus), thresholds, gate_threshold)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..fov import crop_to_fov
+from ..inference import GradingModel
 from ..loading import load_image
 from ..quality import WORKING_SIDE, assess, load_thresholds, measure
 
@@ -72,13 +73,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--out", type=Path, default=Path("runs/quality.csv"))
+    parser.add_argument("--model", type=Path, default=Path("models/dr_lite0.json"))
     args = parser.parse_args()
     thresholds = load_thresholds()
+    model = GradingModel(args.model)
+    gate_threshold = model.manifest.gate.threshold if model.manifest.gate else None
     rows = []
     for source, label, image in labelled_images(args.data):
         rgb = to_rgb(image)
-        measures = measure(crop_to_fov(rgb, WORKING_SIDE))
-        report = assess(measures, thresholds)
+        crop = crop_to_fov(rgb, WORKING_SIDE)
+        measures = measure(crop, model.p_fundus(crop.image))
+        report = assess(measures, thresholds, gate_threshold)
         verdict = ("not_fundus" if not report.is_fundus
                    else "gradable" if report.gradable else "ungradable")
         rows.append({"source": source, "label": label,
