@@ -345,3 +345,21 @@ def test_patient_details_are_in_the_decision(window, srahim, wait_result):
     result = page.session.result
     assert result.patient.birth_date == "1960-02-28" and result.patient.diabetes_type == "type 2"
     assert dataclasses.replace(result, patient=first.patient) == first  # same decision
+
+
+def test_pyside_reference_leak_is_neutralised(qtbot):
+    """PySide6 6.12 on Python 3.11 drops a reference to None on every void call; thousands of
+    calls would abort the interpreter unless retina_screen.gui protected the singletons."""
+    import sys
+
+    from PySide6.QtWidgets import QLabel
+
+    from retina_screen.gui import qt_compat
+
+    label = QLabel()
+    qtbot.addWidget(label)
+    for index in range(20_000):
+        label.setText(str(index % 7))
+    if qt_compat.needs_workaround():
+        assert qt_compat.protect_singletons()
+        assert sys.getrefcount(None) > 1 << 39
