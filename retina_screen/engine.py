@@ -77,7 +77,8 @@ class Screener:
                               gate.threshold if gate else None)
         display = crop.image if keep_display else None
         if display is not None and DISPLAY_SIDE != WORKING_SIDE:
-            display = cv2.resize(display, (DISPLAY_SIDE, DISPLAY_SIDE), interpolation=cv2.INTER_AREA)
+            display = cv2.resize(display, (DISPLAY_SIDE, DISPLAY_SIDE),
+                                 interpolation=cv2.INTER_AREA)
         common = dict(source=source, eye=eye, sha256=loaded.sha256, quality=quality,
                       width=loaded.original_width, height=loaded.original_height,
                       display_image=display, model=self.model_info)

@@ -103,7 +103,8 @@ def measure(crop: FovCrop, p_fundus: float | None = None) -> QualityMeasures:
     top = np.percentile(blackhat, 95) if blackhat.size else 0.0
     vessels = float(blackhat[blackhat >= top].mean() / mean_green * 100) if blackhat.size else 0.0
 
-    centre_offset = np.hypot(fov.centre_x - fov.image_width / 2, fov.centre_y - fov.image_height / 2)
+    centre_offset = np.hypot(fov.centre_x - fov.image_width / 2,
+                             fov.centre_y - fov.image_height / 2)
     return QualityMeasures(
         coverage=float(fov.coverage),
         centring=float(centre_offset / max(fov.radius, 1.0)),

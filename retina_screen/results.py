@@ -1,13 +1,13 @@
 """The result objects every part of the application shares: engine, CLI, report, GUI, batch.
 
 All are frozen dataclasses. The GUI and the report only read them; all screening logic lives in
-the engine (:mod:`retina_screen.engine`, :mod:`retina_screen.quality`, :mod:`retina_screen.decision`).
+the engine (:mod:`.engine`, :mod:`.quality`, :mod:`.decision`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
@@ -21,7 +21,7 @@ ICDR_LABELS = (
 REFERABLE_MIN_GRADE = 2
 
 
-class Eye(str, Enum):
+class Eye(StrEnum):
     RIGHT = "right"
     LEFT = "left"
     UNKNOWN = "unknown"
@@ -33,13 +33,13 @@ class Eye(str, Enum):
         ]
 
 
-class ImageStatus(str, Enum):
+class ImageStatus(StrEnum):
     OK = "ok"  # gradable and graded
     UNGRADABLE = "ungradable"  # read, but failed the quality gate (or not a fundus photo)
     ERROR = "error"  # could not be read at all
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """A screening outcome, for an eye or a patient, ordered from least to most severe."""
 
     NO_REFERABLE = "no_referable"

@@ -4,4 +4,6 @@ import sys
 
 from .app import main
 
-sys.exit(main())
+# Guarded: batch worker processes (multiprocessing spawn/forkserver) import the main module.
+if __name__ == "__main__":
+    sys.exit(main())

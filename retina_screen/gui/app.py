@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import logging.handlers
+import multiprocessing
 import os
 import sys
 import time
@@ -67,6 +68,7 @@ def _load_settings(prefs) -> tuple[Settings, str]:  # noqa: ANN001
 def main(argv: Sequence[str] | None = None) -> int:
     """Open the main window; returns the exit code. ``argv`` excludes the program name."""
     started = time.perf_counter()
+    multiprocessing.freeze_support()  # batch workers of a frozen (PyInstaller) build
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from PySide6.QtCore import Qt, QTimer
     from PySide6.QtGui import QGuiApplication

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import importlib
 import importlib.metadata
 import logging
 import platform
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 
 
 def app_version() -> str:
+    version = getattr(importlib.import_module("retina_screen"), "__version__", "")
+    if version:
+        return str(version)
     try:
         return importlib.metadata.version("retina-screen")
     except importlib.metadata.PackageNotFoundError:

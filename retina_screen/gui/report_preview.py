@@ -137,7 +137,7 @@ class ReportPreviewDialog(QDialog):
         self.pages: list[QImage] = []
         self.setWindowTitle("Report preview")
         self.setAccessibleName("Report preview")
-        self.resize(760, 920)
+        self.resize(900, 960)
 
         self._pages_box = QWidget()
         self._pages_box.setObjectName("previewPages")

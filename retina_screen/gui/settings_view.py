@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -67,7 +68,8 @@ def model_details_html(manifest: Manifest) -> str:
     """Name, version, sha256, threshold and validation figures as an HTML table."""
     raw = manifest.raw
     rows = [("Model", manifest.name), ("Version", manifest.version),
-            ("File", manifest.file), ("SHA-256", f"<tt>{manifest.sha256}</tt>"),
+            ("File", manifest.file),
+            ("SHA-256", f"<tt>{manifest.sha256[:32]}<br>{manifest.sha256[32:]}</tt>"),
             ("Referable threshold", f"P(grade ≥ 2) ≥ {manifest.referable_threshold:.3f}")]
     if raw.get("threshold_rule"):
         rows.append(("Threshold rule", html.escape(str(raw["threshold_rule"]))))
@@ -113,6 +115,7 @@ class PathField(QWidget):
         layout.addWidget(self.edit, 1)
         layout.addWidget(self.button)
         self.setFocusProxy(self.edit)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def _browse(self) -> None:
         start = self.edit.text() or str(Path.home())
@@ -138,7 +141,7 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.prefs = prefs
         self.setWindowTitle("Settings")
-        self.setMinimumSize(640, 520)
+        self.setMinimumSize(720, 600)
         tabs = QTabWidget()
         tabs.addTab(self._clinic_tab(settings), "Clinic && operator")
         tabs.addTab(self._output_tab(settings), "Reports && output")
@@ -155,9 +158,18 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
         self.tabs = tabs
 
-    def _clinic_tab(self, settings: Settings) -> QWidget:
+    @staticmethod
+    def _form_page() -> tuple[QWidget, QFormLayout]:
         page = QWidget()
-        form = QFormLayout(page)
+        outer = QVBoxLayout(page)
+        form = QFormLayout()
+        form.setVerticalSpacing(10)
+        outer.addLayout(form)
+        outer.addStretch(1)
+        return page, form
+
+    def _clinic_tab(self, settings: Settings) -> QWidget:
+        page, form = self._form_page()
         self.clinic_name = QLineEdit(settings.clinic_name)
         self.clinic_name.setAccessibleName("Clinic name")
         self.clinic_address = QPlainTextEdit(settings.clinic_address)
@@ -190,8 +202,7 @@ class SettingsDialog(QDialog):
                 60, Qt.TransformationMode.SmoothTransformation))
 
     def _output_tab(self, settings: Settings) -> QWidget:
-        page = QWidget()
-        form = QFormLayout(page)
+        page, form = self._form_page()
         self.paper = QComboBox()
         self.paper.addItems(["A4", "Letter"])
         self.paper.setCurrentText(settings.paper_size)

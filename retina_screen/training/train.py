@@ -29,9 +29,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
+from ..metrics import quadratic_kappa, roc_auc
 from ..preprocess import PreprocessSpec, normalise_crop
 from .cache import CacheRecord, decode, load_cache
-from ..metrics import quadratic_kappa, roc_auc
 from .model import GradingNet
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,8 @@ def main() -> None:
     grades = np.array([r.grade for r in train_records])
     counts = np.bincount(grades, minlength=5).astype(np.float64)
     sample_weights = (1.0 / np.sqrt(np.maximum(counts, 1)))[grades]
-    sampler = WeightedRandomSampler(sample_weights, num_samples=len(train_records), replacement=True)
+    sampler = WeightedRandomSampler(sample_weights, num_samples=len(train_records),
+                                    replacement=True)
     loader_args = {"num_workers": args.workers, "pin_memory": device.type == "cuda",
                    "persistent_workers": args.workers > 0}
     train_loader = DataLoader(CropDataset(train_records, spec, True), batch_size=args.batch,
@@ -174,7 +175,8 @@ def main() -> None:
     log.info("device %s, %d train, %d val, grade counts %s", device, len(train_records),
              len(val_records), counts.astype(int).tolist())
 
-    model = GradingNet(pretrained=args.init_from is None, weights_path=args.pretrained_weights).to(device).to(memory_format=torch.channels_last)
+    model = GradingNet(pretrained=args.init_from is None, weights_path=args.pretrained_weights)
+    model = model.to(device).to(memory_format=torch.channels_last)
     if args.init_from is not None:
         state = torch.load(args.init_from, map_location="cpu")
         model.load_state_dict({k: v.float() for k, v in state.items()})

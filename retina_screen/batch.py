@@ -1,0 +1,694 @@
+"""Batch screening of a camera export folder: resumable, parallel, crash-safe.
+
+Layout of the output folder::
+
+    results.jsonl   the journal: every image and patient record, appended and fsync'ed
+    results.csv     one row per input image (rewritten atomically from the journal)
+    patients.csv    one row per patient with the decision and the interval
+    reports/        one PDF per patient (atomic writes)
+    run.json        what was screened with what (input folder, model)
+    .lock           held while a run is in progress (a second run refuses)
+
+The unit of completion is the patient: a patient's image records, its report and its patient
+record are written together once all its photographs are screened. After an interruption
+(Ctrl-C, kill, power loss) the same command resumes: a partly written last line is dropped,
+records of a patient without a patient record are discarded and that patient is screened again;
+nothing is lost, nothing appears twice. When new photographs of an already screened patient
+appear (watch mode), the patient is screened again and its new records supersede the old ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import logging
+import multiprocessing as mp
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import __version__
+from .decision import combine_patient, load_referral_table
+from .errors import ConfigError, OutputError, OutputLockedError, RetinaScreenError
+from .inference import read_manifest
+from .naming import compile_pattern, parse_stem, safe_file_stem
+from .quality import load_thresholds
+from .results import (
+    Eye,
+    Grading,
+    ImageResult,
+    ImageStatus,
+    Outcome,
+    PatientInfo,
+    PatientResult,
+    QualityCheck,
+    QualityReport,
+)
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".dcm", ".dicom", ".gif"}
+JOURNAL = "results.jsonl"
+RESULTS_CSV = "results.csv"
+PATIENTS_CSV = "patients.csv"
+RESULT_COLUMNS = ["path", "patient_id", "eye", "status", "reasons", "icdr_grade", "p_referable",
+                  "referable", "model_version", "quality_version", "sha256"]
+PATIENT_COLUMNS = ["patient_id", "eyes", "outcome", "decision", "action", "interval", "urgency",
+                   "right_grade", "left_grade", "images", "ungradable", "errors", "report",
+                   "notes"]
+REPORT_THUMBNAIL_SIDE = 320
+CSV_REFRESH_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class InputImage:
+    path: Path  # absolute
+    rel: str  # relative to the input folder, '/'-separated
+    patient_id: str
+    eye: Eye
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    done: int  # images finished in this folder (including earlier runs)
+    total: int
+    errors: int
+    ungradable: int
+    rate: float  # images per second in this run
+    eta_s: float | None
+
+
+@dataclass(frozen=True)
+class PatientRow:
+    patient_id: str
+    eyes: str  # e.g. "R+L"
+    outcome: Outcome
+    headline: str
+    interval: str
+    report: Path | None
+    images: int = 0
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    images: int
+    ok: int
+    ungradable: int
+    errors: int
+    patients: tuple[PatientRow, ...]
+    out_dir: Path
+    results_csv: Path
+    patients_csv: Path
+    journal: Path
+    cancelled: bool = False
+    resumed: int = 0  # images already screened by an earlier run
+    error_files: tuple[tuple[str, str], ...] = field(default=())  # (path, reason)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scanning and grouping
+
+
+def _is_dicom_file(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(132)
+    except OSError:
+        return False
+    return len(head) == 132 and head[128:132] == b"DICM"
+
+
+def _dicom_identity(path: Path) -> tuple[str | None, Eye]:
+    try:
+        import pydicom
+
+        dataset = pydicom.dcmread(str(path), stop_before_pixels=True)
+        patient = str(dataset.get("PatientID", "") or "").strip() or None
+        side = str(dataset.get("ImageLaterality", "") or dataset.get("Laterality", "") or "")
+        eye = {"R": Eye.RIGHT, "L": Eye.LEFT}.get(side.strip().upper()[:1], Eye.UNKNOWN)
+        return patient, eye
+    except Exception:  # a damaged DICOM file is reported when it is screened
+        return None, Eye.UNKNOWN
+
+
+def scan_folder(input_dir: Path, pattern: str | None = None, exclude: Path | None = None,
+                settle_s: float = 0.0) -> list[InputImage]:
+    """Every candidate image under ``input_dir`` (recursive, symlinked folders not followed),
+    with patient and eye from DICOM tags or the file name. Sorted by path."""
+    regex = compile_pattern(pattern) if pattern else None
+    input_dir = input_dir.resolve()
+    exclude_resolved = exclude.resolve() if exclude else None
+    now = time.time()
+    found: list[InputImage] = []
+    for root, dirs, files in os.walk(input_dir, followlinks=False, onerror=lambda e: None):
+        root_path = Path(root)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+                         and (exclude_resolved is None or (root_path / d).resolve()
+                              != exclude_resolved))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            path = root_path / name
+            suffix = path.suffix.lower()
+            if suffix not in IMAGE_EXTENSIONS and not (suffix == "" and _is_dicom_file(path)):
+                continue
+            if settle_s > 0:
+                try:
+                    if now - path.lstat().st_mtime < settle_s:
+                        continue  # the camera may still be writing it
+                except OSError:
+                    pass
+            patient, eye = (None, Eye.UNKNOWN)
+            if suffix in (".dcm", ".dicom", ""):
+                patient, eye = _dicom_identity(path)
+            stem_patient, stem_eye = parse_stem(path.stem, regex)
+            rel = path.relative_to(input_dir).as_posix()
+            found.append(InputImage(path, rel, patient or stem_patient,
+                                    eye if eye is not Eye.UNKNOWN else stem_eye))
+    return found
+
+
+def group_by_patient(images: list[InputImage]) -> dict[str, list[InputImage]]:
+    groups: dict[str, list[InputImage]] = {}
+    for image in images:
+        groups.setdefault(image.patient_id, []).append(image)
+    return groups
+
+
+# ---------------------------------------------------------------------------------------------
+# Records
+
+
+def image_record(result: ImageResult, patient_id: str) -> dict:
+    """The journal record of one image: everything, JSON-serialisable."""
+    grading = result.grading
+    quality = result.quality
+    return {
+        "kind": "image",
+        "path": result.source,
+        "patient_id": patient_id,
+        "eye": result.eye.value,
+        "status": result.status.value,
+        "reasons": list(result.reasons),
+        "icdr_grade": grading.grade if grading else None,
+        "p_referable": round(grading.p_referable, 6) if grading else None,
+        "referable": grading.referable if grading else None,
+        "probabilities": [round(p, 6) for p in grading.probabilities] if grading else None,
+        "quality": None if quality is None else {
+            "version": quality.thresholds_version, "is_fundus": quality.is_fundus,
+            "checks": [{"name": c.name, "value": c.value, "threshold": c.threshold,
+                        "passed": c.passed, "reason": c.reason} for c in quality.checks],
+        },
+        "sha256": result.sha256,
+        "width": result.width,
+        "height": result.height,
+        "error": result.error,
+        "model_version": result.model.version if result.model else "",
+        "model_sha256": result.model.sha256 if result.model else "",
+    }
+
+
+def image_from_record(record: dict) -> ImageResult:
+    """Rebuild an ImageResult (without pictures) from its journal record."""
+    quality = None
+    if record.get("quality"):
+        q = record["quality"]
+        quality = QualityReport(
+            tuple(QualityCheck(c["name"], c["value"], c["threshold"], c["passed"], c["reason"])
+                  for c in q["checks"]), q["is_fundus"], q["version"])
+    grading = None
+    if record.get("probabilities") is not None:
+        grading = Grading(tuple(record["probabilities"]), record["p_referable"],
+                          bool(record["referable"]))
+    return ImageResult(record["path"], Eye(record["eye"]), ImageStatus(record["status"]),
+                       record.get("sha256", ""), quality, grading, record.get("error", ""),
+                       record.get("width", 0), record.get("height", 0))
+
+
+def patient_record(result: PatientResult, paths: list[str], report: str | None) -> dict:
+    grades = {e.eye.value: e.grade for e in result.eyes}
+    return {
+        "kind": "patient",
+        "patient_id": result.patient.patient_id,
+        "images": sorted(paths),
+        "eyes": "+".join(e.eye.value[0].upper() for e in result.eyes if e.eye is not Eye.UNKNOWN)
+                or "?",
+        "outcome": result.outcome.value,
+        "decision": result.referral.headline,
+        "action": result.referral.action,
+        "interval": result.referral.interval,
+        "urgency": result.referral.urgency,
+        "right_grade": grades.get("right"),
+        "left_grade": grades.get("left"),
+        "image_count": len(paths),
+        "ungradable": sum(1 for i in result.images if i.status is ImageStatus.UNGRADABLE),
+        "errors": sum(1 for i in result.images if i.status is ImageStatus.ERROR),
+        "report": report,
+        "notes": list(result.notes),
+        "screened_at": result.screened_at,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write ``data`` to ``path`` via a temporary file and rename (never a half-written file)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path.name} in {path.parent}: "
+                          f"{exc.strerror or exc}") from exc
+
+
+class Journal:
+    """Append-only JSON Lines journal with fsync after each patient."""
+
+    def __init__(self, path: Path, mode: int) -> None:
+        self.path = path
+        self.mode = mode
+
+    def read(self) -> list[dict]:
+        """All complete records; a torn last line is cut off the file."""
+        if not self.path.exists():
+            return []
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            raise OutputError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
+        records, good_end, offset = [], 0, 0
+        for line in data.splitlines(keepends=True):
+            offset += len(line)
+            if not line.endswith(b"\n"):
+                break
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                break
+            good_end = offset
+        if good_end != len(data):
+            log.warning("journal ended with an incomplete record; it was dropped")
+            with open(self.path, "r+b") as handle:
+                handle.truncate(good_end)
+                handle.flush()
+                os.fsync(handle.fileno())
+        return records
+
+    def rewrite(self, records: list[dict]) -> None:
+        payload = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        write_atomic(self.path, payload.encode("utf-8"), self.mode)
+
+    def append(self, records: list[dict]) -> None:
+        payload = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, self.mode)
+            try:
+                written = os.write(fd, payload)
+                while written < len(payload):
+                    written += os.write(fd, payload[written:])
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise OutputError(f"cannot write results in {self.path.parent}: "
+                              f"{exc.strerror or exc}") from exc
+
+
+def latest_records(records: list[dict]) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Image records (by path) and patient records (by patient id) of completed patients,
+    the latest of each winning."""
+    patients: dict[str, dict] = {}
+    for record in records:
+        if record.get("kind") == "patient":
+            patients[record["patient_id"]] = record
+    images: dict[str, dict] = {}
+    for record in records:
+        if record.get("kind") != "image":
+            continue
+        owner = patients.get(record["patient_id"])
+        if owner is not None and record["path"] in owner["images"]:
+            images[record["path"]] = record
+    return images, patients
+
+
+def _csv_bytes(columns: list[str], rows: list[dict]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore",
+                            lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    return buffer.getvalue().encode("utf-8")
+
+
+def write_tables(out_dir: Path, images: dict[str, dict], patients: dict[str, dict],
+                 mode: int) -> None:
+    """Rewrite results.csv and patients.csv atomically from the journal's records."""
+    result_rows = []
+    for path in sorted(images):
+        r = images[path]
+        ok = r["status"] == "ok"
+        result_rows.append({
+            "path": r["path"], "patient_id": r["patient_id"], "eye": r["eye"],
+            "status": r["status"], "reasons": "; ".join(r["reasons"]),
+            "icdr_grade": r["icdr_grade"] if ok else "",
+            "p_referable": f"{r['p_referable']:.4f}" if ok else "",
+            "referable": ("yes" if r["referable"] else "no") if ok else "",
+            "model_version": r["model_version"],
+            "quality_version": (r["quality"] or {}).get("version", ""),
+            "sha256": r["sha256"],
+        })
+    patient_rows = []
+    for patient_id in sorted(patients):
+        p = patients[patient_id]
+        patient_rows.append({
+            **{k: p.get(k) for k in ("patient_id", "eyes", "outcome", "decision", "action",
+                                     "interval", "urgency", "ungradable", "errors", "report")},
+            "right_grade": "" if p.get("right_grade") is None else p["right_grade"],
+            "left_grade": "" if p.get("left_grade") is None else p["left_grade"],
+            "images": p["image_count"], "notes": " | ".join(p.get("notes", [])),
+        })
+    write_atomic(out_dir / RESULTS_CSV, _csv_bytes(RESULT_COLUMNS, result_rows), mode)
+    write_atomic(out_dir / PATIENTS_CSV, _csv_bytes(PATIENT_COLUMNS, patient_rows), mode)
+
+
+@contextlib.contextmanager
+def output_lock(out_dir: Path) -> Iterator[None]:
+    """Exclusive lock on the output folder; a second run refuses with OutputLockedError."""
+    import fcntl
+
+    lock_path = out_dir / ".lock"
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise OutputError(f"cannot use output folder {out_dir}: {exc.strerror or exc}") from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise OutputLockedError(
+                f"another screening run is already writing to {out_dir}; wait for it to finish "
+                "or choose another output folder") from exc
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------------------------------------
+# Workers
+
+_worker_screener = None
+
+
+def _worker_init(settings: Settings) -> None:
+    global _worker_screener
+    from .engine import Screener
+
+    cv2.setNumThreads(1)
+    _worker_screener = Screener(settings, threads=1)
+
+
+def _shrink(image: np.ndarray | None) -> np.ndarray | None:
+    if image is None:
+        return None
+    return cv2.resize(image, (REPORT_THUMBNAIL_SIDE, REPORT_THUMBNAIL_SIDE),
+                      interpolation=cv2.INTER_AREA)
+
+
+def _worker_screen(task: tuple[str, str, str, bool]) -> ImageResult:
+    path, rel, eye, keep_display = task
+    assert _worker_screener is not None
+    try:
+        result = _worker_screener.screen_image(Path(path), Eye(eye), source=rel,
+                                               keep_display=keep_display)
+    except Exception as exc:  # never let one file stop the run
+        log.exception("unexpected failure screening an image")
+        return ImageResult(rel, Eye(eye), ImageStatus.ERROR,
+                           error=f"internal error while screening ({type(exc).__name__})")
+    if result.display_image is not None:
+        from dataclasses import replace
+
+        result = replace(result, display_image=_shrink(result.display_image))
+    return result
+
+
+class _InlinePool:
+    """The same interface as multiprocessing's pool, in this process (workers=1)."""
+
+    def __init__(self, settings: Settings) -> None:
+        _worker_init(settings)
+
+    def imap(self, function, tasks, chunksize=1):  # noqa: ANN001, ANN201
+        return (function(task) for task in tasks)
+
+    def terminate(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def join(self) -> None:
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+def _check_run_file(out_dir: Path, input_dir: Path, model_sha: str, mode: int) -> None:
+    run_file = out_dir / "run.json"
+    if run_file.exists():
+        try:
+            previous = json.loads(run_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            previous = {}
+        if previous.get("model_sha256") and previous["model_sha256"] != model_sha:
+            raise OutputError(
+                f"{out_dir} holds results from another model version; choose a new output "
+                "folder so that results from different models are not mixed")
+    write_atomic(run_file, json.dumps({
+        "input_dir": str(input_dir), "model_sha256": model_sha, "app_version": __version__,
+    }, indent=2).encode(), mode)
+
+
+def run_batch(input_dir: Path, out_dir: Path, settings: Settings, *, pattern: str | None = None,
+              workers: int | None = None, reports: bool = True,
+              progress: Callable[[BatchProgress], None] | None = None,
+              on_patient: Callable[[PatientRow], None] | None = None,
+              cancel: threading.Event | None = None, settle_s: float = 0.0,
+              audit: bool = True) -> BatchSummary:
+    """Screen every photograph under ``input_dir`` into ``out_dir`` (see the module docstring).
+
+    Raises :class:`RetinaScreenError` subclasses only when the run itself cannot proceed
+    (input folder missing, output not writable or locked, model missing or modified).
+    """
+    input_dir = Path(input_dir)
+    out_dir = Path(out_dir)
+    if not input_dir.is_dir():
+        raise ConfigError(f"input folder not found: {input_dir}")
+    manifest_path = Path(settings.model)
+    manifest = read_manifest(manifest_path)
+    # Verify the model before anything is written (GradingModel checks hashes and names).
+    from .inference import GradingModel
+
+    GradingModel(manifest_path, threads=1)
+    try:
+        out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (out_dir / "reports").mkdir(mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output folder {out_dir}: {exc.strerror or exc}") \
+            from exc
+    with output_lock(out_dir):
+        return _run_locked(input_dir, out_dir, settings, manifest, pattern, workers, reports,
+                           progress, on_patient, cancel, settle_s, audit)
+
+
+def _run_locked(input_dir, out_dir, settings, manifest, pattern, workers, reports,  # noqa: ANN001, PLR0913
+                progress, on_patient, cancel, settle_s, audit) -> BatchSummary:
+    mode = settings.file_mode
+    _check_run_file(out_dir, input_dir.resolve(), manifest.sha256, mode)
+    journal = Journal(out_dir / JOURNAL, mode)
+    records = journal.read()
+    done_images, done_patients = latest_records(records)
+    if len(done_images) + len(done_patients) != sum(
+            1 for r in records if r.get("kind") in ("image", "patient")):
+        # Drop records of unfinished or superseded patients so the journal stays tidy.
+        kept = [r for r in records if (r.get("kind") == "patient"
+                                       and done_patients.get(r["patient_id"]) is r)
+                or (r.get("kind") == "image" and done_images.get(r["path"]) is r)]
+        journal.rewrite(kept)
+
+    scanned = scan_folder(input_dir, pattern, exclude=out_dir, settle_s=settle_s)
+    groups = group_by_patient(scanned)
+    pending = {pid: imgs for pid, imgs in groups.items()
+               if pid not in done_patients
+               or sorted(i.rel for i in imgs) != done_patients[pid]["images"]}
+    resumed = sum(len(imgs) for pid, imgs in groups.items() if pid not in pending)
+    total = len(scanned)
+    table = load_referral_table(settings.referral_table)
+    thresholds_version = load_thresholds().version
+    auditor = None
+    if audit:
+        from .audit import AuditTrail
+
+        auditor = AuditTrail(settings.audit_db, mode)
+    rows: list[PatientRow] = []
+
+    def row_from(record: dict) -> PatientRow:
+        report = out_dir / record["report"] if record.get("report") else None
+        return PatientRow(record["patient_id"], record["eyes"], Outcome(record["outcome"]),
+                          record["decision"], record["interval"], report, record["image_count"])
+
+    for pid in sorted(groups):
+        if pid not in pending:
+            rows.append(row_from(done_patients[pid]))
+            if on_patient:
+                on_patient(rows[-1])
+    write_tables(out_dir, done_images, done_patients, mode)
+
+    tasks = [(str(i.path), i.rel, i.eye.value, reports) for pid in sorted(pending)
+             for i in pending[pid]]
+    owner = {i.rel: pid for pid, images in pending.items() for i in images}
+    worker_count = workers or settings.workers or os.cpu_count() or 1
+    worker_count = max(1, min(worker_count, len(tasks) or 1))
+    started = time.monotonic()
+    finished = resumed
+    counts = {"errors": 0, "ungradable": 0, "ok": 0}
+    for record in done_images.values():
+        counts["errors" if record["status"] == "error" else record["status"]] += 1
+    buffers: dict[str, list[ImageResult]] = {}
+    cancelled = False
+    last_tables = time.monotonic()
+    pool = None
+    if tasks:
+        if worker_count == 1:
+            pool = _InlinePool(settings)
+        else:
+            context = mp.get_context("spawn" if os.name == "nt" else "forkserver")
+            pool = context.Pool(worker_count, initializer=_worker_init, initargs=(settings,))
+    try:
+        results = pool.imap(_worker_screen, tasks, chunksize=1) if pool else iter(())
+        for result in results:
+            counts["errors" if result.status is ImageStatus.ERROR else result.status.value] += 1
+            finished += 1
+            patient_id = owner[result.source]
+            buffers.setdefault(patient_id, []).append(result)
+            if len(buffers[patient_id]) == len(pending[patient_id]):
+                patient_results = buffers.pop(patient_id)
+                record = _finish_patient(patient_id, patient_results, out_dir, settings,
+                                         table, manifest, thresholds_version, reports, journal,
+                                         auditor)
+                done_patients[patient_id] = record
+                for r in patient_results:
+                    done_images[r.source] = image_record(r, patient_id)
+                rows.append(row_from(record))
+                if on_patient:
+                    on_patient(rows[-1])
+                if time.monotonic() - last_tables > CSV_REFRESH_SECONDS:
+                    write_tables(out_dir, done_images, done_patients, mode)
+                    last_tables = time.monotonic()
+            if progress:
+                elapsed = max(time.monotonic() - started, 1e-6)
+                rate = (finished - resumed) / elapsed
+                remaining = total - finished
+                progress(BatchProgress(finished, total, counts["errors"], counts["ungradable"],
+                                       rate, remaining / rate if rate > 0 else None))
+            if cancel is not None and cancel.is_set():
+                cancelled = True
+                break
+    except KeyboardInterrupt:
+        cancelled = True
+        raise
+    finally:
+        if pool is not None:
+            if cancelled:
+                pool.terminate()
+            else:
+                pool.close()
+            pool.join()
+        write_tables(out_dir, done_images, done_patients, mode)
+        if auditor is not None:
+            auditor.close()
+    errors = tuple((r["path"], "; ".join(r["reasons"])) for r in done_images.values()
+                   if r["status"] == "error")
+    return BatchSummary(
+        images=len(done_images), ok=counts["ok"], ungradable=counts["ungradable"],
+        errors=counts["errors"], patients=tuple(rows), out_dir=out_dir,
+        results_csv=out_dir / RESULTS_CSV, patients_csv=out_dir / PATIENTS_CSV,
+        journal=out_dir / JOURNAL, cancelled=cancelled, resumed=resumed, error_files=errors,
+    )
+
+
+def _finish_patient(patient_id, results, out_dir, settings, table, manifest,  # noqa: ANN001, PLR0913
+                    thresholds_version, reports, journal, auditor) -> dict:
+    from .engine import now_iso
+
+    decision = combine_patient(PatientInfo(patient_id=patient_id,
+                                           screening_date=now_iso()[:10]),
+                               results, table, now_iso(), manifest.info, thresholds_version)
+    report_rel = None
+    if reports:
+        from .report import build_report
+
+        report_rel = f"reports/{safe_file_stem(patient_id)}.pdf"
+        try:
+            build_report(decision, out_dir / report_rel, settings)
+        except RetinaScreenError:
+            raise
+        except Exception as exc:  # a report failure must not lose the screening results
+            log.exception("report could not be built")
+            report_rel = None
+            raise OutputError(f"report could not be built ({type(exc).__name__})") from exc
+    paths = [r.source for r in results]
+    record = patient_record(decision, paths, report_rel)
+    journal.append([image_record(r, patient_id) for r in results] + [record])
+    if auditor is not None:
+        auditor.record_patient(decision, settings.operator)
+    return record
+
+
+def watch_folder(input_dir: Path, out_dir: Path, settings: Settings, *, interval_s: float = 5.0,
+                 settle_s: float = 10.0, cancel: threading.Event, **kwargs) -> BatchSummary:
+    """Screen the folder, then keep screening new photographs as they appear, until cancelled.
+
+    Files younger than ``settle_s`` seconds are left for the next pass (the camera may still be
+    writing them); a patient whose set of photographs grows is screened again.
+    """
+    summary = run_batch(input_dir, out_dir, settings, cancel=cancel, settle_s=settle_s, **kwargs)
+    while not cancel.wait(interval_s):
+        summary = run_batch(input_dir, out_dir, settings, cancel=cancel, settle_s=settle_s,
+                            **kwargs)
+    return summary

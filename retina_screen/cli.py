@@ -1,0 +1,417 @@
+"""Command line: ``retina-screen <command>`` (also ``python -m retina_screen``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import logging.handlers
+import sys
+import threading
+import time
+from pathlib import Path
+
+from . import __version__
+from .errors import RetinaScreenError
+from .results import Eye, ImageStatus, PatientInfo, PatientResult
+from .settings import Settings, load_settings
+
+log = logging.getLogger("retina_screen")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def setup_logging(settings: Settings, level: str) -> None:
+    """Warnings to stderr, everything from INFO to a rotating file in ``settings.log_dir``.
+
+    Log messages never contain patient names, IDs or file names (house rule).
+    """
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(getattr(logging, level.upper(), logging.WARNING))
+    console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root.addHandler(console)
+    try:
+        settings.log_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(
+            settings.log_dir / "retina-screen.log", maxBytes=2_000_000, backupCount=3,
+            encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s "
+                                               "%(message)s"))
+        root.addHandler(handler)
+    except OSError:
+        log.warning("log folder cannot be written; logging to the console only")
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    overrides = {
+        "model": getattr(args, "model", None),
+        "operator": getattr(args, "operator", None),
+        "workers": getattr(args, "workers", None),
+        "paper_size": getattr(args, "paper", None),
+        "clinic_name": getattr(args, "clinic", None),
+    }
+    return load_settings(overrides=overrides)
+
+
+def _eye_arg(text: str) -> Eye:
+    try:
+        return Eye(text.lower())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("eye must be right, left or unknown") from exc
+
+
+def patient_summary(result: PatientResult) -> dict:
+    """The machine-readable summary printed by ``screen --json``."""
+    return {
+        "patient_id": result.patient.patient_id,
+        "outcome": result.outcome.value,
+        "decision": result.referral.headline,
+        "action": result.referral.action,
+        "interval": result.referral.interval,
+        "urgency": result.referral.urgency,
+        "notes": list(result.notes),
+        "model": {"name": result.model.name, "version": result.model.version,
+                  "sha256": result.model.sha256} if result.model else None,
+        "quality_thresholds_version": result.thresholds_version,
+        "eyes": [
+            {
+                "eye": eye.eye.value, "outcome": eye.outcome.value, "grade": eye.grade,
+                "p_referable": eye.p_referable,
+                "images": [
+                    {"path": i.source, "status": i.status.value, "reasons": list(i.reasons),
+                     "icdr_grade": i.grading.grade if i.grading else None,
+                     "p_referable": i.grading.p_referable if i.grading else None,
+                     "probabilities": list(i.grading.probabilities) if i.grading else None,
+                     "quality": [{"check": c.name, "value": c.value, "threshold": c.threshold,
+                                  "passed": c.passed} for c in i.quality.checks]
+                     if i.quality else None,
+                     "sha256": i.sha256}
+                    for i in eye.images
+                ],
+            }
+            for eye in result.eyes
+        ],
+    }
+
+
+def print_patient(result: PatientResult) -> None:
+    from .results import ICDR_LABELS
+
+    print(result.referral.headline.upper() if result.outcome.is_referral
+          else result.referral.headline)
+    print(f"  Action:   {result.referral.action}")
+    print(f"  Interval: {result.referral.interval}")
+    for eye in result.eyes:
+        grade = "not gradable" if eye.grade is None else (
+            f"{ICDR_LABELS[eye.grade]} (ICDR {eye.grade}), P(referable) {eye.p_referable:.2f}")
+        print(f"  {eye.eye.label}: {grade}")
+        for image in eye.images:
+            detail = image.status.value
+            if image.status is not ImageStatus.OK:
+                detail += ": " + "; ".join(image.reasons)
+            elif image.grading:
+                detail += f", ICDR {image.grading.grade}, P(referable) " \
+                          f"{image.grading.p_referable:.2f}"
+            print(f"    - {image.source}: {detail}")
+    for note in result.notes:
+        print(f"  Note: {note}")
+    if result.model:
+        print(f"  Model {result.model.name} {result.model.version} "
+              f"(sha256 {result.model.short_sha}), quality thresholds "
+              f"{result.thresholds_version}")
+
+
+def cmd_screen(args: argparse.Namespace, settings: Settings) -> int:
+    from .audit import AuditTrail
+    from .engine import Screener
+    from .loading import load_image
+    from .naming import parse_stem
+
+    photos: list[tuple[Path, Eye]] = []
+    dicom_patient = None
+    for path in args.images:
+        path = Path(path)
+        _, eye = parse_stem(path.stem)
+        if path.suffix.lower() in (".dcm", ".dicom", ""):
+            try:
+                info = load_image(path, max_side=64).dicom
+            except RetinaScreenError:
+                info = None
+            if info is not None:
+                dicom_patient = dicom_patient or info
+                if info.laterality:
+                    eye = Eye(info.laterality)
+        photos.append((path, eye))
+    photos += [(Path(p), Eye.RIGHT) for p in args.right or []]
+    photos += [(Path(p), Eye.LEFT) for p in args.left or []]
+    if not photos:
+        print("error: give at least one photograph", file=sys.stderr)
+        return EXIT_USAGE
+    patient_id = args.patient_id or (dicom_patient.patient_id if dicom_patient else "") or (
+        parse_stem(photos[0][0].stem)[0])
+    patient = PatientInfo(
+        patient_id=patient_id or "",
+        name=args.name or (dicom_patient.patient_name if dicom_patient else "") or "",
+        birth_date=args.birth_date or (dicom_patient.birth_date if dicom_patient else "") or "",
+        diabetes_type=args.diabetes_type or "",
+    )
+    screener = Screener(settings)
+    result = screener.screen_patient(photos, patient)
+    trail = AuditTrail(settings.audit_db, settings.file_mode)
+    try:
+        trail.record_patient(result, settings.operator)
+    finally:
+        trail.close()
+    if args.report:
+        from .report import build_report
+
+        build_report(result, Path(args.report), settings)
+    if args.json:
+        print(json.dumps(patient_summary(result), indent=2, ensure_ascii=False))
+    else:
+        print_patient(result)
+        if args.report:
+            print(f"  Report: {args.report}")
+    return EXIT_OK
+
+
+class ProgressLine:
+    """A one-line progress bar on stderr with count, rate and time left."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.last = 0.0
+
+    def __call__(self, progress) -> None:  # noqa: ANN001 - BatchProgress
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.last < 0.2 and progress.done < progress.total:
+            return
+        self.last = now
+        width = 30
+        filled = int(width * progress.done / max(progress.total, 1))
+        eta = "--:--" if progress.eta_s is None else time.strftime(
+            "%M:%S" if progress.eta_s < 3600 else "%H:%M:%S", time.gmtime(progress.eta_s))
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {progress.done}/"
+                         f"{progress.total} images  {progress.rate:5.1f} img/s  ETA {eta}  "
+                         f"ungradable {progress.ungradable}  errors {progress.errors} ")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
+    from .batch import run_batch, watch_folder
+
+    show = not args.quiet
+    bar = ProgressLine(show and sys.stderr.isatty() or args.progress)
+    cancel = threading.Event()
+    kwargs = dict(pattern=args.pattern, workers=args.workers, reports=not args.no_reports,
+                  progress=bar)
+    try:
+        if args.watch:
+            print(f"Watching {args.input_dir} (Ctrl-C to stop)")
+            summary = watch_folder(Path(args.input_dir), Path(args.out), settings,
+                                   interval_s=args.interval, cancel=cancel, **kwargs)
+        else:
+            summary = run_batch(Path(args.input_dir), Path(args.out), settings, cancel=cancel,
+                                **kwargs)
+    except KeyboardInterrupt:
+        bar.finish()
+        print("Interrupted: what was screened is saved; run the same command again to resume.",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    bar.finish()
+    refer = sum(1 for p in summary.patients if p.outcome.is_referral)
+    insufficient = sum(1 for p in summary.patients if p.outcome.value == "insufficient")
+    print(f"Screened {summary.images} images of {len(summary.patients)} patients "
+          f"({summary.resumed} from an earlier run): {summary.ok} gradable, "
+          f"{summary.ungradable} ungradable, {summary.errors} unreadable.")
+    print(f"Patients: {refer} refer, {insufficient} images insufficient, "
+          f"{len(summary.patients) - refer - insufficient} no referable DR.")
+    for path, reason in summary.error_files:
+        print(f"  unreadable: {path}: {reason}")
+    print(f"Results: {summary.results_csv}, {summary.patients_csv}, {summary.journal}")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from .batch import JOURNAL, Journal, latest_records
+    from .engine import Screener
+    from .naming import safe_file_stem
+    from .report import build_report
+
+    out_dir = Path(args.results_dir)
+    run = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
+    _, patients = latest_records(Journal(out_dir / JOURNAL, settings.file_mode).read())
+    record = patients.get(args.patient_id)
+    if record is None:
+        print(f"error: no screened patient with that ID in {out_dir}", file=sys.stderr)
+        return EXIT_FAILED
+    screener = Screener(settings)
+    images, _ = latest_records(Journal(out_dir / JOURNAL, settings.file_mode).read())
+    photos = [(Path(run["input_dir"]) / rel, Eye(images[rel]["eye"])) for rel in record["images"]]
+    result = screener.decide(PatientInfo(patient_id=args.patient_id, name=args.name or ""),
+                             [screener.screen_image(p, e, source=str(Path(rel)))
+                              for (p, e), rel in zip(photos, record["images"], strict=True)])
+    if result.outcome.value != record["outcome"]:
+        print("warning: the decision differs from the batch run's (model or photographs "
+              "changed)", file=sys.stderr)
+    target = Path(args.pdf) if args.pdf else out_dir / "reports" / (
+        safe_file_stem(args.patient_id) + ".pdf")
+    build_report(result, target, settings)
+    print(f"{result.referral.headline}\nReport: {target}")
+    return EXIT_OK
+
+
+def cmd_model_info(args: argparse.Namespace, settings: Settings) -> int:
+    from .inference import GradingModel
+
+    model = GradingModel(settings.model)
+    manifest = dict(model.manifest.raw)
+    if args.json:
+        print(json.dumps(manifest, indent=2))
+        return EXIT_OK
+    print(f"Model:      {manifest['name']} {manifest['version']}")
+    print(f"File:       {Path(settings.model).parent / manifest['file']}")
+    print(f"sha256:     {manifest['sha256']} (verified)")
+    if "gate" in manifest:
+        print(f"Gate:       {manifest['gate']['file']} sha256 {manifest['gate']['sha256']} "
+              "(verified)")
+    print(f"Input:      {manifest['input']['name']} {manifest['input']['size']}x"
+          f"{manifest['input']['size']} RGB, preprocessing {manifest['preprocessing']}")
+    print(f"Outputs:    {', '.join(manifest['outputs'].values())}")
+    print(f"Labels:     {', '.join(manifest['labels'])}")
+    print(f"Threshold:  P(referable) >= {manifest['thresholds']['referable']:.4f} "
+          f"({manifest.get('threshold_rule', '')})")
+    card = Path(settings.model).parent / manifest.get("model_card", "")
+    if card.is_file():
+        print(f"Model card: {card}")
+    return EXIT_OK
+
+
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from .audit import verify
+
+    report = verify(Path(args.db) if args.db else settings.audit_db)
+    if report.ok:
+        print(f"Audit trail intact: {report.records} records verified.")
+        return EXIT_OK
+    print(f"AUDIT TRAIL FAILED VERIFICATION ({report.records} records):")
+    for problem in report.problems:
+        print(f"  - {problem}")
+    return EXIT_FAILED
+
+
+def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from .evaluation import main as evaluate_main
+
+    return evaluate_main(args, settings)
+
+
+def cmd_gui(args: argparse.Namespace, settings: Settings) -> int:
+    from .gui.app import main as gui_main
+
+    return gui_main([])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="retina-screen",
+        description="Offline diabetic retinopathy screening of colour fundus photographs "
+                    "(research use; not cleared for clinical use).")
+    parser.add_argument("--version", action="version", version=f"retina-screen {__version__}")
+    parser.add_argument("--model", help="model manifest (.json beside the .onnx)")
+    parser.add_argument("--operator", help="operator name recorded in reports and the audit")
+    parser.add_argument("--log-level", default="WARNING", help="console log level")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    screen = sub.add_parser("screen", help="screen one patient's photographs")
+    screen.add_argument("images", nargs="*", help="photographs (eye guessed from the file name "
+                        "or DICOM tags)")
+    screen.add_argument("--right", action="append", metavar="IMAGE", help="a right-eye photo")
+    screen.add_argument("--left", action="append", metavar="IMAGE", help="a left-eye photo")
+    screen.add_argument("--patient-id")
+    screen.add_argument("--name")
+    screen.add_argument("--birth-date", help="YYYY-MM-DD")
+    screen.add_argument("--diabetes-type")
+    screen.add_argument("--report", metavar="PDF", help="also write the PDF report here")
+    screen.add_argument("--paper", choices=["A4", "Letter"])
+    screen.add_argument("--json", action="store_true", help="machine-readable output")
+    screen.set_defaults(handler=cmd_screen)
+
+    batch = sub.add_parser("batch", help="screen a camera export folder (resumable)")
+    batch.add_argument("input_dir")
+    batch.add_argument("--out", required=True, help="output folder")
+    batch.add_argument("--pattern", help="file-name pattern, e.g. '{patient}-{eye}-{any}' or a "
+                       "regex with (?P<patient>...) and (?P<eye>...)")
+    batch.add_argument("--workers", type=int, help="worker processes (default: CPU cores)")
+    batch.add_argument("--no-reports", action="store_true", help="skip the PDF reports")
+    batch.add_argument("--paper", choices=["A4", "Letter"])
+    batch.add_argument("--watch", action="store_true", help="keep screening new photographs")
+    batch.add_argument("--interval", type=float, default=5.0, help="watch poll interval (s)")
+    batch.add_argument("--quiet", action="store_true", help="no progress bar")
+    batch.add_argument("--progress", action="store_true", help="progress bar even when "
+                       "stderr is not a terminal")
+    batch.set_defaults(handler=cmd_batch)
+
+    report = sub.add_parser("report", help="(re)build one patient's PDF from a batch output")
+    report.add_argument("results_dir")
+    report.add_argument("patient_id")
+    report.add_argument("--name", help="patient name to print")
+    report.add_argument("--pdf", help="where to write the PDF")
+    report.add_argument("--paper", choices=["A4", "Letter"])
+    report.set_defaults(handler=cmd_report)
+
+    model = sub.add_parser("model", help="model commands")
+    model_sub = model.add_subparsers(dest="model_command", required=True)
+    info = model_sub.add_parser("info", help="print the manifest and verify the model's hash")
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(handler=cmd_model_info)
+
+    audit = sub.add_parser("audit", help="audit trail commands")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="verify the hash chain")
+    verify.add_argument("--db", help="audit database (default: from settings)")
+    verify.set_defaults(handler=cmd_audit_verify)
+
+    evaluate = sub.add_parser("evaluate", help="measure the model through the app's pipeline")
+    evaluate.add_argument("--data", default="../shared/data")
+    evaluate.add_argument("--out", default="models/dr_lite0_evaluation.json")
+    evaluate.add_argument("--cache", default=".traincache/cache.pkl",
+                          help="training cache (for the internal validation split)")
+    evaluate.add_argument("--bootstrap", type=int, default=2000)
+    evaluate.add_argument("--external-only", action="store_true",
+                          help="only the external srahim_dev set")
+    evaluate.set_defaults(handler=cmd_evaluate)
+
+    gui = sub.add_parser("gui", help="open the desktop application")
+    gui.set_defaults(handler=cmd_gui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = _settings_from(args)
+        setup_logging(settings, args.log_level)
+        return args.handler(args, settings)
+    except RetinaScreenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
