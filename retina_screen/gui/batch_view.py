@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 
 from ..results import Outcome
 from ..settings import Settings
-from .icons import OUTCOME_COLOURS, line_icon, outcome_icon
+from .icons import ACCENT, OUTCOME_COLOURS, line_icon, outcome_icon
 from .messages import plain_message
 from .settings_view import PathField
 from .text import OUTCOME_SHORT
@@ -99,7 +99,7 @@ class PatientTableModel(QAbstractTableModel):
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return (row.patient_id, row.eyes, OUTCOME_SHORT[row.outcome], row.interval,
-                    "Open" if row.report else "–")[column]
+                    "Open report" if row.report else "–")[column]
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == 2:
                 return row.headline
@@ -108,6 +108,10 @@ class PatientTableModel(QAbstractTableModel):
                         else "No report was written for this patient")
         if role == Qt.ItemDataRole.DecorationRole and column == 2:
             return outcome_icon(row.outcome)
+        if role == Qt.ItemDataRole.DecorationRole and column == 4 and row.report:
+            return line_icon("report", ACCENT)
+        if role == Qt.ItemDataRole.ForegroundRole and column == 4:
+            return QColor(ACCENT)
         if role == Qt.ItemDataRole.ForegroundRole and column in (2, 3):
             return QColor(OUTCOME_COLOURS[row.outcome])
         if role == Qt.ItemDataRole.FontRole and column == 2 and row.outcome.is_referral:
@@ -318,14 +322,19 @@ class BatchPage(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
-        self.table.setSortingEnabled(True)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(30)
         header = self.table.horizontalHeader()
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        for column, width in enumerate((200, 80, 200, 260)):
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header.setSortIndicatorShown(True)
+        for column, width in ((0, 220), (1, 80), (2, 210), (4, 140)):
             self.table.setColumnWidth(column, width)
+        # Unsorted (in the order patients finish) until a column header is clicked.
+        self.table.setSortingEnabled(True)
+        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.proxy.sort(-1)
         self.table.doubleClicked.connect(self._open_row)
         self.table.activated.connect(self._open_row)
 

@@ -19,24 +19,25 @@ def rgb_to_qimage(rgb: np.ndarray) -> QImage:
     return QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
-def heatmap_overlay(heatmap: np.ndarray, side: int) -> QImage:
-    """The heatmap grid (0..1) as a translucent colour layer of ``side`` x ``side`` pixels.
+def heatmap_overlay(rgb: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
+    """The photograph in grey with the heatmap (0..1 grid) in the "inferno" colours on top.
 
-    Low values are transparent, so the photograph stays visible where the model did not look.
+    As in the PDF report: brightness rises with the value (brightest yellow = most influence
+    on the grade), so it also reads without colour; outside the field of view is black.
     """
-    grid = np.clip(np.nan_to_num(heatmap.astype(np.float32)), 0.0, 1.0)
-    smooth = cv2.resize(grid, (side, side), interpolation=cv2.INTER_CUBIC)
-    smooth = np.clip(smooth, 0.0, 1.0)
-    colours = cv2.applyColorMap((smooth * 255).astype(np.uint8), cv2.COLORMAP_JET)
-    rgba = np.empty((side, side, 4), np.uint8)
-    rgba[..., :3] = colours[..., ::-1]
-    alpha = np.clip((smooth - 0.15) / 0.85, 0, 1) * 170
-    yy, xx = np.mgrid[0:side, 0:side]
-    centre = (side - 1) / 2
-    alpha[(yy - centre) ** 2 + (xx - centre) ** 2 > (side / 2) ** 2] = 0  # outside the FOV
-    rgba[..., 3] = alpha.astype(np.uint8)
-    image = QImage(rgba.data, side, side, 4 * side, QImage.Format.Format_RGBA8888)
-    return image.copy()
+    base = np.ascontiguousarray(rgb, dtype=np.uint8)
+    height, width = base.shape[:2]
+    grey = cv2.cvtColor(base, cv2.COLOR_RGB2GRAY).astype(np.float32) * 0.8
+    heat = np.clip(np.nan_to_num(np.asarray(heatmap, dtype=np.float32)), 0.0, 1.0)
+    heat = np.clip(cv2.resize(heat, (width, height), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
+    colour = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
+    colour = cv2.cvtColor(colour, cv2.COLOR_BGR2RGB).astype(np.float32)
+    alpha = (0.2 + 0.65 * heat)[..., None]
+    out = grey[..., None] * (1 - alpha) + colour * alpha
+    yy, xx = np.ogrid[:height, :width]
+    radius = min(height, width) / 2
+    out[(xx - width / 2 + 0.5) ** 2 + (yy - height / 2 + 0.5) ** 2 > radius**2] = 0
+    return np.clip(out, 0, 255).astype(np.uint8)
 
 
 class ImageView(QGraphicsView):
@@ -86,14 +87,11 @@ class ImageView(QGraphicsView):
             return
         image = rgb_to_qimage(rgb)
         self._photo.setPixmap(QPixmap.fromImage(image))
-        side = image.width()
         self._has_heatmap = heatmap is not None
         self.heatmap_peak = float(np.nanmax(heatmap)) if heatmap is not None else 0.0
         if heatmap is not None:
-            overlay = heatmap_overlay(heatmap, side)
-            pixmap = QPixmap.fromImage(overlay)
-            pixmap = pixmap.scaled(image.width(), image.height())
-            self._overlay.setPixmap(pixmap)
+            overlay = rgb_to_qimage(heatmap_overlay(rgb, heatmap))
+            self._overlay.setPixmap(QPixmap.fromImage(overlay))
         else:
             self._overlay.setPixmap(QPixmap())
         self._overlay.setVisible(self._has_heatmap and self._heatmap_wanted)

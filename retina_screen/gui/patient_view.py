@@ -51,8 +51,8 @@ from .workers import run_task
 
 log = logging.getLogger(__name__)
 
-HEATMAP_LEGEND = ("Heatmap: areas that most influenced the grade (red = strongest). "
-                  "It is not a map of lesions.")
+HEATMAP_LEGEND = ("Heatmap: areas that most influenced the grade (brightest yellow = "
+                  "strongest). It is not a map of lesions.")
 PHOTO_FILTER = ("Photographs (*.jpg *.jpeg *.png *.tif *.tiff *.bmp *.dcm *.dicom);;"
                 "All files (*)")
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".dcm", ".dicom"}
@@ -397,7 +397,7 @@ class ResultPanel(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("resultPanel")
-        self.setMinimumWidth(360)
+        self.setMinimumWidth(380)
         self.icon = QLabel()
         self.icon.setFixedSize(56, 56)
         self.title = QLabel()
@@ -528,10 +528,11 @@ class ResultPanel(QFrame):
             row += 1
         self.eyes_grid.setColumnStretch(1, 1)
         self.notes.setText("\n".join(f"• {note}" for note in result.notes))
-        if result.model is not None:
-            self.model_line.setText(
-                f"Model {result.model.name} {result.model.version} · thresholds "
-                f"{result.thresholds_version} · research use, not a diagnosis")
+        screened = result.screened_at[:16].replace("T", " ")
+        model = (f"model {result.model.name} {result.model.version}, "
+                 if result.model is not None else "")
+        self.model_line.setText(f"Screened {screened} · {model}quality thresholds "
+                                f"{result.thresholds_version} · research use, not a diagnosis")
         if busy:
             self.show_busy(busy)
 
@@ -634,6 +635,7 @@ class PatientPage(QWidget):
         self.photo_caption.setObjectName("viewerCaption")
         self.heatmap_legend = QLabel(HEATMAP_LEGEND)
         self.heatmap_legend.setObjectName("muted")
+        self.heatmap_legend.setWordWrap(True)
         self.heatmap_legend.setVisible(False)
         bar = QHBoxLayout()
         bar.setContentsMargins(10, 6, 6, 6)
@@ -677,7 +679,7 @@ class PatientPage(QWidget):
         splitter.setStretchFactor(1, 1)
         splitter.setStretchFactor(2, 0)
         splitter.setChildrenCollapsible(False)
-        splitter.setSizes([360, 560, 360])
+        splitter.setSizes([340, 600, 400])
         self.splitter = splitter
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 12, 12, 12)

@@ -177,6 +177,7 @@ class PatientSession(QObject):
             return
         self.patient = info
         if self.result is not None:
+            self.saved = False  # a saved or printed report no longer matches the details
             self._decide()
 
     def mark_saved(self) -> None:

@@ -306,7 +306,8 @@ def test_settings_first_run_and_window_state(open_window, prefs, isolated_settin
     dialog = SettingsDialog(window.prefs, window.settings, window.screener.model.manifest, window)
     qtbot.addWidget(dialog)
     manifest = window.screener.model.manifest
-    assert manifest.sha256 in dialog.model_details.text()
+    details = dialog.model_details.text()
+    assert manifest.sha256[:32] in details and manifest.sha256[32:] in details
     assert manifest.version in dialog.model_details.text()
     dialog.paper.setCurrentText("Letter")
     dialog.operator.setText("C. Pharmacist")
@@ -363,3 +364,41 @@ def test_pyside_reference_leak_is_neutralised(qtbot):
     if qt_compat.needs_workaround():
         assert qt_compat.protect_singletons()
         assert sys.getrefcount(None) > 1 << 39
+
+
+def test_model_card_summary(tmp_path):
+    from retina_screen.gui.settings_view import model_card_summary
+    from retina_screen.inference import read_manifest
+    from retina_screen.settings import RESOURCE_ROOT
+
+    manifest_path = tmp_path / "dr_lite0.json"
+    shutil.copyfile(RESOURCE_ROOT / "models" / "dr_lite0.json", manifest_path)
+    manifest = read_manifest(manifest_path)
+    assert model_card_summary(manifest_path, manifest) == ""  # no card: nothing to show
+    card = tmp_path / manifest.raw.get("model_card", "dr_lite0.md")
+    card.write_text("# Model card\n\nIntro paragraph.\n\n## Summary\n\nGrades **referable** DR."
+                    "\n\n## Training\n\nDetails.\n", encoding="utf-8")
+    assert model_card_summary(manifest_path, manifest) == "Grades **referable** DR."
+    card.write_text("# Model card\n\nFirst paragraph only.\n\n## Data\n\nx\n", encoding="utf-8")
+    assert model_card_summary(manifest_path, manifest) == "First paragraph only."
+
+
+def test_entry_point_opens_the_window(tmp_path):
+    """``python -m retina_screen.gui`` (what retina-screen-gui runs) shows the window, logs to
+    the log folder and exits cleanly."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    shown = tmp_path / "shown.txt"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "cfg"),
+               XDG_DATA_HOME=str(tmp_path / "data"), RETINA_SCREEN_GUI_SHOWN_FILE=str(shown),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
+    done = subprocess.run([sys.executable, "-m", "retina_screen.gui", "--gui-settings",
+                           str(tmp_path / "gui.ini"), "--exit-when-shown"], env=env, cwd=root,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert shown.is_file()
+    log = tmp_path / "data" / "retina-screen" / "logs" / "retina-screen-gui.log"
+    assert "window shown" in log.read_text(encoding="utf-8")

@@ -1,0 +1,176 @@
+"""The batch view on a small real camera folder: start, cancel midway, resume, and the table
+against the engine's own results.csv and patients.csv."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from gui_helpers import WAIT_MS
+from PySide6.QtCore import Qt
+
+from retina_screen.results import Outcome
+
+pytest.importorskip("retina_screen.batch")
+
+PATIENTS = ("Patient006", "Patient013", "Patient036")
+RUN_MS = max(WAIT_MS, 120_000)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def check_table(page, out: Path) -> list[dict[str, str]]:
+    """Every patient row in the window equals its row in patients.csv, and vice versa."""
+    from retina_screen.gui.text import OUTCOME_SHORT
+
+    rows = read_csv(out / "patients.csv")
+    table = {r.patient_id: r for r in page.model.rows}
+    assert set(table) == {r["patient_id"] for r in rows}
+    for row in rows:
+        shown = table[row["patient_id"]]
+        assert shown.eyes == row["eyes"]
+        assert shown.outcome is Outcome(row["outcome"])
+        assert shown.headline == row["decision"]
+        assert shown.interval == row["interval"]
+        assert shown.report == ((out / row["report"]) if row["report"] else None)
+        position = page.model.rows.index(shown)
+        assert page.model.data(page.model.index(position, 2)) == OUTCOME_SHORT[shown.outcome]
+        assert page.model.data(page.model.index(position, 3)) == row["interval"]
+    return rows
+
+
+def test_batch_cancel_resume_and_table(open_window, isolated_settings, srahim, tmp_path, qtbot):
+    camera = tmp_path / "camera"
+    camera.mkdir()
+    for patient in PATIENTS:
+        for eye in "RL":
+            shutil.copy(srahim / "images" / f"{patient}_{eye}.jpg", camera)
+    out = tmp_path / "results"
+    window = open_window(settings=isolated_settings.replace(workers=2))
+    page = window.batch_page
+    window.tabs.setCurrentWidget(page)
+    page.input_dir.setText(str(camera))
+    page.output_dir.setText(str(out))
+
+    # Run 1: cancelled as soon as the first patient appears in the table.
+    def cancel_once(*_args) -> None:
+        page.model.rowsInserted.disconnect(cancel_once)
+        page.cancel()
+
+    page.model.rowsInserted.connect(cancel_once)
+    progress = []
+    page.progressed.connect(progress.append)
+    with qtbot.waitSignal(page.runFinished, timeout=RUN_MS) as first:
+        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+        assert page.running and not page.start_button.isEnabled()
+    summary, error = first.args
+    assert error is None, error
+    assert summary.cancelled, "the run finished before the cancel reached it"
+    assert 1 <= len(page.model.rows) < len(PATIENTS)
+    assert "Press Start to resume" in page.progress_label.text()
+    assert progress and progress[-1].total == 2 * len(PATIENTS)
+    done_first = {r.patient_id for r in page.model.rows}
+    check_table(page, out)
+    assert not page.running and page.start_button.isEnabled()
+
+    # Run 2: resumes; patients finished before are reported again, not screened again.
+    with qtbot.waitSignal(page.runFinished, timeout=RUN_MS) as second:
+        page.start_button.click()
+    summary, error = second.args
+    assert error is None, error
+    assert not summary.cancelled
+    assert summary.resumed == 2 * len(done_first)
+    assert summary.images == 2 * len(PATIENTS)
+    assert page.count_label.text() == "Finished"
+    patients = check_table(page, out)
+    assert len(patients) == len(PATIENTS)
+
+    results = read_csv(out / "results.csv")
+    assert sorted(r["path"] for r in results) == sorted(p.name for p in camera.iterdir())
+    for row in results:
+        table_row = next(r for r in page.model.rows if r.patient_id == row["patient_id"])
+        assert row["eye"][0].upper() in table_row.eyes
+
+    # "Refer only" filter shows exactly the referred patients of patients.csv.
+    page.refer_only.setChecked(True)
+    referred = [r for r in patients if Outcome(r["outcome"]).is_referral]
+    assert page.proxy.rowCount() == len(referred)
+    page.refer_only.setChecked(False)
+    assert page.proxy.rowCount() == len(PATIENTS)
+
+    # Double-click opens the patient's report.
+    opened = []
+    page.open_file = lambda path: opened.append(path) or True
+    page.table.doubleClicked.emit(page.proxy.index(0, 0))
+    first_row = page.proxy.data(page.proxy.index(0, 0), Qt.ItemDataRole.UserRole)
+    assert opened == [first_row.report] and first_row.report.is_file()
+
+
+def test_batch_refuses_a_missing_folder(open_window, tmp_path):
+    window = open_window(wait_model=False)
+    page = window.batch_page
+    page.input_dir.setText(str(tmp_path / "no-such-folder"))
+    assert not page.start()
+    assert window.messages[-1][0] == "warning"
+    assert not page.running
+
+
+def _camera(srahim: Path, folder: Path, patients: tuple[str, ...], age_s: float = 0) -> None:
+    folder.mkdir(exist_ok=True)
+    for patient in patients:
+        for eye in "RL":
+            target = folder / f"{patient}_{eye}.jpg"
+            shutil.copy(srahim / "images" / target.name, target)
+            if age_s:
+                old = time.time() - age_s
+                os.utime(target, (old, old))
+
+
+def test_watch_mode_screens_new_patients(open_window, isolated_settings, srahim, tmp_path,
+                                         qtbot):
+    camera, out = tmp_path / "camera", tmp_path / "results"
+    _camera(srahim, camera, ("Patient006",), age_s=60)  # written a minute ago: settled
+    window = open_window(settings=isolated_settings.replace(workers=1))
+    page = window.batch_page
+    page.input_dir.setText(str(camera))
+    page.output_dir.setText(str(out))
+    page.reports.setChecked(False)
+    page.watch.setChecked(True)
+    assert page.start()
+    qtbot.waitUntil(lambda: len(page.model.rows) == 1, timeout=RUN_MS)
+    _camera(srahim, camera, ("Patient008",), age_s=60)  # the camera writes a new patient
+    qtbot.waitUntil(lambda: len(page.model.rows) == 2, timeout=RUN_MS)
+    assert page.running
+    with qtbot.waitSignal(page.runFinished, timeout=RUN_MS) as stopped:
+        page.cancel_button.click()
+    summary, error = stopped.args
+    assert error is None and summary.images == 4
+    check_table(page, out)
+    assert all(r.report is None for r in page.model.rows)  # reports were switched off
+
+
+def test_closing_the_window_stops_a_batch_safely(open_window, isolated_settings, srahim,
+                                                 tmp_path, qtbot):
+    camera, out = tmp_path / "camera", tmp_path / "results"
+    _camera(srahim, camera, PATIENTS + ("Patient008", "Patient016", "Patient017"))
+    window = open_window(settings=isolated_settings.replace(workers=1))
+    page = window.batch_page
+    page.input_dir.setText(str(camera))
+    page.output_dir.setText(str(out))
+    with qtbot.waitSignal(page.progressed, timeout=RUN_MS):
+        assert page.start()
+    finished = []
+    page.runFinished.connect(lambda summary, error: finished.append((summary, error)))
+    window.close()  # cancels the run and waits for it
+    assert not page.running
+    qtbot.waitUntil(lambda: bool(finished), timeout=WAIT_MS)
+    summary, error = finished[0]
+    assert error is None and summary.cancelled
+    assert (out / "patients.csv").is_file()
