@@ -11,6 +11,13 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("RETINA_SCREEN_DATA", ROOT.parent / "shared" / "data")).resolve()
 HAVE_DATA = (DATA / "srahim_dev" / "labels.csv").is_file()
 
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("RETINA_SCREEN_REQUIRE_DATA") and not HAVE_DATA:
+        raise pytest.UsageError(f"RETINA_SCREEN_REQUIRE_DATA is set but no data at {DATA}")
+
+
 requires_data = pytest.mark.skipif(
     not HAVE_DATA, reason=f"real fundus data not found at {DATA} (set RETINA_SCREEN_DATA)"
 )

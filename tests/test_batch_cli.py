@@ -1,0 +1,261 @@
+"""Batch screening of a real folder, resume, locking, DICOM input, the command line, audit."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retina_screen.audit import AuditTrail, verify
+from retina_screen.batch import output_lock, run_batch
+from retina_screen.errors import OutputLockedError
+from retina_screen.loading import load_image
+from retina_screen.results import Eye, Outcome
+
+ROOT = Path(__file__).resolve().parents[1]
+PATIENTS = ("Patient006", "Patient036", "Patient145", "Patient108")
+
+
+def make_dicom(rgb: np.ndarray, path: Path, patient_id: str, laterality: str,
+               name: str = "Doe^Jane", birth: str = "19600131") -> None:
+    """A DICOM Ophthalmic Photography file holding ``rgb`` (uncompressed)."""
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.77.1.5.1"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.PatientID = patient_id
+    ds.PatientName = name
+    ds.PatientBirthDate = birth
+    ds.ImageLaterality = laterality
+    ds.AcquisitionDateTime = "20261120093000"
+    ds.Modality = "OP"
+    ds.Rows, ds.Columns = rgb.shape[:2]
+    ds.SamplesPerPixel = 3
+    ds.PhotometricInterpretation = "RGB"
+    ds.PlanarConfiguration = 0
+    ds.BitsAllocated = ds.BitsStored = 8
+    ds.HighBit = 7
+    ds.PixelRepresentation = 0
+    ds.PixelData = np.ascontiguousarray(rgb).tobytes()
+    ds.save_as(str(path), enforce_file_format=True)
+
+
+@pytest.fixture(scope="module")
+def camera_folder(tmp_path_factory, data_dir: Path) -> Path:
+    folder = tmp_path_factory.mktemp("camera")
+    (folder / "day1" / "sub").mkdir(parents=True)
+    for index, patient in enumerate(PATIENTS):
+        target = folder / "day1" / ("sub" if index % 2 else "")
+        for eye in "LR":
+            shutil.copy(data_dir / f"srahim_dev/images/{patient}_{eye}.jpg", target)
+    (folder / "day1" / "notes_R.jpg").write_text("not a photo")
+    rgb = load_image(data_dir / "srahim_dev/images/Patient016_L.jpg", max_side=800).pixels
+    make_dicom(rgb, folder / "day1" / "IMG0001.dcm", "DCM-77", "L")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def settings_for(tmp_path_factory):
+    from retina_screen.settings import load_settings
+
+    base = tmp_path_factory.mktemp("settings")
+    return load_settings(use_environment=False, use_file=False, overrides={
+        "audit_db": base / "audit.sqlite", "log_dir": base / "logs"})
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def full_run(camera_folder: Path, settings_for, tmp_path_factory):
+    out = tmp_path_factory.mktemp("full")
+    summary = run_batch(camera_folder, out, settings_for, workers=2)
+    return out, summary
+
+
+def test_batch_writes_one_row_per_image_and_a_decision_per_patient(full_run) -> None:
+    out, summary = full_run
+    rows = read_csv(out / "results.csv")
+    assert len(rows) == 10 and summary.images == 10
+    assert {"path", "patient_id", "eye", "status", "reasons", "icdr_grade", "p_referable",
+            "referable", "model_version"} <= set(rows[0])
+    by_path = {r["path"]: r for r in rows}
+    bad = by_path["day1/notes_R.jpg"]
+    assert bad["status"] == "error" and bad["reasons"] and bad["icdr_grade"] == ""
+    for row in rows:
+        if row["status"] == "ok":
+            assert row["icdr_grade"] in "01234" and 0 <= float(row["p_referable"]) <= 1
+            assert row["referable"] in ("yes", "no")
+        else:
+            assert row["icdr_grade"] == row["p_referable"] == row["referable"] == ""
+    dicom = by_path["day1/IMG0001.dcm"]
+    assert dicom["patient_id"] == "DCM-77" and dicom["eye"] == "left"
+    assert by_path["day1/sub/Patient036_R.jpg"]["eye"] == "right"
+    patients = {p["patient_id"]: p for p in read_csv(out / "patients.csv")}
+    assert set(patients) == {*PATIENTS, "notes", "DCM-77"}
+    assert patients["Patient145"]["outcome"] in ("refer", "refer_urgent")
+    assert patients["Patient006"]["outcome"] == "no_referable"
+    assert patients["Patient006"]["interval"] == "rescreen in 12 months"
+    assert patients["notes"]["outcome"] == "insufficient"
+    assert patients["DCM-77"]["outcome"] == "insufficient"  # one eye only
+    for patient in patients.values():
+        assert (out / patient["report"]).stat().st_size > 10_000
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert sum(r["kind"] == "image" for r in records) == 10
+    assert sum(r["kind"] == "patient" for r in records) == 6
+    ok = next(r for r in records if r["kind"] == "image" and r["status"] == "ok")
+    assert len(ok["probabilities"]) == 5 and ok["quality"]["checks"]
+    assert summary.error_files == (("day1/notes_R.jpg", bad["reasons"]),)
+
+
+def test_batch_decisions_match_single_patient_screening(full_run, screener,
+                                                        data_dir: Path) -> None:
+    out, _ = full_run
+    patients = {p["patient_id"]: p for p in read_csv(out / "patients.csv")}
+    for patient in PATIENTS:
+        result = screener.screen_patient(
+            [(data_dir / f"srahim_dev/images/{patient}_{e}.jpg",
+              Eye.LEFT if e == "L" else Eye.RIGHT) for e in "LR"])
+        assert patients[patient]["outcome"] == result.outcome.value
+
+
+def test_interrupted_batch_resumes_without_loss_or_repeats(full_run, camera_folder: Path,
+                                                           settings_for, tmp_path: Path) -> None:
+    reference = read_csv(full_run[0] / "results.csv")
+    out = tmp_path / "out"
+    cancel = threading.Event()
+    seen: list[int] = []
+
+    def stop_after_four(progress) -> None:  # noqa: ANN001
+        seen.append(progress.done)
+        if progress.done >= 4:
+            cancel.set()
+
+    first = run_batch(camera_folder, out, settings_for, workers=1, reports=False,
+                      progress=stop_after_four, cancel=cancel)
+    assert first.cancelled and 0 < first.images < 10
+    with open(out / "results.jsonl", "ab") as journal:  # a torn write from a power cut
+        journal.write(b'{"kind": "image", "path": "day1/Pat')
+    second = run_batch(camera_folder, out, settings_for, workers=1, reports=False)
+    assert not second.cancelled and second.resumed == first.images
+    rows = read_csv(out / "results.csv")
+    assert len(rows) == len({r["path"] for r in rows}) == 10
+    key = ("path", "patient_id", "eye", "status", "icdr_grade", "referable", "p_referable")
+    assert [{k: r[k] for k in key} for r in rows] == [{k: r[k] for k in key} for r in reference]
+    for line in (out / "results.jsonl").read_text().splitlines():
+        json.loads(line)
+
+
+def test_second_run_on_the_same_output_folder_refuses(camera_folder: Path, settings_for,
+                                                      tmp_path: Path) -> None:
+    out = tmp_path / "locked"
+    out.mkdir()
+    with output_lock(out), pytest.raises(OutputLockedError, match="already writing"):
+        run_batch(camera_folder, out, settings_for, workers=1)
+
+
+def test_new_photo_of_a_screened_patient_updates_its_decision(camera_folder: Path, settings_for,
+                                                              tmp_path: Path,
+                                                              data_dir: Path) -> None:
+    folder = tmp_path / "watch"
+    folder.mkdir()
+    shutil.copy(data_dir / "srahim_dev/images/Patient006_R.jpg", folder)
+    out = tmp_path / "out"
+    first = run_batch(folder, out, settings_for, workers=1, reports=False)
+    assert first.patients[0].outcome is Outcome.INSUFFICIENT  # left eye not yet photographed
+    shutil.copy(data_dir / "srahim_dev/images/Patient006_L.jpg", folder)
+    second = run_batch(folder, out, settings_for, workers=1, reports=False)
+    assert second.patients[0].outcome is Outcome.NO_REFERABLE
+    assert len(read_csv(out / "results.csv")) == 2
+    assert len(read_csv(out / "patients.csv")) == 1
+
+
+def test_dicom_tags_are_read(data_dir: Path, tmp_path: Path) -> None:
+    rgb = load_image(data_dir / "srahim_dev/images/Patient006_R.jpg", max_side=600).pixels
+    path = tmp_path / "eye.dcm"
+    make_dicom(rgb, path, "ID-1", "R", name="Ødegård^Åse", birth="19581224")
+    loaded = load_image(path)
+    assert loaded.format == "DICOM" and np.array_equal(loaded.pixels, rgb)
+    assert loaded.dicom.patient_id == "ID-1"
+    assert loaded.dicom.patient_name == "Ødegård Åse"
+    assert loaded.dicom.birth_date == "1958-12-24"
+    assert loaded.dicom.laterality == "right"
+    assert loaded.dicom.acquisition_date == "2026-11-20"
+
+
+def _cli(*args: str, env_home: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "XDG_DATA_HOME": str(env_home / "data"),
+           "XDG_CONFIG_HOME": str(env_home / "config")}
+    return subprocess.run([sys.executable, "-m", "retina_screen", *args], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=300)
+
+
+def test_cli_screen_json_and_report(data_dir: Path, tmp_path: Path) -> None:
+    left = data_dir / "srahim_dev/full_resolution/Patient006_L.jpg"
+    right = data_dir / "srahim_dev/images/Patient006_R.jpg"
+    report = tmp_path / "p6.pdf"
+    done = _cli("screen", "--json", "--report", str(report), str(left), str(right),
+                env_home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["outcome"] == "no_referable" and summary["patient_id"] == "Patient006"
+    assert {e["eye"] for e in summary["eyes"]} == {"left", "right"}
+    assert report.read_bytes().startswith(b"%PDF")
+    verified = _cli("audit", "verify", env_home=tmp_path)
+    assert verified.returncode == 0 and "1 records verified" in verified.stdout
+
+
+def test_cli_model_info_and_version(tmp_path: Path) -> None:
+    info = _cli("model", "info", env_home=tmp_path)
+    assert info.returncode == 0, info.stderr
+    assert "(verified)" in info.stdout and "Threshold" in info.stdout
+    version = _cli("--version", env_home=tmp_path)
+    assert version.stdout.startswith("retina-screen ")
+
+
+def test_cli_batch_reports_bad_files_and_exits_zero(camera_folder: Path, tmp_path: Path) -> None:
+    done = _cli("batch", str(camera_folder), "--out", str(tmp_path / "o"), "--workers", "2",
+                "--no-reports", env_home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "unreadable: day1/notes_R.jpg" in done.stdout
+    missing = _cli("batch", str(tmp_path / "nope"), "--out", str(tmp_path / "o2"),
+                   env_home=tmp_path)
+    assert missing.returncode == 1 and "input folder not found" in missing.stderr
+
+
+def test_audit_trail_detects_edits_and_deletions(full_run, settings_for) -> None:
+    db = settings_for.audit_db
+    assert verify(db).ok and verify(db).records >= 6
+    copy = db.with_name("copy.sqlite")
+    shutil.copy(db, copy)
+    shutil.copy(db.with_name(db.name + ".head"), copy.with_name(copy.name + ".head"))
+    with sqlite3.connect(copy) as connection:
+        connection.execute("UPDATE records SET payload = replace(payload, 'refer', 'no') "
+                           "WHERE id = 2")
+    assert not verify(copy).ok
+    trail = AuditTrail(tmp := copy.with_name("fresh.sqlite"))
+    for index in range(3):
+        trail.append("test", "op", f"ref{index}", {"n": index})
+    trail.close()
+    assert verify(tmp).ok
+    with sqlite3.connect(tmp) as connection:
+        connection.execute("DELETE FROM records WHERE id = 3")
+    report = verify(tmp)
+    assert not report.ok and any("deleted from the end" in p for p in report.problems)

@@ -1,0 +1,350 @@
+"""The screening engine on real photographs: loading, field of view, quality gate, grading,
+decisions, the model manifest, and the Qt-free core."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from retina_screen.decision import combine_patient, load_referral_table
+from retina_screen.errors import ConfigError, ImageLoadError, ModelError
+from retina_screen.fov import crop_to_fov, find_fov
+from retina_screen.inference import GradingModel
+from retina_screen.loading import load_image
+from retina_screen.naming import compile_pattern, parse_stem, safe_file_stem
+from retina_screen.preprocess import PreprocessSpec, normalise_crop, preprocess_photo
+from retina_screen.results import Eye, ImageResult, ImageStatus, Outcome, PatientInfo
+from retina_screen.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+FULL_RES = "srahim_dev/full_resolution/Patient006_L.jpg"
+MODEL = ROOT / "models" / "dr_lite0.json"
+
+
+def test_full_resolution_camera_jpeg_loads_at_reduced_scale(data_dir: Path) -> None:
+    full = load_image(data_dir / FULL_RES)
+    reduced = load_image(data_dir / FULL_RES, max_side=768)
+    assert (full.original_width, full.original_height) == (3872, 2592)
+    assert full.pixels.shape == (2592, 3872, 3)
+    assert reduced.pixels.shape == (648, 968, 3)  # decoded at 1/4 scale
+    assert reduced.sha256 == full.sha256
+    # The reduced decode is the same picture: its mean colour matches the full decode's.
+    full_small = cv2.resize(full.pixels, (968, 648), interpolation=cv2.INTER_AREA)
+    assert np.abs(full_small.astype(float).mean((0, 1)) - reduced.pixels.mean((0, 1))).max() < 2
+
+
+@pytest.mark.parametrize("ext,params", [(".png", []), (".bmp", []), (".tif", [])])
+def test_lossless_formats_decode_identically(data_dir: Path, tmp_path: Path, ext: str,
+                                             params: list) -> None:
+    rgb = load_image(data_dir / "srahim_dev/images/Patient006_R.jpg").pixels
+    path = tmp_path / f"photo{ext}"
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
+    assert np.array_equal(load_image(path).pixels, rgb)
+
+
+def test_sixteen_bit_grey_and_rgba_inputs(data_dir: Path, tmp_path: Path) -> None:
+    rgb = load_image(data_dir / "srahim_dev/images/Patient006_R.jpg").pixels
+    sixteen = tmp_path / "sixteen.tif"
+    cv2.imwrite(str(sixteen), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR).astype(np.uint16) * 257)
+    assert np.abs(load_image(sixteen).pixels.astype(int) - rgb).max() <= 1
+    grey = tmp_path / "grey.png"
+    cv2.imwrite(str(grey), cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+    loaded = load_image(grey).pixels
+    assert loaded.shape == rgb.shape and np.array_equal(loaded[..., 0], loaded[..., 2])
+    rgba = tmp_path / "rgba.png"
+    cv2.imwrite(str(rgba), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGRA))
+    assert np.array_equal(load_image(rgba).pixels, rgb)
+
+
+def test_exif_orientation_is_applied(data_dir: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    source = Image.open(data_dir / "srahim_dev/images/Patient006_R.jpg")
+    exif = source.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise when displayed
+    path = tmp_path / "rotated.jpg"
+    source.save(path, exif=exif)
+    loaded = load_image(path)
+    assert loaded.pixels.shape[:2] == (source.width, source.height)
+
+
+@pytest.mark.parametrize("payload,reason", [
+    (b"", "empty"),
+    (b"this is not an image\n" * 20, "not an image"),
+])
+def test_unreadable_files_give_a_typed_error(tmp_path: Path, payload: bytes,
+                                             reason: str) -> None:
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(payload)
+    with pytest.raises(ImageLoadError, match=reason):
+        load_image(path)
+
+
+def test_truncated_camera_jpeg_is_refused(data_dir: Path, tmp_path: Path) -> None:
+    data = (data_dir / FULL_RES).read_bytes()
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageLoadError, match="truncated"):
+        load_image(path)
+
+
+def test_field_of_view_is_found_on_cut_circle(data_dir: Path) -> None:
+    rgb = load_image(data_dir / "srahim_dev/images/Patient006_L.jpg").pixels
+    fov = find_fov(rgb)
+    height, width = rgb.shape[:2]
+    # The srahim camera cuts the circle at top and bottom: the diameter exceeds the height.
+    assert 2 * fov.radius > height
+    assert abs(fov.centre_x - width / 2) < 0.1 * width
+    crop = crop_to_fov(rgb, 256)
+    assert crop.image.shape == (256, 256, 3)
+    # Rows above and below the frame are black; the middle row is lit.
+    assert crop.image[0].max() < 20 and crop.image[128].mean() > 40
+
+
+def test_preprocessing_is_shared_and_normalised(data_dir: Path) -> None:
+    rgb = load_image(data_dir / "srahim_dev/images/Patient006_L.jpg").pixels
+    spec = PreprocessSpec(size=256)
+    tensor, crop = preprocess_photo(rgb, spec)
+    assert tensor.shape == (3, 256, 256) and tensor.dtype == np.float32
+    assert np.array_equal(tensor, normalise_crop(crop.image, spec))
+    assert tensor.min() >= -1.01 and tensor.max() <= 1.01
+    assert abs(float(tensor.mean())) < 0.1  # local normalisation centres the image
+
+
+@pytest.fixture(scope="module")
+def quality_cases(screener, data_dir: Path) -> dict[str, ImageResult]:
+    cases = {
+        "good": "drimdb/images/good/drimdb_good (1).jpg",
+        "dark": "drimdb/images/bad/drimdb_bad (23).jpg",
+        "blurred": "drimdb/images/bad/drimdb_bad (12).jpg",
+        "glare": "drimdb/images/bad/drimdb_bad (17).jpg",
+        "white": "drimdb/images/bad/drimdb_bad (1).jpg",
+    }
+    return {name: screener.screen_image(data_dir / rel) for name, rel in cases.items()}
+
+
+def test_known_good_drimdb_photo_passes(quality_cases) -> None:
+    good = quality_cases["good"]
+    assert good.status is ImageStatus.OK and good.quality.gradable
+    assert good.grading is not None and len(good.grading.probabilities) == 5
+    assert abs(sum(good.grading.probabilities) - 1) < 1e-4
+
+
+@pytest.mark.parametrize("case,reason", [
+    ("dark", "too dark"),
+    ("blurred", "out of focus"),
+    ("glare", "uneven illumination"),
+])
+def test_known_ungradable_drimdb_photos_fail_for_the_stated_reason(quality_cases, case: str,
+                                                                   reason: str) -> None:
+    result = quality_cases[case]
+    assert result.status is ImageStatus.UNGRADABLE
+    assert result.grading is None
+    assert any(reason in r for r in result.reasons), result.reasons
+    failed = [c for c in result.quality.checks if not c.passed]
+    assert all(c.reason for c in failed)
+
+
+def test_blank_white_frame_is_never_graded(quality_cases) -> None:
+    assert quality_cases["white"].status is ImageStatus.UNGRADABLE
+
+
+def test_every_drimdb_outlier_is_not_a_fundus_photograph(screener, data_dir: Path) -> None:
+    outliers = sorted((data_dir / "drimdb/images/outlier").glob("*.jpg"))
+    assert len(outliers) == 22
+    for path in outliers:
+        result = screener.screen_image(path, keep_display=False)
+        assert result.status is ImageStatus.UNGRADABLE, path.name
+        assert result.reasons == ("not a fundus photograph: load a colour retinal photograph",)
+        assert result.grading is None
+
+
+def test_full_resolution_photo_screens_end_to_end(screener, data_dir: Path) -> None:
+    result = screener.screen_image(data_dir / FULL_RES, Eye.LEFT)
+    assert result.status is ImageStatus.OK
+    assert (result.width, result.height) == (3872, 2592)
+    assert result.display_image.shape == (512, 512, 3)
+    assert result.grading.heatmap is not None and result.grading.heatmap.max() <= 1.0
+    # The 3872 px original and the 1600 px copy of the same photo get the same verdict.
+    copy = screener.screen_image(data_dir / "srahim_dev/images/Patient006_L.jpg", Eye.LEFT)
+    assert copy.grading.referable == result.grading.referable
+    assert abs(copy.grading.p_referable - result.grading.p_referable) < 0.1
+
+
+def test_patient_decisions_on_real_photos(screener, srahim: Path) -> None:
+    refer = screener.screen_patient(
+        [(srahim / "images/Patient145_L.jpg", Eye.LEFT),
+         (srahim / "images/Patient145_R.jpg", Eye.RIGHT)], PatientInfo("P145"))
+    assert refer.outcome in (Outcome.REFER, Outcome.REFER_URGENT)
+    assert refer.referral.headline.startswith("REFER")
+    assert all(e.grade is not None and e.grade >= 2 for e in refer.eyes)
+    negative = screener.screen_patient(
+        [(srahim / "images/Patient006_L.jpg", Eye.LEFT),
+         (srahim / "images/Patient006_R.jpg", Eye.RIGHT)], PatientInfo("P6"))
+    assert negative.outcome is Outcome.NO_REFERABLE
+    assert "rescreen in 12 months" in negative.referral.headline
+    assert negative.patient.screening_date  # filled in by the engine
+
+
+def test_ungradable_images_do_not_vote_and_never_read_as_no_dr(screener, srahim: Path,
+                                                               data_dir: Path) -> None:
+    good_right = screener.screen_image(srahim / "images/Patient006_R.jpg", Eye.RIGHT)
+    bad_left = screener.screen_image(data_dir / "drimdb/images/bad/drimdb_bad (23).jpg",
+                                     Eye.LEFT)
+    result = screener.decide(PatientInfo("x"), [good_right, bad_left])
+    assert result.outcome is Outcome.INSUFFICIENT
+    assert result.eye(Eye.LEFT).outcome is Outcome.INSUFFICIENT
+    # One missing eye is not a negative screening either.
+    only_right = screener.decide(PatientInfo("x"), [good_right])
+    assert only_right.outcome is Outcome.INSUFFICIENT
+    assert any("Left eye" in note for note in only_right.notes)
+    # A second, gradable left photo rescues the eye: the ungradable one does not vote.
+    good_left = screener.screen_image(srahim / "images/Patient006_L.jpg", Eye.LEFT)
+    rescued = screener.decide(PatientInfo("x"), [good_right, bad_left, good_left])
+    assert rescued.outcome is Outcome.NO_REFERABLE
+    assert "ungradable" in rescued.eye(Eye.LEFT).note
+
+
+def test_most_severe_gradable_image_decides_the_eye(screener, srahim: Path) -> None:
+    mild = screener.screen_image(srahim / "images/Patient006_R.jpg", Eye.RIGHT)
+    severe = screener.screen_image(srahim / "images/Patient145_R.jpg", Eye.RIGHT)
+    left = screener.screen_image(srahim / "images/Patient006_L.jpg", Eye.LEFT)
+    table = load_referral_table()
+    result = combine_patient(PatientInfo("x"), [mild, severe, left], table, "now", None, "v")
+    assert result.eye(Eye.RIGHT).grade == severe.grading.grade
+    assert result.outcome.is_referral
+    assert result.referral == table.for_grade(severe.grading.grade)
+
+
+def test_referral_table_is_editable_and_validated(tmp_path: Path) -> None:
+    table = json.loads((ROOT / "retina_screen/data/referral_table.json").read_text())
+    table["grades"]["2"]["interval"] = "within 6 weeks"
+    custom = tmp_path / "table.json"
+    custom.write_text(json.dumps(table))
+    assert load_referral_table(custom).for_grade(2).interval == "within 6 weeks"
+    table["grades"]["3"]["outcome"] = "no_referable"
+    custom.write_text(json.dumps(table))
+    with pytest.raises(ConfigError):
+        load_referral_table(custom)
+
+
+def _copy_model(tmp_path: Path) -> Path:
+    for name in ("dr_lite0.json", "dr_lite0.onnx", "fundus_gate.onnx"):
+        shutil.copy(ROOT / "models" / name, tmp_path / name)
+    return tmp_path / "dr_lite0.json"
+
+
+def test_model_manifest_is_verified(tmp_path: Path) -> None:
+    model = GradingModel(MODEL, threads=1)
+    assert model.spec.size == 256
+    assert 0 < model.manifest.referable_threshold < 1
+    manifest = _copy_model(tmp_path)
+    onnx_path = tmp_path / "dr_lite0.onnx"
+    data = bytearray(onnx_path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    onnx_path.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="does not match its manifest"):
+        GradingModel(manifest)
+    onnx_path.write_bytes(bytes(data[: len(data) // 3]))
+    with pytest.raises(ModelError, match="does not match its manifest"):
+        GradingModel(manifest)
+    onnx_path.unlink()
+    with pytest.raises(ModelError, match="not found"):
+        GradingModel(manifest)
+
+
+def test_manifest_with_wrong_input_name_is_refused(tmp_path: Path) -> None:
+    manifest = _copy_model(tmp_path)
+    raw = json.loads(manifest.read_text())
+    raw["input"]["name"] = "pixels"
+    manifest.write_text(json.dumps(raw))
+    with pytest.raises(ModelError, match="no input named"):
+        GradingModel(manifest)
+    raw["input"]["name"] = "image"
+    raw["preprocessing"] = "something-else"
+    manifest.write_text(json.dumps(raw))
+    with pytest.raises(ModelError, match="preprocessing"):
+        GradingModel(manifest)
+
+
+def test_tampered_gate_model_is_refused(tmp_path: Path) -> None:
+    manifest = _copy_model(tmp_path)
+    gate = tmp_path / "fundus_gate.onnx"
+    gate.write_bytes(gate.read_bytes() + b"\0")
+    with pytest.raises(ModelError, match="fundus_gate.onnx does not match"):
+        GradingModel(manifest)
+
+
+@pytest.mark.parametrize("stem,patient,eye", [
+    ("Patient006_L", "Patient006", Eye.LEFT),
+    ("10003_right", "10003", Eye.RIGHT),
+    ("P001_OD_macula", "P001", Eye.RIGHT),
+    ("P-7-os-2", "P-7", Eye.LEFT),
+    ("Lee_Brown", "Lee_Brown", Eye.UNKNOWN),
+    ("scan0001", "scan0001", Eye.UNKNOWN),
+])
+def test_file_name_conventions(stem: str, patient: str, eye: Eye) -> None:
+    assert parse_stem(stem) == (patient, eye)
+
+
+def test_custom_patterns() -> None:
+    assert parse_stem("A12-OS-3", compile_pattern("{patient}-{eye}-{any}")) == ("A12", Eye.LEFT)
+    regex = compile_pattern(r"^IMG_(?P<patient>\d+)_(?P<eye>[RL])$")
+    assert parse_stem("IMG_0042_R", regex) == ("0042", Eye.RIGHT)
+    with pytest.raises(ConfigError):
+        compile_pattern("{eye}-{nonsense}")
+    with pytest.raises(ConfigError):
+        compile_pattern("(unclosed")
+
+
+@pytest.mark.parametrize("raw,safe", [("../../x", "x"), ("CON", "_CON"),
+                                      ("Zoë O'Neil", "Zoe_O_Neil"), ("", "patient"),
+                                      ("a/b\\c", "a_b_c")])
+def test_safe_file_names(raw: str, safe: str) -> None:
+    assert safe_file_stem(raw) == safe
+
+
+def test_settings_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "settings.toml"
+    config.write_text('clinic_name = "From file"\noperator = "file op"\nworkers = 3\n')
+    monkeypatch.setenv("RETINA_SCREEN_CONFIG", str(config))
+    monkeypatch.setenv("RETINA_SCREEN_OPERATOR", "env op")
+    settings = load_settings(overrides={"workers": 5, "paper_size": None})
+    assert settings.clinic_name == "From file"
+    assert settings.operator == "env op"
+    assert settings.workers == 5
+    assert settings.paper_size == "A4"
+    config.write_text('colour = "red"\n')
+    with pytest.raises(ConfigError, match="unknown setting"):
+        load_settings()
+
+
+def test_core_never_imports_qt() -> None:
+    """Every core module (all of retina_screen but gui/ and training/) imports without Qt."""
+    package = ROOT / "retina_screen"
+    modules = sorted(
+        "retina_screen." + ".".join(path.relative_to(package).with_suffix("").parts)
+        for path in package.rglob("*.py")
+        if path.relative_to(package).parts[0] not in ("gui", "training")
+        and path.name not in ("__init__.py", "__main__.py")
+    )
+    assert "retina_screen.engine" in modules and "retina_screen.batch" in modules
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "bad = sorted(n for n in sys.modules if n.split('.')[0] in "
+        "('PySide6', 'PyQt5', 'PyQt6', 'shiboken6', 'torch'))\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
