@@ -36,12 +36,12 @@ from .prefs import Preferences
 
 log = logging.getLogger(__name__)
 
-CARD_SUMMARY_CHARS = 900
+CARD_SUMMARY_CHARS = 1200
 
 
 def model_card_summary(manifest_path: Path, manifest: Manifest) -> str:
-    """The summary of the model card (Markdown): its 'Summary' section, else its first
-    paragraph; empty if the card does not exist."""
+    """The summary of the model card (Markdown): its opening paragraph and its 'Summary' (or
+    'Overview', 'Intended use') section; empty if the card does not exist."""
     card_name = manifest.raw.get("model_card") or f"{Path(manifest.file).stem}.md"
     card = Path(manifest_path).parent / str(card_name)
     try:
@@ -49,16 +49,19 @@ def model_card_summary(manifest_path: Path, manifest: Manifest) -> str:
     except OSError:
         return ""
     sections = re.split(r"^(#{1,3} .*)$", text, flags=re.MULTILINE)
-    body = ""
+    opening = next((p.strip() for p in re.split(r"\n\s*\n", sections[0] if sections else "")
+                    if p.strip()), "")
+    if not opening and len(sections) > 2:  # the card starts with its title
+        opening = next((p.strip() for p in re.split(r"\n\s*\n", sections[2]) if p.strip()), "")
+    section = ""
     for index, part in enumerate(sections):
         if part.startswith("#") and re.search(r"summary|overview|intended use", part, re.I):
-            body = sections[index + 1] if index + 1 < len(sections) else ""
+            section = sections[index + 1].strip() if index + 1 < len(sections) else ""
             break
-    if not body.strip():
-        paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text)
-                      if p.strip() and not p.strip().startswith("#")]
-        body = paragraphs[0] if paragraphs else ""
-    body = body.strip()
+    parts = [opening] if opening else []
+    if section and section != opening:
+        parts.append(section)
+    body = "\n\n".join(parts).strip()
     if len(body) > CARD_SUMMARY_CHARS:
         body = body[:CARD_SUMMARY_CHARS].rsplit(" ", 1)[0] + " …"
     return body

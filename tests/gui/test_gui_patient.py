@@ -378,7 +378,8 @@ def test_model_card_summary(tmp_path):
     card = tmp_path / manifest.raw.get("model_card", "dr_lite0.md")
     card.write_text("# Model card\n\nIntro paragraph.\n\n## Summary\n\nGrades **referable** DR."
                     "\n\n## Training\n\nDetails.\n", encoding="utf-8")
-    assert model_card_summary(manifest_path, manifest) == "Grades **referable** DR."
+    assert model_card_summary(manifest_path, manifest) == ("Intro paragraph.\n\n"
+                                                           "Grades **referable** DR.")
     card.write_text("# Model card\n\nFirst paragraph only.\n\n## Data\n\nx\n", encoding="utf-8")
     assert model_card_summary(manifest_path, manifest) == "First paragraph only."
 
