@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -287,6 +288,9 @@ class MainWindow(QMainWindow):
         self.batch_page.shutdown()
         self.prefs.save_window_state(self.saveGeometry(), self.saveState())
         wait_for_all(30_000)
+        QApplication.processEvents()  # deliver the last results before the widgets go
+        if page.preview is not None:
+            page.preview.done(0)  # also deletes the temporary report
         log.info("main window closed")
         event.accept()
 

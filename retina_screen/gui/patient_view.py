@@ -6,6 +6,7 @@ import datetime as dt
 import html
 import logging
 import re
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -347,7 +348,7 @@ class EyeSlot(QFrame):
         layout.addWidget(self.hint)
         if eye is Eye.UNKNOWN:
             self.add_button.hide()
-            self.hint.setText("Choose the eye of each photograph below")
+            self.hint.setText("Choose right or left eye for each of these photographs")
             self.hint.setMinimumHeight(0)
         self._refresh()
 
@@ -914,18 +915,21 @@ class PatientPage(QWidget):
         def done(path: object, error: BaseException | None) -> None:
             self.print_action.setEnabled(self.session.result is not None)
             if error is not None:
+                shutil.rmtree(folder, ignore_errors=True)
                 self.message.emit("error", plain_message(error, "prepare the report"))
                 return
-            self.open_preview(Path(path), result)  # type: ignore[arg-type]
+            self.open_preview(Path(path), result, folder)  # type: ignore[arg-type]
 
         run_task(build_report_file, result, target, settings, on_done=done)
 
-    def open_preview(self, pdf: Path, result: PatientResult) -> None:
+    def open_preview(self, pdf: Path, result: PatientResult,
+                     temporary_dir: Path | None = None) -> None:
         from .report_preview import ReportPreviewDialog
 
         settings = self._settings()
         dialog = ReportPreviewDialog(pdf, settings.paper_size,
-                                     Path(settings.output_dir) / default_report_name(result), self)
+                                     Path(settings.output_dir) / default_report_name(result), self,
+                                     temporary_dir=temporary_dir)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.message.connect(self.message)
         dialog.printed.connect(self.session.mark_saved)

@@ -129,9 +129,11 @@ class ReportPreviewDialog(QDialog):
     pagesReady = Signal(int)  # noqa: N815
 
     def __init__(self, pdf: Path, paper_size: str = "A4", default_save: Path | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, temporary_dir: Path | None = None) -> None:
         super().__init__(parent)
         self.pdf = Path(pdf)
+        self.temporary_dir = temporary_dir  # removed when the dialog closes (patient data)
+        self.busy = 0  # renders in flight: the dialog stays open until they are done
         self.paper_size = paper_size
         self.default_save = default_save
         self.pages: list[QImage] = []
@@ -178,9 +180,21 @@ class ReportPreviewDialog(QDialog):
     # preview -----------------------------------------------------------------------------------
     def _render_preview(self) -> None:
         dpi = PREVIEW_DPI * max(1.0, self.devicePixelRatioF())
+        self.busy += 1
         run_task(render_pages, self.pdf, dpi, on_done=self._show_pages)
 
+    def done(self, code: int) -> None:
+        """Close (unless a render is in flight) and delete the temporary report."""
+        if self.busy:
+            self.message.emit("info", "Please wait: the report is still being prepared.")
+            return
+        super().done(code)
+        if self.temporary_dir is not None:
+            shutil.rmtree(self.temporary_dir, ignore_errors=True)
+            self.temporary_dir = None
+
     def _show_pages(self, pages: object, error: BaseException | None) -> None:
+        self.busy -= 1
         if error is not None:
             text = (str(error) if isinstance(error, PreviewUnavailable)
                     else plain_message(error, "show the preview"))
@@ -229,8 +243,10 @@ class ReportPreviewDialog(QDialog):
         dpi = min(printer.resolution(), PRINT_DPI_MAX)
         self.print_button.setEnabled(False)
         self.setCursor(Qt.CursorShape.BusyCursor)
+        self.busy += 1
 
         def done(pages: object, error: BaseException | None) -> None:
+            self.busy -= 1
             self.print_button.setEnabled(True)
             self.unsetCursor()
             if error is None:
