@@ -117,7 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def after_show() -> None:
         log.info("window shown %.2f s after start", time.perf_counter() - started)
-        if shown_file:
+        if shown_file:  # benchmark: the window's first frame is painted before the clock stops
+            window.repaint()
+            app.processEvents()
             Path(shown_file).write_text(f"{time.time():.6f}\n", encoding="utf-8")
         if args.exit_when_shown:
             window.close()

@@ -44,6 +44,7 @@ from ..results import Outcome
 from ..settings import Settings
 from .icons import ACCENT, OUTCOME_COLOURS, line_icon, outcome_icon
 from .messages import plain_message
+from .prefs import Preferences
 from .settings_view import PathField
 from .text import OUTCOME_SHORT
 from .workers import JobThread
@@ -198,11 +199,13 @@ class BatchPage(QWidget):
     progressed = Signal(object)
     message = Signal(str, str)
 
-    def __init__(self, settings: Callable[[], Settings], parent: QWidget | None = None) -> None:
+    def __init__(self, settings: Callable[[], Settings], parent: QWidget | None = None,
+                 prefs: Preferences | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("batchPage")
         self._settings = settings
-        self.thread: JobThread | None = None
+        self.prefs = prefs
+        self.job: JobThread | None = None
         self.signals = BatchSignals(self)
         self.signals.progress.connect(self._progress)
         self.signals.patient.connect(self._patient)
@@ -221,7 +224,11 @@ class BatchPage(QWidget):
         self.input_dir = PathField(True, "Camera export folder")
         self.input_dir.edit.setPlaceholderText("Folder the fundus camera exports photographs to")
         self.output_dir = PathField(True, "Output folder")
-        self.output_dir.setText(str(Path(settings.output_dir) / "batch"))
+        self._default_output = str(Path(settings.output_dir) / "batch")
+        remembered = self.prefs.get("batch/input_dir") if self.prefs else ""
+        self.input_dir.setText(remembered)
+        self.output_dir.setText((self.prefs.get("batch/output_dir") if self.prefs else "")
+                                or self._default_output)
         self.pattern = QLineEdit()
         self.pattern.setPlaceholderText("automatic (e.g. P001_R.jpg, P001-left-2.jpg)")
         self.pattern.setAccessibleName("File-name pattern")
@@ -347,9 +354,16 @@ class BatchPage(QWidget):
         layout.addWidget(self.table, 1)
 
     # run ---------------------------------------------------------------------------------------
+    def settings_changed(self) -> None:
+        """A new default output folder applies unless the operator chose another one."""
+        new_default = str(Path(self._settings().output_dir) / "batch")
+        if self.output_dir.text() in ("", self._default_output):
+            self.output_dir.setText(new_default)
+        self._default_output = new_default
+
     @property
     def running(self) -> bool:
-        return self.thread is not None and self.thread.isRunning()
+        return self.job is not None and self.job.isRunning()
 
     def start(self) -> bool:
         """Start (or resume) screening the chosen folder."""
@@ -370,6 +384,10 @@ class BatchPage(QWidget):
             self.message.emit("warning", "Choose an output folder different from the camera "
                                          "folder.")
             return False
+        if self.prefs is not None:  # the same camera folder is used day after day
+            self.prefs.set("batch/input_dir", str(input_dir))
+            self.prefs.set("batch/output_dir", str(output_dir))
+            self.prefs.sync()
         settings = self._settings()
         options = dict(pattern=self.pattern.text().strip() or None,
                        workers=settings.workers or None, reports=self.reports.isChecked())
@@ -379,20 +397,21 @@ class BatchPage(QWidget):
         self.progress_bar.setRange(0, 0)  # busy until the first progress report
         self.count_label.setText("Starting…")
         self.progress_label.setText("Looking for photographs…")
-        self.thread = JobThread(_run_job, input_dir, output_dir, settings, options, watch,
+        self.job = JobThread(_run_job, input_dir, output_dir, settings, options, watch,
                                 self.signals, parent=self)
-        self.thread.done.connect(self._finished)
+        self.job.done.connect(self._finished)
+        self.job.finished.connect(self.job.deleteLater)
         self._set_running(True)
-        self.thread.start_job()
+        self.job.start_job()
         log.info("batch run started (watch=%s, reports=%s)", watch, options["reports"])
         self.runStarted.emit()
         return True
 
     def cancel(self) -> None:
         """Stop safely: the engine finishes the photo in hand, keeps its results and returns."""
-        if not self.running or self.thread is None:
+        if not self.running or self.job is None:
             return
-        self.thread.cancel()
+        self.job.cancel()
         self.cancel_button.setEnabled(False)
         self.cancel_button.setText("Stopping…")
         self.progress_label.setText("Stopping after the photographs in progress…")
@@ -400,10 +419,10 @@ class BatchPage(QWidget):
 
     def shutdown(self, timeout_ms: int = 60_000) -> bool:
         """Cancel a running batch and wait for it (window closing)."""
-        if self.thread is None:
+        if self.job is None:
             return True
-        self.thread.cancel()
-        return self.thread.wait(timeout_ms)
+        self.job.cancel()
+        return self.job.wait(timeout_ms)
 
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
@@ -417,7 +436,7 @@ class BatchPage(QWidget):
         self.progress_bar.setRange(0, max(total, 1))
         self.progress_bar.setValue(min(int(progress.done), max(total, 1)))
         self.count_label.setText(f"{progress.done:,} / {total:,}")
-        if not (self.thread is not None and self.thread.cancel_event.is_set()):
+        if not (self.job is not None and self.job.cancel_event.is_set()):
             self.progress_label.setText(progress_text(progress))
         self.progressed.emit(progress)
 
@@ -441,7 +460,7 @@ class BatchPage(QWidget):
     def _finished(self, summary: Any, error: BaseException | None) -> None:
         self._set_running(False)
         self.open_folder_button.setEnabled(bool(self.output_dir.text()))
-        self.thread = None
+        self.job = None
         self.last_summary = summary
         if error is not None:
             self.progress_bar.setRange(0, 1)

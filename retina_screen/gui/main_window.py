@@ -116,7 +116,7 @@ class MainWindow(QMainWindow):
         self.message_bar = MessageBar()
         self.patient_page = PatientPage(lambda: self.settings)
         self.patient_page.setObjectName("patientPage")
-        self.batch_page = BatchPage(lambda: self.settings)
+        self.batch_page = BatchPage(lambda: self.settings, prefs=self.prefs)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.patient_page, line_icon("patient", "#14507A"), "Screen a patient")
@@ -232,6 +232,7 @@ class MainWindow(QMainWindow):
         except RetinaScreenError as exc:
             self.show_message("error", plain_message(exc, "apply the settings"))
         self._update_clinic_label()
+        self.batch_page.settings_changed()
 
     def _update_clinic_label(self) -> None:
         operator = self.settings.operator or "operator not set"

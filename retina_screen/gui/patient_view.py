@@ -344,8 +344,12 @@ class EyeSlot(QFrame):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 12)
         layout.addLayout(header)
-        layout.addLayout(self.cards_layout)
-        layout.addWidget(self.hint)
+        if eye is Eye.UNKNOWN:  # the instruction goes above the photographs it is about
+            layout.addWidget(self.hint)
+            layout.addLayout(self.cards_layout)
+        else:
+            layout.addLayout(self.cards_layout)
+            layout.addWidget(self.hint)
         if eye is Eye.UNKNOWN:
             self.add_button.hide()
             self.hint.setText("Choose right or left eye for each of these photographs")

@@ -112,6 +112,11 @@ def test_batch_cancel_resume_and_table(open_window, isolated_settings, srahim, t
     first_row = page.proxy.data(page.proxy.index(0, 0), Qt.ItemDataRole.UserRole)
     assert opened == [first_row.report] and first_row.report.is_file()
 
+    # The folders are remembered for the next session.
+    again = open_window(wait_model=False)
+    assert again.batch_page.input_dir.text() == str(camera)
+    assert again.batch_page.output_dir.text() == str(out)
+
 
 def test_batch_refuses_a_missing_folder(open_window, tmp_path):
     window = open_window(wait_model=False)
