@@ -47,7 +47,7 @@ from .icons import NEUTRAL, OUTCOME_COLOURS, line_icon, outcome_icon, status_ico
 from .image_view import ImageView, rgb_to_qimage
 from .messages import plain_message
 from .session import PatientSession, Photo
-from .text import EYE_NAMES, OUTCOME_TITLES, eye_summary, image_verdict
+from .text import EYE_NAMES, eye_summary, image_verdict, outcome_title
 from .workers import run_task
 
 log = logging.getLogger(__name__)
@@ -510,7 +510,7 @@ class ResultPanel(QFrame):
         colour = OUTCOME_COLOURS[result.outcome]
         self._banner_colour(colour)
         self.icon.setPixmap(outcome_icon(result.outcome).pixmap(QSize(48, 48)))
-        self.title.setText(OUTCOME_TITLES[result.outcome])
+        self.title.setText(outcome_title(result))
         interval = result.referral.interval
         self.interval.setText(interval[:1].upper() + interval[1:])
         self.headline.setText(result.referral.headline)

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from ..results import ICDR_LABELS, Eye, EyeResult, ImageResult, ImageStatus, Outcome
+from ..results import (
+    ICDR_LABELS,
+    Eye,
+    EyeResult,
+    ImageResult,
+    ImageStatus,
+    Outcome,
+    PatientResult,
+)
 
 #: The outcome in large words.
 OUTCOME_TITLES = {
@@ -11,6 +19,19 @@ OUTCOME_TITLES = {
     Outcome.NO_REFERABLE: "NO REFERABLE DR",
     Outcome.INSUFFICIENT: "RETAKE PHOTOGRAPHS",
 }
+
+MISSING_EYE_TITLE = "PHOTOGRAPH BOTH EYES"
+
+
+def outcome_title(result: PatientResult) -> str:
+    """The large words for the engine's outcome. "Insufficient" because an eye is missing (every
+    photo taken is gradable) reads differently from "insufficient" because photos failed."""
+    if result.outcome is Outcome.INSUFFICIENT and result.eyes and all(
+            e.grade is not None for e in result.eyes if e.eye is not Eye.UNKNOWN) and \
+            not any(e.eye is Eye.UNKNOWN for e in result.eyes):
+        return MISSING_EYE_TITLE
+    return OUTCOME_TITLES[result.outcome]
+
 
 #: Short outcome words for tables.
 OUTCOME_SHORT = {
