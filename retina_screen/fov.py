@@ -70,11 +70,19 @@ class FovCrop:
     radius_in_crop: float
 
 
+def channel_max(rgb: np.ndarray) -> np.ndarray:
+    """Per-pixel maximum over the colour channels (uint8); faster than ``rgb.max(axis=2)``."""
+    red, green, blue = cv2.split(rgb)
+    return cv2.max(cv2.max(red, green), blue)
+
+
 def illuminated_mask(rgb: np.ndarray) -> np.ndarray:
     """Boolean mask of the illuminated (non-border) pixels of an RGB uint8 image."""
     # The red channel is the brightest in fundus photos; max over channels copes with odd colour.
-    brightness = rgb.max(axis=2).astype(np.float32)
-    bright_level = float(np.percentile(brightness, 95))
+    brightness = channel_max(rgb)
+    # 95th percentile from the histogram (much faster than np.percentile on a large image).
+    cumulative = np.cumsum(np.bincount(brightness.ravel(), minlength=256))
+    bright_level = float(np.searchsorted(cumulative, 0.95 * cumulative[-1]))
     threshold = max(_FOV_ABSOLUTE_FLOOR, _FOV_RELATIVE_THRESHOLD * bright_level)
     mask = (brightness > threshold).astype(np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
