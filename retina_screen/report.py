@@ -71,6 +71,7 @@ from reportlab.platypus import (
 )
 
 from .errors import OutputError
+from .overlay import heatmap_overlay
 from .results import (
     ICDR_LABELS,
     Eye,
@@ -299,26 +300,9 @@ def _jpeg(rgb: np.ndarray) -> bytes:
     return encoded.tobytes()
 
 
-def heatmap_overlay(rgb: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
-    """The heatmap (0..1 grid over the square crop) over a grey copy of the photograph.
-
-    Uses the "inferno" colour map, whose brightness rises with the value, so it also reads in
-    black and white (brighter = more influence on the grade).
-    """
-    base = _fit(np.ascontiguousarray(rgb, dtype=np.uint8))
-    height, width = base.shape[:2]
-    grey = cv2.cvtColor(base, cv2.COLOR_RGB2GRAY).astype(np.float32) * 0.8
-    heat = np.clip(np.nan_to_num(np.asarray(heatmap, dtype=np.float32)), 0.0, 1.0)
-    heat = np.clip(cv2.resize(heat, (width, height), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
-    colour = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
-    colour = cv2.cvtColor(colour, cv2.COLOR_BGR2RGB).astype(np.float32)
-    alpha = (0.2 + 0.65 * heat)[..., None]
-    out = grey[..., None] * (1 - alpha) + colour * alpha
-    yy, xx = np.ogrid[:height, :width]
-    radius = min(height, width) / 2
-    outside = (xx - width / 2 + 0.5) ** 2 + (yy - height / 2 + 0.5) ** 2 > radius**2
-    out[outside] = 0
-    return np.clip(out, 0, 255).astype(np.uint8)
+def report_heatmap(rgb: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
+    """The app's heatmap overlay at the report's thumbnail size."""
+    return heatmap_overlay(_fit(np.ascontiguousarray(rgb, dtype=np.uint8)), heatmap)
 
 
 def _picture(jpeg: bytes, side: float) -> Image:
@@ -589,7 +573,7 @@ class _Report:
                                      is not ImageStatus.ERROR else "Photograph could not be read")
         grading = image.grading
         if grading is not None and grading.heatmap is not None and image.display_image is not None:
-            heat = _picture(_jpeg(heatmap_overlay(image.display_image, grading.heatmap)), side)
+            heat = _picture(_jpeg(report_heatmap(image.display_image, grading.heatmap)), side)
             heat_caption = "Heatmap"
         elif grading is not None:
             heat = self.placeholder("No heatmap from this model")
