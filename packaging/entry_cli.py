@@ -1,0 +1,11 @@
+"""Frozen entry point of the ``retina-screen`` command (PyInstaller executable)."""
+
+import multiprocessing
+import sys
+
+if __name__ == "__main__":
+    # Batch workers (forkserver/spawn) re-run this executable; this diverts them to the worker.
+    multiprocessing.freeze_support()
+    from retina_screen.cli import main
+
+    sys.exit(main())
