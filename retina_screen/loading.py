@@ -12,13 +12,17 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
+import re
+import stat
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from .errors import ImageLoadError
 
@@ -99,9 +103,66 @@ def _to_rgb_uint8(array: np.ndarray, bgr: bool) -> np.ndarray:
     return cv2.cvtColor(array, cv2.COLOR_BGR2RGB) if bgr else np.ascontiguousarray(array)
 
 
+#: In entropy-coded data, 0xFF is followed by 0x00 (a stuffed byte) or a restart marker.
+_ENTROPY_MARKER = re.compile(rb"\xff(?![\x00\xd0-\xd7\xff])")
+
+
 def _jpeg_is_complete(data: bytes) -> bool:
-    # A complete JPEG ends with the EOI marker; cameras may append a little after it.
-    return b"\xff\xd9" in data[-65536:]
+    """True when the JPEG's marker segments and scans run, in order, to the main image's EOI.
+
+    Walks the segments from SOI (skipping each segment's payload, so the EOI of an EXIF
+    thumbnail does not count) and each scan's entropy-coded data to the next marker. A file
+    cut short, or one whose scan data was overwritten with other bytes, fails; data a camera
+    appends after the EOI is allowed.
+    """
+    if not data.startswith(b"\xff\xd8"):
+        return False
+    offset = 2
+    size = len(data)
+    while offset + 2 <= size:
+        if data[offset] != 0xFF:
+            return False
+        marker = data[offset + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            offset += 1
+            continue
+        if marker == 0xD9:  # EOI
+            return True
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # RSTn / TEM: no payload
+            offset += 2
+            continue
+        if offset + 4 > size:
+            return False
+        length = int.from_bytes(data[offset + 2:offset + 4], "big")
+        if length < 2:
+            return False
+        offset += 2 + length
+        if offset > size:
+            return False
+        if marker == 0xDA:  # SOS: entropy-coded data follows, up to the next real marker
+            match = _ENTROPY_MARKER.search(data, offset)
+            if match is None:
+                return False
+            offset = match.start()
+    return False
+
+
+def _png_is_complete(data: bytes) -> bool:
+    """True when the PNG's chunks lie within the file and end with IEND.
+
+    Checked before decoding: OpenCV's PNG reader spends seconds on a chunk that declares a
+    length of gigabytes, and a truncated PNG is refused here with a clear reason.
+    """
+    offset = 8
+    while offset + 12 <= len(data):
+        (length,) = struct.unpack_from(">I", data, offset)
+        kind = data[offset + 4:offset + 8]
+        offset += 12 + length
+        if offset > len(data):
+            return False
+        if kind == b"IEND":
+            return True
+    return False
 
 
 def _reduced_flag(width: int, height: int, max_side: int | None) -> tuple[int, int]:
@@ -122,7 +183,7 @@ def _decode_raster(data: bytes, max_side: int | None) -> tuple[np.ndarray, int, 
             header = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
         raise ImageLoadError("image dimensions are implausibly large (decompression bomb)") from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except Exception as exc:  # UnidentifiedImageError, and many types for malformed headers
         raise ImageLoadError("not an image file, or a damaged one") from exc
     fmt = (header.format or "").upper()
     if fmt not in SUPPORTED_FORMATS:
@@ -131,10 +192,16 @@ def _decode_raster(data: bytes, max_side: int | None) -> tuple[np.ndarray, int, 
         )
     width, height = header.size
     _check_dimensions(width, height)
-    if getattr(header, "n_frames", 1) > 1:
+    try:
+        frames = getattr(header, "n_frames", 1)
+    except Exception as exc:  # e.g. a TIFF whose second directory is damaged
+        raise ImageLoadError(f"{fmt} file is damaged (unreadable image directory)") from exc
+    if frames > 1:
         log.info("multi-frame %s: using the first frame", fmt)
     if fmt == "JPEG" and not _jpeg_is_complete(data):
-        raise ImageLoadError("JPEG file is truncated (incomplete download or copy)")
+        raise ImageLoadError("JPEG file is truncated or damaged (incomplete download or copy)")
+    if fmt == "PNG" and not _png_is_complete(data):
+        raise ImageLoadError("PNG file is damaged or truncated")
 
     buffer = np.frombuffer(data, np.uint8)
     array: np.ndarray | None = None
@@ -154,7 +221,7 @@ def _decode_raster(data: bytes, max_side: int | None) -> tuple[np.ndarray, int, 
             image = Image.open(io.BytesIO(data))
             image = ImageOps.exif_transpose(image)
             image.load()
-    except (OSError, ValueError, SyntaxError) as exc:
+    except Exception as exc:  # OSError, ValueError, SyntaxError, and others from bad EXIF/IFDs
         raise ImageLoadError(f"{fmt} file is damaged or truncated") from exc
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         pil_array = np.asarray(image)
@@ -183,39 +250,55 @@ def _dicom_date(value: str | None) -> str | None:
 
 def _decode_dicom(data: bytes) -> tuple[np.ndarray, int, int, DicomInfo]:
     import pydicom
-    from pydicom.errors import InvalidDicomError
 
+    # pydicom parses lazily and raises many exception types (NotImplementedError,
+    # BytesLengthException, struct.error, ...) for damaged headers, also when a tag is read.
     try:
         dataset = pydicom.dcmread(io.BytesIO(data))
-    except (InvalidDicomError, OSError, ValueError, KeyError, EOFError) as exc:
+        laterality = _dicom_text(dataset, "ImageLaterality") or _dicom_text(dataset, "Laterality")
+        eye = {"R": "right", "L": "left"}.get((laterality or "").upper()[:1])
+        name = _dicom_text(dataset, "PatientName")
+        info = DicomInfo(
+            patient_id=_dicom_text(dataset, "PatientID"),
+            patient_name=name.replace("^", " ").strip() if name else None,
+            birth_date=_dicom_date(_dicom_text(dataset, "PatientBirthDate")),
+            laterality=eye,
+            acquisition_date=_dicom_date(
+                _dicom_text(dataset, "AcquisitionDateTime")
+                or _dicom_text(dataset, "AcquisitionDate")
+                or _dicom_text(dataset, "ContentDate")
+                or _dicom_text(dataset, "StudyDate")
+            ),
+        )
+        has_pixels = "PixelData" in dataset
+        rows, columns = int(dataset.get("Rows", 0) or 0), int(dataset.get("Columns", 0) or 0)
+        frames = int(dataset.get("NumberOfFrames", 1) or 1)
+        photometric = str(dataset.get("PhotometricInterpretation", "RGB"))
+    except Exception as exc:
         raise ImageLoadError("DICOM file is damaged or not a DICOM file") from exc
-    laterality = _dicom_text(dataset, "ImageLaterality") or _dicom_text(dataset, "Laterality")
-    eye = {"R": "right", "L": "left"}.get((laterality or "").upper()[:1])
-    name = _dicom_text(dataset, "PatientName")
-    info = DicomInfo(
-        patient_id=_dicom_text(dataset, "PatientID"),
-        patient_name=name.replace("^", " ").strip() if name else None,
-        birth_date=_dicom_date(_dicom_text(dataset, "PatientBirthDate")),
-        laterality=eye,
-        acquisition_date=_dicom_date(
-            _dicom_text(dataset, "AcquisitionDateTime")
-            or _dicom_text(dataset, "AcquisitionDate")
-            or _dicom_text(dataset, "ContentDate")
-            or _dicom_text(dataset, "StudyDate")
-        ),
-    )
-    if "PixelData" not in dataset:
+    if not has_pixels:
         raise ImageLoadError("DICOM file contains no image (no pixel data)")
-    rows, columns = int(dataset.get("Rows", 0)), int(dataset.get("Columns", 0))
     _check_dimensions(columns, rows)
     try:
-        pixels = dataset.pixel_array
+        if hasattr(dataset, "pixel_array_options"):
+            # pydicom 3: decode the first frame only (a small multi-frame file can hold
+            # thousands of compressed frames that would need gigabytes decoded); YBR colour is
+            # converted to RGB by pydicom itself (as_rgb), so it must not be converted again.
+            dataset.pixel_array_options(index=0, as_rgb=True)
+            pixels = dataset.pixel_array
+            ybr_converted = True
+        else:  # pydicom 2.x decodes every frame and leaves YBR data as it is
+            if frames > 1 and rows * columns * frames > MAX_PIXELS:
+                raise ImageLoadError(f"DICOM file holds too many frames ({frames})")
+            pixels = dataset.pixel_array
+            if frames > 1:
+                pixels = pixels[0]
+            ybr_converted = False
+    except ImageLoadError:
+        raise
     except Exception as exc:  # pydicom raises many types for damaged or unsupported streams
         raise ImageLoadError("DICOM image data is damaged or uses an unsupported encoding") from exc
-    if int(dataset.get("NumberOfFrames", 1) or 1) > 1:
-        pixels = pixels[0]
-    photometric = str(dataset.get("PhotometricInterpretation", "RGB"))
-    if photometric.startswith("YBR") and pixels.ndim == 3:
+    if photometric.startswith("YBR") and pixels.ndim == 3 and not ybr_converted:
         from pydicom.pixels import convert_color_space
 
         pixels = convert_color_space(pixels, photometric, "RGB")
@@ -240,17 +323,36 @@ def load_image_bytes(data: bytes, max_side: int | None = None) -> LoadedImage:
     return LoadedImage(pixels, width, height, fmt, digest)
 
 
+def _read_file(path: Path) -> bytes:
+    """The bytes of a regular file, refusing folders, pipes and devices and over-large files
+    before reading them (a pipe would block forever, a device such as /dev/zero never ends)."""
+    if path.is_dir():
+        raise ImageLoadError("is a folder, not an image file")
+    # O_NONBLOCK: opening a named pipe must not wait for a writer.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if stat.S_ISDIR(info.st_mode):
+            raise ImageLoadError("is a folder, not an image file")
+        if not stat.S_ISREG(info.st_mode):
+            raise ImageLoadError("not a regular file (a device, pipe or socket)")
+        if info.st_size > MAX_FILE_BYTES:
+            raise ImageLoadError(
+                f"file is too large ({info.st_size / 2**20:.0f} MB) for a photograph")
+        return handle.read(MAX_FILE_BYTES + 1)
+
+
 def load_image(path: Path | str, max_side: int | None = None) -> LoadedImage:
     """Read and decode a photograph file. Raises :class:`ImageLoadError` with a reason."""
     path = Path(path)
     try:
-        if path.is_dir():
-            raise ImageLoadError("is a folder, not an image file")
-        data = path.read_bytes()
+        data = _read_file(path)
     except PermissionError as exc:
         raise ImageLoadError("permission denied: the file cannot be read") from exc
     except FileNotFoundError as exc:
         raise ImageLoadError("file not found") from exc
+    except IsADirectoryError as exc:
+        raise ImageLoadError("is a folder, not an image file") from exc
     except OSError as exc:
         raise ImageLoadError(f"file cannot be read ({exc.strerror or 'I/O error'})") from exc
     return load_image_bytes(data, max_side)
