@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import logging
 import multiprocessing as mp
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -159,7 +161,10 @@ def scan_folder(input_dir: Path, pattern: str | None = None, exclude: Path | Non
                 continue
             path = root_path / name
             suffix = path.suffix.lower()
-            if suffix not in IMAGE_EXTENSIONS and not (suffix == "" and _is_dicom_file(path)):
+            # Only regular files are opened here: opening a named pipe would block the scan.
+            regular = path.is_file()
+            if suffix not in IMAGE_EXTENSIONS and not (
+                    suffix == "" and regular and _is_dicom_file(path)):
                 continue
             if settle_s > 0:
                 try:
@@ -168,13 +173,33 @@ def scan_folder(input_dir: Path, pattern: str | None = None, exclude: Path | Non
                 except OSError:
                     pass
             patient, eye = (None, Eye.UNKNOWN)
-            if suffix in (".dcm", ".dicom", ""):
+            if suffix in (".dcm", ".dicom", "") and regular:
                 patient, eye = _dicom_identity(path)
             stem_patient, stem_eye = parse_stem(path.stem, regex)
             rel = path.relative_to(input_dir).as_posix()
             found.append(InputImage(path, rel, patient or stem_patient,
                                     eye if eye is not Eye.UNKNOWN else stem_eye))
     return found
+
+
+def report_stems(patient_ids: set[str]) -> dict[str, str]:
+    """A report file name (without extension) for each patient ID, distinct for distinct IDs.
+
+    The name is the sanitised ID; where two IDs sanitise to the same name (``a/b`` and ``a_b``,
+    ``Zoë`` and ``Zoe``, or ``P1`` and ``p1`` on a case-insensitive disk), each of them gets a
+    short hash of its ID appended, so one patient's report never overwrites another's.
+    """
+    by_name: dict[str, set[str]] = {}
+    for patient_id in patient_ids:
+        by_name.setdefault(safe_file_stem(patient_id).lower(), set()).add(patient_id)
+    stems = {}
+    for patient_id in patient_ids:
+        stem = safe_file_stem(patient_id)
+        if len(by_name[stem.lower()]) > 1:
+            digest = hashlib.sha256(patient_id.encode("utf-8", "surrogatepass")).hexdigest()
+            stem = f"{stem}-{digest[:10]}"
+        stems[patient_id] = stem
+    return stems
 
 
 def group_by_patient(images: list[InputImage]) -> dict[str, list[InputImage]]:
@@ -536,9 +561,24 @@ def run_batch(input_dir: Path, out_dir: Path, settings: Settings, *, pattern: st
                            progress, on_patient, cancel, settle_s, audit)
 
 
+_STALE_TEMP = re.compile(r"^\.(?:.+\.\d+\.tmp|report-.+\.pdf\.tmp)$")
+
+
+def _remove_stale_temporaries(out_dir: Path) -> None:
+    """Temporary files that a killed run left behind (atomic writes never finished). Only
+    called while holding the output lock, so no other run is writing them."""
+    for folder in (out_dir, out_dir / "reports"):
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(folder):
+                if entry.is_file(follow_symlinks=False) and _STALE_TEMP.match(entry.name):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+
+
 def _run_locked(input_dir, out_dir, settings, manifest, pattern, workers, reports,  # noqa: ANN001, PLR0913
                 progress, on_patient, cancel, settle_s, audit) -> BatchSummary:
     mode = settings.file_mode
+    _remove_stale_temporaries(out_dir)
     _check_run_file(out_dir, input_dir.resolve(), manifest.sha256, mode)
     journal = Journal(out_dir / JOURNAL, mode)
     records = journal.read()
@@ -579,6 +619,7 @@ def _run_locked(input_dir, out_dir, settings, manifest, pattern, workers, report
                 on_patient(rows[-1])
     write_tables(out_dir, done_images, done_patients, mode)
 
+    stems = report_stems(set(groups) | set(done_patients))
     tasks = [(str(i.path), i.rel, i.eye.value, reports) for pid in sorted(pending)
              for i in pending[pid]]
     owner = {i.rel: pid for pid, images in pending.items() for i in images}
@@ -610,7 +651,7 @@ def _run_locked(input_dir, out_dir, settings, manifest, pattern, workers, report
                 patient_results = buffers.pop(patient_id)
                 record = _finish_patient(patient_id, patient_results, out_dir, settings,
                                          table, manifest, thresholds_version, reports, journal,
-                                         auditor)
+                                         auditor, stems[patient_id])
                 done_patients[patient_id] = record
                 for r in patient_results:
                     done_images[r.source] = image_record(r, patient_id)
@@ -653,7 +694,7 @@ def _run_locked(input_dir, out_dir, settings, manifest, pattern, workers, report
 
 
 def _finish_patient(patient_id, results, out_dir, settings, table, manifest,  # noqa: ANN001, PLR0913
-                    thresholds_version, reports, journal, auditor) -> dict:
+                    thresholds_version, reports, journal, auditor, report_stem) -> dict:
     from .engine import now_iso
 
     decision = combine_patient(PatientInfo(patient_id=patient_id,
@@ -663,7 +704,7 @@ def _finish_patient(patient_id, results, out_dir, settings, table, manifest,  # 
     if reports:
         from .report import build_report
 
-        report_rel = f"reports/{safe_file_stem(patient_id)}.pdf"
+        report_rel = f"reports/{report_stem}.pdf"
         try:
             build_report(decision, out_dir / report_rel, settings)
         except RetinaScreenError:
@@ -674,9 +715,12 @@ def _finish_patient(patient_id, results, out_dir, settings, table, manifest,  # 
             raise OutputError(f"report could not be built ({type(exc).__name__})") from exc
     paths = [r.source for r in results]
     record = patient_record(decision, paths, report_rel)
-    journal.append([image_record(r, patient_id) for r in results] + [record])
+    # The audit record first: a decision that reaches the results always has its audit record.
+    # A crash between the two leaves the patient unfinished, so it is screened (and audited)
+    # again on resume, rather than a result without an audit record.
     if auditor is not None:
         auditor.record_patient(decision, settings.operator)
+    journal.append([image_record(r, patient_id) for r in results] + [record])
     return record
 
 

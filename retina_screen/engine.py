@@ -63,10 +63,15 @@ class Screener:
         label = source if source is not None else str(path)
         try:
             loaded = load_image(path, max_side=DECODE_MAX_SIDE)
+            return self.screen_loaded(loaded, label, eye, keep_display)
         except ImageLoadError as exc:
             return ImageResult(label, eye, ImageStatus.ERROR, error=str(exc),
                                model=self.model_info)
-        return self.screen_loaded(loaded, label, eye, keep_display)
+        except Exception as exc:  # a decoder or measure bug must not stop the patient's screening
+            log.exception("unexpected failure screening an image")
+            return ImageResult(label, eye, ImageStatus.ERROR,
+                               error=f"internal error while screening ({type(exc).__name__})",
+                               model=self.model_info)
 
     def screen_loaded(self, loaded: LoadedImage, source: str, eye: Eye = Eye.UNKNOWN,
                       keep_display: bool = True) -> ImageResult:
