@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import logging.handlers
+import os
 import sys
 import threading
 import time
@@ -320,7 +322,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_gui(args: argparse.Namespace, settings: Settings) -> int:
     from .gui.app import main as gui_main
 
-    return gui_main([])
+    return gui_main(list(args.gui_args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -394,6 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(handler=cmd_evaluate)
 
     gui = sub.add_parser("gui", help="open the desktop application")
+    gui.add_argument("gui_args", nargs=argparse.REMAINDER,
+                     help="passed to the desktop application (e.g. photographs to open)")
     gui.set_defaults(handler=cmd_gui)
     return parser
 
@@ -411,6 +415,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # Output piped into e.g. `head` that stopped reading: not an error of ours.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - avoid a second error at exit
+        return EXIT_OK
 
 
 if __name__ == "__main__":
