@@ -134,8 +134,11 @@ def _dicom_identity(path: Path) -> tuple[str | None, Eye]:
         import pydicom
 
         dataset = pydicom.dcmread(str(path), stop_before_pixels=True)
-        patient = str(dataset.get("PatientID", "") or "").strip() or None
-        side = str(dataset.get("ImageLaterality", "") or dataset.get("Laterality", "") or "")
+        from .loading import dicom_value_text
+
+        patient = dicom_value_text(dataset.get("PatientID", "") or "").strip() or None
+        side = dicom_value_text(dataset.get("ImageLaterality", "")
+                                or dataset.get("Laterality", "") or "")
         eye = {"R": Eye.RIGHT, "L": Eye.LEFT}.get(side.strip().upper()[:1], Eye.UNKNOWN)
         return patient, eye
     except Exception:  # a damaged DICOM file is reported when it is screened

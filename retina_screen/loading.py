@@ -235,11 +235,17 @@ def _decode_raster(data: bytes, max_side: int | None) -> tuple[np.ndarray, int, 
     return _to_rgb_uint8(np.asarray(image), bgr=False), width, height, fmt
 
 
+def dicom_value_text(value: object) -> str:
+    """A DICOM element value as text. A backslash separates values in DICOM, so an ID such as
+    ``A\\B`` is read as two values; they are joined back, not shown as a Python list."""
+    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
+        return "\\".join(str(v) for v in value)  # type: ignore[union-attr]
+    return "" if value is None else str(value)
+
+
 def _dicom_text(dataset, keyword: str) -> str | None:
-    value = dataset.get(keyword)
-    if value is None or str(value).strip() == "":
-        return None
-    return str(value).strip()
+    text = dicom_value_text(dataset.get(keyword)).strip()
+    return text or None
 
 
 def _dicom_date(value: str | None) -> str | None:
