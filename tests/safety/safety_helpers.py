@@ -1,0 +1,188 @@
+"""Helpers shared by the safety tests: real photographs, encoders, DICOM files, the CLI."""
+
+from __future__ import annotations
+
+import csv
+import ctypes
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Both eyes of these srahim_dev patients (a mix of referable and non-referable eyes).
+BATCH_PATIENTS = ("Patient006", "Patient008", "Patient013", "Patient016", "Patient017",
+                  "Patient033", "Patient044", "Patient049")
+#: A referable eye (ICDR 2, P(referable) about 0.9): every variant of it must never read as
+#: "no referable DR".
+REFERABLE_PHOTO = "Patient013_L.jpg"
+
+
+def real_rgb(path: Path, max_side: int | None = None) -> np.ndarray:
+    """A real photograph as RGB uint8, optionally downscaled so that its long side is max_side."""
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        if max_side and max(image.size) > max_side:
+            image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        return np.asarray(image).copy()
+
+
+def encode(rgb: np.ndarray, fmt: str, **options: object) -> bytes:
+    """Encode an RGB array with Pillow (fmt: JPEG, PNG, TIFF, BMP, GIF)."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def make_dicom(rgb: np.ndarray | None, *, patient_id: str = "", patient_name: str = "",
+               laterality: str = "", compressed: bool = False, frames: int = 1) -> bytes:
+    """A DICOM Ophthalmic Photography file; ``rgb`` None gives one without pixel data.
+
+    ``compressed`` stores the image as JPEG Baseline (YBR_FULL_422), as fundus cameras do.
+    """
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.77.1.5.1"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = JPEGBaseline8Bit if compressed else ExplicitVRLittleEndian
+    ds = FileDataset("photo.dcm", {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = "OP"
+    ds.PatientID = patient_id
+    ds.PatientName = patient_name
+    ds.PatientBirthDate = "19580214"
+    ds.StudyDate = "20250301"
+    if laterality:
+        ds.ImageLaterality = laterality
+    if rgb is not None:
+        ds.Rows, ds.Columns = rgb.shape[:2]
+        ds.SamplesPerPixel = 3
+        ds.PlanarConfiguration = 0
+        ds.BitsAllocated = 8
+        ds.BitsStored = 8
+        ds.HighBit = 7
+        ds.PixelRepresentation = 0
+        if frames > 1:
+            ds.NumberOfFrames = frames
+        if compressed:
+            ds.PhotometricInterpretation = "YBR_FULL_422"
+            ds.PixelData = encapsulate([encode(rgb, "JPEG", quality=92)] * frames)
+            ds["PixelData"].VR = "OB"
+        else:
+            ds.PhotometricInterpretation = "RGB"
+            ds.PixelData = rgb.tobytes() * frames
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def running_as_root() -> bool:
+    """Root reads any file whatever its permissions, so chmod alone cannot deny it anything."""
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def enforce_permissions() -> None:
+    """``preexec_fn`` making permission bits apply to a command even when it runs as root.
+
+    Drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the capability bounding set, so the
+    command executed next gets neither (Linux; nothing to do for an ordinary user).
+    """
+    if not running_as_root():
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_capbset_drop = 24
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(pr_capbset_drop, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "cannot drop the file permission override")
+
+
+def permissions_enforceable(folder: Path) -> str:
+    """Empty when a command run with ``enforce_permissions`` is refused a mode-000 file;
+    otherwise why not (the reason for a skip)."""
+    probe = folder / ".permission-probe"
+    probe.write_text("x")
+    probe.chmod(0)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", f"open({str(probe)!r}).read()"], capture_output=True,
+            text=True, timeout=60, preexec_fn=enforce_permissions, check=False)
+    except OSError as exc:
+        return f"cannot drop the permission override here ({exc})"
+    finally:
+        probe.chmod(0o600)
+        probe.unlink()
+    if "PermissionError" not in result.stderr:
+        return "file permissions are not enforced here even without CAP_DAC_OVERRIDE"
+    return ""
+
+
+def cli_env(home: Path, **extra: str) -> dict[str, str]:
+    """Environment for a CLI subprocess: user folders under ``home``, no user settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETINA_SCREEN_")}
+    env.update({
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")])),
+        "XDG_DATA_HOME": str(home / "xdg-data"),
+        "XDG_CONFIG_HOME": str(home / "xdg-config"),
+        "HOME": str(home),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    })
+    env.update(extra)
+    return env
+
+
+def cli_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "retina_screen", *args]
+
+
+def run_cli(args: list[str], env: dict[str, str], timeout: float = 240,
+            **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m retina_screen ARGS`` to completion (a hang fails the test)."""
+    return subprocess.run(cli_command(*args), env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout, check=False, **kwargs)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle, strict=True))
+
+
+def read_journal(path: Path, allow_torn_tail: bool = False) -> list[dict]:
+    """Every record of a results.jsonl; a torn last line is allowed only when asked for."""
+    data = path.read_bytes() if path.exists() else b""
+    lines = data.split(b"\n")
+    tail = lines.pop()  # after the last newline: empty for a complete journal
+    if tail and not allow_torn_tail:
+        raise AssertionError(f"journal ends with an incomplete line: {tail[:80]!r}")
+    return [json.loads(line) for line in lines]
+
+
+def link_batch_input(srahim: Path, folder: Path, patients: tuple[str, ...] = BATCH_PATIENTS,
+                     copy: bool = False) -> list[str]:
+    """Both eyes of ``patients`` from srahim_dev/images into ``folder`` (symlinks or copies)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for patient in patients:
+        for eye in ("L", "R"):
+            name = f"{patient}_{eye}.jpg"
+            target = folder / name
+            if copy:
+                target.write_bytes((srahim / "images" / name).read_bytes())
+            else:
+                target.symlink_to(srahim / "images" / name)
+            names.append(name)
+    return names
+
+
+def table_rows(out_dir: Path) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """results.csv and patients.csv rows (neither holds a timestamp)."""
+    return read_csv(out_dir / "results.csv"), read_csv(out_dir / "patients.csv")

@@ -1,0 +1,76 @@
+"""Degraded real photographs: the quality gate must refuse what the model cannot grade.
+
+A blurred or dark photo of an eye with referable DR that passes the quality gate and reads
+"no referable DR" is the failure that matters. Heavy blur and strong underexposure are
+refused (tested on a quarter of srahim_dev); moderate degradation is not always refused, and
+the last test records that known gap (strict xfail: it fails loudly once the gap is closed).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from safety_helpers import real_rgb
+
+from retina_screen.loading import LoadedImage
+from retina_screen.results import ImageResult, ImageStatus
+
+
+def _screen(screener, rgb: np.ndarray) -> ImageResult:  # noqa: ANN001
+    loaded = LoadedImage(np.ascontiguousarray(rgb), rgb.shape[1], rgb.shape[0], "JPEG", "0" * 64)
+    return screener.screen_loaded(loaded, "degraded.jpg", keep_display=False)
+
+
+def _blur(rgb: np.ndarray, percent_of_side: float) -> np.ndarray:
+    return cv2.GaussianBlur(rgb, (0, 0), percent_of_side / 100 * max(rgb.shape[:2]))
+
+
+def _darken(rgb: np.ndarray, factor: float) -> np.ndarray:
+    return (rgb * factor).astype(np.uint8)
+
+
+def _labels(srahim: Path) -> list[dict[str, str]]:
+    with open(srahim / "labels.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_heavily_blurred_and_very_dark_photos_are_ungradable(srahim: Path, screener) -> None:  # noqa: ANN001
+    wrong = []
+    for row in _labels(srahim)[::4]:
+        rgb = real_rgb(srahim / row["file"])
+        for label, image, reason in (("blur", _blur(rgb, 1.25), "out of focus"),
+                                     ("dark", _darken(rgb, 0.15), "too dark")):
+            result = _screen(screener, image)
+            if result.status is not ImageStatus.UNGRADABLE or not any(
+                    reason in r for r in result.reasons):
+                wrong.append((row["image"], label, result.status.value, result.reasons))
+    assert not wrong, wrong
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+@pytest.mark.xfail(strict=True, reason=(
+    "known gap (quality gate qg-1): of the 45 referable srahim_dev eyes, 6 darkened to half "
+    "brightness and 3 blurred by 0.5% of the image side pass the gate and read 'no referable "
+    "DR' although the original reads referable"))
+def test_moderate_degradation_never_hides_referable_dr(srahim: Path, screener) -> None:  # noqa: ANN001
+    hidden = []
+    for row in _labels(srahim):
+        if row["referable"] != "1":
+            continue
+        rgb = real_rgb(srahim / row["file"])
+        original = _screen(screener, rgb)
+        if original.grading is None or not original.grading.referable:
+            continue  # the model's own miss, not the degradation's
+        for label, image in (("half brightness", _darken(rgb, 0.5)),
+                             ("blur 0.5%", _blur(rgb, 0.5))):
+            result = _screen(screener, image)
+            if result.status is ImageStatus.OK and not result.grading.referable:
+                hidden.append((row["image"], label, round(result.grading.p_referable, 2)))
+    assert not hidden, f"degradation hid referable DR: {hidden}"

@@ -1,0 +1,400 @@
+"""Faults during a real batch: SIGKILL at random moments and resume, disk full, permission
+denied on the output folder, two runs on one folder, a missing or modified model.
+
+Every run is the real command line (``python -m retina_screen batch``) on real photographs
+(both eyes of 8 srahim_dev patients), compared with an uninterrupted run of the same input.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safety_helpers import (
+    BATCH_PATIENTS,
+    ROOT,
+    cli_command,
+    cli_env,
+    enforce_permissions,
+    link_batch_input,
+    permissions_enforceable,
+    read_csv,
+    read_journal,
+    run_cli,
+    running_as_root,
+    table_rows,
+)
+
+from retina_screen import batch as batch_module
+from retina_screen.errors import OutputError, OutputLockedError
+
+KILL_CYCLES = 5
+KILL_SEED = 20240607
+
+
+def batch_args(input_dir: Path, out: Path, workers: int = 2) -> list[str]:
+    return ["batch", str(input_dir), "--out", str(out), "--workers", str(workers), "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def batch_input(srahim: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("faults") / "export"
+    link_batch_input(srahim, folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def reference(batch_input: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An uninterrupted run (with reports) of the batch input."""
+    home = tmp_path_factory.mktemp("reference")
+    out = home / "out"
+    result = run_cli(batch_args(batch_input, out), cli_env(home))
+    assert result.returncode == 0, result.stderr[-3000:]
+    results, patients = table_rows(out)
+    assert len(results) == 2 * len(BATCH_PATIENTS) and len(patients) == len(BATCH_PATIENTS)
+    assert {r["status"] for r in results} == {"ok"}
+    outcomes = {p["outcome"] for p in patients}
+    assert "no_referable" in outcomes and outcomes & {"refer", "refer_urgent"}
+    return out
+
+
+def assert_consistent(out: Path, allow_torn_tail: bool) -> list[dict]:
+    """Everything in the output folder parses, and the tables agree with the journal."""
+    records = read_journal(out / "results.jsonl", allow_torn_tail=allow_torn_tail)
+    images, patients = batch_module.latest_records(records)
+    results, patient_rows = table_rows(out)
+    # The tables may lag the journal (rewritten every few seconds), never run ahead of it.
+    assert {r["path"] for r in results} <= set(images)
+    assert {p["patient_id"] for p in patient_rows} <= set(patients)
+    for row in patient_rows:
+        if row["report"]:
+            pdf = (out / row["report"]).read_bytes()
+            assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF"), row["report"]
+    return records
+
+
+def assert_same_as_reference(out: Path, reference: Path) -> None:
+    """Identical tables; exactly one record per image and per patient; complete reports;
+    no temporary files left behind."""
+    assert table_rows(out) == table_rows(reference)
+    records = read_journal(out / "results.jsonl")
+    image_paths = [r["path"] for r in records if r["kind"] == "image"]
+    patient_ids = [r["patient_id"] for r in records if r["kind"] == "patient"]
+    assert sorted(image_paths) == sorted({*image_paths}) and len(image_paths) == 16
+    assert sorted(patient_ids) == sorted(BATCH_PATIENTS)
+    for row in read_csv(out / "patients.csv"):
+        pdf = (out / row["report"]).read_bytes()
+        assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
+    leftovers = [p.name for p in out.rglob(".*") if p.name != ".lock"]
+    assert not leftovers, f"temporary files left behind: {leftovers}"
+
+
+def audit_ok(home: Path, env: dict[str, str]) -> int:
+    """Verify the audit trail with the CLI; returns its record count."""
+    db = home / "xdg-data" / "retina-screen" / "audit.sqlite"
+    result = run_cli(["audit", "verify", "--db", str(db)], env, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return int(result.stdout.split(":")[1].split()[0])
+
+
+def group_gone(pgid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@contextlib.contextmanager
+def started(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen]:
+    """A CLI process in its own process group; the whole group is killed on the way out."""
+    process = subprocess.Popen(cli_command(*args), env=env, cwd=ROOT, start_new_session=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate(timeout=60)
+
+
+def patients_done(out: Path) -> int:
+    try:
+        data = (out / "results.jsonl").read_bytes()
+    except FileNotFoundError:
+        return 0
+    return data.count(b'"kind": "patient"')
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_kill_and_resume_gives_the_uninterrupted_result(batch_input: Path, reference: Path,
+                                                        tmp_path: Path) -> None:
+    """SIGKILL the batch at random moments (seeded) several times, resume each time: in the
+    end every photograph has exactly one result, identical to the uninterrupted run, every
+    file parses at every step, no process is left behind, and the audit trail verifies."""
+    rng = np.random.default_rng(KILL_SEED)
+    env = cli_env(tmp_path)
+    out = tmp_path / "out"
+    kills = 0
+    for cycle in range(KILL_CYCLES):
+        before = patients_done(out)
+        target = before + 1  # kill once one more patient is done ...
+        jitter = float(rng.uniform(0.0, 0.25))  # ... plus a random fraction of a second
+        workers = 1 + cycle % 2
+        with started(batch_args(batch_input, out, workers), env) as process:
+            deadline = time.monotonic() + 120
+            while patients_done(out) < target and process.poll() is None:
+                assert time.monotonic() < deadline, "the batch made no progress"
+                time.sleep(0.02)
+            time.sleep(jitter)
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGKILL)
+                kills += 1
+                process.wait(timeout=30)
+                assert group_gone(process.pid, 20), "worker processes outlived the batch"
+        assert_consistent(out, allow_torn_tail=True)
+        if process.returncode == 0:
+            break
+        assert process.returncode == -signal.SIGKILL
+    assert kills >= 3, "the batch finished before it could be killed often enough"
+    final = run_cli(batch_args(batch_input, out), env)
+    assert final.returncode == 0, final.stderr[-3000:]
+    assert "from an earlier run" in final.stdout
+    assert_same_as_reference(out, reference)
+    assert audit_ok(tmp_path, env) >= len(BATCH_PATIENTS)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_disk_full(batch_input: Path, reference: Path, tmp_path: Path) -> None:
+    """A real file system that fills up mid-run (a 350 kB tmpfs): a clear error, nothing
+    corrupted; with space again, the resumed run equals the uninterrupted one."""
+    if not running_as_root():
+        pytest.skip("mounting a small tmpfs needs root")
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=350k,mode=0700", "tmpfs",
+                              str(mount)], capture_output=True, text=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        env = cli_env(tmp_path)
+        out = mount / "out"
+        result = run_cli(batch_args(batch_input, out), env)
+        assert result.returncode == 1, result.stdout + result.stderr
+        message = result.stderr.strip().splitlines()[-1]
+        assert message.startswith("error: ") and re.search(
+            r"No space left on device|the disk is full", message), message
+        assert "Traceback" not in result.stderr
+        records = assert_consistent(out, allow_torn_tail=True)
+        assert 0 < sum(r["kind"] == "patient" for r in records) < len(BATCH_PATIENTS)
+        subprocess.run(["mount", "-o", "remount,size=8m", str(mount)], check=True)
+        resumed = run_cli(batch_args(batch_input, out), env)
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        assert_same_as_reference(out, reference)
+        audit_ok(tmp_path, env)
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_disk_full_while_writing_the_journal(batch_input: Path, isolated_settings,  # noqa: ANN001
+                                             tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENOSPC in the middle of a journal append (simulated: any user): a clear OutputError,
+    the torn line is dropped on resume and the patient screened again."""
+    out = tmp_path / "out"
+    real_write = os.write
+    calls = {"n": 0}
+
+    def write(fd: int, data: bytes) -> int:
+        if os.fstat(fd).st_ino == journal_inode():
+            calls["n"] += 1
+            if calls["n"] == 3:  # the third patient: half a record, then the disk is full
+                real_write(fd, bytes(data)[: len(data) // 2])
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    def journal_inode() -> int:
+        try:
+            return (out / "results.jsonl").stat().st_ino
+        except FileNotFoundError:
+            return -1
+
+    monkeypatch.setattr(batch_module.os, "write", write)
+    with pytest.raises(OutputError, match="No space left on device"):
+        batch_module.run_batch(batch_input, out, isolated_settings, workers=1, reports=False)
+    monkeypatch.undo()
+    records = read_journal(out / "results.jsonl", allow_torn_tail=True)
+    assert sum(r["kind"] == "patient" for r in records) == 2
+    summary = batch_module.run_batch(batch_input, out, isolated_settings, workers=1,
+                                     reports=False)
+    assert summary.images == 16 and summary.resumed == 4
+    records = read_journal(out / "results.jsonl")
+    assert sorted(r["patient_id"] for r in records if r["kind"] == "patient") == \
+        sorted(BATCH_PATIENTS)
+
+
+def _tree_digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.timeout(180)
+def test_permission_denied_on_the_output_folder(batch_input: Path, reference: Path,
+                                                tmp_path: Path) -> None:
+    """An output folder that may not be written (for real: as root the command runs without
+    the permission override): a clear error, nothing written or changed."""
+    reason = permissions_enforceable(tmp_path)
+    if reason:
+        pytest.skip(reason)
+    env = cli_env(tmp_path)
+    locked = tmp_path / "read-only"
+    locked.mkdir(mode=0o500)
+    result = run_cli(batch_args(batch_input, locked / "out"), env,
+                     preexec_fn=enforce_permissions)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: cannot create output "
+                                                            "folder"), result.stderr
+    assert "Permission denied" in result.stderr and "Traceback" not in result.stderr
+    assert not any(locked.iterdir())
+
+    # A finished results folder made read-only: a rerun refuses clearly and changes nothing.
+    done = tmp_path / "done"
+    shutil.copytree(reference, done)
+    before = _tree_digest(done)
+    for path in [done, *done.rglob("*")]:
+        path.chmod(0o500 if path.is_dir() else 0o400)
+    try:
+        result = run_cli(batch_args(batch_input, done), env, preexec_fn=enforce_permissions)
+    finally:
+        for path in [done, *done.rglob("*")]:
+            path.chmod(0o700 if path.is_dir() else 0o600)
+    assert result.returncode == 1, result.stdout
+    assert "Permission denied" in result.stderr and "Traceback" not in result.stderr
+    assert _tree_digest(done) == before
+
+
+def test_permission_denied_simulated(batch_input: Path, isolated_settings, tmp_path: Path,  # noqa: ANN001
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """EACCES for every file in the output folder (simulated, works for root too)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    real_open = os.open
+
+    def deny(path, flags, *args, **kwargs):  # noqa: ANN001, ANN202
+        if Path(path).parent == out:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(batch_module.os, "open", deny)
+    with pytest.raises(OutputError, match="Permission denied"):
+        batch_module.run_batch(batch_input, out, isolated_settings, workers=1, reports=False)
+    assert [p.name for p in out.iterdir()] == ["reports"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_second_run_on_the_same_folder_refuses(batch_input: Path, reference: Path,
+                                               tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    out = tmp_path / "out"
+    with started(batch_args(batch_input, out, workers=1), env) as first:
+        deadline = time.monotonic() + 120
+        while patients_done(out) < 1:
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        second = run_cli(batch_args(batch_input, out), env, timeout=60)
+        assert first.poll() is None, "the first run ended before the second one was tried"
+        assert second.returncode == 1
+        assert second.stderr.strip() == (
+            f"error: another screening run is already writing to {out}; wait for it to "
+            "finish or choose another output folder"), second.stderr
+        stdout, stderr = first.communicate(timeout=180)
+        assert first.returncode == 0, stderr[-3000:]
+    assert_same_as_reference(out, reference)
+
+
+def test_output_lock_in_process(batch_input: Path, isolated_settings, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "out"
+    out.mkdir()
+    with batch_module.output_lock(out), pytest.raises(OutputLockedError):
+        batch_module.run_batch(batch_input, out, isolated_settings, workers=1, reports=False)
+    assert not (out / "results.jsonl").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# The model
+
+def _flip_middle_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+MODEL_FAULTS = {
+    "grading model missing": ("dr_lite0.onnx", lambda p: p.unlink(), r"model file not found"),
+    "grading model truncated": ("dr_lite0.onnx",
+                                lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]),
+                                r"dr_lite0.onnx does not match its manifest"),
+    "grading model modified": ("dr_lite0.onnx", _flip_middle_byte,
+                               r"dr_lite0.onnx does not match its manifest"),
+    "gate model missing": ("fundus_gate.onnx", lambda p: p.unlink(),
+                           r"fundus gate model file not found"),
+    "gate model modified": ("fundus_gate.onnx", _flip_middle_byte,
+                            r"fundus_gate.onnx does not match its manifest"),
+}
+
+
+@pytest.fixture()
+def model_copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name in ("dr_lite0.json", "dr_lite0.onnx", "fundus_gate.onnx"):
+        shutil.copy2(ROOT / "models" / name, folder / name)
+    return folder / "dr_lite0.json"
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("fault", sorted(MODEL_FAULTS))
+def test_damaged_model_is_refused_before_screening(fault: str, model_copy: Path,
+                                                   batch_input: Path, tmp_path: Path) -> None:
+    file_name, damage, message = MODEL_FAULTS[fault]
+    damage(model_copy.parent / file_name)
+    env = cli_env(tmp_path)
+    out = tmp_path / "out"
+    audit_db = tmp_path / "xdg-data" / "retina-screen" / "audit.sqlite"
+    result = run_cli(["--model", str(model_copy), *batch_args(batch_input, out)], env)
+    assert result.returncode == 1
+    assert re.search(message, result.stderr), result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists(), "the output folder was created before the model was verified"
+    photo = next(batch_input.iterdir())
+    result = run_cli(["--model", str(model_copy), "screen", str(photo)], env)
+    assert result.returncode == 1 and re.search(message, result.stderr), result.stderr
+    assert not audit_db.exists(), "something was recorded with a refused model"
+
+
+@pytest.mark.timeout(120)
+def test_intact_model_copy_is_accepted(model_copy: Path, batch_input: Path,
+                                       tmp_path: Path) -> None:
+    """The control for the test above: the same copy, undamaged, screens."""
+    photo = sorted(batch_input.iterdir())[0]
+    result = run_cli(["--model", str(model_copy), "screen", str(photo), "--json"],
+                     cli_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert '"status": "ok"' in result.stdout
