@@ -31,7 +31,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -68,6 +68,7 @@ PATIENT_COLUMNS = ["patient_id", "eyes", "outcome", "decision", "action", "inter
                    "right_grade", "left_grade", "images", "ungradable", "errors", "report",
                    "notes"]
 REPORT_THUMBNAIL_SIDE = 320
+WORKER_TASKS_BEFORE_RECYCLE = 100
 CSV_REFRESH_SECONDS = 2.0
 
 
@@ -476,8 +477,7 @@ def _shrink(image: np.ndarray | None) -> np.ndarray | None:
                       interpolation=cv2.INTER_AREA)
 
 
-def _worker_screen(task: tuple[str, str, str, bool]) -> ImageResult:
-    path, rel, eye, keep_display = task
+def _screen_one(path: str, rel: str, eye: str, keep_display: bool) -> ImageResult:
     assert _worker_screener is not None
     try:
         result = _worker_screener.screen_image(Path(path), Eye(eye), source=rel,
@@ -487,10 +487,43 @@ def _worker_screen(task: tuple[str, str, str, bool]) -> ImageResult:
         return ImageResult(rel, Eye(eye), ImageStatus.ERROR,
                            error=f"internal error while screening ({type(exc).__name__})")
     if result.display_image is not None:
-        from dataclasses import replace
-
         result = replace(result, display_image=_shrink(result.display_image))
     return result
+
+
+@dataclass(frozen=True)
+class _PatientTask:
+    patient_id: str
+    images: tuple[tuple[str, str, str], ...]  # (absolute path, relative path, eye)
+    report_path: str | None  # where the worker writes the PDF; None: no report
+
+
+def _worker_patient(task: _PatientTask) -> tuple[str, tuple[ImageResult, ...], str]:
+    """Screen one patient's photographs, decide, and write its report, in a worker process.
+
+    Returns the image results without pictures (so little crosses between processes and the
+    main process holds no images) and the screening time used, from which the main process
+    rebuilds the identical decision for the journal and the audit trail.
+    """
+    from .engine import now_iso
+    from .report import build_report
+
+    assert _worker_screener is not None
+    keep = task.report_path is not None
+    results = [_screen_one(path, rel, eye, keep) for path, rel, eye in task.images]
+    screened_at = now_iso()
+    if task.report_path is not None:
+        decision = _worker_screener.decide(
+            PatientInfo(patient_id=task.patient_id, screening_date=screened_at[:10]), results,
+            screened_at)
+        try:
+            build_report(decision, Path(task.report_path), _worker_screener.settings)
+        except RetinaScreenError:
+            raise
+        except Exception as exc:  # report bugs must stop the run, not lose results silently
+            log.exception("report could not be built")
+            raise OutputError(f"report could not be built ({type(exc).__name__})") from exc
+    return task.patient_id, tuple(replace(r, display_image=None) for r in results), screened_at
 
 
 class _InlinePool:
@@ -623,9 +656,9 @@ def _run_locked(input_dir, out_dir, settings, manifest, pattern, workers, report
     write_tables(out_dir, done_images, done_patients, mode)
 
     stems = report_stems(set(groups) | set(done_patients))
-    tasks = [(str(i.path), i.rel, i.eye.value, reports) for pid in sorted(pending)
-             for i in pending[pid]]
-    owner = {i.rel: pid for pid, images in pending.items() for i in images}
+    tasks = [_PatientTask(pid, tuple((str(i.path), i.rel, i.eye.value) for i in pending[pid]),
+                          str(out_dir / f"reports/{stems[pid]}.pdf") if reports else None)
+             for pid in sorted(pending)]
     worker_count = workers or settings.workers or os.cpu_count() or 1
     worker_count = max(1, min(worker_count, len(tasks) or 1))
     started = time.monotonic()
@@ -633,7 +666,6 @@ def _run_locked(input_dir, out_dir, settings, manifest, pattern, workers, report
     counts = {"errors": 0, "ungradable": 0, "ok": 0}
     for record in done_images.values():
         counts["errors" if record["status"] == "error" else record["status"]] += 1
-    buffers: dict[str, list[ImageResult]] = {}
     cancelled = False
     last_tables = time.monotonic()
     pool = None
@@ -642,28 +674,28 @@ def _run_locked(input_dir, out_dir, settings, manifest, pattern, workers, report
             pool = _InlinePool(settings)
         else:
             context = mp.get_context("spawn" if os.name == "nt" else "forkserver")
-            pool = context.Pool(worker_count, initializer=_worker_init, initargs=(settings,))
+            # Recycled now and then, so that caches (fonts, images) cannot grow without bound.
+            pool = context.Pool(worker_count, initializer=_worker_init, initargs=(settings,),
+                                maxtasksperchild=WORKER_TASKS_BEFORE_RECYCLE)
     try:
-        results = pool.imap(_worker_screen, tasks, chunksize=1) if pool else iter(())
-        for result in results:
-            counts["errors" if result.status is ImageStatus.ERROR else result.status.value] += 1
-            finished += 1
-            patient_id = owner[result.source]
-            buffers.setdefault(patient_id, []).append(result)
-            if len(buffers[patient_id]) == len(pending[patient_id]):
-                patient_results = buffers.pop(patient_id)
-                record = _finish_patient(patient_id, patient_results, out_dir, settings,
-                                         table, manifest, thresholds_version, reports, journal,
-                                         auditor, stems[patient_id])
-                done_patients[patient_id] = record
-                for r in patient_results:
-                    done_images[r.source] = image_record(r, patient_id)
-                rows.append(row_from(record))
-                if on_patient:
-                    on_patient(rows[-1])
-                if time.monotonic() - last_tables > CSV_REFRESH_SECONDS:
-                    write_tables(out_dir, done_images, done_patients, mode)
-                    last_tables = time.monotonic()
+        finished_patients = pool.imap(_worker_patient, tasks, chunksize=1) if pool else iter(())
+        for patient_id, patient_results, screened_at in finished_patients:
+            for result in patient_results:
+                counts["errors" if result.status is ImageStatus.ERROR
+                       else result.status.value] += 1
+            finished += len(patient_results)
+            report_rel = f"reports/{stems[patient_id]}.pdf" if reports else None
+            record = _finish_patient(patient_id, patient_results, screened_at, settings, table,
+                                     manifest, thresholds_version, report_rel, journal, auditor)
+            done_patients[patient_id] = record
+            for r in patient_results:
+                done_images[r.source] = image_record(r, patient_id)
+            rows.append(row_from(record))
+            if on_patient:
+                on_patient(rows[-1])
+            if time.monotonic() - last_tables > CSV_REFRESH_SECONDS:
+                write_tables(out_dir, done_images, done_patients, mode)
+                last_tables = time.monotonic()
             if progress:
                 elapsed = max(time.monotonic() - started, 1e-6)
                 rate = (finished - resumed) / elapsed
@@ -696,26 +728,12 @@ def _run_locked(input_dir, out_dir, settings, manifest, pattern, workers, report
     )
 
 
-def _finish_patient(patient_id, results, out_dir, settings, table, manifest,  # noqa: ANN001, PLR0913
-                    thresholds_version, reports, journal, auditor, report_stem) -> dict:
-    from .engine import now_iso
-
+def _finish_patient(patient_id, results, screened_at, settings, table, manifest,  # noqa: ANN001, PLR0913
+                    thresholds_version, report_rel, journal, auditor) -> dict:
+    """Journal and audit one patient whose photographs are screened (and report written)."""
     decision = combine_patient(PatientInfo(patient_id=patient_id,
-                                           screening_date=now_iso()[:10]),
-                               results, table, now_iso(), manifest.info, thresholds_version)
-    report_rel = None
-    if reports:
-        from .report import build_report
-
-        report_rel = f"reports/{report_stem}.pdf"
-        try:
-            build_report(decision, out_dir / report_rel, settings)
-        except RetinaScreenError:
-            raise
-        except Exception as exc:  # a report failure must not lose the screening results
-            log.exception("report could not be built")
-            report_rel = None
-            raise OutputError(f"report could not be built ({type(exc).__name__})") from exc
+                                           screening_date=screened_at[:10]),
+                               results, table, screened_at, manifest.info, thresholds_version)
     paths = [r.source for r in results]
     record = patient_record(decision, paths, report_rel)
     # The audit record first: a decision that reaches the results always has its audit record.
