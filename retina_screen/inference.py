@@ -140,6 +140,9 @@ class GradingModel:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or int(os.environ.get("RETINA_SCREEN_THREADS", 0))
         options.inter_op_num_threads = 1
+        # No memory arena: saves ~20 MB per process at no measurable speed cost (batch workers).
+        options.enable_cpu_mem_arena = False
+        options.enable_mem_pattern = False
         options.log_severity_level = 3
         self.session = self._open(ort, model_path, options)
         self.gate_session = None
