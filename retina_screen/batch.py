@@ -38,9 +38,11 @@ import cv2
 import numpy as np
 
 from . import __version__
+from .atomic import write_atomic
 from .decision import combine_patient, load_referral_table
 from .errors import ConfigError, OutputError, OutputLockedError, RetinaScreenError
 from .inference import read_manifest
+from .loading import is_dicom_file
 from .naming import compile_pattern, parse_stem, safe_file_stem
 from .quality import load_thresholds
 from .results import (
@@ -121,15 +123,6 @@ class BatchSummary:
 # Scanning and grouping
 
 
-def _is_dicom_file(path: Path) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(132)
-    except OSError:
-        return False
-    return len(head) == 132 and head[128:132] == b"DICM"
-
-
 def _dicom_identity(path: Path) -> tuple[str | None, Eye]:
     try:
         import pydicom
@@ -168,7 +161,7 @@ def scan_folder(input_dir: Path, pattern: str | None = None, exclude: Path | Non
             # Only regular files are opened here: opening a named pipe would block the scan.
             regular = path.is_file()
             if suffix not in IMAGE_EXTENSIONS and not (
-                    suffix == "" and regular and _is_dicom_file(path)):
+                    suffix == "" and regular and is_dicom_file(path)):
                 continue
             if settle_s > 0:
                 try:
@@ -291,36 +284,6 @@ def patient_record(result: PatientResult, paths: list[str], report: str | None) 
 # Files
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` via a temporary file and rename (never a half-written file)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path.name} in {path.parent}: "
-                          f"{exc.strerror or exc}") from exc
-
-
 class Journal:
     """Append-only JSON Lines journal with fsync after each patient."""
 
@@ -428,8 +391,9 @@ def write_tables(out_dir: Path, images: dict[str, dict], patients: dict[str, dic
             "left_grade": "" if p.get("left_grade") is None else p["left_grade"],
             "images": p["image_count"], "notes": " | ".join(p.get("notes", [])),
         })
-    write_atomic(out_dir / RESULTS_CSV, _csv_bytes(RESULT_COLUMNS, result_rows), mode)
-    write_atomic(out_dir / PATIENTS_CSV, _csv_bytes(PATIENT_COLUMNS, patient_rows), mode)
+    write_atomic(out_dir / RESULTS_CSV, _csv_bytes(RESULT_COLUMNS, result_rows), mode, "results")
+    write_atomic(out_dir / PATIENTS_CSV, _csv_bytes(PATIENT_COLUMNS, patient_rows), mode,
+                 "results")
 
 
 @contextlib.contextmanager
@@ -613,7 +577,7 @@ def run_batch(input_dir: Path, out_dir: Path, settings: Settings, *, pattern: st
                            progress, on_patient, cancel, settle_s, audit)
 
 
-_STALE_TEMP = re.compile(r"^\.(?:.+\.\d+\.tmp|report-.+\.pdf\.tmp)$")
+_STALE_TEMP = re.compile(r"^\..+\.tmp$")  # what write_atomic's temporary files look like
 
 
 def _remove_stale_temporaries(out_dir: Path) -> None:

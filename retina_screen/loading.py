@@ -65,6 +65,15 @@ class LoadedImage:
         return self.pixels.shape[1] / self.original_width
 
 
+def is_dicom_file(path: Path) -> bool:
+    """Whether ``path`` starts like a DICOM file (reads 132 bytes; False if unreadable)."""
+    try:
+        with open(path, "rb") as handle:
+            return _is_dicom(handle.read(132))
+    except OSError:
+        return False
+
+
 def _is_dicom(data: bytes) -> bool:
     return len(data) >= 132 and data[128:132] == b"DICM"
 

@@ -26,16 +26,13 @@ Thumbnails are the engine's display crops (``ImageResult.display_image``) embedd
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import errno
 import functools
 import io
 import logging
 import os
 import re
 import secrets
-import tempfile
 import threading
 import unicodedata
 from collections.abc import Callable
@@ -70,6 +67,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from .atomic import write_atomic
 from .errors import OutputError
 from .overlay import heatmap_overlay
 from .results import (
@@ -889,68 +887,6 @@ def _render(result: PatientResult, settings: Settings, report_id: str) -> tuple[
 # Writing
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _reason(exc: OSError) -> str:
-    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        return "the disk is full"
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return "permission denied"
-    if exc.errno == errno.EROFS:
-        return "the disk is read-only"
-    return exc.strerror or str(exc)
-
-
-def _fsync_folder(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def write_atomic(path: Path, data: bytes, mode: int) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, replace).
-
-    The file gets permissions ``mode``. On failure nothing is left at ``path`` that was not
-    there before, and no temporary file remains; an OSError becomes :class:`OutputError`.
-    """
-    folder = path.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(dir=folder, prefix=".report-", suffix=".pdf.tmp")
-    except OSError as exc:
-        raise OutputError(f"the report could not be saved in {folder}: {_reason(exc)}") from exc
-    temp = Path(temp_name)
-    try:
-        try:
-            if hasattr(os, "fchmod"):
-                os.fchmod(fd, mode)
-            _write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if not hasattr(os, "fchmod"):
-            os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        if isinstance(exc, OSError):
-            raise OutputError(
-                f"the report could not be saved in {folder}: {_reason(exc)}") from exc
-        raise
-    _fsync_folder(folder)
-
-
 def build_report(result: PatientResult, path: Path, settings: Settings, *,
                  report_id: str | None = None) -> Path:
     """Render ``result`` as a PDF report and write it atomically to ``path``; returns ``path``.
@@ -960,6 +896,6 @@ def build_report(result: PatientResult, path: Path, settings: Settings, *,
     path = Path(path)
     report_id = report_id or new_report_id()
     data, pages = _render(result, settings, report_id)
-    write_atomic(path, data, settings.file_mode)
+    write_atomic(path, data, settings.file_mode, what="report")
     log.info("report %s written: %d page(s), %d KB", report_id, pages, len(data) // 1024)
     return path

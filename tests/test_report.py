@@ -20,7 +20,7 @@ import pytest
 from pypdf import PdfReader
 from reportlab.pdfbase.ttfonts import TTFont
 
-from retina_screen import report
+from retina_screen import atomic, report
 from retina_screen.errors import OutputError
 from retina_screen.quality import Rule, Thresholds
 from retina_screen.results import ICDR_LABELS, Eye, ImageStatus, Outcome, PatientInfo, PatientResult
@@ -461,10 +461,10 @@ def test_failed_write_leaves_no_partial_file(negative, settings, tmp_path, monke
     report.build_report(negative, previous, settings)
     old = previous.read_bytes()
     if failure == "disk full midway":
-        monkeypatch.setattr(report, "_write_all",
+        monkeypatch.setattr(atomic, "_write_all",
                             _half_then(OSError(errno.ENOSPC, "No space left on device")))
     elif failure == "crash midway":
-        monkeypatch.setattr(report, "_write_all", _half_then(Crash()))
+        monkeypatch.setattr(atomic, "_write_all", _half_then(Crash()))
     elif failure == "fsync":
         def fsync(fd: int) -> None:
             raise OSError(errno.EIO, "Input/output error")

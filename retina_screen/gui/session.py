@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 
 from ..errors import ImageLoadError
-from ..loading import DicomInfo, load_image
+from ..loading import DicomInfo, is_dicom_file, load_image
 from ..naming import parse_stem
 from ..results import Eye, ImageResult, ImageStatus, PatientInfo, PatientResult
 from .workers import run_task
@@ -51,19 +51,10 @@ class Photo:
         return self.path.name
 
 
-def _is_dicom(path: Path) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(132)
-    except OSError:
-        return False
-    return len(head) == 132 and head[128:132] == b"DICM"
-
-
 def screen_photo(screener: Screener, path: Path, eye: Eye) -> tuple[ImageResult, DicomInfo | None]:
     """Worker-thread job: the engine's result for one file, plus its DICOM tags if any."""
     dicom = None
-    if _is_dicom(path):
+    if is_dicom_file(path):
         try:
             dicom = load_image(path).dicom
         except ImageLoadError:

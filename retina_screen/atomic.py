@@ -1,0 +1,78 @@
+"""Atomic file writes: every result file, report and table goes through :func:`write_atomic`."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import OutputError
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def os_reason(exc: OSError) -> str:
+    """A plain-language reason for a failed write."""
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return "the disk is full"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if exc.errno == errno.EROFS:
+        return "the disk is read-only"
+    return exc.strerror or str(exc)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX)."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o600, what: str = "file") -> None:
+    """Write ``data`` to ``path`` atomically: temporary file in the same folder, fsync, rename.
+
+    The file gets permissions ``mode``. On failure nothing is left at ``path`` that was not
+    there before and no temporary file remains; an OSError becomes :class:`OutputError`
+    ("the <what> could not be saved in <folder>: the disk is full").
+    """
+    path = Path(path)
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(f"the {what} could not be saved in {folder}: {os_reason(exc)}") \
+            from exc
+    temp = Path(temp_name)
+    try:
+        try:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, mode)
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if not hasattr(os, "fchmod"):
+            os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        if isinstance(exc, OSError):
+            raise OutputError(
+                f"the {what} could not be saved in {folder}: {os_reason(exc)}") from exc
+        raise
+    fsync_folder(folder)
