@@ -38,10 +38,12 @@ def setup_logging(settings: Settings, level: str) -> None:
     console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     root.addHandler(console)
     try:
-        settings.log_dir.mkdir(parents=True, exist_ok=True)
+        settings.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        log_file = settings.log_dir / "retina-screen.log"
+        if not log_file.exists():
+            os.close(os.open(log_file, os.O_WRONLY | os.O_CREAT, settings.file_mode))
         handler = logging.handlers.RotatingFileHandler(
-            settings.log_dir / "retina-screen.log", maxBytes=2_000_000, backupCount=3,
-            encoding="utf-8")
+            log_file, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s "
                                                "%(message)s"))
         root.addHandler(handler)
@@ -267,8 +269,12 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     if result.outcome.value != record["outcome"]:
         print("warning: the decision differs from the batch run's (model or photographs "
               "changed)", file=sys.stderr)
-    target = Path(args.pdf) if args.pdf else out_dir / "reports" / (
-        safe_file_stem(args.patient_id) + ".pdf")
+    if args.pdf:
+        target = Path(args.pdf)
+    elif record.get("report"):
+        target = out_dir / record["report"]  # the name the batch gave it
+    else:
+        target = out_dir / "reports" / (safe_file_stem(args.patient_id) + ".pdf")
     build_report(result, target, settings)
     print(f"{result.referral.headline}\nReport: {target}")
     return EXIT_OK
