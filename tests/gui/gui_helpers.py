@@ -16,7 +16,7 @@ def drop_files(widget: QWidget, paths: list[Path]) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     centre = widget.rect().center()
-    enter = QDragEnterEvent(QPointF(centre), Qt.DropAction.CopyAction, mime,
+    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime,  # QPoint, as in C++
                             Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, enter)
     assert enter.isAccepted(), "the widget refused the drag"
