@@ -255,13 +255,12 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
     out_dir = Path(args.results_dir)
     run = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
-    _, patients = latest_records(Journal(out_dir / JOURNAL, settings.file_mode).read())
+    images, patients = latest_records(Journal(out_dir / JOURNAL, settings.file_mode).read())
     record = patients.get(args.patient_id)
     if record is None:
         print(f"error: no screened patient with that ID in {out_dir}", file=sys.stderr)
         return EXIT_FAILED
     screener = Screener(settings)
-    images, _ = latest_records(Journal(out_dir / JOURNAL, settings.file_mode).read())
     photos = [(Path(run["input_dir"]) / rel, Eye(images[rel]["eye"])) for rel in record["images"]]
     result = screener.decide(PatientInfo(patient_id=args.patient_id, name=args.name or ""),
                              [screener.screen_image(p, e, source=str(Path(rel)))
