@@ -42,7 +42,7 @@ from .atomic import write_atomic
 from .decision import combine_patient, load_referral_table
 from .errors import ConfigError, OutputError, OutputLockedError, RetinaScreenError
 from .inference import read_manifest
-from .loading import is_dicom_file
+from .loading import is_dicom_file, read_dicom_info
 from .naming import compile_pattern, parse_stem, safe_file_stem
 from .quality import load_thresholds
 from .results import (
@@ -123,22 +123,6 @@ class BatchSummary:
 # Scanning and grouping
 
 
-def _dicom_identity(path: Path) -> tuple[str | None, Eye]:
-    try:
-        import pydicom
-
-        dataset = pydicom.dcmread(str(path), stop_before_pixels=True)
-        from .loading import dicom_value_text
-
-        patient = dicom_value_text(dataset.get("PatientID", "") or "").strip() or None
-        side = dicom_value_text(dataset.get("ImageLaterality", "")
-                                or dataset.get("Laterality", "") or "")
-        eye = {"R": Eye.RIGHT, "L": Eye.LEFT}.get(side.strip().upper()[:1], Eye.UNKNOWN)
-        return patient, eye
-    except Exception:  # a damaged DICOM file is reported when it is screened
-        return None, Eye.UNKNOWN
-
-
 def scan_folder(input_dir: Path, pattern: str | None = None, exclude: Path | None = None,
                 settle_s: float = 0.0) -> list[InputImage]:
     """Every candidate image under ``input_dir`` (recursive, symlinked folders not followed),
@@ -171,7 +155,9 @@ def scan_folder(input_dir: Path, pattern: str | None = None, exclude: Path | Non
                     pass
             patient, eye = (None, Eye.UNKNOWN)
             if suffix in (".dcm", ".dicom", "") and regular:
-                patient, eye = _dicom_identity(path)
+                info = read_dicom_info(path)
+                if info is not None:
+                    patient, eye = info.patient_id, Eye(info.laterality or "unknown")
             stem_patient, stem_eye = parse_stem(path.stem, regex)
             rel = path.relative_to(input_dir).as_posix()
             found.append(InputImage(path, rel, patient or stem_patient,

@@ -133,7 +133,7 @@ def print_patient(result: PatientResult) -> None:
 def cmd_screen(args: argparse.Namespace, settings: Settings) -> int:
     from .audit import AuditTrail
     from .engine import Screener
-    from .loading import load_image
+    from .loading import read_dicom_info
     from .naming import parse_stem
 
     photos: list[tuple[Path, Eye]] = []
@@ -142,10 +142,7 @@ def cmd_screen(args: argparse.Namespace, settings: Settings) -> int:
         path = Path(path)
         _, eye = parse_stem(path.stem)
         if path.suffix.lower() in (".dcm", ".dicom", ""):
-            try:
-                info = load_image(path, max_side=64).dicom
-            except RetinaScreenError:
-                info = None
+            info = read_dicom_info(path)
             if info is not None:
                 dicom_patient = dicom_patient or info
                 if info.laterality:

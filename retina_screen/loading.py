@@ -263,6 +263,37 @@ def _dicom_date(value: str | None) -> str | None:
     return None
 
 
+def _dicom_info(dataset) -> DicomInfo:  # noqa: ANN001 - pydicom Dataset
+    laterality = _dicom_text(dataset, "ImageLaterality") or _dicom_text(dataset, "Laterality")
+    name = _dicom_text(dataset, "PatientName")
+    return DicomInfo(
+        patient_id=_dicom_text(dataset, "PatientID"),
+        patient_name=name.replace("^", " ").strip() if name else None,
+        birth_date=_dicom_date(_dicom_text(dataset, "PatientBirthDate")),
+        laterality={"R": "right", "L": "left"}.get((laterality or "").upper()[:1]),
+        acquisition_date=_dicom_date(
+            _dicom_text(dataset, "AcquisitionDateTime")
+            or _dicom_text(dataset, "AcquisitionDate")
+            or _dicom_text(dataset, "ContentDate")
+            or _dicom_text(dataset, "StudyDate")
+        ),
+    )
+
+
+def read_dicom_info(path: Path | str) -> DicomInfo | None:
+    """Patient and acquisition tags of a DICOM file without decoding its image; None when the
+    file is not a readable DICOM file (screening it then reports why)."""
+    path = Path(path)
+    if not is_dicom_file(path):
+        return None
+    try:
+        import pydicom
+
+        return _dicom_info(pydicom.dcmread(str(path), stop_before_pixels=True))
+    except Exception:  # pydicom raises many types for damaged headers
+        return None
+
+
 def _decode_dicom(data: bytes) -> tuple[np.ndarray, int, int, DicomInfo]:
     import pydicom
 
@@ -270,21 +301,7 @@ def _decode_dicom(data: bytes) -> tuple[np.ndarray, int, int, DicomInfo]:
     # BytesLengthException, struct.error, ...) for damaged headers, also when a tag is read.
     try:
         dataset = pydicom.dcmread(io.BytesIO(data))
-        laterality = _dicom_text(dataset, "ImageLaterality") or _dicom_text(dataset, "Laterality")
-        eye = {"R": "right", "L": "left"}.get((laterality or "").upper()[:1])
-        name = _dicom_text(dataset, "PatientName")
-        info = DicomInfo(
-            patient_id=_dicom_text(dataset, "PatientID"),
-            patient_name=name.replace("^", " ").strip() if name else None,
-            birth_date=_dicom_date(_dicom_text(dataset, "PatientBirthDate")),
-            laterality=eye,
-            acquisition_date=_dicom_date(
-                _dicom_text(dataset, "AcquisitionDateTime")
-                or _dicom_text(dataset, "AcquisitionDate")
-                or _dicom_text(dataset, "ContentDate")
-                or _dicom_text(dataset, "StudyDate")
-            ),
-        )
+        info = _dicom_info(dataset)
         has_pixels = "PixelData" in dataset
         rows, columns = int(dataset.get("Rows", 0) or 0), int(dataset.get("Columns", 0) or 0)
         frames = int(dataset.get("NumberOfFrames", 1) or 1)

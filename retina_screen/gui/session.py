@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from ..errors import ImageLoadError
-from ..loading import DicomInfo, is_dicom_file, load_image
+from ..loading import DicomInfo, read_dicom_info
 from ..naming import parse_stem
 from ..results import Eye, ImageResult, ImageStatus, PatientInfo, PatientResult
 from .workers import run_task
@@ -53,13 +52,7 @@ class Photo:
 
 def screen_photo(screener: Screener, path: Path, eye: Eye) -> tuple[ImageResult, DicomInfo | None]:
     """Worker-thread job: the engine's result for one file, plus its DICOM tags if any."""
-    dicom = None
-    if is_dicom_file(path):
-        try:
-            dicom = load_image(path).dicom
-        except ImageLoadError:
-            dicom = None  # screen_image reports the problem itself
-    return screener.screen_image(path, eye), dicom
+    return screener.screen_image(path, eye), read_dicom_info(path)
 
 
 def guess_eye(path: Path) -> Eye:
