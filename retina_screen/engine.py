@@ -16,10 +16,9 @@ import numpy as np
 
 from .decision import ReferralTable, combine_patient, load_referral_table
 from .errors import ImageLoadError
-from .fov import crop_to_fov
 from .inference import GradingModel
 from .loading import LoadedImage, load_image
-from .preprocess import normalise_crop
+from .preprocess import DECODE_MAX_SIDE, model_input, screening_crop
 from .quality import WORKING_SIDE, Thresholds, assess_crop, load_thresholds
 from .results import (
     Eye,
@@ -34,8 +33,8 @@ from .settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
-#: Decode camera JPEGs at reduced scale down to about this long side (FOV >= WORKING_SIDE).
-DECODE_MAX_SIDE = 768
+__all__ = ["DECODE_MAX_SIDE", "Screener", "now_iso"]
+
 DISPLAY_SIDE = 512
 
 
@@ -76,7 +75,7 @@ class Screener:
     def screen_loaded(self, loaded: LoadedImage, source: str, eye: Eye = Eye.UNKNOWN,
                       keep_display: bool = True) -> ImageResult:
         """Quality gate, then grading if gradable, of an already decoded photograph."""
-        crop = crop_to_fov(loaded.pixels, WORKING_SIDE)
+        crop = screening_crop(loaded.pixels)
         gate = self.model.manifest.gate
         quality = assess_crop(crop, self.thresholds, self.model.p_fundus(crop.image),
                               gate.threshold if gate else None)
@@ -89,9 +88,7 @@ class Screener:
                       display_image=display, model=self.model_info)
         if not quality.gradable:
             return ImageResult(status=ImageStatus.UNGRADABLE, **common)
-        spec = self.model.spec
-        model_crop = cv2.resize(crop.image, (spec.size, spec.size), interpolation=cv2.INTER_AREA)
-        probabilities, heatmaps = self.model.predict(normalise_crop(model_crop, spec)[None])
+        probabilities, heatmaps = self.model.predict(model_input(crop.image, self.model.spec)[None])
         return ImageResult(status=ImageStatus.OK, grading=self._grading(probabilities[0], heatmaps),
                            **common)
 

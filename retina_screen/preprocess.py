@@ -1,11 +1,14 @@
-"""The one preprocessing path from a loaded photograph to the grading model's input tensor.
+"""The one model-input path from a loaded photograph to the grading model's input tensor.
 
-The application and the training code both call :func:`normalise_crop` (and the app calls
-:func:`preprocess_photo`, which adds the field-of-view crop), so they cannot disagree.
+The engine, the training cache and augmentation, the threshold choice in export and
+``retina-screen evaluate`` all go through :func:`screening_crop` and :func:`model_input`
+(:func:`preprocess_photo` is the two together), so they cannot disagree. Photographs are
+decoded with ``max_side=DECODE_MAX_SIDE`` everywhere.
 
 Steps, named ``fov-ben-graham-v1`` in the model manifest:
 
-1. crop to the circular field of view and resize to ``size`` x ``size`` (see :mod:`fov`);
+1. crop to the circular field of view at ``SCREENING_CROP_SIDE`` (see :mod:`fov`; the quality
+   gate measures the same crop), then resize to the model's ``size`` x ``size``;
 2. local colour normalisation: ``4 * (image - local_mean) + 128``, where ``local_mean`` is a
    Gaussian blur (sigma = size/30) taken over the illuminated pixels only (normalised
    convolution), which removes camera-specific colour casts and uneven illumination, keeps
@@ -24,6 +27,10 @@ import numpy as np
 from .fov import FovCrop, crop_to_fov, illuminated_mask
 
 PREPROCESSING_ID = "fov-ben-graham-v1"
+#: Camera JPEGs are decoded at reduced scale down to about this long side (FOV >= crop side).
+DECODE_MAX_SIDE = 768
+#: Side of the field-of-view crop shared by the quality gate and the model input.
+SCREENING_CROP_SIDE = 512
 _MASK_RADIUS_FRACTION = 0.96
 _BLUR_SIGMA_FRACTION = 1 / 30
 
@@ -70,7 +77,25 @@ def normalise_crop(crop_rgb: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
     return np.ascontiguousarray(normalised.transpose(2, 0, 1))
 
 
+def screening_crop(rgb: np.ndarray) -> FovCrop:
+    """Step 1a: the square FOV crop (``SCREENING_CROP_SIDE``) of a loaded RGB uint8 photo."""
+    return crop_to_fov(rgb, SCREENING_CROP_SIDE)
+
+
+def resize_crop(crop_rgb: np.ndarray, size: int) -> np.ndarray:
+    """Step 1b: a square crop of any side resized to ``size`` (area when shrinking)."""
+    if crop_rgb.shape[0] == size:
+        return crop_rgb
+    interpolation = cv2.INTER_AREA if crop_rgb.shape[0] > size else cv2.INTER_LINEAR
+    return cv2.resize(crop_rgb, (size, size), interpolation=interpolation)
+
+
+def model_input(crop_rgb: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
+    """A square FOV crop (any side, e.g. a screening crop) to the model input (CHW float32)."""
+    return normalise_crop(resize_crop(crop_rgb, spec.size), spec)
+
+
 def preprocess_photo(rgb: np.ndarray, spec: PreprocessSpec) -> tuple[np.ndarray, FovCrop]:
-    """Loaded RGB uint8 photo to (model input CHW float32, the FOV crop it was made from)."""
-    crop = crop_to_fov(rgb, spec.size)
-    return normalise_crop(crop.image, spec), crop
+    """Loaded RGB uint8 photo to (model input CHW float32, the screening crop it was made from)."""
+    crop = screening_crop(rgb)
+    return model_input(crop.image, spec), crop

@@ -18,9 +18,10 @@ import cv2
 import numpy as np
 
 from .fov import FieldOfView, FovCrop, channel_max, illuminated_mask
+from .preprocess import SCREENING_CROP_SIDE
 from .results import QualityCheck, QualityReport
 
-WORKING_SIDE = 512
+WORKING_SIDE = SCREENING_CROP_SIDE  # the quality gate measures the model-input crop
 THRESHOLDS_FILE = Path(__file__).resolve().parent / "data" / "quality_thresholds.json"
 
 

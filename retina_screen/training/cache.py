@@ -1,12 +1,14 @@
-"""Build the compact training cache: every labelled photo cropped to its field of view.
+"""Build the training cache: every labelled photo as the application's own screening crop.
 
-The crop is the application's own :func:`retina_screen.fov.crop_to_fov` on the application's own
-loader output, stored as WebP at ``side`` pixels so that the whole cache is a few tens of MB
-(small enough to travel to a GPU machine). Augmentation and :func:`normalise_crop` run at
-training time on these crops.
+Each photo goes through the application's model-input path up to the crop: the loader with
+``max_side=DECODE_MAX_SIDE``, then :func:`retina_screen.preprocess.screening_crop` (the same
+512 px field-of-view crop the quality gate measures), stored as high-quality WebP.
+Augmentation and :func:`retina_screen.preprocess.model_input` run at training time on these
+crops, exactly as the app runs ``model_input`` on its crop (a test checks the two agree).
 
 Splits are by patient (both eyes of a person on the same side) with a stable hash, so a rebuild
-gives the same split. ``srahim_dev`` is never put in the cache: it is the external check.
+gives the same split; IDRiD (no patient IDs) keeps its official train/test split.
+``srahim_dev`` and ``messidor2_dev`` are never put in the cache: they are external checks.
 
 Usage::
 
@@ -28,16 +30,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..fov import crop_to_fov
 from ..loading import load_image
+from ..preprocess import DECODE_MAX_SIDE, SCREENING_CROP_SIDE, screening_crop
 
 log = logging.getLogger(__name__)
 
-TRAINING_SOURCES = ("aptos2019", "eyepacs_equalised", "eyepacs_raw")
+TRAINING_SOURCES = ("aptos2019", "eyepacs_equalised", "eyepacs_raw", "idrid")
+#: Photographs taken at camera resolution (the rest are 224-256 px exports).
+HIGH_RESOLUTION_SOURCES = ("eyepacs_raw", "idrid")
 VALIDATION_PERCENT = 15
 # Keep the cache small: the equalised EyePACS set is mostly grade 0 and compresses poorly.
 EQUALISED_GRADE0_KEEP = 2000
-WEBP_QUALITY = 80
+WEBP_QUALITY = 92
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ class CacheRecord:
     grade: int
     split: str  # "train" or "val"
     webp: bytes
+    #: Referable DR: ICDR >= 2, or macular oedema where the source grades it (IDRiD).
+    referable: bool = False
 
 
 def split_for(source: str, patient: str) -> str:
@@ -61,10 +67,8 @@ def read_labels(data_root: Path, source: str) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def _encode(args: tuple[str, int]) -> bytes:
-    path, side = args
-    rgb = load_image(Path(path), max_side=1024).pixels
-    crop = crop_to_fov(rgb, side).image
+def _encode(path: str) -> bytes:
+    crop = screening_crop(load_image(Path(path), max_side=DECODE_MAX_SIDE).pixels).image
     ok, buffer = cv2.imencode(
         ".webp", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_WEBP_QUALITY, WEBP_QUALITY]
     )
@@ -87,22 +91,35 @@ def select_rows(data_root: Path) -> list[tuple[str, dict[str, str]]]:
     return chosen
 
 
-def build_cache(data_root: Path, out: Path, side: int = 256, workers: int = 2) -> list[CacheRecord]:
+def record_split(source: str, row: dict[str, str]) -> str:
+    if source == "idrid":
+        return "train" if row["official_split"] == "train" else "val"
+    return split_for(source, row.get("patient") or row["image"])
+
+
+def record_referable(row: dict[str, str]) -> bool:
+    if row.get("referable", "") != "":
+        return row["referable"] == "1"
+    return int(row["icdr_grade"]) >= 2
+
+
+def build_cache(data_root: Path, out: Path, workers: int = 2) -> list[CacheRecord]:
     rows = select_rows(data_root)
     paths = [str(data_root / source / row["file"]) for source, row in rows]
     with ProcessPoolExecutor(workers) as pool:
-        encoded = list(pool.map(_encode, [(p, side) for p in paths], chunksize=32))
+        encoded = list(pool.map(_encode, paths, chunksize=32))
     records = []
     for (source, row), webp in zip(rows, encoded, strict=True):
         patient = row.get("patient") or row["image"]
         records.append(
             CacheRecord(source, row["image"], patient, int(row["icdr_grade"]),
-                        split_for(source, patient), webp)
+                        record_split(source, row), webp, record_referable(row))
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     with open(tmp, "wb") as handle:
-        pickle.dump({"side": side, "records": [r.__dict__ for r in records]}, handle)
+        pickle.dump({"side": SCREENING_CROP_SIDE, "records": [r.__dict__ for r in records]},
+                    handle)
     tmp.replace(out)
     return records
 
@@ -123,11 +140,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--out", type=Path, default=Path(".traincache/cache.pkl"))
-    parser.add_argument("--side", type=int, default=256)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
-    records = build_cache(args.data, args.out, args.side, args.workers)
+    records = build_cache(args.data, args.out, args.workers)
     size = sum(len(r.webp) for r in records)
     for source in TRAINING_SOURCES:
         for split in ("train", "val"):
