@@ -6,15 +6,25 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
+from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QColor,
+    QDesktopServices,
+    QGuiApplication,
+    QKeySequence,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
+    QGraphicsDropShadowEffect,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -41,6 +51,10 @@ MESSAGE_STYLES = {
     "error": ("#FDECEA", "#B3261E", "error"),
 }
 INFO_TIMEOUT_MS = 10_000
+#: The window's comfortable size; smaller screens get a window that fits them (pages scroll).
+COMFORTABLE_SIZE = QSize(1360, 860)
+#: Room left for a window manager's title bar and borders before the window is first shown.
+FRAME_ALLOWANCE = QSize(8, 36)
 
 
 def load_screener(settings: Settings) -> Screener:
@@ -51,11 +65,22 @@ def load_screener(settings: Settings) -> Screener:
 
 
 class MessageBar(QFrame):
-    """A non-blocking message strip at the top of the window."""
+    """A non-blocking message strip floating over the top of a window or dialog.
+
+    It is not part of any layout: showing or hiding it never moves the form under it. Its owner
+    places it with :meth:`place` (the strip grows downwards when the text needs more lines).
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("messageBar")
+        self.setAutoFillBackground(True)
+        shadow = QGraphicsDropShadowEffect(self)
+        shadow.setBlurRadius(16)
+        shadow.setOffset(0, 2)
+        shadow.setColor(QColor(0, 0, 0, 60))
+        self.setGraphicsEffect(shadow)
+        self._area = QRect()
         self.icon = QLabel()
         self.icon.setFixedSize(20, 20)
         self.text = QLabel()
@@ -86,11 +111,34 @@ class MessageBar(QFrame):
                            f"{colour}55; border-radius: 8px; }} QLabel {{ color: {colour}; }}")
         self.icon.setPixmap(status_icon(icon, colour).pixmap(QSize(20, 20)))
         self.text.setText(text)
+        self.place(self._area)
         self.show()
+        self.raise_()
         if level == "info":
             self._timer.start(INFO_TIMEOUT_MS)
         else:
             self._timer.stop()
+
+
+    def place(self, area: QRect) -> None:
+        """Occupy ``area``'s top-left and width; at least its height, more if the text needs."""
+        self._area = QRect(area)
+        if area.isEmpty():
+            return
+        height = max(area.height(), self.heightForWidth(area.width()),
+                     self.layout().totalHeightForWidth(area.width()))
+        self.setGeometry(area.x(), area.y(), area.width(), height)
+
+
+def scrolling(page: QWidget) -> QScrollArea:
+    """``page`` in a frameless scroll area: scroll bars appear only when the window is smaller
+    than the page's minimum size (small screens); otherwise the page fills the area."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setObjectName(f"{page.objectName()}Scroll")
+    area.setWidget(page)
+    return area
 
 
 class MainWindow(QMainWindow):
@@ -111,7 +159,7 @@ class MainWindow(QMainWindow):
         self.messages: list[tuple[str, str]] = []
         self.setWindowTitle("Retina Screen – diabetic retinopathy screening")
         self.setWindowIcon(app_icon())
-        self.setMinimumSize(1024, 680)
+        self._fitted_once = False
 
         self.message_bar = MessageBar()
         self.patient_page = PatientPage(lambda: self.settings)
@@ -119,17 +167,22 @@ class MainWindow(QMainWindow):
         self.batch_page = BatchPage(lambda: self.settings, prefs=self.prefs)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.patient_page, line_icon("patient", "#14507A"), "Screen a patient")
-        self.tabs.addTab(self.batch_page, line_icon("batch", "#14507A"), "Screen a folder")
+        self.tabs.addTab(scrolling(self.patient_page), line_icon("patient", "#14507A"),
+                         "Screen a patient")
+        self.tabs.addTab(scrolling(self.batch_page), line_icon("batch", "#14507A"),
+                         "Screen a folder")
         self.tabs.setIconSize(QSize(18, 18))
         self.tabs.setAccessibleName("Screens")
+        self.tabs.currentChanged.connect(lambda _index: self._pages_changed())
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(10, 6, 10, 0)
         layout.setSpacing(6)
-        layout.addWidget(self.message_bar)
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
+        self.message_bar.setParent(central)
+        self.message_bar.hide()
+        central.installEventFilter(self)
 
         self.model_label = QLabel("Loading the grading model…")
         self.clinic_label = QLabel()
@@ -138,6 +191,7 @@ class MainWindow(QMainWindow):
         self._update_clinic_label()
 
         self.patient_page.message.connect(self.show_message)
+        self.patient_page.frontRequested.connect(lambda: self.show_page(self.patient_page))
         self.batch_page.message.connect(self.show_message)
         self._build_menus()
         self._restore_window()
@@ -169,10 +223,10 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         patient_tab = QAction(line_icon("patient"), "Screen a &patient", self)
         patient_tab.setShortcut(QKeySequence("Ctrl+1"))
-        patient_tab.triggered.connect(lambda: self.tabs.setCurrentWidget(self.patient_page))
+        patient_tab.triggered.connect(lambda: self.show_page(self.patient_page))
         batch_tab = QAction(line_icon("batch"), "Screen a &folder", self)
         batch_tab.setShortcut(QKeySequence("Ctrl+2"))
-        batch_tab.triggered.connect(lambda: self.tabs.setCurrentWidget(self.batch_page))
+        batch_tab.triggered.connect(lambda: self.show_page(self.batch_page))
         view_menu.addAction(patient_tab)
         view_menu.addAction(batch_tab)
         view_menu.addSeparator()
@@ -193,6 +247,42 @@ class MainWindow(QMainWindow):
                        page.heatmap_action, page.zoom_in_action, page.zoom_out_action,
                        page.fit_action):
             self.addAction(action)
+
+    # pages -------------------------------------------------------------------------------------
+    def current_page(self) -> QWidget:
+        """The page on the visible tab (the tabs hold scroll areas around the pages)."""
+        area = self.tabs.currentWidget()
+        return area.widget() if isinstance(area, QScrollArea) else area
+
+    def show_page(self, page: QWidget) -> None:
+        for index in range(self.tabs.count()):
+            area = self.tabs.widget(index)
+            if area is page or (isinstance(area, QScrollArea) and area.widget() is page):
+                self.tabs.setCurrentIndex(index)
+                return
+
+    def _pages_changed(self) -> None:
+        """The patient screen's shortcuts (Ctrl+O, Ctrl+N, ...) only act on the patient tab."""
+        on_patient = self.current_page() is self.patient_page
+        self.patient_page.set_shortcuts_active(on_patient)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if watched is self.centralWidget() and event.type() in (QEvent.Type.Resize,
+                                                                QEvent.Type.LayoutRequest):
+            self._place_message_bar()
+        return super().eventFilter(watched, event)
+
+    def _place_message_bar(self) -> None:
+        """The message strip sits in the tab row, right of the tabs, over nothing important;
+        a long message grows downwards over the page (never moving it)."""
+        central = self.centralWidget()
+        bar = self.tabs.tabBar()
+        last = bar.tabRect(bar.count() - 1)
+        right_of_tabs = bar.mapTo(central, last.topRight()).x() + 24
+        left = max(right_of_tabs, central.width() // 3)
+        top = self.tabs.mapTo(central, bar.geometry().topLeft()).y()
+        width = central.width() - left - 10
+        self.message_bar.place(QRect(left, top, max(width, 200), max(bar.height(), 34)))
 
     # model -------------------------------------------------------------------------------------
     def load_model(self) -> None:
@@ -273,11 +363,46 @@ class MainWindow(QMainWindow):
 
     # window state ------------------------------------------------------------------------------
     def _restore_window(self) -> None:
+        """The last geometry, or the comfortable size; in both cases fitted to the screen."""
         geometry, state = self.prefs.window_state()
-        if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1360, 860)
+        restored = geometry is not None and self.restoreGeometry(geometry)
+        available = self._available_geometry()
+        if not restored:
+            size = COMFORTABLE_SIZE.boundedTo(available.size() - FRAME_ALLOWANCE)
+            self.resize(size)
+            self.move(available.center() - self.rect().center())
         if state is not None:
             self.restoreState(state)
+        self.fit_to_screen()
+
+    def _available_geometry(self) -> QRect:
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        return screen.availableGeometry() if screen is not None else QRect(0, 0, 1360, 860)
+
+    def fit_to_screen(self) -> None:
+        """Shrink and move the window (frame included) into the screen's available area."""
+        available = self._available_geometry()
+        if self.isMaximized() or self.isFullScreen():
+            return
+        frame = self.frameGeometry()
+        margins = (QSize(frame.width() - self.width(), frame.height() - self.height())
+                   if self.isVisible() else FRAME_ALLOWANCE)
+        room = available.size() - margins
+        if self.width() > room.width() or self.height() > room.height():
+            self.resize(self.size().boundedTo(room))
+        frame = self.frameGeometry()
+        x = min(max(frame.x(), available.x()), available.x() + available.width() - frame.width())
+        y = min(max(frame.y(), available.y()),
+                available.y() + available.height() - frame.height())
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(x, y)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self._fitted_once:  # the frame's real size is known once the window is shown
+            self._fitted_once = True
+            QTimer.singleShot(0, self.fit_to_screen)
+        self._place_message_bar()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         page = self.patient_page

@@ -89,6 +89,50 @@ def default_report_name(result: PatientResult) -> str:
     return f"{stem}_{date}_DR-screening.pdf"
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that shrinks with its column, eliding the middle of its text (the full
+    text stays in the tooltip and the accessible name)."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(60)
+        self.full_text = ""
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802
+        self.full_text = text
+        self.setToolTip(text)
+        self.setAccessibleName(text)
+        self._elide()
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001,N802
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = max(self.contentsRect().width(), 10)
+        super().setText(self.fontMetrics().elidedText(self.full_text,
+                                                      Qt.TextElideMode.ElideMiddle, width))
+
+
+class ViewerFrame(QFrame):
+    """The photo viewer's card: in a narrow column the heatmap button shows its icon only."""
+
+    NARROW = 380
+
+    def __init__(self, heatmap_button: QToolButton, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.heatmap_button = heatmap_button
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001,N802
+        super().resizeEvent(event)
+        style = (Qt.ToolButtonStyle.ToolButtonIconOnly if self.width() < self.NARROW
+                 else Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        if self.heatmap_button.toolButtonStyle() != style:
+            self.heatmap_button.setToolButtonStyle(style)
+
+
 # ------------------------------------------------------------------------------------------------
 class PatientForm(QFrame):
     """Patient ID, name, date of birth and diabetes type."""
@@ -200,7 +244,7 @@ class PhotoCard(QFrame):
         self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.icon = QLabel()
         self.icon.setFixedSize(18, 18)
-        self.file_label = QLabel()
+        self.file_label = ElidedLabel()
         self.file_label.setObjectName("fileName")
         self.file_label.setTextFormat(Qt.TextFormat.PlainText)
         self.verdict = QLabel()
@@ -243,9 +287,7 @@ class PhotoCard(QFrame):
         self.update_from(photo)
 
     def update_from(self, photo: Photo) -> None:
-        metrics = self.file_label.fontMetrics()
-        self.file_label.setText(metrics.elidedText(photo.name, Qt.TextElideMode.ElideMiddle, 190))
-        self.file_label.setToolTip(photo.name)
+        self.file_label.setText(photo.name)
         self.eye_box.setCurrentIndex(self.EYES.index(photo.eye))
         if photo.result is not None:
             level, text = image_verdict(photo.result)
@@ -353,6 +395,7 @@ class EyeSlot(QFrame):
         if eye is Eye.UNKNOWN:
             self.add_button.hide()
             self.hint.setText("Choose right or left eye for each of these photographs")
+            self.hint.setWordWrap(True)
             self.hint.setMinimumHeight(0)
         self._refresh()
 
@@ -402,9 +445,9 @@ class ResultPanel(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("resultPanel")
-        self.setMinimumWidth(380)
+        self.setMinimumWidth(350)
         self.icon = QLabel()
-        self.icon.setFixedSize(56, 56)
+        self.icon.setFixedSize(44, 44)
         self.title = QLabel()
         self.title.setObjectName("outcomeTitle")
         self.title.setWordWrap(True)
@@ -421,8 +464,8 @@ class ResultPanel(QFrame):
         self.banner = QFrame()
         self.banner.setObjectName("outcomeBanner")
         head = QGridLayout(self.banner)
-        head.setContentsMargins(16, 14, 16, 14)
-        head.setHorizontalSpacing(14)
+        head.setContentsMargins(12, 10, 12, 10)
+        head.setHorizontalSpacing(12)
         head.addWidget(self.icon, 0, 0, 2, 1, Qt.AlignmentFlag.AlignTop)
         head.addWidget(self.title, 0, 1)
         head.addWidget(self.interval, 1, 1)
@@ -437,7 +480,7 @@ class ResultPanel(QFrame):
         self.notes.setObjectName("notes")
         self.notes.setWordWrap(True)
         self.model_line = QLabel()
-        self.model_line.setObjectName("muted")
+        self.model_line.setObjectName("modelLine")
         self.model_line.setWordWrap(True)
 
         self.print_button = QPushButton(line_icon("print", "#FFFFFF"), "Print report…")
@@ -445,15 +488,16 @@ class ResultPanel(QFrame):
         self.save_button = QPushButton(line_icon("save"), "Save PDF…")
         self.new_button = QPushButton(line_icon("new"), "New patient")
         for button in (self.print_button, self.save_button, self.new_button):
-            button.setMinimumHeight(36)
+            button.setMinimumHeight(34)
         buttons = QGridLayout()
+        buttons.setSpacing(8)
         buttons.addWidget(self.print_button, 0, 0, 1, 2)
         buttons.addWidget(self.save_button, 1, 0)
         buttons.addWidget(self.new_button, 1, 1)
 
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 14, 16, 16)
-        layout.setSpacing(12)
+        layout.setContentsMargins(14, 12, 14, 14)
+        layout.setSpacing(8)
         caption = QLabel("Screening result")
         caption.setObjectName("sectionTitle")
         layout.addWidget(caption)
@@ -466,6 +510,17 @@ class ResultPanel(QFrame):
         layout.addWidget(self.model_line)
         layout.addLayout(buttons)
         self.show_result(None)
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001,N802
+        """Wrapped words need more height in a narrow panel: ask for it (the page then scrolls
+        on a small screen) instead of letting the layout squeeze the labels."""
+        super().resizeEvent(event)
+        self._claim_height()
+
+    def _claim_height(self) -> None:
+        needed = self.layout().totalMinimumHeightForWidth(self.width())
+        if needed > 0 and needed != self.minimumHeight():
+            self.setMinimumHeight(needed)
 
     # states ------------------------------------------------------------------------------------
     def _banner_colour(self, colour: str) -> None:
@@ -483,19 +538,23 @@ class ResultPanel(QFrame):
         self.eye_labels.clear()
 
     def show_busy(self, count: int) -> None:
-        self.icon.setPixmap(status_icon("pending", NEUTRAL).pixmap(QSize(48, 48)))
+        self.icon.setPixmap(status_icon("pending", NEUTRAL).pixmap(QSize(40, 40)))
         self._banner_colour(NEUTRAL)
         self.title.setText("Screening…")
         self.interval.setText(f"{count} photograph{'s' if count != 1 else ''} being checked")
 
     def show_result(self, result: PatientResult | None, busy: int = 0) -> None:
+        self._show_result(result, busy)
+        self._claim_height()
+
+    def _show_result(self, result: PatientResult | None, busy: int = 0) -> None:
         self._clear_eyes()
         self.result = result
         has = result is not None
         for button in (self.print_button, self.save_button):
             button.setEnabled(has and not busy)
         if result is None:
-            self.icon.setPixmap(line_icon("patient", NEUTRAL).pixmap(QSize(48, 48)))
+            self.icon.setPixmap(line_icon("patient", NEUTRAL).pixmap(QSize(40, 40)))
             self._banner_colour(NEUTRAL)
             self.title.setText("No photographs yet")
             self.interval.setText("Add the right and left eye photographs")
@@ -509,7 +568,7 @@ class ResultPanel(QFrame):
             return
         colour = OUTCOME_COLOURS[result.outcome]
         self._banner_colour(colour)
-        self.icon.setPixmap(outcome_icon(result.outcome).pixmap(QSize(48, 48)))
+        self.icon.setPixmap(outcome_icon(result.outcome).pixmap(QSize(40, 40)))
         self.title.setText(outcome_title(result))
         interval = result.referral.interval
         self.interval.setText(interval[:1].upper() + interval[1:])
@@ -557,6 +616,7 @@ class PatientPage(QWidget):
     message = Signal(str, str)  # level, text
     resultShown = Signal(object)  # noqa: N815  PatientResult | None, after the panel updated
     reportSaved = Signal(Path)  # noqa: N815
+    frontRequested = Signal()  # noqa: N815  a file action wants this page in view
 
     def __init__(self, settings: Callable[[], Settings], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -566,6 +626,7 @@ class PatientPage(QWidget):
         self.current_photo: int | None = None
         self.preview = None
         self.confirm_discard: Callable[[], bool] = self._ask_discard
+        self.active = True  # False while another tab is in front
 
         self.form = PatientForm()
         self.slots = {eye: EyeSlot(eye) for eye in (Eye.RIGHT, Eye.LEFT, Eye.UNKNOWN)}
@@ -576,7 +637,9 @@ class PatientPage(QWidget):
         self._connect()
 
     # construction ------------------------------------------------------------------------------
-    def _action(self, text: str, icon: str, shortcut, slot, tip: str) -> QAction:  # noqa: ANN001
+    def _action(self, text: str, icon: str, shortcut, slot, tip: str,  # noqa: ANN001
+                front: bool = False) -> QAction:
+        """An action of this page; ``front``: it brings the page in view before acting."""
         action = QAction(line_icon(icon), text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -587,19 +650,24 @@ class PatientPage(QWidget):
         else:
             action.setToolTip(tip)
         action.setStatusTip(tip)
-        action.triggered.connect(slot)
+        if front:
+            action.triggered.connect(self.frontRequested)
+        action.triggered.connect(lambda _checked=False: slot())
         return action
 
     def _build_actions(self) -> None:
         self.open_action = self._action("&Open photographs…", "open", QKeySequence.StandardKey.Open,
                                         lambda: self.open_photos(None),
-                                        "Add photographs of this patient")
+                                        "Add photographs of this patient", front=True)
         self.new_action = self._action("&New patient", "new", QKeySequence.StandardKey.New,
-                                       self.new_patient, "Clear everything for the next patient")
+                                       self.new_patient, "Clear everything for the next patient",
+                                       front=True)
         self.print_action = self._action("&Print report…", "print", QKeySequence.StandardKey.Print,
-                                         self.print_report, "Preview and print the report")
+                                         self.print_report, "Preview and print the report",
+                                         front=True)
         self.save_action = self._action("&Save PDF…", "save", QKeySequence.StandardKey.Save,
-                                        self.save_pdf, "Save the report as a PDF file")
+                                        self.save_pdf, "Save the report as a PDF file",
+                                        front=True)
         self.heatmap_action = self._action("Show &heatmap", "heatmap", "Ctrl+H",
                                            self._toggle_heatmap,
                                            "Overlay where the model looked on the photograph")
@@ -633,10 +701,11 @@ class PatientPage(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(slots_box)
         scroll.setObjectName("slotsScroll")
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         left_layout.addWidget(scroll, 1)
-        left.setMinimumWidth(330)
+        left.setMinimumWidth(300)
 
-        self.photo_caption = QLabel("No photograph selected")
+        self.photo_caption = ElidedLabel("No photograph selected")
         self.photo_caption.setObjectName("viewerCaption")
         self.heatmap_legend = QLabel(HEATMAP_LEGEND)
         self.heatmap_legend.setObjectName("muted")
@@ -656,7 +725,7 @@ class PatientPage(QWidget):
                 button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
                 self.heatmap_button = button
             bar.addWidget(button)
-        center = QFrame()
+        center = ViewerFrame(self.heatmap_button)
         center.setObjectName("viewerFrame")
         center_layout = QVBoxLayout(center)
         center_layout.setContentsMargins(0, 0, 0, 0)
@@ -684,7 +753,7 @@ class PatientPage(QWidget):
         splitter.setStretchFactor(1, 1)
         splitter.setStretchFactor(2, 0)
         splitter.setChildrenCollapsible(False)
-        splitter.setSizes([340, 600, 400])
+        splitter.setSizes([330, 620, 410])
         self.splitter = splitter
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 12, 12, 12)
@@ -811,8 +880,15 @@ class PatientPage(QWidget):
         self.viewer.set_heatmap(self.heatmap_action.isChecked())
         self._update_heatmap_action()
 
+    def set_shortcuts_active(self, active: bool) -> None:
+        """The viewer's actions (heatmap, zoom) only work while this page is in front."""
+        self.active = active
+        for action in (self.zoom_in_action, self.zoom_out_action, self.fit_action):
+            action.setEnabled(active)
+        self._update_heatmap_action()
+
     def _update_heatmap_action(self) -> None:
-        available = self.viewer.has_heatmap
+        available = self.viewer.has_heatmap and self.active
         self.heatmap_action.setEnabled(available)
         self.viewer.set_heatmap(self.heatmap_action.isChecked())
         shown = available and self.heatmap_action.isChecked()

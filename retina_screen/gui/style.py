@@ -29,8 +29,9 @@ QFrame#photoCard[selected="true"] {{ border: 2px solid {ACCENT}; background: #F1
 QFrame#photoCard:focus {{ border: 2px solid {ACCENT_HOVER}; }}
 QLabel#thumb {{ background: #11161C; border-radius: 6px; color: #9AA7B4; }}
 QLabel#fileName {{ font-weight: 600; }}
-QLabel#outcomeTitle {{ font-size: 17pt; font-weight: 800; letter-spacing: 0.5px; }}
-QLabel#outcomeInterval {{ font-size: 12pt; font-weight: 600; }}
+QLabel#outcomeTitle {{ font-size: 16pt; font-weight: 800; letter-spacing: 0.5px; }}
+QLabel#outcomeInterval {{ font-size: 11.5pt; font-weight: 600; }}
+QLabel#modelLine {{ color: {MUTED}; font-size: 8.5pt; }}
 QLabel#outcomeHeadline {{ font-weight: 600; color: {TEXT}; }}
 QLabel#notes {{ color: #8A5A00; }}
 QLabel#errorText {{ color: #B3261E; }}

@@ -52,7 +52,7 @@ def main() -> int:
     os.environ.update(XDG_CONFIG_HOME=str(tmp / "config"), XDG_DATA_HOME=str(tmp / "data"))
     sys.path.insert(0, str(ROOT))
 
-    from PySide6.QtCore import QEventLoop, QTimer
+    from gui_helpers import wait_until
     from PySide6.QtWidgets import QApplication
 
     from retina_screen.gui.icons import app_icon
@@ -65,15 +65,6 @@ def main() -> int:
     app = QApplication([sys.argv[0]])
     app.setWindowIcon(app_icon())
     apply_style(app)
-
-    def wait_until(condition, timeout_ms: int = 120_000) -> None:  # noqa: ANN001
-        loop = QEventLoop()
-        timer = QTimer()
-        timer.timeout.connect(lambda: condition() and loop.quit())
-        timer.start(50)
-        QTimer.singleShot(timeout_ms, loop.quit)
-        loop.exec()
-        timer.stop()
 
     prefs = Preferences(tmp / "gui.ini")
     prefs.store_settings({"clinic_name": "Riverside Diabetes Clinic", "operator": "A. Nurse",
@@ -110,7 +101,7 @@ def main() -> int:
             shutil.copy(images / f"{patient}_{eye}.jpg", camera)
     page.new_patient(force=True)
     batch = window.batch_page
-    window.tabs.setCurrentWidget(batch)
+    window.show_page(batch)
     batch.input_dir.setText(str(camera))
     batch.output_dir.setText(str(tmp / "out" / "batch-2026-11-26"))
     finished = []

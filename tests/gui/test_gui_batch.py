@@ -55,7 +55,7 @@ def test_batch_cancel_resume_and_table(open_window, isolated_settings, srahim, t
     out = tmp_path / "results"
     window = open_window(settings=isolated_settings.replace(workers=2))
     page = window.batch_page
-    window.tabs.setCurrentWidget(page)
+    window.show_page(page)
     page.input_dir.setText(str(camera))
     page.output_dir.setText(str(out))
 
