@@ -46,6 +46,8 @@ class DicomInfo:
     birth_date: str | None = None  # ISO yyyy-mm-dd
     laterality: str | None = None  # "right" / "left"
     acquisition_date: str | None = None  # ISO yyyy-mm-dd
+    study_uid: str | None = None  # StudyInstanceUID: one visit
+    study_date: str | None = None  # ISO yyyy-mm-dd
 
 
 @dataclass(frozen=True)
@@ -277,6 +279,8 @@ def _dicom_info(dataset) -> DicomInfo:  # noqa: ANN001 - pydicom Dataset
             or _dicom_text(dataset, "ContentDate")
             or _dicom_text(dataset, "StudyDate")
         ),
+        study_uid=_dicom_text(dataset, "StudyInstanceUID"),
+        study_date=_dicom_date(_dicom_text(dataset, "StudyDate")),
     )
 
 

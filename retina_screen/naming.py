@@ -1,20 +1,30 @@
-"""Patient and eye from file names, and safe file names from patient identifiers.
+"""Patient and eye from file names, visit dates from paths, and safe file names from patient
+identifiers.
 
-Recognised conventions (case-insensitive), tried in order on the file name without extension:
+Recognised conventions (case-insensitive), on the file name without extension split into tokens
+at ``_``, ``-``, ``.`` and spaces:
 
-- ``<patient>_<right|left>``, ``<patient>-right`` ...
-- ``<patient>_<R|L>``, ``<patient>_<OD|OS>``, also followed by a photo number or field
-  (``P001_L_2``, ``P001_OD_macula``)
+- an eye token anywhere after the patient: ``right``/``left``/``OD``/``OS`` (preferred), or
+  ``R``/``L``/``RE``/``LE``; whatever follows it (photo number, field, time) is ignored:
+  ``P001_L``, ``P001_OD_macula``, ``P001_L_2``, ``Patient221_20261127_101500_OD``
+- a camera time stamp between the patient and the eye (``20261127_101500``,
+  ``2026-11-27_10-15-00``, ``20261127101500``) is not part of the patient ID, so both eyes'
+  photographs, taken seconds apart, belong to one patient
+- ``OD_P001``: an eye word (``OD``/``OS``/``right``/``left``) before the patient
 - anything else: the whole stem is the patient, the eye unknown.
 
 A custom ``--pattern`` is a regular expression with named groups ``patient`` and ``eye``
 (``(?P<patient>...)`` / ``(?P<eye>...)``), or a template such as ``{patient}-{eye}-{any}``.
+Names that do not match the pattern fall back to the conventions above (the batch reports how
+many matched).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
+from dataclasses import dataclass
 
 from .errors import ConfigError
 from .results import Eye
@@ -23,12 +33,15 @@ _EYE_WORDS = {
     "right": Eye.RIGHT, "r": Eye.RIGHT, "od": Eye.RIGHT, "re": Eye.RIGHT,
     "left": Eye.LEFT, "l": Eye.LEFT, "os": Eye.LEFT, "le": Eye.LEFT,
 }
-_SEPARATORS = r"[_\-\s.]"
-_CONVENTION = re.compile(
-    rf"^(?P<patient>.+?){_SEPARATORS}+(?P<eye>right|left|od|os|re|le|r|l)"
-    rf"(?:{_SEPARATORS}+.*)?$",
-    re.IGNORECASE,
-)
+_STRONG_EYE_WORDS = {"right", "left", "od", "os"}
+_SEP = r"[_\-\s.]"
+_TOKEN = re.compile(r"[^_\-\s.]+")
+_DATE = r"(?P<y>(?:19|20)\d\d)[-_.]?(?P<m>[01]\d)[-_.]?(?P<d>[0-3]\d)"
+_TIME = r"[0-2]\d[-_.:]?[0-5]\d[-_.:]?[0-5]\d(?:\d{1,3})?"
+_STAMP = rf"{_DATE}(?:T|{_SEP}*){_TIME}"
+_TRAILING_STAMP = re.compile(rf"{_SEP}+{_STAMP}$", re.IGNORECASE)
+_LEADING_STAMP = re.compile(rf"^{_STAMP}{_SEP}+", re.IGNORECASE)
+_DATE_ANYWHERE = re.compile(rf"(?<![0-9]){_DATE}(?![0-9])")
 _TEMPLATE_FIELDS = {"patient": r"(?P<patient>.+?)", "eye": r"(?P<eye>[A-Za-z]+)", "any": r".*?"}
 
 
@@ -59,14 +72,79 @@ def eye_from_word(word: str | None) -> Eye:
     return _EYE_WORDS.get((word or "").strip().lower(), Eye.UNKNOWN)
 
 
+@dataclass(frozen=True)
+class ParsedName:
+    patient: str
+    eye: Eye
+    #: True when a custom pattern was given and this name matched it.
+    matched_pattern: bool = False
+
+
+def _without_stamps(text: str) -> str:
+    """``text`` without a camera time stamp at its start or end (never empty)."""
+    stripped = text
+    for stamp in (_TRAILING_STAMP, _LEADING_STAMP):
+        stripped = stamp.sub("", stripped).strip(" _-.")
+    return stripped or text
+
+
+def _convention(stem: str) -> tuple[str, Eye]:
+    """The built-in conventions (see the module docstring)."""
+    tokens = list(_TOKEN.finditer(stem))
+    candidates: list[tuple[bool, int, str, Eye]] = []
+    for index, token in enumerate(tokens):
+        word = token.group().lower()
+        if word not in _EYE_WORDS:
+            continue
+        before = _without_stamps(stem[:token.start()].strip(" _-."))
+        if index >= 1 and before:
+            candidates.append((word not in _STRONG_EYE_WORDS, index, before, _EYE_WORDS[word]))
+    if candidates:
+        _, _, patient, eye = min(candidates)  # the first strong eye word, else the first weak
+        return patient, eye
+    if tokens and tokens[0].group().lower() in _STRONG_EYE_WORDS:
+        after = _without_stamps(stem[tokens[0].end():].strip(" _-."))
+        if after:
+            return after, _EYE_WORDS[tokens[0].group().lower()]
+    return stem, Eye.UNKNOWN
+
+
+def parse_name(stem: str, pattern: re.Pattern[str] | None = None) -> ParsedName:
+    """Patient, eye and whether the custom pattern matched, from a file name without extension.
+    A name the pattern does not match falls back to the built-in conventions."""
+    if pattern is not None:
+        match = pattern.match(stem)
+        if match:
+            patient = match.group("patient").strip(" _-.") or stem
+            return ParsedName(patient, eye_from_word(match.groupdict().get("eye")), True)
+    patient, eye = _convention(stem)
+    return ParsedName(patient, eye, False)
+
+
 def parse_stem(stem: str, pattern: re.Pattern[str] | None = None) -> tuple[str, Eye]:
     """(patient id, eye) from a file name without extension."""
-    match = (pattern or _CONVENTION).match(stem)
-    if not match:
-        return stem, Eye.UNKNOWN
-    patient = match.group("patient").strip(" _-.") or stem
-    eye = eye_from_word(match.groupdict().get("eye"))
-    return patient, eye
+    parsed = parse_name(stem, pattern)
+    return parsed.patient, parsed.eye
+
+
+def date_in_text(text: str) -> str | None:
+    """The first valid calendar date (``2026-11-29``, ``20261129``, ``2026_11_29``) in a folder
+    or file name, as ISO ``yyyy-mm-dd``; None if there is none."""
+    for match in _DATE_ANYWHERE.finditer(text):
+        try:
+            return dt.date(int(match["y"]), int(match["m"]), int(match["d"])).isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def display_text(text: str) -> str:
+    """``text`` as printable UTF-8: bytes of a file name that are not valid UTF-8 (a Latin-1
+    camera share's ``M\\xfcller``) become the escape ``\\xfc`` instead of crashing every write."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
