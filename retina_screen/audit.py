@@ -1,11 +1,30 @@
-"""The audit trail: a hash-chained record of every screening, in a local SQLite database.
+"""The audit trail: a keyed, hash-chained record of every screening, in a local SQLite database.
 
-Each record holds the time, the operator, a pseudonymous patient reference (a hash of the
-patient ID, so the audit file holds no patient identifiers), the sha256 of every input file, the
-model's version and sha256, the quality thresholds' version and the decision. Each record's hash
-covers its content and the previous record's hash; a sidecar ``<db>.head`` file holds the count
-and the last hash, so that editing, deleting (also the last records) or reordering records is
-detected by :func:`verify`.
+Each record holds the time, the operator, a pseudonymous patient reference, the sha256 of every
+input file, the model's version, sha256, manifest sha256, threshold and whether it is a trusted
+model, the quality thresholds' version and the decision.
+
+Tamper evidence against someone who can read and write the database file:
+
+- **Keyed chain.** Each record's MAC is HMAC-SHA256, under a per-installation secret, of its
+  content and the previous record's MAC; the first record is chained to the trail's random ID.
+  The secret (``audit_key`` setting, by default ``~/.config/retina-screen/audit.key``) is created
+  on first use, owner-only (0600, folder 0700), outside the database. Without it, an edited
+  record cannot be re-chained.
+- **Keyed pseudonyms.** The patient reference is an HMAC of the patient ID under the same
+  secret, so it cannot be reversed by trying every possible ID.
+- **Checkpoints.** After each record is committed, a MAC'ed checkpoint (trail ID, database
+  location, record count, last MAC) is written beside the key, outside the database's folder.
+  Deleted last records, an emptied table, an older copy put back, or a different database at
+  the same location are detected against it.
+- **Crash consistency.** The checkpoint is written only after the record is committed, under a
+  lock held across both, so an interruption at any moment leaves either the old state or a
+  trail one record ahead of its checkpoint, which verifies as intact (nothing is reported that
+  is not there). ``<db>.head`` (count, last MAC, MAC) is kept beside the database as before.
+
+Limits: someone who can read the key (the same user account, or an administrator) can forge
+everything; the trail proves integrity against other people with access to the files, not
+against the owner of the key.
 """
 
 from __future__ import annotations
@@ -13,19 +32,26 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import hmac
 import json
 import logging
 import os
+import secrets
 import sqlite3
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .atomic import fsync_folder
 from .errors import AuditError
 from .results import ImageResult, PatientResult
 
 log = logging.getLogger(__name__)
 
-GENESIS = "0" * 64
+FORMAT = "hmac-sha256-chain-v2"
+GENESIS = "0" * 64  # the first record's previous hash in the old, unkeyed format
+CHECKPOINT_DIR = "audit-checkpoints"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     id INTEGER PRIMARY KEY,
@@ -38,15 +64,83 @@ CREATE TABLE IF NOT EXISTS records (
     hash TEXT NOT NULL
 )
 """
+_META_SCHEMA = "CREATE TABLE IF NOT EXISTS trail (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 
-def patient_ref(patient_id: str) -> str:
-    """Pseudonymous reference: the same ID always gives the same reference."""
-    return hashlib.sha256(f"retina-screen:{patient_id}".encode()).hexdigest()[:20]
+# ---------------------------------------------------------------------------------------------
+# The installation's secret
 
 
-def record_hash(prev_hash: str, record_id: int, time: str, kind: str, operator: str,
-                reference: str, payload: str) -> str:
+def default_key_path() -> Path:
+    from .settings import user_config_dir
+
+    return user_config_dir() / "audit.key"
+
+
+def load_key(path: Path | None = None, create: bool = True) -> bytes:
+    """The installation's audit secret (32 bytes), created owner-only on first use."""
+    path = Path(path) if path is not None else default_key_path()
+    if not path.exists() and create:
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, (secrets.token_hex(32) + "\n").encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            log.info("created a new audit key for this installation")
+        except FileExistsError:
+            pass  # another process created it at the same moment
+        except OSError as exc:
+            raise AuditError(f"the audit key {path} cannot be created: "
+                             f"{exc.strerror or exc}") from exc
+    try:
+        if os.name == "posix" and path.stat().st_mode & 0o077:
+            raise AuditError(f"the audit key {path} can be read by other users; make it "
+                             f"private (chmod 600 {path}) before using the audit trail")
+        text = path.read_text(encoding="ascii").strip()
+        key = bytes.fromhex(text)
+    except FileNotFoundError as exc:
+        raise AuditError(f"the audit key {path} is missing: the trail can only be written and "
+                         "verified with the key of the installation that wrote it") from exc
+    except (OSError, ValueError) as exc:
+        raise AuditError(f"the audit key {path} is unreadable or damaged") from exc
+    if len(key) != 32:
+        raise AuditError(f"the audit key {path} is damaged (wrong length)")
+    return key
+
+
+def _mac(key: bytes, *parts: object) -> str:
+    message = json.dumps(list(parts), ensure_ascii=False, separators=(",", ":"))
+    return hmac.new(key, message.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
+def key_id(key: bytes) -> str:
+    """A public fingerprint of the key (which installation wrote a trail)."""
+    return _mac(key, "key-id")[:16]
+
+
+def patient_ref(patient_id: str, key: bytes) -> str:
+    """Pseudonymous reference: the same ID gives the same reference in one installation; not
+    reversible without the installation's key. Any ID works (also undecodable file names)."""
+    digest = hmac.new(key, b"patient:" + patient_id.encode("utf-8", "surrogatepass"),
+                      hashlib.sha256)
+    return digest.hexdigest()[:20]
+
+
+def record_hash(key: bytes, prev_hash: str, record_id: int, time: str, kind: str,
+                operator: str, reference: str, payload: str) -> str:
+    """The record's MAC: HMAC-SHA256 over the previous MAC and the record's content."""
+    return _mac(key, prev_hash, record_id, time, kind, operator, reference, payload)
+
+
+def genesis(key: bytes, trail_id: str) -> str:
+    return _mac(key, "genesis", trail_id)
+
+
+def _legacy_hash(prev_hash: str, record_id: int, time: str, kind: str, operator: str,
+                 reference: str, payload: str) -> str:
     content = json.dumps([record_id, time, kind, operator, reference, payload],
                          ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
@@ -60,68 +154,246 @@ def _image_summary(image: ImageResult) -> dict:
     }
 
 
-class AuditTrail:
-    """Appends hash-chained records. Safe to use from several processes (SQLite locking)."""
+# ---------------------------------------------------------------------------------------------
+# Checkpoints (beside the key, outside the database's folder)
 
-    def __init__(self, path: Path, mode: int = 0o600) -> None:
+
+@dataclass(frozen=True)
+class Checkpoint:
+    trail_id: str
+    db: str  # resolved database path when written
+    created: str
+    count: int
+    last: str  # MAC of the last record ("" when count is 0)
+
+
+def _checkpoint_dir(key_path: Path) -> Path:
+    return key_path.parent / CHECKPOINT_DIR
+
+
+def _write_checkpoint(key: bytes, key_path: Path, cp: Checkpoint) -> None:
+    folder = _checkpoint_dir(key_path)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    body = {**cp.__dict__, "mac": _mac(key, "checkpoint", cp.trail_id, cp.db, cp.created,
+                                       cp.count, cp.last)}
+    target = folder / f"{cp.trail_id}.json"
+    tmp = folder / f".{cp.trail_id}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(json.dumps(body) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, target)
+    fsync_folder(folder)
+
+
+def _read_checkpoint(key: bytes, file: Path) -> Checkpoint | None:
+    """The checkpoint in ``file``; None if missing; AuditError-free: a damaged one is None."""
+    try:
+        body = json.loads(file.read_text(encoding="utf-8"))
+        cp = Checkpoint(str(body["trail_id"]), str(body["db"]), str(body["created"]),
+                        int(body["count"]), str(body["last"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    expected = _mac(key, "checkpoint", cp.trail_id, cp.db, cp.created, cp.count, cp.last)
+    return cp if hmac.compare_digest(expected, str(body.get("mac", ""))) else None
+
+
+def _checkpoints_for(key: bytes, key_path: Path, db: Path) -> list[Checkpoint]:
+    """Every valid checkpoint this installation wrote for a database at ``db``."""
+    folder = _checkpoint_dir(key_path)
+    if not folder.is_dir():
+        return []
+    wanted = str(db.resolve())
+    found = []
+    for file in sorted(folder.glob("*.json")):
+        cp = _read_checkpoint(key, file)
+        if cp is not None and cp.db == wanted:
+            found.append(cp)
+    return sorted(found, key=lambda c: c.created)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``path`` (POSIX; elsewhere SQLite's lock is the only one)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _now() -> str:
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+class AuditTrail:
+    """Appends keyed, chained records. Safe to use from several processes."""
+
+    def __init__(self, path: Path, mode: int = 0o600, key_path: Path | None = None) -> None:
         self.path = Path(path)
         self.head_path = self.path.with_name(self.path.name + ".head")
+        self.key_path = Path(key_path) if key_path is not None else default_key_path()
+        self.mode = mode
+        self.key = load_key(self.key_path, create=True)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             if not self.path.exists():
                 os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, mode))
             self.connection = sqlite3.connect(str(self.path), timeout=30,
                                               isolation_level=None)
-            self.connection.execute(_SCHEMA)
+            self.trail_id = self._open_trail()
+            row = self.connection.execute(
+                "SELECT value FROM trail WHERE key = 'created'").fetchone()
+            self.created = row[0] if row else ""
         except (OSError, sqlite3.Error) as exc:
             raise AuditError(f"audit trail {self.path} cannot be opened: {exc}") from exc
-        self.mode = mode
+
+    def _open_trail(self) -> str:
+        """The trail's ID, creating the trail (tables, ID, first checkpoint) if new."""
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            cursor.execute(_SCHEMA)
+            cursor.execute(_META_SCHEMA)
+            meta = dict(cursor.execute("SELECT key, value FROM trail").fetchall())
+            if meta.get("trail_id"):
+                cursor.execute("COMMIT")
+                if meta.get("format") != FORMAT:
+                    raise AuditError(f"audit trail {self.path} has an unknown format")
+                if meta.get("key_id") != key_id(self.key):
+                    raise AuditError(
+                        f"audit trail {self.path} was written with another installation's audit "
+                        "key; use that installation's key, or move the database aside so that "
+                        "a new trail is started")
+                return meta["trail_id"]
+            if cursor.execute("SELECT count(*) FROM records").fetchone()[0]:
+                raise AuditError(
+                    f"audit trail {self.path} was written by an older version without a keyed "
+                    "chain; keep it as it is and move it aside (retina-screen audit verify "
+                    "--db checks it), so that a new, keyed trail is started")
+            trail_id = uuid.uuid4().hex
+            created = _now()
+            earlier = [cp for cp in _checkpoints_for(self.key, self.key_path, self.path)
+                       if cp.count > 0]
+            replaces = json.dumps([{"trail_id": cp.trail_id, "records": cp.count}
+                                   for cp in earlier])
+            cursor.executemany("INSERT INTO trail VALUES (?, ?)", [
+                ("format", FORMAT), ("trail_id", trail_id), ("key_id", key_id(self.key)),
+                ("created", created), ("replaces", replaces)])
+            cursor.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                cursor.execute("ROLLBACK")
+            raise
+        if earlier:
+            log.warning("a new audit trail was started where an earlier one with records was: "
+                        "the earlier database was deleted, moved or replaced")
+        self._checkpoint(Checkpoint(trail_id, str(self.path.resolve()), created, 0, ""))
+        return trail_id
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self.connection.close()
 
+    def _lock_path(self) -> Path:
+        return _checkpoint_dir(self.key_path) / f"{self.trail_id}.lock"
+
+    def _checkpoint(self, cp: Checkpoint) -> None:
+        try:
+            _write_checkpoint(self.key, self.key_path, cp)
+        except OSError as exc:
+            log.warning("audit checkpoint could not be written (%s); verification stays "
+                        "possible, deletion of the newest records is not detectable until the "
+                        "next checkpoint", exc.strerror or exc)
+
     def append(self, kind: str, operator: str, reference: str, payload: dict) -> int:
         text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
-        time = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        time = _now()
         try:
-            cursor = self.connection.cursor()
-            cursor.execute("BEGIN IMMEDIATE")
-            row = cursor.execute("SELECT id, hash FROM records ORDER BY id DESC LIMIT 1").fetchone()
-            record_id, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
-            digest = record_hash(prev, record_id, time, kind, operator, reference, text)
-            cursor.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                           (record_id, time, kind, operator, reference, text, prev, digest))
-            self._write_head(record_id, digest)
-            cursor.execute("COMMIT")
+            with _locked(self._lock_path()):
+                checkpoint = _read_checkpoint(
+                    self.key, _checkpoint_dir(self.key_path) / f"{self.trail_id}.json")
+                cursor = self.connection.cursor()
+                cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    row = cursor.execute(
+                        "SELECT id, hash FROM records ORDER BY id DESC LIMIT 1").fetchone()
+                    record_id, prev = (row[0] + 1, row[1]) if row else (
+                        1, genesis(self.key, self.trail_id))
+                    if checkpoint is not None and checkpoint.count > record_id - 1:
+                        raise AuditError(
+                            f"the audit trail {self.path} has fewer records than were written "
+                            "to it (records deleted or the database replaced); run "
+                            "'retina-screen audit verify' and move the damaged trail aside")
+                    digest = record_hash(self.key, prev, record_id, time, kind, operator,
+                                         reference, text)
+                    cursor.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                   (record_id, time, kind, operator, reference, text, prev,
+                                    digest))
+                    cursor.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        cursor.execute("ROLLBACK")
+                    raise
+                # Only after COMMIT: a crash before this line leaves the trail one record ahead
+                # of its checkpoint, which verifies as intact.
+                self._checkpoint(Checkpoint(self.trail_id, str(self.path.resolve()),
+                                            self.created, record_id, digest))
+                self._write_head(record_id, digest)
         except (OSError, sqlite3.Error) as exc:
-            with contextlib.suppress(sqlite3.Error):
-                self.connection.execute("ROLLBACK")
             raise AuditError(f"audit record could not be written: {exc}") from exc
         return record_id
 
     def _write_head(self, count: int, digest: str) -> None:
         tmp = self.head_path.with_name(self.head_path.name + f".{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, self.mode)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(f"{count} {digest}\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.head_path)
+        with contextlib.suppress(OSError):
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, self.mode)
+            with os.fdopen(fd, "w") as handle:
+                mac = _mac(self.key, "head", self.trail_id, count, digest)
+                handle.write(f"{count} {digest} {mac}\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.head_path)
+
+    def patient_ref(self, patient_id: str) -> str:
+        return patient_ref(patient_id, self.key)
 
     def record_patient(self, result: PatientResult, operator: str = "") -> int:
         """One record for a patient's screening (all its images and the decision)."""
+        model = result.model
         payload = {
             "outcome": result.outcome.value,
             "decision": result.referral.headline,
             "images": [_image_summary(i) for i in result.images],
-            "model": result.model.name if result.model else "",
-            "model_version": result.model.version if result.model else "",
-            "model_sha256": result.model.sha256 if result.model else "",
+            "model": model.name if model else "",
+            "model_version": model.version if model else "",
+            "model_sha256": model.sha256 if model else "",
+            "manifest_sha256": model.manifest_sha256 if model else "",
+            "referable_threshold": model.threshold if model else None,
+            "model_verified": model.verified if model else False,
             "thresholds_version": result.thresholds_version,
             "screened_at": result.screened_at,
         }
-        return self.append("patient", operator, patient_ref(result.patient.patient_id), payload)
+        if model is not None and not model.verified:
+            payload["model_warning"] = model.trust_label
+        return self.append("patient", operator, self.patient_ref(result.patient.patient_id),
+                           payload)
+
+
+# ---------------------------------------------------------------------------------------------
+# Verifying
 
 
 @dataclass(frozen=True)
@@ -129,23 +401,96 @@ class VerifyReport:
     ok: bool
     records: int
     problems: tuple[str, ...]
+    #: Facts that are not damage (e.g. a record written just before an interruption).
+    notes: tuple[str, ...] = ()
 
 
-def verify(path: Path) -> VerifyReport:
-    """Check the whole chain and the head file. Never modifies anything."""
+def verify(path: Path, key_path: Path | None = None) -> VerifyReport:
+    """Check the whole trail against the installation's key and checkpoints. Changes nothing
+    (except that SQLite rolls back a write that was interrupted, as any reader would)."""
     path = Path(path)
+    key_path = Path(key_path) if key_path is not None else default_key_path()
+    key = load_key(key_path, create=False)
+    known = _checkpoints_for(key, key_path, path)
     if not path.is_file():
+        written = sum(cp.count for cp in known)
+        if written:
+            return VerifyReport(False, 0, (
+                f"the audit database is missing: this installation wrote {written} records "
+                "to it (deleted or moved)",))
         raise AuditError(f"audit trail not found: {path}")
-    problems: list[str] = []
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        rows = connection.execute(
-            "SELECT id, time, kind, operator, patient_ref, payload, prev_hash, hash "
-            "FROM records ORDER BY id").fetchall()
-        connection.close()
+        try:
+            tables, rows, meta = _read_trail(path, read_only=True)
+        except sqlite3.OperationalError as exc:
+            if "readonly" not in str(exc):
+                raise
+            # A write was interrupted: SQLite must roll back its journal before reading, which
+            # a read-only connection cannot do. Rolling back changes no committed record.
+            tables, rows, meta = _read_trail(path, read_only=False)
     except sqlite3.Error as exc:
         raise AuditError(f"audit trail {path} cannot be read: {exc}") from exc
-    prev = GENESIS
+    if not meta.get("trail_id"):
+        return _verify_without_identity(path, rows, known)
+    problems: list[str] = []
+    notes: list[str] = []
+    trail_id = meta["trail_id"]
+    if meta.get("key_id") != key_id(key):
+        return VerifyReport(False, len(rows), (
+            "this trail was written with another installation's audit key (or the key was "
+            "replaced): its records cannot be checked here",))
+    _check_chain(rows, key, genesis(key, trail_id), problems)
+    checkpoint = _read_checkpoint(key, _checkpoint_dir(key_path) / f"{trail_id}.json")
+    if checkpoint is None:
+        problems.append("this installation has no valid checkpoint for this trail (the database "
+                        "comes from elsewhere, or the checkpoint was removed or edited)")
+    else:
+        if checkpoint.count > len(rows):
+            problems.append(f"the trail ends at record {len(rows)}, but {checkpoint.count} "
+                            "records were written (records deleted from the end, the table "
+                            "emptied, or an older copy of the database put back)")
+        elif checkpoint.count and rows[checkpoint.count - 1][7] != checkpoint.last:
+            problems.append(f"record {checkpoint.count} is not the record that was written "
+                            "(records replaced)")
+        elif len(rows) > checkpoint.count:
+            notes.append(f"{len(rows) - checkpoint.count} record(s) written after the last "
+                         "checkpoint (an interrupted write); they verify correctly")
+    newer = [cp for cp in known
+             if cp.trail_id != trail_id and cp.created > meta.get("created", "")]
+    if newer and checkpoint is not None and str(path.resolve()) == checkpoint.db:
+        problems.append("the database at this location was replaced by an older one: a newer "
+                        f"trail with {newer[-1].count} records was written here")
+    try:
+        replaced = json.loads(meta.get("replaces") or "[]")
+    except ValueError:
+        replaced = []
+    for earlier in replaced:
+        problems.append(f"this trail was started after an earlier trail here with "
+                        f"{earlier.get('records')} records disappeared (the database was "
+                        "deleted, moved or replaced)")
+    _check_head(path, key, trail_id, len(rows), problems)
+    return VerifyReport(not problems, len(rows), tuple(problems), tuple(notes))
+
+
+def _read_trail(path: Path, read_only: bool) -> tuple[set[str], list, dict[str, str]]:
+    """(table names, records, trail identity) of the database at ``path``."""
+    connection = sqlite3.connect(f"file:{path}?mode={'ro' if read_only else 'rw'}", uri=True,
+                                 timeout=30)
+    try:
+        tables = {r[0] for r in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        rows = connection.execute(
+            "SELECT id, time, kind, operator, patient_ref, payload, prev_hash, hash "
+            "FROM records ORDER BY id").fetchall() if "records" in tables else []
+        meta = dict(connection.execute("SELECT key, value FROM trail").fetchall()) \
+            if "trail" in tables else {}
+    finally:
+        connection.close()
+    return tables, rows, meta
+
+
+def _check_chain(rows: list, key: bytes | None, first: str, problems: list[str]) -> None:
+    prev = first
     for index, (record_id, time, kind, operator, reference, payload, prev_hash, digest) in \
             enumerate(rows, start=1):
         if record_id != index:
@@ -153,19 +498,49 @@ def verify(path: Path) -> VerifyReport:
         if prev_hash != prev:
             problems.append(f"record {record_id} does not follow the previous record "
                             "(deleted or reordered records)")
-        expected = record_hash(prev_hash, record_id, time, kind, operator, reference, payload)
-        if expected != digest:
+        if key is None:
+            expected = _legacy_hash(prev_hash, record_id, time, kind, operator, reference,
+                                    payload)
+        else:
+            expected = record_hash(key, prev_hash, record_id, time, kind, operator, reference,
+                                   payload)
+        if not hmac.compare_digest(expected, str(digest)):
             problems.append(f"record {record_id} was modified after it was written")
         prev = digest
+
+
+def _check_head(path: Path, key: bytes, trail_id: str, count: int, problems: list[str]) -> None:
     head_path = path.with_name(path.name + ".head")
-    if head_path.is_file():
-        try:
-            count_text, head_hash = head_path.read_text().split()
-            if int(count_text) != len(rows) or head_hash != prev:
-                problems.append(f"the trail ends at record {len(rows)}, but {count_text} records "
-                                "were written (records deleted from the end)")
-        except ValueError:
-            problems.append("the head file is damaged")
-    elif rows:
-        problems.append("the head file is missing")
+    if not head_path.is_file():
+        return  # the checkpoint beside the key is the authority; the head is a convenience
+    try:
+        head_count, head_hash, head_mac = head_path.read_text().split()
+        head_count_int = int(head_count)
+    except (OSError, ValueError):
+        problems.append("the head file beside the database is damaged")
+        return
+    if not hmac.compare_digest(_mac(key, "head", trail_id, head_count_int, head_hash), head_mac):
+        problems.append("the head file beside the database is damaged or belongs to another "
+                        "trail")
+    elif head_count_int > count:
+        problems.append(f"the trail ends at record {count}, but {head_count} records were "
+                        "written (records deleted from the end)")
+
+
+def _verify_without_identity(path: Path, rows: list, known: list[Checkpoint]) -> VerifyReport:
+    """A database without the keyed trail's identity: emptied, replaced, or an old trail."""
+    problems: list[str] = []
+    written = max((cp.count for cp in known), default=0)
+    if known and written:
+        problems.append(f"the database at this location was emptied or replaced: this "
+                        f"installation wrote {written} records to it")
+    if rows:
+        _check_chain(rows, None, GENESIS, problems)
+        problems.append("this trail was written by an older version with an unkeyed chain: "
+                        "anyone with access to the file could have rewritten it consistently, "
+                        "so its records cannot be proven unaltered")
+    elif not known:
+        problems.append("this database holds no audit trail: it was emptied or replaced, or "
+                        "is not an audit database")
     return VerifyReport(not problems, len(rows), tuple(problems))
+

@@ -20,9 +20,7 @@ appear (watch mode), the patient is screened again and its new records supersede
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
-import io
 import json
 import logging
 import multiprocessing as mp
@@ -39,9 +37,9 @@ import numpy as np
 
 from . import __version__
 from .atomic import write_atomic
+from .csv_export import csv_bytes
 from .decision import combine_patient, load_referral_table
 from .errors import ConfigError, OutputError, OutputLockedError, RetinaScreenError
-from .inference import read_manifest
 from .loading import is_dicom_file, read_dicom_info
 from .naming import compile_pattern, parse_stem, safe_file_stem
 from .quality import load_thresholds
@@ -65,10 +63,11 @@ JOURNAL = "results.jsonl"
 RESULTS_CSV = "results.csv"
 PATIENTS_CSV = "patients.csv"
 RESULT_COLUMNS = ["path", "patient_id", "eye", "status", "reasons", "icdr_grade", "p_referable",
-                  "referable", "model_version", "quality_version", "sha256"]
+                  "referable", "model_version", "quality_version", "sha256",
+                  "referable_threshold", "manifest_sha256", "model_verified"]
 PATIENT_COLUMNS = ["patient_id", "eyes", "outcome", "decision", "action", "interval", "urgency",
                    "right_grade", "left_grade", "images", "ungradable", "errors", "report",
-                   "notes"]
+                   "notes", "model_verified"]
 REPORT_THUMBNAIL_SIDE = 320
 WORKER_TASKS_BEFORE_RECYCLE = 100
 CSV_REFRESH_SECONDS = 2.0
@@ -222,6 +221,9 @@ def image_record(result: ImageResult, patient_id: str) -> dict:
         "error": result.error,
         "model_version": result.model.version if result.model else "",
         "model_sha256": result.model.sha256 if result.model else "",
+        "referable_threshold": result.model.threshold if result.model else None,
+        "manifest_sha256": result.model.manifest_sha256 if result.model else "",
+        "model_verified": result.model.verified if result.model else None,
     }
 
 
@@ -263,6 +265,10 @@ def patient_record(result: PatientResult, paths: list[str], report: str | None) 
         "report": report,
         "notes": list(result.notes),
         "screened_at": result.screened_at,
+        "model_sha256": result.model.sha256 if result.model else "",
+        "manifest_sha256": result.model.manifest_sha256 if result.model else "",
+        "referable_threshold": result.model.threshold if result.model else None,
+        "model_verified": result.model.verified if result.model else None,
     }
 
 
@@ -341,13 +347,11 @@ def latest_records(records: list[dict]) -> tuple[dict[str, dict], dict[str, dict
 
 
 def _csv_bytes(columns: list[str], rows: list[dict]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore",
-                            lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
-    return buffer.getvalue().encode("utf-8")
+    return csv_bytes(columns, rows)  # formula-leading cells neutralised (csv_export.py)
+
+
+def _yes_no(value: object) -> str:
+    return "" if value is None else ("yes" if value else "no")
 
 
 def write_tables(out_dir: Path, images: dict[str, dict], patients: dict[str, dict],
@@ -366,6 +370,10 @@ def write_tables(out_dir: Path, images: dict[str, dict], patients: dict[str, dic
             "model_version": r["model_version"],
             "quality_version": (r["quality"] or {}).get("version", ""),
             "sha256": r["sha256"],
+            "referable_threshold": "" if r.get("referable_threshold") is None
+            else r["referable_threshold"],
+            "manifest_sha256": r.get("manifest_sha256", ""),
+            "model_verified": _yes_no(r.get("model_verified")),
         })
     patient_rows = []
     for patient_id in sorted(patients):
@@ -376,6 +384,7 @@ def write_tables(out_dir: Path, images: dict[str, dict], patients: dict[str, dic
             "right_grade": "" if p.get("right_grade") is None else p["right_grade"],
             "left_grade": "" if p.get("left_grade") is None else p["left_grade"],
             "images": p["image_count"], "notes": " | ".join(p.get("notes", [])),
+            "model_verified": _yes_no(p.get("model_verified")),
         })
     write_atomic(out_dir / RESULTS_CSV, _csv_bytes(RESULT_COLUMNS, result_rows), mode, "results")
     write_atomic(out_dir / PATIENTS_CSV, _csv_bytes(PATIENT_COLUMNS, patient_rows), mode,
@@ -415,9 +424,12 @@ _worker_screener = None
 def _worker_init(settings: Settings) -> None:
     global _worker_screener
     from .engine import Screener
+    from .inference import GradingModel
 
     cv2.setNumThreads(1)
-    _worker_screener = Screener(settings, threads=1)
+    model = GradingModel(settings.model, threads=1,
+                         allow_unverified=settings.allow_unverified_model)
+    _worker_screener = Screener(settings, model=model, threads=1)
 
 
 def _shrink(image: np.ndarray | None) -> np.ndarray | None:
@@ -514,7 +526,8 @@ def _release_memory(collect: bool = True) -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def _check_run_file(out_dir: Path, input_dir: Path, model_sha: str, mode: int) -> None:
+def _check_run_file(out_dir: Path, input_dir: Path, model_sha: str, mode: int,
+                    manifest_sha: str = "") -> None:
     run_file = out_dir / "run.json"
     if run_file.exists():
         try:
@@ -525,8 +538,13 @@ def _check_run_file(out_dir: Path, input_dir: Path, model_sha: str, mode: int) -
             raise OutputError(
                 f"{out_dir} holds results from another model version; choose a new output "
                 "folder so that results from different models are not mixed")
+        if previous.get("manifest_sha256") and previous["manifest_sha256"] != manifest_sha:
+            raise OutputError(
+                f"{out_dir} holds results made with another model manifest (e.g. another "
+                "threshold); choose a new output folder so that results are not mixed")
     write_atomic(run_file, json.dumps({
         "input_dir": str(input_dir), "model_sha256": model_sha, "app_version": __version__,
+        "manifest_sha256": manifest_sha,
     }, indent=2).encode(), mode)
 
 
@@ -546,11 +564,12 @@ def run_batch(input_dir: Path, out_dir: Path, settings: Settings, *, pattern: st
     if not input_dir.is_dir():
         raise ConfigError(f"input folder not found: {input_dir}")
     manifest_path = Path(settings.model)
-    manifest = read_manifest(manifest_path)
-    # Verify the model before anything is written (GradingModel checks hashes and names).
+    # Verify the model before anything is written (GradingModel checks hashes and names, and
+    # that it is a trusted model or unverified models are allowed).
     from .inference import GradingModel
 
-    GradingModel(manifest_path, threads=1)
+    manifest = GradingModel(manifest_path, threads=1,
+                            allow_unverified=settings.allow_unverified_model).manifest
     _release_memory()
     try:
         out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -581,7 +600,8 @@ def _run_locked(input_dir, out_dir, settings, manifest, pattern, workers, report
                 progress, on_patient, cancel, settle_s, audit) -> BatchSummary:
     mode = settings.file_mode
     _remove_stale_temporaries(out_dir)
-    _check_run_file(out_dir, input_dir.resolve(), manifest.sha256, mode)
+    _check_run_file(out_dir, input_dir.resolve(), manifest.sha256, mode,
+                    manifest.manifest_sha256)
     journal = Journal(out_dir / JOURNAL, mode)
     records = journal.read()
     done_images, done_patients = latest_records(records)
@@ -606,7 +626,7 @@ def _run_locked(input_dir, out_dir, settings, manifest, pattern, workers, report
     if audit:
         from .audit import AuditTrail
 
-        auditor = AuditTrail(settings.audit_db, mode)
+        auditor = AuditTrail(settings.audit_db, mode, key_path=settings.audit_key)
     rows: list[PatientRow] = []
 
     def row_from(record: dict) -> PatientRow:

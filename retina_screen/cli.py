@@ -163,7 +163,7 @@ def cmd_screen(args: argparse.Namespace, settings: Settings) -> int:
     )
     screener = Screener(settings)
     result = screener.screen_patient(photos, patient)
-    trail = AuditTrail(settings.audit_db, settings.file_mode)
+    trail = AuditTrail(settings.audit_db, settings.file_mode, key_path=settings.audit_key)
     try:
         trail.record_patient(result, settings.operator)
     finally:
@@ -279,17 +279,25 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_model_info(args: argparse.Namespace, settings: Settings) -> int:
     from .inference import GradingModel
 
-    model = GradingModel(settings.model)
+    model = GradingModel(settings.model, allow_unverified=settings.allow_unverified_model)
     manifest = dict(model.manifest.raw)
+    trusted = model.manifest.verified
     if args.json:
-        print(json.dumps(manifest, indent=2))
+        print(json.dumps({**manifest, "manifest_sha256": model.manifest.manifest_sha256,
+                          "model_verified": trusted}, indent=2))
         return EXIT_OK
+    checked = "(verified)" if trusted else "(matches its manifest; NOT a trusted model)"
     print(f"Model:      {manifest['name']} {manifest['version']}")
     print(f"File:       {Path(settings.model).parent / manifest['file']}")
-    print(f"sha256:     {manifest['sha256']} (verified)")
+    print(f"sha256:     {manifest['sha256']} {checked}")
     if "gate" in manifest:
         print(f"Gate:       {manifest['gate']['file']} sha256 {manifest['gate']['sha256']} "
-              "(verified)")
+              f"{checked}")
+    print(f"Manifest:   sha256 {model.manifest.manifest_sha256}")
+    print("Trust:      " + ("shipped with this application (manifest, model and gate match "
+                            "its trusted-model list)" if trusted else
+                            model.info.trust_label + "; allowed by allow_unverified_model, "
+                            "every result is flagged"))
     print(f"Input:      {manifest['input']['name']} {manifest['input']['size']}x"
           f"{manifest['input']['size']} RGB, preprocessing {manifest['preprocessing']}")
     print(f"Outputs:    {', '.join(manifest['outputs'].values())}")
@@ -305,9 +313,11 @@ def cmd_model_info(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from .audit import verify
 
-    report = verify(Path(args.db) if args.db else settings.audit_db)
+    report = verify(Path(args.db) if args.db else settings.audit_db, settings.audit_key)
     if report.ok:
         print(f"Audit trail intact: {report.records} records verified.")
+        for note in report.notes:
+            print(f"  note: {note}")
         return EXIT_OK
     print(f"AUDIT TRAIL FAILED VERIFICATION ({report.records} records):")
     for problem in report.problems:
@@ -383,7 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="audit trail commands")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_sub.add_parser("verify", help="verify the hash chain")
+    verify = audit_sub.add_parser(
+        "verify", help="verify the keyed hash chain against this installation's key and "
+        "checkpoints (detects edited, deleted, emptied or replaced records)")
     verify.add_argument("--db", help="audit database (default: from settings)")
     verify.set_defaults(handler=cmd_audit_verify)
 

@@ -58,10 +58,15 @@ class Manifest:
     referable_threshold: float
     raw: dict
     gate: GateSpec | None = None
+    #: sha256 of the manifest file itself (see :mod:`.trust`).
+    manifest_sha256: str = ""
+    #: Set by :class:`GradingModel`: the manifest, model and gate are in the trusted-model list.
+    verified: bool = False
 
     @property
     def info(self) -> ModelInfo:
-        return ModelInfo(self.name, self.version, self.sha256, self.referable_threshold)
+        return ModelInfo(self.name, self.version, self.sha256, self.referable_threshold,
+                         self.manifest_sha256, self.verified)
 
 
 def sha256_of(path: Path) -> str:
@@ -75,7 +80,8 @@ def sha256_of(path: Path) -> str:
 def read_manifest(path: Path) -> Manifest:
     """Parse and validate a manifest file (not the model it points to)."""
     try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = Path(path).read_bytes()
+        raw = json.loads(data.decode("utf-8"))
     except FileNotFoundError as exc:
         raise ModelError(f"model manifest not found: {path}") from exc
     except (OSError, ValueError) as exc:
@@ -115,6 +121,7 @@ def read_manifest(path: Path) -> Manifest:
             probabilities_output=str(raw["outputs"]["probabilities"]),
             heatmap_output=raw["outputs"].get("heatmap"), labels=labels,
             referable_threshold=threshold, raw=raw, gate=gate,
+            manifest_sha256=hashlib.sha256(data).hexdigest(),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"model manifest has an invalid field ({exc}): {path}") from exc
@@ -128,7 +135,10 @@ def read_manifest(path: Path) -> Manifest:
 class GradingModel:
     """A loaded, verified grading model. Load once per process; ``predict`` is thread-safe."""
 
-    def __init__(self, manifest_path: Path, threads: int | None = None) -> None:
+    def __init__(self, manifest_path: Path, threads: int | None = None,
+                 allow_unverified: bool | None = None) -> None:
+        """``allow_unverified``: accept a model outside the trusted-model list (flagged);
+        None takes the ``allow_unverified_model`` setting (environment, settings file)."""
         import onnxruntime as ort
 
         manifest_path = Path(manifest_path)
@@ -172,8 +182,37 @@ class GradingModel:
         self._output_names = [self.manifest.probabilities_output] + (
             [self.manifest.heatmap_output] if self.manifest.heatmap_output else []
         )
-        log.info("loaded model %s %s (sha256 %s)", self.manifest.name, self.manifest.version,
-                 self.manifest.sha256[:12])
+        self.manifest = self._check_trust(self.manifest, allow_unverified)
+        log.info("loaded model %s %s (sha256 %s, %s)", self.manifest.name,
+                 self.manifest.version, self.manifest.sha256[:12],
+                 "trusted" if self.manifest.verified else "UNVERIFIED")
+
+    @staticmethod
+    def _check_trust(manifest: Manifest, allow_unverified: bool | None) -> Manifest:
+        """Mark the manifest verified if it and its files are in the package's trusted-model
+        list (the files' hashes were checked against the manifest above); otherwise refuse,
+        unless unverified models are explicitly allowed."""
+        from dataclasses import replace
+
+        from .trust import find_trusted
+
+        gate_sha = manifest.gate.sha256 if manifest.gate else None
+        if find_trusted(manifest.manifest_sha256, manifest.sha256, gate_sha) is not None:
+            return replace(manifest, verified=True)
+        if allow_unverified is None:
+            from .settings import load_settings
+
+            allow_unverified = load_settings().allow_unverified_model
+        if not allow_unverified:
+            raise ModelError(
+                f"model {manifest.name} {manifest.version} is not a model shipped with this "
+                f"application (manifest sha256 {manifest.manifest_sha256[:12]} is not in its "
+                "trusted-model list): the model or its manifest (e.g. its threshold) was "
+                "replaced or edited. Reinstall the application, or set allow_unverified_model "
+                "to use it anyway (every result is then marked as from an unverified model)")
+        log.warning("using an UNVERIFIED model (manifest sha256 %s): every result is flagged",
+                    manifest.manifest_sha256[:12])
+        return replace(manifest, verified=False)
 
     @staticmethod
     def _verify_hash(path: Path, expected: str) -> None:

@@ -687,6 +687,8 @@ class _Report:
             model_line = (f"<b>Model:</b> {_plain(model.name)}, version {_plain(model.version)}, "
                           f"sha256 {_plain(model.short_sha)} \u00b7 referral threshold: "
                           f"probability of referable DR \u2265 {_percent(model.threshold)}")
+            if not model.verified:
+                model_line += f" \u00b7 <b>{_plain(model.trust_label)}</b>"
         else:
             model_line = f"<b>Model:</b> {UNKNOWN}"
         rows = [

@@ -19,6 +19,8 @@ ICDR_LABELS = (
     "proliferative DR",
 )
 REFERABLE_MIN_GRADE = 2
+#: The flag on every result, report and audit record of a model outside the trusted list.
+UNVERIFIED_MODEL = "UNVERIFIED MODEL (not the model shipped with this application)"
 
 
 class Eye(StrEnum):
@@ -124,10 +126,20 @@ class ModelInfo:
     version: str
     sha256: str
     threshold: float
+    #: sha256 of the manifest file (its thresholds, labels, ...), recorded with every result.
+    manifest_sha256: str = ""
+    #: True only when the manifest, model and gate match the package's trusted-model list
+    #: (:mod:`.trust`); False for a model accepted through ``allow_unverified_model``.
+    verified: bool = False
 
     @property
     def short_sha(self) -> str:
         return self.sha256[:12]
+
+    @property
+    def trust_label(self) -> str:
+        """"verified" or the warning printed on every result and report of an unverified model."""
+        return "verified" if self.verified else UNVERIFIED_MODEL
 
 
 @dataclass(frozen=True)

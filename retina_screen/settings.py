@@ -61,6 +61,12 @@ class Settings:
     audit_db: Path = field(default_factory=lambda: user_data_dir() / "audit.sqlite")
     log_dir: Path = field(default_factory=lambda: user_data_dir() / "logs")
     file_mode: int = 0o600  # permissions of result files, reports and the audit database
+    #: Accept a grading model that is not in the package's trusted-model list (a user-supplied
+    #: or edited model); every result, report and audit record then says "unverified model".
+    allow_unverified_model: bool = False
+    #: The per-installation secret that keys the audit trail and the patient pseudonyms
+    #: (created owner-only on first use; its folder also keeps the trail's checkpoints).
+    audit_key: Path = field(default_factory=lambda: user_config_dir() / "audit.key")
 
     def replace(self, **changes: Any) -> Settings:
         return load_settings(overrides=changes, base=self)
@@ -79,6 +85,13 @@ def _coerce(name: str, value: Any) -> Any:
     try:
         if "Path" in kind:
             return Path(os.path.expanduser(str(value)))
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(text)
+            return text in ("1", "true", "yes", "on")
         if kind == "int":
             return int(str(value), 0) if isinstance(value, str) else int(value)
         return str(value)

@@ -85,6 +85,10 @@ class Run:
         return self.home / "xdg-data" / "retina-screen" / "audit.sqlite"
 
     @property
+    def audit_key(self) -> Path:
+        return self.home / "xdg-config" / "retina-screen" / "audit.key"
+
+    @property
     def log_dir(self) -> Path:
         return self.home / "xdg-data" / "retina-screen" / "logs"
 
@@ -220,8 +224,10 @@ def _is_private(path: Path) -> bool:
 
 def test_output_files_and_audit_database_are_private(run: Run) -> None:
     """Created under umask 000, still readable by their owner only."""
+    checkpoints = run.audit_key.parent / "audit-checkpoints"
     outputs = [run.out, *run.out.rglob("*"), run.screen_report, run.audit_db,
-               run.audit_db.with_name("audit.sqlite.head")]
+               run.audit_db.with_name("audit.sqlite.head"), run.audit_key, run.audit_key.parent,
+               checkpoints, *checkpoints.iterdir()]
     assert len(outputs) > 20
     public = [f"{p} {stat.filemode(p.stat().st_mode)}" for p in outputs if not _is_private(p)]
     assert not public, public
@@ -262,6 +268,8 @@ TAMPERING = {
     "deleted record": ("DELETE FROM records WHERE id = 3;", r"record 3 is missing"),
     "deleted last record": ("DELETE FROM records WHERE id = (SELECT max(id) FROM records);",
                             r"records deleted from the end"),
+    "emptied table": ("DELETE FROM records;", r"records deleted from the end"),
+    "emptied database": ("DROP TABLE records; DROP TABLE trail;", r"emptied or replaced"),
     "reordered records": (
         "UPDATE records SET id = -2 WHERE id = 2; UPDATE records SET id = 2 WHERE id = 3; "
         "UPDATE records SET id = 3 WHERE id = -2;", r"does not follow|was modified"),
@@ -276,26 +284,90 @@ def test_audit_verify_detects_tampering(run: Run, tmp_path: Path, tampering: str
     assert "AUDIT TRAIL FAILED VERIFICATION" in output and re.search(problem, output), output
 
 
-def test_audit_verify_detects_a_recomputed_hash(run: Run, tmp_path: Path) -> None:
-    """A forger who edits a record and recomputes its hash still breaks the chain."""
-    from retina_screen.audit import record_hash
-
-    db = _tampered(run, tmp_path)
+def _forge(db: Path, record_id: int, digest) -> None:  # noqa: ANN001 - a hash function
+    """Edit a record's decision and recompute its hash and every later one, as a forger with
+    write access to the database would, then rewrite the head file to match."""
     with sqlite3.connect(db) as connection:
-        row = connection.execute("SELECT id, time, kind, operator, patient_ref, payload, "
-                                 "prev_hash FROM records WHERE id = 2").fetchone()
-        payload = row[5].replace("refer", "no_referable")
-        digest = record_hash(row[6], row[0], row[1], row[2], row[3], row[4], payload)
-        connection.execute("UPDATE records SET payload = ?, hash = ? WHERE id = 2",
-                           (payload, digest))
+        rows = connection.execute("SELECT id, time, kind, operator, patient_ref, payload, "
+                                  "prev_hash, hash FROM records ORDER BY id").fetchall()
+        prev = rows[record_id - 2][7]
+        for row in rows[record_id - 1:]:
+            payload = row[5].replace("refer", "no_referable") if row[0] == record_id else row[5]
+            new = digest(prev, row[0], row[1], row[2], row[3], row[4], payload)
+            connection.execute("UPDATE records SET payload = ?, prev_hash = ?, hash = ? "
+                               "WHERE id = ?", (payload, prev, new, row[0]))
+            prev = new
     connection.close()
+    db.with_name(db.name + ".head").write_text(f"{len(rows)} {prev}\n")
+
+
+def test_audit_verify_detects_an_edit_rehashed_forward(run: Run, tmp_path: Path) -> None:
+    """A forger who edits a record and re-chains every later record (with the published
+    unkeyed SHA-256 chain, or with an HMAC under a key of their own) and rewrites the head file
+    is caught: without the installation's key no record hash can be recomputed."""
+    import hashlib
+    import hmac
+    import json
+
+    def unkeyed(prev, *content):  # noqa: ANN001, ANN002, ANN202 - the old chain
+        text = json.dumps(list(content), ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256((prev + text).encode()).hexdigest()
+
+    def other_key(prev, *content):  # noqa: ANN001, ANN002, ANN202
+        text = json.dumps([prev, *content], ensure_ascii=False, separators=(",", ":"))
+        return hmac.new(b"guessed key", text.encode(), hashlib.sha256).hexdigest()
+
+    for name, digest in (("unkeyed", unkeyed), ("other-key", other_key)):
+        folder = tmp_path / name
+        folder.mkdir()
+        db = _tampered(run, folder)
+        _forge(db, 2, digest)
+        code, output = _verify(run, db)
+        assert code == 1 and "record 2 was modified" in output, output
+        assert "record 3 was modified" in output and "head file" in output, output
+
+
+def test_audit_verify_detects_a_deleted_last_record_with_a_matching_head(
+        run: Run, tmp_path: Path) -> None:
+    """The last record deleted and the head file rewritten for the previous record (or
+    removed): the checkpoint kept beside the key still says how many records were written."""
+    db = _tampered(run, tmp_path, "DELETE FROM records WHERE id = (SELECT max(id) FROM records);")
+    with sqlite3.connect(db) as connection:
+        count, last = connection.execute("SELECT count(*), (SELECT hash FROM records ORDER BY "
+                                          "id DESC LIMIT 1) FROM records").fetchone()
+    connection.close()
+    head = db.with_name(db.name + ".head")
+    head.write_text(f"{count} {last}\n")
     code, output = _verify(run, db)
-    assert code == 1 and "record 3 does not follow the previous record" in output, output
+    assert code == 1 and "records deleted from the end" in output, output
+    head.unlink()
+    code, output = _verify(run, db)
+    assert code == 1 and "records deleted from the end" in output, output
 
 
-def test_audit_verify_detects_a_missing_head_file(run: Run, tmp_path: Path) -> None:
-    code, output = _verify(run, _tampered(run, tmp_path, head=False))
-    assert code == 1 and "the head file is missing" in output, output
+def test_patient_reference_is_keyed_and_not_reversible_by_brute_force(run: Run) -> None:
+    """The pseudonym is an HMAC under the installation's secret: trying every ID with the
+    unkeyed formula (all 10^7 MRNs took 11 s) finds nothing."""
+    import hashlib
+
+    from retina_screen.audit import load_key, patient_ref
+
+    with sqlite3.connect(run.audit_db) as connection:
+        refs = {r for (r,) in connection.execute("SELECT patient_ref FROM records")}
+    connection.close()
+    screen_id = SCREEN_PATIENT[0]
+    candidates = [screen_id, DICOM_PATIENT[0], "OKAFOR Chidi 5550123"]
+    for candidate in candidates:
+        for text in (candidate, f"retina-screen:{candidate}"):
+            unkeyed = hashlib.sha256(text.encode()).hexdigest()
+            assert not any(unkeyed.startswith(ref) for ref in refs), candidate
+    key = load_key(run.audit_key, create=False)
+    assert patient_ref(screen_id, key) in refs
+    assert patient_ref(screen_id, b"\0" * 32) not in refs
+    # The key is owner-only and kept outside the database and its folder.
+    assert _is_private(run.audit_key)
+    assert run.audit_key.read_bytes().strip() not in run.audit_db.read_bytes()
+    assert run.audit_key.parent != run.audit_db.parent
 
 
 def test_named_photographs_are_screened(run: Run) -> None:

@@ -1,0 +1,143 @@
+"""The audit trail against someone with file access (issue 13, section 5): a replaced, older,
+foreign or deleted database is detected, and an interrupted write never reads as damage.
+
+The forgeries of the records themselves (edited, re-hashed, deleted, emptied) are tested on a
+real batch's trail in ``test_privacy.py``; these tests need only the trail.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from safety_helpers import ROOT
+
+from retina_screen.audit import AuditTrail, verify
+from retina_screen.errors import AuditError
+
+
+def _trail(db: Path, key: Path, records: int, start: int = 0) -> None:
+    trail = AuditTrail(db, key_path=key)
+    try:
+        for index in range(start, start + records):
+            trail.append("patient", "op", f"ref{index}", {"outcome": "refer", "n": index})
+    finally:
+        trail.close()
+
+
+@pytest.fixture()
+def installation(tmp_path: Path) -> tuple[Path, Path]:
+    """(database, key) of a trail with 4 records; the key and checkpoints in their own folder."""
+    db, key = tmp_path / "data" / "audit.sqlite", tmp_path / "config" / "audit.key"
+    _trail(db, key, 4)
+    assert verify(db, key).ok and verify(db, key).records == 4
+    return db, key
+
+
+def test_an_older_copy_put_back_is_detected(installation: tuple[Path, Path],
+                                            tmp_path: Path) -> None:
+    db, key = installation
+    shutil.copy(db, tmp_path / "old.sqlite")
+    shutil.copy(db.with_name("audit.sqlite.head"), tmp_path / "old.head")
+    _trail(db, key, 2, start=4)
+    shutil.copy(tmp_path / "old.sqlite", db)
+    shutil.copy(tmp_path / "old.head", db.with_name("audit.sqlite.head"))
+    report = verify(db, key)
+    assert not report.ok and report.records == 4
+    assert any("6 records were written" in p for p in report.problems), report.problems
+
+
+def test_a_database_from_another_installation_is_detected(installation: tuple[Path, Path],
+                                                          tmp_path: Path) -> None:
+    db, key = installation
+    foreign_db = tmp_path / "elsewhere" / "audit.sqlite"
+    _trail(foreign_db, tmp_path / "elsewhere" / "audit.key", 6)
+    shutil.copy(foreign_db, db)
+    shutil.copy(foreign_db.with_name("audit.sqlite.head"), db.with_name("audit.sqlite.head"))
+    report = verify(db, key)
+    assert not report.ok and any("another installation's audit key" in p
+                                 for p in report.problems), report.problems
+    with pytest.raises(AuditError, match="another installation's audit key"):
+        AuditTrail(db, key_path=key)
+
+
+def test_a_deleted_database_is_detected_also_after_a_new_trail_starts(
+        installation: tuple[Path, Path]) -> None:
+    db, key = installation
+    db.unlink()
+    report = verify(db, key)
+    assert not report.ok and "database is missing" in report.problems[0]
+    _trail(db, key, 1)  # the application starts a new trail at the same place
+    report = verify(db, key)
+    assert not report.ok and report.records == 1
+    assert any("earlier trail here with 4 records disappeared" in p for p in report.problems)
+
+
+def test_an_emptied_table_refuses_new_records(installation: tuple[Path, Path]) -> None:
+    """Appending to a trail with deleted records would hide the deletion: refused."""
+    import sqlite3
+
+    db, key = installation
+    with sqlite3.connect(db) as connection:
+        connection.execute("DELETE FROM records")
+    connection.close()
+    with pytest.raises(AuditError, match="fewer records than were written"):
+        _trail(db, key, 1)
+    assert not verify(db, key).ok
+
+
+def test_the_key_is_created_owner_only_and_a_readable_key_is_refused(
+        installation: tuple[Path, Path]) -> None:
+    db, key = installation
+    assert key.stat().st_mode & 0o777 == 0o600 and key.parent.stat().st_mode & 0o777 == 0o700
+    key.chmod(0o644)
+    with pytest.raises(AuditError, match="can be read by other users"):
+        verify(db, key)
+    key.chmod(0o600)
+    assert verify(db, key).ok
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from retina_screen.audit import AuditTrail
+
+trail = AuditTrail(Path(sys.argv[1]), key_path=Path(sys.argv[2]))
+print("ready", flush=True)
+index = 0
+while True:
+    trail.append("patient", "op", f"ref{index}", {"outcome": "refer", "n": index})
+    index += 1
+"""
+
+
+def test_verify_reports_no_damage_after_kills_at_random_moments(tmp_path: Path) -> None:
+    """SIGKILL of a process appending records as fast as it can, 15 times at random moments:
+    every time, the trail verifies intact and no record is lost (before the fix, the head was
+    replaced before COMMIT and 37 of 60 kills left a permanent 'records deleted')."""
+    db, key = tmp_path / "data" / "audit.sqlite", tmp_path / "config" / "audit.key"
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    rng = random.Random(13)
+    previous = 0
+    for _ in range(15):
+        writer = subprocess.Popen([sys.executable, str(script), str(db), str(key)], cwd=ROOT,
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+            time.sleep(rng.uniform(0.0, 0.25))
+        finally:
+            writer.send_signal(signal.SIGKILL)
+            writer.wait(timeout=30)
+            writer.stdout.close()
+        report = verify(db, key)
+        assert report.ok, report.problems
+        assert report.records >= previous
+        previous = report.records
+    assert previous > 15  # records were being written when the kills came
