@@ -105,7 +105,7 @@ class PatientTableModel(QAbstractTableModel):
             if column == 2:
                 return row.headline
             if column == 4:
-                return ("Double-click to open the report" if row.report
+                return ("Double-click to preview and print the report" if row.report
                         else "No report was written for this patient")
         if role == Qt.ItemDataRole.DecorationRole and column == 2:
             return outcome_icon(row.outcome)
@@ -198,6 +198,7 @@ class BatchPage(QWidget):
     runFinished = Signal(object, object)  # noqa: N815  summary, error
     progressed = Signal(object)
     message = Signal(str, str)
+    reportRequested = Signal(Path)  # noqa: N815  show this patient's report in the app
 
     def __init__(self, settings: Callable[[], Settings], parent: QWidget | None = None,
                  prefs: Preferences | None = None) -> None:
@@ -210,6 +211,7 @@ class BatchPage(QWidget):
         self.signals.progress.connect(self._progress)
         self.signals.patient.connect(self._patient)
         self.last_summary: Any = None
+        self.watching = False
         self.open_file: Callable[[Path], bool] = lambda path: QDesktopServices.openUrl(
             QUrl.fromLocalFile(str(path)))
 
@@ -393,10 +395,18 @@ class BatchPage(QWidget):
                        workers=settings.workers or None, reports=self.reports.isChecked())
         watch = self.watch.isChecked()
         self.model.clear()
+        self._update_counts()
         self.last_summary = None
+        self.watching = watch
         self.progress_bar.setRange(0, 0)  # busy until the first progress report
-        self.count_label.setText("Starting…")
-        self.progress_label.setText("Looking for photographs…")
+        if watch:  # an empty camera folder sends no progress: say what is going on
+            self.count_label.setText("Watching")
+            self.progress_label.setText("Watching the camera folder: each new patient is "
+                                        "screened as soon as the camera has written the "
+                                        "photographs. Press Stop to end.")
+        else:
+            self.count_label.setText("Starting…")
+            self.progress_label.setText("Looking for photographs…")
         self.job = JobThread(_run_job, input_dir, output_dir, settings, options, watch,
                                 self.signals, parent=self)
         self.job.done.connect(self._finished)
@@ -437,7 +447,10 @@ class BatchPage(QWidget):
         self.progress_bar.setValue(min(int(progress.done), max(total, 1)))
         self.count_label.setText(f"{progress.done:,} / {total:,}")
         if not (self.job is not None and self.job.cancel_event.is_set()):
-            self.progress_label.setText(progress_text(progress))
+            text = progress_text(progress)
+            if self.watching and progress.done >= total:
+                text += " · watching for new photographs"
+            self.progress_label.setText(text)
         self.progressed.emit(progress)
 
     def _patient(self, row: Any) -> None:
@@ -467,14 +480,23 @@ class BatchPage(QWidget):
             self.progress_label.setText("The run stopped because of a problem.")
             self.count_label.setText("Stopped")
             self.message.emit("error", plain_message(error, "screen the folder"))
+        elif summary is not None and self.watching:
+            self.progress_bar.setRange(0, 1)
+            self.progress_bar.setValue(1)
+            self.count_label.setText("Stopped")
+            self.progress_label.setText(
+                f"Watching stopped. The output folder holds {summary.images:,} photographs: "
+                f"{summary.ok:,} graded, {summary.ungradable:,} ungradable, "
+                f"{summary.errors:,} errors.")
         elif summary is not None:
             images = int(getattr(summary, "images", 0))
             done = int(getattr(summary, "ok", 0)) + int(getattr(summary, "ungradable", 0)) + \
                 int(getattr(summary, "errors", 0))
+            found = max(int(getattr(summary, "found", 0) or 0), done)
             if getattr(summary, "cancelled", False):
                 self.count_label.setText("Stopped")
                 self.progress_label.setText(
-                    f"Stopped after {done:,} of {images:,} photographs. Press Start to resume: "
+                    f"Stopped after {done:,} of {found:,} photographs. Press Start to resume: "
                     "photographs already screened are not screened again.")
                 self.message.emit("info", "Batch stopped safely. Press Start again to resume.")
             else:
@@ -501,9 +523,7 @@ class BatchPage(QWidget):
             self.message.emit("info", "There is no report for this patient (reports were "
                                       "switched off, or the run stopped before it was written).")
             return
-        if not self.open_file(Path(row.report)):
-            self.message.emit("error", "The report could not be opened: no PDF viewer is set "
-                                       "up. It is saved in the output folder.")
+        self.reportRequested.emit(Path(row.report))  # the app's own preview, with Print
 
 
 def _run_job(cancel: threading.Event, input_dir: Path, output_dir: Path, settings: Settings,

@@ -10,7 +10,6 @@ from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, QTimer, QUrl, Sign
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
-    QColor,
     QDesktopServices,
     QGuiApplication,
     QKeySequence,
@@ -19,14 +18,11 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
-    QGraphicsDropShadowEffect,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
     QScrollArea,
     QTabWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -34,7 +30,8 @@ from PySide6.QtWidgets import (
 from ..errors import RetinaScreenError
 from ..settings import Settings
 from .batch_view import BatchPage
-from .icons import app_icon, line_icon, status_icon
+from .icons import app_icon, line_icon
+from .message_bar import MessageBar
 from .messages import app_version, plain_message
 from .patient_view import PatientPage
 from .prefs import Preferences
@@ -45,12 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MESSAGE_STYLES = {
-    "info": ("#E8F1F8", "#14507A", "ok"),
-    "warning": ("#FFF4DE", "#8A5A00", "warning"),
-    "error": ("#FDECEA", "#B3261E", "error"),
-}
-INFO_TIMEOUT_MS = 10_000
 #: The window's comfortable size; smaller screens get a window that fits them (pages scroll).
 COMFORTABLE_SIZE = QSize(1360, 860)
 #: Room left for a window manager's title bar and borders before the window is first shown.
@@ -62,72 +53,6 @@ def load_screener(settings: Settings) -> Screener:
     from ..engine import Screener
 
     return Screener(settings)
-
-
-class MessageBar(QFrame):
-    """A non-blocking message strip floating over the top of a window or dialog.
-
-    It is not part of any layout: showing or hiding it never moves the form under it. Its owner
-    places it with :meth:`place` (the strip grows downwards when the text needs more lines).
-    """
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("messageBar")
-        self.setAutoFillBackground(True)
-        shadow = QGraphicsDropShadowEffect(self)
-        shadow.setBlurRadius(16)
-        shadow.setOffset(0, 2)
-        shadow.setColor(QColor(0, 0, 0, 60))
-        self.setGraphicsEffect(shadow)
-        self._area = QRect()
-        self.icon = QLabel()
-        self.icon.setFixedSize(20, 20)
-        self.text = QLabel()
-        self.text.setWordWrap(True)
-        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.text.setAccessibleName("Message")
-        close = QToolButton()
-        close.setIcon(line_icon("remove", "#5F6B7A"))
-        close.setAutoRaise(True)
-        close.setToolTip("Dismiss")
-        close.setAccessibleName("Dismiss message")
-        close.clicked.connect(self.hide)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(12, 8, 6, 8)
-        layout.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
-        layout.addWidget(self.text, 1)
-        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
-        self.level = ""
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self.hide)
-        self.hide()
-
-    def show_message(self, level: str, text: str) -> None:
-        background, colour, icon = MESSAGE_STYLES.get(level, MESSAGE_STYLES["info"])
-        self.level = level
-        self.setStyleSheet(f"#messageBar {{ background: {background}; border: 1px solid "
-                           f"{colour}55; border-radius: 8px; }} QLabel {{ color: {colour}; }}")
-        self.icon.setPixmap(status_icon(icon, colour).pixmap(QSize(20, 20)))
-        self.text.setText(text)
-        self.place(self._area)
-        self.show()
-        self.raise_()
-        if level == "info":
-            self._timer.start(INFO_TIMEOUT_MS)
-        else:
-            self._timer.stop()
-
-
-    def place(self, area: QRect) -> None:
-        """Occupy ``area``'s top-left and width; at least its height, more if the text needs."""
-        self._area = QRect(area)
-        if area.isEmpty():
-            return
-        height = max(area.height(), self.heightForWidth(area.width()),
-                     self.layout().totalHeightForWidth(area.width()))
-        self.setGeometry(area.x(), area.y(), area.width(), height)
 
 
 def scrolling(page: QWidget) -> QScrollArea:
@@ -193,6 +118,8 @@ class MainWindow(QMainWindow):
         self.patient_page.message.connect(self.show_message)
         self.patient_page.frontRequested.connect(lambda: self.show_page(self.patient_page))
         self.batch_page.message.connect(self.show_message)
+        self.batch_page.reportRequested.connect(self.open_report_preview)
+        self.report_preview = None
         self._build_menus()
         self._restore_window()
         if screener is not None:
@@ -315,6 +242,18 @@ class MainWindow(QMainWindow):
         self.message_bar.show_message(level, text)
         self.messageShown.emit(level, text)
 
+    def open_report_preview(self, pdf: Path) -> None:
+        """Show a finished report (a batch patient's) in the app's own preview, to print it."""
+        from .report_preview import ReportPreviewDialog
+
+        dialog = ReportPreviewDialog(pdf, self.settings.paper_size,
+                                     Path(self.settings.output_dir) / pdf.name, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.message.connect(self.show_message)
+        self.report_preview = dialog
+        dialog.destroyed.connect(lambda: setattr(self, "report_preview", None))
+        dialog.open()
+
     # settings ----------------------------------------------------------------------------------
     def reload_settings(self) -> None:
         try:
@@ -406,7 +345,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         page = self.patient_page
-        if page.session.unsaved and not page.confirm_discard():
+        if page.session.unsaved and not page.confirm_discard(True):
             event.ignore()
             return
         if self.batch_page.running:
@@ -417,6 +356,8 @@ class MainWindow(QMainWindow):
         QApplication.processEvents()  # deliver the last results before the widgets go
         if page.preview is not None:
             page.preview.done(0)  # also deletes the temporary report
+        if self.report_preview is not None:
+            self.report_preview.done(0)
         log.info("main window closed")
         event.accept()
 

@@ -83,6 +83,14 @@ def tint(colour: str, alpha: int) -> str:
     return f"rgba({red}, {green}, {blue}, {alpha})"
 
 
+def make_folder(folder: Path) -> None:
+    """Create the default folder of a Save dialog (else the dialog opens somewhere else)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        log.warning("could not create the default output folder")
+
+
 def default_report_name(result: PatientResult) -> str:
     stem = safe_file_stem(result.patient.patient_id, fallback="patient")
     date = result.patient.screening_date or dt.date.today().isoformat()
@@ -175,14 +183,11 @@ class PatientForm(QFrame):
 
         for edit in (self.patient_id, self.name):
             edit.editingFinished.connect(self.changed)
-        self.birth_date.editingFinished.connect(self._check_date)
+        self.birth_date.editingFinished.connect(self.check_birth_date)
         self.diabetes.currentIndexChanged.connect(lambda _i: self.changed.emit())
 
-    def _check_date(self) -> None:
-        valid = self.valid_birth_date() is not None or not self.birth_date.text().strip()
-        self.birth_date.setProperty("invalid", not valid)
-        self.birth_date.setToolTip("" if valid else "Enter the date as YYYY-MM-DD")
-        self.birth_date.style().polish(self.birth_date)
+    def check_birth_date(self) -> None:
+        self._mark_birth_date(not self.birth_date_problem())
         self.changed.emit()
 
     def valid_birth_date(self) -> str | None:
@@ -218,8 +223,24 @@ class PatientForm(QFrame):
     def clear(self) -> None:
         for edit in (self.patient_id, self.name, self.birth_date):
             edit.clear()
-        self.birth_date.setProperty("invalid", False)
+        self._mark_birth_date(True)
         self.diabetes.setCurrentIndex(0)
+
+    def _mark_birth_date(self, valid: bool) -> None:
+        self.birth_date.setProperty("invalid", not valid)
+        self.birth_date.setToolTip("" if valid else "Enter a real date as YYYY-MM-DD, not in "
+                                                    "the future")
+        self.birth_date.style().unpolish(self.birth_date)
+        self.birth_date.style().polish(self.birth_date)
+        self.birth_date.update()
+
+    def birth_date_problem(self) -> str:
+        """A message when a date of birth was typed but is not a real past date, else ''."""
+        text = self.birth_date.text().strip()
+        if not text or self.valid_birth_date() is not None:
+            return ""
+        return (f"The date of birth '{text}' is not a valid date. Enter it as YYYY-MM-DD "
+                "(for example 1950-02-28) or leave it empty.")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -625,7 +646,8 @@ class PatientPage(QWidget):
         self.cards: dict[int, PhotoCard] = {}
         self.current_photo: int | None = None
         self.preview = None
-        self.confirm_discard: Callable[[], bool] = self._ask_discard
+        #: Asks before an unsaved screening is discarded; ``quitting`` when the window closes.
+        self.confirm_discard: Callable[..., bool] = self._ask_discard
         self.active = True  # False while another tab is in front
 
         self.form = PatientForm()
@@ -917,13 +939,22 @@ class PatientPage(QWidget):
         self.resultShown.emit(result)
 
     # patient -----------------------------------------------------------------------------------
-    def _ask_discard(self) -> bool:
-        answer = QMessageBox.question(
-            self, "Discard this screening?",
-            "The screening result has not been printed or saved. Start a new patient anyway?",
-            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel)
-        return answer == QMessageBox.StandardButton.Discard
+    def _ask_discard(self, quitting: bool = False) -> bool:
+        if quitting:
+            title, question = ("Quit without the report?",
+                               "The screening result has not been printed or saved. Quit "
+                               "Retina Screen anyway? The result will be lost.")
+        else:
+            title, question = ("Discard this screening?",
+                               "The screening result has not been printed or saved. Start a "
+                               "new patient anyway?")
+        box = QMessageBox(QMessageBox.Icon.Question, title, question,
+                          QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+                          self)
+        box.button(QMessageBox.StandardButton.Discard).setText(
+            "Quit anyway" if quitting else "Discard and start a new patient")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        return box.exec() == QMessageBox.StandardButton.Discard
 
     def new_patient(self, force: bool = False) -> bool:
         """Clear everything; asks first when a result was neither printed nor saved."""
@@ -948,6 +979,12 @@ class PatientPage(QWidget):
                                          "report.")
             self.form.patient_id.setFocus()
             return None
+        problem = self.form.birth_date_problem()
+        if problem:  # never print a typed date as "not recorded"
+            self.form.check_birth_date()
+            self.message.emit("warning", problem)
+            self.form.birth_date.setFocus()
+            return None
         return result
 
     def save_pdf(self) -> None:
@@ -956,6 +993,7 @@ class PatientPage(QWidget):
             return
         settings = self._settings()
         start = Path(settings.output_dir) / default_report_name(result)
+        make_folder(start.parent)
         target, _ = QFileDialog.getSaveFileName(self, "Save report as PDF", str(start),
                                                 "PDF files (*.pdf)")
         if target:

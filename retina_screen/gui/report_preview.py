@@ -12,7 +12,7 @@ import shutil
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QMarginsF, QSize, Qt, Signal
+from PySide6.QtCore import QMarginsF, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeySequence, QPageLayout, QPageSize, QPainter, QPixmap
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter, QPrinterInfo
 from PySide6.QtWidgets import (
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from .icons import line_icon
 from .image_view import rgb_to_qimage
+from .message_bar import MessageBar
 from .messages import plain_message
 from .workers import run_task
 
@@ -111,13 +112,19 @@ def paint_pages(printer: QPrinter, pages: list[QImage]) -> None:
         painter.end()
 
 
-def configure_printer(printer: QPrinter, paper_size: str) -> None:
-    page = QPageSize(QPageSize.PageSizeId.Letter if paper_size == "Letter"
+def page_size(paper_size: str) -> QPageSize:
+    return QPageSize(QPageSize.PageSizeId.Letter if paper_size == "Letter"
                      else QPageSize.PageSizeId.A4)
-    layout = QPageLayout(page, QPageLayout.Orientation.Portrait, QMarginsF(0, 0, 0, 0))
-    printer.setPageLayout(layout)
+
+
+def configure_printer(printer: QPrinter, paper_size: str) -> bool:
+    """Full-page portrait on the report's paper (the ``paper_size`` setting); False when the
+    printer does not take that paper (the pages are then scaled to the printer's paper)."""
     printer.setFullPage(True)
     printer.setDocName("Diabetic retinopathy screening report")
+    layout = QPageLayout(page_size(paper_size), QPageLayout.Orientation.Portrait,
+                         QMarginsF(0, 0, 0, 0))
+    return bool(printer.setPageLayout(layout))
 
 
 class ReportPreviewDialog(QDialog):
@@ -175,7 +182,16 @@ class ReportPreviewDialog(QDialog):
         row.addWidget(QLabel(f"<span style='color:#5F6B7A'>{self.pdf.name}</span>"), 1)
         row.addWidget(buttons)
         layout.addLayout(row)
+        # Messages raised here show here, on top of this (modal) dialog, not behind it.
+        self.message_bar = MessageBar(self)
+        self.message.connect(self.message_bar.show_message)
+        self._scroll = scroll
         self._render_preview()
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001,N802
+        super().resizeEvent(event)
+        area = self._scroll.geometry()
+        self.message_bar.place(QRect(area.x() + 16, area.y() + 12, area.width() - 32, 34))
 
     # preview -----------------------------------------------------------------------------------
     def _render_preview(self) -> None:
@@ -239,7 +255,11 @@ class ReportPreviewDialog(QDialog):
         self.print_to(printer)
 
     def print_to(self, printer: QPrinter) -> None:
-        """Render the pages at the printer's resolution (off the GUI thread), then print."""
+        """Render the pages at the printer's resolution (off the GUI thread), then print on the
+        report's paper size (the print dialog or the printer's default may have changed it)."""
+        if not configure_printer(printer, self.paper_size):
+            self.message.emit("warning", f"This printer does not take {self.paper_size} paper: "
+                                         "the report is scaled to fit the printer's paper.")
         dpi = min(printer.resolution(), PRINT_DPI_MAX)
         self.print_button.setEnabled(False)
         self.setCursor(Qt.CursorShape.BusyCursor)
@@ -265,6 +285,10 @@ class ReportPreviewDialog(QDialog):
         run_task(render_pages, self.pdf, dpi, on_done=done)
 
     def save_copy(self) -> None:
+        if self.default_save is not None:
+            from .patient_view import make_folder
+
+            make_folder(self.default_save.parent)
         start = str(self.default_save or self.pdf.name)
         target, _ = QFileDialog.getSaveFileName(self, "Save report as PDF", start,
                                                 "PDF files (*.pdf)")

@@ -64,7 +64,7 @@ def open_window(qtbot, prefs, isolated_settings):
     def factory(settings=None, wait_model: bool = True, preferences=None):
         window = MainWindow(preferences or prefs, settings or isolated_settings)
         qtbot.addWidget(window)
-        window.patient_page.confirm_discard = lambda: True
+        window.patient_page.confirm_discard = lambda *_quitting: True
         if wait_model:
             with qtbot.waitSignal(window.modelReady, timeout=WAIT_MS):
                 window.show()
@@ -75,7 +75,7 @@ def open_window(qtbot, prefs, isolated_settings):
 
     yield factory
     for window in windows:
-        window.patient_page.confirm_discard = lambda: True
+        window.patient_page.confirm_discard = lambda *_quitting: True
         window.close()
     assert_no_workers_left()
 

@@ -136,7 +136,7 @@ def main() -> int:  # noqa: C901, PLR0915
         window.grab().save(str(args.out / f"{state}.png"))
 
     page = window.patient_page
-    page.confirm_discard = lambda: True
+    page.confirm_discard = lambda *_quitting: True
     panel = page.result_panel
     images = DATA / "srahim_dev" / "images"
 

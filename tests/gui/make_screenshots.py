@@ -77,7 +77,7 @@ def main() -> int:
     window.show()
     wait_until(lambda: window.screener is not None)
     page = window.patient_page
-    page.confirm_discard = lambda: True
+    page.confirm_discard = lambda *_quitting: True
 
     images = DATA / "srahim_dev" / "images"
     page.form.patient_id.setText("SR-013")

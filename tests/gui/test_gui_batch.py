@@ -75,6 +75,9 @@ def test_batch_cancel_resume_and_table(open_window, isolated_settings, srahim, t
     assert summary.cancelled, "the run finished before the cancel reached it"
     assert 1 <= len(page.model.rows) < len(PATIENTS)
     assert "Press Start to resume" in page.progress_label.text()
+    done_images = summary.ok + summary.ungradable + summary.errors
+    assert f"Stopped after {done_images} of {2 * len(PATIENTS)} photographs" in \
+        page.progress_label.text()
     assert progress and progress[-1].total == 2 * len(PATIENTS)
     done_first = {r.patient_id for r in page.model.rows}
     check_table(page, out)
@@ -105,12 +108,15 @@ def test_batch_cancel_resume_and_table(open_window, isolated_settings, srahim, t
     page.refer_only.setChecked(False)
     assert page.proxy.rowCount() == len(PATIENTS)
 
-    # Double-click opens the patient's report.
-    opened = []
-    page.open_file = lambda path: opened.append(path) or True
+    # Double-click shows the patient's report in the app's own preview, ready to print.
     page.table.doubleClicked.emit(page.proxy.index(0, 0))
     first_row = page.proxy.data(page.proxy.index(0, 0), Qt.ItemDataRole.UserRole)
-    assert opened == [first_row.report] and first_row.report.is_file()
+    preview = window.report_preview
+    assert preview is not None and preview.pdf == first_row.report and preview.isVisible()
+    with qtbot.waitSignal(preview.pagesReady, timeout=WAIT_MS) as ready:
+        pass
+    assert ready.args[0] >= 1 and preview.print_button.isEnabled()
+    preview.close()
 
     # The folders are remembered for the next session.
     again = open_window(wait_model=False)
@@ -159,6 +165,38 @@ def test_watch_mode_screens_new_patients(open_window, isolated_settings, srahim,
     assert error is None and summary.images == 4
     check_table(page, out)
     assert all(r.report is None for r in page.model.rows)  # reports were switched off
+    assert "Watching stopped" in page.progress_label.text()
+    assert "earlier run" not in page.progress_label.text()
+
+
+def test_watch_mode_on_an_empty_folder_says_it_is_watching(open_window, isolated_settings,
+                                                           srahim, tmp_path, qtbot):
+    camera, out = tmp_path / "camera", tmp_path / "results"
+    _camera(srahim, camera, ("Patient006",), age_s=60)
+    window = open_window(settings=isolated_settings.replace(workers=1))
+    page = window.batch_page
+    page.input_dir.setText(str(camera))
+    page.output_dir.setText(str(out))
+    page.reports.setChecked(False)
+    with qtbot.waitSignal(page.runFinished, timeout=RUN_MS):
+        assert page.start()
+    assert page.patients_label.text().startswith("1 patient")
+
+    empty = tmp_path / "empty-camera"
+    empty.mkdir()
+    page.input_dir.setText(str(empty))
+    page.output_dir.setText(str(tmp_path / "results-2"))
+    page.watch.setChecked(True)
+    assert page.start()
+    assert page.patients_label.text() == "No patients yet"  # not the previous run's count
+    assert page.count_label.text() == "Watching"
+    assert "Watching the camera folder" in page.progress_label.text()
+    qtbot.wait(300)
+    with qtbot.waitSignal(page.runFinished, timeout=RUN_MS):
+        page.cancel_button.click()
+    assert page.count_label.text() == "Stopped"
+    assert "Watching stopped" in page.progress_label.text()
+    assert "earlier run" not in page.progress_label.text()
 
 
 def test_closing_the_window_stops_a_batch_safely(open_window, isolated_settings, srahim,

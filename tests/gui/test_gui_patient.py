@@ -163,10 +163,10 @@ def test_new_patient_asks_before_discarding(window, srahim, wait_result):
                      "Patient006_L.jpg"])
     wait_result(window)
     asked = []
-    page.confirm_discard = lambda: asked.append(1) or False
+    page.confirm_discard = lambda *_q: asked.append(1) or False
     page.new_action.trigger()
     assert asked and page.session.photos  # kept: the operator said no
-    page.confirm_discard = lambda: asked.append(2) or True
+    page.confirm_discard = lambda *_q: asked.append(2) or True
     page.new_action.trigger()
     assert asked == [1, 2]
     assert not page.session.photos and page.session.result is None and not page.cards

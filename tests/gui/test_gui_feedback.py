@@ -1,0 +1,118 @@
+"""Feedback where the operator looks: messages on the preview, tab-aware shortcuts, the quit
+question, the date of birth, and the report's paper size at the printer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from gui_helpers import WAIT_MS
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from retina_screen.results import Eye
+
+
+def screen_patient(window, srahim: Path, wait_result, patient: str = "Patient036") -> None:
+    page = window.patient_page
+    page.form.patient_id.setText(patient)
+    page.form.patient_id.editingFinished.emit()
+    page.add_photos([srahim / "images" / f"{patient}_R.jpg"], Eye.RIGHT)
+    page.add_photos([srahim / "images" / f"{patient}_L.jpg"], Eye.LEFT)
+    wait_result(window)
+
+
+def open_preview(window, qtbot):
+    pytest.importorskip("pypdfium2")
+    page = window.patient_page
+    page.print_action.trigger()
+    qtbot.waitUntil(lambda: page.preview is not None, timeout=WAIT_MS)
+    dialog = page.preview
+    with qtbot.waitSignal(dialog.pagesReady, timeout=WAIT_MS):
+        pass
+    return dialog
+
+
+def test_preview_messages_show_on_the_preview_and_paper_size_reaches_the_printer(
+        window, srahim, wait_result, qtbot, tmp_path, monkeypatch):
+    import pypdfium2 as pdfium
+    from PySide6.QtGui import QPageSize
+    from PySide6.QtPrintSupport import QPrinter
+
+    from retina_screen.gui import report_preview
+
+    window.settings = window.settings.replace(paper_size="Letter")
+    screen_patient(window, srahim, wait_result)
+    dialog = open_preview(window, qtbot)
+    assert dialog.windowModality() != Qt.WindowModality.NonModal  # it blocks the window
+
+    # No printer: the message appears on the preview itself (above its pages), not behind it.
+    monkeypatch.setattr(report_preview, "printer_available", lambda: False)
+    dialog.print_button.click()
+    bar = dialog.message_bar
+    assert bar.isVisible() and bar.parent() is dialog and "No printer" in bar.text.text()
+    assert dialog.rect().contains(bar.geometry())
+    assert bar.geometry().top() < dialog.print_button.mapTo(dialog, dialog.print_button.rect()
+                                                            .topLeft()).y()
+
+    # The paper-size setting (Letter) is what the printer gets, whatever its default (A4).
+    printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+    printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+    printer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
+    printed = tmp_path / "printed.pdf"
+    printer.setOutputFileName(str(printed))
+    printer.setResolution(72)
+    with qtbot.waitSignal(dialog.printed, timeout=WAIT_MS):
+        dialog.print_to(printer)
+    assert "sent to the printer" in bar.text.text() and bar.isVisible()
+    document = pdfium.PdfDocument(str(printed))
+    width, height = document[0].get_size()
+    document.close()
+    assert (round(width), round(height)) == (612, 792)  # US Letter in points
+    dialog.close()
+
+
+def test_shortcuts_on_the_folder_tab_bring_the_patient_tab(window):
+    window.show_page(window.batch_page)
+    assert window.current_page() is window.batch_page
+    assert not window.patient_page.zoom_in_action.isEnabled()  # viewer keys do nothing there
+    window.patient_page.new_action.trigger()  # Ctrl+N
+    assert window.current_page() is window.patient_page
+    assert window.patient_page.zoom_in_action.isEnabled()
+
+
+def test_quit_question_speaks_of_quitting(window):
+    page = window.patient_page
+    seen = {}
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        assert isinstance(box, QMessageBox)
+        seen["text"] = box.text()
+        seen["buttons"] = [b.text() for b in box.buttons()]
+        box.reject()
+
+    QTimer.singleShot(0, answer)
+    assert page._ask_discard(quitting=True) is False
+    assert "Quit" in seen["text"] and "new patient" not in seen["text"]
+    assert "Quit anyway" in seen["buttons"]
+
+
+def test_date_of_birth_is_checked_and_cleared(window, srahim, wait_result, qtbot):
+    page = window.patient_page
+    form = page.form
+    qtbot.keyClicks(form.birth_date, "1950-02-30")
+    form.birth_date.editingFinished.emit()
+    assert form.birth_date.property("invalid") is True
+    screen_patient(window, srahim, wait_result)
+
+    # Printing refuses: a typed date is never printed as "not recorded".
+    page.print_action.trigger()
+    level, text = window.messages[-1]
+    assert level == "warning" and "1950-02-30" in text and "not a valid date" in text
+    assert page.preview is None
+    with qtbot.assertNotEmitted(page.reportSaved, wait=200):
+        page.save_pdf_to(Path(window.settings.output_dir) / "x.pdf")
+
+    page.new_patient(force=True)
+    assert form.birth_date.property("invalid") is False and not form.birth_date.toolTip()
