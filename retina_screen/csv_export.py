@@ -7,7 +7,8 @@ application writes goes through :func:`csv_bytes`, which passes each text cell t
 :func:`safe_cell`: a cell whose first character is ``= + - @``, a tab, a carriage return or a
 line feed (or their full-width forms), also after leading spaces, gets a leading apostrophe
 ``'``, which spreadsheets show as text. Numbers written as numbers are left alone. The
-journal (``results.jsonl``) keeps the original values.
+journal (``results.jsonl``) keeps the original values. Lines end in CRLF (RFC 4180), so that a
+cell holding a line break is always quoted and never splits its row.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ def safe_cell(value: object) -> object:
 def csv_bytes(columns: list[str], rows: Iterable[Mapping[str, object]]) -> bytes:
     """UTF-8 CSV with a header row; every cell neutralised by :func:`safe_cell`."""
     buffer = io.StringIO()
+    # CRLF line ends (RFC 4180): Python 3.11 quotes a cell holding a carriage return only when
+    # the line terminator contains one, and an unquoted CR splits the row in every reader.
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore",
-                            lineterminator="\n")
+                            lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({key: safe_cell(value) for key, value in row.items()})
