@@ -3,10 +3,12 @@
 Page 1 is the patient's report: the clinic header (logo, name, address, report ID, date and
 time, operator), the outcome in a large box at the top, the patient's details, the notes, each
 eye's photographs (thumbnail, quality verdict with reasons, DR grade in words, probability of
-referable DR, heatmap), then the model, thresholds and intended use. When the outcome is a
-referral or "images insufficient", a referral letter to the eye service with signature and date
-fields follows on its own page. For a negative result no letter is made: page 1 says
-"No referral needed" with the action and interval from the referral table instead.
+referable DR, and a heatmap where the model found something), then the model, thresholds and
+intended use. When the outcome is a referral, a referral letter to the eye service with
+signature and date fields follows on its own page. "Images insufficient" is not a referral: it
+gets a retake / human-grading note on page 1 (what is missing or failed, per eye, and fields for
+the human grader). For a negative result no letter is made: page 1 says "No referral needed"
+with the action and interval from the referral table instead.
 
 The report decides nothing. The outcome wording (headline, action, time frame, urgency) is
 ``result.referral``, a row of the engine's referral table; grades and probabilities are the
@@ -15,8 +17,11 @@ engine's.
 Printing: the outcome is readable without colour (bold boxed text and a symbol whose shape
 differs per outcome: triangle = refer, circle with "?" = insufficient, circle with a tick =
 no referable DR). Fonts: DejaVu Sans (regular and bold, ``assets/fonts``) is embedded as a
-subset. Runs of Chinese, Japanese or Korean characters use reportlab's built-in CID fonts
-(STSong-Light, HeiseiMin-W3, HYSMyeongJo-Medium; not embedded, the viewer supplies them).
+subset. Runs of Chinese, Japanese or Korean characters use WenQuanYi Micro Hei
+(``assets/fonts/wqy-microhei.ttc``, Apache-2.0), also embedded as a subset (a few KB per
+name); only where that file is missing do they fall back to reportlab's built-in CID fonts
+(STSong-Light, HeiseiMin-W3, HYSMyeongJo-Medium; not embedded, the viewer supplies them), and
+:func:`cjk_embedded` tells the GUI to warn before printing.
 Characters that neither can print correctly (right-to-left scripts such as Arabic and Hebrew,
 which would need shaping, and scripts DejaVu Sans lacks) are printed as "?" with a note asking
 the reader to check the name against the patient record: never as missing-glyph boxes.
@@ -50,7 +55,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
@@ -86,6 +91,8 @@ log = logging.getLogger(__name__)
 FONT_DIR = RESOURCE_ROOT / "assets" / "fonts"
 REGULAR = "DejaVuSans"
 BOLD = "DejaVuSans-Bold"
+CJK = "WenQuanYiMicroHei"
+CJK_FILE = FONT_DIR / "wqy-microhei.ttc"
 PAGE_SIZES = {"A4": A4, "Letter": LETTER}
 #: Thumbnail long side in pixels (about 190 dpi at the printed 42 mm) and its JPEG quality.
 THUMB_PX = 320
@@ -129,6 +136,17 @@ INTENDED_USE = (
     "influence); they do not mark lesions."
 )
 NO_LETTER = "No referral letter is produced for this result."
+NOTHING_STOOD_OUT = "No heatmap: nothing stood out to the model"
+#: A heatmap is printed only where the model found something: a graded photograph of DR grade 1
+#: or worse, or one whose map has a clear peak. Elsewhere it would be a flat grey overlay.
+HEATMAP_MIN_PEAK = 0.05
+
+
+def heatmap_worth_showing(grading) -> bool:  # noqa: ANN001  Grading
+    if grading is None or grading.heatmap is None:
+        return False
+    peak = float(np.nanmax(grading.heatmap)) if np.size(grading.heatmap) else 0.0
+    return peak > HEATMAP_MIN_PEAK and (grading.grade >= 1 or grading.referable)
 
 
 # --------------------------------------------------------------------------------------------
@@ -138,6 +156,7 @@ NO_LETTER = "No referral letter is produced for this result."
 _font_lock = threading.Lock()
 _coverage: frozenset[int] | None = None
 _cid_registered: set[str] = set()
+_cjk_coverage: frozenset[int] | None = None
 
 #: Code point ranges printed with a CID font (BMP only: the CID encodings are UCS-2).
 _CJK_RANGES = (
@@ -174,6 +193,30 @@ def _cid_font(name: str) -> str:
             pdfmetrics.registerFont(UnicodeCIDFont(name))
             _cid_registered.add(name)
     return name
+
+
+def _cjk_font() -> frozenset[int]:
+    """Register the embeddable CJK font once; the code points it has (empty: no font file)."""
+    global _cjk_coverage
+    with _font_lock:
+        if _cjk_coverage is None:
+            try:
+                font = TTFont(CJK, str(CJK_FILE), subfontIndex=0)
+            except (OSError, ValueError, TTFError):
+                log.warning("the CJK report font is missing: Chinese, Japanese and Korean "
+                            "names use fonts the PDF viewer must supply")
+                _cjk_coverage = frozenset()
+            else:
+                pdfmetrics.registerFont(font)
+                _cjk_coverage = frozenset(font.face.charToGlyph)
+        return _cjk_coverage
+
+
+def cjk_embedded(text: str) -> bool:
+    """True when every Chinese, Japanese or Korean character of ``text`` prints in an embedded
+    font (always true for text without such characters)."""
+    codes = {ord(ch) for ch in text if _is_cjk(ord(ch))}
+    return not codes or codes <= _cjk_font()
 
 
 def _is_cjk(code: int) -> bool:
@@ -229,7 +272,7 @@ class _Text:
             return escape(empty)
         if lost and field and field not in self.lost:
             self.lost.append(field)
-        cjk = _cjk_font_for(text)
+        cjk = CJK if cjk_embedded(text) else _cid_font(_cjk_font_for(text))
         parts: list[str] = []
         run: list[str] = []
         run_is_cjk = False
@@ -237,8 +280,7 @@ class _Text:
             is_cjk = ch != "\0" and _is_cjk(ord(ch))
             if run and (is_cjk != run_is_cjk or ch == "\0"):
                 chunk = escape("".join(run))
-                parts.append(f'<font name="{_cid_font(cjk)}">{chunk}</font>' if run_is_cjk
-                             else chunk)
+                parts.append(f'<font name="{cjk}">{chunk}</font>' if run_is_cjk else chunk)
                 run = []
             run.append(ch)
             run_is_cjk = is_cjk
@@ -450,7 +492,7 @@ class _Report:
         self.width = width
         self.s = _styles()
         self.text = _Text()
-        self.letter = result.outcome.is_referral or result.outcome is Outcome.INSUFFICIENT
+        self.letter = result.outcome.is_referral  # "insufficient" gets a retake note
 
     # ---- pieces
 
@@ -571,6 +613,9 @@ class _Report:
                                      is not ImageStatus.ERROR else "Photograph could not be read")
         grading = image.grading
         if grading is not None and grading.heatmap is not None and image.display_image is not None:
+            if not heatmap_worth_showing(grading):  # a flat grey overlay would say nothing
+                return [[photo, self.placeholder(NOTHING_STOOD_OUT)],
+                        [self.para("Photograph", "caption"), self.para("", "caption")]]
             heat = _picture(_jpeg(report_heatmap(image.display_image, grading.heatmap)), side)
             heat_caption = "Heatmap"
         elif grading is not None:
@@ -614,14 +659,15 @@ class _Report:
         else:
             lines.append(self.para("<b>Quality:</b> gradable (passed the quality check)",
                                    "small"))
+        if count == 1:
+            return lines  # the eye's grade and probability, printed once above, are this photo's
         if image.grading is not None:
             g = image.grading
             lines.append(self.para(
-                f"<b>DR grade:</b> {_plain(ICDR_LABELS[g.grade])} (ICDR {g.grade})", "small"))
-            lines.append(self.para(
-                f"<b>Probability of referable DR:</b> {_percent(g.p_referable)}", "small"))
+                f"<b>This photograph:</b> {_plain(ICDR_LABELS[g.grade])} (ICDR {g.grade}), "
+                f"probability of referable DR {_percent(g.p_referable)}", "small"))
         else:
-            lines.append(self.para("<b>DR grade:</b> not graded", "small"))
+            lines.append(self.para("<b>This photograph:</b> not graded", "small"))
         return lines
 
     def eye_summary(self, eye: EyeResult | None, which: Eye) -> list[Flowable]:
@@ -714,6 +760,54 @@ class _Report:
             self.para(f"<b>No referral needed.</b> {_plain(referral.action)}; "
                       f"{_plain(referral.interval)}. {NO_LETTER}", "body"),
         ])]
+
+    def retake_note(self) -> list[Flowable]:
+        """"Images insufficient": what to retake, per eye, and fields for a human grader; not a
+        referral letter."""
+        result, t = self.result, self.text
+        referral = result.referral
+        items = []
+        for which in (Eye.RIGHT, Eye.LEFT, Eye.UNKNOWN):
+            eye = result.eye(which)
+            if eye is None:
+                if which is not Eye.UNKNOWN:
+                    items.append(f"<b>{_plain(which.label)}:</b> no photograph – "
+                                 "photograph this eye")
+                continue
+            if which is Eye.UNKNOWN:
+                items.append(f"<b>{_plain(which.label)}:</b> {len(eye.images)} photograph(s) "
+                             "whose eye is not known – record right or left and screen again")
+                continue
+            if eye.grade is not None:
+                continue
+            reasons = list(dict.fromkeys([r for image in eye.images for r in image.reasons]
+                                         + [image.error for image in eye.images if image.error]))
+            why = "; ".join(t(r) for r in reasons) or "no gradable photograph"
+            items.append(f"<b>{_plain(which.label)}:</b> {why}")
+        bullets = "".join(f"<br/>• {item}" for item in items)
+        body = [
+            self.para("Retake or human grading needed", "h2"),
+            self.para("<b>This is not a referral.</b> The screening is not complete because "
+                      f"the photographs could not be graded for both eyes:{bullets}", "body"),
+            Spacer(1, 1.5 * mm),
+            self.para(f"<b>Next step:</b> {_plain(referral.action)}; "
+                      f"{_plain(referral.interval)}. If good photographs cannot be taken, the "
+                      "photographs and this report go to a human grader, who records the "
+                      "result below.", "body"),
+            Spacer(1, 2 * mm),
+        ]
+        fields = _Table([[self.para("Human grader (name)", "label"), "",
+                          self.para("Date", "label"), ""],
+                         [self.para("Grade / decision", "label"), "", "", ""]],
+                        colWidths=[38 * mm, self.width - 38 * mm - 50 * mm, 12 * mm, 38 * mm],
+                        rowHeights=[10 * mm, 10 * mm])
+        fields.setStyle(TableStyle([
+            ("VALIGN", (0, 0), (-1, -1), "BOTTOM"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ("SPAN", (1, 1), (3, 1)),
+            ("LINEBELOW", (1, 0), (1, 0), 0.7, _INK), ("LINEBELOW", (3, 0), (3, 0), 0.7, _INK),
+            ("LINEBELOW", (1, 1), (3, 1), 0.7, _INK),
+        ]))
+        return [KeepTogether([*body, fields])]
 
     def letter_page(self) -> list[Flowable]:
         result, t = self.result, self.text
@@ -827,11 +921,13 @@ class _Report:
         flow: list[Flowable] = [*self.header(), self.outcome_box(), *self.notes()]
         flow += self.patient()
         flow += self.eyes()
+        if self.result.outcome is Outcome.INSUFFICIENT:
+            flow += self.retake_note()
         flow += self.about()
-        if not self.letter:
-            flow += self.no_referral()
-        else:
+        if self.letter:
             flow += self.letter_page()
+        elif self.result.outcome is Outcome.NO_REFERABLE:
+            flow += self.no_referral()
         return flow
 
     def footer(self, canvas: Canvas, page: int, total: int) -> None:

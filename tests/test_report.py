@@ -123,10 +123,15 @@ def check_report(data: bytes, result: PatientResult, settings, report_id: str) -
             assert f"Probability of referable DR: {percent(eye.p_referable)}" in text
         for image in eye.images:
             assert Path(image.source).name in text
-            if image.status is ImageStatus.OK:
+            if image.status is ImageStatus.OK and len(eye.images) > 1:
                 grading = image.grading
-                assert f"DR grade: {ICDR_LABELS[grading.grade]} (ICDR {grading.grade})" in text
-                assert f"Probability of referable DR: {percent(grading.p_referable)}" in text
+                assert (f"This photograph: {ICDR_LABELS[grading.grade]} (ICDR {grading.grade}), "
+                        f"probability of referable DR {percent(grading.p_referable)}") in text
+            elif image.status is ImageStatus.OK:  # one photograph: its grade is the eye's,
+                grading = image.grading            # printed once
+                assert f"(ICDR {grading.grade})" not in text
+                assert text.count(f"DR grade: {ICDR_LABELS[grading.grade]} (ICDR grade "
+                                  f"{grading.grade})") >= 1
             elif image.status is ImageStatus.UNGRADABLE:
                 assert "Quality: ungradable" in text
                 for reason in image.reasons:
@@ -141,9 +146,14 @@ def check_report(data: bytes, result: PatientResult, settings, report_id: str) -
     assert f"Quality thresholds: version {result.thresholds_version}" in text
     for phrase in INTENDED_USE_PHRASES:
         assert phrase in text
-    # referral letter only for a referral or insufficient images
+    # a referral letter only for a referral; "insufficient" gets a retake / human-grading note
     if result.outcome is Outcome.NO_REFERABLE:
         assert "No referral needed." in text and "Referral letter" not in text
+    elif result.outcome is Outcome.INSUFFICIENT:
+        assert "Referral letter" not in text and "To The eye service" not in text
+        assert "Retake or human grading needed" in text and "This is not a referral." in text
+        assert f"Next step: {referral.action}" in text
+        assert "Human grader (name)" in text and "Grade / decision" in text
     else:
         letter = text[text.index("Referral letter"):]
         assert "To The eye service" in letter
@@ -242,10 +252,10 @@ def test_referable_patient(referable, settings, tmp_path):
     pages = check_report(data, referable, settings, report_id)
     assert len(pages) == 2  # the patient's page, then the referral letter on its own page
     assert "Referral letter" in pages[1] and "Referral letter" not in pages[0]
-    # thumbnails: photograph + heatmap per image, JPEG of modest size
+    # thumbnails: photograph per image, heatmap where the model found something; small JPEGs
     images = [i for i in pdf_images(data) if "/DCTDecode" in i["filters"]]
-    with_heatmap = sum(i.grading is not None and i.grading.heatmap is not None
-                       for i in referable.images)
+    with_heatmap = sum(report.heatmap_worth_showing(i.grading) for i in referable.images)
+    assert with_heatmap >= 1
     assert len(images) == len(referable.images) + with_heatmap
     assert all(i["width"] <= report.THUMB_PX and i["bytes"] < 80_000 for i in images)
     assert pages[0].count("Photograph Heatmap") == with_heatmap  # thumbnail captions
@@ -257,6 +267,11 @@ def test_negative_patient(negative, settings, tmp_path):
     pages = check_report(data, negative, settings, report_id)
     assert len(pages) == 1
     assert "No referral letter is produced for this result." in pages[0]
+    # grade 0 in both eyes: no grey, empty heatmap; the reason is given instead
+    assert not any(report.heatmap_worth_showing(i.grading) for i in negative.images)
+    assert len([i for i in pdf_images(data) if "/DCTDecode" in i["filters"]]) == \
+        len(negative.images)
+    assert pages[0].count(report.NOTHING_STOOD_OUT) == len(negative.images)
 
 
 def test_patient_with_one_eye_missing(one_eye, settings, tmp_path):
@@ -266,8 +281,7 @@ def test_patient_with_one_eye_missing(one_eye, settings, tmp_path):
     pages = check_report(data, one_eye, settings, report_id)
     assert "Please note:" in pages[0]
     if one_eye.outcome is Outcome.INSUFFICIENT:  # the engine's rule when the other eye is fine
-        assert len(pages) == 2
-        assert "Left eye (OS) none not screened" in pages[1]  # the findings table
+        assert "Left eye (OS): no photograph \u2013 photograph this eye" in " ".join(pages)
 
 
 def test_ungradable_images_by_quality_gate_and_unreadable_file(rejected, settings, tmp_path):
@@ -283,7 +297,9 @@ def test_ungradable_images_by_quality_gate_and_unreadable_file(rejected, setting
     assert "Not graded" in pages[0] and "Photograph Heatmap" not in pages[0]
     assert len([i for i in pdf_images(data) if "/DCTDecode" in i["filters"]]) == 1
     assert "Photograph could not be read" in pages[0]
-    assert "Images insufficient for screening" in pages[-1]  # the letter repeats the outcome
+    note = text[text.index("Retake or human grading needed"):]
+    assert f"Right eye (OD): {reasons}" in note  # what to fix, per eye
+    assert "Left eye (OS):" in note
 
 
 def test_obviously_bad_drimdb_photographs(bad_photos, screener, settings, tmp_path):
@@ -330,11 +346,27 @@ def test_latin_cyrillic_greek_names_render_exactly(negative, settings, name):
 
 
 @pytest.mark.parametrize("name", ["王小明", "李 Li Ming", "山田 はなこ", "김민준"])
-def test_cjk_names_use_a_cjk_font(negative, settings, name):
+def test_cjk_names_use_an_embedded_cjk_font(negative, settings, name):
     result = dataclasses.replace(negative, patient=dataclasses.replace(negative.patient,
                                                                        name=name))
     data = report.report_bytes(result, settings)
     assert f"Name {name}" in pdf_pages(data)[0]
+    fonts = pdf_fonts(data)
+    assert not CID_FONTS & set(fonts)  # nothing left for the viewer to supply
+    cjk = [f for name_, f in fonts.items() if report.CJK in name_]
+    assert cjk and all(f["embedded"] for f in cjk)
+    assert report.cjk_embedded(name)
+    # a subset: the name costs a few KB, not the 5 MB font
+    assert len(data) - len(report.report_bytes(negative, settings)) < 60_000
+
+
+def test_cjk_without_the_font_file_falls_back_and_says_so(negative, settings, monkeypatch):
+    monkeypatch.setattr(report, "_cjk_coverage", frozenset())
+    assert not report.cjk_embedded("王小明") and report.cjk_embedded("Zoë")
+    result = dataclasses.replace(negative, patient=dataclasses.replace(negative.patient,
+                                                                       name="王小明"))
+    data = report.report_bytes(result, settings)
+    assert "Name 王小明" in pdf_pages(data)[0]
     assert CID_FONTS & set(pdf_fonts(data))
 
 

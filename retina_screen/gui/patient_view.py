@@ -985,6 +985,13 @@ class PatientPage(QWidget):
             self.message.emit("warning", problem)
             self.form.birth_date.setFocus()
             return None
+        from ..report import cjk_embedded
+
+        if not cjk_embedded(result.patient.name + result.patient.patient_id):
+            self.message.emit("warning", "The report font for Chinese, Japanese and Korean "
+                                         "characters is missing from this installation: some "
+                                         "PDF viewers and printers will show the name as empty "
+                                         "boxes. Check the printed name.")
         return result
 
     def save_pdf(self) -> None:
