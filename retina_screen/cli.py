@@ -80,7 +80,10 @@ def patient_summary(result: PatientResult) -> dict:
         "urgency": result.referral.urgency,
         "notes": list(result.notes),
         "model": {"name": result.model.name, "version": result.model.version,
-                  "sha256": result.model.sha256} if result.model else None,
+                  "sha256": result.model.sha256,
+                  "manifest_sha256": result.model.manifest_sha256,
+                  "referable_threshold": result.model.threshold,
+                  "verified": result.model.verified} if result.model else None,
         "quality_thresholds_version": result.thresholds_version,
         "eyes": [
             {
@@ -128,6 +131,8 @@ def print_patient(result: PatientResult) -> None:
         print(f"  Model {result.model.name} {result.model.version} "
               f"(sha256 {result.model.short_sha}), quality thresholds "
               f"{result.thresholds_version}")
+        if not result.model.verified:
+            print(f"  WARNING: {result.model.trust_label}")
 
 
 def cmd_screen(args: argparse.Namespace, settings: Settings) -> int:

@@ -124,7 +124,8 @@ def _cli(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300, check=False)
 
 
-def test_cli_refuses_a_swapped_model_unless_allowed_and_then_says_so(tmp_path: Path) -> None:
+def test_cli_refuses_a_swapped_model_unless_allowed_and_then_says_so(tmp_path: Path,
+                                                                     srahim: Path) -> None:
     manifest = _copy_models(tmp_path / "m")
     _swap_model(manifest)
     refused = _cli(tmp_path, "--model", str(manifest), "model", "info")
@@ -136,6 +137,18 @@ def test_cli_refuses_a_swapped_model_unless_allowed_and_then_says_so(tmp_path: P
     assert "(verified)" not in allowed.stdout and "UNVERIFIED MODEL" in allowed.stdout
     shipped = _cli(tmp_path, "model", "info")
     assert "(verified)" in shipped.stdout and "shipped with this application" in shipped.stdout
+    photos = [str(srahim / "images" / f"{REFER_PATIENT}_{eye}.jpg") for eye in "LR"]
+    refused = _cli(tmp_path, "--model", str(manifest), "screen", *photos)
+    assert refused.returncode == 1
+    assert not (tmp_path / "data" / "retina-screen" / "audit.sqlite").exists()  # nothing recorded
+    screened = _cli(tmp_path, "--model", str(manifest), "screen", "--json", *photos,
+                    RETINA_SCREEN_ALLOW_UNVERIFIED_MODEL="1")
+    assert screened.returncode == 0, screened.stderr
+    model = json.loads(screened.stdout)["model"]
+    assert model["verified"] is False and model["manifest_sha256"] == sha256_of(manifest)
+    text = _cli(tmp_path, "--model", str(manifest), "screen", *photos,
+                RETINA_SCREEN_ALLOW_UNVERIFIED_MODEL="yes")
+    assert "WARNING: UNVERIFIED MODEL" in text.stdout, text.stdout + text.stderr
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
