@@ -1,6 +1,13 @@
-"""The photo viewer: zoom (wheel, keys, buttons), pan (drag), and the model's heatmap overlay."""
+"""The photo viewer: zoom (wheel, keys, buttons), pan (drag), and the model's heatmap overlay.
+
+The engine's display crop is about 512 px. Zoomed in beyond it, the viewer asks
+(``detailWanted``) for the same field-of-view crop at the photograph's full resolution, made by
+:func:`full_resolution_crop` on a worker thread, so the operator can judge focus on real pixels.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, Signal
@@ -11,6 +18,26 @@ from ..overlay import heatmap_overlay
 
 ZOOM_STEP = 1.25
 MAX_ZOOM = 16.0
+#: Zoomed in this much past one display pixel per screen pixel, the full-resolution crop is shown.
+DETAIL_ZOOM = 1.1
+#: Longest side of the full-resolution crop (bounds memory for very large photographs).
+DETAIL_MAX_SIDE = 4096
+
+
+def full_resolution_crop(path: Path | str) -> np.ndarray:
+    """Worker-thread job: the field-of-view crop of ``path`` at full resolution, with exactly
+    the geometry of the engine's display crop (the circle found at the engine's decode size)."""
+    from ..fov import crop_to_fov, find_fov
+    from ..loading import load_image
+    from ..preprocess import DECODE_MAX_SIDE
+
+    reduced = load_image(path, max_side=DECODE_MAX_SIDE).pixels
+    fov = find_fov(reduced)
+    full = load_image(path).pixels
+    factor = full.shape[1] / reduced.shape[1]
+    fov = fov.scaled(factor, full.shape[1], full.shape[0])
+    side = int(min(max(2 * fov.radius, 1), DETAIL_MAX_SIDE))
+    return crop_to_fov(full, side, fov).image
 
 
 def rgb_to_qimage(rgb: np.ndarray) -> QImage:
@@ -24,6 +51,7 @@ class ImageView(QGraphicsView):
     """Shows one fundus photograph; wheel or +/- zooms, dragging pans, double-click fits."""
 
     zoomChanged = Signal(float)  # noqa: N815
+    detailWanted = Signal()  # noqa: N815  zoomed in past the display crop's resolution
 
     def __init__(self, parent=None) -> None:  # noqa: ANN001
         super().__init__(parent)
@@ -46,6 +74,8 @@ class ImageView(QGraphicsView):
         self.setAccessibleDescription("Zoom with the mouse wheel or Ctrl+plus and Ctrl+minus; "
                                       "drag to pan; double-click to fit.")
         self._fitted = True
+        self._detail = False  # the full-resolution crop is shown
+        self._detail_asked = False
         self._has_heatmap = False
         self.heatmap_peak = 0.0
         self._heatmap_wanted = False
@@ -58,6 +88,8 @@ class ImageView(QGraphicsView):
 
     def show_image(self, rgb: np.ndarray | None, heatmap: np.ndarray | None = None) -> None:
         """Show a photograph (RGB uint8) and, when given, its heatmap (toggle with set_heatmap)."""
+        self._detail = self._detail_asked = False
+        self._photo.setScale(1.0)
         if rgb is None:
             self._photo.setPixmap(QPixmap())
             self._overlay.setPixmap(QPixmap())
@@ -77,6 +109,27 @@ class ImageView(QGraphicsView):
         self._overlay.setVisible(self._has_heatmap and self._heatmap_wanted)
         self.scene().setSceneRect(QRectF(image.rect()))
         self.fit()
+
+    def show_detail(self, rgb: np.ndarray) -> None:
+        """Replace the photograph by its full-resolution crop, in the same scene coordinates
+        (the heatmap and the zoom stay where they are)."""
+        if not self.has_image or rgb is None or not rgb.size:
+            return
+        side = self.sceneRect().width()
+        self._photo.setPixmap(QPixmap.fromImage(rgb_to_qimage(rgb)))
+        self._photo.setScale(side / rgb.shape[1])
+        self._detail = True
+        self.viewport().update()
+
+    @property
+    def detail_shown(self) -> bool:
+        """True when the full-resolution crop is on screen."""
+        return self._detail
+
+    @property
+    def photo_pixels(self) -> int:
+        """Width in pixels of the picture on screen (display crop or full resolution)."""
+        return self._photo.pixmap().width()
 
     @property
     def has_image(self) -> bool:
@@ -103,7 +156,12 @@ class ImageView(QGraphicsView):
         if not self.has_image:
             return
         self.resetTransform()
-        self.fitInView(self._photo, Qt.AspectRatioMode.KeepAspectRatio)
+        # Fit to the viewport as it is without scroll bars (they go once the photo fits).
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.fitInView(self.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self._fitted = True
         self.zoomChanged.emit(self.zoom)
 
@@ -118,6 +176,9 @@ class ImageView(QGraphicsView):
         self.scale(target / self.zoom, target / self.zoom)
         self._fitted = False
         self.zoomChanged.emit(self.zoom)
+        if target > DETAIL_ZOOM * self.devicePixelRatioF() ** -1 and not self._detail_asked:
+            self._detail_asked = True
+            self.detailWanted.emit()
 
     def zoom_in(self) -> None:
         self.zoom_by(ZOOM_STEP)
@@ -126,7 +187,7 @@ class ImageView(QGraphicsView):
         self.zoom_by(1 / ZOOM_STEP)
 
     def _fit_scale(self) -> float:
-        rect = self._photo.boundingRect()
+        rect = self.sceneRect()
         if rect.isEmpty():
             return 1.0
         view = self.viewport().rect()

@@ -44,7 +44,7 @@ from ..naming import safe_file_stem
 from ..results import Eye, Outcome, PatientInfo, PatientResult
 from ..settings import Settings
 from .icons import NEUTRAL, OUTCOME_COLOURS, line_icon, outcome_icon, status_icon
-from .image_view import ImageView, rgb_to_qimage
+from .image_view import ImageView, full_resolution_crop, rgb_to_qimage
 from .messages import plain_message
 from .session import PatientSession, Photo
 from .text import EYE_NAMES, eye_summary, image_verdict, outcome_title
@@ -799,6 +799,7 @@ class PatientPage(QWidget):
         session.busyChanged.connect(lambda _busy: self._result_changed(session.result))
         session.dicomFound.connect(self._dicom_found)
         session.notice.connect(lambda text: self.message.emit("info", text))
+        self.viewer.detailWanted.connect(self._load_detail)
         self.form.changed.connect(lambda: session.set_patient(self.form.info()))
         for slot in self.slots.values():
             slot.filesDropped.connect(self.add_photos)
@@ -897,6 +898,22 @@ class PatientPage(QWidget):
             heatmap = result.grading.heatmap if result.grading is not None else None
             self.viewer.show_image(result.display_image, heatmap)
         self._update_heatmap_action()
+
+    def _load_detail(self) -> None:
+        """Zoomed in: fetch the full-resolution crop of the photograph in view (worker)."""
+        photo = self.session.photos.get(self.current_photo) if self.current_photo else None
+        if photo is None or photo.result is None or photo.result.display_image is None:
+            return
+        photo_id = photo.id
+
+        def done(rgb: object, error: BaseException | None) -> None:
+            if error is not None:
+                log.warning("full-resolution view unavailable: %s", type(error).__name__)
+                return
+            if self.current_photo == photo_id:  # still the photograph in view
+                self.viewer.show_detail(rgb)  # type: ignore[arg-type]
+
+        run_task(full_resolution_crop, photo.path, on_done=done)
 
     def _toggle_heatmap(self) -> None:
         self.viewer.set_heatmap(self.heatmap_action.isChecked())

@@ -72,6 +72,11 @@ def test_right_and_left_eye_give_the_engines_outcome(window, srahim, wait_result
     page.zoom_in_action.trigger()
     assert viewer.zoom > fitted * 1.5
     assert viewer.horizontalScrollBar().maximum() > 0  # can be panned now
+    # zoomed in, the viewer shows the photograph's own pixels, not the 512 px display copy
+    qtbot.waitUntil(lambda: viewer.detail_shown, timeout=WAIT_MS)
+    display_side = expected.eye(Eye.RIGHT).images[0].display_image.shape[1]
+    assert viewer.photo_pixels > 1.5 * display_side
+    assert viewer.sceneRect().width() == display_side  # same coordinates: the heatmap still fits
     page.fit_action.trigger()
     assert viewer.zoom == pytest.approx(fitted)
 
