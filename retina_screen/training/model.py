@@ -51,13 +51,14 @@ class ExportWrapper(nn.Module):
     the per-location contribution of the last feature map to the referable logit margin, kept
     where positive and scaled to 0..1 per image.
 
-    Grade probabilities average the logits of the image and its mirror image, and add
+    Grade probabilities average the logits of the image and its mirror image, add
     ``logit_bias`` (the log of the training grade frequencies over the sampling frequencies),
-    which undoes the class-balanced sampling so the probabilities are calibrated to the
-    training population.
+    which undoes the class-balanced sampling, and divide by ``temperature`` (fitted on internal
+    validation data) so that the probabilities are calibrated.
     """
 
-    def __init__(self, net: GradingNet, logit_bias: torch.Tensor | None = None) -> None:
+    def __init__(self, net: GradingNet, logit_bias: torch.Tensor | None = None,
+                 temperature: float = 1.0) -> None:
         super().__init__()
         self.net = net
         weight = net.head.weight.detach()
@@ -66,13 +67,77 @@ class ExportWrapper(nn.Module):
         if logit_bias is None:
             logit_bias = torch.zeros(NUM_GRADES)
         self.register_buffer("logit_bias", logit_bias.view(1, NUM_GRADES).float())
+        self.temperature = float(temperature)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.net.features(x)
         mirrored = self.net.features(torch.flip(x, dims=[3]))
         logits = (self.net.head(features.mean(dim=(2, 3)))
                   + self.net.head(mirrored.mean(dim=(2, 3)))) / 2
-        probabilities = torch.softmax(logits + self.logit_bias, dim=1)
+        probabilities = torch.softmax((logits + self.logit_bias) / self.temperature, dim=1)
         cam = torch.relu((features * self.direction).sum(dim=1))
         peak = cam.flatten(1).max(dim=1).values.clamp_min(1e-6).view(-1, 1, 1)
         return probabilities, cam / peak
+
+
+def load_onnx_weights(net: GradingNet, onnx_path: str) -> None:
+    """Load the weights of an exported model (``ExportWrapper`` ONNX) back into ``net``.
+
+    The ONNX export folded each batch norm into the convolution before it, so every
+    convolution gets the folded weight and its batch norm becomes the identity plus the folded
+    bias (running mean 0, variance 1 - eps, scale 1). Train such a network with its batch norms
+    frozen (``freeze_batch_norm``) so the folded statistics stay valid.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(onnx_path).graph
+    initialisers = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    aliases = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "Identity"}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    modules = list(net.backbone.named_modules())
+    conv_names = [name for name, m in modules if isinstance(m, nn.Conv2d)]
+    by_name = dict(modules)
+    if len(convs) < len(conv_names):
+        raise ValueError(f"{onnx_path}: {len(convs)} convolutions, network has {len(conv_names)}")
+    state = {}
+    for name, node in zip(conv_names, convs, strict=False):
+        weight = initialisers[aliases.get(node.input[1], node.input[1])]
+        bias = initialisers[aliases.get(node.input[2], node.input[2])]
+        conv = by_name[name]
+        if tuple(conv.weight.shape) != weight.shape:
+            raise ValueError(f"{name}: shape {tuple(conv.weight.shape)} vs {weight.shape}")
+        state[f"backbone.{name}.weight"] = torch.from_numpy(weight.copy())
+        if conv.bias is not None:
+            state[f"backbone.{name}.bias"] = torch.from_numpy(bias.copy())
+            continue
+        bn_name = _batch_norm_after(modules, name)
+        bn = by_name[bn_name]
+        state[f"backbone.{bn_name}.weight"] = torch.ones_like(bn.weight)
+        state[f"backbone.{bn_name}.bias"] = torch.from_numpy(bias.copy())
+        state[f"backbone.{bn_name}.running_mean"] = torch.zeros_like(bn.running_mean)
+        state[f"backbone.{bn_name}.running_var"] = torch.full_like(bn.running_var, 1 - bn.eps)
+    state["head.weight"] = torch.from_numpy(initialisers["net.head.weight"].copy())
+    state["head.bias"] = torch.from_numpy(initialisers["net.head.bias"].copy())
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    # _fc is the unused ImageNet classifier of the backbone package.
+    missing = [k for k in missing if not k.endswith("num_batches_tracked") and "._fc." not in k]
+    if missing or unexpected:
+        raise ValueError(f"weights not matched: missing {missing[:5]}, unexpected {unexpected[:5]}")
+
+
+def _batch_norm_after(modules: list[tuple[str, nn.Module]], conv_name: str) -> str:
+    names = [name for name, _ in modules]
+    for name, module in modules[names.index(conv_name) + 1:]:
+        if isinstance(module, nn.BatchNorm2d):
+            return name
+        if isinstance(module, nn.Conv2d):
+            break
+    raise ValueError(f"no batch norm after {conv_name}")
+
+
+def freeze_batch_norm(net: nn.Module) -> None:
+    """Keep every batch norm in evaluation mode (fixed statistics); call after ``net.train()``."""
+    for module in net.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.eval()

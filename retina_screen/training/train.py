@@ -2,15 +2,20 @@
 
 Usage::
 
-    python -m retina_screen.training.cache --out .traincache/cache.pkl      # once
-    python -m retina_screen.training.train --cache .traincache/cache.pkl --out runs/lite0
+    python -m retina_screen.training.cache --out .traincache/cache512.pkl      # once
+    python -m retina_screen.training.train --cache .traincache/cache512.pkl --out runs/lite0
 
-Each image is augmented as a raw crop (rotation, flips, scale and shift jitter, brightness,
-contrast, gamma, colour and blur), resized to the model size, then passed through the app's own
-:func:`retina_screen.preprocess.normalise_crop`. Classes are balanced by sampling (weights
-1/sqrt(count)); the loss is cross-entropy over the 5 grades plus a binary term on the referable
-probability. An exponential moving average of the weights is evaluated after every epoch on the
-patient-level validation split; the best by mean per-source referable AUC is kept.
+Each cached screening crop is augmented as a raw crop (rotation, flips, scale and shift
+jitter, brightness, contrast, gamma, colour, blur, and camera faults: JPEG re-compression, low
+resolution, a field of view cut at one side), then passed through the app's own
+:func:`retina_screen.preprocess.model_input`. Sampling mixes the sources in the proportions of
+``--mix`` (default: half the draws from the high-resolution sources) and balances grades within
+each source (weights 1/sqrt(count)); the loss is cross-entropy over the 5 grades plus a binary
+term on the referable probability, whose target includes macular oedema where the source
+grades it. An exponential moving average of the weights is evaluated after every epoch (a fixed
+number of draws, ``--epoch-samples``) on the validation split; the best by mean per-source
+referable AUC is kept. ``--init-onnx`` starts from the weights inside an exported model (batch
+norms folded, so they stay frozen), which lets a CPU fine-tune at a new resolution.
 """
 
 from __future__ import annotations
@@ -30,9 +35,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from ..metrics import quadratic_kappa, roc_auc
-from ..preprocess import PreprocessSpec, normalise_crop
-from .cache import CacheRecord, decode, load_cache
-from .model import GradingNet
+from ..preprocess import PreprocessSpec, model_input
+from .cache import HIGH_RESOLUTION_SOURCES, CacheRecord, decode, load_cache
+from .model import GradingNet, freeze_batch_norm, load_onnx_weights
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +62,36 @@ def augment(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     out = (image * 255).astype(np.uint8)
     if rng.random() < 0.25:
         out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.3, 1.2))
-    return np.ascontiguousarray(out)
+    return np.ascontiguousarray(camera_faults(out, rng))
+
+
+def camera_faults(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Faults that differ between cameras and exports: low resolution, JPEG re-compression,
+    and a field of view cut straight at one side (as many cameras cut the disc)."""
+    side = crop.shape[0]
+    out = crop
+    if rng.random() < 0.25:
+        low = int(side * rng.uniform(0.35, 0.8))
+        out = cv2.resize(cv2.resize(out, (low, low), interpolation=cv2.INTER_AREA),
+                         (side, side), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.2:
+        out = np.ascontiguousarray(out)
+        depth = int(side * rng.uniform(0.05, 0.15))
+        edge = rng.integers(4)
+        if edge == 0:
+            out[:depth] = 0
+        elif edge == 1:
+            out[-depth:] = 0
+        elif edge == 2:
+            out[:, :depth] = 0
+        else:
+            out[:, -depth:] = 0
+    if rng.random() < 0.3:
+        quality = int(rng.uniform(35, 90))
+        ok, buffer = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if ok:
+            out = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    return out
 
 
 class CropDataset(Dataset):
@@ -77,39 +111,62 @@ class CropDataset(Dataset):
             self._generator_pid = os.getpid()
         return self._generator
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         cv2.setNumThreads(1)
         record = self.records[index]
         crop = decode(record)
         if self.train:
             crop = augment(crop, self._rng())
-        if crop.shape[0] != self.spec.size:
-            crop = cv2.resize(crop, (self.spec.size, self.spec.size), interpolation=cv2.INTER_AREA)
-        return torch.from_numpy(normalise_crop(crop, self.spec)), record.grade
+        target = torch.tensor([record.grade, int(record.referable or record.grade >= 2)])
+        return torch.from_numpy(model_input(crop, self.spec)), target
 
 
-def referable_loss(logits: torch.Tensor, grades: torch.Tensor) -> torch.Tensor:
+def referable_loss(logits: torch.Tensor, referable: torch.Tensor) -> torch.Tensor:
     probabilities = torch.softmax(logits.float(), dim=1)
     p_referable = probabilities[:, 2:].sum(dim=1).clamp(1e-6, 1 - 1e-6)
-    target = (grades >= 2).float()
-    return nn.functional.binary_cross_entropy(p_referable, target)
+    return nn.functional.binary_cross_entropy(p_referable, referable.float())
+
+
+def sampling_weights(records: list[CacheRecord], mix: dict[str, float]) -> np.ndarray:
+    """Per-record draw weights: sources in the proportions of ``mix`` (a group name or a source
+    name to its share), grades balanced within each source by 1/sqrt(count)."""
+    sources = np.array([r.source for r in records])
+    grades = np.array([r.grade for r in records])
+    weights = np.zeros(len(records))
+    groups = {name: share for name, share in mix.items() if share > 0}
+    for source in sorted(set(sources)):
+        group = "highres" if source in HIGH_RESOLUTION_SOURCES and "highres" in groups else source
+        members = [s for s in set(sources)
+                   if ("highres" if s in HIGH_RESOLUTION_SOURCES and "highres" in groups
+                       else s) == group]
+        share = groups.get(group, 0.0) * (sources == source).sum() / np.isin(
+            sources, members).sum()
+        sel = sources == source
+        counts = np.bincount(grades[sel], minlength=5).astype(np.float64)
+        w = 1.0 / np.sqrt(np.maximum(counts, 1))[grades[sel]]
+        weights[sel] = share * w / w.sum()
+    return weights
 
 
 @torch.no_grad()
-def predict(model: nn.Module, loader: DataLoader, device: torch.device) -> np.ndarray:
-    """Grade probabilities, averaged over the image and its horizontal mirror."""
+def predict(model: nn.Module, loader: DataLoader, device: torch.device,
+            flip: bool = True) -> np.ndarray:
+    """Grade probabilities (logits averaged over the image and its mirror when ``flip``)."""
     model.eval()
     outputs = []
     for images, _ in loader:
         images = images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            logits = model(images).float() + model(torch.flip(images, dims=[3])).float()
-        outputs.append(torch.softmax(logits / 2, dim=1).cpu().numpy())
+            logits = model(images).float()
+            if flip:
+                logits = (logits + model(torch.flip(images, dims=[3])).float()) / 2
+        outputs.append(torch.softmax(logits, dim=1).cpu().numpy())
     return np.concatenate(outputs)
 
 
 def validation_report(records: list[CacheRecord], probabilities: np.ndarray) -> dict:
     grades = np.array([r.grade for r in records])
+    referable = np.array([r.referable or r.grade >= 2 for r in records])
     sources = np.array([r.source for r in records])
     report = {}
     for source in sorted(set(sources)):
@@ -117,23 +174,51 @@ def validation_report(records: list[CacheRecord], probabilities: np.ndarray) -> 
         p_ref = probabilities[sel, 2:].sum(axis=1)
         report[source] = {
             "n": int(sel.sum()),
-            "auc_referable": roc_auc(grades[sel] >= 2, p_ref),
+            "auc_referable": roc_auc(referable[sel], p_ref),
             "kappa": quadratic_kappa(grades[sel], probabilities[sel].argmax(axis=1)),
         }
     report["mean_auc"] = float(np.mean([v["auc_referable"] for v in report.values()]))
     return report
 
 
+def parse_mix(text: str) -> dict[str, float]:
+    """``highres=0.5,aptos2019=0.25,eyepacs_equalised=0.25`` to a dict."""
+    pairs = (item.split("=") for item in text.split(",") if item.strip())
+    return {name.strip(): float(value) for name, value in pairs}
+
+
+def limit_per_source(records: list[CacheRecord], limit: int, seed: int) -> list[CacheRecord]:
+    """At most ``limit`` records of each source (a fixed random choice); 0 keeps all."""
+    if limit <= 0:
+        return records
+    rng = np.random.default_rng(seed)
+    chosen: list[CacheRecord] = []
+    for source in sorted({r.source for r in records}):
+        members = [r for r in records if r.source == source]
+        keep = sorted(rng.permutation(len(members))[:limit])
+        chosen.extend(members[i] for i in keep)
+    return chosen
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Fine-tune the DR grading network")
-    parser.add_argument("--cache", type=Path, default=Path(".traincache/cache.pkl"))
+    parser.add_argument("--cache", type=Path, default=Path(".traincache/cache512.pkl"))
     parser.add_argument("--out", type=Path, default=Path("runs/lite0"))
-    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--size", type=int, default=448)
     parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epoch-samples", type=int, default=0,
+                        help="draws per epoch (default: the number of training records)")
     parser.add_argument("--time-budget-min", type=float, default=0.0,
                         help="fit the number of epochs into this many minutes (0: no limit)")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--mix", type=parse_mix,
+                        default=parse_mix("highres=0.5,aptos2019=0.25,eyepacs_equalised=0.25"),
+                        help="share of draws per source or 'highres' group")
+    parser.add_argument("--val-per-source", type=int, default=0,
+                        help="validate on at most N photos per source (0: all)")
+    parser.add_argument("--val-flip", action="store_true",
+                        help="average validation over the mirror image (twice the time)")
     parser.add_argument("--workers", type=int, default=min(12, os.cpu_count() or 2))
     parser.add_argument("--limit", type=int, default=0, help="use only N training images (smoke)")
     parser.add_argument("--seed", type=int, default=1)
@@ -143,6 +228,12 @@ def main() -> None:
                         help="cosine half-period in epochs (default: the number of epochs)")
     parser.add_argument("--init-from", type=Path, default=None,
                         help="start from these weights (e.g. an earlier best_fp16.pt)")
+    parser.add_argument("--init-onnx", type=Path, default=None,
+                        help="start from the weights inside an exported model (batch norm frozen)")
+    parser.add_argument("--freeze-blocks", type=int, default=0,
+                        help="keep the stem and the first N blocks fixed (faster on a CPU)")
+    parser.add_argument("--ema", type=float, default=0.998,
+                        help="decay of the weight average that is validated and exported")
     parser.add_argument("--checkpoint-dir", type=Path, default=None,
                         help="where the resumable last.pt goes (default: --out)")
     args = parser.parse_args()
@@ -156,15 +247,15 @@ def main() -> None:
     spec = PreprocessSpec(size=args.size)
     _, records = load_cache(args.cache)
     train_records = [r for r in records if r.split == "train"]
-    val_records = [r for r in records if r.split == "val"]
+    val_records = limit_per_source([r for r in records if r.split == "val"],
+                                   args.val_per_source, args.seed)
     if args.limit:
         rng = np.random.default_rng(args.seed)
         train_records = [train_records[i] for i in rng.permutation(len(train_records))[:args.limit]]
         val_records = val_records[: max(64, args.limit // 4)]
-    grades = np.array([r.grade for r in train_records])
-    counts = np.bincount(grades, minlength=5).astype(np.float64)
-    sample_weights = (1.0 / np.sqrt(np.maximum(counts, 1)))[grades]
-    sampler = WeightedRandomSampler(sample_weights, num_samples=len(train_records),
+    counts = np.bincount([r.grade for r in train_records], minlength=5).astype(np.float64)
+    sampler = WeightedRandomSampler(sampling_weights(train_records, args.mix),
+                                    num_samples=args.epoch_samples or len(train_records),
                                     replacement=True)
     loader_args = {"num_workers": args.workers, "pin_memory": device.type == "cuda",
                    "persistent_workers": args.workers > 0}
@@ -172,18 +263,28 @@ def main() -> None:
                               sampler=sampler, drop_last=True, **loader_args)
     val_loader = DataLoader(CropDataset(val_records, spec, False), batch_size=args.batch * 2,
                             shuffle=False, **loader_args)
-    log.info("device %s, %d train, %d val, grade counts %s", device, len(train_records),
-             len(val_records), counts.astype(int).tolist())
+    log.info("device %s, %d train, %d val, grade counts %s, %d px", device, len(train_records),
+             len(val_records), counts.astype(int).tolist(), spec.size)
 
-    model = GradingNet(pretrained=args.init_from is None, weights_path=args.pretrained_weights)
-    model = model.to(device).to(memory_format=torch.channels_last)
+    frozen_bn = args.init_onnx is not None
+    model = GradingNet(pretrained=args.init_from is None and not frozen_bn,
+                       weights_path=args.pretrained_weights)
     if args.init_from is not None:
         state = torch.load(args.init_from, map_location="cpu")
         model.load_state_dict({k: v.float() for k, v in state.items()})
         log.info("initialised from %s", args.init_from)
+    if frozen_bn:
+        load_onnx_weights(model, str(args.init_onnx))
+        log.info("initialised from the weights inside %s (batch norm frozen)", args.init_onnx)
+    if args.freeze_blocks:
+        backbone = model.backbone
+        for module in [backbone._conv_stem, backbone._bn0, *backbone._blocks[:args.freeze_blocks]]:
+            module.requires_grad_(False)
+    model = model.to(device).to(memory_format=torch.channels_last)
     ema = torch.optim.swa_utils.AveragedModel(
-        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(0.998))
-    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(args.ema))
+    optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                                  lr=args.lr, weight_decay=1e-4)
     criterion = nn.CrossEntropyLoss(label_smoothing=0.05)
     steps_per_epoch = len(train_loader)
     epochs = args.epochs
@@ -204,13 +305,15 @@ def main() -> None:
     epoch = start_epoch
     while epoch < epochs:  # ``epochs`` may shrink after the first epoch (--time-budget-min)
         model.train()
+        if frozen_bn:
+            freeze_batch_norm(model)
         epoch_start = time.time()
-        total_loss = 0.0
+        total_loss, seen = 0.0, 0
         for step, (images, targets) in enumerate(train_loader):
             period = args.lr_period_epochs or epochs
             # Past one period the cosine rises again (warm restarts), as in the shipped run.
             progress = (epoch * steps_per_epoch + step) / (period * steps_per_epoch)
-            warm = min(1.0, (epoch * steps_per_epoch + step + 1) / steps_per_epoch)
+            warm = min(1.0, (epoch * steps_per_epoch + step + 1) / max(1, steps_per_epoch // 4))
             for group in optimiser.param_groups:
                 group["lr"] = args.lr * warm * 0.5 * (1 + math.cos(math.pi * progress))
             images = images.to(device, non_blocking=True).contiguous(
@@ -219,30 +322,39 @@ def main() -> None:
             with torch.autocast(device.type, dtype=torch.bfloat16,
                                 enabled=device.type == "cuda"):
                 logits = model(images)
-            loss = criterion(logits.float(), targets) + 0.5 * referable_loss(logits, targets)
+            loss = (criterion(logits.float(), targets[:, 0])
+                    + 0.5 * referable_loss(logits, targets[:, 1]))
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
             ema.update_parameters(model)
             total_loss += float(loss.detach())
+            seen += len(images)
+            if step % 20 == 19:
+                rate = seen / (time.time() - epoch_start)
+                log.info("epoch %d step %d/%d loss %.3f, %.1f images/s", epoch + 1, step + 1,
+                         steps_per_epoch, total_loss / (step + 1), rate)
         epoch_time = time.time() - epoch_start
         if epoch == start_epoch and args.time_budget_min > 0 and start_epoch == 0:
             fit = int(args.time_budget_min * 60 / (epoch_time * 1.25))
             epochs = max(2, min(args.epochs, fit))
             log.info("epoch takes %.0f s: training %d epochs", epoch_time, epochs)
             steps_per_epoch = len(train_loader)
-        probabilities = predict(ema.module, val_loader, device)
+        probabilities = predict(ema.module, val_loader, device, flip=args.val_flip)
         report = validation_report(val_records, probabilities)
         history.append({"epoch": epoch, "loss": total_loss / max(1, steps_per_epoch),
-                        "seconds": epoch_time, **report})
-        log.info("epoch %d/%d loss %.3f val mean AUC %.4f %s (%.0fs)", epoch + 1, epochs,
-                 total_loss / max(1, steps_per_epoch), report["mean_auc"],
+                        "seconds": epoch_time, "images_per_s": seen / max(epoch_time, 1e-6),
+                        **report})
+        log.info("epoch %d/%d loss %.3f val mean AUC %.4f %s (%.0fs, %.1f images/s)", epoch + 1,
+                 epochs, total_loss / max(1, steps_per_epoch), report["mean_auc"],
                  {str(k): round(v["auc_referable"], 3) for k, v in report.items()
-                  if isinstance(v, dict)}, epoch_time)
+                  if isinstance(v, dict)}, epoch_time, seen / max(epoch_time, 1e-6))
+        half = {k: v.half() if v.is_floating_point() else v
+                for k, v in ema.module.state_dict().items()}
+        torch.save(half, args.out / f"epoch{epoch + 1:02d}_fp16.pt")
         if report["mean_auc"] > best:
             best = report["mean_auc"]
-            torch.save({k: v.half() if v.is_floating_point() else v
-                        for k, v in ema.module.state_dict().items()}, args.out / "best_fp16.pt")
+            torch.save(half, args.out / "best_fp16.pt")
             np.savez(args.out / "val_predictions.npz", probabilities=probabilities,
                      grades=np.array([r.grade for r in val_records]),
                      sources=np.array([r.source for r in val_records]),
