@@ -55,6 +55,8 @@ THRESHOLD_RULE = (
     f"sources, is at least {TARGET_SPECIFICITY:.3f}"
 )
 DEFAULT_MIX = "highres=0.5,aptos2019=0.25,eyepacs_equalised=0.25"
+#: Exporting here replaces the shipped model, so the package's trust anchor is rewritten.
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models"
 
 
 def write_json_atomic(path: Path, payload: dict) -> None:
@@ -255,10 +257,12 @@ def main() -> None:
     # 4. Final export with the temperature in the graph, and its manifest.
     export_onnx(args.checkpoint, args.out, args.size, bias, temperature)
     manifest = write_manifest(threshold, temperature, {"validation_at_threshold": validation})
-    from ..trust import write_anchor  # the package now trusts exactly this model (README)
+    shipped = args.out.resolve().parent == DEFAULT_MODEL_DIR.resolve()
+    if shipped:
+        from ..trust import write_anchor  # the package now trusts exactly this model (README)
 
-    write_anchor(manifest_path)
-    check = GradingModel(manifest_path, allow_unverified=False)
+        write_anchor(manifest_path)
+    check = GradingModel(manifest_path, allow_unverified=not shipped)
     photos, probabilities, gradable = next(iter(screened.values()))
     sample = [i for i in np.flatnonzero(gradable)[:8]]
     fresh = Screener(settings, model=check)
