@@ -1,21 +1,31 @@
-"""Every setting, declared once with its type and default.
+"""Every setting, declared once with its type, default, title and help text.
 
 Precedence: command line > environment (``RETINA_SCREEN_<NAME>``) > settings file > default.
 The settings file is TOML at ``$RETINA_SCREEN_CONFIG`` or ``<user config dir>/retina-screen/
-settings.toml``. The GUI keeps its own preferences in QSettings and passes them in as overrides.
+settings.toml``; it is the one store for the command line and the desktop app (the app's
+Settings dialog writes it with :func:`save_settings`; only window geometry stays in QSettings).
+The file carries ``schema_version``; older files are upgraded on reading (:data:`UPGRADES`).
+The command-line flags (:func:`add_setting_arguments`) and the app's Settings dialog are built
+from the declarations (:func:`describe`).
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import json
 import os
 import sys
 import tomllib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+
+#: Version of the settings file's layout; written as ``schema_version`` by :func:`save_settings`.
+SCHEMA_VERSION = 2
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 
@@ -45,28 +55,67 @@ def user_data_dir() -> Path:
     return Path(base or Path.home() / ".local" / "share") / "retina-screen"
 
 
+def setting(default: Any = dataclasses.MISSING, *, title: str, doc: str,
+            factory: Callable[[], Any] | None = None, choices: tuple[str, ...] = (),
+            kind: str = "", editable: bool = False) -> Any:
+    """A :class:`Settings` field with its title and help text. ``kind``: "file", "folder" or
+    "multiline" (how the Settings dialog edits it); ``editable``: shown in the dialog."""
+    metadata = {"title": title, "doc": doc, "choices": choices, "kind": kind,
+                "editable": editable}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Application settings. Paths may be given as strings; they are converted to Path."""
 
-    model: Path = field(default_factory=lambda: RESOURCE_ROOT / "models" / "dr_lite0.json")
-    clinic_name: str = "Diabetic Eye Screening Clinic"
-    clinic_address: str = ""
-    clinic_logo: Path = field(default_factory=lambda: RESOURCE_ROOT / "assets" / "logo.png")
-    operator: str = ""
-    paper_size: str = "A4"  # "A4" or "Letter"
-    output_dir: Path = field(default_factory=lambda: Path.home() / "retina-screen-results")
-    workers: int = 0  # batch worker processes; 0 = one per CPU core
-    referral_table: Path | None = None  # JSON overriding the built-in referral table
-    audit_db: Path = field(default_factory=lambda: user_data_dir() / "audit.sqlite")
-    log_dir: Path = field(default_factory=lambda: user_data_dir() / "logs")
-    file_mode: int = 0o600  # permissions of result files, reports and the audit database
+    model: Path = setting(
+        factory=lambda: RESOURCE_ROOT / "models" / "dr_lite0.json", title="Grading model",
+        doc="model manifest (.json beside the .onnx)", kind="file")
+    clinic_name: str = setting(
+        "Diabetic Eye Screening Clinic", title="Clinic name", editable=True,
+        doc="the clinic's name, printed at the top of every report")
+    clinic_address: str = setting(
+        "", title="Address", kind="multiline", editable=True,
+        doc="the clinic's address, printed under its name (one line per line)")
+    clinic_logo: Path = setting(
+        factory=lambda: RESOURCE_ROOT / "assets" / "logo.png", title="Logo", kind="file",
+        editable=True, doc="image printed at the top left of every report")
+    operator: str = setting(
+        "", title="Operator", editable=True,
+        doc="name of the person screening, recorded in reports and the audit trail")
+    paper_size: str = setting(
+        "A4", title="Paper size", choices=("A4", "Letter"), editable=True,
+        doc="paper of the PDF reports and the printer")
+    output_dir: Path = setting(
+        factory=lambda: Path.home() / "retina-screen-results", title="Default output folder",
+        kind="folder", editable=True,
+        doc="where reports are saved and batch results are written by default")
+    workers: int = setting(0, title="Batch workers",
+                           doc="batch worker processes; 0 = one per CPU core")
+    referral_table: Path | None = setting(
+        None, title="Referral table", kind="file",
+        doc="JSON file overriding the built-in referral table")
+    audit_db: Path = setting(factory=lambda: user_data_dir() / "audit.sqlite",
+                             title="Audit database", kind="file",
+                             doc="SQLite file of the hash-chained audit trail")
+    log_dir: Path = setting(factory=lambda: user_data_dir() / "logs", title="Log folder",
+                            kind="folder", doc="folder of the log files and crash reports")
+    file_mode: int = setting(0o600, title="File permissions",
+                             doc="permissions of result files, reports and the audit database")
     #: Accept a grading model that is not in the package's trusted-model list (a user-supplied
     #: or edited model); every result, report and audit record then says "unverified model".
-    allow_unverified_model: bool = False
+    allow_unverified_model: bool = setting(
+        False, title="Allow an unverified model",
+        doc="accept a grading model that is not in the trusted-model list (every result then "
+            "says 'unverified model')")
     #: The per-installation secret that keys the audit trail and the patient pseudonyms
     #: (created owner-only on first use; its folder also keeps the trail's checkpoints).
-    audit_key: Path = field(default_factory=lambda: user_config_dir() / "audit.key")
+    audit_key: Path = setting(factory=lambda: user_config_dir() / "audit.key",
+                              title="Audit key", kind="file",
+                              doc="per-installation secret keying the audit trail")
 
     def replace(self, **changes: Any) -> Settings:
         return load_settings(overrides=changes, base=self)
@@ -103,6 +152,124 @@ def settings_file() -> Path:
     return Path(os.environ.get("RETINA_SCREEN_CONFIG") or user_config_dir() / "settings.toml")
 
 
+# ---------------------------------------------------------------------------------------------
+# Declarations: titles and help for the command line and the Settings dialog
+
+
+@dataclass(frozen=True)
+class SettingInfo:
+    name: str
+    title: str
+    doc: str
+    type: str  # "str", "int", "bool", "Path", "Path | None"
+    choices: tuple[str, ...]
+    kind: str
+    editable: bool
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def describe() -> dict[str, SettingInfo]:
+    """Every setting's declaration, in declaration order."""
+    return {f.name: SettingInfo(f.name, f.metadata["title"], f.metadata["doc"], str(f.type),
+                                f.metadata["choices"], f.metadata["kind"],
+                                f.metadata["editable"])
+            for f in fields(Settings)}
+
+
+def add_setting_arguments(parser: argparse.ArgumentParser, skip: Iterable[str] = ()) -> None:
+    """One ``--<name>`` flag per setting (``dest="setting_<name>"``), from the declarations."""
+    group = parser.add_argument_group("settings (override the settings file and environment)")
+    for info in describe().values():
+        if info.name in set(skip):
+            continue
+        options: dict[str, Any] = dict(dest=f"setting_{info.name}", default=None,
+                                       help=f"{info.doc} [{info.title}]")
+        if info.type == "bool":
+            options["action"] = argparse.BooleanOptionalAction
+        else:
+            options["metavar"] = info.name.upper()
+            if info.choices:
+                options["choices"] = info.choices
+        group.add_argument(info.flag, **options)
+
+
+def setting_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given on the command line (flags from :func:`add_setting_arguments`)."""
+    return {name: getattr(args, f"setting_{name}") for name in describe()
+            if getattr(args, f"setting_{name}", None) is not None}
+
+
+# ---------------------------------------------------------------------------------------------
+# The settings file: read (with upgrades) and write
+
+
+def _upgrade_1_to_2(values: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 files (no ``schema_version``) accepted any case of the paper size."""
+    paper = values.get("paper_size")
+    if isinstance(paper, str) and paper.lower() in ("a4", "letter"):
+        values["paper_size"] = "A4" if paper.lower() == "a4" else "Letter"
+    return values
+
+
+#: Upgrade steps: version -> function turning that version's values into the next version's.
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _upgrade_1_to_2}
+
+
+def read_settings_file(path: Path | None = None) -> dict[str, Any]:
+    """The settings stored in the file (upgraded to :data:`SCHEMA_VERSION`); {} if none."""
+    path = Path(path) if path is not None else settings_file()
+    if not path.is_file():
+        return {}
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"settings file {path} is not valid TOML: {exc}") from exc
+    version = values.pop("schema_version", 1)
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise ConfigError(f"settings file {path} is from a newer version of the application "
+                          f"(schema {version!r}); update the application")
+    while version < SCHEMA_VERSION:
+        values = UPGRADES[version](values)
+        version += 1
+    unknown = set(values) - {f.name for f in fields(Settings)}
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in {path}: {', '.join(sorted(unknown))}")
+    return values
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(str(value), ensure_ascii=False)  # JSON string escapes are valid TOML
+
+
+def save_settings(changes: dict[str, Any], path: Path | None = None) -> Path:
+    """Write ``changes`` into the settings file (keeping its other settings; "" or None
+    removes a setting), atomically, as :data:`SCHEMA_VERSION`. Returns the file's path."""
+    from .atomic import write_atomic
+
+    path = Path(path) if path is not None else settings_file()
+    values = read_settings_file(path)
+    for name, value in changes.items():
+        if name not in {f.name for f in fields(Settings)}:
+            raise ConfigError(f"unknown setting '{name}'")
+        if value is None or value == "":
+            values.pop(name, None)
+        else:
+            _coerce(name, value)  # refuse what load_settings would refuse
+            values[name] = value
+    lines = ["# retina-screen settings (written by the application; safe to edit)",
+             f"schema_version = {SCHEMA_VERSION}"]
+    lines += [f"{name} = {_toml(values[name])}" for name in describe() if name in values]
+    write_atomic(path, ("\n".join(lines) + "\n").encode("utf-8"), 0o600, what="settings file")
+    return path
+
+
 def load_settings(overrides: dict[str, Any] | None = None, base: Settings | None = None,
                   use_environment: bool = True, use_file: bool = True) -> Settings:
     """Settings from defaults (or ``base``), the settings file, the environment, then overrides.
@@ -112,16 +279,7 @@ def load_settings(overrides: dict[str, Any] | None = None, base: Settings | None
     known = {f.name for f in fields(Settings)}
     values: dict[str, Any] = {}
     if base is None and use_file:
-        path = settings_file()
-        if path.is_file():
-            try:
-                from_file = tomllib.loads(path.read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError) as exc:
-                raise ConfigError(f"settings file {path} is not valid TOML: {exc}") from exc
-            unknown = set(from_file) - known
-            if unknown:
-                raise ConfigError(f"unknown setting(s) in {path}: {', '.join(sorted(unknown))}")
-            values.update(from_file)
+        values.update(read_settings_file())
     if base is None and use_environment:
         for name in known:
             env = os.environ.get(_ENV_PREFIX + name.upper())

@@ -61,7 +61,7 @@ def _load_settings(prefs) -> tuple[Settings, str]:  # noqa: ANN001
     try:
         return prefs.apply(None), ""
     except RetinaScreenError as exc:
-        fallback = load_settings(overrides=prefs.overrides(), use_file=False)
+        fallback = load_settings(use_file=False)
         return fallback, f"The settings file has a problem and was ignored: {exc}"
 
 

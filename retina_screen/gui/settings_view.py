@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from ..errors import RetinaScreenError
 from ..inference import Manifest, read_manifest
-from ..settings import Settings
+from ..settings import Settings, describe
 from .icons import app_icon, line_icon
 from .prefs import Preferences
 
@@ -143,6 +143,7 @@ class SettingsDialog(QDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.prefs = prefs
+        self.editors: dict[str, QWidget] = {}
         self.setWindowTitle("Settings")
         self.setMinimumSize(720, 600)
         tabs = QTabWidget()
@@ -171,29 +172,50 @@ class SettingsDialog(QDialog):
         outer.addStretch(1)
         return page, form
 
+    def _editor(self, form: QFormLayout, name: str, settings: Settings) -> QWidget:
+        """The row of one setting, built from its declaration (title, help, kind, choices)."""
+        info = describe()[name]
+        value = getattr(settings, name)
+        editor: QWidget
+        if info.choices:
+            editor = QComboBox()
+            editor.addItems(list(info.choices))
+            editor.setCurrentText(str(value))
+        elif info.kind == "multiline":
+            editor = QPlainTextEdit(str(value or ""))
+            editor.setTabChangesFocus(True)
+            editor.setFixedHeight(78)
+        elif info.kind in ("file", "folder"):
+            editor = PathField(info.kind == "folder", info.title,
+                               "Images (*.png *.jpg *.jpeg *.svg)" if name == "clinic_logo"
+                               else "")
+            editor.setText(str(value) if value is not None else "")
+        else:
+            editor = QLineEdit(str(value or ""))
+        editor.setAccessibleName(info.title)
+        help_text = info.doc[:1].upper() + info.doc[1:] + "."
+        editor.setToolTip(help_text)
+        editor.setAccessibleDescription(help_text)
+        label = QLabel(f"&{info.title}")
+        label.setBuddy(editor)
+        form.addRow(label, editor)
+        self.editors[name] = editor
+        return editor
+
     def _clinic_tab(self, settings: Settings) -> QWidget:
         page, form = self._form_page()
-        self.clinic_name = QLineEdit(settings.clinic_name)
-        self.clinic_name.setAccessibleName("Clinic name")
-        self.clinic_address = QPlainTextEdit(settings.clinic_address)
-        self.clinic_address.setAccessibleName("Clinic address")
-        self.clinic_address.setTabChangesFocus(True)
-        self.clinic_address.setFixedHeight(78)
-        self.logo = PathField(False, "Clinic logo", "Images (*.png *.jpg *.jpeg *.svg)")
-        self.logo.setText(str(settings.clinic_logo) if Path(settings.clinic_logo).is_file()
-                          else "")
+        self.clinic_name = self._editor(form, "clinic_name", settings)
+        self.clinic_address = self._editor(form, "clinic_address", settings)
+        self.logo = self._editor(form, "clinic_logo", settings)
+        if not Path(settings.clinic_logo).is_file():
+            self.logo.setText("")
         self.logo_preview = QLabel()
         self.logo_preview.setFixedHeight(64)
         self.logo.edit.textChanged.connect(self._show_logo)
         self._show_logo(self.logo.text())
-        self.operator = QLineEdit(settings.operator)
-        self.operator.setAccessibleName("Operator")
-        self.operator.setPlaceholderText("Name printed on reports as the person screening")
-        form.addRow("Clinic &name", self.clinic_name)
-        form.addRow("&Address", self.clinic_address)
-        form.addRow("&Logo", self.logo)
         form.addRow("", self.logo_preview)
-        form.addRow("&Operator", self.operator)
+        self.operator = self._editor(form, "operator", settings)
+        self.operator.setPlaceholderText("Name printed on reports as the person screening")
         return page
 
     def _show_logo(self, text: str) -> None:
@@ -206,20 +228,20 @@ class SettingsDialog(QDialog):
 
     def _output_tab(self, settings: Settings) -> QWidget:
         page, form = self._form_page()
-        self.paper = QComboBox()
-        self.paper.addItems(["A4", "Letter"])
-        self.paper.setCurrentText(settings.paper_size)
-        self.paper.setAccessibleName("Paper size")
-        self.output_dir = PathField(True, "Default output folder")
-        self.output_dir.setText(str(settings.output_dir))
-        form.addRow("&Paper size", self.paper)
-        form.addRow("Default &output folder", self.output_dir)
+        self.paper = self._editor(form, "paper_size", settings)
+        self.output_dir = self._editor(form, "output_dir", settings)
         note = QLabel("Reports are saved here by default, and batch runs write their results "
                       "(results.csv, patients.csv, reports) into a folder you choose, starting "
                       "here.")
         note.setWordWrap(True)
         note.setObjectName("muted")
         form.addRow("", note)
+        where = QLabel(f"These settings are kept in {html.escape(str(self.prefs.settings_path))}"
+                       ", which the retina-screen command line reads too.")
+        where.setWordWrap(True)
+        where.setObjectName("muted")
+        where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        form.addRow("", where)
         return page
 
     def _model_tab(self, settings: Settings, manifest: Manifest | None) -> QWidget:
@@ -267,14 +289,15 @@ class SettingsDialog(QDialog):
         return page
 
     def values(self) -> dict[str, str]:
-        return {
-            "clinic_name": self.clinic_name.text().strip(),
-            "clinic_address": self.clinic_address.toPlainText().strip(),
-            "clinic_logo": self.logo.text(),
-            "operator": self.operator.text().strip(),
-            "paper_size": self.paper.currentText(),
-            "output_dir": self.output_dir.text(),
-        }
+        out = {}
+        for name, editor in self.editors.items():
+            if isinstance(editor, QComboBox):
+                out[name] = editor.currentText()
+            elif isinstance(editor, QPlainTextEdit):
+                out[name] = editor.toPlainText().strip()
+            else:
+                out[name] = editor.text().strip()
+        return out
 
     def accept(self) -> None:
         values = self.values()
@@ -285,7 +308,11 @@ class SettingsDialog(QDialog):
         if values["clinic_logo"] and QPixmap(values["clinic_logo"]).isNull():
             self.error.setText("The logo file is not a readable image.")
             return
-        self.prefs.store_settings(values)
+        try:
+            self.prefs.store_settings(values)
+        except RetinaScreenError as exc:
+            self.error.setText(f"The settings could not be saved: {exc}")
+            return
         log.info("settings saved")
         super().accept()
 
@@ -317,8 +344,11 @@ class FirstRunDialog(QDialog):
         self.operator.setPlaceholderText("e.g. A. Nurse")
         self.operator.setAccessibleName("Operator")
         form = QFormLayout()
-        form.addRow("Clinic &name", self.clinic_name)
-        form.addRow("Your &name (operator)", self.operator)
+        info = describe()
+        form.addRow(f"&{info['clinic_name'].title}", self.clinic_name)
+        form.addRow(f"Your name ({info['operator'].title.lower()})", self.operator)
+        for name, edit in (("clinic_name", self.clinic_name), ("operator", self.operator)):
+            edit.setToolTip(info[name].doc[:1].upper() + info[name].doc[1:] + ".")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start")
@@ -344,6 +374,9 @@ class FirstRunDialog(QDialog):
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ready)
 
     def accept(self) -> None:
-        self.prefs.store_settings({"clinic_name": self.clinic_name.text().strip(),
-                                   "operator": self.operator.text().strip()})
+        try:
+            self.prefs.store_settings({"clinic_name": self.clinic_name.text().strip(),
+                                       "operator": self.operator.text().strip()})
+        except RetinaScreenError as exc:
+            log.warning("first-run settings not saved: %s", exc)
         super().accept()

@@ -32,11 +32,13 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 @pytest.fixture()
 def prefs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """GUI preferences in a private INI file, first-run questions already answered."""
+    """GUI preferences in a private INI file and a private settings file, first-run questions
+    already answered."""
     from retina_screen.gui.prefs import ENV_PATH, Preferences
 
     path = tmp_path / "gui-prefs.ini"
     monkeypatch.setenv(ENV_PATH, str(path))
+    monkeypatch.setenv("RETINA_SCREEN_CONFIG", str(tmp_path / "settings.toml"))
     preferences = Preferences(path)
     preferences.store_settings({"clinic_name": "Riverside Diabetes Clinic",
                                 "operator": "A. Nurse", "output_dir": str(tmp_path / "out")})

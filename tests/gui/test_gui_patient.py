@@ -307,7 +307,7 @@ def test_settings_first_run_and_window_state(open_window, prefs, isolated_settin
     from retina_screen.gui.prefs import Preferences
     from retina_screen.gui.settings_view import FirstRunDialog, SettingsDialog
 
-    fresh = Preferences(tmp_path / "fresh.ini")
+    fresh = Preferences(tmp_path / "fresh.ini", settings_path=tmp_path / "fresh.toml")
     assert not fresh.first_run_done
     first = FirstRunDialog(fresh, isolated_settings)
     qtbot.addWidget(first)
@@ -332,6 +332,13 @@ def test_settings_first_run_and_window_state(open_window, prefs, isolated_settin
     dialog.accept()
     assert window.settings.paper_size == "Letter" and window.settings.operator == "C. Pharmacist"
     assert "C. Pharmacist" in window.clinic_label.text()
+    # one store: the command line reads what the app saved
+    from retina_screen.settings import load_settings, settings_file
+
+    assert "schema_version = 2" in settings_file().read_text(encoding="utf-8")
+    cli = load_settings()
+    assert (cli.operator, cli.paper_size, cli.clinic_name) == (
+        "C. Pharmacist", "Letter", window.settings.clinic_name)
 
     window.setGeometry(40, 50, 1111, 777)
     window.close()
