@@ -431,7 +431,7 @@ def verify(path: Path, key_path: Path | None = None) -> VerifyReport:
     except sqlite3.Error as exc:
         raise AuditError(f"audit trail {path} cannot be read: {exc}") from exc
     if not meta.get("trail_id"):
-        return _verify_without_identity(path, rows, known)
+        return _verify_without_identity(path, tables, rows, known)
     problems: list[str] = []
     notes: list[str] = []
     trail_id = meta["trail_id"]
@@ -527,20 +527,23 @@ def _check_head(path: Path, key: bytes, trail_id: str, count: int, problems: lis
                         "written (records deleted from the end)")
 
 
-def _verify_without_identity(path: Path, rows: list, known: list[Checkpoint]) -> VerifyReport:
-    """A database without the keyed trail's identity: emptied, replaced, or an old trail."""
+def _verify_without_identity(path: Path, tables: set[str], rows: list,
+                             known: list[Checkpoint]) -> VerifyReport:
+    """A database without the keyed trail's identity: emptied, replaced, an old trail, or a
+    trail whose creation was interrupted before anything was recorded."""
     problems: list[str] = []
     written = max((cp.count for cp in known), default=0)
-    if known and written:
-        problems.append(f"the database at this location was emptied or replaced: this "
-                        f"installation wrote {written} records to it")
+    head_count = 0
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        head_count = int(path.with_name(path.name + ".head").read_text().split()[0])
+    if written or head_count:
+        problems.append(f"the database at this location was emptied or replaced: "
+                        f"{max(written, head_count)} records were written to it")
     if rows:
         _check_chain(rows, None, GENESIS, problems)
         problems.append("this trail was written by an older version with an unkeyed chain: "
                         "anyone with access to the file could have rewritten it consistently, "
                         "so its records cannot be proven unaltered")
-    elif not known:
-        problems.append("this database holds no audit trail: it was emptied or replaced, or "
-                        "is not an audit database")
+    elif tables - {"records", "trail"}:
+        problems.append("this database is not an audit trail")
     return VerifyReport(not problems, len(rows), tuple(problems))
-
