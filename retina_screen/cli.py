@@ -16,7 +16,7 @@ from pathlib import Path
 from . import __version__
 from .errors import RetinaScreenError
 from .results import Eye, ImageStatus, PatientInfo, PatientResult
-from .settings import Settings, load_settings
+from .settings import Settings, add_setting_arguments, load_settings, setting_arguments
 
 log = logging.getLogger("retina_screen")
 
@@ -52,12 +52,10 @@ def setup_logging(settings: Settings, level: str) -> None:
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
-    overrides = {
-        "model": getattr(args, "model", None),
-        "operator": getattr(args, "operator", None),
+    overrides = {  # the sub-commands' own short forms, then the settings flags
         "workers": getattr(args, "workers", None),
         "paper_size": getattr(args, "paper", None),
-        "clinic_name": getattr(args, "clinic", None),
+        **setting_arguments(args),
     }
     return load_settings(overrides=overrides)
 
@@ -348,8 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Offline diabetic retinopathy screening of colour fundus photographs "
                     "(research use; not cleared for clinical use).")
     parser.add_argument("--version", action="version", version=f"retina-screen {__version__}")
-    parser.add_argument("--model", help="model manifest (.json beside the .onnx)")
-    parser.add_argument("--operator", help="operator name recorded in reports and the audit")
+    add_setting_arguments(parser)  # --model, --operator, --clinic-name, ... (settings.py)
     parser.add_argument("--log-level", default="WARNING", help="console log level")
     sub = parser.add_subparsers(dest="command", required=True)
 
