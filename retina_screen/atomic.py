@@ -41,6 +41,19 @@ def fsync_folder(folder: Path) -> None:
             os.close(fd)
 
 
+def make_private_folder(folder: Path) -> None:
+    """Create ``folder`` and every missing folder above it owner-only (0700); ``mkdir(parents=
+    True)`` would create the ones above with the default 0755. Existing folders are left as
+    they are. Raises OSError."""
+    missing = []
+    folder = Path(folder)
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir(mode=0o700, exist_ok=True)
+
+
 def write_atomic(path: Path, data: bytes, mode: int = 0o600, what: str = "file") -> None:
     """Write ``data`` to ``path`` atomically: temporary file in the same folder, fsync, rename.
 

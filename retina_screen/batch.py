@@ -9,17 +9,28 @@ Layout of the output folder::
     run.json        what was screened with what (input folder, model)
     .lock           held while a run is in progress (a second run refuses)
 
-The unit of completion is the patient: a patient's image records, its report and its patient
-record are written together once all its photographs are screened. After an interruption
-(Ctrl-C, kill, power loss) the same command resumes: a partly written last line is dropped,
-records of a patient without a patient record are discarded and that patient is screened again;
-nothing is lost, nothing appears twice. When new photographs of an already screened patient
-appear (watch mode), the patient is screened again and its new records supersede the old ones.
+The unit of completion is a patient's visit: photographs are grouped by patient ID and visit
+(the DICOM study date, else the Study Instance UID; for other files the nearest date-named folder
+in the path, such as ``2026-11-29/``, else the file's modification date), and each visit is
+decided on its own photographs only. A visit's image records, its report and its visit record
+are written together once all its photographs are screened. After an interruption (Ctrl-C,
+kill, power loss) the same command resumes: an incomplete last line is cut off, records of a
+visit without its visit record are discarded and that visit is screened again; nothing is lost,
+nothing appears twice. A damaged record in the middle of the journal is skipped and reported,
+and a copy of the damaged journal is kept.
+
+Photographs are known by content: a visit is screened again when a photograph was added,
+removed or changed (size and modification time as a fast path, the sha256 to confirm), and
+photographs that could not be read are tried again on every new run. An output folder belongs
+to one input folder; another input folder is refused unless the operator asks to continue.
+In watch mode a photograph is screened once its size and content have stayed the same for the
+settling time, whatever its time stamps say.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -28,6 +39,7 @@ import os
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,12 +48,18 @@ import cv2
 import numpy as np
 
 from . import __version__
-from .atomic import write_atomic
+from .atomic import make_private_folder, write_atomic
 from .csv_export import csv_bytes
 from .decision import combine_patient, load_referral_table
-from .errors import ConfigError, OutputError, OutputLockedError, RetinaScreenError
-from .loading import is_dicom_file, read_dicom_info
-from .naming import compile_pattern, parse_stem, safe_file_stem
+from .errors import (
+    ConfigError,
+    OtherInputFolderError,
+    OutputError,
+    OutputLockedError,
+    RetinaScreenError,
+)
+from .loading import DicomInfo, is_dicom_file, read_dicom_info
+from .naming import compile_pattern, date_in_text, display_text, parse_name, safe_file_stem
 from .quality import load_thresholds
 from .results import (
     Eye,
@@ -63,22 +81,37 @@ JOURNAL = "results.jsonl"
 RESULTS_CSV = "results.csv"
 PATIENTS_CSV = "patients.csv"
 RESULT_COLUMNS = ["path", "patient_id", "eye", "status", "reasons", "icdr_grade", "p_referable",
-                  "referable", "model_version", "quality_version", "sha256",
+                  "referable", "model_version", "quality_version", "sha256", "visit",
                   "referable_threshold", "manifest_sha256", "model_verified"]
 PATIENT_COLUMNS = ["patient_id", "eyes", "outcome", "decision", "action", "interval", "urgency",
                    "right_grade", "left_grade", "images", "ungradable", "errors", "report",
-                   "notes", "model_verified"]
+                   "notes", "visit", "model_verified"]
 REPORT_THUMBNAIL_SIDE = 320
 WORKER_TASKS_BEFORE_RECYCLE = 100
 CSV_REFRESH_SECONDS = 2.0
+FUTURE_TOLERANCE_S = 120.0  # a file time further ahead than this: the camera's clock is fast
+WORKER_CRASH_LOG = "worker-crashes.log"
+
+#: A patient's visit: (patient ID, visit), the unit that is decided, journaled and reported.
+GroupKey = tuple[str, str]
 
 
 @dataclass(frozen=True)
 class InputImage:
-    path: Path  # absolute
-    rel: str  # relative to the input folder, '/'-separated
+    path: Path  # absolute, the file system's own name (used to open the file)
+    rel: str  # relative to the input folder, '/'-separated, printable (the result's key)
     patient_id: str
     eye: Eye
+    visit: str = ""  # see visit_of()
+    size: int = -1  # at scan time (-1: could not be read)
+    mtime_ns: int = 0
+    patient_name: str = ""  # from DICOM tags
+    birth_date: str = ""
+    matched_pattern: bool = False  # a custom --pattern matched the file name
+
+    @property
+    def key(self) -> GroupKey:
+        return (self.patient_id, self.visit)
 
 
 @dataclass(frozen=True)
@@ -100,6 +133,7 @@ class PatientRow:
     interval: str
     report: Path | None
     images: int = 0
+    visit: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,20 +150,76 @@ class BatchSummary:
     cancelled: bool = False
     resumed: int = 0  # images already screened by an earlier run
     error_files: tuple[tuple[str, str], ...] = field(default=())  # (path, reason)
+    #: Photographs found, and how many of their names matched --pattern (None: no pattern).
+    found: int = 0
+    pattern_matched: int | None = None
+    #: Patient visits with photographs of one eye only, and those of them that look like one
+    #: patient split in two by the file naming (IDs, for the operator; never logged).
+    one_eyed: tuple[str, ...] = ()
+    split_by_naming: tuple[str, ...] = ()
+    #: Photographs whose file time lies in the future (camera clock fast); screened anyway.
+    future_timestamps: int = 0
+    #: Photographs held back in watch mode because they were still changing.
+    waiting: int = 0
+    #: Damaged journal records skipped, and the copy of the damaged journal that was kept.
+    damaged_records: int = 0
+    damaged_copy: Path | None = None
 
 
 # ---------------------------------------------------------------------------------------------
 # Scanning and grouping
 
 
-def scan_folder(input_dir: Path, pattern: str | None = None, exclude: Path | None = None,
-                settle_s: float = 0.0) -> list[InputImage]:
+def visit_of(path: Path, info: DicomInfo | None, mtime_ns: int) -> str:
+    """The visit a photograph belongs to: the DICOM study date (else acquisition date, else the
+    Study Instance UID); otherwise the nearest folder of its path named with a date
+    (``2026-11-29``, ``20261129``); otherwise the date of the file's modification time."""
+    if info is not None:
+        date = info.study_date or info.acquisition_date
+        if date:
+            return date
+        if info.study_uid:
+            return f"study {info.study_uid}"
+    for folder in reversed(path.parent.parts):
+        date = date_in_text(folder)
+        if date:
+            return date
+    return dt.datetime.fromtimestamp(mtime_ns / 1e9).date().isoformat()
+
+
+def _is_candidate(path: Path) -> bool:
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_EXTENSIONS:
+        return True
+    # Only regular files are opened here: opening a named pipe would block the scan.
+    return suffix == "" and path.is_file() and is_dicom_file(path)
+
+
+def _input_image(path: Path, input_dir: Path, regex: re.Pattern[str] | None) -> InputImage:
+    suffix = path.suffix.lower()
+    try:
+        stat = path.stat()
+        size, mtime_ns = stat.st_size, stat.st_mtime_ns
+    except OSError:
+        size, mtime_ns = -1, time.time_ns()
+    info = read_dicom_info(path) if suffix in (".dcm", ".dicom", "") and path.is_file() else None
+    parsed = parse_name(display_text(path.stem), regex)
+    patient = display_text(info.patient_id) if info and info.patient_id else parsed.patient
+    eye = Eye(info.laterality) if info and info.laterality else parsed.eye
+    rel = display_text(path.relative_to(input_dir).as_posix())
+    return InputImage(path, rel, patient, eye, visit_of(path, info, mtime_ns), size, mtime_ns,
+                      (info.patient_name or "") if info else "",
+                      (info.birth_date or "") if info else "", parsed.matched_pattern)
+
+
+def scan_folder(input_dir: Path, pattern: str | None = None,
+                exclude: Path | None = None) -> list[InputImage]:
     """Every candidate image under ``input_dir`` (recursive, symlinked folders not followed),
-    with patient and eye from DICOM tags or the file name. Sorted by path."""
+    with patient, eye and visit from DICOM tags, the path and the file name. Sorted by path.
+    Any file name works: bytes that are not UTF-8 are shown escaped (``M\\xfcller``)."""
     regex = compile_pattern(pattern) if pattern else None
     input_dir = input_dir.resolve()
     exclude_resolved = exclude.resolve() if exclude else None
-    now = time.time()
     found: list[InputImage] = []
     for root, dirs, files in os.walk(input_dir, followlinks=False, onerror=lambda e: None):
         root_path = Path(root)
@@ -137,30 +227,9 @@ def scan_folder(input_dir: Path, pattern: str | None = None, exclude: Path | Non
                          and (exclude_resolved is None or (root_path / d).resolve()
                               != exclude_resolved))
         for name in sorted(files):
-            if name.startswith("."):
-                continue
             path = root_path / name
-            suffix = path.suffix.lower()
-            # Only regular files are opened here: opening a named pipe would block the scan.
-            regular = path.is_file()
-            if suffix not in IMAGE_EXTENSIONS and not (
-                    suffix == "" and regular and is_dicom_file(path)):
-                continue
-            if settle_s > 0:
-                try:
-                    if now - path.lstat().st_mtime < settle_s:
-                        continue  # the camera may still be writing it
-                except OSError:
-                    pass
-            patient, eye = (None, Eye.UNKNOWN)
-            if suffix in (".dcm", ".dicom", "") and regular:
-                info = read_dicom_info(path)
-                if info is not None:
-                    patient, eye = info.patient_id, Eye(info.laterality or "unknown")
-            stem_patient, stem_eye = parse_stem(path.stem, regex)
-            rel = path.relative_to(input_dir).as_posix()
-            found.append(InputImage(path, rel, patient or stem_patient,
-                                    eye if eye is not Eye.UNKNOWN else stem_eye))
+            if not name.startswith(".") and _is_candidate(path):
+                found.append(_input_image(path, input_dir, regex))
     return found
 
 
@@ -178,31 +247,124 @@ def report_stems(patient_ids: set[str]) -> dict[str, str]:
     for patient_id in patient_ids:
         stem = safe_file_stem(patient_id)
         if len(by_name[stem.lower()]) > 1:
-            digest = hashlib.sha256(patient_id.encode("utf-8", "surrogatepass")).hexdigest()
-            stem = f"{stem}-{digest[:10]}"
+            stem = f"{stem}-{_short_hash(patient_id)}"
         stems[patient_id] = stem
     return stems
 
 
-def group_by_patient(images: list[InputImage]) -> dict[str, list[InputImage]]:
-    groups: dict[str, list[InputImage]] = {}
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+
+
+def report_names(keys: set[GroupKey], taken: dict[GroupKey, str]) -> dict[GroupKey, str]:
+    """``reports/<name>.pdf`` for each patient visit, distinct for distinct visits; names
+    already given (``taken``) are kept. A patient with several visits gets the visit in the
+    name (``P1_2026-11-29.pdf``)."""
+    keys = set(keys) | set(taken)
+    stems = report_stems({pid for pid, _ in keys})
+    visits = Counter(pid for pid, _ in keys)
+    names = dict(taken)
+    used = {name.lower() for name in taken.values()}
+    for pid, visit in sorted(keys - set(taken)):
+        stem = stems[pid]
+        if visits[pid] > 1 and visit:
+            stem += "_" + safe_file_stem(visit, "visit", 40)
+        name = f"reports/{stem}.pdf"
+        if name.lower() in used:
+            name = f"reports/{stem}-{_short_hash(pid + chr(0) + visit)}.pdf"
+        used.add(name.lower())
+        names[(pid, visit)] = name
+    return names
+
+
+def group_by_patient(images: list[InputImage]) -> dict[GroupKey, list[InputImage]]:
+    """Photographs by patient visit (see :func:`visit_of`): never one visit's photographs in
+    another visit's decision."""
+    groups: dict[GroupKey, list[InputImage]] = {}
     for image in images:
-        groups.setdefault(image.patient_id, []).append(image)
+        groups.setdefault(image.key, []).append(image)
     return groups
+
+
+def one_eyed_visits(groups: dict[GroupKey, list[InputImage]]) -> tuple[list[str], list[str]]:
+    """Patient IDs of visits without both a right and a left photograph, and those of them
+    that look like one patient split in two by the file names (another one-eyed visit on the
+    same day whose ID shares a long beginning)."""
+    one_eyed = {key: {i.eye for i in images} for key, images in groups.items()
+                if not {Eye.RIGHT, Eye.LEFT} <= {i.eye for i in images}}
+    split = set()
+    keys = sorted(one_eyed)
+    for index, (pid, visit) in enumerate(keys):
+        for other, other_visit in keys[index + 1:]:
+            common = len(os.path.commonprefix([pid.lower(), other.lower()]))
+            if visit == other_visit and common >= 4 and common * 2 >= min(len(pid), len(other)):
+                split.update((pid, other))
+    return sorted({pid for pid, _ in one_eyed}), sorted(split)
+
+
+def sha256_of_file(path: Path) -> str | None:
+    """The sha256 of a file's bytes (what the loader records), None if it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+class ContentCache:
+    """sha256 of files, remembered by (path, size, modification time) for one watch session."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[Path, int, int], str | None] = {}
+
+    def sha256(self, image: InputImage) -> str | None:
+        key = (image.path, image.size, image.mtime_ns)
+        if key not in self._known:
+            self._known[key] = sha256_of_file(image.path)
+        return self._known[key]
+
+
+class StabilityTracker:
+    """Watch mode: a photograph is ready once its size and content hash have stayed the same for
+    ``settle_s`` seconds of this process's monotonic clock. File times are never compared with
+    the clock, so a camera whose clock is wrong, or a copy that keeps an old time, cannot make a
+    half-written file look finished."""
+
+    def __init__(self, settle_s: float) -> None:
+        self.settle_s = settle_s
+        self._seen: dict[Path, tuple[tuple[int, str | None], float]] = {}
+
+    def ready(self, image: InputImage) -> bool:
+        if self.settle_s <= 0:
+            return True
+        signature = (image.size, sha256_of_file(image.path))
+        now = time.monotonic()
+        previous = self._seen.get(image.path)
+        if previous is None or previous[0] != signature:
+            self._seen[image.path] = (signature, now)
+            return False
+        return now - previous[1] >= self.settle_s
 
 
 # ---------------------------------------------------------------------------------------------
 # Records
 
 
-def image_record(result: ImageResult, patient_id: str) -> dict:
-    """The journal record of one image: everything, JSON-serialisable."""
+def image_record(result: ImageResult, patient_id: str, source: InputImage | None = None) -> dict:
+    """The journal record of one image: everything, JSON-serialisable. ``source``: the scanned
+    file (its visit, and the size and modification time that the screened content had)."""
     grading = result.grading
     quality = result.quality
     return {
         "kind": "image",
         "path": result.source,
         "patient_id": patient_id,
+        "visit": source.visit if source else "",
+        "size": source.size if source else None,
+        "mtime_ns": source.mtime_ns if source else None,
         "eye": result.eye.value,
         "status": result.status.value,
         "reasons": list(result.reasons),
@@ -244,11 +406,15 @@ def image_from_record(record: dict) -> ImageResult:
                        record.get("width", 0), record.get("height", 0))
 
 
-def patient_record(result: PatientResult, paths: list[str], report: str | None) -> dict:
+def patient_record(result: PatientResult, paths: list[str], report: str | None,
+                   visit: str = "") -> dict:
     grades = {e.eye.value: e.grade for e in result.eyes}
     return {
         "kind": "patient",
         "patient_id": result.patient.patient_id,
+        "visit": visit,
+        "patient_name": result.patient.name,
+        "birth_date": result.patient.birth_date,
         "images": sorted(paths),
         "eyes": "+".join(e.eye.value[0].upper() for e in result.eyes if e.eye is not Eye.UNKNOWN)
                 or "?",
@@ -277,37 +443,58 @@ def patient_record(result: PatientResult, paths: list[str], report: str | None) 
 
 
 class Journal:
-    """Append-only JSON Lines journal with fsync after each patient."""
+    """Append-only JSON Lines journal with fsync after each patient visit."""
 
     def __init__(self, path: Path, mode: int) -> None:
         self.path = path
         self.mode = mode
+        self.damaged = 0  # damaged records skipped by the last read
+        self.damaged_copy: Path | None = None
 
-    def read(self) -> list[dict]:
-        """All complete records; a torn last line is cut off the file."""
-        if not self.path.exists():
-            return []
+    def read(self, repair: bool = True) -> list[dict]:
+        """All intact records. A damaged record is skipped and counted (``damaged``), never the
+        records after it. With ``repair`` (only the run holding the output lock), a copy of a
+        damaged journal is kept beside it and an incomplete last line (a write cut short) is
+        cut off the file; readers such as ``retina-screen report`` pass ``repair=False`` and
+        never change the file."""
         try:
             data = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
         except OSError as exc:
             raise OutputError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
-        records, good_end, offset = [], 0, 0
-        for line in data.splitlines(keepends=True):
-            offset += len(line)
-            if not line.endswith(b"\n"):
-                break
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                break
-            good_end = offset
-        if good_end != len(data):
+        *lines, tail = data.split(b"\n")
+        records: list[dict] = []
+        self.damaged = 0
+        for line in lines:
+            record = _parse_record(line)
+            if record is not None:
+                records.append(record)
+            elif line.strip():
+                self.damaged += 1
+        if repair and self.damaged:
+            self.damaged_copy = self._keep_copy(data)
+            log.warning("journal: %d damaged records skipped; a copy of the damaged journal was "
+                        "kept", self.damaged)
+        if repair and tail:
             log.warning("journal ended with an incomplete record; it was dropped")
+            self._truncate(len(data) - len(tail))
+        return records
+
+    def _keep_copy(self, data: bytes) -> Path:
+        stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+        copy = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        write_atomic(copy, data, self.mode, "copy of the damaged journal")
+        return copy
+
+    def _truncate(self, length: int) -> None:
+        try:
             with open(self.path, "r+b") as handle:
-                handle.truncate(good_end)
+                handle.truncate(length)
                 handle.flush()
                 os.fsync(handle.fileno())
-        return records
+        except OSError as exc:
+            raise OutputError(f"cannot repair {self.path}: {exc.strerror or exc}") from exc
 
     def rewrite(self, records: list[dict]) -> None:
         payload = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
@@ -329,20 +516,46 @@ class Journal:
                               f"{exc.strerror or exc}") from exc
 
 
-def latest_records(records: list[dict]) -> tuple[dict[str, dict], dict[str, dict]]:
-    """Image records (by path) and patient records (by patient id) of completed patients,
-    the latest of each winning."""
-    patients: dict[str, dict] = {}
+def _parse_record(line: bytes) -> dict | None:
+    """One journal line as a record, None when it is damaged (or blank)."""
+    try:
+        record = json.loads(line)
+    except ValueError:  # includes bytes that are not UTF-8
+        return None
+    if not isinstance(record, dict) or record.get("kind") not in ("image", "patient") \
+            or not isinstance(record.get("patient_id"), str):
+        return None
+    if record["kind"] == "patient" and not isinstance(record.get("images"), list):
+        return None
+    if record["kind"] == "image" and not isinstance(record.get("path"), str):
+        return None
+    return record
+
+
+def group_key(record: dict) -> GroupKey:
+    return (record["patient_id"], record.get("visit") or "")
+
+
+def latest_records(records: list[dict]) -> tuple[dict[tuple[str, str, str], dict],
+                                                 dict[GroupKey, dict]]:
+    """Image records (by patient ID, visit and path) and visit records (by patient ID and
+    visit) of completed visits, the latest of each winning. A visit's image records are the
+    ones written just before its visit record (one append holds both); image records without
+    a following visit record (an unfinished visit, or one whose record was damaged) are
+    ignored."""
+    patients: dict[GroupKey, dict] = {}
+    images_of: dict[GroupKey, dict[str, dict]] = {}
+    waiting: dict[GroupKey, dict[str, dict]] = {}
     for record in records:
-        if record.get("kind") == "patient":
-            patients[record["patient_id"]] = record
-    images: dict[str, dict] = {}
-    for record in records:
-        if record.get("kind") != "image":
+        key = group_key(record)
+        if record["kind"] == "image":
+            waiting.setdefault(key, {})[record["path"]] = record
             continue
-        owner = patients.get(record["patient_id"])
-        if owner is not None and record["path"] in owner["images"]:
-            images[record["path"]] = record
+        written = waiting.pop(key, {})
+        patients[key] = record
+        images_of[key] = {path: written[path] for path in record["images"] if path in written}
+    images = {(*key, path): image for key, paths in images_of.items()
+              for path, image in paths.items()}
     return images, patients
 
 
@@ -354,12 +567,12 @@ def _yes_no(value: object) -> str:
     return "" if value is None else ("yes" if value else "no")
 
 
-def write_tables(out_dir: Path, images: dict[str, dict], patients: dict[str, dict],
-                 mode: int) -> None:
+def write_tables(out_dir: Path, images: dict[tuple[str, str, str], dict],
+                 patients: dict[GroupKey, dict], mode: int) -> None:
     """Rewrite results.csv and patients.csv atomically from the journal's records."""
     result_rows = []
-    for path in sorted(images):
-        r = images[path]
+    for key in sorted(images, key=lambda k: (k[2], k[1], k[0])):
+        r = images[key]
         ok = r["status"] == "ok"
         result_rows.append({
             "path": r["path"], "patient_id": r["patient_id"], "eye": r["eye"],
@@ -374,10 +587,11 @@ def write_tables(out_dir: Path, images: dict[str, dict], patients: dict[str, dic
             else r["referable_threshold"],
             "manifest_sha256": r.get("manifest_sha256", ""),
             "model_verified": _yes_no(r.get("model_verified")),
+            "visit": r.get("visit") or "",
         })
     patient_rows = []
-    for patient_id in sorted(patients):
-        p = patients[patient_id]
+    for key in sorted(patients):
+        p = patients[key]
         patient_rows.append({
             **{k: p.get(k) for k in ("patient_id", "eyes", "outcome", "decision", "action",
                                      "interval", "urgency", "ungradable", "errors", "report")},
@@ -385,6 +599,7 @@ def write_tables(out_dir: Path, images: dict[str, dict], patients: dict[str, dic
             "left_grade": "" if p.get("left_grade") is None else p["left_grade"],
             "images": p["image_count"], "notes": " | ".join(p.get("notes", [])),
             "model_verified": _yes_no(p.get("model_verified")),
+            "visit": p.get("visit") or "",
         })
     write_atomic(out_dir / RESULTS_CSV, _csv_bytes(RESULT_COLUMNS, result_rows), mode, "results")
     write_atomic(out_dir / PATIENTS_CSV, _csv_bytes(PATIENT_COLUMNS, patient_rows), mode,
@@ -421,15 +636,36 @@ def output_lock(out_dir: Path) -> Iterator[None]:
 _worker_screener = None
 
 
-def _worker_init(settings: Settings) -> None:
+def _worker_init(settings: Settings, log_queue=None) -> None:  # noqa: ANN001 - a mp.Queue
     global _worker_screener
     from .engine import Screener
     from .inference import GradingModel
 
+    if log_queue is not None:
+        _worker_logging(settings, log_queue)
     cv2.setNumThreads(1)
     model = GradingModel(settings.model, threads=1,
                          allow_unverified=settings.allow_unverified_model)
     _worker_screener = Screener(settings, model=model, threads=1)
+
+
+def _worker_logging(settings: Settings, log_queue) -> None:  # noqa: ANN001 - a mp.Queue
+    """In a worker process: log records go to the main process's handlers (the log file) through
+    ``log_queue``; a hard crash (segfault, abort) writes its traceback to the crash log in the
+    log folder."""
+    import faulthandler
+    import logging.handlers
+
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(logging.handlers.QueueHandler(log_queue))
+    root.setLevel(logging.INFO)
+    with contextlib.suppress(OSError):
+        make_private_folder(Path(settings.log_dir))
+        fd = os.open(Path(settings.log_dir) / WORKER_CRASH_LOG,
+                     os.O_WRONLY | os.O_CREAT | os.O_APPEND, settings.file_mode)
+        faulthandler.enable(file=os.fdopen(fd, "a"), all_threads=True)
 
 
 def _shrink(image: np.ndarray | None) -> np.ndarray | None:
@@ -458,10 +694,22 @@ class _PatientTask:
     patient_id: str
     images: tuple[tuple[str, str, str], ...]  # (absolute path, relative path, eye)
     report_path: str | None  # where the worker writes the PDF; None: no report
+    visit: str = ""
+    patient_name: str = ""  # from DICOM tags, printed on the report
+    birth_date: str = ""
+
+    @property
+    def key(self) -> GroupKey:
+        return (self.patient_id, self.visit)
 
 
-def _worker_patient(task: _PatientTask) -> tuple[str, tuple[ImageResult, ...], str]:
-    """Screen one patient's photographs, decide, and write its report, in a worker process.
+def _patient_info(patient_id: str, name: str, birth_date: str, screened_at: str) -> PatientInfo:
+    return PatientInfo(patient_id=patient_id, name=name, birth_date=birth_date,
+                       screening_date=screened_at[:10])
+
+
+def _worker_patient(task: _PatientTask) -> tuple[GroupKey, tuple[ImageResult, ...], str]:
+    """Screen one patient visit's photographs, decide, and write its report, in a worker.
 
     Returns the image results without pictures (so little crosses between processes and the
     main process holds no images) and the screening time used, from which the main process
@@ -471,13 +719,14 @@ def _worker_patient(task: _PatientTask) -> tuple[str, tuple[ImageResult, ...], s
     from .report import build_report
 
     assert _worker_screener is not None
+    started = time.monotonic()
     keep = task.report_path is not None
     results = [_screen_one(path, rel, eye, keep) for path, rel, eye in task.images]
     screened_at = now_iso()
     if task.report_path is not None:
         decision = _worker_screener.decide(
-            PatientInfo(patient_id=task.patient_id, screening_date=screened_at[:10]), results,
-            screened_at)
+            _patient_info(task.patient_id, task.patient_name, task.birth_date, screened_at),
+            results, screened_at)
         try:
             build_report(decision, Path(task.report_path), _worker_screener.settings)
         except RetinaScreenError:
@@ -488,7 +737,9 @@ def _worker_patient(task: _PatientTask) -> tuple[str, tuple[ImageResult, ...], s
     stripped = tuple(replace(r, display_image=None) for r in results)
     del results
     _release_memory()  # cycles and heap fragmentation otherwise grow each worker by ~100 MB
-    return task.patient_id, stripped, screened_at
+    log.info("worker %d screened a visit: %d photographs in %.2f s", os.getpid(),
+             len(stripped), time.monotonic() - started)
+    return task.key, stripped, screened_at
 
 
 class _InlinePool:
@@ -510,6 +761,37 @@ class _InlinePool:
         pass
 
 
+class _ProcessPool:
+    """Worker processes whose log records reach this process's log handlers."""
+
+    def __init__(self, settings: Settings, count: int) -> None:
+        import logging.handlers
+
+        context = mp.get_context("spawn" if os.name == "nt" else "forkserver")
+        self.queue = context.Queue()
+        self.listener = logging.handlers.QueueListener(
+            self.queue, *logging.getLogger().handlers, respect_handler_level=True)
+        self.listener.start()
+        # Recycled now and then, so that caches (fonts, images) cannot grow without bound.
+        self.pool = context.Pool(count, initializer=_worker_init,
+                                 initargs=(settings, self.queue),
+                                 maxtasksperchild=WORKER_TASKS_BEFORE_RECYCLE)
+
+    def imap(self, function, tasks, chunksize=1):  # noqa: ANN001, ANN201
+        return self.pool.imap(function, tasks, chunksize=chunksize)
+
+    def terminate(self) -> None:
+        self.pool.terminate()
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def join(self) -> None:
+        self.pool.join()
+        self.listener.stop()
+        self.queue.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # The run
 
@@ -526,43 +808,95 @@ def _release_memory(collect: bool = True) -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def _read_run_file(out_dir: Path) -> dict:
+    try:
+        previous = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return previous if isinstance(previous, dict) else {}
+
+
+def check_input_folder(out_dir: Path, input_dir: Path, allow_other_input: bool = False) -> None:
+    """Refuse an output folder that holds results of another input folder, unless the operator
+    asked to continue it with this one. Reads only."""
+    previous = _read_run_file(out_dir)
+    known = [*previous.get("input_dirs", []), previous.get("input_dir")]
+    known = [k for k in known if k]
+    if not known or str(input_dir.resolve()) in known or allow_other_input:
+        return
+    raise OtherInputFolderError(
+        f"{out_dir} holds the results of another input folder ({known[-1]}); choose a new "
+        "output folder for this one, or continue this output folder with it on purpose "
+        "(command line: --continue)")
+
+
 def _check_run_file(out_dir: Path, input_dir: Path, model_sha: str, mode: int,
-                    manifest_sha: str = "") -> None:
-    run_file = out_dir / "run.json"
-    if run_file.exists():
-        try:
-            previous = json.loads(run_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            previous = {}
-        if previous.get("model_sha256") and previous["model_sha256"] != model_sha:
-            raise OutputError(
-                f"{out_dir} holds results from another model version; choose a new output "
-                "folder so that results from different models are not mixed")
-        if previous.get("manifest_sha256") and previous["manifest_sha256"] != manifest_sha:
-            raise OutputError(
-                f"{out_dir} holds results made with another model manifest (e.g. another "
-                "threshold); choose a new output folder so that results are not mixed")
-    write_atomic(run_file, json.dumps({
-        "input_dir": str(input_dir), "model_sha256": model_sha, "app_version": __version__,
+                    manifest_sha: str = "", allow_other_input: bool = False) -> None:
+    previous = _read_run_file(out_dir)
+    if previous.get("model_sha256") and previous["model_sha256"] != model_sha:
+        raise OutputError(
+            f"{out_dir} holds results from another model version; choose a new output "
+            "folder so that results from different models are not mixed")
+    if previous.get("manifest_sha256") and previous["manifest_sha256"] != manifest_sha:
+        raise OutputError(
+            f"{out_dir} holds results made with another model manifest (e.g. another "
+            "threshold); choose a new output folder so that results are not mixed")
+    check_input_folder(out_dir, input_dir, allow_other_input)
+    inputs = [k for k in [*previous.get("input_dirs", []), previous.get("input_dir")] if k]
+    write_atomic(out_dir / "run.json", json.dumps({
+        "input_dir": str(input_dir),
+        "input_dirs": sorted({*inputs, str(input_dir)}),
+        "model_sha256": model_sha, "app_version": __version__,
         "manifest_sha256": manifest_sha,
     }, indent=2).encode(), mode)
+
+
+@dataclass(frozen=True)
+class _Options:
+    """How a run goes (everything except what is screened and where)."""
+
+    pattern: str | None = None
+    workers: int | None = None
+    reports: bool = True
+    progress: Callable[[BatchProgress], None] | None = None
+    on_patient: Callable[[PatientRow], None] | None = None
+    cancel: threading.Event | None = None
+    audit: bool = True
+    retry_errors: bool = True
+    stability: StabilityTracker | None = None
+    hashes: ContentCache | None = None
+
+
+def _check_input(input_dir: Path) -> None:
+    if input_dir.is_file():
+        raise ConfigError(f"{input_dir} is a file, not a folder: give the folder the camera "
+                          "exports its photographs to")
+    if not input_dir.is_dir():
+        raise ConfigError(f"input folder not found: {input_dir}")
 
 
 def run_batch(input_dir: Path, out_dir: Path, settings: Settings, *, pattern: str | None = None,
               workers: int | None = None, reports: bool = True,
               progress: Callable[[BatchProgress], None] | None = None,
               on_patient: Callable[[PatientRow], None] | None = None,
-              cancel: threading.Event | None = None, settle_s: float = 0.0,
-              audit: bool = True) -> BatchSummary:
+              cancel: threading.Event | None = None, audit: bool = True,
+              allow_other_input: bool = False, allow_empty: bool = False,
+              retry_errors: bool = True, stability: StabilityTracker | None = None,
+              hashes: ContentCache | None = None) -> BatchSummary:
     """Screen every photograph under ``input_dir`` into ``out_dir`` (see the module docstring).
 
-    Raises :class:`RetinaScreenError` subclasses only when the run itself cannot proceed
-    (input folder missing, output not writable or locked, model missing or modified).
+    Raises :class:`RetinaScreenError` subclasses only when the run itself cannot proceed (input
+    folder missing, a file or without photographs, output folder of another input folder,
+    output not writable or locked, model missing or modified); then nothing is created.
+    ``allow_other_input``: continue an output folder of another input folder on purpose.
+    ``retry_errors``: screen again photographs that could not be read (watch passes after the
+    first only retry those that changed). ``stability``: watch mode's settling check.
     """
     input_dir = Path(input_dir)
     out_dir = Path(out_dir)
-    if not input_dir.is_dir():
-        raise ConfigError(f"input folder not found: {input_dir}")
+    _check_input(input_dir)
+    if (out_dir / "run.json").exists():
+        check_input_folder(out_dir, input_dir, allow_other_input)
     manifest_path = Path(settings.model)
     # Verify the model before anything is written (GradingModel checks hashes and names, and
     # that it is a trusted model or unverified models are allowed).
@@ -571,15 +905,23 @@ def run_batch(input_dir: Path, out_dir: Path, settings: Settings, *, pattern: st
     manifest = GradingModel(manifest_path, threads=1,
                             allow_unverified=settings.allow_unverified_model).manifest
     _release_memory()
+    scanned = scan_folder(input_dir, pattern, exclude=out_dir)
+    if not scanned and not allow_empty:
+        raise ConfigError(
+            f"no photographs found in {input_dir} (looked for "
+            f"{', '.join(sorted(IMAGE_EXTENSIONS))} and DICOM files); nothing was screened")
     try:
         out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         (out_dir / "reports").mkdir(mode=0o700, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create output folder {out_dir}: {exc.strerror or exc}") \
             from exc
+    options = _Options(pattern, workers, reports, progress, on_patient, cancel, audit,
+                       retry_errors, stability, hashes)
     with output_lock(out_dir):
-        return _run_locked(input_dir, out_dir, settings, manifest, pattern, workers, reports,
-                           progress, on_patient, cancel, settle_s, audit)
+        _check_run_file(out_dir, input_dir.resolve(), manifest.sha256, settings.file_mode,
+                        manifest.manifest_sha256, allow_other_input)
+        return _run_locked(input_dir, out_dir, settings, manifest, scanned, options)
 
 
 _STALE_TEMP = re.compile(r"^\..+\.tmp$")  # what write_atomic's temporary files look like
@@ -596,34 +938,93 @@ def _remove_stale_temporaries(out_dir: Path) -> None:
                         os.unlink(entry.path)
 
 
-def _run_locked(input_dir, out_dir, settings, manifest, pattern, workers, reports,  # noqa: ANN001, PLR0913
-                progress, on_patient, cancel, settle_s, audit) -> BatchSummary:
+def _load_journal(journal: Journal) -> tuple[dict, dict]:
+    """The completed visits in the journal; unfinished, superseded and damaged records are
+    dropped from the file (a copy of a damaged journal is kept first)."""
+    records = journal.read(repair=True)
+    done_images, done_patients = latest_records(records)
+    if journal.damaged or len(done_images) + len(done_patients) != len(records):
+        kept_patients = {id(r) for r in done_patients.values()}
+        kept_images = {id(r) for r in done_images.values()}
+        journal.rewrite([r for r in records if id(r) in kept_patients | kept_images])
+    return done_images, done_patients
+
+
+def _unchanged(image: InputImage, old: dict, hashes: ContentCache, retry_errors: bool) -> bool:
+    """Whether ``image`` still holds the content its journal record ``old`` was screened from:
+    same size and modification time, or else the same sha256. An unreadable photograph counts
+    as changed on every new run (``retry_errors``), else when its size or time changed."""
+    same_stat = (old.get("size"), old.get("mtime_ns")) == (image.size, image.mtime_ns)
+    if old.get("status") == "error":
+        return same_stat and not retry_errors
+    if same_stat:
+        return True
+    return bool(old.get("sha256")) and hashes.sha256(image) == old["sha256"]
+
+
+def _needs_screening(key: GroupKey, images: list[InputImage], done_images: dict,
+                     done_patients: dict, options: _Options, hashes: ContentCache) -> bool:
+    record = done_patients.get(key)
+    if record is None or sorted(i.rel for i in images) != sorted(record["images"]):
+        return True
+    for image in images:
+        old = done_images.get((*key, image.rel))
+        if old is None or not _unchanged(image, old, hashes, options.retry_errors):
+            return True
+    return False
+
+
+def _pending_groups(groups: dict[GroupKey, list[InputImage]], done_images: dict,
+                    done_patients: dict, options: _Options) -> tuple[dict, int]:
+    """Visits to screen now, and how many photographs wait because they are still changing."""
+    hashes = options.hashes or ContentCache()
+    pending, waiting = {}, 0
+    for key, images in groups.items():
+        if not _needs_screening(key, images, done_images, done_patients, options, hashes):
+            continue
+        if options.stability is not None:
+            # Every photograph is looked at on every pass, so that all settle together.
+            ready = [options.stability.ready(i) for i in images]
+            if not all(ready):
+                waiting += len(images)
+                continue
+        pending[key] = images
+    return pending, waiting
+
+
+def _naming_notes(scanned: list[InputImage], groups: dict, pattern: str | None) -> dict:
+    """What the operator should know about file names and file times."""
+    one_eyed, split = one_eyed_visits(groups)
+    future = time.time_ns() + int(FUTURE_TOLERANCE_S * 1e9)
+    future_count = sum(1 for i in scanned if i.mtime_ns > future)
+    if future_count:
+        log.warning("%d photographs have a modification time in the future (camera clock "
+                    "ahead?); they are screened by content, not by time", future_count)
+    if split:
+        log.warning("%d patient visits look split in two by the file naming (one eye each); "
+                    "check the names or give a --pattern", len(split))
+    return dict(found=len(scanned),
+                pattern_matched=sum(i.matched_pattern for i in scanned) if pattern else None,
+                one_eyed=tuple(one_eyed), split_by_naming=tuple(split),
+                future_timestamps=future_count)
+
+
+def _run_locked(input_dir: Path, out_dir: Path, settings: Settings, manifest,  # noqa: ANN001
+                scanned: list[InputImage], options: _Options) -> BatchSummary:
     mode = settings.file_mode
     _remove_stale_temporaries(out_dir)
-    _check_run_file(out_dir, input_dir.resolve(), manifest.sha256, mode,
-                    manifest.manifest_sha256)
     journal = Journal(out_dir / JOURNAL, mode)
-    records = journal.read()
-    done_images, done_patients = latest_records(records)
-    if len(done_images) + len(done_patients) != sum(
-            1 for r in records if r.get("kind") in ("image", "patient")):
-        # Drop records of unfinished or superseded patients so the journal stays tidy.
-        kept = [r for r in records if (r.get("kind") == "patient"
-                                       and done_patients.get(r["patient_id"]) is r)
-                or (r.get("kind") == "image" and done_images.get(r["path"]) is r)]
-        journal.rewrite(kept)
+    done_images, done_patients = _load_journal(journal)
 
-    scanned = scan_folder(input_dir, pattern, exclude=out_dir, settle_s=settle_s)
     groups = group_by_patient(scanned)
-    pending = {pid: imgs for pid, imgs in groups.items()
-               if pid not in done_patients
-               or sorted(i.rel for i in imgs) != done_patients[pid]["images"]}
-    resumed = sum(len(imgs) for pid, imgs in groups.items() if pid not in pending)
+    pending, waiting = _pending_groups(groups, done_images, done_patients, options)
+    resumed = sum(len(imgs) for key, imgs in groups.items()
+                  if key not in pending and key in done_patients)
     total = len(scanned)
     table = load_referral_table(settings.referral_table)
     thresholds_version = load_thresholds().version
     auditor = None
-    if audit:
+    if options.audit:
         from .audit import AuditTrail
 
         auditor = AuditTrail(settings.audit_db, mode, key_path=settings.audit_key)
@@ -632,20 +1033,22 @@ def _run_locked(input_dir, out_dir, settings, manifest, pattern, workers, report
     def row_from(record: dict) -> PatientRow:
         report = out_dir / record["report"] if record.get("report") else None
         return PatientRow(record["patient_id"], record["eyes"], Outcome(record["outcome"]),
-                          record["decision"], record["interval"], report, record["image_count"])
+                          record["decision"], record["interval"], report, record["image_count"],
+                          record.get("visit") or "")
 
-    for pid in sorted(groups):
-        if pid not in pending:
-            rows.append(row_from(done_patients[pid]))
-            if on_patient:
-                on_patient(rows[-1])
+    for key in sorted(groups):
+        if key not in pending and key in done_patients:
+            rows.append(row_from(done_patients[key]))
+            if options.on_patient:
+                options.on_patient(rows[-1])
     write_tables(out_dir, done_images, done_patients, mode)
 
-    stems = report_stems(set(groups) | set(done_patients))
-    tasks = [_PatientTask(pid, tuple((str(i.path), i.rel, i.eye.value) for i in pending[pid]),
-                          str(out_dir / f"reports/{stems[pid]}.pdf") if reports else None)
-             for pid in sorted(pending)]
-    worker_count = workers or settings.workers or os.cpu_count() or 1
+    names = report_names(set(groups), {k: r["report"] for k, r in done_patients.items()
+                                       if r.get("report")})
+    sources = {(*key, i.rel): i for key, imgs in pending.items() for i in imgs}
+    tasks = [_task(key, pending[key], str(out_dir / names[key]) if options.reports else None)
+             for key in sorted(pending)]
+    worker_count = options.workers or settings.workers or os.cpu_count() or 1
     worker_count = max(1, min(worker_count, len(tasks) or 1))
     started = time.monotonic()
     finished = resumed
@@ -656,39 +1059,42 @@ def _run_locked(input_dir, out_dir, settings, manifest, pattern, workers, report
     last_tables = time.monotonic()
     pool = None
     if tasks:
-        if worker_count == 1:
-            pool = _InlinePool(settings)
-        else:
-            context = mp.get_context("spawn" if os.name == "nt" else "forkserver")
-            # Recycled now and then, so that caches (fonts, images) cannot grow without bound.
-            pool = context.Pool(worker_count, initializer=_worker_init, initargs=(settings,),
-                                maxtasksperchild=WORKER_TASKS_BEFORE_RECYCLE)
+        pool = _InlinePool(settings) if worker_count == 1 else _ProcessPool(settings,
+                                                                             worker_count)
+    task_of = {task.key: task for task in tasks}
     try:
         finished_patients = pool.imap(_worker_patient, tasks, chunksize=1) if pool else iter(())
-        for patient_id, patient_results, screened_at in finished_patients:
+        for key, patient_results, screened_at in finished_patients:
+            old_images = [k for k in done_images if k[:2] == key]
+            for k in old_images:
+                record = done_images.pop(k)
+                counts["errors" if record["status"] == "error" else record["status"]] -= 1
             for result in patient_results:
                 counts["errors" if result.status is ImageStatus.ERROR
                        else result.status.value] += 1
             finished += len(patient_results)
-            report_rel = f"reports/{stems[patient_id]}.pdf" if reports else None
-            record = _finish_patient(patient_id, patient_results, screened_at, settings, table,
-                                     manifest, thresholds_version, report_rel, journal, auditor)
-            done_patients[patient_id] = record
+            report_rel = names[key] if options.reports else None
+            task = task_of[key]
+            record = _finish_patient(task, patient_results, screened_at, settings, table,
+                                     manifest, thresholds_version, report_rel, journal, auditor,
+                                     sources)
+            done_patients[key] = record
             for r in patient_results:
-                done_images[r.source] = image_record(r, patient_id)
+                done_images[(*key, r.source)] = image_record(r, key[0], sources[(*key, r.source)])
             rows.append(row_from(record))
-            if on_patient:
-                on_patient(rows[-1])
+            if options.on_patient:
+                options.on_patient(rows[-1])
             if time.monotonic() - last_tables > CSV_REFRESH_SECONDS:
                 write_tables(out_dir, done_images, done_patients, mode)
                 last_tables = time.monotonic()
-            if progress:
+            if options.progress:
                 elapsed = max(time.monotonic() - started, 1e-6)
                 rate = (finished - resumed) / elapsed
                 remaining = total - finished
-                progress(BatchProgress(finished, total, counts["errors"], counts["ungradable"],
-                                       rate, remaining / rate if rate > 0 else None))
-            if cancel is not None and cancel.is_set():
+                options.progress(BatchProgress(finished, total, counts["errors"],
+                                               counts["ungradable"], rate,
+                                               remaining / rate if rate > 0 else None))
+            if options.cancel is not None and options.cancel.is_set():
                 cancelled = True
                 break
     except KeyboardInterrupt:
@@ -705,41 +1111,58 @@ def _run_locked(input_dir, out_dir, settings, manifest, pattern, workers, report
         if auditor is not None:
             auditor.close()
     errors = tuple((r["path"], "; ".join(r["reasons"])) for r in done_images.values()
-                   if r["status"] == "error")
+                   if r["status"] == "error" and (r["patient_id"], r.get("visit") or "")
+                   in groups)
     return BatchSummary(
         images=len(done_images), ok=counts["ok"], ungradable=counts["ungradable"],
         errors=counts["errors"], patients=tuple(rows), out_dir=out_dir,
         results_csv=out_dir / RESULTS_CSV, patients_csv=out_dir / PATIENTS_CSV,
         journal=out_dir / JOURNAL, cancelled=cancelled, resumed=resumed, error_files=errors,
+        waiting=waiting, damaged_records=journal.damaged, damaged_copy=journal.damaged_copy,
+        **_naming_notes(scanned, groups, options.pattern),
     )
 
 
-def _finish_patient(patient_id, results, screened_at, settings, table, manifest,  # noqa: ANN001, PLR0913
-                    thresholds_version, report_rel, journal, auditor) -> dict:
-    """Journal and audit one patient whose photographs are screened (and report written)."""
-    decision = combine_patient(PatientInfo(patient_id=patient_id,
-                                           screening_date=screened_at[:10]),
-                               results, table, screened_at, manifest.info, thresholds_version)
+def _task(key: GroupKey, images: list[InputImage], report_path: str | None) -> _PatientTask:
+    name = next((i.patient_name for i in images if i.patient_name), "")
+    birth = next((i.birth_date for i in images if i.birth_date), "")
+    return _PatientTask(key[0], tuple((str(i.path), i.rel, i.eye.value) for i in images),
+                        report_path, key[1], name, birth)
+
+
+def _finish_patient(task, results, screened_at, settings, table, manifest,  # noqa: ANN001, PLR0913
+                    thresholds_version, report_rel, journal, auditor, sources) -> dict:
+    """Journal and audit one visit whose photographs are screened (and report written)."""
+    decision = combine_patient(
+        _patient_info(task.patient_id, task.patient_name, task.birth_date, screened_at),
+        results, table, screened_at, manifest.info, thresholds_version)
     paths = [r.source for r in results]
-    record = patient_record(decision, paths, report_rel)
+    record = patient_record(decision, paths, report_rel, task.visit)
     # The audit record first: a decision that reaches the results always has its audit record.
-    # A crash between the two leaves the patient unfinished, so it is screened (and audited)
+    # A crash between the two leaves the visit unfinished, so it is screened (and audited)
     # again on resume, rather than a result without an audit record.
     if auditor is not None:
         auditor.record_patient(decision, settings.operator)
-    journal.append([image_record(r, patient_id) for r in results] + [record])
+    journal.append([image_record(r, task.patient_id, sources[(*task.key, r.source)])
+                    for r in results] + [record])
     return record
 
 
 def watch_folder(input_dir: Path, out_dir: Path, settings: Settings, *, interval_s: float = 5.0,
                  settle_s: float = 10.0, cancel: threading.Event, **kwargs) -> BatchSummary:
-    """Screen the folder, then keep screening new photographs as they appear, until cancelled.
+    """Screen the folder, then keep screening new and changed photographs, until cancelled.
 
-    Files younger than ``settle_s`` seconds are left for the next pass (the camera may still be
-    writing them); a patient whose set of photographs grows is screened again.
+    A photograph is screened once its size and content hash have stayed the same for
+    ``settle_s`` seconds (the camera may still be writing it), whatever its file time says;
+    a visit whose photographs grow or change is screened again. Unreadable photographs are
+    tried again on the first pass and whenever they change.
     """
-    summary = run_batch(input_dir, out_dir, settings, cancel=cancel, settle_s=settle_s, **kwargs)
+    stability = StabilityTracker(settle_s)
+    hashes = ContentCache()
+    summary = run_batch(input_dir, out_dir, settings, cancel=cancel, allow_empty=True,
+                        stability=stability, hashes=hashes, **kwargs)
+    kwargs.pop("allow_other_input", None)  # the first pass recorded this input folder
     while not cancel.wait(interval_s):
-        summary = run_batch(input_dir, out_dir, settings, cancel=cancel, settle_s=settle_s,
-                            **kwargs)
+        summary = run_batch(input_dir, out_dir, settings, cancel=cancel, allow_empty=True,
+                            retry_errors=False, stability=stability, hashes=hashes, **kwargs)
     return summary

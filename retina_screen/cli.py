@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from . import __version__
+from .atomic import make_private_folder
 from .errors import RetinaScreenError
 from .results import Eye, ImageStatus, PatientInfo, PatientResult
 from .settings import Settings, add_setting_arguments, load_settings, setting_arguments
@@ -38,7 +39,7 @@ def setup_logging(settings: Settings, level: str) -> None:
     console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     root.addHandler(console)
     try:
-        settings.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_folder(settings.log_dir)  # also the user folder above it (0700)
         log_file = settings.log_dir / "retina-screen.log"
         if not log_file.exists():
             os.close(os.open(log_file, os.O_WRONLY | os.O_CREAT, settings.file_mode))
@@ -133,39 +134,94 @@ def print_patient(result: PatientResult) -> None:
             print(f"  WARNING: {result.model.trust_label}")
 
 
+class UsageError(Exception):
+    """A mistake in how a command was called: message to stderr, exit code 2, nothing
+    recorded."""
+
+
+def _photo_patient(path: Path) -> tuple[Eye, str, object | None]:
+    """(eye, patient ID, DICOM tags) of one photograph given to ``screen``, or UsageError when
+    the path is not a photograph at all."""
+    from .batch import IMAGE_EXTENSIONS
+    from .loading import is_dicom_file, read_dicom_info
+    from .naming import display_text, parse_stem
+
+    shown = display_text(str(path))
+    if path.is_dir():
+        raise UsageError(f"{shown} is a folder; give photograph files (a folder is screened "
+                         "with 'retina-screen batch')")
+    if not path.exists():
+        raise UsageError(f"photograph not found: {shown}")
+    dicom = is_dicom_file(path)
+    if path.suffix.lower() not in IMAGE_EXTENSIONS and not dicom:
+        raise UsageError(f"{shown} is not a photograph (expected "
+                         f"{', '.join(sorted(IMAGE_EXTENSIONS))} or a DICOM file)")
+    patient, eye = parse_stem(display_text(path.stem))
+    info = read_dicom_info(path) if dicom else None
+    if info is not None:
+        patient = display_text(info.patient_id) if info.patient_id else patient
+        eye = Eye(info.laterality) if info.laterality else eye
+    return eye, patient, info
+
+
+def _screen_request(args: argparse.Namespace) -> tuple[list[tuple[Path, Eye]], PatientInfo]:
+    """The photographs and the patient of a ``screen`` call; UsageError for missing files,
+    folders, non-photographs and photographs of different patients."""
+    given = [(Path(p), None) for p in args.images]
+    given += [(Path(p), Eye.RIGHT) for p in args.right or []]
+    given += [(Path(p), Eye.LEFT) for p in args.left or []]
+    if not given:
+        raise UsageError("give at least one photograph")
+    photos, ids, dicom_ids, infos = [], [], set(), []
+    for path, forced_eye in given:
+        eye, patient, info = _photo_patient(path)
+        photos.append((path, forced_eye or eye))
+        ids.append(patient)
+        if info is not None:
+            infos.append(info)
+            if info.patient_id:
+                dicom_ids.add(patient)
+    if args.patient_id:
+        others = sorted(dicom_ids - {args.patient_id})
+    else:
+        others = sorted(set(ids)) if len(set(ids)) > 1 else []
+    if others:
+        raise UsageError(
+            "these photographs belong to different patients (" + ", ".join(sorted(set(ids)))
+            + "): screen one patient at a time" + ("" if args.patient_id else
+                                                   ", or give --patient-id when the file "
+                                                   "names do not carry the patient"))
+    patient = PatientInfo(
+        patient_id=args.patient_id or ids[0],
+        name=args.name or next((i.patient_name for i in infos if i.patient_name), "") or "",
+        birth_date=args.birth_date or next((i.birth_date for i in infos if i.birth_date), "")
+        or "",
+        diabetes_type=args.diabetes_type or "",
+    )
+    return photos, patient
+
+
 def cmd_screen(args: argparse.Namespace, settings: Settings) -> int:
     from .audit import AuditTrail
     from .engine import Screener
-    from .loading import read_dicom_info
-    from .naming import parse_stem
 
-    photos: list[tuple[Path, Eye]] = []
-    dicom_patient = None
-    for path in args.images:
-        path = Path(path)
-        _, eye = parse_stem(path.stem)
-        if path.suffix.lower() in (".dcm", ".dicom", ""):
-            info = read_dicom_info(path)
-            if info is not None:
-                dicom_patient = dicom_patient or info
-                if info.laterality:
-                    eye = Eye(info.laterality)
-        photos.append((path, eye))
-    photos += [(Path(p), Eye.RIGHT) for p in args.right or []]
-    photos += [(Path(p), Eye.LEFT) for p in args.left or []]
-    if not photos:
-        print("error: give at least one photograph", file=sys.stderr)
+    try:
+        photos, patient = _screen_request(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    patient_id = args.patient_id or (dicom_patient.patient_id if dicom_patient else "") or (
-        parse_stem(photos[0][0].stem)[0])
-    patient = PatientInfo(
-        patient_id=patient_id or "",
-        name=args.name or (dicom_patient.patient_name if dicom_patient else "") or "",
-        birth_date=args.birth_date or (dicom_patient.birth_date if dicom_patient else "") or "",
-        diabetes_type=args.diabetes_type or "",
-    )
+    from .naming import display_text
+
     screener = Screener(settings)
-    result = screener.screen_patient(photos, patient)
+    result = screener.decide(patient, [screener.screen_image(path, eye,
+                                                             source=display_text(str(path)))
+                                       for path, eye in photos])
+    if all(i.status is ImageStatus.ERROR for i in result.images):
+        # Nothing was screened: not a clinical result, so no audit record and no report.
+        print("error: none of the photographs could be read:", file=sys.stderr)
+        for image in result.images:
+            print(f"  {image.source}: {image.error}", file=sys.stderr)
+        return EXIT_FAILED
     trail = AuditTrail(settings.audit_db, settings.file_mode, key_path=settings.audit_key)
     try:
         trail.record_patient(result, settings.operator)
@@ -219,7 +275,7 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
     bar = ProgressLine(show and sys.stderr.isatty() or args.progress)
     cancel = threading.Event()
     kwargs = dict(pattern=args.pattern, workers=args.workers, reports=not args.no_reports,
-                  progress=bar)
+                  progress=bar, allow_other_input=args.continue_run)
     try:
         if args.watch:
             print(f"Watching {args.input_dir} (Ctrl-C to stop)")
@@ -236,45 +292,146 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
     bar.finish()
     refer = sum(1 for p in summary.patients if p.outcome.is_referral)
     insufficient = sum(1 for p in summary.patients if p.outcome.value == "insufficient")
-    print(f"Screened {summary.images} images of {len(summary.patients)} patients "
+    print(f"Screened {summary.images} images of {len(summary.patients)} patient visits "
           f"({summary.resumed} from an earlier run): {summary.ok} gradable, "
           f"{summary.ungradable} ungradable, {summary.errors} unreadable.")
     print(f"Patients: {refer} refer, {insufficient} images insufficient, "
           f"{len(summary.patients) - refer - insufficient} no referable DR.")
     for path, reason in summary.error_files:
         print(f"  unreadable: {path}: {reason}")
+    _print_batch_notes(summary)
     print(f"Results: {summary.results_csv}, {summary.patients_csv}, {summary.journal}")
     return EXIT_OK
 
 
+def _print_batch_notes(summary) -> None:  # noqa: ANN001 - BatchSummary
+    """What the operator should check after a batch: naming, clocks, damaged journal."""
+    if summary.pattern_matched is not None:
+        print(f"File names: {summary.pattern_matched} of {summary.found} matched --pattern; "
+              "the others were read with the built-in naming conventions.")
+    if summary.split_by_naming:
+        print(f"Warning: {len(summary.split_by_naming)} patient visits look like one patient "
+              "split in two by the file names (one eye each): "
+              f"{', '.join(summary.split_by_naming[:10])}; check the names or give --pattern.")
+    elif summary.one_eyed:
+        print(f"Note: {len(summary.one_eyed)} patient visits have photographs of one eye only "
+              f"or of an unknown eye: {', '.join(summary.one_eyed[:10])}"
+              + (" ..." if len(summary.one_eyed) > 10 else "")
+              + ". If the file names carry the eye another way, give --pattern.")
+    if summary.future_timestamps:
+        print(f"Warning: {summary.future_timestamps} photographs have a file time in the "
+              "future (is the camera's clock ahead?); they were screened by content.")
+    if summary.waiting:
+        print(f"{summary.waiting} photographs are still being written; they are screened once "
+              "they stop changing.")
+    if summary.damaged_records:
+        print(f"Warning: {summary.damaged_records} damaged records in {summary.journal} were "
+              f"skipped; a copy of the damaged journal is kept in {summary.damaged_copy}. "
+              "Patients whose records were damaged are screened again while their photographs "
+              "are in the input folder.")
+
+
+def _pick_visit(patients: dict, patient_id: str, visit: str | None) -> tuple | None:
+    """The journal key of the patient's visit to report: the one asked for, else the latest."""
+    keys = [k for k in patients if k[0] == patient_id and (visit is None or k[1] == visit)]
+    if not keys:
+        return None
+    keys.sort(key=lambda k: (k[1], patients[k].get("screened_at", "")))
+    if len(keys) > 1:
+        print(f"note: {len(keys)} visits of this patient ({', '.join(k[1] for k in keys)}); "
+              f"reporting the latest, {keys[-1][1]} (choose one with --visit)", file=sys.stderr)
+    return keys[-1]
+
+
+def _recorded_model(image: dict | None, settings: Settings):  # noqa: ANN202 - ModelInfo
+    """The model as the journal recorded it (name from the current manifest when the same)."""
+    from dataclasses import fields
+
+    from .results import ModelInfo
+
+    if image is None:
+        return None
+    try:
+        manifest = json.loads(Path(settings.model).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        manifest = {}
+    same = manifest.get("sha256") == image.get("model_sha256")
+    threshold = image.get("referable_threshold")
+    if threshold is None:
+        threshold = (manifest.get("thresholds") or {}).get("referable", float("nan"))
+    values = {"name": manifest.get("name", "model") if same else "model (as recorded)",
+              "version": image.get("model_version", ""), "sha256": image.get("model_sha256", ""),
+              "threshold": threshold, "manifest_sha256": image.get("manifest_sha256", ""),
+              "verified": bool(image.get("model_verified", same))}
+    return ModelInfo(**{f.name: values[f.name] for f in fields(ModelInfo) if f.name in values})
+
+
+def rebuild_decision(record: dict, images: list[dict], settings: Settings,
+                     name: str | None = None) -> PatientResult:
+    """The recorded decision of a batch visit, rebuilt from the journal's records only: the
+    photographs are not screened again (they may be archived, changed or gone)."""
+    from dataclasses import replace
+
+    from .batch import image_from_record
+    from .decision import combine_patient, load_referral_table
+    from .quality import load_thresholds
+
+    results = [image_from_record(i) for i in images]
+    version = next((i["quality"]["version"] for i in images if i.get("quality")),
+                   load_thresholds().version)
+    patient = PatientInfo(patient_id=record["patient_id"],
+                          name=name or record.get("patient_name") or "",
+                          birth_date=record.get("birth_date") or "",
+                          screening_date=record["screened_at"][:10])
+    result = combine_patient(patient, results, load_referral_table(settings.referral_table),
+                             record["screened_at"], _recorded_model(images[0] if images else None,
+                                                                     settings), version)
+    if result.outcome.value != record["outcome"]:
+        raise RetinaScreenError(
+            "the referral table changed since this patient was screened; the report cannot be "
+            "rebuilt as it was decided (screen the patient again instead)")
+    note = (f"Rebuilt from the results recorded at {record['screened_at']}; photographs and "
+            "heatmaps are not shown.")
+    return replace(result, notes=(*result.notes, note))
+
+
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from .batch import JOURNAL, Journal, latest_records
-    from .engine import Screener
-    from .naming import safe_file_stem
+    from .audit import AuditTrail
+    from .batch import JOURNAL, Journal, latest_records, report_names
     from .report import build_report
 
     out_dir = Path(args.results_dir)
-    run = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
-    images, patients = latest_records(Journal(out_dir / JOURNAL, settings.file_mode).read())
-    record = patients.get(args.patient_id)
-    if record is None:
-        print(f"error: no screened patient with that ID in {out_dir}", file=sys.stderr)
+    if not (out_dir / JOURNAL).is_file():
+        print(f"error: {out_dir} is not a batch output folder (it has no {JOURNAL}); give the "
+              "folder that 'retina-screen batch --out' wrote", file=sys.stderr)
         return EXIT_FAILED
-    screener = Screener(settings)
-    photos = [(Path(run["input_dir"]) / rel, Eye(images[rel]["eye"])) for rel in record["images"]]
-    result = screener.decide(PatientInfo(patient_id=args.patient_id, name=args.name or ""),
-                             [screener.screen_image(p, e, source=str(Path(rel)))
-                              for (p, e), rel in zip(photos, record["images"], strict=True)])
-    if result.outcome.value != record["outcome"]:
-        print("warning: the decision differs from the batch run's (model or photographs "
-              "changed)", file=sys.stderr)
+    journal = Journal(out_dir / JOURNAL, settings.file_mode)
+    images, patients = latest_records(journal.read(repair=False))  # never changes the file
+    if journal.damaged:
+        print(f"warning: {journal.damaged} damaged records in {out_dir / JOURNAL} were skipped",
+              file=sys.stderr)
+    key = _pick_visit(patients, args.patient_id, args.visit)
+    if key is None:
+        print(f"error: no screened patient with that ID{' and visit' if args.visit else ''} in "
+              f"{out_dir}", file=sys.stderr)
+        return EXIT_FAILED
+    record = patients[key]
+    result = rebuild_decision(record, [images[(*key, rel)] for rel in record["images"]
+                                       if (*key, rel) in images], settings, args.name)
     if args.pdf:
         target = Path(args.pdf)
-    elif record.get("report"):
-        target = out_dir / record["report"]  # the name the batch gave it
-    else:
-        target = out_dir / "reports" / (safe_file_stem(args.patient_id) + ".pdf")
+    else:  # the name the batch gave it, else a name no other patient visit has
+        taken = {k: r["report"] for k, r in patients.items() if r.get("report")}
+        target = out_dir / report_names(set(patients), taken)[key]
     build_report(result, target, settings)
+    trail = AuditTrail(settings.audit_db, settings.file_mode, key_path=settings.audit_key)
+    try:
+        trail.append("report", settings.operator, trail.patient_ref(args.patient_id),
+                     {"rebuilt_from": "batch results", "outcome": result.outcome.value,
+                      "screened_at": record["screened_at"], "visit": key[1],
+                      "images": [i.sha256 for i in result.images]})
+    finally:
+        trail.close()
     print(f"{result.referral.headline}\nReport: {target}")
     return EXIT_OK
 
@@ -364,7 +521,15 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument("--json", action="store_true", help="machine-readable output")
     screen.set_defaults(handler=cmd_screen)
 
-    batch = sub.add_parser("batch", help="screen a camera export folder (resumable)")
+    batch = sub.add_parser(
+        "batch", help="screen a camera export folder (resumable)",
+        description="Screen every photograph under INPUT_DIR. Photographs are grouped by "
+                    "patient and visit, and each visit is decided on its own photographs: the "
+                    "visit is the DICOM study date (else the Study Instance UID) where present, "
+                    "otherwise the nearest folder named with a date (2026-11-29/, 20261129/), "
+                    "otherwise the file's date. Photographs are known by content: a changed "
+                    "photograph is screened again; unreadable ones are retried on every run. "
+                    "An output folder belongs to one input folder (see --continue).")
     batch.add_argument("input_dir")
     batch.add_argument("--out", required=True, help="output folder")
     batch.add_argument("--pattern", help="file-name pattern, e.g. '{patient}-{eye}-{any}' or a "
@@ -372,16 +537,25 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--workers", type=int, help="worker processes (default: CPU cores)")
     batch.add_argument("--no-reports", action="store_true", help="skip the PDF reports")
     batch.add_argument("--paper", choices=["A4", "Letter"])
-    batch.add_argument("--watch", action="store_true", help="keep screening new photographs")
+    batch.add_argument("--continue", dest="continue_run", action="store_true",
+                       help="add this input folder's results to an output folder that holds "
+                       "another input folder's results (refused without it)")
+    batch.add_argument("--watch", action="store_true", help="keep screening new photographs "
+                       "(each once its size and content stop changing)")
     batch.add_argument("--interval", type=float, default=5.0, help="watch poll interval (s)")
     batch.add_argument("--quiet", action="store_true", help="no progress bar")
     batch.add_argument("--progress", action="store_true", help="progress bar even when "
                        "stderr is not a terminal")
     batch.set_defaults(handler=cmd_batch)
 
-    report = sub.add_parser("report", help="(re)build one patient's PDF from a batch output")
+    report = sub.add_parser(
+        "report", help="(re)build one patient's PDF from a batch output",
+        description="Rebuild a patient's report from the results the batch recorded (never by "
+                    "screening again); the photographs need not be there any more.")
     report.add_argument("results_dir")
     report.add_argument("patient_id")
+    report.add_argument("--visit", help="which visit (the 'visit' column of patients.csv; "
+                        "default: the latest)")
     report.add_argument("--name", help="patient name to print")
     report.add_argument("--pdf", help="where to write the PDF")
     report.add_argument("--paper", choices=["A4", "Letter"])

@@ -27,6 +27,10 @@ class OutputLockedError(OutputError):
     """Another screening run is already writing to the same output folder."""
 
 
+class OtherInputFolderError(OutputError):
+    """The output folder holds results of another input folder (continue only on purpose)."""
+
+
 class ConfigError(RetinaScreenError):
     """A setting, pattern or referral table is invalid."""
 

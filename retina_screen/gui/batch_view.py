@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QTableView,
@@ -40,6 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..errors import OtherInputFolderError
 from ..results import Outcome
 from ..settings import Settings
 from .icons import ACCENT, OUTCOME_COLOURS, line_icon, outcome_icon
@@ -264,7 +266,7 @@ class BatchPage(QWidget):
         self.cancel_button.setEnabled(False)
         for button in (self.start_button, self.cancel_button):
             button.setMinimumHeight(36)
-        self.start_button.clicked.connect(self.start)
+        self.start_button.clicked.connect(lambda: self.start())
         self.cancel_button.clicked.connect(self.cancel)
         escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
         escape.activated.connect(self.cancel)
@@ -367,7 +369,17 @@ class BatchPage(QWidget):
     def running(self) -> bool:
         return self.job is not None and self.job.isRunning()
 
-    def start(self) -> bool:
+    def confirm_other_input(self, message: str) -> bool:
+        """Ask before an output folder of another input folder is continued (replaceable in
+        tests)."""
+        answer = QMessageBox.question(
+            self, "Another camera folder",
+            f"{message}\n\nAdd this folder's results to that output folder anyway?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def start(self, allow_other_input: bool = False) -> bool:
         """Start (or resume) screening the chosen folder."""
         if self.running:
             return False
@@ -392,7 +404,8 @@ class BatchPage(QWidget):
             self.prefs.sync()
         settings = self._settings()
         options = dict(pattern=self.pattern.text().strip() or None,
-                       workers=settings.workers or None, reports=self.reports.isChecked())
+                       workers=settings.workers or None, reports=self.reports.isChecked(),
+                       allow_other_input=allow_other_input)
         watch = self.watch.isChecked()
         self.model.clear()
         self._update_counts()
@@ -475,6 +488,9 @@ class BatchPage(QWidget):
         self.open_folder_button.setEnabled(bool(self.output_dir.text()))
         self.job = None
         self.last_summary = summary
+        if isinstance(error, OtherInputFolderError) and self.confirm_other_input(str(error)):
+            self.start(allow_other_input=True)
+            return
         if error is not None:
             self.progress_bar.setRange(0, 1)
             self.progress_label.setText("The run stopped because of a problem.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -75,8 +76,8 @@ def assert_consistent(out: Path, allow_torn_tail: bool) -> list[dict]:
     images, patients = batch_module.latest_records(records)
     results, patient_rows = table_rows(out)
     # The tables may lag the journal (rewritten every few seconds), never run ahead of it.
-    assert {r["path"] for r in results} <= set(images)
-    assert {p["patient_id"] for p in patient_rows} <= set(patients)
+    assert {(r["patient_id"], r["visit"], r["path"]) for r in results} <= set(images)
+    assert {(p["patient_id"], p["visit"]) for p in patient_rows} <= set(patients)
     for row in patient_rows:
         if row["report"]:
             pdf = (out / row["report"]).read_bytes()
@@ -398,3 +399,127 @@ def test_intact_model_copy_is_accepted(model_copy: Path, batch_input: Path,
                      cli_env(tmp_path))
     assert result.returncode == 0, result.stderr
     assert '"status": "ok"' in result.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Lost data and crashes (issue 13, section 4)
+
+
+def _patient_lines(journal: Path) -> list[tuple[int, int, str]]:
+    """(start, end, patient ID) of every visit record line of a journal."""
+    data, spans, start = journal.read_bytes(), [], 0
+    for line in data.split(b"\n")[:-1]:
+        if b'"kind": "patient"' in line:
+            spans.append((start, start + len(line), json.loads(line)["patient_id"]))
+        start += len(line) + 1
+    return spans
+
+
+@pytest.mark.timeout(240)
+def test_damaged_byte_in_the_journal_never_drops_valid_records(srahim: Path,
+                                                               tmp_path: Path) -> None:
+    camera, out, env = tmp_path / "camera", tmp_path / "out", cli_env(tmp_path)
+    link_batch_input(srahim, camera, BATCH_PATIENTS[:6])
+    first = run_cli(["batch", str(camera), "--out", str(out), "--workers", "2", "--quiet",
+                     "--no-reports"], env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    journal = out / "results.jsonl"
+    spans = _patient_lines(journal)
+    assert len(spans) == 6
+    start, end, damaged_patient = spans[2]  # a record in the middle of the journal
+    data = bytearray(journal.read_bytes())
+    data[(start + end) // 2] = 0xFF  # one damaged byte
+    journal.write_bytes(bytes(data))
+    for photo in list(camera.iterdir()):  # the camera folder is archived ...
+        photo.rename(tmp_path / photo.name)
+    link_batch_input(srahim, camera, ("Patient108",))  # ... and the next patients arrive
+    second = run_cli(["batch", str(camera), "--out", str(out), "--workers", "2", "--quiet",
+                      "--no-reports"], env)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "1 damaged records" in second.stdout, second.stdout
+    kept = {row["patient_id"] for row in read_csv(out / "patients.csv")}
+    assert kept == {*BATCH_PATIENTS[:6], "Patient108"} - {damaged_patient}
+    copies = list(out.glob("results.jsonl.damaged-*"))
+    assert len(copies) == 1 and copies[0].read_bytes() == bytes(data)
+    read_journal(journal)  # the journal itself is whole again
+
+
+@pytest.mark.timeout(240)
+def test_report_reading_the_journal_during_a_batch_never_changes_it(srahim: Path,
+                                                                    tmp_path: Path) -> None:
+    camera, out, env = tmp_path / "camera", tmp_path / "out", cli_env(tmp_path)
+    link_batch_input(srahim, camera, BATCH_PATIENTS[:2])
+    done = run_cli(["batch", str(camera), "--out", str(out), "--workers", "1", "--quiet",
+                    "--no-reports"], env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    journal = out / "results.jsonl"
+    with open(journal, "ab") as handle:  # a batch in the middle of appending a patient
+        handle.write(b'{"kind": "image", "path": "Patient0')
+    during = journal.read_bytes()
+    report = run_cli(["report", str(out), BATCH_PATIENTS[0], "--pdf", str(tmp_path / "r.pdf")],
+                     env)
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert journal.read_bytes() == during
+
+
+@pytest.mark.timeout(240)
+def test_file_names_that_are_not_utf8_are_screened(srahim: Path, tmp_path: Path) -> None:
+    camera, out, env = tmp_path / "camera", tmp_path / "out", cli_env(tmp_path)
+    link_batch_input(srahim, camera, BATCH_PATIENTS[:2], copy=True)
+    for eye in "RL":  # a Latin-1 camera share: M\xfcller is not UTF-8
+        (srahim / f"images/Patient006_{eye}.jpg").read_bytes()
+        with open(os.path.join(os.fsencode(camera), b"M\xfcller_" + eye.encode() + b".jpg"),
+                  "wb") as handle:
+            handle.write((srahim / f"images/Patient006_{eye}.jpg").read_bytes())
+    done = run_cli(["batch", str(camera), "--out", str(out), "--workers", "2", "--quiet"], env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results, patients = table_rows(out)
+    assert len(results) == 6 and {r["status"] for r in results} == {"ok"}
+    by_id = {p["patient_id"]: p for p in patients}
+    assert by_id["M\\xfcller"]["outcome"] == "no_referable"
+    assert (out / by_id["M\\xfcller"]["report"]).read_bytes().startswith(b"%PDF")
+    assert audit_ok(tmp_path, env) == 3
+    photo = os.path.join(os.fsencode(camera), b"M\xfcller_R.jpg")
+    screened = subprocess.run([*map(os.fsencode, cli_command("screen", "--json")), photo],
+                              env=env, cwd=ROOT, capture_output=True, timeout=120)
+    assert screened.returncode == 0, screened.stderr[-3000:]
+    assert json.loads(screened.stdout)["patient_id"] == "M\\xfcller"
+
+
+def _workers_of(pid: int) -> list:
+    import psutil
+
+    return [worker for child in psutil.Process(pid).children()
+            if "forkserver" in " ".join(child.cmdline()) for worker in child.children()]
+
+
+@pytest.mark.timeout(240)
+def test_worker_logs_and_crash_logs_reach_the_log_folder(srahim: Path, tmp_path: Path) -> None:
+    camera, out, env = tmp_path / "camera", tmp_path / "out", cli_env(tmp_path)
+    link_batch_input(srahim, camera, BATCH_PATIENTS[:4])
+    done = run_cli(["batch", str(camera), "--out", str(out), "--workers", "2", "--quiet",
+                    "--no-reports"], env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    logs = tmp_path / "xdg-data" / "retina-screen" / "logs"
+    lines = (logs / "retina-screen.log").read_text().splitlines()
+    worker_lines = [line for line in lines if "screened a visit" in line]
+    assert len(worker_lines) == 4, lines
+    for line in worker_lines:  # written by the worker process itself (its pid in both places)
+        assert line.split()[2] == line.split("worker ")[1].split()[0], line
+    audit_folder = tmp_path / "xdg-data" / "retina-screen"
+    assert audit_folder.stat().st_mode & 0o777 == 0o700
+    # A worker that dies hard (a crash in a native decoder) leaves its traceback behind.
+    crash_log = logs / batch_module.WORKER_CRASH_LOG
+    crash_log.unlink()
+    link_batch_input(srahim, tmp_path / "more", BATCH_PATIENTS)
+    with started(["batch", str(tmp_path / "more"), "--out", str(tmp_path / "out2"),
+                  "--workers", "2", "--quiet", "--no-reports"], env) as process:
+        deadline = time.monotonic() + 120
+        while not (_workers_of(process.pid) and crash_log.exists()):  # workers started
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        os.kill(_workers_of(process.pid)[0].pid, signal.SIGSEGV)
+        while "Segmentation fault" not in crash_log.read_text(errors="replace"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    assert crash_log.stat().st_mode & 0o777 == 0o600

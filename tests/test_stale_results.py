@@ -1,0 +1,289 @@
+"""Issue 13, section 2: no stale results. Photographs are known by content, another input folder
+needs the operator's word, errors are retried, watch mode waits for content to settle, and
+``retina-screen report`` rebuilds the recorded decision (never a rescreen), with an audit record
+and a file name of its own. All on real photographs."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from retina_screen.batch import StabilityTracker, run_batch, watch_folder
+from retina_screen.errors import OtherInputFolderError
+
+ROOT = Path(__file__).resolve().parents[1]
+NO_DR = "Patient006"  # both eyes ICDR 0: "no referable DR"
+REFERABLE = "Patient145"  # both eyes ICDR 4: refer
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory):
+    from retina_screen.settings import load_settings
+
+    base = tmp_path_factory.mktemp("settings")
+    return load_settings(use_environment=False, use_file=False, overrides={
+        "audit_db": base / "audit.sqlite", "log_dir": base / "logs",
+        "audit_key": base / "audit.key"})
+
+
+def copy_patient(srahim: Path, patient: str, folder: Path, name: str | None = None) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for eye in "RL":
+        shutil.copy(srahim / f"images/{patient}_{eye}.jpg", folder / f"{name or patient}_{eye}.jpg")
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def outcomes(out: Path) -> dict[str, str]:
+    return {p["patient_id"]: p["outcome"] for p in rows(out / "patients.csv")}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def assert_hashes_match_files(out: Path, folder: Path) -> None:
+    for row in rows(out / "results.csv"):
+        assert row["sha256"] == sha256(folder / row["path"]), row["path"]
+
+
+def cli(*args: str, home: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "XDG_DATA_HOME": str(home / "data"),
+           "XDG_CONFIG_HOME": str(home / "config")}
+    return subprocess.run([sys.executable, "-m", "retina_screen", *args], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=300)
+
+
+def test_retake_under_the_same_name_is_screened_again(srahim: Path, settings,
+                                                      tmp_path: Path) -> None:
+    folder, out = tmp_path / "camera", tmp_path / "out"
+    copy_patient(srahim, NO_DR, folder)
+    run_batch(folder, out, settings, workers=1, reports=False)
+    assert outcomes(out) == {NO_DR: "no_referable"}
+    # The retake: another photograph written under the same name.
+    shutil.copy(srahim / f"images/{REFERABLE}_R.jpg", folder / f"{NO_DR}_R.jpg")
+    summary = run_batch(folder, out, settings, workers=1, reports=False)
+    assert summary.resumed == 0
+    assert outcomes(out)[NO_DR] in ("refer", "refer_urgent")
+    assert_hashes_match_files(out, folder)
+
+
+def test_copy_with_an_older_time_is_screened_again(srahim: Path, settings,
+                                                   tmp_path: Path) -> None:
+    folder, out = tmp_path / "camera", tmp_path / "out"
+    copy_patient(srahim, NO_DR, folder)
+    run_batch(folder, out, settings, workers=1, reports=False)
+    old = (folder / f"{NO_DR}_L.jpg").stat()
+    # A copy that keeps an older modification time (cp -p, a restore from backup).
+    shutil.copy2(srahim / f"images/{REFERABLE}_L.jpg", folder / f"{NO_DR}_L.jpg")
+    os.utime(folder / f"{NO_DR}_L.jpg", ns=(old.st_atime_ns, old.st_mtime_ns - 10**9))
+    run_batch(folder, out, settings, workers=1, reports=False)
+    assert outcomes(out)[NO_DR] in ("refer", "refer_urgent")
+    assert_hashes_match_files(out, folder)
+
+
+def test_same_content_with_a_new_time_is_not_screened_again(srahim: Path, settings,
+                                                            tmp_path: Path) -> None:
+    folder, out = tmp_path / "camera", tmp_path / "out"
+    copy_patient(srahim, NO_DR, folder)
+    run_batch(folder, out, settings, workers=1, reports=False)
+    before = (out / "results.jsonl").read_bytes()
+    for photo in folder.iterdir():  # touched or copied again: same bytes
+        shutil.copy(srahim / f"images/{photo.name}", photo)
+        os.utime(photo, ns=(time.time_ns(), time.time_ns() + 5 * 10**9))
+    summary = run_batch(folder, out, settings, workers=1, reports=False)
+    assert summary.resumed == 2
+    assert (out / "results.jsonl").read_bytes() == before
+
+
+def test_another_input_folder_is_refused_unless_continued(srahim: Path, settings,
+                                                          tmp_path: Path) -> None:
+    day1, day2, out = tmp_path / "2026-11-28", tmp_path / "2026-11-29", tmp_path / "out"
+    copy_patient(srahim, NO_DR, day1)
+    copy_patient(srahim, REFERABLE, day2, name=NO_DR)  # same names, another day's photographs
+    run_batch(day1, out, settings, workers=1, reports=False)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    with pytest.raises(OtherInputFolderError, match="another input folder"):
+        run_batch(day2, out, settings, workers=1, reports=False)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    run_batch(day2, out, settings, workers=1, reports=False, allow_other_input=True)
+    visits = {(p["visit"], p["outcome"]) for p in rows(out / "patients.csv")}
+    assert ("2026-11-28", "no_referable") in visits
+    assert any(v == "2026-11-29" and o in ("refer", "refer_urgent") for v, o in visits)
+    assert len(rows(out / "results.csv")) == 4  # yesterday's rows are kept
+
+
+def test_cli_refuses_another_input_folder_without_continue(srahim: Path,
+                                                           tmp_path: Path) -> None:
+    day1, day2, out = tmp_path / "a", tmp_path / "b", tmp_path / "out"
+    copy_patient(srahim, NO_DR, day1)
+    copy_patient(srahim, REFERABLE, day2)
+    first = cli("batch", str(day1), "--out", str(out), "--workers", "1", "--no-reports",
+                home=tmp_path)
+    assert first.returncode == 0, first.stderr
+    refused = cli("batch", str(day2), "--out", str(out), "--workers", "1", "--no-reports",
+                  home=tmp_path)
+    assert refused.returncode == 1 and "another input folder" in refused.stderr
+    assert "--continue" in refused.stderr and "Traceback" not in refused.stderr
+    continued = cli("batch", str(day2), "--out", str(out), "--workers", "1", "--no-reports",
+                    "--continue", home=tmp_path)
+    assert continued.returncode == 0, continued.stderr
+    assert set(outcomes(out)) == {NO_DR, REFERABLE}
+
+
+def test_errors_are_retried_on_resume(srahim: Path, settings, tmp_path: Path) -> None:
+    folder, out = tmp_path / "camera", tmp_path / "out"
+    copy_patient(srahim, NO_DR, folder)
+    photo = folder / f"{NO_DR}_R.jpg"
+    whole = photo.read_bytes()
+    photo.write_bytes(whole[: len(whole) // 2])  # copied half-way when the batch ran
+    first = run_batch(folder, out, settings, workers=1, reports=False)
+    assert [path for path, _ in first.error_files] == [photo.name]
+    assert outcomes(out) == {NO_DR: "insufficient"}
+    photo.write_bytes(whole)  # the copy finished
+    second = run_batch(folder, out, settings, workers=1, reports=False)
+    assert second.error_files == () and outcomes(out) == {NO_DR: "no_referable"}
+    # An error that stays an error is retried on every new run, and still reported.
+    (folder / "P9_R.jpg").write_bytes(whole[:1000])
+    run_batch(folder, out, settings, workers=1, reports=False)
+    third = run_batch(folder, out, settings, workers=1, reports=False)
+    assert [path for path, _ in third.error_files] == ["P9_R.jpg"]
+    assert third.resumed == 2
+
+
+def test_watch_waits_for_a_half_written_photo_with_an_old_time(srahim: Path, settings,
+                                                               tmp_path: Path) -> None:
+    folder, out = tmp_path / "camera" / "2026-11-29", tmp_path / "out"  # one visit
+    copy_patient(srahim, NO_DR, folder)
+    photo = folder / f"{NO_DR}_L.jpg"
+    whole = photo.read_bytes()
+    old_time = time.time_ns() - 3 * 86_400 * 10**9
+    photo.write_bytes(whole[:40_000])
+    os.utime(photo, ns=(old_time, old_time))  # the camera copies the original time first
+    tracker = StabilityTracker(settle_s=0.4)
+    first = run_batch(folder, out, settings, workers=1, reports=False, stability=tracker,
+                      allow_empty=True)
+    assert first.waiting == 2 and not (out / "patients.csv").read_text().count(NO_DR)
+    time.sleep(0.5)
+    with open(photo, "ab") as handle:  # still writing
+        handle.write(whole[40_000:200_000])
+    os.utime(photo, ns=(old_time, old_time))
+    assert run_batch(folder, out, settings, workers=1, reports=False, stability=tracker,
+                     retry_errors=False).waiting == 2
+    photo.write_bytes(whole)
+    os.utime(photo, ns=(old_time, old_time))
+    run_batch(folder, out, settings, workers=1, reports=False, stability=tracker,
+              retry_errors=False)
+    time.sleep(0.5)
+    done = run_batch(folder, out, settings, workers=1, reports=False, stability=tracker,
+                     retry_errors=False)
+    assert done.waiting == 0 and done.error_files == ()
+    assert outcomes(out) == {NO_DR: "no_referable"}
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert not [r for r in records if r.get("status") == "error"]  # never screened half-written
+    assert_hashes_match_files(out, folder)
+
+
+def test_watch_screens_photos_with_a_future_time_and_says_so(srahim: Path, settings,
+                                                             tmp_path: Path) -> None:
+    folder, out = tmp_path / "camera", tmp_path / "out"
+    copy_patient(srahim, NO_DR, folder)
+    ahead = time.time_ns() + 2 * 3600 * 10**9  # the camera's clock is two hours fast
+    for photo in folder.iterdir():
+        os.utime(photo, ns=(ahead, ahead))
+    cancel = threading.Event()
+    result: list = []
+    thread = threading.Thread(target=lambda: result.append(watch_folder(
+        folder, out, settings, interval_s=0.3, settle_s=0.5, cancel=cancel, workers=1,
+        reports=False)))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if (out / "patients.csv").is_file() and NO_DR in (out / "patients.csv").read_text():
+                break
+            time.sleep(0.2)
+    finally:
+        cancel.set()
+        thread.join(60)
+    assert outcomes(out) == {NO_DR: "no_referable"}
+    assert result and result[0].future_timestamps == 2
+
+
+@pytest.fixture(scope="module")
+def archived_batch(srahim: Path, tmp_path_factory) -> tuple[Path, Path]:
+    """A batch with reports of a referable patient (and IDs that sanitise alike, reports off
+    for them), whose photographs were then archived away."""
+    home = tmp_path_factory.mktemp("archived")
+    folder, out = home / "camera", home / "out"
+    copy_patient(srahim, REFERABLE, folder)
+    done = cli("batch", str(folder), "--out", str(out), "--workers", "1", home=home)
+    assert done.returncode == 0, done.stderr
+    shutil.move(folder, home / "archive")
+    return home, out
+
+
+def last_audit_kind(home: Path) -> tuple[int, str]:
+    with sqlite3.connect(home / "data" / "retina-screen" / "audit.sqlite") as connection:
+        count, = connection.execute("SELECT COUNT(*) FROM records").fetchone()
+        kind, = connection.execute("SELECT kind FROM records ORDER BY id DESC LIMIT 1").fetchone()
+    return count, kind
+
+
+def test_report_rebuilds_the_recorded_decision_after_the_photos_are_archived(
+        archived_batch: tuple[Path, Path]) -> None:
+    from pypdf import PdfReader
+
+    home, out = archived_batch
+    recorded = {p["patient_id"]: p for p in rows(out / "patients.csv")}[REFERABLE]
+    pdf = out / recorded["report"]
+    audit_before, _ = last_audit_kind(home)
+    done = cli("report", str(out), REFERABLE, home=home)
+    assert done.returncode == 0, done.stderr
+    assert "REFER" in done.stdout.upper() and "insufficient" not in done.stdout.lower()
+    text = " ".join(page.extract_text() for page in PdfReader(pdf).pages)
+    assert "REFER" in text and "insufficient" not in text.lower()
+    count, kind = last_audit_kind(home)
+    assert count == audit_before + 1 and kind == "report"
+
+
+def test_report_names_stay_unique_for_ids_that_sanitise_alike(srahim: Path,
+                                                              tmp_path: Path) -> None:
+    folder, out = tmp_path / "camera", tmp_path / "out"
+    copy_patient(srahim, NO_DR, folder, name="a b")
+    copy_patient(srahim, REFERABLE, folder, name="a_b")
+    done = cli("batch", str(folder), "--out", str(out), "--workers", "1", "--no-reports",
+               home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    first = cli("report", str(out), "a b", home=tmp_path)
+    second = cli("report", str(out), "a_b", home=tmp_path)
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    paths = {line.split("Report: ")[1].strip() for line in (first.stdout + second.stdout)
+             .splitlines() if line.startswith("Report: ")}
+    assert len(paths) == 2 and all(Path(p).is_file() for p in paths)
+    assert len(list((out / "reports").glob("*.pdf"))) == 2
+
+
+def test_report_on_a_wrong_folder_is_a_clear_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-folder"
+    done = cli("report", str(missing), "P1", home=tmp_path)
+    assert done.returncode == 1 and "not a batch output folder" in done.stderr
+    assert "Traceback" not in done.stderr and not missing.exists()
+    (tmp_path / "other").mkdir()
+    done = cli("report", str(tmp_path / "other"), "P1", home=tmp_path)
+    assert done.returncode == 1 and "not a batch output folder" in done.stderr
+    assert list((tmp_path / "other").iterdir()) == []
