@@ -48,7 +48,9 @@ class Screener:
     def __init__(self, settings: Settings | None = None, model: GradingModel | None = None,
                  threads: int | None = None) -> None:
         self.settings = settings or load_settings()
-        self.model = model or GradingModel(self.settings.model, threads=threads)
+        self.model = model or GradingModel(
+            self.settings.model, threads=threads,
+            allow_unverified=self.settings.allow_unverified_model)
         self.thresholds: Thresholds = load_thresholds()
         self.referral_table: ReferralTable = load_referral_table(self.settings.referral_table)
 

@@ -146,8 +146,8 @@ def test_cli_refuses_a_swapped_model_unless_allowed_and_then_says_so(tmp_path: P
     assert screened.returncode == 0, screened.stderr
     model = json.loads(screened.stdout)["model"]
     assert model["verified"] is False and model["manifest_sha256"] == sha256_of(manifest)
-    text = _cli(tmp_path, "--model", str(manifest), "screen", *photos,
-                RETINA_SCREEN_ALLOW_UNVERIFIED_MODEL="yes")
+    text = _cli(tmp_path, "--model", str(manifest), "--allow-unverified-model", "screen",
+                *photos)
     assert "WARNING: UNVERIFIED MODEL" in text.stdout, text.stdout + text.stderr
 
 
