@@ -19,7 +19,13 @@ from retina_screen.fov import crop_to_fov, find_fov
 from retina_screen.inference import GradingModel
 from retina_screen.loading import load_image
 from retina_screen.naming import compile_pattern, parse_stem, safe_file_stem
-from retina_screen.preprocess import PreprocessSpec, normalise_crop, preprocess_photo
+from retina_screen.preprocess import (
+    SCREENING_CROP_SIDE,
+    PreprocessSpec,
+    normalise_crop,
+    preprocess_photo,
+    resize_crop,
+)
 from retina_screen.results import Eye, ImageResult, ImageStatus, Outcome, PatientInfo
 from retina_screen.settings import load_settings
 
@@ -114,7 +120,8 @@ def test_preprocessing_is_shared_and_normalised(data_dir: Path) -> None:
     spec = PreprocessSpec(size=256)
     tensor, crop = preprocess_photo(rgb, spec)
     assert tensor.shape == (3, 256, 256) and tensor.dtype == np.float32
-    assert np.array_equal(tensor, normalise_crop(crop.image, spec))
+    assert crop.image.shape == (SCREENING_CROP_SIDE, SCREENING_CROP_SIDE, 3)
+    assert np.array_equal(tensor, normalise_crop(resize_crop(crop.image, 256), spec))
     assert tensor.min() >= -1.01 and tensor.max() <= 1.01
     assert abs(float(tensor.mean())) < 0.1  # local normalisation centres the image
 

@@ -25,6 +25,7 @@ import pickle
 import random
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -67,10 +68,12 @@ def read_labels(data_root: Path, source: str) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def _encode(path: str) -> bytes:
+def encode_photo(path: str | Path, quality: int = WEBP_QUALITY) -> bytes:
+    """A photograph file to its cached form: the app's screening crop as WebP (quality above
+    100 is lossless, so that the model input is bit-identical to the app's)."""
     crop = screening_crop(load_image(Path(path), max_side=DECODE_MAX_SIDE).pixels).image
     ok, buffer = cv2.imencode(
-        ".webp", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_WEBP_QUALITY, WEBP_QUALITY]
+        ".webp", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_WEBP_QUALITY, quality]
     )
     if not ok:
         raise RuntimeError(f"could not encode {path}")
@@ -103,11 +106,12 @@ def record_referable(row: dict[str, str]) -> bool:
     return int(row["icdr_grade"]) >= 2
 
 
-def build_cache(data_root: Path, out: Path, workers: int = 2) -> list[CacheRecord]:
+def build_cache(data_root: Path, out: Path, workers: int = 2,
+                quality: int = WEBP_QUALITY) -> list[CacheRecord]:
     rows = select_rows(data_root)
     paths = [str(data_root / source / row["file"]) for source, row in rows]
     with ProcessPoolExecutor(workers) as pool:
-        encoded = list(pool.map(_encode, paths, chunksize=32))
+        encoded = list(pool.map(partial(encode_photo, quality=quality), paths, chunksize=32))
     records = []
     for (source, row), webp in zip(rows, encoded, strict=True):
         patient = row.get("patient") or row["image"]
@@ -141,9 +145,11 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--out", type=Path, default=Path(".traincache/cache.pkl"))
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--webp-quality", type=int, default=WEBP_QUALITY,
+                        help="WebP quality of the cached crops; above 100 is lossless (~5x larger)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
-    records = build_cache(args.data, args.out, args.workers)
+    records = build_cache(args.data, args.out, args.workers, args.webp_quality)
     size = sum(len(r.webp) for r in records)
     for source in TRAINING_SOURCES:
         for split in ("train", "val"):

@@ -35,63 +35,12 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from ..metrics import quadratic_kappa, roc_auc
-from ..preprocess import PreprocessSpec, model_input
-from .cache import HIGH_RESOLUTION_SOURCES, CacheRecord, decode, load_cache
+from ..preprocess import PreprocessSpec
+from .cache import HIGH_RESOLUTION_SOURCES, CacheRecord, load_cache
+from .inputs import training_input
 from .model import GradingNet, freeze_batch_norm, load_onnx_weights
 
 log = logging.getLogger(__name__)
-
-
-def augment(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Fundus-appropriate augmentation of a square RGB uint8 FOV crop (same size out)."""
-    side = crop.shape[0]
-    angle = rng.uniform(0, 360)
-    scale = rng.uniform(0.9, 1.1)
-    shift = rng.uniform(-0.04, 0.04, size=2) * side
-    matrix = cv2.getRotationMatrix2D((side / 2, side / 2), angle, scale)
-    matrix[:, 2] += shift
-    out = cv2.warpAffine(crop, matrix, (side, side), flags=cv2.INTER_LINEAR, borderValue=0)
-    if rng.random() < 0.5:
-        out = out[:, ::-1]
-    image = out.astype(np.float32) / 255.0
-    gain = rng.uniform(0.75, 1.25) * rng.uniform(0.9, 1.1, size=3)
-    image = image * gain.astype(np.float32)
-    mean = image.mean()
-    image = (image - mean) * rng.uniform(0.8, 1.2) + mean
-    image = np.clip(image, 0, 1) ** rng.uniform(0.8, 1.25)
-    out = (image * 255).astype(np.uint8)
-    if rng.random() < 0.25:
-        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.3, 1.2))
-    return np.ascontiguousarray(camera_faults(out, rng))
-
-
-def camera_faults(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Faults that differ between cameras and exports: low resolution, JPEG re-compression,
-    and a field of view cut straight at one side (as many cameras cut the disc)."""
-    side = crop.shape[0]
-    out = crop
-    if rng.random() < 0.25:
-        low = int(side * rng.uniform(0.35, 0.8))
-        out = cv2.resize(cv2.resize(out, (low, low), interpolation=cv2.INTER_AREA),
-                         (side, side), interpolation=cv2.INTER_LINEAR)
-    if rng.random() < 0.2:
-        out = np.ascontiguousarray(out)
-        depth = int(side * rng.uniform(0.05, 0.15))
-        edge = rng.integers(4)
-        if edge == 0:
-            out[:depth] = 0
-        elif edge == 1:
-            out[-depth:] = 0
-        elif edge == 2:
-            out[:, :depth] = 0
-        else:
-            out[:, -depth:] = 0
-    if rng.random() < 0.3:
-        quality = int(rng.uniform(35, 90))
-        ok, buffer = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if ok:
-            out = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
-    return out
 
 
 class CropDataset(Dataset):
@@ -114,11 +63,9 @@ class CropDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         cv2.setNumThreads(1)
         record = self.records[index]
-        crop = decode(record)
-        if self.train:
-            crop = augment(crop, self._rng())
+        image = training_input(record, self.spec, self._rng() if self.train else None)
         target = torch.tensor([record.grade, int(record.referable or record.grade >= 2)])
-        return torch.from_numpy(model_input(crop, self.spec)), target
+        return torch.from_numpy(image), target
 
 
 def referable_loss(logits: torch.Tensor, referable: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,100 @@
+"""One model-input path: the app, the training cache, threshold choice and evaluation agree.
+
+The engine (used by ``screen``, ``batch``, ``evaluate`` and the export's threshold choice) and
+the training pipeline (cache, then ``training_input``) must hand the network the same input for
+the same photograph. Checked on real photographs of every source.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retina_screen.evaluation import evaluation_sets, screen_set
+from retina_screen.loading import load_image
+from retina_screen.preprocess import DECODE_MAX_SIDE, PreprocessSpec, model_input, preprocess_photo
+from retina_screen.training.cache import CacheRecord, encode_photo
+from retina_screen.training.inputs import training_input
+
+SOURCES = ("aptos2019", "eyepacs_equalised", "eyepacs_raw", "idrid", "srahim_dev",
+           "messidor2_dev")
+LOSSLESS = 101
+
+
+def _photos(data_dir: Path, source: str, count: int = 3) -> list[Path]:
+    with open(data_dir / source / "labels.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    step = max(1, len(rows) // count)
+    return [data_dir / source / rows[i * step]["file"] for i in range(count)]
+
+
+@pytest.fixture()
+def captured_inputs(screener, monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
+    """The arrays the engine hands to the grading network."""
+    seen: list[np.ndarray] = []
+    original = screener.model.predict
+
+    def spy(batch: np.ndarray):  # noqa: ANN202
+        seen.append(batch.copy())
+        return original(batch)
+
+    monkeypatch.setattr(screener.model, "predict", spy)
+    return seen
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_app_and_training_give_the_network_the_same_input(screener, data_dir: Path,
+                                                          captured_inputs: list, source: str
+                                                          ) -> None:
+    spec = screener.model.spec
+    for path in _photos(data_dir, source):
+        captured_inputs.clear()
+        result = screener.screen_image(path, keep_display=False)
+        if not captured_inputs:  # ungradable: the network never ran, nothing to compare
+            assert result.grading is None
+            continue
+        record = CacheRecord(source, path.stem, path.stem, 0, "train",
+                             encode_photo(path, LOSSLESS))
+        trained_on = training_input(record, spec)
+        assert trained_on.shape == (3, spec.size, spec.size)
+        np.testing.assert_allclose(captured_inputs[0][0], trained_on, atol=1e-5)
+
+
+def test_default_lossy_cache_stays_close_to_the_app(screener, data_dir: Path) -> None:
+    """The shipped training cache is WebP quality 92: its noise is far below the augmentation."""
+    spec = screener.model.spec
+    differences = []
+    for source in SOURCES:
+        for path in _photos(data_dir, source, 2):
+            loaded_input, _ = preprocess_photo(
+                load_image(path, max_side=DECODE_MAX_SIDE).pixels, spec)
+            record = CacheRecord(source, path.stem, path.stem, 0, "train", encode_photo(path))
+            differences.append(float(np.abs(loaded_input - training_input(record, spec)).mean()))
+    assert max(differences) < 0.04  # in normalised units (the input spans -1..1)
+
+
+def test_evaluation_and_threshold_choice_screen_through_the_engine(screener, data_dir: Path,
+                                                                   captured_inputs: list) -> None:
+    photos = evaluation_sets(data_dir, external_only=True)["messidor2_dev"][:3]
+    results = screen_set(screener, photos)
+    graded = [r for r in results if r.grading is not None]
+    assert len(captured_inputs) == len(graded) > 0
+    unpatched_predict = type(screener.model).predict
+    for photo, result, batch in zip([p for p, r in zip(photos, results, strict=True)
+                                     if r.grading is not None], graded, captured_inputs,
+                                    strict=True):
+        expected, _ = preprocess_photo(load_image(photo.path, max_side=DECODE_MAX_SIDE).pixels,
+                                       screener.model.spec)
+        np.testing.assert_array_equal(batch[0], expected)
+        probabilities, _ = unpatched_predict(screener.model, batch)
+        assert abs(result.grading.p_referable - float(probabilities[0, 2:].sum())) < 1e-6
+
+
+def test_model_input_resizes_any_crop_to_the_model_size() -> None:
+    spec = PreprocessSpec(size=448)
+    crop = np.full((512, 512, 3), 90, np.uint8)
+    assert model_input(crop, spec).shape == (3, 448, 448)
+    assert model_input(crop[:256, :256], spec).shape == (3, 448, 448)
