@@ -70,6 +70,8 @@ class ImageView(QGraphicsView):
         self.setBackgroundBrush(QColor("#11161C"))
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setObjectName("photoViewer")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAccessibleName("Photograph viewer")
         self.setAccessibleDescription("Zoom with the mouse wheel or Ctrl+plus and Ctrl+minus; "
                                       "drag to pan; double-click to fit.")

@@ -62,6 +62,7 @@ def scrolling(page: QWidget) -> QScrollArea:
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
     area.setObjectName(f"{page.objectName()}Scroll")
+    area.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes to the page's controls
     area.setWidget(page)
     return area
 
@@ -98,6 +99,7 @@ class MainWindow(QMainWindow):
                          "Screen a folder")
         self.tabs.setIconSize(QSize(18, 18))
         self.tabs.setAccessibleName("Screens")
+        self.tabs.tabBar().setAccessibleName("Screens")
         self.tabs.currentChanged.connect(lambda _index: self._pages_changed())
         central = QWidget()
         layout = QVBoxLayout(central)

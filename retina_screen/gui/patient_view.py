@@ -510,6 +510,7 @@ class ResultPanel(QFrame):
         self.new_button = QPushButton(line_icon("new"), "New patient")
         for button in (self.print_button, self.save_button, self.new_button):
             button.setMinimumHeight(34)
+            button.setAutoDefault(True)  # Enter presses the focused button, as Space does
         buttons = QGridLayout()
         buttons.setSpacing(8)
         buttons.addWidget(self.print_button, 0, 0, 1, 2)
@@ -566,6 +567,8 @@ class ResultPanel(QFrame):
 
     def show_result(self, result: PatientResult | None, busy: int = 0) -> None:
         self._show_result(result, busy)
+        self.icon.setAccessibleName(f"Outcome: {self.title.text()}")
+        self.banner.setAccessibleName(self.outcome_text().replace("\n", ". "))
         self._claim_height()
 
     def _show_result(self, result: PatientResult | None, busy: int = 0) -> None:
@@ -723,6 +726,7 @@ class PatientPage(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(slots_box)
         scroll.setObjectName("slotsScroll")
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         left_layout.addWidget(scroll, 1)
         left.setMinimumWidth(300)

@@ -12,6 +12,8 @@ TEXT = "#1F2933"
 MUTED = "#5F6B7A"
 ACCENT = "#14507A"
 ACCENT_HOVER = "#1B6499"
+#: Keyboard focus ring: dark amber, visible on white, on the grey window and on the blue buttons.
+FOCUS = "#C77700"
 
 STYLE_SHEET = f"""
 QMainWindow, QDialog {{ background: {WINDOW}; }}
@@ -26,7 +28,7 @@ QLabel#dropHint {{ color: {MUTED}; border: 1.5px dashed {BORDER}; border-radius:
     padding: 10px; background: #FAFBFC; }}
 QFrame#photoCard {{ background: #FAFBFC; border: 1px solid {BORDER}; border-radius: 8px; }}
 QFrame#photoCard[selected="true"] {{ border: 2px solid {ACCENT}; background: #F1F7FB; }}
-QFrame#photoCard:focus {{ border: 2px solid {ACCENT_HOVER}; }}
+QFrame#photoCard:focus {{ border: 2px solid {FOCUS}; }}
 QLabel#thumb {{ background: #11161C; border-radius: 6px; color: #9AA7B4; }}
 QLabel#fileName {{ font-weight: 600; }}
 QLabel#outcomeTitle {{ font-size: 16pt; font-weight: 800; letter-spacing: 0.5px; }}
@@ -41,11 +43,21 @@ QLineEdit[invalid="true"] {{ border: 1.5px solid #B3261E; }}
 QPushButton {{ padding: 6px 14px; border-radius: 6px; border: 1px solid {BORDER};
     background: {CARD}; color: {TEXT}; }}
 QPushButton:hover {{ border-color: {ACCENT}; }}
-QPushButton:focus {{ border: 2px solid {ACCENT_HOVER}; }}
+QPushButton:focus {{ border: 2px solid {FOCUS}; }}
 QPushButton:disabled {{ color: #A0AAB4; background: #F5F7F9; }}
 QPushButton#primary {{ background: {ACCENT}; color: white; border: 1px solid {ACCENT};
     font-weight: 600; }}
 QPushButton#primary:hover {{ background: {ACCENT_HOVER}; }}
+QPushButton#primary:focus {{ border: 3px solid {FOCUS}; }}
+QLineEdit:focus, QPlainTextEdit:focus, QComboBox:focus {{ border: 2px solid {FOCUS};
+    border-radius: 4px; }}
+QToolButton:focus {{ border: 2px solid {FOCUS}; border-radius: 4px; }}
+QCheckBox:focus {{ color: {FOCUS}; }}
+QCheckBox:focus::indicator {{ border: 2px solid {FOCUS}; border-radius: 3px; }}
+QGraphicsView#photoViewer:focus {{ border: 3px solid {FOCUS}; }}
+QTableView:focus {{ border: 2px solid {FOCUS}; }}
+QTabBar::tab:focus {{ color: {TEXT}; border-bottom: 3px solid {FOCUS}; }}
+QLineEdit[invalid="true"]:focus {{ border: 2px solid #B3261E; }}
 QPushButton#primary:disabled {{ background: #9DB4C6; border-color: #9DB4C6; color: #EEF3F7; }}
 QPushButton#danger {{ color: #B3261E; }}
 QTabWidget::pane {{ border: none; }}
