@@ -52,8 +52,9 @@ QPushButton#primary:focus {{ border: 3px solid {FOCUS}; }}
 QLineEdit:focus, QPlainTextEdit:focus, QComboBox:focus {{ border: 2px solid {FOCUS};
     border-radius: 4px; }}
 QToolButton:focus {{ border: 2px solid {FOCUS}; border-radius: 4px; }}
-QCheckBox:focus {{ color: {FOCUS}; }}
-QCheckBox:focus::indicator {{ border: 2px solid {FOCUS}; border-radius: 3px; }}
+QCheckBox::indicator:focus {{ border: 2px solid {FOCUS}; border-radius: 3px;
+    background: {CARD}; }}
+QCheckBox::indicator:focus:checked {{ background: {FOCUS}; }}
 QGraphicsView#photoViewer:focus {{ border: 3px solid {FOCUS}; }}
 QTableView:focus {{ border: 2px solid {FOCUS}; }}
 QTabBar::tab:focus {{ color: {TEXT}; border-bottom: 3px solid {FOCUS}; }}

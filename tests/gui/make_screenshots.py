@@ -2,7 +2,7 @@
 
     python tests/gui/make_screenshots.py [--out docs]
 
-docs/screenshot_patient.png: a patient screened from two real srahim_dev photographs, heatmap
+Both at 1366x768, the window filling the screen. docs/screenshot_patient.png: a patient screened from two real srahim_dev photographs, heatmap
 on. docs/screenshot_batch.png: the batch view after screening a folder of real photographs.
 Both are reduced to a 256-colour palette to stay small (well under 400 KB).
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("RETINA_SCREEN_DATA", ROOT.parent / "shared" / "data"))
-SIZE = (1360, 860)
+SIZE = (1366, 768)  # a common clinic laptop screen, the window filling it
 MAX_BYTES = 380 * 1024
 BATCH_PATIENTS = ("Patient006", "Patient008", "Patient013", "Patient016", "Patient017",
                   "Patient033", "Patient036", "Patient044", "Patient049", "Patient058")
@@ -46,8 +46,8 @@ def main() -> int:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="retina-screen-shots-"))
     screen = tmp / "screen.json"
-    screen.write_text(json.dumps({"screens": [{"name": "s", "x": 0, "y": 0, "width": 1920,
-                                               "height": 1080, "logicalDpi": 96, "dpr": 1}]}))
+    screen.write_text(json.dumps({"screens": [{"name": "s", "x": 0, "y": 0, "width": SIZE[0],
+                                               "height": SIZE[1], "logicalDpi": 96, "dpr": 1}]}))
     os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={screen}"
     os.environ.update(XDG_CONFIG_HOME=str(tmp / "config"), XDG_DATA_HOME=str(tmp / "data"))
     sys.path.insert(0, str(ROOT))
@@ -73,8 +73,8 @@ def main() -> int:
                                         "audit_db": tmp / "audit.sqlite"},
                              use_environment=False, use_file=False)
     window = MainWindow(prefs, settings)
-    window.resize(*SIZE)
     window.show()
+    window.setGeometry(0, 0, *SIZE)
     wait_until(lambda: window.screener is not None)
     page = window.patient_page
     page.confirm_discard = lambda *_quitting: True
