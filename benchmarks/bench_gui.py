@@ -108,7 +108,7 @@ def measure_drops(folder: Path, photos: list[Path]) -> list[tuple[str, float, fl
         ticker.start()
         timer = QElapsedTimer()
         timer.start()
-        enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime,
+        enter = QDragEnterEvent(centre.toPoint(), Qt.DropAction.CopyAction, mime,  # QPoint
                                 Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
         QApplication.sendEvent(slot, enter)
         QApplication.sendEvent(slot, QDropEvent(centre, Qt.DropAction.CopyAction, mime,
