@@ -74,6 +74,7 @@ from reportlab.platypus import (
 
 from .atomic import write_atomic
 from .errors import OutputError
+from .i18n import Catalogue, resolve_language
 from .overlay import heatmap_overlay
 from .results import (
     ICDR_LABELS,
@@ -263,13 +264,14 @@ def printable(text: str) -> tuple[str, bool]:
 class _Text:
     """Turns user-supplied text into paragraph markup and remembers unprintable characters."""
 
-    def __init__(self) -> None:
+    def __init__(self, tr: Catalogue | None = None) -> None:
         self.lost: list[str] = []  # which fields lost characters
+        self.tr = tr or Catalogue()
 
     def __call__(self, value: str, field: str = "", empty: str = UNKNOWN) -> str:
         text, lost = printable(value or "")
         if not text:
-            return escape(empty)
+            return escape(self.tr(empty))
         if lost and field and field not in self.lost:
             self.lost.append(field)
         cjk = CJK if cjk_embedded(text) else _cid_font(_cjk_font_for(text))
@@ -292,8 +294,8 @@ def _plain(value: str) -> str:
     return escape(value)
 
 
-def _percent(p: float | None) -> str:
-    return "not available" if p is None else f"{p:.0%}"
+def _percent(p: float | None, tr: Catalogue | None = None) -> str:
+    return (tr or Catalogue())("not available") if p is None else f"{p:.0%}"
 
 
 def _timestamp(iso: str) -> str:
@@ -491,7 +493,8 @@ class _Report:
         self.issued = issued
         self.width = width
         self.s = _styles()
-        self.text = _Text()
+        self.tr = Catalogue(resolve_language(getattr(settings, "language", "en")))
+        self.text = _Text(self.tr)
         self.letter = result.outcome.is_referral  # "insufficient" gets a retake note
 
     # ---- pieces
@@ -503,14 +506,16 @@ class _Report:
         settings, t = self.settings, self.text
         clinic = [self.para(t(settings.clinic_name, "clinic name",
                                empty="Diabetic eye screening"), "clinic")]
+        tr = self.tr
         address = [line for line in (settings.clinic_address or "").splitlines() if line.strip()]
         for line in address:
             clinic.append(self.para(t(line, "clinic address"), "small"))
         details = [
-            self.para(_plain(title).replace(" screening", "<br/>screening"), "title"),
-            self.para(f"Report ID: <b>{t(self.report_id)}</b>", "right"),
-            self.para(f"Date and time: {self.issued:%Y-%m-%d %H:%M}", "right"),
-            self.para(f"Operator: {t(settings.operator, 'operator')}", "right"),
+            self.para(_plain(tr(title)), "title"),
+            self.para(tr("Report ID: <b>{id}</b>", id=t(self.report_id)), "right"),
+            self.para(tr("Date and time: {when}", when=f"{self.issued:%Y-%m-%d %H:%M}"),
+                      "right"),
+            self.para(tr("Operator: {name}", name=t(settings.operator, "operator")), "right"),
         ]
         logo = _logo(settings.clinic_logo, 18 * mm, 40 * mm)
         logo_width = (logo.drawWidth + 4 * mm) if logo is not None else 0.001
@@ -530,11 +535,16 @@ class _Report:
     def outcome_box(self, compact: bool = False) -> Table:
         referral = self.result.referral
         accent, tint, line, symbol = _LOOK[self.result.outcome]
-        lines = [self.para(_plain(referral.headline), "headline"), Spacer(1, 1.5 * mm),
-                 self.para(f"<b>Action:</b> {_plain(referral.action)}", "detail"),
-                 self.para(f"<b>Time frame:</b> {_plain(referral.interval)}", "detail")]
+        tr = self.tr
+        lines = [self.para(_plain(tr.engine(referral.headline)), "headline"),
+                 Spacer(1, 1.5 * mm),
+                 self.para(tr("<b>Action:</b> {action}",
+                              action=_plain(tr.engine(referral.action))), "detail"),
+                 self.para(tr("<b>Time frame:</b> {interval}",
+                              interval=_plain(tr.engine(referral.interval))), "detail")]
         if self.result.outcome.is_referral:
-            lines.append(self.para(f"<b>Urgency:</b> {_plain(referral.urgency.upper())}",
+            lines.append(self.para(tr("<b>Urgency:</b> {urgency}",
+                                      urgency=_plain(tr.engine(referral.urgency).upper())),
                                    "detail"))
         size = 13 * mm if compact else 16 * mm
         table = _Table([[_symbol(symbol, size), lines]],
@@ -554,8 +564,10 @@ class _Report:
     def notes(self) -> list[Flowable]:
         if not self.result.notes:
             return []
-        items = "".join(f"<br/>\u2022 {self.text(note)}" for note in self.result.notes)
-        box = _Table([[self.para(f"<b>Please note:</b>{items}", "body")]], colWidths=[self.width])
+        items = "".join(f"<br/>\u2022 {self.text(self.tr.engine(note))}"
+                        for note in self.result.notes)
+        box = _Table([[self.para(self.tr("<b>Please note:</b>") + items, "body")]],
+                     colWidths=[self.width])
         box.setStyle(TableStyle([
             ("BOX", (0, 0), (-1, -1), 0.8, _INK),
             ("LEFTPADDING", (0, 0), (-1, -1), 3 * mm),
@@ -565,18 +577,20 @@ class _Report:
         return [Spacer(1, 2 * mm), box]
 
     def patient_rows(self) -> list[list[Flowable]]:
-        patient, t = self.result.patient, self.text
+        patient, t, tr = self.result.patient, self.text, self.tr
         screened = t(patient.screening_date)
         if self.result.screened_at:
-            screened += f" (photographs screened {_plain(_timestamp(self.result.screened_at))})"
-        diabetes = t(_capitalised(patient.diabetes_type))
+            screened += " " + tr("(photographs screened {when})",
+                                 when=_plain(_timestamp(self.result.screened_at)))
+        diabetes = t(_capitalised(tr.engine(patient.diabetes_type)))
         return [
-            [self.para("Name", "label"), self.para(t(patient.name, "name"), "value_bold"),
-             self.para("Date of birth", "label"), self.para(t(patient.birth_date), "value")],
-            [self.para("Patient ID", "label"), self.para(t(patient.patient_id, "patient ID"),
-                                                         "value_bold"),
-             self.para("Diabetes type", "label"), self.para(diabetes, "value")],
-            [self.para("Screening date", "label"), self.para(screened, "value"), "", ""],
+            [self.para(tr("Name"), "label"), self.para(t(patient.name, "name"), "value_bold"),
+             self.para(tr("Date of birth"), "label"),
+             self.para(t(patient.birth_date), "value")],
+            [self.para(tr("Patient ID"), "label"),
+             self.para(t(patient.patient_id, "patient ID"), "value_bold"),
+             self.para(tr("Diabetes type"), "label"), self.para(diabetes, "value")],
+            [self.para(tr("Screening date"), "label"), self.para(screened, "value"), "", ""],
         ]
 
     def patient(self) -> list[Flowable]:
@@ -591,14 +605,15 @@ class _Report:
         ]
         lost = [f for f in self.text.lost if f in ("name", "patient ID")]
         if lost:
-            rows.append(["", self.para(
-                f"The {' and '.join(lost)} contain{'s' if len(lost) == 1 else ''} characters "
-                f"this report cannot print, shown as \u201c{UNPRINTABLE}\u201d: check against "
-                "the patient record.", "small"), "", ""])
+            which = {("name",): "The name contains", ("patient ID",): "The patient ID contains",
+                     ("name", "patient ID"): "The name and patient ID contain"}[tuple(lost)]
+            rows.append(["", self.para(self.tr(
+                which + " characters this report cannot print, shown as \u201c{mark}\u201d: "
+                "check against the patient record.", mark=UNPRINTABLE), "small"), "", ""])
             style.append(("SPAN", (1, 3), (3, 3)))
         table = _Table(rows, colWidths=widths)
         table.setStyle(TableStyle(style))
-        return [self.para("Patient", "h2"), table]
+        return [self.para(self.tr("Patient"), "h2"), table]
 
     def picture_cell(self, image: ImageResult) -> list[list[Flowable]]:
         """Photograph and heatmap thumbnails side by side, with captions."""
@@ -611,24 +626,25 @@ class _Report:
         else:
             photo = self.placeholder("Photograph not available" if image.status
                                      is not ImageStatus.ERROR else "Photograph could not be read")
+        tr = self.tr
         grading = image.grading
         if grading is not None and grading.heatmap is not None and image.display_image is not None:
             if not heatmap_worth_showing(grading):  # a flat grey overlay would say nothing
                 return [[photo, self.placeholder(NOTHING_STOOD_OUT)],
-                        [self.para("Photograph", "caption"), self.para("", "caption")]]
+                        [self.para(tr("Photograph"), "caption"), self.para("", "caption")]]
             heat = _picture(_jpeg(report_heatmap(image.display_image, grading.heatmap)), side)
-            heat_caption = "Heatmap"
+            heat_caption = tr("Heatmap")
         elif grading is not None:
             heat = self.placeholder("No heatmap from this model")
             heat_caption = ""
         else:
             heat = self.placeholder("Not graded")
             heat_caption = ""
-        return [[photo, heat], [self.para("Photograph", "caption"),
+        return [[photo, heat], [self.para(tr("Photograph"), "caption"),
                                 self.para(heat_caption, "caption")]]
 
     def placeholder(self, words: str) -> Table:
-        box = _Table([[self.para(_plain(words), "centre")]], colWidths=[_THUMB],
+        box = _Table([[self.para(_plain(self.tr(words)), "centre")]], colWidths=[_THUMB],
                     rowHeights=[_THUMB])
         box.setStyle(TableStyle([
             ("BOX", (0, 0), (-1, -1), 0.6, _RULE),
@@ -646,46 +662,54 @@ class _Report:
             ("BOTTOMPADDING", (0, 0), (-1, -1), 0.5),
             ("ALIGN", (0, 0), (-1, -1), "LEFT"),
         ]))
+        tr = self.tr
         size = f" \u00b7 {image.width} \u00d7 {image.height} px" if image.width else ""
         lines = [pictures, self.para(
-            f"<b>Photograph {number} of {count}:</b> {t(_file_name(image.source))}{size}",
-            "small")]
+            tr("<b>Photograph {number} of {count}:</b>", number=number, count=count)
+            + f" {t(_file_name(image.source))}{size}", "small")]
         if image.status is ImageStatus.ERROR:
-            lines.append(self.para(f"<b>Quality: could not be read</b> \u2013 {t(image.error)}",
-                                   "small"))
+            lines.append(self.para(tr("<b>Quality: could not be read</b> \u2013 {reason}",
+                                      reason=t(tr.engine(image.error))), "small"))
         elif image.status is ImageStatus.UNGRADABLE:
-            reasons = "; ".join(t(r) for r in image.reasons) or "failed the quality check"
-            lines.append(self.para(f"<b>Quality: ungradable</b> \u2013 {reasons}", "small"))
+            reasons = "; ".join(t(tr.engine(r)) for r in image.reasons) or \
+                tr("failed the quality check")
+            lines.append(self.para(tr("<b>Quality: ungradable</b> \u2013 {reasons}",
+                                      reasons=reasons), "small"))
         else:
-            lines.append(self.para("<b>Quality:</b> gradable (passed the quality check)",
+            lines.append(self.para(tr("<b>Quality:</b> gradable (passed the quality check)"),
                                    "small"))
         if count == 1:
             return lines  # the eye's grade and probability, printed once above, are this photo's
         if image.grading is not None:
             g = image.grading
-            lines.append(self.para(
-                f"<b>This photograph:</b> {_plain(ICDR_LABELS[g.grade])} (ICDR {g.grade}), "
-                f"probability of referable DR {_percent(g.p_referable)}", "small"))
+            lines.append(self.para(tr(
+                "<b>This photograph:</b> {grade} (ICDR {number}), probability of referable DR "
+                "{p}", grade=_plain(tr.engine(ICDR_LABELS[g.grade])), number=g.grade,
+                p=_percent(g.p_referable, tr)), "small"))
         else:
-            lines.append(self.para("<b>This photograph:</b> not graded", "small"))
+            lines.append(self.para(tr("<b>This photograph:</b> not graded"), "small"))
         return lines
 
     def eye_summary(self, eye: EyeResult | None, which: Eye) -> list[Flowable]:
+        tr = self.tr
         if eye is None:
-            return [self.para("<b>No photograph of this eye.</b>", "body")]
-        grade = (f"{_plain(ICDR_LABELS[eye.grade])} (ICDR grade {eye.grade})"
-                 if eye.grade is not None else "not graded (no gradable photograph)")
+            return [self.para(tr("<b>No photograph of this eye.</b>"), "body")]
+        grade = (tr("{grade} (ICDR grade {number})",
+                    grade=_plain(tr.engine(ICDR_LABELS[eye.grade])), number=eye.grade)
+                 if eye.grade is not None else tr("not graded (no gradable photograph)"))
         out = [
-            self.para(f"<b>Eye result:</b> {_plain(_EYE_OUTCOME_WORDS[eye.outcome])}", "body"),
-            self.para(f"<b>DR grade:</b> {grade}", "body"),
-            self.para(f"<b>Probability of referable DR:</b> {_percent(eye.p_referable)}", "body"),
+            self.para(tr("<b>Eye result:</b> {outcome}",
+                         outcome=_plain(tr(_EYE_OUTCOME_WORDS[eye.outcome]))), "body"),
+            self.para(tr("<b>DR grade:</b> {grade}", grade=grade), "body"),
+            self.para(tr("<b>Probability of referable DR:</b> {p}",
+                         p=_percent(eye.p_referable, tr)), "body"),
         ]
         if eye.note:
-            out.append(self.para(self.text(eye.note), "small"))
+            out.append(self.para(self.text(tr.engine(eye.note)), "small"))
         return out
 
     def eyes(self) -> list[Flowable]:
-        flow: list[Flowable] = [self.para("Findings for each eye", "h2")]
+        flow: list[Flowable] = [self.para(self.tr("Findings for each eye"), "h2")]
         panels: list[tuple[Eye, EyeResult | None]] = [
             (Eye.RIGHT, self.result.eye(Eye.RIGHT)), (Eye.LEFT, self.result.eye(Eye.LEFT))]
         unknown = self.result.eye(Eye.UNKNOWN)
@@ -694,7 +718,7 @@ class _Report:
         column = (self.width - 6 * mm) / 2
         for start in range(0, len(panels), 2):
             pair = panels[start:start + 2]
-            heads = [self.para(_plain(which.label), "eye") for which, _ in pair]
+            heads = [self.para(_plain(self.tr.engine(which.label)), "eye") for which, _ in pair]
             summaries = [self.eye_summary(eye, which) for which, eye in pair]
             rows: list[list] = [heads, summaries]
             depth = max(len(eye.images) if eye else 0 for _, eye in pair)
@@ -727,23 +751,24 @@ class _Report:
         return flow
 
     def about(self) -> list[Flowable]:
-        result = self.result
+        result, tr = self.result, self.tr
         model = result.model
         if model is not None:
-            model_line = (f"<b>Model:</b> {_plain(model.name)}, version {_plain(model.version)}, "
-                          f"sha256 {_plain(model.short_sha)} \u00b7 referral threshold: "
-                          f"probability of referable DR \u2265 {_percent(model.threshold)}")
+            model_line = tr("<b>Model:</b> {name}, version {version}, sha256 {sha} \u00b7 referral "
+                            "threshold: probability of referable DR \u2265 {threshold}",
+                            name=_plain(model.name), version=_plain(model.version),
+                            sha=_plain(model.short_sha), threshold=_percent(model.threshold))
             if not model.verified:
-                model_line += f" \u00b7 <b>{_plain(model.trust_label)}</b>"
+                model_line += f" \u00b7 <b>{_plain(tr.engine(model.trust_label))}</b>"
         else:
-            model_line = f"<b>Model:</b> {UNKNOWN}"
+            model_line = tr("<b>Model:</b> {name}", name=tr(UNKNOWN))
         rows = [
             self.para(model_line, "small"),
-            self.para(f"<b>Quality thresholds:</b> version "
-                      f"{self.text(result.thresholds_version)} \u00b7 <b>DR grades:</b> "
-                      "International Clinical Diabetic Retinopathy (ICDR) scale; referable DR = "
-                      "moderate NPDR or worse", "small"),
-            self.para(_plain(INTENDED_USE), "small"),
+            self.para(tr("<b>Quality thresholds:</b> version {version} \u00b7 <b>DR grades:</b> "
+                         "International Clinical Diabetic Retinopathy (ICDR) scale; referable "
+                         "DR = moderate NPDR or worse",
+                         version=self.text(result.thresholds_version)), "small"),
+            self.para(_plain(tr(INTENDED_USE)), "small"),
         ]
         box = _Table([[rows]], colWidths=[self.width])
         box.setStyle(TableStyle([
@@ -751,54 +776,59 @@ class _Report:
             ("LEFTPADDING", (0, 0), (-1, -1), 0),
             ("TOPPADDING", (0, 0), (-1, -1), 2 * mm),
         ]))
-        return [KeepTogether([self.para("About this result", "h2"), box])]
+        return [KeepTogether([self.para(tr("About this result"), "h2"), box])]
 
     def no_referral(self) -> list[Flowable]:
-        referral = self.result.referral
+        referral, tr = self.result.referral, self.tr
         return [KeepTogether([
-            self.para("Referral", "h2"),
-            self.para(f"<b>No referral needed.</b> {_plain(referral.action)}; "
-                      f"{_plain(referral.interval)}. {NO_LETTER}", "body"),
+            self.para(tr("Referral"), "h2"),
+            self.para(tr("<b>No referral needed.</b> {action}; {interval}.",
+                         action=_plain(tr.engine(referral.action)),
+                         interval=_plain(tr.engine(referral.interval)))
+                      + " " + _plain(tr(NO_LETTER)), "body"),
         ])]
 
     def retake_note(self) -> list[Flowable]:
         """"Images insufficient": what to retake, per eye, and fields for a human grader; not a
         referral letter."""
-        result, t = self.result, self.text
+        result, t, tr = self.result, self.text, self.tr
         referral = result.referral
         items = []
         for which in (Eye.RIGHT, Eye.LEFT, Eye.UNKNOWN):
             eye = result.eye(which)
+            label = f"<b>{_plain(tr.engine(which.label))}:</b> "
             if eye is None:
                 if which is not Eye.UNKNOWN:
-                    items.append(f"<b>{_plain(which.label)}:</b> no photograph – "
-                                 "photograph this eye")
+                    items.append(label + tr("no photograph \u2013 photograph this eye"))
                 continue
             if which is Eye.UNKNOWN:
-                items.append(f"<b>{_plain(which.label)}:</b> {len(eye.images)} photograph(s) "
-                             "whose eye is not known – record right or left and screen again")
+                items.append(label + tr("{count} photograph(s) whose eye is not known \u2013 "
+                                        "record right or left and screen again",
+                                        count=len(eye.images)))
                 continue
             if eye.grade is not None:
                 continue
             reasons = list(dict.fromkeys([r for image in eye.images for r in image.reasons]
                                          + [image.error for image in eye.images if image.error]))
-            why = "; ".join(t(r) for r in reasons) or "no gradable photograph"
-            items.append(f"<b>{_plain(which.label)}:</b> {why}")
-        bullets = "".join(f"<br/>• {item}" for item in items)
+            why = "; ".join(t(tr.engine(r)) for r in reasons) or tr("no gradable photograph")
+            items.append(label + why)
+        bullets = "".join(f"<br/>\u2022 {item}" for item in items)
         body = [
-            self.para("Retake or human grading needed", "h2"),
-            self.para("<b>This is not a referral.</b> The screening is not complete because "
-                      f"the photographs could not be graded for both eyes:{bullets}", "body"),
+            self.para(tr("Retake or human grading needed"), "h2"),
+            self.para(tr("<b>This is not a referral.</b> The screening is not complete because "
+                         "the photographs could not be graded for both eyes:") + bullets,
+                      "body"),
             Spacer(1, 1.5 * mm),
-            self.para(f"<b>Next step:</b> {_plain(referral.action)}; "
-                      f"{_plain(referral.interval)}. If good photographs cannot be taken, the "
-                      "photographs and this report go to a human grader, who records the "
-                      "result below.", "body"),
+            self.para(tr("<b>Next step:</b> {action}; {interval}. If good photographs cannot be "
+                         "taken, the photographs and this report go to a human grader, who "
+                         "records the result below.",
+                         action=_plain(tr.engine(referral.action)),
+                         interval=_plain(tr.engine(referral.interval))), "body"),
             Spacer(1, 2 * mm),
         ]
-        fields = _Table([[self.para("Human grader (name)", "label"), "",
-                          self.para("Date", "label"), ""],
-                         [self.para("Grade / decision", "label"), "", "", ""]],
+        fields = _Table([[self.para(tr("Human grader (name)"), "label"), "",
+                          self.para(tr("Date"), "label"), ""],
+                         [self.para(tr("Grade / decision"), "label"), "", "", ""]],
                         colWidths=[38 * mm, self.width - 38 * mm - 50 * mm, 12 * mm, 38 * mm],
                         rowHeights=[10 * mm, 10 * mm])
         fields.setStyle(TableStyle([
@@ -810,26 +840,27 @@ class _Report:
         return [KeepTogether([*body, fields])]
 
     def letter_page(self) -> list[Flowable]:
-        result, t = self.result, self.text
+        result, t, tr = self.result, self.text, self.tr
         patient = result.patient
         clinic = t(self.settings.clinic_name, empty="the screening service")
         address = ", ".join(t(line) for line in (self.settings.clinic_address or "").splitlines()
                             if line.strip())
         flow: list[Flowable] = [PageBreak(), *self.header("Referral to the eye service"),
-                                self.para("Referral letter", "letter_title")]
+                                self.para(tr("Referral letter"), "letter_title")]
         meta = [
-            [self.para("To", "label"), self.para("<b>The eye service</b> (ophthalmology / "
-                                                  "hospital eye service)", "value")],
-            [self.para("From", "label"),
+            [self.para(tr("To"), "label"), self.para(tr("<b>The eye service</b> (ophthalmology "
+                                                        "/ hospital eye service)"), "value")],
+            [self.para(tr("From"), "label"),
              self.para(clinic + (f", {address}" if address else ""), "value")],
-            [self.para("Patient", "label"), self.para(
-                f"<b>{t(patient.name)}</b> \u00b7 patient ID <b>{t(patient.patient_id)}</b> "
-                f"\u00b7 date of birth {t(patient.birth_date)}", "value")],
-            [self.para("Diabetes type", "label"),
-             self.para(t(_capitalised(patient.diabetes_type)), "value")],
-            [self.para("Screened", "label"), self.para(
-                f"{t(patient.screening_date)} at {clinic} (report ID {t(self.report_id)})",
+            [self.para(tr("Patient"), "label"), self.para(tr(
+                "<b>{name}</b> \u00b7 patient ID <b>{id}</b> \u00b7 date of birth {birth}",
+                name=t(patient.name), id=t(patient.patient_id), birth=t(patient.birth_date)),
                 "value")],
+            [self.para(tr("Diabetes type"), "label"),
+             self.para(t(_capitalised(tr.engine(patient.diabetes_type))), "value")],
+            [self.para(tr("Screened"), "label"), self.para(tr(
+                "{date} at {clinic} (report ID {id})", date=t(patient.screening_date),
+                clinic=clinic, id=t(self.report_id)), "value")],
         ]
         table = _Table(meta, colWidths=[28 * mm, self.width - 28 * mm])
         table.setStyle(TableStyle([
@@ -839,49 +870,53 @@ class _Report:
             ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
         ]))
         flow += [table, Spacer(1, 3 * mm),
-                 self.para("Dear colleague,", "body"), Spacer(1, 1.5 * mm),
-                 self.para("This patient attended diabetic eye screening. Automated grading of "
-                           "the retinal photographs gave the result below; please see the "
-                           "requested action and time frame.", "body"),
+                 self.para(tr("Dear colleague,"), "body"), Spacer(1, 1.5 * mm),
+                 self.para(tr("This patient attended diabetic eye screening. Automated grading "
+                              "of the retinal photographs gave the result below; please see the "
+                              "requested action and time frame."), "body"),
                  Spacer(1, 3 * mm), self.outcome_box(compact=True), Spacer(1, 3 * mm),
-                 self.para("Findings", "h2"), self.findings_table()]
+                 self.para(tr("Findings"), "h2"), self.findings_table()]
         if result.notes:
             flow.append(Spacer(1, 2 * mm))
-            flow += [self.para(f"\u2022 {t(note)}", "body") for note in result.notes]
+            flow += [self.para(f"\u2022 {t(tr.engine(note))}", "body") for note in result.notes]
         flow += [
             Spacer(1, 3 * mm),
-            self.para("The result comes from automated screening software for research use "
-                      "and has not been confirmed by a human grader unless signed below. The "
-                      "full report with the photographs is available from the screening service "
-                      "under the report ID above.", "small"),
+            self.para(tr("The result comes from automated screening software for research use "
+                         "and has not been confirmed by a human grader unless signed below. The "
+                         "full report with the photographs is available from the screening "
+                         "service under the report ID above."), "small"),
             Spacer(1, 5 * mm),
             KeepTogether(self.signature_block()),
         ]
         return flow
 
     def findings_table(self) -> Table:
-        header = [self.para(f"<b>{h}</b>", "small") for h in
+        tr = self.tr
+        header = [self.para(f"<b>{tr(h)}</b>", "small") for h in
                   ("Eye", "Photographs", "DR grade (ICDR)", "Probability of referable DR",
                    "Quality")]
         rows = [header]
         for which in (Eye.RIGHT, Eye.LEFT, Eye.UNKNOWN):
             eye = self.result.eye(which)
+            label = self.para(_plain(tr.engine(which.label)), "small")
             if eye is None:
                 if which is not Eye.UNKNOWN:
-                    rows.append([self.para(_plain(which.label), "small"),
-                                 self.para("none", "small"), self.para("not screened", "small"),
-                                 self.para("not available", "small"),
-                                 self.para("no photograph of this eye", "small")])
+                    rows.append([label, self.para(tr("none"), "small"),
+                                 self.para(tr("not screened"), "small"),
+                                 self.para(tr("not available"), "small"),
+                                 self.para(tr("no photograph of this eye"), "small")])
                 continue
             gradable = len(eye.gradable_images)
-            grade = (f"{_plain(ICDR_LABELS[eye.grade])} ({eye.grade})"
-                     if eye.grade is not None else "not graded")
+            grade = (f"{_plain(tr.engine(ICDR_LABELS[eye.grade]))} ({eye.grade})"
+                     if eye.grade is not None else tr("not graded"))
             problems = sorted({r for image in eye.images for r in image.reasons})
-            quality = ("; ".join(self.text(p) for p in problems) if problems
-                       else "all photographs gradable")
-            rows.append([self.para(_plain(which.label), "small"),
-                         self.para(f"{gradable} of {len(eye.images)} gradable", "small"),
-                         self.para(grade, "small"), self.para(_percent(eye.p_referable), "small"),
+            quality = ("; ".join(self.text(tr.engine(p)) for p in problems) if problems
+                       else tr("all photographs gradable"))
+            rows.append([label,
+                         self.para(tr("{gradable} of {count} gradable", gradable=gradable,
+                                      count=len(eye.images)), "small"),
+                         self.para(grade, "small"),
+                         self.para(_percent(eye.p_referable, tr), "small"),
                          self.para(quality, "small")])
         widths = [27 * mm, 25 * mm, 34 * mm, 28 * mm]
         widths.append(self.width - sum(widths))
@@ -894,11 +929,13 @@ class _Report:
         return table
 
     def signature_block(self) -> list[Flowable]:
+        tr = self.tr
+
         def field(label: str) -> list[Flowable]:
-            return [self.para(label, "label"), ""]
+            return [self.para(tr(label), "label"), ""]
 
         rows = [field("Referring clinician (name)"), field("Role / registration number"),
-                [self.para("Signature", "label"), "", self.para("Date", "label"), ""]]
+                [self.para(tr("Signature"), "label"), "", self.para(tr("Date"), "label"), ""]]
         widths = [45 * mm, self.width - 45 * mm]
         top = _Table(rows[:2], colWidths=widths, rowHeights=[10 * mm] * 2)
         bottom = _Table([rows[2]], colWidths=[45 * mm, self.width - 45 * mm - 50 * mm, 12 * mm,
@@ -907,13 +944,13 @@ class _Report:
         top.setStyle(TableStyle(line + [("LINEBELOW", (1, 0), (1, -1), 0.7, _INK)]))
         bottom.setStyle(TableStyle(line + [("LINEBELOW", (1, 0), (1, 0), 0.7, _INK),
                                            ("LINEBELOW", (3, 0), (3, 0), 0.7, _INK)]))
-        received = _Table([[self.para("Received by the eye service on", "label"), "",
-                           self.para("by", "label"), ""]],
+        received = _Table([[self.para(tr("Received by the eye service on"), "label"), "",
+                           self.para(tr("by"), "label"), ""]],
                          colWidths=[55 * mm, 40 * mm, 8 * mm, self.width - 103 * mm],
                          rowHeights=[12 * mm])
         received.setStyle(TableStyle(line + [("LINEBELOW", (1, 0), (1, 0), 0.7, _INK),
                                              ("LINEBELOW", (3, 0), (3, 0), 0.7, _INK)]))
-        return [self.para("Signature", "h2"), top, bottom, Spacer(1, 4 * mm), received]
+        return [self.para(tr("Signature"), "h2"), top, bottom, Spacer(1, 4 * mm), received]
 
     # ---- whole document
 
@@ -936,15 +973,20 @@ class _Report:
         canvas.setStrokeColor(_RULE)
         canvas.setLineWidth(0.5)
         canvas.line(_MARGIN, 14 * mm, width - _MARGIN, 14 * mm)
-        left = Paragraph(f"Report ID {self.text(self.report_id)} \u00b7 patient ID "
-                         f"{self.text(self.result.patient.patient_id)}", self.s["small_grey"])
+        tr = self.tr
+        left = Paragraph(tr("Report ID {id} \u00b7 patient ID {patient}",
+                            id=self.text(self.report_id),
+                            patient=self.text(self.result.patient.patient_id)),
+                         self.s["small_grey"])
         left.wrapOn(canvas, width - 2 * _MARGIN - 30 * mm, 10 * mm)
         left.drawOn(canvas, _MARGIN, 9.5 * mm)
         canvas.setFont(REGULAR, 7)
         canvas.setFillColor(_GREY)
-        canvas.drawRightString(width - _MARGIN, 10.5 * mm, f"Page {page} of {total}")
-        canvas.drawString(_MARGIN, 6 * mm, "Screening for diabetic retinopathy only \u00b7 "
-                                           "research use, not cleared for clinical diagnosis")
+        canvas.drawRightString(width - _MARGIN, 10.5 * mm,
+                               tr("Page {page} of {total}", page=page, total=total))
+        canvas.drawString(_MARGIN, 6 * mm, tr("Screening for diabetic retinopathy only \u00b7 "
+                                              "research use, not cleared for clinical "
+                                              "diagnosis"))
         canvas.restoreState()
 
 
@@ -964,7 +1006,8 @@ def _render(result: PatientResult, settings: Settings, report_id: str) -> tuple[
         buffer, pagesize=pagesize, leftMargin=_MARGIN, rightMargin=_MARGIN, topMargin=13 * mm,
         bottomMargin=18 * mm, title=f"Diabetic retinopathy screening report {report_id}",
         author=settings.clinic_name, subject="Diabetic retinopathy screening",
-        creator="retina-screen", initialFontName=REGULAR, lang="en",
+        creator="retina-screen", initialFontName=REGULAR,
+        lang=resolve_language(getattr(settings, "language", "en")),
     )
     frame = Frame(_MARGIN, 18 * mm, width - 2 * _MARGIN, height - 31 * mm, id="body",
                   leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)

@@ -89,6 +89,10 @@ class Settings:
     paper_size: str = setting(
         "A4", title="Paper size", choices=("A4", "Letter"), editable=True,
         doc="paper of the PDF reports and the printer")
+    language: str = setting(
+        "system", title="Language", choices=("system", "en", "es"), editable=True,
+        doc="language of the app and the reports (system: the computer's language; en: "
+            "English; es: Spanish)")
     output_dir: Path = setting(
         factory=lambda: Path.home() / "retina-screen-results", title="Default output folder",
         kind="folder", editable=True,
@@ -295,4 +299,6 @@ def load_settings(overrides: dict[str, Any] | None = None, base: Settings | None
     result = dataclasses.replace(start, **coerced)
     if result.paper_size not in ("A4", "Letter"):
         raise ConfigError(f"paper size must be A4 or Letter, not {result.paper_size!r}")
+    if result.language not in ("system", "en", "es"):
+        raise ConfigError(f"language must be system, en or es, not {result.language!r}")
     return result

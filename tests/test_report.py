@@ -533,3 +533,47 @@ def test_report_bytes_for_preview(referable, settings, tmp_path):
 def test_report_folder_is_created(negative, settings, tmp_path):
     path = report.build_report(negative, tmp_path / "new" / "deeper" / "r.pdf", settings)
     assert path.is_file() and PdfReader(str(path)).pages
+
+
+# ---------------------------------------------------------------------------------------------
+# language
+
+
+def test_spanish_report_has_no_untranslated_text(referable, negative, one_eye, rejected,
+                                                 settings, monkeypatch):
+    from retina_screen import i18n
+
+    catalogues = []
+    original = i18n.Catalogue.__init__
+
+    def remember(self, language="en"):  # noqa: ANN001
+        original(self, language)
+        catalogues.append(self)
+
+    monkeypatch.setattr(i18n.Catalogue, "__init__", remember)
+    spanish = settings.replace(language="es")
+    english_only = ("Findings for each eye", "Probability of referable DR", "Referral letter",
+                    "Date of birth", "Please note", "About this result", "Quality:", "Page 1 of",
+                    "not recorded", "to be seen within", "Intended use", "Retake or human",
+                    "no photograph", "Right eye", "Left eye")
+    for result in (referable, negative, one_eye, rejected):
+        text = " ".join(pdf_pages(report.report_bytes(result, spanish)))
+        assert "Informe de cribado de retinopatía diabética" in text
+        assert "Hallazgos de cada ojo" in text and "Ojo derecho (OD)" in text
+        for phrase in english_only:
+            assert phrase not in text, phrase
+    missing = set().union(*(c.missing for c in catalogues))
+    assert not missing, sorted(missing)
+    assert all(c.language == "es" for c in catalogues)
+
+
+def test_language_setting_follows_the_system_by_default(monkeypatch):
+    from retina_screen import i18n
+
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "es_ES.UTF-8")
+    assert i18n.resolve_language("system") == "es"
+    monkeypatch.setenv("LANG", "fr_FR.UTF-8")
+    assert i18n.resolve_language("system") == "en"  # no French catalogue: English
+    assert i18n.resolve_language("es") == "es" and i18n.resolve_language("en") == "en"

@@ -229,6 +229,9 @@ class SettingsDialog(QDialog):
     def _output_tab(self, settings: Settings) -> QWidget:
         page, form = self._form_page()
         self.paper = self._editor(form, "paper_size", settings)
+        self.language = self._editor(form, "language", settings)
+        self.language.setToolTip(self.language.toolTip() + " Takes effect in the app when it is "
+                                 "started again; new reports use it at once.")
         self.output_dir = self._editor(form, "output_dir", settings)
         note = QLabel("Reports are saved here by default, and batch runs write their results "
                       "(results.csv, patients.csv, reports) into a folder you choose, starting "
