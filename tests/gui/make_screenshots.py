@@ -2,9 +2,10 @@
 
     python tests/gui/make_screenshots.py [--out docs]
 
-Both at 1366x768, the window filling the screen. docs/screenshot_patient.png: a patient screened from two real srahim_dev photographs, heatmap
-on. docs/screenshot_batch.png: the batch view after screening a folder of real photographs.
-Both are reduced to a 256-colour palette to stay small (well under 400 KB).
+Both at 1366x768, the window filling the screen. docs/screenshot_patient.png: a patient
+screened from two real srahim_dev photographs, heatmap on. docs/screenshot_batch.png: the batch
+view after screening a folder of real photographs. Both are reduced to a 256-colour palette
+when needed to stay small (well under 400 KB).
 """
 
 from __future__ import annotations
