@@ -85,7 +85,7 @@ RESULT_COLUMNS = ["path", "patient_id", "eye", "status", "reasons", "icdr_grade"
                   "referable_threshold", "manifest_sha256", "model_verified"]
 PATIENT_COLUMNS = ["patient_id", "eyes", "outcome", "decision", "action", "interval", "urgency",
                    "right_grade", "left_grade", "images", "ungradable", "errors", "report",
-                   "notes", "visit", "model_verified"]
+                   "notes", "visit", "model_verified", "pacs"]
 REPORT_THUMBNAIL_SIDE = 320
 WORKER_TASKS_BEFORE_RECYCLE = 100
 CSV_REFRESH_SECONDS = 2.0
@@ -590,6 +590,9 @@ def write_tables(out_dir: Path, images: dict[tuple[str, str, str], dict],
             "visit": r.get("visit") or "",
         })
     patient_rows = []
+    from .clinic.outbox import pacs_status  # "pending"/"sent" per visit (clinic/outbox.py)
+
+    pacs = pacs_status(out_dir)
     for key in sorted(patients):
         p = patients[key]
         patient_rows.append({
@@ -599,7 +602,7 @@ def write_tables(out_dir: Path, images: dict[tuple[str, str, str], dict],
             "left_grade": "" if p.get("left_grade") is None else p["left_grade"],
             "images": p["image_count"], "notes": " | ".join(p.get("notes", [])),
             "model_verified": _yes_no(p.get("model_verified")),
-            "visit": p.get("visit") or "",
+            "visit": p.get("visit") or "", "pacs": pacs.get(key, ""),
         })
     write_atomic(out_dir / RESULTS_CSV, _csv_bytes(RESULT_COLUMNS, result_rows), mode, "results")
     write_atomic(out_dir / PATIENTS_CSV, _csv_bytes(PATIENT_COLUMNS, patient_rows), mode,

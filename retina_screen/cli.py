@@ -270,7 +270,9 @@ class ProgressLine:
 
 def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
     from .batch import run_batch, watch_folder
+    from .clinic import commands as clinic
 
+    clinic.check_batch_arguments(args, settings)  # --send without a PACS: refused first
     show = not args.quiet
     bar = ProgressLine(show and sys.stderr.isatty() or args.progress)
     cancel = threading.Event()
@@ -301,6 +303,7 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  unreadable: {path}: {reason}")
     _print_batch_notes(summary)
     print(f"Results: {summary.results_csv}, {summary.patients_csv}, {summary.journal}")
+    clinic.after_batch(args, settings, Path(args.out))  # --fhir, --send (clinic/commands.py)
     return EXIT_OK
 
 
@@ -546,6 +549,9 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--quiet", action="store_true", help="no progress bar")
     batch.add_argument("--progress", action="store_true", help="progress bar even when "
                        "stderr is not a terminal")
+    from .clinic.commands import add_batch_arguments, add_commands
+
+    add_batch_arguments(batch)  # --send, --fhir
     batch.set_defaults(handler=cmd_batch)
 
     report = sub.add_parser(
@@ -584,6 +590,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--external-only", action="store_true",
                           help="only the external srahim_dev set")
     evaluate.set_defaults(handler=cmd_evaluate)
+
+    add_commands(sub)  # send, worklist (clinic/commands.py)
 
     gui = sub.add_parser("gui", help="open the desktop application")
     gui.add_argument("gui_args", nargs=argparse.REMAINDER,

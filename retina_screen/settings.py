@@ -120,6 +120,23 @@ class Settings:
     audit_key: Path = setting(factory=lambda: user_config_dir() / "audit.key",
                               title="Audit key", kind="file",
                               doc="per-installation secret keying the audit trail")
+    # Clinic systems (retina_screen/clinic): nothing is sent or queried unless a host is set.
+    ae_title: str = setting(
+        "RETINA_SCREEN", title="Our DICOM AE title",
+        doc="this application's DICOM application entity title (calling AE title)")
+    pacs_host: str = setting(
+        "", title="PACS host",
+        doc="host name or address of the PACS that receives results (empty: send nothing)")
+    pacs_port: int = setting(104, title="PACS port", doc="DICOM port of the PACS")
+    pacs_ae_title: str = setting("PACS", title="PACS AE title",
+                                 doc="the PACS's DICOM application entity title")
+    worklist_host: str = setting(
+        "", title="Worklist host",
+        doc="host of the DICOM Modality Worklist server (empty: no worklist)")
+    worklist_port: int = setting(104, title="Worklist port",
+                                 doc="DICOM port of the Modality Worklist server")
+    worklist_ae_title: str = setting("WORKLIST", title="Worklist AE title",
+                                     doc="the worklist server's DICOM application entity title")
 
     def replace(self, **changes: Any) -> Settings:
         return load_settings(overrides=changes, base=self)

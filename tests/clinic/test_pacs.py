@@ -1,0 +1,286 @@
+"""Results to a real PACS (Orthanc): ``batch --send``, ``send``, the queue when the PACS is
+down, no duplicates after a resume, and what the eye service reads back (the SR's grades and
+outcome, the PDF bytes, the patient and study attributes)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pydicom
+import pytest
+from PIL import Image
+
+if TYPE_CHECKING:
+    from tests.clinic.conftest import Orthanc
+
+
+ROOT = Path(__file__).resolve().parents[2]
+JPEG_PATIENTS = ("Patient006", "Patient013")  # no referable DR / referable (both eyes)
+DICOM_PATIENT = ("DCM-0042", "Okafor^Chidi", "19580214", "F")
+DICOM_STUDY_UID = "1.2.826.0.1.3680043.8.498.4242424242"
+DICOM_ACCESSION = "ACC20250301"
+
+
+def dicom_photo(jpeg: Path, laterality: str, number: int) -> bytes:
+    """A DICOM Ophthalmic Photography file holding a real photo (JPEG Baseline, 1000 px)."""
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEGBaseline8Bit, generate_uid
+
+    with Image.open(jpeg) as image:
+        image = image.convert("RGB")
+        image.thumbnail((1000, 1000))
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=92)
+        width, height = image.size
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.77.1.5.1"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = JPEGBaseline8Bit
+    ds = FileDataset("photo.dcm", {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID = DICOM_STUDY_UID
+    ds.SeriesInstanceUID = DICOM_STUDY_UID + ".1"
+    ds.AccessionNumber = DICOM_ACCESSION
+    ds.Modality = "OP"
+    ds.PatientID, ds.PatientName, ds.PatientBirthDate, ds.PatientSex = DICOM_PATIENT
+    ds.StudyDate, ds.StudyTime, ds.StudyID = "20250301", "093000", "S1"
+    ds.ReferringPhysicianName = "Adeyemi^Bola"
+    ds.InstanceNumber = number
+    ds.ImageLaterality = laterality
+    ds.Rows, ds.Columns = height, width
+    ds.SamplesPerPixel, ds.PlanarConfiguration = 3, 0
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PhotometricInterpretation = "YBR_FULL_422"
+    ds.PixelData = encapsulate([buffer.getvalue()])
+    ds["PixelData"].VR = "OB"
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
+def cli_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETINA_SCREEN_")}
+    env.update({"PYTHONPATH": str(ROOT), "XDG_DATA_HOME": str(home / "xdg-data"),
+                "XDG_CONFIG_HOME": str(home / "xdg-config"), "HOME": str(home),
+                "PYTHONDONTWRITEBYTECODE": "1"})
+    env.update(extra)
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "retina_screen", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=240, check=False)
+
+
+def read_patients(out: Path) -> dict[str, dict[str, str]]:
+    with open(out / "patients.csv", newline="", encoding="utf-8") as handle:
+        return {row["patient_id"]: row for row in csv.DictReader(handle)}
+
+
+def queue_events(out: Path) -> list[dict]:
+    path = out / "outbox" / "queue.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def clinic_input(srahim: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("camera") / "export"
+    folder.mkdir()
+    for patient in JPEG_PATIENTS:
+        for eye in "RL":
+            shutil.copy(srahim / "images" / f"{patient}_{eye}.jpg", folder)
+    for number, eye in enumerate("RL", start=1):
+        (folder / f"IMG{number:04d}.dcm").write_bytes(
+            dicom_photo(srahim / "images" / f"Patient044_{eye}.jpg", eye, number))
+    return folder
+
+
+def _instances_by_sop(orthanc: Orthanc) -> dict[str, list[pydicom.Dataset]]:
+    found: dict[str, list[pydicom.Dataset]] = {}
+    for instance in orthanc.instances():
+        ds = pydicom.dcmread(io.BytesIO(orthanc.get(f"/instances/{instance}/file")))
+        found.setdefault(ds.SOPClassUID, []).append(ds)
+    return found
+
+
+def _sr_text(ds: pydicom.Dataset) -> list[tuple[str, str]]:
+    """(concept meaning, value) of every content item, depth first."""
+    items = []
+    for item in ds.get("ContentSequence", []):
+        name = item.ConceptNameCodeSequence[0].CodeMeaning
+        if item.ValueType == "TEXT":
+            items.append((name, str(item.TextValue)))
+        elif item.ValueType == "CODE":
+            code = item.ConceptCodeSequence[0]
+            items.append((name, f"{code.CodingSchemeDesignator}:{code.CodeValue}"))
+        elif item.ValueType == "NUM":
+            items.append((name, str(item.MeasuredValueSequence[0].NumericValue)))
+        items += _sr_text(item)
+    return items
+
+
+def test_batch_send_puts_sr_and_pdf_of_every_patient_into_the_pacs(
+        orthanc: Orthanc, clinic_input: Path, tmp_path: Path) -> None:
+    orthanc.delete_all()
+    env = cli_env(tmp_path, **orthanc.settings())
+    out = tmp_path / "results"
+    result = run_cli(["batch", str(clinic_input), "--out", str(out), "--workers", "1",
+                      "--quiet", "--send"], env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "6 instances sent, 0 queued" in result.stdout, result.stdout
+
+    patients = read_patients(out)
+    assert set(patients) == {*JPEG_PATIENTS, DICOM_PATIENT[0]}
+    assert all(row["pacs"] == "sent" for row in patients.values()), patients
+    stored = _instances_by_sop(orthanc)
+    srs, pdfs = stored["1.2.840.10008.5.1.4.1.1.88.33"], stored["1.2.840.10008.5.1.4.1.1.104.1"]
+    assert len(srs) == 3 and len(pdfs) == 3
+
+    for sr in srs:
+        row = patients[sr.PatientID]
+        items = _sr_text(sr)
+        assert ("Conclusion", row["decision"]) in items
+        assert ("Recommendation", row["action"]) in items
+        assert ("Referral or rescreening interval", row["interval"]) in items
+        grades = [int(v) for name, v in items if name == "ICDR diabetic retinopathy grade"]
+        assert grades == [int(row["right_grade"]), int(row["left_grade"])]
+        referable = [v for name, v in items if name == "Referable diabetic retinopathy"]
+        expected = "SCT:373066001" if row["outcome"].startswith("refer") else "SCT:373067005"
+        assert expected in referable
+        assert any(name == "Probability of referable diabetic retinopathy" for name, _ in items)
+        assert any(name == "Image quality verdict" and "gradable" in v for name, v in items)
+        assert ("Model verified", "yes") in items
+        assert any(name == "Model sha256" and len(v) == 64 for name, v in items)
+        if row["outcome"].startswith("refer"):  # moderate NPDR or worse: SNOMED CT coded
+            assert any(v.startswith("SCT:") for name, v in items if name == "Finding")
+
+    for pdf in pdfs:
+        report = out / patients[pdf.PatientID]["report"]
+        assert pdf.MIMETypeOfEncapsulatedDocument == "application/pdf"
+        assert bytes(pdf.EncapsulatedDocument)[:pdf.EncapsulatedDocumentLength] \
+            == report.read_bytes()
+
+    # The DICOM patient: results in the photographs' study, patient module copied.
+    dicom_results = [ds for ds in srs + pdfs if ds.PatientID == DICOM_PATIENT[0]]
+    for ds in dicom_results:
+        assert ds.StudyInstanceUID == DICOM_STUDY_UID
+        assert ds.AccessionNumber == DICOM_ACCESSION
+        assert str(ds.PatientName) == DICOM_PATIENT[1] and ds.PatientSex == "F"
+        assert ds.PatientBirthDate == DICOM_PATIENT[2]
+    sr = next(ds for ds in dicom_results if ds.Modality == "SR")
+    evidence = sr.CurrentRequestedProcedureEvidenceSequence[0]
+    assert evidence.StudyInstanceUID == DICOM_STUDY_UID
+    assert len(evidence.ReferencedSeriesSequence[0].ReferencedSOPSequence) == 2
+    # JPEG patients: a new study each, both instances in it.
+    for patient in JPEG_PATIENTS:
+        studies = {ds.StudyInstanceUID for ds in srs + pdfs if ds.PatientID == patient}
+        assert len(studies) == 1 and DICOM_STUDY_UID not in studies
+
+    # Every instance is valid DICOM (dicom3tools' dciodvfy: no errors).
+    for number, instance in enumerate(orthanc.instances()):
+        path = tmp_path / f"instance{number}.dcm"
+        path.write_bytes(orthanc.get(f"/instances/{instance}/file"))
+        assert_valid_dicom(path)
+
+    # The same command again sends nothing twice.
+    before = len(queue_events(out))
+    result = run_cli(["batch", str(clinic_input), "--out", str(out), "--workers", "1",
+                      "--quiet", "--send"], env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "0 instances sent, 0 queued" in result.stdout
+    assert len(queue_events(out)) == before
+    assert len(orthanc.instances()) == 6
+
+    # Each send is in the audit trail, which still verifies.
+    import sqlite3
+
+    db = tmp_path / "xdg-data" / "retina-screen" / "audit.sqlite"
+    with sqlite3.connect(db) as connection:
+        sends = connection.execute(
+            "SELECT payload FROM records WHERE kind = 'dicom_send'").fetchall()
+    assert len(sends) == 6
+    assert all(DICOM_PATIENT[0] not in row[0] and "Patient0" not in row[0] for row in sends)
+    verify = run_cli(["audit", "verify"], env)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_pacs_down_queues_everything_and_a_resume_never_duplicates(
+        orthanc: Orthanc, clinic_input: Path, tmp_path: Path) -> None:
+    orthanc.delete_all()
+    down = {**orthanc.settings(), "RETINA_SCREEN_PACS_PORT": str(_closed_port())}
+    out = tmp_path / "results"
+    photos = tmp_path / "export"
+    shutil.copytree(clinic_input, photos)
+    env_down = cli_env(tmp_path, **down)
+
+    # The PACS is down during the batch: everything is screened and stays queued on disk.
+    result = run_cli(["batch", str(photos), "--out", str(out), "--workers", "1", "--quiet",
+                      "--send"], env_down)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "0 instances sent, 6 queued (3 patient visits)" in result.stdout, result.stdout
+    assert "cannot be reached" in result.stderr
+    assert {row["pacs"] for row in read_patients(out).values()} == {"pending"}
+    assert len(list((out / "outbox" / "pending").glob("*.dcm"))) == 6
+    failed = run_cli(["send", str(out)], env_down)
+    assert failed.returncode == 1 and "queued" in failed.stdout
+
+    # The PACS is back: 'send' delivers the queue.
+    env = cli_env(tmp_path, **orthanc.settings())
+    result = run_cli(["send", str(out)], env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "6 instances sent, 0 queued" in result.stdout
+    assert {row["pacs"] for row in read_patients(out).values()} == {"sent"}
+    assert list((out / "outbox" / "pending").glob("*.dcm")) == []
+    assert len(orthanc.instances()) == 6
+
+    # A batch killed before its last visit was recorded, and a crash after the PACS confirmed
+    # an instance but before the queue recorded it: the resumed run screens that visit again
+    # and sends the unrecorded instance again, with the same UIDs, so the PACS still holds six.
+    journal = out / "results.jsonl"
+    lines = journal.read_bytes().splitlines(keepends=True)
+    last_visit = max(i for i, line in enumerate(lines) if b'"kind": "patient"' in line)
+    first_of_visit = max(i for i, line in enumerate(lines[:last_visit])
+                         if b'"kind": "patient"' in line) + 1
+    journal.write_bytes(b"".join(lines[:first_of_visit]))
+    queue = out / "outbox" / "queue.jsonl"
+    events = queue.read_text().splitlines(keepends=True)
+    last_sent = max(i for i, line in enumerate(events) if '"event": "sent"' in line)
+    queue.write_text("".join(events[:last_sent] + events[last_sent + 1:]))
+    result = run_cli(["batch", str(photos), "--out", str(out), "--workers", "1", "--quiet",
+                      "--send"], env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "from an earlier run" in result.stdout
+    assert len(orthanc.instances()) == 6
+    assert {row["pacs"] for row in read_patients(out).values()} == {"sent"}
+
+
+def assert_valid_dicom(path: Path) -> None:
+    """dciodvfy (Debian dicom3tools) reports no error for the file (warnings allowed)."""
+    tool = shutil.which("dciodvfy")
+    if tool is None:
+        if os.environ.get("CI"):
+            pytest.fail("dciodvfy (apt-get install dicom3tools) is missing and CI is set")
+        pytest.skip("dciodvfy not installed (apt-get install dicom3tools)")
+    checked = subprocess.run([tool, str(path)], capture_output=True, text=True, timeout=60,
+                             check=False)
+    errors = [line for line in (checked.stdout + checked.stderr).splitlines()
+              if line.startswith("Error")]
+    assert not errors, "\n".join(errors)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # nothing listens there once closed
