@@ -27,16 +27,6 @@ NO_DR = "Patient006"  # both eyes ICDR 0: "no referable DR"
 REFERABLE = "Patient145"  # both eyes ICDR 4: refer
 
 
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory):
-    from retina_screen.settings import load_settings
-
-    base = tmp_path_factory.mktemp("settings")
-    return load_settings(use_environment=False, use_file=False, overrides={
-        "audit_db": base / "audit.sqlite", "log_dir": base / "logs",
-        "audit_key": base / "audit.key"})
-
-
 def copy_patient(srahim: Path, patient: str, folder: Path, name: str | None = None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for eye in "RL":
@@ -68,59 +58,59 @@ def cli(*args: str, home: Path) -> subprocess.CompletedProcess:
                           text=True, cwd=ROOT, env=env, timeout=300)
 
 
-def test_retake_under_the_same_name_is_screened_again(srahim: Path, settings,
+def test_retake_under_the_same_name_is_screened_again(srahim: Path, isolated_settings,
                                                       tmp_path: Path) -> None:
     folder, out = tmp_path / "camera", tmp_path / "out"
     copy_patient(srahim, NO_DR, folder)
-    run_batch(folder, out, settings, workers=1, reports=False)
+    run_batch(folder, out, isolated_settings, workers=1, reports=False)
     assert outcomes(out) == {NO_DR: "no_referable"}
     # The retake: another photograph written under the same name.
     shutil.copy(srahim / f"images/{REFERABLE}_R.jpg", folder / f"{NO_DR}_R.jpg")
-    summary = run_batch(folder, out, settings, workers=1, reports=False)
+    summary = run_batch(folder, out, isolated_settings, workers=1, reports=False)
     assert summary.resumed == 0
     assert outcomes(out)[NO_DR] in ("refer", "refer_urgent")
     assert_hashes_match_files(out, folder)
 
 
-def test_copy_with_an_older_time_is_screened_again(srahim: Path, settings,
+def test_copy_with_an_older_time_is_screened_again(srahim: Path, isolated_settings,
                                                    tmp_path: Path) -> None:
     folder, out = tmp_path / "camera", tmp_path / "out"
     copy_patient(srahim, NO_DR, folder)
-    run_batch(folder, out, settings, workers=1, reports=False)
+    run_batch(folder, out, isolated_settings, workers=1, reports=False)
     old = (folder / f"{NO_DR}_L.jpg").stat()
     # A copy that keeps an older modification time (cp -p, a restore from backup).
     shutil.copy2(srahim / f"images/{REFERABLE}_L.jpg", folder / f"{NO_DR}_L.jpg")
     os.utime(folder / f"{NO_DR}_L.jpg", ns=(old.st_atime_ns, old.st_mtime_ns - 10**9))
-    run_batch(folder, out, settings, workers=1, reports=False)
+    run_batch(folder, out, isolated_settings, workers=1, reports=False)
     assert outcomes(out)[NO_DR] in ("refer", "refer_urgent")
     assert_hashes_match_files(out, folder)
 
 
-def test_same_content_with_a_new_time_is_not_screened_again(srahim: Path, settings,
+def test_same_content_with_a_new_time_is_not_screened_again(srahim: Path, isolated_settings,
                                                             tmp_path: Path) -> None:
     folder, out = tmp_path / "camera", tmp_path / "out"
     copy_patient(srahim, NO_DR, folder)
-    run_batch(folder, out, settings, workers=1, reports=False)
+    run_batch(folder, out, isolated_settings, workers=1, reports=False)
     before = (out / "results.jsonl").read_bytes()
     for photo in folder.iterdir():  # touched or copied again: same bytes
         shutil.copy(srahim / f"images/{photo.name}", photo)
         os.utime(photo, ns=(time.time_ns(), time.time_ns() + 5 * 10**9))
-    summary = run_batch(folder, out, settings, workers=1, reports=False)
+    summary = run_batch(folder, out, isolated_settings, workers=1, reports=False)
     assert summary.resumed == 2
     assert (out / "results.jsonl").read_bytes() == before
 
 
-def test_another_input_folder_is_refused_unless_continued(srahim: Path, settings,
+def test_another_input_folder_is_refused_unless_continued(srahim: Path, isolated_settings,
                                                           tmp_path: Path) -> None:
     day1, day2, out = tmp_path / "2026-11-28", tmp_path / "2026-11-29", tmp_path / "out"
     copy_patient(srahim, NO_DR, day1)
     copy_patient(srahim, REFERABLE, day2, name=NO_DR)  # same names, another day's photographs
-    run_batch(day1, out, settings, workers=1, reports=False)
+    run_batch(day1, out, isolated_settings, workers=1, reports=False)
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     with pytest.raises(OtherInputFolderError, match="another input folder"):
-        run_batch(day2, out, settings, workers=1, reports=False)
+        run_batch(day2, out, isolated_settings, workers=1, reports=False)
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
-    run_batch(day2, out, settings, workers=1, reports=False, allow_other_input=True)
+    run_batch(day2, out, isolated_settings, workers=1, reports=False, allow_other_input=True)
     visits = {(p["visit"], p["outcome"]) for p in rows(out / "patients.csv")}
     assert ("2026-11-28", "no_referable") in visits
     assert any(v == "2026-11-29" and o in ("refer", "refer_urgent") for v, o in visits)
@@ -145,83 +135,112 @@ def test_cli_refuses_another_input_folder_without_continue(srahim: Path,
     assert set(outcomes(out)) == {NO_DR, REFERABLE}
 
 
-def test_errors_are_retried_on_resume(srahim: Path, settings, tmp_path: Path) -> None:
+def test_errors_are_retried_on_resume(srahim: Path, isolated_settings, tmp_path: Path) -> None:
     folder, out = tmp_path / "camera", tmp_path / "out"
     copy_patient(srahim, NO_DR, folder)
     photo = folder / f"{NO_DR}_R.jpg"
     whole = photo.read_bytes()
     photo.write_bytes(whole[: len(whole) // 2])  # copied half-way when the batch ran
-    first = run_batch(folder, out, settings, workers=1, reports=False)
+    first = run_batch(folder, out, isolated_settings, workers=1, reports=False)
     assert [path for path, _ in first.error_files] == [photo.name]
     assert outcomes(out) == {NO_DR: "insufficient"}
     photo.write_bytes(whole)  # the copy finished
-    second = run_batch(folder, out, settings, workers=1, reports=False)
+    second = run_batch(folder, out, isolated_settings, workers=1, reports=False)
     assert second.error_files == () and outcomes(out) == {NO_DR: "no_referable"}
     # An error that stays an error is retried on every new run, and still reported.
     (folder / "P9_R.jpg").write_bytes(whole[:1000])
-    run_batch(folder, out, settings, workers=1, reports=False)
-    third = run_batch(folder, out, settings, workers=1, reports=False)
+    run_batch(folder, out, isolated_settings, workers=1, reports=False)
+    third = run_batch(folder, out, isolated_settings, workers=1, reports=False)
     assert [path for path, _ in third.error_files] == ["P9_R.jpg"]
     assert third.resumed == 2
 
 
-def test_watch_waits_for_a_half_written_photo_with_an_old_time(srahim: Path, settings,
-                                                               tmp_path: Path) -> None:
+class Watching:
+    """``watch_folder`` in a thread, stopped on the way out."""
+
+    def __init__(self, folder: Path, out: Path, settings, settle_s: float) -> None:  # noqa: ANN001
+        self.cancel = threading.Event()
+        self.result: list = []
+        self.thread = threading.Thread(target=lambda: self.result.append(watch_folder(
+            folder, out, settings, interval_s=0.2, settle_s=settle_s, cancel=self.cancel,
+            workers=1, reports=False)))
+
+    def __enter__(self) -> Watching:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.cancel.set()
+        self.thread.join(60)
+
+
+def wait_for(condition, timeout: float = 60) -> bool:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_watch_waits_for_a_half_written_photo_with_an_old_time(srahim: Path, isolated_settings,
+                                                               tmp_path: Path,
+                                                               monkeypatch) -> None:  # noqa: ANN001
+    import retina_screen.batch as batch_module
+
+    passes: list[object] = []
+
+    def counted(*args: object, **kwargs: object) -> object:
+        passes.append(run_batch(*args, **kwargs))
+        return passes[-1]
+
+    monkeypatch.setattr(batch_module, "run_batch", counted)
     folder, out = tmp_path / "camera" / "2026-11-29", tmp_path / "out"  # one visit
     copy_patient(srahim, NO_DR, folder)
     photo = folder / f"{NO_DR}_L.jpg"
     whole = photo.read_bytes()
     old_time = time.time_ns() - 3 * 86_400 * 10**9
     photo.write_bytes(whole[:40_000])
-    os.utime(photo, ns=(old_time, old_time))  # the camera copies the original time first
-    tracker = StabilityTracker(settle_s=0.4)
-    first = run_batch(folder, out, settings, workers=1, reports=False, stability=tracker,
-                      allow_empty=True)
-    assert first.waiting == 2 and not (out / "patients.csv").read_text().count(NO_DR)
-    time.sleep(0.5)
-    with open(photo, "ab") as handle:  # still writing
-        handle.write(whole[40_000:200_000])
-    os.utime(photo, ns=(old_time, old_time))
-    assert run_batch(folder, out, settings, workers=1, reports=False, stability=tracker,
-                     retry_errors=False).waiting == 2
-    photo.write_bytes(whole)
-    os.utime(photo, ns=(old_time, old_time))
-    run_batch(folder, out, settings, workers=1, reports=False, stability=tracker,
-              retry_errors=False)
-    time.sleep(0.5)
-    done = run_batch(folder, out, settings, workers=1, reports=False, stability=tracker,
-                     retry_errors=False)
-    assert done.waiting == 0 and done.error_files == ()
-    assert outcomes(out) == {NO_DR: "no_referable"}
+    for written in folder.iterdir():  # the camera copies the original time first
+        os.utime(written, ns=(old_time, old_time))
+    with Watching(folder.parent, out, isolated_settings, settle_s=2.0):
+        assert wait_for(lambda: bool(passes))  # the first pass saw the half-written photo
+        photo.write_bytes(whole)  # the copy finishes, keeping the old time
+        os.utime(photo, ns=(old_time, old_time))
+        assert wait_for(lambda: outcomes(out) == {NO_DR: "no_referable"}), outcomes(out)
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert not [r for r in records if r.get("status") == "error"]  # never screened half-written
-    assert_hashes_match_files(out, folder)
+    assert_hashes_match_files(out, folder.parent)
 
 
-def test_watch_screens_photos_with_a_future_time_and_says_so(srahim: Path, settings,
+def test_stability_tracker_waits_until_size_and_content_stop_changing(
+        srahim: Path, tmp_path: Path) -> None:
+    from retina_screen.batch import scan_folder
+
+    photo = tmp_path / "P1_R.jpg"
+    whole = (srahim / "images/Patient006_R.jpg").read_bytes()
+    photo.write_bytes(whole[:100_000])
+    tracker = StabilityTracker(settle_s=0.3)
+    seen = lambda: tracker.ready(scan_folder(tmp_path)[0])  # noqa: E731
+    assert not seen()  # first look
+    time.sleep(0.4)
+    photo.write_bytes(whole[:100_000] + b"\0" * 10)  # still growing
+    assert not seen()
+    time.sleep(0.4)
+    assert seen()  # unchanged for the settling time
+
+
+def test_watch_screens_photos_with_a_future_time_and_says_so(srahim: Path, isolated_settings,
                                                              tmp_path: Path) -> None:
     folder, out = tmp_path / "camera", tmp_path / "out"
     copy_patient(srahim, NO_DR, folder)
     ahead = time.time_ns() + 2 * 3600 * 10**9  # the camera's clock is two hours fast
     for photo in folder.iterdir():
         os.utime(photo, ns=(ahead, ahead))
-    cancel = threading.Event()
-    result: list = []
-    thread = threading.Thread(target=lambda: result.append(watch_folder(
-        folder, out, settings, interval_s=0.3, settle_s=0.5, cancel=cancel, workers=1,
-        reports=False)))
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if (out / "patients.csv").is_file() and NO_DR in (out / "patients.csv").read_text():
-                break
-            time.sleep(0.2)
-    finally:
-        cancel.set()
-        thread.join(60)
+    with Watching(folder, out, isolated_settings, settle_s=0.5) as watching:
+        assert wait_for(lambda: (out / "patients.csv").is_file() and bool(outcomes(out)))
     assert outcomes(out) == {NO_DR: "no_referable"}
-    assert result and result[0].future_timestamps == 2
+    assert watching.result and watching.result[0].future_timestamps == 2
 
 
 @pytest.fixture(scope="module")
