@@ -102,7 +102,7 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
         "DicomModalities": {"retina": [OUR_AE, "127.0.0.1", _free_port()]},
         "Plugins": plugins,
         "Worklists": {"Enable": True, "Database": str(worklists)},
-        "ConcurrentJobs": 1, "HttpThreadsCount": 4,
+        "ConcurrentJobs": 1, "HttpThreadsCount": 4, "DefaultEncoding": "Utf8",
     }
     config_path = home / "orthanc.json"
     config_path.write_text(json.dumps(config, indent=2))

@@ -135,9 +135,10 @@ def test_batch_send_puts_sr_and_pdf_of_every_patient_into_the_pacs(
     env = cli_env(tmp_path, **orthanc.settings())
     out = tmp_path / "results"
     result = run_cli(["batch", str(clinic_input), "--out", str(out), "--workers", "1",
-                      "--quiet", "--send"], env)
+                      "--quiet", "--send", "--fhir"], env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "6 instances sent, 0 queued" in result.stdout, result.stdout
+    assert "FHIR: 3 bundles" in result.stdout
 
     patients = read_patients(out)
     assert set(patients) == {*JPEG_PATIENTS, DICOM_PATIENT[0]}
@@ -191,6 +192,8 @@ def test_batch_send_puts_sr_and_pdf_of_every_patient_into_the_pacs(
         path = tmp_path / f"instance{number}.dcm"
         path.write_bytes(orthanc.get(f"/instances/{instance}/file"))
         assert_valid_dicom(path)
+
+    check_fhir_bundles(out, patients)
 
     # The same command again sends nothing twice.
     before = len(queue_events(out))
@@ -262,6 +265,50 @@ def test_pacs_down_queues_everything_and_a_resume_never_duplicates(
     assert "from an earlier run" in result.stdout
     assert len(orthanc.instances()) == 6
     assert {row["pacs"] for row in read_patients(out).values()} == {"sent"}
+
+
+def check_fhir_bundles(out: Path, patients: dict[str, dict[str, str]]) -> None:
+    """Every visit's FHIR Bundle validates as FHIR (fhir.resources) and says what the CSV says."""
+    import base64
+
+    from fhir.resources.R4B.bundle import Bundle
+    from pydantic import ValidationError
+
+    files = sorted((out / "fhir").glob("*.json"))
+    assert len(files) == len(patients)
+    for file in files:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        bundle = Bundle.model_validate(data)
+        resources = [e.resource for e in bundle.entry]
+        kinds = [r.get_resource_type() for r in resources]
+        assert kinds.count("Patient") == 1 and kinds.count("DiagnosticReport") == 1
+        assert kinds.count("ImagingStudy") == 1
+        person = resources[kinds.index("Patient")]
+        row = patients[person.identifier[0].value]
+        report = resources[kinds.index("DiagnosticReport")]
+        assert row["decision"] in report.conclusion
+        assert report.presentedForm[0].contentType == "application/pdf"
+        pdf = base64.b64decode(next(e["resource"] for e in data["entry"] if e["resource"][
+            "resourceType"] == "DiagnosticReport")["presentedForm"][0]["data"])
+        assert pdf == (out / row["report"]).read_bytes()
+        grades = {}
+        for r in resources:
+            if r.get_resource_type() == "Observation" and r.valueCodeableConcept is not None:
+                codes = {c.code for c in r.valueCodeableConcept.coding}
+                grades[r.bodySite.text] = next(int(c[5:]) for c in codes if c.startswith("icdr-"))
+        assert grades == {"Right eye": int(row["right_grade"]),
+                          "Left eye": int(row["left_grade"])}
+        referable = [r.valueBoolean for r in resources if r.get_resource_type() == "Observation"
+                     and r.valueBoolean is not None]
+        assert any(referable) == row["outcome"].startswith("refer")
+        if row["patient_id"] == DICOM_PATIENT[0]:
+            study = resources[kinds.index("ImagingStudy")]
+            assert study.identifier[0].value == f"urn:oid:{DICOM_STUDY_UID}"
+            assert person.gender == "female"
+    broken = json.loads(files[0].read_text(encoding="utf-8"))
+    del broken["entry"][-1]["resource"]["status"]  # required: the validator is no no-op
+    with pytest.raises(ValidationError):
+        Bundle.model_validate(broken)
 
 
 def assert_valid_dicom(path: Path) -> None:

@@ -1,0 +1,163 @@
+"""A screened patient visit as a FHIR R4 Bundle (``batch --fhir``): written to files only.
+
+Per visit, ``<out>/fhir/<report name>.json``, a ``collection`` Bundle of: the Patient
+(identifier = the patient ID, name, birth date, sex where known), an ImagingStudy reference
+where the study is known (the DICOM photographs' study, or the study the DICOM results are
+sent in), per eye an Observation of the ICDR grade (SNOMED CT coded where a code exists) and
+one of referable DR (yes/no, with P(referable) as a component), and a DiagnosticReport with the
+conclusion and the PDF report as ``presentedForm``. Resource ids are derived from content, so
+the same result gives the same Bundle.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from pathlib import Path
+
+from ..atomic import write_atomic
+from ..naming import safe_file_stem
+from ..settings import Settings
+from .dicom_out import SEVERITY, result_digest, source_study, study_uid_for
+
+SNOMED = "http://snomed.info/sct"
+LOINC = "http://loinc.org"
+LOCAL = "urn:retina-screen:codes"
+PATIENT_ID_SYSTEM = "urn:retina-screen:patient-id"
+FHIR_FOLDER = "fhir"
+EYE_SITES = {"right": ("81745001", "Eye", "Right"), "left": ("81745001", "Eye", "Left")}
+NAMESPACE = uuid.UUID("0b0f6a0e-52f4-4d3e-9a53-2d5d3f0c6b7e")
+
+
+def _uuid(*parts: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, chr(31).join(parts)))
+
+
+def _coding(system: str, code: str, display: str) -> dict:
+    return {"system": system, "code": code, "display": display}
+
+
+def _severity(grade: int) -> dict:
+    code, scheme, meaning = SEVERITY[grade]
+    codings = [_coding(LOCAL, f"icdr-{grade}", f"ICDR grade {grade}: {meaning}")]
+    if scheme == "SCT":
+        codings.insert(0, _coding(SNOMED, code, meaning))
+    return {"coding": codings, "text": meaning}
+
+
+def _body_site(eye: str) -> dict:
+    code, name, side = EYE_SITES[eye]
+    return {"coding": [_coding(SNOMED, code, name)], "text": f"{side} eye"}
+
+
+def _issued(patient: dict) -> str:
+    screened = patient.get("screened_at") or ""
+    if len(screened) == 19:  # local time without an offset
+        from datetime import datetime
+
+        return datetime.fromisoformat(screened).astimezone().isoformat()
+    return screened
+
+
+def bundle_for(patient: dict, images: list[dict], pdf: bytes | None,
+               study_uid: str | None, accession: str = "", sex: str = "") -> dict:
+    """The FHIR R4 Bundle (a dict) of one visit."""
+    digest = result_digest(patient, images)
+    ids = {name: _uuid(name, digest) for name in ("bundle", "patient", "study", "report")}
+    patient_ref = {"reference": f"urn:uuid:{ids['patient']}"}
+    issued = _issued(patient)
+    entries: list[dict] = []
+    person: dict = {"resourceType": "Patient", "id": ids["patient"],
+                    "identifier": [{"system": PATIENT_ID_SYSTEM,
+                                    "value": patient["patient_id"]}]}
+    if patient.get("patient_name"):
+        person["name"] = [{"text": patient["patient_name"]}]
+    if patient.get("birth_date"):
+        person["birthDate"] = patient["birth_date"]
+    gender = {"F": "female", "M": "male", "O": "other"}.get(sex.upper()[:1]) if sex else None
+    if gender:
+        person["gender"] = gender
+    entries.append(person)
+    if study_uid:
+        study: dict = {"resourceType": "ImagingStudy", "id": ids["study"],
+                       "identifier": [{"system": "urn:dicom:uid", "value": f"urn:oid:{study_uid}"}],
+                       "status": "available", "subject": patient_ref}
+        if accession:
+            study["identifier"].append({
+                "type": {"coding": [_coding("http://terminology.hl7.org/CodeSystem/v2-0203",
+                                            "ACSN", "Accession ID")]},
+                "value": accession})
+        entries.append(study)
+    results = []
+    for eye in ("right", "left"):
+        gradable = [i for i in images if i.get("eye") == eye and i.get("status") == "ok"]
+        grade = patient.get(f"{eye}_grade")
+        if grade is None or not gradable:
+            continue
+        p = max(float(i["p_referable"]) for i in gradable)
+        referable = any(i.get("referable") for i in gradable)
+        common = {"status": "final", "subject": patient_ref, "effectiveDateTime": issued,
+                  "bodySite": _body_site(eye),
+                  "method": {"text": "retina-screen automated grading of fundus photographs"}}
+        grade_id, ref_id = _uuid("grade", eye, digest), _uuid("referable", eye, digest)
+        entries.append({
+            "resourceType": "Observation", "id": grade_id, **common,
+            "code": {"coding": [_coding(SNOMED, "4855003", "Diabetic retinopathy"),
+                                _coding(LOCAL, "icdr-grade", "ICDR diabetic retinopathy grade")],
+                     "text": f"ICDR diabetic retinopathy grade, {eye} eye"},
+            "valueCodeableConcept": _severity(int(grade))})
+        entries.append({
+            "resourceType": "Observation", "id": ref_id, **common,
+            "code": {"coding": [_coding(LOCAL, "referable-dr",
+                                        "Referable diabetic retinopathy")],
+                     "text": f"Referable diabetic retinopathy, {eye} eye"},
+            "valueBoolean": referable,
+            "component": [{
+                "code": {"coding": [_coding(LOCAL, "p-referable",
+                                            "Probability of referable diabetic retinopathy")]},
+                "valueQuantity": {"value": round(p, 4), "unit": "probability",
+                                  "system": "http://unitsofmeasure.org", "code": "1"}}]})
+        results += [{"reference": f"urn:uuid:{grade_id}"}, {"reference": f"urn:uuid:{ref_id}"}]
+    report: dict = {
+        "resourceType": "DiagnosticReport", "id": ids["report"], "status": "final",
+        "code": {"coding": [_coding(LOINC, "18748-4", "Diagnostic imaging report")],
+                 "text": "Diabetic retinopathy screening report"},
+        "subject": patient_ref, "effectiveDateTime": issued, "issued": issued,
+        "result": results,
+        "conclusion": "; ".join(filter(None, [patient.get("decision"), patient.get("action"),
+                                              patient.get("interval")])),
+    }
+    if study_uid:
+        report["imagingStudy"] = [{"reference": f"urn:uuid:{ids['study']}"}]
+    if pdf:
+        report["presentedForm"] = [{"contentType": "application/pdf",
+                                    "data": base64.b64encode(pdf).decode("ascii"),
+                                    "title": "Diabetic retinopathy screening report"}]
+    entries.append(report)
+    return {"resourceType": "Bundle", "id": ids["bundle"], "type": "collection",
+            "timestamp": issued,
+            "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in entries]}
+
+
+def write_bundles(out_dir: Path, settings: Settings) -> int:
+    """One Bundle file per screened visit of ``out_dir`` (rewritten atomically); returns how
+    many were written."""
+    from .pacs import source_paths, visits
+
+    out_dir = Path(out_dir)
+    folder = out_dir / FHIR_FOLDER
+    count = 0
+    for patient, images in visits(out_dir):
+        source = source_study(source_paths(out_dir, images))
+        report = out_dir / patient["report"] if patient.get("report") else None
+        pdf = report.read_bytes() if report is not None and report.is_file() else None
+        bundle = bundle_for(patient, images, pdf, study_uid_for(patient, source),
+                            source.accession if source else "", source.sex if source else "")
+        stem = Path(patient["report"]).stem if patient.get("report") else safe_file_stem(
+            f"{patient['patient_id']}_{patient.get('visit') or ''}")
+        write_atomic(folder / f"{stem}.json",
+                     json.dumps(bundle, ensure_ascii=False, indent=1).encode("utf-8"),
+                     settings.file_mode, "FHIR bundle")
+        count += 1
+    return count
