@@ -16,7 +16,8 @@ import json
 import uuid
 from pathlib import Path
 
-from ..atomic import write_atomic
+from ..atomic import make_private_folder, write_atomic
+from ..errors import OutputError
 from ..naming import safe_file_stem
 from ..settings import Settings
 from .dicom_out import SEVERITY, result_digest, source_study, study_uid_for
@@ -147,6 +148,10 @@ def write_bundles(out_dir: Path, settings: Settings) -> int:
 
     out_dir = Path(out_dir)
     folder = out_dir / FHIR_FOLDER
+    try:
+        make_private_folder(folder)
+    except OSError as exc:
+        raise OutputError(f"cannot create {folder}: {exc.strerror or exc}") from exc
     count = 0
     for patient, images in visits(out_dir):
         source = source_study(source_paths(out_dir, images))

@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..atomic import write_atomic
+from ..atomic import make_private_folder, write_atomic
 from ..errors import OutputError
 
 OUTBOX = "outbox"
@@ -128,6 +128,11 @@ class Outbox:
             data: bytes) -> None:
         """Queue one instance (file first, then its event)."""
         rel = f"{PENDING}/{uid}.dcm"
+        try:
+            make_private_folder(self.folder / PENDING)
+        except OSError as exc:
+            raise OutputError(f"cannot create the PACS queue in {self.folder}: "
+                              f"{exc.strerror or exc}") from exc
         write_atomic(self.folder / rel, data, self.mode, "queued DICOM result")
         self._append([{"event": "queued", "uid": uid, "patient_id": patient_id, "visit": visit,
                        "kind": kind, "digest": digest, "file": rel, "at": _now()}])

@@ -127,8 +127,13 @@ def run(srahim: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
     out = home / "results"
     umask = lambda: os.umask(0)  # noqa: E731 - the most permissive: files must still be private
     result = run_cli(["--log-level", "INFO", "batch", str(input_dir), "--out", str(out),
-                      "--workers", "2", "--quiet"], env, preexec_fn=umask)
+                      "--workers", "2", "--quiet", "--fhir"], env, preexec_fn=umask)
     assert result.returncode == 0, result.stderr[-3000:]
+    # Clinic systems without a destination configured: refused, nothing connects.
+    for command in (["send", str(out)], ["worklist"],
+                    ["batch", str(input_dir), "--out", str(out), "--send"]):
+        refused = run_cli(["--log-level", "INFO", *command], env, preexec_fn=umask)
+        assert refused.returncode == 1 and "is configured" in refused.stderr, refused.stderr
     screen_id, screen_name = SCREEN_PATIENT
     screen_report = home / "single" / "report.pdf"
     screen_report.parent.mkdir()
