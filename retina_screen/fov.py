@@ -1,9 +1,14 @@
 """Field of view (FOV) detection: find the circular retinal image inside a fundus photograph.
 
 Fundus cameras record a bright disc on a black surround. Many cameras cut the disc at the top and
-bottom (the sensor is wider than it is tall), and some exports trim the border entirely. The
-circle is therefore estimated from the widest extent of the illuminated region, not from its
-bounding box alone, and the crop is padded with black where the circle leaves the frame.
+bottom (the sensor is wider than it is tall), some exports trim the border entirely, and a
+misaligned camera, an eyelid or an off-centre export can cut it on one side. Cameras also burn
+text (name, date, eye) into the black surround. The circle is therefore fitted robustly to the
+*arc* of the illuminated disc's outline: outline points on the frame edge are ignored, and
+straight cuts and text that touches the disc are outliers of a RANSAC circle fit; text that does
+not touch the disc is a separate component and never used. The crop is padded with black where
+the circle leaves the frame, and everything outside the fitted circle is blacked out, so border
+text and overlays cannot reach the quality gate or the grading model.
 """
 
 from __future__ import annotations
@@ -17,6 +22,15 @@ import numpy as np
 _FOV_RELATIVE_THRESHOLD = 0.12
 _FOV_ABSOLUTE_FLOOR = 8.0
 _DETECTION_SIDE = 256
+#: RANSAC: candidate circles tried, and the distance (detection pixels) an arc point may lie
+#: from a circle to support it.
+_RANSAC_CANDIDATES = 300
+_RANSAC_TOLERANCE = 1.5
+#: Share of the outline (away from the frame edge) that must lie on the fitted circle.
+_MIN_ARC_SUPPORT = 0.45
+#: The crop keeps this multiple of the fitted radius (a margin for the fit's error); everything
+#: farther from the centre is black.
+CROP_MASK_RADIUS = 1.02
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,10 @@ class FieldOfView:
     frame_fraction: float
     #: Fraction of the frame's border pixels that are dark (a fundus photo has a dark surround).
     dark_border_fraction: float
+    #: The least-covered half of the circle (left, right, upper or lower): the fraction of that
+    #: half that is present. A camera that cuts the top and bottom symmetrically keeps it high;
+    #: a field cut on one side (misalignment, eyelid, off-centre export) drives it down.
+    worst_half: float = 1.0
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -57,12 +75,13 @@ class FieldOfView:
             self.coverage,
             self.frame_fraction,
             self.dark_border_fraction,
+            self.worst_half,
         )
 
 
 @dataclass(frozen=True)
 class FovCrop:
-    """A square crop centred on the FOV, with the circle inscribed and black outside the frame."""
+    """A square crop centred on the FOV, with the circle inscribed and black outside it."""
 
     image: np.ndarray  # RGB uint8, side x side
     fov: FieldOfView  # in the coordinates of the source image
@@ -91,6 +110,103 @@ def illuminated_mask(rgb: np.ndarray) -> np.ndarray:
     return mask.astype(bool)
 
 
+def _circles_through(p1: np.ndarray, p2: np.ndarray, p3: np.ndarray) -> np.ndarray:
+    """Circumcircles (cx, cy, r) of point triples (arrays of shape (n, 2)); r is inf when the
+    points are collinear."""
+    ax, ay = p1[:, 0], p1[:, 1]
+    bx, by = p2[:, 0], p2[:, 1]
+    cx, cy = p3[:, 0], p3[:, 1]
+    d = 2 * (ax * (by - cy) + bx * (cy - ay) + cx * (ay - by))
+    safe = np.where(np.abs(d) < 1e-9, np.nan, d)
+    a2, b2, c2 = ax * ax + ay * ay, bx * bx + by * by, cx * cx + cy * cy
+    ux = (a2 * (by - cy) + b2 * (cy - ay) + c2 * (ay - by)) / safe
+    uy = (a2 * (cx - bx) + b2 * (ax - cx) + c2 * (bx - ax)) / safe
+    r = np.hypot(ax - ux, ay - uy)
+    return np.stack([ux, uy, np.where(np.isnan(r), np.inf, r)], axis=1)
+
+
+def _least_squares_circle(points: np.ndarray) -> tuple[float, float, float]:
+    """Algebraic (Kasa) circle fit."""
+    x, y = points[:, 0], points[:, 1]
+    design = np.stack([x, y, np.ones_like(x)], axis=1)
+    solution, *_ = np.linalg.lstsq(design, x * x + y * y, rcond=None)
+    cx, cy = solution[0] / 2, solution[1] / 2
+    return float(cx), float(cy), float(np.sqrt(max(solution[2] + cx * cx + cy * cy, 0.0)))
+
+
+def _fit_arc(region: np.ndarray, min_radius: float,
+             max_radius: float) -> tuple[float, float, float] | None:
+    """Circle fitted to the part of the region's outline that is not on the frame edge."""
+    contours, _ = cv2.findContours(region.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return None
+    points = np.concatenate([c.reshape(-1, 2) for c in contours]).astype(np.float64)
+    h, w = region.shape
+    away = ((points[:, 0] > 1) & (points[:, 0] < w - 2)
+            & (points[:, 1] > 1) & (points[:, 1] < h - 2))
+    points = points[away]
+    if len(points) < 20:
+        return None
+    # Deterministic sampling: the same photo always gives the same circle.
+    rng = np.random.default_rng(len(points))
+    picks = rng.integers(0, len(points), size=(_RANSAC_CANDIDATES, 3))
+    candidates = _circles_through(points[picks[:, 0]], points[picks[:, 1]], points[picks[:, 2]])
+    plausible = (candidates[:, 2] >= min_radius) & (candidates[:, 2] <= max_radius)
+    candidates = candidates[plausible]
+    if not len(candidates):
+        return None
+    distances = np.abs(np.hypot(points[None, :, 0] - candidates[:, 0, None],
+                                points[None, :, 1] - candidates[:, 1, None])
+                       - candidates[:, 2, None])
+    support = (distances <= _RANSAC_TOLERANCE).sum(axis=1)
+    best = candidates[int(np.argmax(support))]
+    inliers = points[np.abs(np.hypot(points[:, 0] - best[0], points[:, 1] - best[1]) - best[2])
+                     <= 2 * _RANSAC_TOLERANCE]
+    # A circle must explain most of the outline (its arc); straight cuts and text touching the
+    # disc are a minority. An ellipse (a photo resized without keeping its aspect ratio) is not
+    # explained by any circle and falls back to the bounding circle.
+    if len(inliers) < max(10, _MIN_ARC_SUPPORT * len(points)):
+        return None
+    cx, cy, r = _least_squares_circle(inliers)
+    if not min_radius <= r <= max_radius:
+        cx, cy, r = float(best[0]), float(best[1]), float(best[2])
+    # The rest of the outline must be a straight cut (an edge of a blacked-out strip), not a
+    # curve: an ellipse's arc is locally circular too.
+    outliers = points[np.abs(np.hypot(points[:, 0] - cx, points[:, 1] - cy) - r)
+                      > 3 * _RANSAC_TOLERANCE]
+    if len(outliers) > 0.05 * len(points):
+        vx, vy, x0, y0 = cv2.fitLine(outliers.astype(np.float32), cv2.DIST_HUBER, 0, 0.01,
+                                     0.01).ravel()
+        off_line = np.abs((outliers[:, 0] - x0) * vy - (outliers[:, 1] - y0) * vx)
+        if np.percentile(off_line, 90) > 2 * _RANSAC_TOLERANCE:
+            return None
+    return cx, cy, r
+
+
+def _bounding_circle(region: np.ndarray) -> tuple[float, float, float]:
+    """Circle from the region's widest extent (the fallback when no arc can be fitted)."""
+    rows = np.flatnonzero(region.any(axis=1))
+    cols = np.flatnonzero(region.any(axis=0))
+    x0, x1 = cols[0], cols[-1] + 1
+    y0, y1 = rows[0], rows[-1] + 1
+    # A disc cut at the top and bottom keeps its full width; one cut at the sides keeps its height.
+    return (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0) / 2
+
+
+def _presence(region: np.ndarray, cx: float, cy: float, radius: float) -> tuple[float, float]:
+    """(coverage, worst half): shares of the circle, and of its least-covered half (left,
+    right, upper, lower), that are illuminated and inside the frame."""
+    h, w = region.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    inside = region & ((xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2 <= radius * radius)
+    area = max(np.pi * radius * radius, 1.0)
+    coverage = float(inside.sum() / area)
+    halves = (xx + 0.5 < cx, xx + 0.5 >= cx, yy + 0.5 < cy, yy + 0.5 >= cy)
+    worst = min(float((inside & half).sum() / (area / 2)) for half in halves)
+    return min(coverage, 1.0), min(worst, 1.0)
+
+
 def find_fov(rgb: np.ndarray) -> FieldOfView:
     """Estimate the circular field of view of an RGB uint8 image.
 
@@ -116,33 +232,33 @@ def find_fov(rgb: np.ndarray) -> FieldOfView:
         radius = min(sw, sh) / 2
         return FieldOfView(
             width / 2, height / 2, radius / scale, width, height, 0.0, frame_fraction,
-            dark_border_fraction,
+            dark_border_fraction, 0.0,
         )
+    # The disc is the largest illuminated component; text that does not touch it is ignored.
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     region = labels == largest
-    rows = np.flatnonzero(region.any(axis=1))
-    cols = np.flatnonzero(region.any(axis=0))
-    x0, x1 = cols[0], cols[-1] + 1
-    y0, y1 = rows[0], rows[-1] + 1
-    # A disc cut at the top and bottom keeps its full width; one cut at the sides keeps its height.
-    diameter = max(x1 - x0, y1 - y0)
-    cx = (x0 + x1) / 2
-    cy = (y0 + y1) / 2
-    radius = diameter / 2
-    circle = np.zeros_like(mask, dtype=np.uint8)
-    cv2.circle(circle, (int(round(cx)), int(round(cy))), int(round(radius)), 1, -1)
-    full_circle_area = np.pi * radius * radius
-    coverage = float((region & circle.astype(bool)).sum() / max(full_circle_area, 1.0))
+    bounding = _bounding_circle(region)
+    fitted = _fit_arc(region, 0.25 * max(sw, sh), 1.5 * max(sw, sh))
+    cx, cy, radius = fitted if fitted is not None else bounding
+    if fitted is not None:
+        # Trust the fit only when it explains the region: nearly all of the region lies in it.
+        yy, xx = np.mgrid[0:sh, 0:sw]
+        in_circle = (xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2 <= (radius * 1.05) ** 2
+        if (region & in_circle).sum() < 0.97 * region.sum():
+            cx, cy, radius = bounding
+    coverage, worst = _presence(region, cx, cy, radius)
     return FieldOfView(
-        cx / scale, cy / scale, radius / scale, width, height, min(coverage, 1.0),
-        frame_fraction, dark_border_fraction,
+        cx / scale, cy / scale, radius / scale, width, height, coverage,
+        frame_fraction, dark_border_fraction, worst,
     )
 
 
 def crop_to_fov(rgb: np.ndarray, side: int, fov: FieldOfView | None = None) -> FovCrop:
     """Crop ``rgb`` to a ``side`` x ``side`` square centred on its FOV circle.
 
-    Parts of the square outside the frame are black. ``fov`` may be given when already known.
+    Parts of the square outside the frame, and everything outside the circle (beyond
+    ``CROP_MASK_RADIUS`` of its radius: border text, overlays, stray light), are black.
+    ``fov`` may be given when already known.
     """
     if fov is None:
         fov = find_fov(rgb)
@@ -167,4 +283,18 @@ def crop_to_fov(rgb: np.ndarray, side: int, fov: FieldOfView | None = None) -> F
         w = min(out_w, side - ox)
         h = min(out_h, side - oy)
         canvas[oy:oy + h, ox:ox + w] = resized[:h, :w]
+    canvas *= _outside_circle_mask(side)[..., None]
     return FovCrop(canvas, fov, side / 2)
+
+
+_MASKS: dict[int, np.ndarray] = {}
+
+
+def _outside_circle_mask(side: int) -> np.ndarray:
+    """uint8 mask, 1 inside ``CROP_MASK_RADIUS`` of the crop's inscribed circle, else 0."""
+    mask = _MASKS.get(side)
+    if mask is None:
+        mask = np.zeros((side, side), np.uint8)
+        cv2.circle(mask, (side // 2, side // 2), int(np.ceil(side / 2 * CROP_MASK_RADIUS)), 1, -1)
+        _MASKS[side] = mask
+    return mask

@@ -41,6 +41,20 @@ class QualityMeasures:
     focus: float  # high-frequency energy of the green channel relative to its mean
     vessels: float  # mean of the strongest 5% black-hat (vessel) responses relative to mean
     chroma: float  # mean colour saturation inside the FOV, 0-255 (0 for a grey-scale image)
+    #: Least-covered half of the FOV circle (left, right, upper, lower): share present.
+    field_present: float = 1.0
+    #: Mean red / mean green inside the FOV: a colour fundus photo is red-dominant (> 1);
+    #: red-free (green-only) and monochrome exports are not (<= 1).
+    red_green: float = 2.0
+    #: Median green level of the retina, 0-255: the green channel carries the contrast of
+    #: haemorrhages, microaneurysms and exudates, and is the first to sink into noise.
+    green_level: float = 128.0
+    #: Share of the central field (within 85% of the radius) whose low-pass brightness is below
+    #: half the field's median: a shadow (eyelashes, eyelid, small pupil) over part of the field.
+    shadowed: float = 0.0
+    #: Share of the FOV covered by thin bright strokes of an unnatural colour (white, green,
+    #: blue, cyan): text or overlay graphics burned into the retinal image.
+    overlay: float = 0.0
     #: Probability from the model's fundus gate (None when no gate model is used).
     p_fundus: float | None = None
 
@@ -114,6 +128,16 @@ def measure(crop: FovCrop, p_fundus: float | None = None) -> QualityMeasures:
            if blackhat.size else 0.0)
     vessels = float(blackhat[blackhat >= top].mean() / mean_green * 100) if blackhat.size else 0.0
 
+    red_green = float(r / max(g, 1e-3))
+    green_level = float(np.median(image[..., 1][inside]))
+    small_inner = _small_inner_mask(small_side) & small_inside
+    if small_inner.sum() < 10:
+        small_inner = small_inside
+    low_full = cv2.GaussianBlur(small_value, (0, 0), small_side / 64)
+    inner_values = low_full[small_inner]
+    shadowed = float((inner_values < 0.5 * max(float(np.median(inner_values)), 1.0)).mean())
+    overlay = _overlay_share(image, circle)
+
     centre_offset = np.hypot(fov.centre_x - fov.image_width / 2,
                              fov.centre_y - fov.image_height / 2)
     return QualityMeasures(
@@ -130,7 +154,39 @@ def measure(crop: FovCrop, p_fundus: float | None = None) -> QualityMeasures:
         vessels=vessels,
         chroma=float(sat.mean()) if sat.size else 0.0,
         p_fundus=p_fundus,
+        field_present=float(fov.worst_half),
+        red_green=red_green,
+        green_level=green_level,
+        shadowed=shadowed,
+        overlay=overlay,
     )
+
+
+@lru_cache(maxsize=4)
+def _small_inner_mask(side: int) -> np.ndarray:
+    return _fov_mask(side, 0.85)
+
+
+_STROKE_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+
+
+def _overlay_share(image: np.ndarray, circle: np.ndarray) -> float:
+    """Share of the FOV covered by thin strokes of a colour the retina never has.
+
+    Text and graphics are drawn in white, green, cyan or blue: bright in the blue (and green)
+    channel. The retina is red to yellow, its blue channel dark; even the optic disc and
+    exudates stay far below a white stroke in blue. A white top-hat of the blue channel keeps
+    only thin bright strokes (not the large optic disc); green-over-red pixels catch coloured
+    text. Yellow or red text cannot be told from exudates or haemorrhages by colour and is not
+    detected.
+    """
+    red = image[..., 0].astype(np.int16)
+    green = image[..., 1].astype(np.int16)
+    blue = image[..., 2]
+    strokes = cv2.morphologyEx(blue, cv2.MORPH_TOPHAT, _STROKE_KERNEL) > 80
+    coloured = ((green - red) > 40) | ((blue.astype(np.int16) - red) > 40)
+    flagged = (strokes | coloured) & circle
+    return float(flagged.sum() / max(int(circle.sum()), 1))
 
 
 @dataclass(frozen=True)

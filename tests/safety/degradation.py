@@ -1,0 +1,198 @@
+"""Camera faults applied to real photographs, for the degradation suite.
+
+Every function takes and returns an RGB uint8 array (the photo as the app decodes it) and is
+deterministic. The field-of-view geometry a fault needs (where the disc is) is measured on the
+undamaged photo with a simple threshold, independently of :mod:`retina_screen.fov`, so a bug in
+the FOV finder cannot make the test data easier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Disc:
+    cx: float
+    cy: float
+    radius: float
+
+
+def disc_of(rgb: np.ndarray) -> Disc:
+    """The illuminated disc of an undamaged photo: centre from the lit region's extent, radius
+    from its widest extent (photos cut at the top and bottom keep their full width)."""
+    lit = rgb.max(axis=2) > 25
+    rows = np.flatnonzero(lit.sum(axis=1) > 0.02 * lit.shape[1])
+    cols = np.flatnonzero(lit.sum(axis=0) > 0.02 * lit.shape[0])
+    x0, x1, y0, y1 = cols[0], cols[-1] + 1, rows[0], rows[-1] + 1
+    radius = max(x1 - x0, y1 - y0) / 2
+    return Disc((x0 + x1) / 2, (y0 + y1) / 2, radius)
+
+
+def scale_exposure(rgb: np.ndarray, factor: float) -> np.ndarray:
+    """Under- (factor < 1) or over-exposure (factor > 1), clipped like a sensor."""
+    return np.clip(rgb.astype(np.float32) * factor, 0, 255).astype(np.uint8)
+
+
+def gamma(rgb: np.ndarray, value: float) -> np.ndarray:
+    """A wrong tone curve: out = 255 * (in / 255) ** value (value > 1 darkens the mid-tones)."""
+    table = np.clip(255.0 * (np.arange(256) / 255.0) ** value + 0.5, 0, 255).astype(np.uint8)
+    return cv2.LUT(rgb, table)
+
+
+def eyelash_shadow(rgb: np.ndarray, depth: float, extent: float, seed: int = 0) -> np.ndarray:
+    """A shadow over the upper field: the top ``extent`` of the disc's height is darkened to
+    ``1 - depth`` of its brightness, with a soft lower edge and lash-like streaks."""
+    disc = disc_of(rgb)
+    h, w = rgb.shape[:2]
+    top = disc.cy - disc.radius
+    edge = top + 2 * disc.radius * extent
+    soft = max(2.0, 0.08 * disc.radius)
+    y = np.arange(h, dtype=np.float32)[:, None]
+    shade = 1.0 / (1.0 + np.exp((y - edge) / soft))  # 1 above the edge, 0 below
+    rng = np.random.default_rng(seed)
+    x = np.arange(w, dtype=np.float32)[None, :]
+    streaks = np.zeros((1, w), np.float32)
+    for _ in range(12):  # a few dark, slanted lashes add texture to the shadow
+        centre = rng.uniform(disc.cx - disc.radius, disc.cx + disc.radius)
+        streaks += 0.3 * np.exp(-((x - centre) / (0.02 * disc.radius)) ** 2)
+    darkness = np.clip(depth * shade * (1.0 + streaks * shade), 0.0, 0.97)
+    out = rgb.astype(np.float32) * (1.0 - darkness)[..., None]
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def crop_field(rgb: np.ndarray, fraction: float) -> np.ndarray:
+    """The field of view cropped to a concentric circle of ``fraction`` of its radius (black
+    outside): a smaller disc inside the same frame."""
+    disc = disc_of(rgb)
+    mask = np.zeros(rgb.shape[:2], np.uint8)
+    cv2.circle(mask, (round(disc.cx), round(disc.cy)), round(disc.radius * fraction), 1, -1)
+    return rgb * mask[..., None]
+
+
+def cut_side(rgb: np.ndarray, fraction: float, side: str = "left",
+             frame: bool = False) -> np.ndarray:
+    """The disc cut by ``fraction`` of its diameter on one side: blacked out inside the frame
+    (``frame`` False, e.g. a misaligned camera or an eyelid), or cut off by the frame edge
+    (``frame`` True, e.g. an export cropped off-centre)."""
+    disc = disc_of(rgb)
+    out = rgb.copy()
+    h, w = rgb.shape[:2]
+    cut = 2 * disc.radius * fraction
+    if side == "left":
+        edge = round(disc.cx - disc.radius + cut)
+        if frame:
+            return np.ascontiguousarray(rgb[:, max(edge, 0):])
+        out[:, :max(edge, 0)] = 0
+    elif side == "right":
+        edge = round(disc.cx + disc.radius - cut)
+        if frame:
+            return np.ascontiguousarray(rgb[:, :min(edge, w)])
+        out[:, min(edge, w):] = 0
+    elif side == "top":
+        edge = round(disc.cy - disc.radius + cut)
+        if frame:
+            return np.ascontiguousarray(rgb[max(edge, 0):])
+        out[:max(edge, 0)] = 0
+    else:
+        edge = round(disc.cy + disc.radius - cut)
+        if frame:
+            return np.ascontiguousarray(rgb[:min(edge, h)])
+        out[min(edge, h):] = 0
+    return out
+
+
+def green_only(rgb: np.ndarray) -> np.ndarray:
+    """A red-free export: only the green channel kept (red and blue black)."""
+    out = np.zeros_like(rgb)
+    out[..., 1] = rgb[..., 1]
+    return out
+
+
+def green_as_grey(rgb: np.ndarray) -> np.ndarray:
+    """A red-free export stored as a grey-scale picture of the green channel."""
+    return np.repeat(rgb[..., 1:2], 3, axis=2)
+
+
+def greyscale(rgb: np.ndarray) -> np.ndarray:
+    """A monochrome (luminance) export."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """Re-compressed as JPEG at ``quality`` and decoded again."""
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def downscale(rgb: np.ndarray, long_side: int) -> np.ndarray:
+    """Downscaled so that the long side is ``long_side`` (area interpolation)."""
+    h, w = rgb.shape[:2]
+    scale = long_side / max(h, w)
+    if scale >= 1:
+        return rgb
+    return cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+
+
+CAMERA_TEXT = ("DOE^JANE  ID 00412873", "2026-11-29 10:41:07", "OD  45deg  FLASH 50")
+
+
+def border_text(rgb: np.ndarray, lines: tuple[str, ...] = CAMERA_TEXT,
+                colour: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
+    """Camera-style text (name, date, eye) burned into the black corners outside the disc.
+
+    The font shrinks until every line's box lies outside the disc, as a camera places it."""
+    out = np.ascontiguousarray(rgb.copy())
+    h, w = out.shape[:2]
+    disc = disc_of(rgb)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+
+    def outside(x0: float, y0: float, x1: float, y1: float) -> bool:
+        corners = ((x0, y0), (x1, y0), (x0, y1), (x1, y1))
+        # The box's nearest point to the centre must lie outside the disc (with a margin).
+        nx = min(max(disc.cx, x0), x1)
+        ny = min(max(disc.cy, y0), y1)
+        del corners
+        return bool(np.hypot(nx - disc.cx, ny - disc.cy) > disc.radius * 1.03)
+
+    scale = max(0.4, h / 900)
+    while scale > 0.2:
+        thickness = max(1, round(scale * 1.6))
+        line_h = round(30 * scale) + 4
+        boxes = []
+        for corner in range(4):
+            for number, text in enumerate(lines):
+                (tw, th), _ = cv2.getTextSize(text, font, scale, thickness)
+                x = 0.01 * w if corner in (0, 2) else w - 0.01 * w - tw
+                y = (0.02 * h + (number + 1) * line_h if corner in (0, 1)
+                     else h - 0.02 * h - (len(lines) - number - 1) * line_h)
+                boxes.append((corner, text, x, y, tw, th))
+        fits = [all(outside(x, y - th, x + tw, y + 3) for c, _, x, y, tw, th in boxes if c == k)
+                for k in range(4)]
+        if sum(fits) >= 2:
+            break
+        scale *= 0.85
+    for corner, text, x, y, _, _ in boxes:
+        if fits[corner]:
+            cv2.putText(out, text, (round(x), round(y)), font, scale, colour, thickness,
+                        cv2.LINE_AA)
+    return out
+
+
+def text_inside(rgb: np.ndarray, text: str = "R 2026-11-29 DOE^JANE") -> np.ndarray:
+    """Overlay text burned into the retina itself (across the middle of the disc)."""
+    out = np.ascontiguousarray(rgb.copy())
+    disc = disc_of(rgb)
+    scale = max(0.5, disc.radius / 300)
+    thickness = max(1, round(disc.radius / 150))
+    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    origin = (round(disc.cx - tw / 2), round(disc.cy + disc.radius * 0.55))
+    cv2.putText(out, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness,
+                cv2.LINE_AA)
+    return out
