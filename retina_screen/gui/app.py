@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     multiprocessing.freeze_support()  # batch workers of a frozen (PyInstaller) build
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtCore import QCoreApplication, Qt, QTimer
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -91,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     prefs = Preferences(args.gui_settings)
     settings, settings_problem = _load_settings(prefs)
+    from .i18n import install_language
+
+    install_language(app, settings.language)
     log_handlers = setup_logging(Path(settings.log_dir))
     log.info("starting %s", app_version())
 
@@ -99,10 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     def show_crash(text: str, crash_log: Path | None) -> None:
         box = QMessageBox(window)
         box.setIcon(QMessageBox.Icon.Critical)
-        box.setWindowTitle("Unexpected problem")
-        where = f"\n\nA crash report was written to:\n{crash_log}" if crash_log else ""
-        box.setText("Something unexpected went wrong. The application keeps running; if this "
-                    "happens again, restart it and tell your support contact." + where)
+        box.setWindowTitle(QCoreApplication.translate("app", "Unexpected problem"))
+        where = ("\n\n" + QCoreApplication.translate("app", "A crash report was written to:")
+                 + f"\n{crash_log}" if crash_log else "")
+        box.setText(QCoreApplication.translate(
+            "app", "Something unexpected went wrong. The application keeps running; if this "
+                   "happens again, restart it and tell your support contact.") + where)
         box.setDetailedText(text)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
+    QT_TRANSLATE_NOOP,
     QAbstractTableModel,
+    QCoreApplication,
     QModelIndex,
     QObject,
     QSortFilterProxyModel,
@@ -44,16 +46,22 @@ from PySide6.QtWidgets import (
 from ..errors import OtherInputFolderError
 from ..results import Outcome
 from ..settings import Settings
+from .i18n import engine_text
 from .icons import ACCENT, OUTCOME_COLOURS, line_icon, outcome_icon
 from .messages import plain_message
 from .prefs import Preferences
 from .settings_view import PathField
-from .text import OUTCOME_SHORT
+from .text import outcome_short
 from .workers import JobThread
 
+translate = QCoreApplication.translate  # pyside6-lupdate reads translate("context", "text")
 log = logging.getLogger(__name__)
 
-COLUMNS = ("Patient ID", "Eyes", "Outcome", "Interval", "Report")
+COLUMNS = (QT_TRANSLATE_NOOP("PatientTableModel", "Patient ID"),
+           QT_TRANSLATE_NOOP("PatientTableModel", "Eyes"),
+           QT_TRANSLATE_NOOP("PatientTableModel", "Outcome"),
+           QT_TRANSLATE_NOOP("PatientTableModel", "Interval"),
+           QT_TRANSLATE_NOOP("PatientTableModel", "Report"))
 
 
 @dataclass(frozen=True)
@@ -92,7 +100,7 @@ class PatientTableModel(QAbstractTableModel):
     def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
+            return self.tr(COLUMNS[section])
         return None
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -101,14 +109,15 @@ class PatientTableModel(QAbstractTableModel):
         row = self.rows[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return (row.patient_id, row.eyes, OUTCOME_SHORT[row.outcome], row.interval,
-                    "Open report" if row.report else "–")[column]
+            return (row.patient_id, row.eyes, outcome_short(row.outcome),
+                    engine_text(row.interval),
+                    self.tr("Open report") if row.report else "–")[column]
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == 2:
-                return row.headline
+                return engine_text(row.headline)
             if column == 4:
-                return ("Double-click to preview and print the report" if row.report
-                        else "No report was written for this patient")
+                return (self.tr("Double-click to preview and print the report") if row.report
+                        else self.tr("No report was written for this patient"))
         if role == Qt.ItemDataRole.DecorationRole and column == 2:
             return outcome_icon(row.outcome)
         if role == Qt.ItemDataRole.DecorationRole and column == 4 and row.report:
@@ -168,26 +177,35 @@ class BatchSignals(QObject):
     patient = Signal(object)
 
 
+def _tr(text: str) -> str:
+    return translate("BatchPage", text)
+
+
 def format_eta(seconds: float | None) -> str:
     if seconds is None:
-        return "estimating time left…"
+        return translate("BatchPage", "estimating time left…")
     seconds = max(0, round(seconds))
     if seconds < 60:
-        return f"about {seconds} s left"
+        return translate("BatchPage", "about {0} s left").format(seconds)
     minutes, seconds = divmod(seconds, 60)
     if minutes < 60:
-        return f"about {minutes} min {seconds:02d} s left"
+        return translate("BatchPage", "about {0} min {1:02d} s left").format(minutes, seconds)
     hours, minutes = divmod(minutes, 60)
-    return f"about {hours} h {minutes:02d} min left"
+    return translate("BatchPage", "about {0} h {1:02d} min left").format(hours, minutes)
 
 
 def progress_text(progress: Any) -> str:
     """'120 of 1,000 photographs · 3 ungradable · 0 errors · 4.1 photos/s · about 3 min left'."""
-    parts = [f"{progress.done:,} of {progress.total:,} photographs"]
-    parts.append(f"{progress.ungradable:,} ungradable")
-    parts.append(f"{progress.errors:,} error{'s' if progress.errors != 1 else ''}")
+    parts = [translate("BatchPage", "{0:,} of {1:,} photographs")
+             .format(progress.done, progress.total)]
+    parts.append(translate("BatchPage", "{0:,} ungradable")
+                 .format(progress.ungradable))
+    parts.append(translate("BatchPage", "1 error") if progress.errors == 1
+                 else translate("BatchPage", "{0:,} errors")
+                 .format(progress.errors))
     if progress.rate:
-        parts.append(f"{progress.rate:.1f} photos/s")
+        parts.append(translate("BatchPage", "{0:.1f} photos/s")
+                     .format(progress.rate))
     if progress.done < progress.total:
         parts.append(format_eta(progress.eta_s))
     return " · ".join(parts)
@@ -225,28 +243,29 @@ class BatchPage(QWidget):
     # construction ------------------------------------------------------------------------------
     def _build(self) -> None:
         settings = self._settings()
-        self.input_dir = PathField(True, "Camera export folder")
-        self.input_dir.edit.setPlaceholderText("Folder the fundus camera exports photographs to")
-        self.output_dir = PathField(True, "Output folder")
+        self.input_dir = PathField(True, self.tr("Camera export folder"))
+        self.input_dir.edit.setPlaceholderText(self.tr("Folder the fundus camera exports "
+                                                       "photographs to"))
+        self.output_dir = PathField(True, self.tr("Output folder"))
         self._default_output = str(Path(settings.output_dir) / "batch")
         remembered = self.prefs.get("batch/input_dir") if self.prefs else ""
         self.input_dir.setText(remembered)
         self.output_dir.setText((self.prefs.get("batch/output_dir") if self.prefs else "")
                                 or self._default_output)
         self.pattern = QLineEdit()
-        self.pattern.setPlaceholderText("automatic (e.g. P001_R.jpg, P001-left-2.jpg)")
-        self.pattern.setAccessibleName("File-name pattern")
-        self.pattern.setToolTip("Optional: how file names encode patient and eye, e.g. "
-                                "{patient}_{eye}_{any}")
-        self.reports = QCheckBox("Write a PDF report for each patient")
+        self.pattern.setPlaceholderText(self.tr("automatic (e.g. P001_R.jpg, P001-left-2.jpg)"))
+        self.pattern.setAccessibleName(self.tr("File-name pattern"))
+        self.pattern.setToolTip(self.tr("Optional: how file names encode patient and eye, e.g. "
+                                        "{patient}_{eye}_{any}"))
+        self.reports = QCheckBox(self.tr("Write a PDF report for each patient"))
         self.reports.setChecked(True)
-        self.watch = QCheckBox("Keep watching the folder for new photographs")
-        self.watch.setToolTip("Screens each new patient as the camera writes the files; "
-                              "runs until you press Stop.")
+        self.watch = QCheckBox(self.tr("Keep watching the folder for new photographs"))
+        self.watch.setToolTip(self.tr("Screens each new patient as the camera writes the "
+                                      "files; runs until you press Stop."))
         form = QFormLayout()
-        form.addRow("&Camera export folder", self.input_dir)
-        form.addRow("&Output folder", self.output_dir)
-        form.addRow("File &names", self.pattern)
+        form.addRow(self.tr("&Camera export folder"), self.input_dir)
+        form.addRow(self.tr("&Output folder"), self.output_dir)
+        form.addRow(self.tr("File &names"), self.pattern)
         options = QHBoxLayout()
         options.addWidget(self.reports)
         options.addSpacing(16)
@@ -254,15 +273,15 @@ class BatchPage(QWidget):
         options.addStretch(1)
         form.addRow("", options)
 
-        self.start_button = QPushButton(line_icon("start", "#FFFFFF"), "Start screening")
+        self.start_button = QPushButton(line_icon("start", "#FFFFFF"), self.tr("Start screening"))
         self.start_button.setObjectName("primary")
         self.start_button.setShortcut(QKeySequence("Ctrl+R"))
-        self.start_button.setToolTip("Start or resume screening the folder (Ctrl+R)")
-        self.start_button.setAccessibleName("Start screening the folder")
-        self.cancel_button = QPushButton(line_icon("stop", "#B3261E"), "Stop")
+        self.start_button.setToolTip(self.tr("Start or resume screening the folder (Ctrl+R)"))
+        self.start_button.setAccessibleName(self.tr("Start screening the folder"))
+        self.cancel_button = QPushButton(line_icon("stop", "#B3261E"), self.tr("Stop"))
         self.cancel_button.setObjectName("danger")
-        self.cancel_button.setToolTip("Stop safely: screened photographs are kept (Esc)")
-        self.cancel_button.setAccessibleName("Stop screening")
+        self.cancel_button.setToolTip(self.tr("Stop safely: screened photographs are kept (Esc)"))
+        self.cancel_button.setAccessibleName(self.tr("Stop screening"))
         self.cancel_button.setEnabled(False)
         for button in (self.start_button, self.cancel_button):
             button.setMinimumHeight(36)
@@ -279,22 +298,22 @@ class BatchPage(QWidget):
         setup.setObjectName("batchCard")
         setup_layout = QVBoxLayout(setup)
         setup_layout.setContentsMargins(16, 12, 16, 14)
-        title = QLabel("Screen a folder")
+        title = QLabel(self.tr("Screen a folder"))
         title.setObjectName("sectionTitle")
         setup_layout.addWidget(title)
         setup_layout.addLayout(form)
         setup_layout.addLayout(buttons)
 
         self.progress_bar = QProgressBar()
-        self.progress_bar.setAccessibleName("Batch progress")
+        self.progress_bar.setAccessibleName(self.tr("Batch progress"))
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
         self.progress_bar.setTextVisible(False)
-        self.count_label = QLabel("0 of 0")
+        self.count_label = QLabel(self.tr("0 of 0"))
         self.count_label.setObjectName("bigNumber")
-        self.progress_label = QLabel("Choose the camera export folder and press Start.")
+        self.progress_label = QLabel(self.tr("Choose the camera export folder and press Start."))
         self.progress_label.setObjectName("muted")
-        self.progress_label.setAccessibleName("Batch progress details")
+        self.progress_label.setAccessibleName(self.tr("Batch progress details"))
         progress = QFrame()
         progress.setObjectName("batchCard")
         progress_layout = QVBoxLayout(progress)
@@ -306,18 +325,18 @@ class BatchPage(QWidget):
         progress_layout.addLayout(top)
         progress_layout.addWidget(self.progress_bar)
 
-        self.refer_only = QCheckBox("Show only patients to &refer")
-        self.refer_only.setAccessibleName("Show only patients to refer")
+        self.refer_only = QCheckBox(self.tr("Show only patients to &refer"))
+        self.refer_only.setAccessibleName(self.tr("Show only patients to refer"))
         self.refer_only.toggled.connect(self.proxy.set_refer_only)
         self.refer_only.toggled.connect(lambda _on: self._update_counts())
-        self.patients_label = QLabel("No patients yet")
+        self.patients_label = QLabel(self.tr("No patients yet"))
         self.patients_label.setObjectName("muted")
-        self.open_folder_button = QPushButton(line_icon("folder"), "Open output folder")
+        self.open_folder_button = QPushButton(line_icon("folder"), self.tr("Open output folder"))
         self.open_folder_button.setEnabled(False)
         self.open_folder_button.clicked.connect(
             lambda: self.open_file(Path(self.output_dir.text())))
         table_bar = QHBoxLayout()
-        table_title = QLabel("Patients")
+        table_title = QLabel(self.tr("Patients"))
         table_title.setObjectName("sectionTitle")
         table_bar.addWidget(table_title)
         table_bar.addSpacing(8)
@@ -327,7 +346,7 @@ class BatchPage(QWidget):
 
         self.table = QTableView()
         self.table.setModel(self.proxy)
-        self.table.setAccessibleName("Screened patients")
+        self.table.setAccessibleName(self.tr("Screened patients"))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -373,8 +392,9 @@ class BatchPage(QWidget):
         """Ask before an output folder of another input folder is continued (replaceable in
         tests)."""
         answer = QMessageBox.question(
-            self, "Another camera folder",
-            f"{message}\n\nAdd this folder's results to that output folder anyway?",
+            self, self.tr("Another camera folder"),
+            self.tr("{0}\n\nAdd this folder's results to that output folder anyway?")
+            .format(message),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
@@ -386,17 +406,18 @@ class BatchPage(QWidget):
         input_dir = Path(self.input_dir.text()) if self.input_dir.text() else None
         output_text = self.output_dir.text()
         if input_dir is None or not input_dir.is_dir():
-            self.message.emit("warning", "Choose the camera export folder first (it must exist).")
+            self.message.emit("warning", self.tr("Choose the camera export folder first (it "
+                                                 "must exist)."))
             self.input_dir.setFocus()
             return False
         if not output_text:
-            self.message.emit("warning", "Choose an output folder for the results.")
+            self.message.emit("warning", self.tr("Choose an output folder for the results."))
             self.output_dir.setFocus()
             return False
         output_dir = Path(output_text)
         if output_dir.resolve() == input_dir.resolve():
-            self.message.emit("warning", "Choose an output folder different from the camera "
-                                         "folder.")
+            self.message.emit("warning", self.tr("Choose an output folder different from the "
+                                                 "camera folder."))
             return False
         if self.prefs is not None:  # the same camera folder is used day after day
             self.prefs.set("batch/input_dir", str(input_dir))
@@ -413,13 +434,13 @@ class BatchPage(QWidget):
         self.watching = watch
         self.progress_bar.setRange(0, 0)  # busy until the first progress report
         if watch:  # an empty camera folder sends no progress: say what is going on
-            self.count_label.setText("Watching")
-            self.progress_label.setText("Watching the camera folder: each new patient is "
-                                        "screened as soon as the camera has written the "
-                                        "photographs. Press Stop to end.")
+            self.count_label.setText(self.tr("Watching"))
+            self.progress_label.setText(self.tr("Watching the camera folder: each new patient "
+                                                "is screened as soon as the camera has written "
+                                                "the photographs. Press Stop to end."))
         else:
-            self.count_label.setText("Starting…")
-            self.progress_label.setText("Looking for photographs…")
+            self.count_label.setText(self.tr("Starting…"))
+            self.progress_label.setText(self.tr("Looking for photographs…"))
         self.job = JobThread(_run_job, input_dir, output_dir, settings, options, watch,
                                 self.signals, parent=self)
         self.job.done.connect(self._finished)
@@ -436,8 +457,8 @@ class BatchPage(QWidget):
             return
         self.job.cancel()
         self.cancel_button.setEnabled(False)
-        self.cancel_button.setText("Stopping…")
-        self.progress_label.setText("Stopping after the photographs in progress…")
+        self.cancel_button.setText(self.tr("Stopping…"))
+        self.progress_label.setText(self.tr("Stopping after the photographs in progress…"))
         log.info("batch run cancel requested")
 
     def shutdown(self, timeout_ms: int = 60_000) -> bool:
@@ -450,7 +471,7 @@ class BatchPage(QWidget):
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
-        self.cancel_button.setText("Stop")
+        self.cancel_button.setText(self.tr("Stop"))
         for widget in (self.input_dir, self.output_dir, self.pattern, self.reports, self.watch):
             widget.setEnabled(not running)
 
@@ -462,7 +483,7 @@ class BatchPage(QWidget):
         if not (self.job is not None and self.job.cancel_event.is_set()):
             text = progress_text(progress)
             if self.watching and progress.done >= total:
-                text += " · watching for new photographs"
+                text += " · " + self.tr("watching for new photographs")
             self.progress_label.setText(text)
         self.progressed.emit(progress)
 
@@ -475,12 +496,13 @@ class BatchPage(QWidget):
         refer = sum(1 for r in self.model.rows if r.outcome.is_referral)
         retake = sum(1 for r in self.model.rows if r.outcome is Outcome.INSUFFICIENT)
         if not total:
-            self.patients_label.setText("No patients yet")
+            self.patients_label.setText(self.tr("No patients yet"))
             return
-        text = (f"{total} patient{'s' if total != 1 else ''} · {refer} to refer · "
-                f"{retake} to retake or grade by hand")
+        text = (self.tr("1 patient") if total == 1 else self.tr("{0} patients").format(total))
+        text += " · " + self.tr("{0} to refer · {1} to retake or grade by hand").format(
+            refer, retake)
         if self.proxy.refer_only:
-            text += " · showing referrals only"
+            text += " · " + self.tr("showing referrals only")
         self.patients_label.setText(text)
 
     def _finished(self, summary: Any, error: BaseException | None) -> None:
@@ -493,41 +515,45 @@ class BatchPage(QWidget):
             return
         if error is not None:
             self.progress_bar.setRange(0, 1)
-            self.progress_label.setText("The run stopped because of a problem.")
-            self.count_label.setText("Stopped")
+            self.progress_label.setText(self.tr("The run stopped because of a problem."))
+            self.count_label.setText(self.tr("Stopped"))
             self.message.emit("error", plain_message(error, "screen the folder"))
         elif summary is not None and self.watching:
             self.progress_bar.setRange(0, 1)
             self.progress_bar.setValue(1)
-            self.count_label.setText("Stopped")
+            self.count_label.setText(self.tr("Stopped"))
             self.progress_label.setText(
-                f"Watching stopped. The output folder holds {summary.images:,} photographs: "
-                f"{summary.ok:,} graded, {summary.ungradable:,} ungradable, "
-                f"{summary.errors:,} errors.")
+                self.tr("Watching stopped. The output folder holds {0:,} photographs: {1:,} "
+                        "graded, {2:,} ungradable, {3:,} errors.")
+                            .format(summary.images, summary.ok, summary.ungradable, summary.errors))
         elif summary is not None:
             images = int(getattr(summary, "images", 0))
             done = int(getattr(summary, "ok", 0)) + int(getattr(summary, "ungradable", 0)) + \
                 int(getattr(summary, "errors", 0))
             found = max(int(getattr(summary, "found", 0) or 0), done)
             if getattr(summary, "cancelled", False):
-                self.count_label.setText("Stopped")
+                self.count_label.setText(self.tr("Stopped"))
                 self.progress_label.setText(
-                    f"Stopped after {done:,} of {found:,} photographs. Press Start to resume: "
-                    "photographs already screened are not screened again.")
-                self.message.emit("info", "Batch stopped safely. Press Start again to resume.")
+                    self.tr("Stopped after {0:,} of {1:,} photographs. Press Start to resume: "
+                            "photographs already screened are not screened again.")
+                                .format(done, found))
+                self.message.emit("info", self.tr("Batch stopped safely. Press Start again to "
+                                                  "resume."))
             else:
                 self.progress_bar.setRange(0, 1)
                 self.progress_bar.setValue(1)
-                self.count_label.setText("Finished")
+                self.count_label.setText(self.tr("Finished"))
                 resumed = int(getattr(summary, "resumed", 0))
                 self.progress_label.setText(
-                    f"{images:,} photographs: {summary.ok:,} graded, {summary.ungradable:,} "
-                    f"ungradable, {summary.errors:,} errors"
-                    + (f" ({resumed:,} from the earlier run)" if resumed else "")
-                    + ". Results are in results.csv and patients.csv in the output folder.")
+                    self.tr("{0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors")
+                    .format(images, summary.ok, summary.ungradable, summary.errors)
+                    + (" " + self.tr("({0:,} from the earlier run)").format(resumed)
+                       if resumed else "")
+                    + ". " + self.tr("Results are in results.csv and patients.csv in the "
+                                     "output folder."))
         else:
-            self.count_label.setText("Stopped")
-            self.progress_label.setText("Watching stopped.")
+            self.count_label.setText(self.tr("Stopped"))
+            self.progress_label.setText(self.tr("Watching stopped."))
         log.info("batch run ended (%s)", "error" if error else "ok")
         self.runFinished.emit(summary, error)
 
@@ -536,8 +562,9 @@ class BatchPage(QWidget):
         if row is None:
             return
         if row.report is None or not Path(row.report).is_file():
-            self.message.emit("info", "There is no report for this patient (reports were "
-                                      "switched off, or the run stopped before it was written).")
+            self.message.emit("info", self.tr("There is no report for this patient (reports "
+                                              "were switched off, or the run stopped before it "
+                                              "was written)."))
             return
         self.reportRequested.emit(Path(row.report))  # the app's own preview, with Print
 

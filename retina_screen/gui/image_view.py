@@ -72,9 +72,9 @@ class ImageView(QGraphicsView):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.setObjectName("photoViewer")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setAccessibleName("Photograph viewer")
-        self.setAccessibleDescription("Zoom with the mouse wheel or Ctrl+plus and Ctrl+minus; "
-                                      "drag to pan; double-click to fit.")
+        self.setAccessibleName(self.tr("Photograph viewer"))
+        self.setAccessibleDescription(self.tr("Zoom with the mouse wheel or Ctrl+plus and "
+                                              "Ctrl+minus; drag to pan; double-click to fit."))
         self._fitted = True
         self._detail = False  # the full-resolution crop is shown
         self._detail_asked = False

@@ -83,7 +83,7 @@ class MainWindow(QMainWindow):
         self.screener: Screener | None = None
         self.model_problem = ""
         self.messages: list[tuple[str, str]] = []
-        self.setWindowTitle("Retina Screen – diabetic retinopathy screening")
+        self.setWindowTitle(self.tr("Retina Screen – diabetic retinopathy screening"))
         self.setWindowIcon(app_icon())
         self._fitted_once = False
 
@@ -94,12 +94,12 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(scrolling(self.patient_page), line_icon("patient", "#14507A"),
-                         "Screen a patient")
+                         self.tr("Screen a patient"))
         self.tabs.addTab(scrolling(self.batch_page), line_icon("batch", "#14507A"),
-                         "Screen a folder")
+                         self.tr("Screen a folder"))
         self.tabs.setIconSize(QSize(18, 18))
-        self.tabs.setAccessibleName("Screens")
-        self.tabs.tabBar().setAccessibleName("Screens")
+        self.tabs.setAccessibleName(self.tr("Screens"))
+        self.tabs.tabBar().setAccessibleName(self.tr("Screens"))
         self.tabs.currentChanged.connect(lambda _index: self._pages_changed())
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -111,7 +111,7 @@ class MainWindow(QMainWindow):
         self.message_bar.hide()
         central.installEventFilter(self)
 
-        self.model_label = QLabel("Loading the grading model…")
+        self.model_label = QLabel(self.tr("Loading the grading model…"))
         self.clinic_label = QLabel()
         self.statusBar().addWidget(self.model_label, 1)
         self.statusBar().addPermanentWidget(self.clinic_label)
@@ -123,6 +123,9 @@ class MainWindow(QMainWindow):
         self.batch_page.reportRequested.connect(self.open_report_preview)
         self.report_preview = None
         self._build_menus()
+        from .clinic_view import install as install_clinic
+
+        install_clinic(self)  # worklist dialog, Send to PACS (clinic_view.py)
         self._restore_window()
         if screener is not None:
             QTimer.singleShot(0, lambda: self._model_loaded(screener, None))
@@ -132,28 +135,28 @@ class MainWindow(QMainWindow):
     # menus -------------------------------------------------------------------------------------
     def _build_menus(self) -> None:
         page = self.patient_page
-        file_menu = self.menuBar().addMenu("&File")
+        file_menu = self.menuBar().addMenu(self.tr("&File"))
         file_menu.addAction(page.new_action)
         file_menu.addAction(page.open_action)
         file_menu.addSeparator()
         file_menu.addAction(page.print_action)
         file_menu.addAction(page.save_action)
         file_menu.addSeparator()
-        self.settings_action = QAction(line_icon("settings"), "Se&ttings…", self)
+        self.settings_action = QAction(line_icon("settings"), self.tr("Se&ttings…"), self)
         self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
         self.settings_action.triggered.connect(self.open_settings)
         file_menu.addAction(self.settings_action)
         file_menu.addSeparator()
-        quit_action = QAction("&Quit", self)
+        quit_action = QAction(self.tr("&Quit"), self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
 
-        view_menu = self.menuBar().addMenu("&View")
-        patient_tab = QAction(line_icon("patient"), "Screen a &patient", self)
+        view_menu = self.menuBar().addMenu(self.tr("&View"))
+        patient_tab = QAction(line_icon("patient"), self.tr("Screen a &patient"), self)
         patient_tab.setShortcut(QKeySequence("Ctrl+1"))
         patient_tab.triggered.connect(lambda: self.show_page(self.patient_page))
-        batch_tab = QAction(line_icon("batch"), "Screen a &folder", self)
+        batch_tab = QAction(line_icon("batch"), self.tr("Screen a &folder"), self)
         batch_tab.setShortcut(QKeySequence("Ctrl+2"))
         batch_tab.triggered.connect(lambda: self.show_page(self.batch_page))
         view_menu.addAction(patient_tab)
@@ -163,11 +166,11 @@ class MainWindow(QMainWindow):
                        page.fit_action):
             view_menu.addAction(action)
 
-        help_menu = self.menuBar().addMenu("&Help")
-        logs = QAction("Open the &log folder", self)
+        help_menu = self.menuBar().addMenu(self.tr("&Help"))
+        logs = QAction(self.tr("Open the &log folder"), self)
         logs.triggered.connect(lambda: QDesktopServices.openUrl(
             QUrl.fromLocalFile(str(self.settings.log_dir))))
-        about = QAction(line_icon("info"), "&About Retina Screen", self)
+        about = QAction(line_icon("info"), self.tr("&About Retina Screen"), self)
         about.setShortcut(QKeySequence("F1"))
         about.triggered.connect(self.show_about)
         help_menu.addAction(logs)
@@ -216,14 +219,14 @@ class MainWindow(QMainWindow):
     # model -------------------------------------------------------------------------------------
     def load_model(self) -> None:
         """Load the model on a worker thread (once, at start-up)."""
-        self.model_label.setText("Loading the grading model…")
+        self.model_label.setText(self.tr("Loading the grading model…"))
         run_task(load_screener, self.settings, on_done=self._model_loaded)
 
     def _model_loaded(self, screener: object, error: BaseException | None) -> None:
         if error is not None:
             self.model_problem = plain_message(error)
-            self.model_label.setText("Screening unavailable: the grading model could not be "
-                                     "loaded")
+            self.model_label.setText(self.tr("Screening unavailable: the grading model could "
+                                             "not be loaded"))
             self.patient_page.session.set_screener(None, self.model_problem)
             self.show_message("error", self.model_problem)
             log.error("model could not be loaded: %s", error)
@@ -231,8 +234,8 @@ class MainWindow(QMainWindow):
             return
         self.screener = screener  # type: ignore[assignment]
         info = self.screener.model_info
-        self.model_label.setText(f"Model {info.name} {info.version} (sha256 {info.short_sha}) "
-                                 "ready")
+        self.model_label.setText(self.tr("Model {0} {1} (sha256 {2}) ready")
+                                 .format(info.name, info.version, info.short_sha))
         self.patient_page.session.set_screener(self.screener)
         log.info("model %s %s loaded", info.name, info.version)
         self.modelReady.emit(self.screener)
@@ -276,7 +279,7 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(self.prefs, self.settings, manifest, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(self.reload_settings)
-        dialog.accepted.connect(lambda: self.show_message("info", "Settings saved."))
+        dialog.accepted.connect(lambda: self.show_message("info", self.tr("Settings saved.")))
         self.settings_dialog = dialog
         dialog.open()
 
@@ -296,11 +299,12 @@ class MainWindow(QMainWindow):
         model = (f"{self.screener.model_info.name} {self.screener.model_info.version}"
                  if self.screener is not None else "not loaded")
         QMessageBox.about(
-            self, "About Retina Screen",
-            f"<b>Retina Screen</b> {app_version()}<br>Offline screening of colour fundus "
-            f"photographs for diabetic retinopathy.<br><br>Grading model: {model}<br><br>"
-            "Research use only: not cleared for clinical diagnosis. Every result must be "
-            "reviewed under your local screening programme's rules.")
+            self, self.tr("About Retina Screen"),
+            self.tr("<b>Retina Screen</b> {0}<br>Offline screening of colour fundus "
+                    "photographs for diabetic retinopathy.<br><br>Grading model: "
+                    "{1}<br><br>Research use only: not cleared for clinical diagnosis. Every "
+                    "result must be reviewed under your local screening programme's rules.")
+                        .format(app_version(), model))
 
     # window state ------------------------------------------------------------------------------
     def _restore_window(self) -> None:
@@ -351,7 +355,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         if self.batch_page.running:
-            self.show_message("info", "Stopping the folder screening safely…")
+            self.show_message("info", self.tr("Stopping the folder screening safely…"))
         self.batch_page.shutdown()
         self.prefs.save_window_state(self.saveGeometry(), self.saveState())
         wait_for_all(30_000)

@@ -20,8 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
+
 from ..errors import ModelError, OutputError, RetinaScreenError
 
+translate = QCoreApplication.translate  # pyside6-lupdate reads translate("context", "text")
 log = logging.getLogger(__name__)
 
 
@@ -35,31 +38,56 @@ def app_version() -> str:
         return "development version"
 
 
+#: What the operator was doing, as passed to :func:`plain_message` (marked for translation).
+DOINGS = (QT_TRANSLATE_NOOP("messages", "save the report"),
+          QT_TRANSLATE_NOOP("messages", "print the report"),
+          QT_TRANSLATE_NOOP("messages", "prepare the report"),
+          QT_TRANSLATE_NOOP("messages", "show the preview"),
+          QT_TRANSLATE_NOOP("messages", "screen the folder"),
+          QT_TRANSLATE_NOOP("messages", "apply the settings"),
+          QT_TRANSLATE_NOOP("messages", "screen this photograph"))
+
+
+def _tr(text: str) -> str:
+    return translate("messages", text)
+
+
 def plain_message(error: BaseException, doing: str = "") -> str:
-    """One or two sentences an operator understands, for any exception."""
-    prefix = f"Could not {doing}: " if doing else ""
+    """One or two sentences an operator understands, for any exception (in the app's
+    language; the engine's own messages through the core catalogue)."""
+    from .i18n import engine_text
+
+    prefix = translate("messages", "Could not {0}: ").format(_tr(doing)) if doing else ""
     if isinstance(error, ModelError):
-        return (f"{prefix}the grading model cannot be used ({error}). Screening is switched off "
-                "until the application is reinstalled or repaired.")
+        return prefix + translate(
+            "messages", "the grading model cannot be used ({0}). Screening is switched off "
+                        "until the application is reinstalled or repaired.").format(
+                            engine_text(str(error)))
     if isinstance(error, RetinaScreenError):
-        return f"{prefix}{error}"
+        return prefix + engine_text(str(error))
     if isinstance(error, OSError):
         code = error.errno
         if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
-            return f"{prefix}the disk is full. Free some space or choose another folder."
+            return prefix + translate(
+                "messages", "the disk is full. Free some space or choose another folder.")
         if isinstance(error, PermissionError) or code in (errno.EACCES, errno.EPERM):
-            return (f"{prefix}permission denied. Choose a folder you are allowed to write to, "
-                    "or ask your IT support.")
+            return prefix + translate(
+                "messages", "permission denied. Choose a folder you are allowed to write to, "
+                            "or ask your IT support.")
         if isinstance(error, FileNotFoundError):
-            return f"{prefix}the file or folder no longer exists."
+            return prefix + translate("messages", "the file or folder no longer exists.")
         if code == errno.EROFS:
-            return f"{prefix}the disk is read-only. Choose another folder."
-        reason = error.strerror or "input/output error"
+            return prefix + translate("messages",
+                                      "the disk is read-only. Choose another folder.")
+        reason = error.strerror or translate("messages", "input/output error")
         return f"{prefix}{reason.rstrip('.')}."
     if isinstance(error, MemoryError):
-        return f"{prefix}the computer ran out of memory. Close other programs and try again."
-    return (f"{prefix}an unexpected problem occurred ({type(error).__name__}). The details were "
-            "written to the log; please report it to your support contact.")
+        return prefix + translate(
+            "messages", "the computer ran out of memory. Close other programs and try again.")
+    return prefix + translate(
+        "messages", "an unexpected problem occurred ({0}). The details were written to the "
+                    "log; please report it to your support contact.").format(
+                        type(error).__name__)
 
 
 def is_output_problem(error: BaseException) -> bool:

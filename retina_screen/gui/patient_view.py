@@ -11,7 +11,14 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QRegularExpression, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QT_TRANSLATE_NOOP,
+    QRegularExpression,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import (
     QAction,
     QDragEnterEvent,
@@ -43,22 +50,26 @@ from ..loading import DicomInfo
 from ..naming import safe_file_stem
 from ..results import Eye, Outcome, PatientInfo, PatientResult
 from ..settings import Settings
+from .i18n import engine_text
 from .icons import NEUTRAL, OUTCOME_COLOURS, line_icon, outcome_icon, status_icon
 from .image_view import ImageView, full_resolution_crop, rgb_to_qimage
 from .messages import plain_message
 from .session import PatientSession, Photo
-from .text import EYE_NAMES, eye_summary, image_verdict, outcome_title
+from .text import eye_name, eye_summary, image_verdict, outcome_title
 from .workers import run_task
 
 log = logging.getLogger(__name__)
 
-HEATMAP_LEGEND = ("Heatmap: areas that most influenced the grade (brightest yellow = "
-                  "strongest). It is not a map of lesions.")
+HEATMAP_LEGEND = QT_TRANSLATE_NOOP("PatientPage", "Heatmap: areas that most influenced the "
+                                                  "grade (brightest yellow = strongest). It is "
+                                                  "not a map of lesions.")
 PHOTO_FILTER = ("Photographs (*.jpg *.jpeg *.png *.tif *.tiff *.bmp *.dcm *.dicom);;"
                 "All files (*)")
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".dcm", ".dicom"}
 DIABETES_TYPES = ("", "type 1", "type 2", "gestational", "other")
-EYE_SHORT = {Eye.RIGHT: "Right (OD)", Eye.LEFT: "Left (OS)", Eye.UNKNOWN: "Eye not known"}
+EYE_SHORT = {Eye.RIGHT: QT_TRANSLATE_NOOP("ResultPanel", "Right (OD)"),
+             Eye.LEFT: QT_TRANSLATE_NOOP("ResultPanel", "Left (OS)"),
+             Eye.UNKNOWN: QT_TRANSLATE_NOOP("ResultPanel", "Eye not known")}
 LEVEL_COLOURS = {"ok": "#2E7D32", "warning": "#8A5A00", "error": "#B3261E", "pending": NEUTRAL}
 
 
@@ -151,28 +162,30 @@ class PatientForm(QFrame):
         super().__init__(parent)
         self.setObjectName("card")
         self.patient_id = QLineEdit()
-        self.patient_id.setPlaceholderText("e.g. hospital number")
-        self.patient_id.setAccessibleName("Patient ID")
+        self.patient_id.setPlaceholderText(self.tr("e.g. hospital number"))
+        self.patient_id.setAccessibleName(self.tr("Patient ID"))
         self.name = QLineEdit()
-        self.name.setPlaceholderText("Given name and family name")
-        self.name.setAccessibleName("Patient name")
+        self.name.setPlaceholderText(self.tr("Given name and family name"))
+        self.name.setAccessibleName(self.tr("Patient name"))
         self.birth_date = QLineEdit()
-        self.birth_date.setPlaceholderText("YYYY-MM-DD")
-        self.birth_date.setAccessibleName("Date of birth")
+        self.birth_date.setPlaceholderText(self.tr("YYYY-MM-DD"))
+        self.birth_date.setAccessibleName(self.tr("Date of birth"))
         self.birth_date.setValidator(QRegularExpressionValidator(
             QRegularExpression(r"^\d{0,4}(-\d{0,2}(-\d{0,2})?)?$")))
         self.birth_date.setMaximumWidth(140)
         self.diabetes = QComboBox()
-        self.diabetes.addItems(["not recorded", "Type 1", "Type 2", "Gestational", "Other"])
-        self.diabetes.setAccessibleName("Diabetes type")
+        self.diabetes.addItems([self.tr("not recorded"), self.tr("Type 1"), self.tr("Type 2"),
+                                self.tr("Gestational"), self.tr("Other")])
+        self.diabetes.setAccessibleName(self.tr("Diabetes type"))
 
-        title = QLabel("Patient")
+        title = QLabel(self.tr("Patient"))
         title.setObjectName("sectionTitle")
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        for label, field in (("&ID", self.patient_id), ("&Name", self.name),
-                             ("&Date of birth", self.birth_date), ("Dia&betes", self.diabetes)):
+        for label, field in ((self.tr("&ID"), self.patient_id), (self.tr("&Name"), self.name),
+                             (self.tr("&Date of birth"), self.birth_date),
+                             (self.tr("Dia&betes"), self.diabetes)):
             caption = QLabel(label)
             caption.setBuddy(field)
             form.addRow(caption, field)
@@ -228,8 +241,8 @@ class PatientForm(QFrame):
 
     def _mark_birth_date(self, valid: bool) -> None:
         self.birth_date.setProperty("invalid", not valid)
-        self.birth_date.setToolTip("" if valid else "Enter a real date as YYYY-MM-DD, not in "
-                                                    "the future")
+        self.birth_date.setToolTip("" if valid else self.tr("Enter a real date as YYYY-MM-DD, "
+                                                            "not in the future"))
         self.birth_date.style().unpolish(self.birth_date)
         self.birth_date.style().polish(self.birth_date)
         self.birth_date.update()
@@ -239,8 +252,8 @@ class PatientForm(QFrame):
         text = self.birth_date.text().strip()
         if not text or self.valid_birth_date() is not None:
             return ""
-        return (f"The date of birth '{text}' is not a valid date. Enter it as YYYY-MM-DD "
-                "(for example 1950-02-28) or leave it empty.")
+        return self.tr("The date of birth '{0}' is not a valid date. Enter it as YYYY-MM-DD "
+                       "(for example 1950-02-28) or leave it empty.").format(text)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -273,15 +286,15 @@ class PhotoCard(QFrame):
         self.verdict.setTextFormat(Qt.TextFormat.RichText)
         self.verdict.setObjectName("verdict")
         self.eye_box = QComboBox()
-        self.eye_box.addItems(["Right eye", "Left eye", "Eye not known"])
-        self.eye_box.setAccessibleName("Eye of this photograph")
-        self.eye_box.setToolTip("Which eye this photograph shows")
+        self.eye_box.addItems([self.tr("Right eye"), self.tr("Left eye"), self.tr("Eye not known")])
+        self.eye_box.setAccessibleName(self.tr("Eye of this photograph"))
+        self.eye_box.setToolTip(self.tr("Which eye this photograph shows"))
         self.eye_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.remove_button = QToolButton()
         self.remove_button.setIcon(line_icon("remove", "#5F6B7A"))
         self.remove_button.setAutoRaise(True)
-        self.remove_button.setToolTip("Remove this photograph")
-        self.remove_button.setAccessibleName("Remove this photograph")
+        self.remove_button.setToolTip(self.tr("Remove this photograph"))
+        self.remove_button.setAccessibleName(self.tr("Remove this photograph"))
 
         top = QHBoxLayout()
         top.setSpacing(6)
@@ -334,7 +347,7 @@ class PhotoCard(QFrame):
                 "error": status_icon("error", LEVEL_COLOURS["error"]),
                 "pending": status_icon("pending", NEUTRAL)}[level]
         self.icon.setPixmap(icon.pixmap(QSize(18, 18), self.devicePixelRatioF()))
-        self.setAccessibleName(f"Photograph {photo.name}: {text}")
+        self.setAccessibleName(self.tr("Photograph {0}: {1}").format(photo.name, text))
         if photo.result is not None and photo.result.display_image is not None:
             image = rgb_to_qimage(photo.result.display_image)
             ratio = self.devicePixelRatioF()
@@ -383,16 +396,17 @@ class EyeSlot(QFrame):
         self.cards: dict[int, PhotoCard] = {}
         self.setObjectName("eyeSlot")
         self.setAcceptDrops(True)
-        self.setAccessibleName(f"{EYE_NAMES[eye]} photographs")
-        self.title = QLabel(EYE_NAMES[eye])
+        self.setAccessibleName(self.tr("{0} photographs").format(eye_name(eye)))
+        self.title = QLabel(eye_name(eye))
         self.title.setObjectName("sectionTitle")
         self.count = QLabel()
         self.count.setObjectName("muted")
-        self.add_button = QPushButton(line_icon("open"), "Add…")
-        self.add_button.setAccessibleName(f"Add {EYE_NAMES[eye]} photographs")
-        self.add_button.setToolTip(f"Choose {EYE_NAMES[eye].lower()} photographs from a folder")
+        self.add_button = QPushButton(line_icon("open"), self.tr("Add…"))
+        self.add_button.setAccessibleName(self.tr("Add {0} photographs").format(eye_name(eye)))
+        self.add_button.setToolTip(self.tr("Choose {0} photographs from a folder").format(
+            eye_name(eye).lower()))
         self.add_button.clicked.connect(lambda: self.addRequested.emit(self.eye))
-        self.hint = QLabel("Drop photographs here\nor click Add…")
+        self.hint = QLabel(self.tr("Drop photographs here\nor click Add…"))
         self.hint.setObjectName("dropHint")
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.hint.setMinimumHeight(70)
@@ -415,10 +429,22 @@ class EyeSlot(QFrame):
             layout.addWidget(self.hint)
         if eye is Eye.UNKNOWN:
             self.add_button.hide()
-            self.hint.setText("Choose right or left eye for each of these photographs")
+            self.hint.setText(self.tr("Choose right or left eye for each of these photographs"))
             self.hint.setWordWrap(True)
             self.hint.setMinimumHeight(0)
         self._refresh()
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001,N802
+        """In a narrow column the Add button shows its icon only (name and tooltip stay)."""
+        super().resizeEvent(event)
+        if not hasattr(self, "_add_text"):
+            self._add_text = self.add_button.text()
+        self.add_button.setText(self._add_text)
+        margins = self.layout().contentsMargins()
+        needed = (self.title.sizeHint().width() + self.count.sizeHint().width()
+                  + self.add_button.sizeHint().width() + margins.left() + margins.right() + 24)
+        if self.width() < needed:
+            self.add_button.setText("")
 
     def add_card(self, card: PhotoCard) -> None:
         self.cards[card.photo_id] = card
@@ -434,7 +460,8 @@ class EyeSlot(QFrame):
 
     def _refresh(self) -> None:
         n = len(self.cards)
-        self.count.setText(f"· {n} photo{'s' if n != 1 else ''}" if n else "")
+        self.count.setText("" if not n else self.tr("· 1 photo") if n == 1
+                           else self.tr("· {0} photos").format(n))
         self.hint.setVisible(n == 0 or self.eye is Eye.UNKNOWN)
         if self.eye is Eye.UNKNOWN:
             self.setVisible(n > 0)
@@ -504,10 +531,10 @@ class ResultPanel(QFrame):
         self.model_line.setObjectName("modelLine")
         self.model_line.setWordWrap(True)
 
-        self.print_button = QPushButton(line_icon("print", "#FFFFFF"), "Print report…")
+        self.print_button = QPushButton(line_icon("print", "#FFFFFF"), self.tr("Print report…"))
         self.print_button.setObjectName("primary")
-        self.save_button = QPushButton(line_icon("save"), "Save PDF…")
-        self.new_button = QPushButton(line_icon("new"), "New patient")
+        self.save_button = QPushButton(line_icon("save"), self.tr("Save PDF…"))
+        self.new_button = QPushButton(line_icon("new"), self.tr("New patient"))
         for button in (self.print_button, self.save_button, self.new_button):
             button.setMinimumHeight(34)
             button.setAutoDefault(True)  # Enter presses the focused button, as Space does
@@ -520,7 +547,7 @@ class ResultPanel(QFrame):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(14, 12, 14, 14)
         layout.setSpacing(8)
-        caption = QLabel("Screening result")
+        caption = QLabel(self.tr("Screening result"))
         caption.setObjectName("sectionTitle")
         layout.addWidget(caption)
         layout.addWidget(self.banner)
@@ -562,12 +589,13 @@ class ResultPanel(QFrame):
     def show_busy(self, count: int) -> None:
         self.icon.setPixmap(status_icon("pending", NEUTRAL).pixmap(QSize(40, 40)))
         self._banner_colour(NEUTRAL)
-        self.title.setText("Screening…")
-        self.interval.setText(f"{count} photograph{'s' if count != 1 else ''} being checked")
+        self.title.setText(self.tr("Screening…"))
+        self.interval.setText(self.tr("1 photograph being checked") if count == 1
+                              else self.tr("{0} photographs being checked").format(count))
 
     def show_result(self, result: PatientResult | None, busy: int = 0) -> None:
         self._show_result(result, busy)
-        self.icon.setAccessibleName(f"Outcome: {self.title.text()}")
+        self.icon.setAccessibleName(self.tr("Outcome: {0}").format(self.title.text()))
         self.banner.setAccessibleName(self.outcome_text().replace("\n", ". "))
         self._claim_height()
 
@@ -580,11 +608,12 @@ class ResultPanel(QFrame):
         if result is None:
             self.icon.setPixmap(line_icon("patient", NEUTRAL).pixmap(QSize(40, 40)))
             self._banner_colour(NEUTRAL)
-            self.title.setText("No photographs yet")
-            self.interval.setText("Add the right and left eye photographs")
+            self.title.setText(self.tr("No photographs yet"))
+            self.interval.setText(self.tr("Add the right and left eye photographs"))
             self.headline.setText("")
-            self.action.setText("Drop the photographs onto the eye boxes, or use Add… "
-                                "(Ctrl+O). Each photograph is checked as soon as it is added.")
+            self.action.setText(self.tr("Drop the photographs onto the eye boxes, or use Add… "
+                                        "(Ctrl+O). Each photograph is checked as soon as it is "
+                                        "added."))
             self.notes.setText("")
             self.model_line.setText("")
             if busy:
@@ -594,18 +623,20 @@ class ResultPanel(QFrame):
         self._banner_colour(colour)
         self.icon.setPixmap(outcome_icon(result.outcome).pixmap(QSize(40, 40)))
         self.title.setText(outcome_title(result))
-        interval = result.referral.interval
+        interval = engine_text(result.referral.interval)
         self.interval.setText(interval[:1].upper() + interval[1:])
-        self.headline.setText(result.referral.headline)
-        self.action.setText(result.referral.action)
-        for column, text in enumerate(("Eye", "Grade", "P(referable)")):
+        self.headline.setText(engine_text(result.referral.headline))
+        self.action.setText(engine_text(result.referral.action))
+        for column, text in enumerate((self.tr("Eye"), self.tr("Grade"),
+                                       self.tr("P(referable)"))):
             header = QLabel(text)
             header.setObjectName("columnHeader")
             self.eyes_grid.addWidget(header, 0, column)
         row = 1
         for eye_result in result.eyes:
             grade, probability = eye_summary(eye_result)
-            labels = (QLabel(EYE_SHORT[eye_result.eye]), QLabel(grade), QLabel(probability))
+            labels = (QLabel(self.tr(EYE_SHORT[eye_result.eye])), QLabel(grade),
+                      QLabel(probability))
             eye_colour = OUTCOME_COLOURS.get(eye_result.outcome, NEUTRAL)
             labels[1].setStyleSheet(f"color: {eye_colour}; font-weight: 600;")
             labels[1].setWordWrap(True)
@@ -615,12 +646,13 @@ class ResultPanel(QFrame):
             self.eye_labels[eye_result.eye] = labels
             row += 1
         self.eyes_grid.setColumnStretch(1, 1)
-        self.notes.setText("\n".join(f"• {note}" for note in result.notes))
+        self.notes.setText("\n".join(f"• {engine_text(note)}" for note in result.notes))
         screened = result.screened_at[:16].replace("T", " ")
-        model = (f"model {result.model.name} {result.model.version}, "
+        model = (self.tr("model {0} {1}, ").format(result.model.name, result.model.version)
                  if result.model is not None else "")
-        self.model_line.setText(f"Screened {screened} · {model}quality thresholds "
-                                f"{result.thresholds_version} · research use, not a diagnosis")
+        self.model_line.setText(self.tr("Screened {0} · {1}quality thresholds {2} · research "
+                                        "use, not a diagnosis").format(
+                                            screened, model, result.thresholds_version))
         if busy:
             self.show_busy(busy)
 
@@ -681,29 +713,35 @@ class PatientPage(QWidget):
         return action
 
     def _build_actions(self) -> None:
-        self.open_action = self._action("&Open photographs…", "open", QKeySequence.StandardKey.Open,
+        self.open_action = self._action(self.tr("&Open photographs…"), "open",
+                                        QKeySequence.StandardKey.Open,
                                         lambda: self.open_photos(None),
-                                        "Add photographs of this patient", front=True)
-        self.new_action = self._action("&New patient", "new", QKeySequence.StandardKey.New,
-                                       self.new_patient, "Clear everything for the next patient",
+                                        self.tr("Add photographs of this patient"), front=True)
+        self.new_action = self._action(self.tr("&New patient"), "new", QKeySequence.StandardKey.New,
+                                       self.new_patient, self.tr("Clear everything for the "
+                                                                 "next patient"),
                                        front=True)
-        self.print_action = self._action("&Print report…", "print", QKeySequence.StandardKey.Print,
-                                         self.print_report, "Preview and print the report",
+        self.print_action = self._action(self.tr("&Print report…"), "print",
+                                         QKeySequence.StandardKey.Print,
+                                         self.print_report, self.tr("Preview and print the report"),
                                          front=True)
-        self.save_action = self._action("&Save PDF…", "save", QKeySequence.StandardKey.Save,
-                                        self.save_pdf, "Save the report as a PDF file",
+        self.save_action = self._action(self.tr("&Save PDF…"), "save",
+                                        QKeySequence.StandardKey.Save,
+                                        self.save_pdf, self.tr("Save the report as a PDF file"),
                                         front=True)
-        self.heatmap_action = self._action("Show &heatmap", "heatmap", "Ctrl+H",
+        self.heatmap_action = self._action(self.tr("Show &heatmap"), "heatmap", "Ctrl+H",
                                            self._toggle_heatmap,
-                                           "Overlay where the model looked on the photograph")
+                                           self.tr("Overlay where the model looked on the "
+                                                   "photograph"))
         self.heatmap_action.setCheckable(True)
-        self.zoom_in_action = self._action("Zoom &in", "zoom_in", QKeySequence.StandardKey.ZoomIn,
-                                           self.viewer.zoom_in, "Zoom in on the photograph")
-        self.zoom_out_action = self._action("Zoom &out", "zoom_out",
+        self.zoom_in_action = self._action(self.tr("Zoom &in"), "zoom_in",
+                                           QKeySequence.StandardKey.ZoomIn, self.viewer.zoom_in,
+                                           self.tr("Zoom in on the photograph"))
+        self.zoom_out_action = self._action(self.tr("Zoom &out"), "zoom_out",
                                             QKeySequence.StandardKey.ZoomOut,
-                                            self.viewer.zoom_out, "Zoom out")
-        self.fit_action = self._action("&Fit to window", "fit", "Ctrl+0", self.viewer.fit,
-                                       "Show the whole photograph")
+                                            self.viewer.zoom_out, self.tr("Zoom out"))
+        self.fit_action = self._action(self.tr("&Fit to window"), "fit", "Ctrl+0", self.viewer.fit,
+                                       self.tr("Show the whole photograph"))
         for action in (self.print_action, self.save_action):
             action.setEnabled(False)
 
@@ -731,9 +769,9 @@ class PatientPage(QWidget):
         left_layout.addWidget(scroll, 1)
         left.setMinimumWidth(300)
 
-        self.photo_caption = ElidedLabel("No photograph selected")
+        self.photo_caption = ElidedLabel(self.tr("No photograph selected"))
         self.photo_caption.setObjectName("viewerCaption")
-        self.heatmap_legend = QLabel(HEATMAP_LEGEND)
+        self.heatmap_legend = QLabel(self.tr(HEATMAP_LEGEND))
         self.heatmap_legend.setObjectName("muted")
         self.heatmap_legend.setWordWrap(True)
         self.heatmap_legend.setVisible(False)
@@ -766,9 +804,9 @@ class PatientPage(QWidget):
         self.result_panel.print_button.clicked.connect(self.print_action.trigger)
         self.result_panel.save_button.clicked.connect(self.save_action.trigger)
         self.result_panel.new_button.clicked.connect(self.new_action.trigger)
-        self.result_panel.print_button.setAccessibleName("Print report")
-        self.result_panel.save_button.setAccessibleName("Save report as PDF")
-        self.result_panel.new_button.setAccessibleName("New patient")
+        self.result_panel.print_button.setAccessibleName(self.tr("Print report"))
+        self.result_panel.save_button.setAccessibleName(self.tr("Save report as PDF"))
+        self.result_panel.new_button.setAccessibleName(self.tr("New patient"))
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setObjectName("patientSplitter")
@@ -816,7 +854,8 @@ class PatientPage(QWidget):
 
     def open_photos(self, eye: Eye | None = None) -> None:
         start = self._last_dir()
-        caption = f"Add {EYE_NAMES[eye].lower()} photographs" if eye else "Add photographs"
+        caption = (self.tr("Add {0} photographs").format(eye_name(eye).lower()) if eye
+                   else self.tr("Add photographs"))
         files, _ = QFileDialog.getOpenFileNames(self, caption, str(start), PHOTO_FILTER)
         if files:
             self._remember_dir(Path(files[0]).parent)
@@ -888,12 +927,12 @@ class PatientPage(QWidget):
     def _show_photo(self, photo: Photo | None) -> None:
         if photo is None:
             self.viewer.show_image(None)
-            self.viewer.set_placeholder("Select or drop a photograph")
-            self.photo_caption.setText("No photograph selected")
+            self.viewer.set_placeholder(self.tr("Select or drop a photograph"))
+            self.photo_caption.setText(self.tr("No photograph selected"))
             self._update_heatmap_action()
             return
         result = photo.result
-        self.photo_caption.setText(f"{photo.name} · {EYE_NAMES[photo.eye]}")
+        self.photo_caption.setText(f"{photo.name} · {eye_name(photo.eye)}")
         if result is None or result.display_image is None:
             self.viewer.show_image(None)
             self.viewer.set_placeholder("Checking quality…" if photo.pending
@@ -936,20 +975,21 @@ class PatientPage(QWidget):
         self.viewer.set_heatmap(self.heatmap_action.isChecked())
         shown = available and self.heatmap_action.isChecked()
         if shown and self.viewer.heatmap_peak <= 0.0:
-            self.heatmap_legend.setText("Heatmap: no area stood out to the model in this "
-                                        "photograph.")
+            self.heatmap_legend.setText(self.tr("Heatmap: no area stood out to the model in "
+                                                "this photograph."))
         else:
-            self.heatmap_legend.setText(HEATMAP_LEGEND)
+            self.heatmap_legend.setText(self.tr(HEATMAP_LEGEND))
         self.heatmap_legend.setVisible(shown)
 
     def _dicom_found(self, dicom: DicomInfo) -> None:
         if self.form.prefill(dicom):
-            self.message.emit("info", "Patient details were filled in from the DICOM file. "
-                                      "Check them before printing.")
+            self.message.emit("info", self.tr("Patient details were filled in from the DICOM "
+                                              "file. Check them before printing."))
         elif dicom.patient_id and self.form.patient_id.text().strip() not in ("",
                                                                               dicom.patient_id):
-            self.message.emit("warning", "A DICOM photograph carries a different patient ID "
-                                         "from the one entered. Check that it is this patient.")
+            self.message.emit("warning", self.tr("A DICOM photograph carries a different "
+                                                 "patient ID from the one entered. Check that "
+                                                 "it is this patient."))
 
     def _result_changed(self, result: PatientResult | None) -> None:
         busy = self.session.pending if self.session.screener is not None else 0
@@ -962,18 +1002,18 @@ class PatientPage(QWidget):
     # patient -----------------------------------------------------------------------------------
     def _ask_discard(self, quitting: bool = False) -> bool:
         if quitting:
-            title, question = ("Quit without the report?",
-                               "The screening result has not been printed or saved. Quit "
-                               "Retina Screen anyway? The result will be lost.")
+            title, question = (self.tr("Quit without the report?"),
+                               self.tr("The screening result has not been printed or saved. "
+                                       "Quit Retina Screen anyway? The result will be lost."))
         else:
-            title, question = ("Discard this screening?",
-                               "The screening result has not been printed or saved. Start a "
-                               "new patient anyway?")
+            title, question = (self.tr("Discard this screening?"),
+                               self.tr("The screening result has not been printed or saved. "
+                                       "Start a new patient anyway?"))
         box = QMessageBox(QMessageBox.Icon.Question, title, question,
                           QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
                           self)
         box.button(QMessageBox.StandardButton.Discard).setText(
-            "Quit anyway" if quitting else "Discard and start a new patient")
+            self.tr("Quit anyway") if quitting else self.tr("Discard and start a new patient"))
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         return box.exec() == QMessageBox.StandardButton.Discard
 
@@ -993,11 +1033,12 @@ class PatientPage(QWidget):
         self.session.set_patient(self.form.info())
         result = self.session.result
         if result is None or self.session.pending:
-            self.message.emit("warning", "Wait until every photograph has been screened.")
+            self.message.emit("warning", self.tr("Wait until every photograph has been "
+                                                 "screened."))
             return None
         if not result.patient.patient_id:
-            self.message.emit("warning", "Enter the patient ID before printing or saving the "
-                                         "report.")
+            self.message.emit("warning", self.tr("Enter the patient ID before printing or "
+                                                 "saving the report."))
             self.form.patient_id.setFocus()
             return None
         problem = self.form.birth_date_problem()
@@ -1009,10 +1050,11 @@ class PatientPage(QWidget):
         from ..report import cjk_embedded
 
         if not cjk_embedded(result.patient.name + result.patient.patient_id):
-            self.message.emit("warning", "The report font for Chinese, Japanese and Korean "
-                                         "characters is missing from this installation: some "
-                                         "PDF viewers and printers will show the name as empty "
-                                         "boxes. Check the printed name.")
+            self.message.emit("warning", self.tr("The report font for Chinese, Japanese and "
+                                                 "Korean characters is missing from this "
+                                                 "installation: some PDF viewers and printers "
+                                                 "will show the name as empty boxes. Check the "
+                                                 "printed name."))
         return result
 
     def save_pdf(self) -> None:
@@ -1022,8 +1064,8 @@ class PatientPage(QWidget):
         settings = self._settings()
         start = Path(settings.output_dir) / default_report_name(result)
         make_folder(start.parent)
-        target, _ = QFileDialog.getSaveFileName(self, "Save report as PDF", str(start),
-                                                "PDF files (*.pdf)")
+        target, _ = QFileDialog.getSaveFileName(self, self.tr("Save report as PDF"), str(start),
+                                                self.tr("PDF files (*.pdf)"))
         if target:
             self.save_pdf_to(Path(target))
 
@@ -1043,7 +1085,7 @@ class PatientPage(QWidget):
             if self.session.result is not None and self.session.result.screened_at == \
                     result.screened_at:
                 self.session.mark_saved()
-            self.message.emit("info", f"Report saved to {path}")
+            self.message.emit("info", self.tr("Report saved to {0}").format(path))
             self.reportSaved.emit(Path(path))  # type: ignore[arg-type]
 
         run_task(build_report_file, result, target, settings, on_done=done)

@@ -144,8 +144,8 @@ class ReportPreviewDialog(QDialog):
         self.paper_size = paper_size
         self.default_save = default_save
         self.pages: list[QImage] = []
-        self.setWindowTitle("Report preview")
-        self.setAccessibleName("Report preview")
+        self.setWindowTitle(self.tr("Report preview"))
+        self.setAccessibleName(self.tr("Report preview"))
         self.resize(900, 960)
 
         self._pages_box = QWidget()
@@ -154,21 +154,21 @@ class ReportPreviewDialog(QDialog):
         self._pages_layout.setSpacing(18)
         self._pages_layout.setContentsMargins(24, 24, 24, 24)
         self._pages_layout.setAlignment(Qt.AlignmentFlag.AlignHCenter)
-        self._status = QLabel("Preparing the preview…")
+        self._status = QLabel(self.tr("Preparing the preview…"))
         self._status.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._pages_layout.addWidget(self._status)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self._pages_box)
         scroll.setStyleSheet("QScrollArea, #previewPages { background: #E4E8EC; }")
-        scroll.setAccessibleName("Report pages")
+        scroll.setAccessibleName(self.tr("Report pages"))
 
-        self.print_button = QPushButton(line_icon("print"), "&Print…")
+        self.print_button = QPushButton(line_icon("print"), self.tr("&Print…"))
         self.print_button.setShortcut(QKeySequence.StandardKey.Print)
-        self.print_button.setAccessibleName("Print the report")
+        self.print_button.setAccessibleName(self.tr("Print the report"))
         self.print_button.clicked.connect(self.print_report)
-        self.save_button = QPushButton(line_icon("save"), "&Save PDF…")
-        self.save_button.setAccessibleName("Save the report as a PDF file")
+        self.save_button = QPushButton(line_icon("save"), self.tr("&Save PDF…"))
+        self.save_button.setAccessibleName(self.tr("Save the report as a PDF file"))
         self.save_button.clicked.connect(self.save_copy)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
@@ -202,7 +202,7 @@ class ReportPreviewDialog(QDialog):
     def done(self, code: int) -> None:
         """Close (unless a render is in flight) and delete the temporary report."""
         if self.busy:
-            self.message.emit("info", "Please wait: the report is still being prepared.")
+            self.message.emit("info", self.tr("Please wait: the report is still being prepared."))
             return
         super().done(code)
         if self.temporary_dir is not None:
@@ -214,8 +214,8 @@ class ReportPreviewDialog(QDialog):
         if error is not None:
             text = (str(error) if isinstance(error, PreviewUnavailable)
                     else plain_message(error, "show the preview"))
-            self._status.setText(f"No preview: {text}\nThe report itself is ready to print or "
-                                 "save.")
+            self._status.setText(self.tr("No preview: {0}\nThe report itself is ready to print "
+                                         "or save.").format(text))
             self.print_button.setEnabled(True)
             self.pagesReady.emit(0)
             return
@@ -227,7 +227,8 @@ class ReportPreviewDialog(QDialog):
             pixmap.setDevicePixelRatio(ratio)
             label = QLabel()
             label.setPixmap(pixmap)
-            label.setAccessibleName(f"Report page {index + 1} of {len(self.pages)}")
+            label.setAccessibleName(self.tr("Report page {0} of {1}")
+                                    .format(index + 1, len(self.pages)))
             shadow = QGraphicsDropShadowEffect(label)
             shadow.setBlurRadius(18)
             shadow.setOffset(0, 3)
@@ -242,14 +243,15 @@ class ReportPreviewDialog(QDialog):
     def print_report(self) -> None:
         """Open the system print dialog, then print."""
         if not printer_available():
-            self.message.emit("error", "No printer is set up on this computer. Save the report "
-                                       "as a PDF and print it from another computer, or ask "
-                                       "your IT support to add a printer.")
+            self.message.emit("error", self.tr("No printer is set up on this computer. Save "
+                                               "the report as a PDF and print it from another "
+                                               "computer, or ask your IT support to add a "
+                                               "printer."))
             return
         printer = QPrinter(QPrinter.PrinterMode.HighResolution)
         configure_printer(printer, self.paper_size)
         dialog = QPrintDialog(printer, self)
-        dialog.setWindowTitle("Print screening report")
+        dialog.setWindowTitle(self.tr("Print screening report"))
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         self.print_to(printer)
@@ -258,8 +260,9 @@ class ReportPreviewDialog(QDialog):
         """Render the pages at the printer's resolution (off the GUI thread), then print on the
         report's paper size (the print dialog or the printer's default may have changed it)."""
         if not configure_printer(printer, self.paper_size):
-            self.message.emit("warning", f"This printer does not take {self.paper_size} paper: "
-                                         "the report is scaled to fit the printer's paper.")
+            self.message.emit("warning", self.tr("This printer does not take {0} paper: the "
+                                                 "report is scaled to fit the printer's paper.")
+                                                     .format(self.paper_size))
         dpi = min(printer.resolution(), PRINT_DPI_MAX)
         self.print_button.setEnabled(False)
         self.setCursor(Qt.CursorShape.BusyCursor)
@@ -279,7 +282,7 @@ class ReportPreviewDialog(QDialog):
                 self.message.emit("error", plain_message(error, "print the report"))
                 return
             log.info("report printed")
-            self.message.emit("info", "The report was sent to the printer.")
+            self.message.emit("info", self.tr("The report was sent to the printer."))
             self.printed.emit()
 
         run_task(render_pages, self.pdf, dpi, on_done=done)
@@ -290,7 +293,7 @@ class ReportPreviewDialog(QDialog):
 
             make_folder(self.default_save.parent)
         start = str(self.default_save or self.pdf.name)
-        target, _ = QFileDialog.getSaveFileName(self, "Save report as PDF", start,
+        target, _ = QFileDialog.getSaveFileName(self, self.tr("Save report as PDF"), start,
                                                 "PDF files (*.pdf)")
         if target:
             self.save_to(Path(target))
@@ -307,5 +310,5 @@ class ReportPreviewDialog(QDialog):
             self.message.emit("error", plain_message(exc, "save the report"))
             return
         log.info("report copy saved")
-        self.message.emit("info", f"Report saved to {target}")
+        self.message.emit("info", self.tr("Report saved to {0}").format(target))
         self.saved.emit(target)

@@ -8,7 +8,7 @@ import logging
 import re
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt
 from PySide6.QtGui import QFont, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -34,9 +34,31 @@ from ..settings import Settings, describe
 from .icons import app_icon, line_icon
 from .prefs import Preferences
 
+translate = QCoreApplication.translate  # pyside6-lupdate reads translate("context", "text")
 log = logging.getLogger(__name__)
 
 CARD_SUMMARY_CHARS = 1200
+#: The settings' titles and help (declared in retina_screen/settings.py), for translation.
+_SETTING_WORDS = (
+    QT_TRANSLATE_NOOP("SettingsDialog", "Clinic name"),
+    QT_TRANSLATE_NOOP("SettingsDialog", "The clinic's name, printed at the top of every report."),
+    QT_TRANSLATE_NOOP("SettingsDialog", "Address"),
+    QT_TRANSLATE_NOOP("SettingsDialog", "The clinic's address, printed under its name (one line "
+                                        "per line)."),
+    QT_TRANSLATE_NOOP("SettingsDialog", "Logo"),
+    QT_TRANSLATE_NOOP("SettingsDialog", "Image printed at the top left of every report."),
+    QT_TRANSLATE_NOOP("SettingsDialog", "Operator"),
+    QT_TRANSLATE_NOOP("SettingsDialog", "Name of the person screening, recorded in reports and "
+                                        "the audit trail."),
+    QT_TRANSLATE_NOOP("SettingsDialog", "Paper size"),
+    QT_TRANSLATE_NOOP("SettingsDialog", "Paper of the PDF reports and the printer."),
+    QT_TRANSLATE_NOOP("SettingsDialog", "Language"),
+    QT_TRANSLATE_NOOP("SettingsDialog", "Language of the app and the reports (system: the "
+                                        "computer's language; en: English; es: Spanish)."),
+    QT_TRANSLATE_NOOP("SettingsDialog", "Default output folder"),
+    QT_TRANSLATE_NOOP("SettingsDialog", "Where reports are saved and batch results are written "
+                                        "by default."),
+)
 
 
 def model_card_summary(manifest_path: Path, manifest: Manifest) -> str:
@@ -110,8 +132,9 @@ class PathField(QWidget):
         self.folder, self.caption, self.file_filter = folder, caption, file_filter
         self.edit = QLineEdit()
         self.edit.setAccessibleName(caption)
-        self.button = QPushButton(line_icon("folder"), "Browse…")
-        self.button.setAccessibleName(f"Browse for {caption.lower()}")
+        self.button = QPushButton(line_icon("folder"), translate("SettingsDialog", "Browse…"))
+        self.button.setAccessibleName(translate("SettingsDialog", "Browse for {0}").format(
+            caption.lower()))
         self.button.clicked.connect(self._browse)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -144,12 +167,12 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.prefs = prefs
         self.editors: dict[str, QWidget] = {}
-        self.setWindowTitle("Settings")
+        self.setWindowTitle(translate("SettingsDialog", "Settings"))
         self.setMinimumSize(720, 600)
         tabs = QTabWidget()
-        tabs.addTab(self._clinic_tab(settings), "Clinic && operator")
-        tabs.addTab(self._output_tab(settings), "Reports && output")
-        tabs.addTab(self._model_tab(settings, manifest), "Model")
+        tabs.addTab(self._clinic_tab(settings), translate("SettingsDialog", "Clinic && operator"))
+        tabs.addTab(self._output_tab(settings), translate("SettingsDialog", "Reports && output"))
+        tabs.addTab(self._model_tab(settings, manifest), translate("SettingsDialog", "Model"))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -192,11 +215,12 @@ class SettingsDialog(QDialog):
             editor.setText(str(value) if value is not None else "")
         else:
             editor = QLineEdit(str(value or ""))
-        editor.setAccessibleName(info.title)
-        help_text = info.doc[:1].upper() + info.doc[1:] + "."
+        title = translate("SettingsDialog", info.title)
+        editor.setAccessibleName(title)
+        help_text = translate("SettingsDialog", info.doc[:1].upper() + info.doc[1:] + ".")
         editor.setToolTip(help_text)
         editor.setAccessibleDescription(help_text)
-        label = QLabel(f"&{info.title}")
+        label = QLabel(f"&{title}")
         label.setBuddy(editor)
         form.addRow(label, editor)
         self.editors[name] = editor
@@ -215,7 +239,9 @@ class SettingsDialog(QDialog):
         self._show_logo(self.logo.text())
         form.addRow("", self.logo_preview)
         self.operator = self._editor(form, "operator", settings)
-        self.operator.setPlaceholderText("Name printed on reports as the person screening")
+        self.operator.setPlaceholderText(translate("SettingsDialog", "Name printed on reports "
+                                                                     "as the person "
+                                                 "screening"))
         return page
 
     def _show_logo(self, text: str) -> None:
@@ -233,14 +259,17 @@ class SettingsDialog(QDialog):
         self.language.setToolTip(self.language.toolTip() + " Takes effect in the app when it is "
                                  "started again; new reports use it at once.")
         self.output_dir = self._editor(form, "output_dir", settings)
-        note = QLabel("Reports are saved here by default, and batch runs write their results "
-                      "(results.csv, patients.csv, reports) into a folder you choose, starting "
-                      "here.")
+        note = QLabel(translate("SettingsDialog", "Reports are saved here by default, and "
+                                                  "batch runs write their "
+                              "results (results.csv, patients.csv, reports) into a folder you "
+                              "choose, starting here."))
         note.setWordWrap(True)
         note.setObjectName("muted")
         form.addRow("", note)
-        where = QLabel(f"These settings are kept in {html.escape(str(self.prefs.settings_path))}"
-                       ", which the retina-screen command line reads too.")
+        where = QLabel(translate("SettingsDialog", "These settings are kept in {0}, which the "
+                                                   "retina-screen "
+                               "command line reads too.")
+                                   .format(html.escape(str(self.prefs.settings_path))))
         where.setWordWrap(True)
         where.setObjectName("muted")
         where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -254,7 +283,8 @@ class SettingsDialog(QDialog):
             try:
                 manifest = read_manifest(settings.model)
             except RetinaScreenError as exc:
-                problem = QLabel(f"The model cannot be read: {exc}")
+                problem = QLabel(translate("SettingsDialog",
+                                           "The model cannot be read: {0}").format(exc))
                 problem.setWordWrap(True)
                 problem.setObjectName("errorText")
                 layout.addWidget(problem)
@@ -264,23 +294,23 @@ class SettingsDialog(QDialog):
         details.setTextFormat(Qt.TextFormat.RichText)
         details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         details.setWordWrap(True)
-        details.setAccessibleName("Model details")
+        details.setAccessibleName(translate("SettingsDialog", "Model details"))
         self.model_details = details
         summary = model_card_summary(settings.model, manifest)
         card = QLabel(summary or "The model card (models/"
                       f"{manifest.raw.get('model_card', 'dr_lite0.md')}) is not available.")
         card.setTextFormat(Qt.TextFormat.MarkdownText if summary else Qt.TextFormat.PlainText)
         card.setWordWrap(True)
-        card.setAccessibleName("Model card summary")
+        card.setAccessibleName(translate("SettingsDialog", "Model card summary"))
         card.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.model_card = card
         inner = QWidget()
         inner_layout = QVBoxLayout(inner)
-        title = QLabel("Model in use (read-only)")
+        title = QLabel(translate("SettingsDialog", "Model in use (read-only)"))
         title.setObjectName("sectionTitle")
         inner_layout.addWidget(title)
         inner_layout.addWidget(details)
-        card_title = QLabel("Model card summary")
+        card_title = QLabel(translate("SettingsDialog", "Model card summary"))
         card_title.setObjectName("sectionTitle")
         inner_layout.addWidget(card_title)
         inner_layout.addWidget(card)
@@ -305,16 +335,19 @@ class SettingsDialog(QDialog):
     def accept(self) -> None:
         values = self.values()
         if not values["clinic_name"]:
-            self.error.setText("Enter the clinic name: it is printed on every report.")
+            self.error.setText(translate("SettingsDialog", "Enter the clinic name: it is "
+                                                           "printed on every report."))
             self.clinic_name.setFocus()
             return
         if values["clinic_logo"] and QPixmap(values["clinic_logo"]).isNull():
-            self.error.setText("The logo file is not a readable image.")
+            self.error.setText(translate("SettingsDialog", "The logo file is not a readable "
+                                                           "image."))
             return
         try:
             self.prefs.store_settings(values)
         except RetinaScreenError as exc:
-            self.error.setText(f"The settings could not be saved: {exc}")
+            self.error.setText(translate("SettingsDialog", "The settings could not be saved: "
+                                                           "{0}").format(exc))
             return
         log.info("settings saved")
         super().accept()
@@ -327,34 +360,40 @@ class FirstRunDialog(QDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.prefs = prefs
-        self.setWindowTitle("Welcome to Retina Screen")
+        self.setWindowTitle(translate("SettingsDialog", "Welcome to Retina Screen"))
         icon = QLabel()
         icon.setPixmap(app_icon().pixmap(64, 64))
-        heading = QLabel("Welcome to Retina Screen")
+        heading = QLabel(translate("SettingsDialog", "Welcome to Retina Screen"))
         font = QFont(heading.font())
         font.setPointSizeF(font.pointSizeF() * 1.4)
         font.setBold(True)
         heading.setFont(font)
-        intro = QLabel("Before the first screening, enter the clinic name and your name. Both "
-                       "are printed on every report and can be changed later in Settings.")
+        intro = QLabel(translate("SettingsDialog", "Before the first screening, enter the "
+                                                   "clinic name and your "
+                               "name. Both are printed on every report and can be changed "
+                               "later in Settings."))
         intro.setWordWrap(True)
         default_name = "" if settings.clinic_name == Settings().clinic_name else \
             settings.clinic_name
         self.clinic_name = QLineEdit(default_name)
-        self.clinic_name.setPlaceholderText("e.g. Riverside Diabetes Clinic")
-        self.clinic_name.setAccessibleName("Clinic name")
+        self.clinic_name.setPlaceholderText(translate("SettingsDialog", "e.g. Riverside "
+                                                                        "Diabetes Clinic"))
+        self.clinic_name.setAccessibleName(translate("SettingsDialog", "Clinic name"))
         self.operator = QLineEdit(settings.operator)
-        self.operator.setPlaceholderText("e.g. A. Nurse")
-        self.operator.setAccessibleName("Operator")
+        self.operator.setPlaceholderText(translate("SettingsDialog", "e.g. A. Nurse"))
+        self.operator.setAccessibleName(translate("SettingsDialog", "Operator"))
         form = QFormLayout()
         info = describe()
-        form.addRow(f"&{info['clinic_name'].title}", self.clinic_name)
-        form.addRow(f"Your name ({info['operator'].title.lower()})", self.operator)
+        form.addRow("&" + translate("SettingsDialog", info["clinic_name"].title),
+                    self.clinic_name)
+        form.addRow(translate("SettingsDialog", "Your &name (operator)"), self.operator)
         for name, edit in (("clinic_name", self.clinic_name), ("operator", self.operator)):
-            edit.setToolTip(info[name].doc[:1].upper() + info[name].doc[1:] + ".")
+            edit.setToolTip(translate("SettingsDialog",
+                                      info[name].doc[:1].upper() + info[name].doc[1:] + "."))
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel)
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start")
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText(
+            translate("SettingsDialog", "Start"))
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         top = QHBoxLayout()

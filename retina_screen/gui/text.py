@@ -1,6 +1,12 @@
-"""Wording shown to operators for engine results (presentation only, no decisions)."""
+"""Wording shown to operators for engine results (presentation only, no decisions).
+
+The words are English here and translated when shown (Qt's ``translate``, context "Results";
+the engine's own wording through :func:`~retina_screen.gui.i18n.engine_text`).
+"""
 
 from __future__ import annotations
+
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
 from ..results import (
     ICDR_LABELS,
@@ -11,16 +17,25 @@ from ..results import (
     Outcome,
     PatientResult,
 )
+from .i18n import engine_text
+
+translate = QCoreApplication.translate  # pyside6-lupdate reads translate("context", "text")
+
+
+def tr(text: str) -> str:
+    """A text marked elsewhere (QT_TRANSLATE_NOOP), translated in the "Results" context."""
+    return translate("Results", text)
+
 
 #: The outcome in large words.
 OUTCOME_TITLES = {
-    Outcome.REFER_URGENT: "REFER URGENTLY",
-    Outcome.REFER: "REFER",
-    Outcome.NO_REFERABLE: "NO REFERABLE DR",
-    Outcome.INSUFFICIENT: "RETAKE PHOTOGRAPHS",
+    Outcome.REFER_URGENT: QT_TRANSLATE_NOOP("Results", "REFER URGENTLY"),
+    Outcome.REFER: QT_TRANSLATE_NOOP("Results", "REFER"),
+    Outcome.NO_REFERABLE: QT_TRANSLATE_NOOP("Results", "NO REFERABLE DR"),
+    Outcome.INSUFFICIENT: QT_TRANSLATE_NOOP("Results", "RETAKE PHOTOGRAPHS"),
 }
 
-MISSING_EYE_TITLE = "PHOTOGRAPH BOTH EYES"
+MISSING_EYE_TITLE = QT_TRANSLATE_NOOP("Results", "PHOTOGRAPH BOTH EYES")
 
 
 def outcome_title(result: PatientResult) -> str:
@@ -29,25 +44,35 @@ def outcome_title(result: PatientResult) -> str:
     if result.outcome is Outcome.INSUFFICIENT and result.eyes and all(
             e.grade is not None for e in result.eyes if e.eye is not Eye.UNKNOWN) and \
             not any(e.eye is Eye.UNKNOWN for e in result.eyes):
-        return MISSING_EYE_TITLE
-    return OUTCOME_TITLES[result.outcome]
+        return tr(MISSING_EYE_TITLE)
+    return tr(OUTCOME_TITLES[result.outcome])
 
 
-#: Short outcome words for tables.
+#: Short outcome words for tables (translated when shown: :func:`outcome_short`).
 OUTCOME_SHORT = {
-    Outcome.REFER_URGENT: "Refer urgently",
-    Outcome.REFER: "Refer",
-    Outcome.NO_REFERABLE: "No referable DR",
-    Outcome.INSUFFICIENT: "Retake / human grader",
+    Outcome.REFER_URGENT: QT_TRANSLATE_NOOP("Results", "Refer urgently"),
+    Outcome.REFER: QT_TRANSLATE_NOOP("Results", "Refer"),
+    Outcome.NO_REFERABLE: QT_TRANSLATE_NOOP("Results", "No referable DR"),
+    Outcome.INSUFFICIENT: QT_TRANSLATE_NOOP("Results", "Retake / human grader"),
 }
 
 EYE_NAMES = {Eye.RIGHT: "Right eye (OD)", Eye.LEFT: "Left eye (OS)", Eye.UNKNOWN: "Eye not known"}
 
 
+def outcome_short(outcome: Outcome) -> str:
+    return tr(OUTCOME_SHORT[outcome])
+
+
+def eye_name(eye: Eye) -> str:
+    """"Right eye (OD)" etc. in the app's language (the engine's eye names)."""
+    return engine_text(EYE_NAMES[eye])
+
+
 def grade_text(grade: int | None) -> str:
     if grade is None:
-        return "not gradable"
-    return f"Grade {grade}: {ICDR_LABELS[grade]}"
+        return translate("Results", "not gradable")
+    return translate("Results", "Grade {grade}: {label}").format(grade=grade,
+                                                label=engine_text(ICDR_LABELS[grade]))
 
 
 def probability_text(p: float | None) -> str:
@@ -65,28 +90,33 @@ def probability_text(p: float | None) -> str:
 def eye_summary(eye: EyeResult) -> tuple[str, str]:
     """(grade, probability) texts of one eye in the result panel."""
     if eye.grade is None:
-        return "No gradable photograph", "–"
+        return translate("Results", "No gradable photograph"), "–"
     return grade_text(eye.grade), probability_text(eye.p_referable)
 
 
 def _with_retake(reasons: tuple[str, ...]) -> str:
-    text = "; ".join(r.rstrip(".") for r in reasons if r) or "quality check failed"
-    if "retake" not in text.lower():
-        text += ". Retake this photograph"
+    retake = any("retake" in r.lower() for r in reasons)
+    text = "; ".join(engine_text(r).rstrip(".") for r in reasons if r) or \
+        translate("Results", "quality check failed")
+    if not retake:
+        text += translate("Results", ". Retake this photograph")
     return text[0].upper() + text[1:] + "."
 
 
 def image_verdict(result: ImageResult) -> tuple[str, str]:
     """(level, text) describing one photograph's screening: level is ok, warning or error."""
     if result.status is ImageStatus.ERROR:
-        reason = result.error or "unreadable file"
-        return "error", (f"Cannot use this file: {reason}. Check the file, or export it from "
-                         "the camera again.")
+        reason = (engine_text(result.error) if result.error
+                  else translate("Results", "unreadable file"))
+        return "error", translate("Results", "Cannot use this file: {reason}. Check the file, "
+                                             "or export it from the camera again.").format(
+                                                 reason=reason)
     if result.status is ImageStatus.UNGRADABLE:
-        return "warning", "Ungradable. " + _with_retake(result.reasons)
+        return "warning", translate("Results", "Ungradable.") + " " + _with_retake(result.reasons)
     grading = result.grading
     if grading is None:  # gradable without a grading cannot happen; shown defensively
-        return "warning", "Quality passed, not graded."
-    return "ok", (f"Quality: pass\n{grade_text(grading.grade)}\n"
-                  f"P(referable) {probability_text(grading.p_referable)}"
-                  + (" · referable" if grading.referable else ""))
+        return "warning", translate("Results", "Quality passed, not graded.")
+    return "ok", (translate("Results", "Quality: pass") + "\n" + grade_text(grading.grade) + "\n"
+                  + translate("Results", "P(referable) {p}").format(
+                      p=probability_text(grading.p_referable))
+                  + (translate("Results", " · referable") if grading.referable else ""))

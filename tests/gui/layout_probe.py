@@ -145,7 +145,8 @@ def main() -> int:  # noqa: C901, PLR0915
             return
         widgets = [panel.banner, panel.title, panel.interval, panel.headline, panel.action,
                    panel.print_button, panel.save_button, panel.new_button,
-                   page.form.patient_id, page.form.birth_date]
+                   page.form.patient_id, page.form.birth_date,
+                   page.slots[Eye.RIGHT].add_button, page.slots[Eye.LEFT].add_button]
         for labels in panel.eye_labels.values():
             widgets.extend(labels)
         for widget in widgets:

@@ -110,10 +110,17 @@ def run_probe(width: int, height: int, scale: float, language: str = "en") -> di
     return json.loads(report.read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize(("width", "height", "scale"), CASES,
-                         ids=[f"{w}x{h}@{s:g}" for w, h, s in CASES])
-def test_window_fits_real_screens(width, height, scale, data_dir):
-    report = run_probe(width, height, scale)
+#: The Spanish words (longer) on the smallest comfortable screen and on a scaled laptop.
+SPANISH_CASES = [(1024, 700, 1.0, "es"), (1366, 768, 1.25, "es")]
+
+
+@pytest.mark.parametrize(("width", "height", "scale", "language"),
+                         [(*case, "en") for case in CASES] + SPANISH_CASES,
+                         ids=[f"{w}x{h}@{s:g}" for w, h, s in CASES]
+                         + [f"{w}x{h}@{s:g}-{lang}" for w, h, s, lang in SPANISH_CASES])
+def test_window_fits_real_screens(width, height, scale, language, data_dir):
+    report = run_probe(width, height, scale, language)
+    assert report["language"] == language
     logical = [round(width / scale), round(height / scale)]
     assert abs(report["screen"][0] - logical[0]) <= 1 and \
         abs(report["screen"][1] - logical[1]) <= 1, report

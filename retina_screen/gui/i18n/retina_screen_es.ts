@@ -1,0 +1,1484 @@
+<?xml version='1.0' encoding='utf-8'?>
+<TS version="2.1" language="es_ES">
+<context>
+    <name>BatchPage</name>
+    <message>
+        <location filename="../batch_view.py" line="186" />
+        <source>estimating time left…</source>
+        <translation>calculando el tiempo restante…</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="189" />
+        <source>about {0} s left</source>
+        <translation>quedan unos {0} s</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="192" />
+        <source>about {0} min {1:02d} s left</source>
+        <translation>quedan unos {0} min {1:02d} s</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="194" />
+        <source>about {0} h {1:02d} min left</source>
+        <translation>quedan unas {0} h {1:02d} min</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="199" />
+        <source>{0:,} of {1:,} photographs</source>
+        <translation>{0:,} de {1:,} fotografías</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="201" />
+        <source>{0:,} ungradable</source>
+        <translation>{0:,} no evaluables</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="203" />
+        <source>1 error</source>
+        <translation>1 error</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="204" />
+        <source>{0:,} errors</source>
+        <translation>{0:,} errores</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="207" />
+        <source>{0:.1f} photos/s</source>
+        <translation>{0:.1f} fotos/s</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="246" />
+        <source>Camera export folder</source>
+        <translation>Carpeta de exportación de la cámara</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="247" />
+        <source>Folder the fundus camera exports photographs to</source>
+        <translation>Carpeta donde la cámara de fondo de ojo exporta las fotografías</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="249" />
+        <source>Output folder</source>
+        <translation>Carpeta de salida</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="256" />
+        <source>automatic (e.g. P001_R.jpg, P001-left-2.jpg)</source>
+        <translation>automático (p. ej. P001_R.jpg, P001-left-2.jpg)</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="257" />
+        <source>File-name pattern</source>
+        <translation>Patrón de nombres de archivo</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="258" />
+        <source>Optional: how file names encode patient and eye, e.g. {patient}_{eye}_{any}</source>
+        <translation>Opcional: cómo indican los nombres de archivo el paciente y el ojo, p. ej. {patient}_{eye}_{any}</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="260" />
+        <source>Write a PDF report for each patient</source>
+        <translation>Escribir un informe PDF por paciente</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="262" />
+        <source>Keep watching the folder for new photographs</source>
+        <translation>Seguir vigilando la carpeta por si llegan fotografías nuevas</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="263" />
+        <source>Screens each new patient as the camera writes the files; runs until you press Stop.</source>
+        <translation>Analiza cada paciente nuevo cuando la cámara escribe los archivos; sigue hasta que pulse Detener.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="266" />
+        <source>&amp;Camera export folder</source>
+        <translation>Carpeta de exportación de la &amp;cámara</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="267" />
+        <source>&amp;Output folder</source>
+        <translation>Carpeta de &amp;salida</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="268" />
+        <source>File &amp;names</source>
+        <translation>&amp;Nombres de archivo</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="276" />
+        <source>Start screening</source>
+        <translation>Iniciar cribado</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="279" />
+        <source>Start or resume screening the folder (Ctrl+R)</source>
+        <translation>Iniciar o reanudar el cribado de la carpeta (Ctrl+R)</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="280" />
+        <source>Start screening the folder</source>
+        <translation>Iniciar el cribado de la carpeta</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="281" />
+        <location filename="../batch_view.py" line="474" />
+        <source>Stop</source>
+        <translation>Detener</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="283" />
+        <source>Stop safely: screened photographs are kept (Esc)</source>
+        <translation>Detener sin riesgo: las fotografías analizadas se conservan (Esc)</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="284" />
+        <source>Stop screening</source>
+        <translation>Detener el cribado</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="301" />
+        <source>Screen a folder</source>
+        <translation>Cribado de una carpeta</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="308" />
+        <source>Batch progress</source>
+        <translation>Progreso del lote</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="312" />
+        <source>0 of 0</source>
+        <translation>0 de 0</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="314" />
+        <source>Choose the camera export folder and press Start.</source>
+        <translation>Elija la carpeta de exportación de la cámara y pulse Iniciar.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="316" />
+        <source>Batch progress details</source>
+        <translation>Detalles del progreso del lote</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="328" />
+        <source>Show only patients to &amp;refer</source>
+        <translation>Mostrar solo pacientes a de&amp;rivar</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="329" />
+        <source>Show only patients to refer</source>
+        <translation>Mostrar solo pacientes a derivar</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="332" />
+        <location filename="../batch_view.py" line="499" />
+        <source>No patients yet</source>
+        <translation>Aún no hay pacientes</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="334" />
+        <source>Open output folder</source>
+        <translation>Abrir carpeta de salida</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="339" />
+        <source>Patients</source>
+        <translation>Pacientes</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="349" />
+        <source>Screened patients</source>
+        <translation>Pacientes analizados</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="395" />
+        <source>Another camera folder</source>
+        <translation>Otra carpeta de cámara</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="396" />
+        <source>{0}
+
+Add this folder's results to that output folder anyway?</source>
+        <translation>{0}
+
+¿Añadir de todos modos los resultados de esta carpeta a esa carpeta de salida?</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="409" />
+        <source>Choose the camera export folder first (it must exist).</source>
+        <translation>Elija primero la carpeta de exportación de la cámara (debe existir).</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="414" />
+        <source>Choose an output folder for the results.</source>
+        <translation>Elija una carpeta de salida para los resultados.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="419" />
+        <source>Choose an output folder different from the camera folder.</source>
+        <translation>Elija una carpeta de salida distinta de la carpeta de la cámara.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="437" />
+        <source>Watching</source>
+        <translation>Vigilando</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="438" />
+        <source>Watching the camera folder: each new patient is screened as soon as the camera has written the photographs. Press Stop to end.</source>
+        <translation>Vigilando la carpeta de la cámara: cada paciente nuevo se analiza en cuanto la cámara ha escrito las fotografías. Pulse Detener para terminar.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="442" />
+        <source>Starting…</source>
+        <translation>Iniciando…</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="443" />
+        <source>Looking for photographs…</source>
+        <translation>Buscando fotografías…</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="460" />
+        <source>Stopping…</source>
+        <translation>Deteniendo…</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="461" />
+        <source>Stopping after the photographs in progress…</source>
+        <translation>Deteniendo tras las fotografías en curso…</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="486" />
+        <source>watching for new photographs</source>
+        <translation>vigilando si llegan fotografías nuevas</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="501" />
+        <source>1 patient</source>
+        <translation>1 paciente</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="501" />
+        <source>{0} patients</source>
+        <translation>{0} pacientes</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="502" />
+        <source>{0} to refer · {1} to retake or grade by hand</source>
+        <translation>{0} a derivar · {1} a repetir o evaluar a mano</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="505" />
+        <source>showing referrals only</source>
+        <translation>solo se muestran derivaciones</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="518" />
+        <source>The run stopped because of a problem.</source>
+        <translation>El lote se detuvo por un problema.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="519" />
+        <location filename="../batch_view.py" line="524" />
+        <location filename="../batch_view.py" line="535" />
+        <location filename="../batch_view.py" line="555" />
+        <source>Stopped</source>
+        <translation>Detenido</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="526" />
+        <source>Watching stopped. The output folder holds {0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors.</source>
+        <translation>Vigilancia detenida. La carpeta de salida contiene {0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3:,} errores.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="537" />
+        <source>Stopped after {0:,} of {1:,} photographs. Press Start to resume: photographs already screened are not screened again.</source>
+        <translation>Detenido tras {0:,} de {1:,} fotografías. Pulse Iniciar para reanudar: las fotografías ya analizadas no se vuelven a analizar.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="540" />
+        <source>Batch stopped safely. Press Start again to resume.</source>
+        <translation>Lote detenido sin riesgo. Pulse Iniciar otra vez para reanudar.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="545" />
+        <source>Finished</source>
+        <translation>Terminado</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="548" />
+        <source>{0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors</source>
+        <translation>{0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3:,} errores</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="550" />
+        <source>({0:,} from the earlier run)</source>
+        <translation>({0:,} del lote anterior)</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="552" />
+        <source>Results are in results.csv and patients.csv in the output folder.</source>
+        <translation>Los resultados están en results.csv y patients.csv en la carpeta de salida.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="556" />
+        <source>Watching stopped.</source>
+        <translation>Vigilancia detenida.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="565" />
+        <source>There is no report for this patient (reports were switched off, or the run stopped before it was written).</source>
+        <translation>No hay informe para este paciente (los informes estaban desactivados, o el lote se detuvo antes de escribirlo).</translation>
+    </message>
+</context>
+<context>
+    <name>EyeSlot</name>
+    <message>
+        <location filename="../patient_view.py" line="399" />
+        <source>{0} photographs</source>
+        <translation>Fotografías: {0}</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="404" />
+        <source>Add…</source>
+        <translation>Añadir…</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="405" />
+        <source>Add {0} photographs</source>
+        <translation>Añadir fotografías: {0}</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="406" />
+        <source>Choose {0} photographs from a folder</source>
+        <translation>Elegir fotografías de una carpeta: {0}</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="409" />
+        <source>Drop photographs here
+or click Add…</source>
+        <translation>Suelte aquí las fotografías
+o pulse Añadir…</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="432" />
+        <source>Choose right or left eye for each of these photographs</source>
+        <translation>Elija ojo derecho o izquierdo para cada una de estas fotografías</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="451" />
+        <source>· 1 photo</source>
+        <translation>· 1 foto</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="452" />
+        <source>· {0} photos</source>
+        <translation>· {0} fotos</translation>
+    </message>
+</context>
+<context>
+    <name>ImageView</name>
+    <message>
+        <location filename="../image_view.py" line="75" />
+        <source>Photograph viewer</source>
+        <extracomment>Zoomed in this much past one display pixel per screen pixel, the full-resolution crop is shown. Longest side of the full-resolution crop (bounds memory for very large photographs).</extracomment>
+        <translation>Visor de fotografías</translation>
+    </message>
+    <message>
+        <location filename="../image_view.py" line="76" />
+        <source>Zoom with the mouse wheel or Ctrl+plus and Ctrl+minus; drag to pan; double-click to fit.</source>
+        <translation>Amplíe con la rueda del ratón o Ctrl+más y Ctrl+menos; arrastre para desplazar; doble clic para ajustar.</translation>
+    </message>
+</context>
+<context>
+    <name>MainWindow</name>
+    <message>
+        <location filename="../main_window.py" line="86" />
+        <source>Retina Screen – diabetic retinopathy screening</source>
+        <extracomment>The window's comfortable size; smaller screens get a window that fits them (pages scroll). Room left for a window manager's title bar and borders before the window is first shown.</extracomment>
+        <translation>Retina Screen – cribado de retinopatía diabética</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="97" />
+        <source>Screen a patient</source>
+        <translation>Cribado de un paciente</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="99" />
+        <source>Screen a folder</source>
+        <translation>Cribado de una carpeta</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="101" />
+        <location filename="../main_window.py" line="102" />
+        <source>Screens</source>
+        <translation>Pantallas</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="114" />
+        <location filename="../main_window.py" line="219" />
+        <source>Loading the grading model…</source>
+        <translation>Cargando el modelo de graduación…</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="135" />
+        <source>&amp;File</source>
+        <translation>&amp;Archivo</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="142" />
+        <source>Se&amp;ttings…</source>
+        <translation>&amp;Configuración…</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="147" />
+        <source>&amp;Quit</source>
+        <translation>&amp;Salir</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="152" />
+        <source>&amp;View</source>
+        <translation>&amp;Ver</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="153" />
+        <source>Screen a &amp;patient</source>
+        <translation>Cribado de un &amp;paciente</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="156" />
+        <source>Screen a &amp;folder</source>
+        <translation>Cribado de una &amp;carpeta</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="166" />
+        <source>&amp;Help</source>
+        <translation>A&amp;yuda</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="167" />
+        <source>Open the &amp;log folder</source>
+        <translation>Abrir la carpeta de &amp;registros</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="170" />
+        <source>&amp;About Retina Screen</source>
+        <translation>&amp;Acerca de Retina Screen</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="225" />
+        <source>Screening unavailable: the grading model could not be loaded</source>
+        <translation>Cribado no disponible: no se pudo cargar el modelo de graduación</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="234" />
+        <source>Model {0} {1} (sha256 {2}) ready</source>
+        <translation>Modelo {0} {1} (sha256 {2}) listo</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="279" />
+        <source>Settings saved.</source>
+        <translation>Configuración guardada.</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="299" />
+        <source>About Retina Screen</source>
+        <translation>Acerca de Retina Screen</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="300" />
+        <source>&lt;b&gt;Retina Screen&lt;/b&gt; {0}&lt;br&gt;Offline screening of colour fundus photographs for diabetic retinopathy.&lt;br&gt;&lt;br&gt;Grading model: {1}&lt;br&gt;&lt;br&gt;Research use only: not cleared for clinical diagnosis. Every result must be reviewed under your local screening programme's rules.</source>
+        <translation>&lt;b&gt;Retina Screen&lt;/b&gt; {0}&lt;br&gt;Cribado sin conexión de retinopatía diabética en fotografías de fondo de ojo en color.&lt;br&gt;&lt;br&gt;Modelo de graduación: {1}&lt;br&gt;&lt;br&gt;Solo para investigación: no autorizado para el diagnóstico clínico. Cada resultado debe revisarse según las normas de su programa de cribado.</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="355" />
+        <source>Stopping the folder screening safely…</source>
+        <translation>Deteniendo el cribado de la carpeta sin riesgo…</translation>
+    </message>
+</context>
+<context>
+    <name>MessageBar</name>
+    <message>
+        <location filename="../message_bar.py" line="48" />
+        <source>Message</source>
+        <translation>Mensaje</translation>
+    </message>
+    <message>
+        <location filename="../message_bar.py" line="52" />
+        <source>Dismiss</source>
+        <translation>Cerrar</translation>
+    </message>
+    <message>
+        <location filename="../message_bar.py" line="53" />
+        <source>Dismiss message</source>
+        <translation>Cerrar el mensaje</translation>
+    </message>
+</context>
+<context>
+    <name>PatientForm</name>
+    <message>
+        <location filename="../patient_view.py" line="165" />
+        <source>e.g. hospital number</source>
+        <translation>p. ej. número de historia</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="166" />
+        <source>Patient ID</source>
+        <translation>ID del paciente</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="168" />
+        <source>Given name and family name</source>
+        <translation>Nombre y apellidos</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="169" />
+        <source>Patient name</source>
+        <translation>Nombre del paciente</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="171" />
+        <source>YYYY-MM-DD</source>
+        <translation>AAAA-MM-DD</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="172" />
+        <source>Date of birth</source>
+        <translation>Fecha de nacimiento</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="177" />
+        <source>not recorded</source>
+        <translation>no registrado</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="177" />
+        <source>Type 1</source>
+        <translation>Tipo 1</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="177" />
+        <source>Type 2</source>
+        <translation>Tipo 2</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="178" />
+        <source>Gestational</source>
+        <translation>Gestacional</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="178" />
+        <source>Other</source>
+        <translation>Otro</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="179" />
+        <source>Diabetes type</source>
+        <translation>Tipo de diabetes</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="181" />
+        <source>Patient</source>
+        <translation>Paciente</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="186" />
+        <source>&amp;ID</source>
+        <translation>&amp;ID</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="186" />
+        <source>&amp;Name</source>
+        <translation>&amp;Nombre</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="187" />
+        <source>&amp;Date of birth</source>
+        <translation>&amp;Fecha de nacimiento</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="188" />
+        <source>Dia&amp;betes</source>
+        <translation>Dia&amp;betes</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="244" />
+        <source>Enter a real date as YYYY-MM-DD, not in the future</source>
+        <translation>Introduzca una fecha real como AAAA-MM-DD, no futura</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="255" />
+        <source>The date of birth '{0}' is not a valid date. Enter it as YYYY-MM-DD (for example 1950-02-28) or leave it empty.</source>
+        <translation>La fecha de nacimiento «{0}» no es una fecha válida. Introdúzcala como AAAA-MM-DD (por ejemplo 1950-02-28) o déjela vacía.</translation>
+    </message>
+</context>
+<context>
+    <name>PatientPage</name>
+    <message>
+        <location filename="../patient_view.py" line="63" />
+        <source>Heatmap: areas that most influenced the grade (brightest yellow = strongest). It is not a map of lesions.</source>
+        <translation>Mapa de calor: zonas que más influyeron en el grado (amarillo más brillante = más influencia). No es un mapa de lesiones.</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="704" />
+        <source>&amp;Open photographs…</source>
+        <extracomment>Asks before an unsaved screening is discarded; ``quitting`` when the window closes.</extracomment>
+        <translation>&amp;Abrir fotografías…</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="707" />
+        <source>Add photographs of this patient</source>
+        <translation>Añadir fotografías de este paciente</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="708" />
+        <source>&amp;New patient</source>
+        <translation>&amp;Nuevo paciente</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="709" />
+        <source>Clear everything for the next patient</source>
+        <translation>Borrar todo para el siguiente paciente</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="712" />
+        <source>&amp;Print report…</source>
+        <translation>&amp;Imprimir informe…</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="714" />
+        <source>Preview and print the report</source>
+        <translation>Vista previa e impresión del informe</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="716" />
+        <source>&amp;Save PDF…</source>
+        <translation>&amp;Guardar PDF…</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="718" />
+        <source>Save the report as a PDF file</source>
+        <translation>Guardar el informe como archivo PDF</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="720" />
+        <source>Show &amp;heatmap</source>
+        <translation>Mostrar &amp;mapa de calor</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="722" />
+        <source>Overlay where the model looked on the photograph</source>
+        <translation>Superponer dónde miró el modelo en la fotografía</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="725" />
+        <source>Zoom &amp;in</source>
+        <translation>&amp;Ampliar</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="727" />
+        <source>Zoom in on the photograph</source>
+        <translation>Ampliar la fotografía</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="728" />
+        <source>Zoom &amp;out</source>
+        <translation>&amp;Reducir</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="730" />
+        <source>Zoom out</source>
+        <translation>Reducir</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="731" />
+        <source>&amp;Fit to window</source>
+        <translation>Ajustar a la &amp;ventana</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="732" />
+        <source>Show the whole photograph</source>
+        <translation>Mostrar la fotografía completa</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="760" />
+        <location filename="../patient_view.py" line="919" />
+        <source>No photograph selected</source>
+        <translation>Ninguna fotografía seleccionada</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="795" />
+        <source>Print report</source>
+        <translation>Imprimir informe</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="796" />
+        <location filename="../patient_view.py" line="1055" />
+        <source>Save report as PDF</source>
+        <translation>Guardar informe como PDF</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="797" />
+        <source>New patient</source>
+        <translation>Nuevo paciente</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="845" />
+        <source>Add {0} photographs</source>
+        <translation>Añadir fotografías: {0}</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="846" />
+        <source>Add photographs</source>
+        <translation>Añadir fotografías</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="918" />
+        <source>Select or drop a photograph</source>
+        <translation>Seleccione o suelte una fotografía</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="966" />
+        <source>Heatmap: no area stood out to the model in this photograph.</source>
+        <translation>Mapa de calor: ninguna zona destacó para el modelo en esta fotografía.</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="974" />
+        <source>Patient details were filled in from the DICOM file. Check them before printing.</source>
+        <translation>Los datos del paciente se rellenaron desde el archivo DICOM. Compruébelos antes de imprimir.</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="978" />
+        <source>A DICOM photograph carries a different patient ID from the one entered. Check that it is this patient.</source>
+        <translation>Una fotografía DICOM tiene un ID de paciente distinto del introducido. Compruebe que es este paciente.</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="993" />
+        <source>Quit without the report?</source>
+        <translation>¿Salir sin el informe?</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="994" />
+        <source>The screening result has not been printed or saved. Quit Retina Screen anyway? The result will be lost.</source>
+        <translation>El resultado del cribado no se ha impreso ni guardado. ¿Salir de Retina Screen de todos modos? El resultado se perderá.</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="997" />
+        <source>Discard this screening?</source>
+        <translation>¿Descartar este cribado?</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="998" />
+        <source>The screening result has not been printed or saved. Start a new patient anyway?</source>
+        <translation>El resultado del cribado no se ha impreso ni guardado. ¿Empezar un paciente nuevo de todos modos?</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="1004" />
+        <source>Quit anyway</source>
+        <translation>Salir de todos modos</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="1004" />
+        <source>Discard and start a new patient</source>
+        <translation>Descartar y empezar un paciente nuevo</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="1024" />
+        <source>Wait until every photograph has been screened.</source>
+        <translation>Espere a que se hayan analizado todas las fotografías.</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="1028" />
+        <source>Enter the patient ID before printing or saving the report.</source>
+        <translation>Introduzca el ID del paciente antes de imprimir o guardar el informe.</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="1041" />
+        <source>The report font for Chinese, Japanese and Korean characters is missing from this installation: some PDF viewers and printers will show the name as empty boxes. Check the printed name.</source>
+        <translation>Falta en esta instalación la fuente del informe para caracteres chinos, japoneses y coreanos: algunos visores de PDF e impresoras mostrarán el nombre como cuadros vacíos. Compruebe el nombre impreso.</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="1056" />
+        <source>PDF files (*.pdf)</source>
+        <translation>Archivos PDF (*.pdf)</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="1076" />
+        <source>Report saved to {0}</source>
+        <translation>Informe guardado en {0}</translation>
+    </message>
+</context>
+<context>
+    <name>PatientTableModel</name>
+    <message>
+        <location filename="../batch_view.py" line="60" />
+        <source>Patient ID</source>
+        <translation>ID del paciente</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="61" />
+        <source>Eyes</source>
+        <translation>Ojos</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="62" />
+        <source>Outcome</source>
+        <translation>Resultado</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="63" />
+        <source>Interval</source>
+        <translation>Plazo</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="64" />
+        <source>Report</source>
+        <translation>Informe</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="114" />
+        <source>Open report</source>
+        <translation>Abrir informe</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="119" />
+        <source>Double-click to preview and print the report</source>
+        <translation>Doble clic para ver e imprimir el informe</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="120" />
+        <source>No report was written for this patient</source>
+        <translation>No se escribió informe para este paciente</translation>
+    </message>
+</context>
+<context>
+    <name>PhotoCard</name>
+    <message>
+        <location filename="../patient_view.py" line="289" />
+        <source>Right eye</source>
+        <translation>Ojo derecho</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="289" />
+        <source>Left eye</source>
+        <translation>Ojo izquierdo</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="289" />
+        <source>Eye not known</source>
+        <translation>Ojo desconocido</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="290" />
+        <source>Eye of this photograph</source>
+        <translation>Ojo de esta fotografía</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="291" />
+        <source>Which eye this photograph shows</source>
+        <translation>Qué ojo muestra esta fotografía</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="296" />
+        <location filename="../patient_view.py" line="297" />
+        <source>Remove this photograph</source>
+        <translation>Quitar esta fotografía</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="350" />
+        <source>Photograph {0}: {1}</source>
+        <translation>Fotografía {0}: {1}</translation>
+    </message>
+</context>
+<context>
+    <name>ReportPreviewDialog</name>
+    <message>
+        <location filename="../report_preview.py" line="147" />
+        <location filename="../report_preview.py" line="148" />
+        <source>Report preview</source>
+        <translation>Vista previa del informe</translation>
+    </message>
+    <message>
+        <location filename="../report_preview.py" line="157" />
+        <source>Preparing the preview…</source>
+        <translation>Preparando la vista previa…</translation>
+    </message>
+    <message>
+        <location filename="../report_preview.py" line="164" />
+        <source>Report pages</source>
+        <translation>Páginas del informe</translation>
+    </message>
+    <message>
+        <location filename="../report_preview.py" line="166" />
+        <source>&amp;Print…</source>
+        <translation>&amp;Imprimir…</translation>
+    </message>
+    <message>
+        <location filename="../report_preview.py" line="168" />
+        <source>Print the report</source>
+        <translation>Imprimir el informe</translation>
+    </message>
+    <message>
+        <location filename="../report_preview.py" line="170" />
+        <source>&amp;Save PDF…</source>
+        <translation>&amp;Guardar PDF…</translation>
+    </message>
+    <message>
+        <location filename="../report_preview.py" line="171" />
+        <source>Save the report as a PDF file</source>
+        <translation>Guardar el informe como archivo PDF</translation>
+    </message>
+    <message>
+        <location filename="../report_preview.py" line="205" />
+        <source>Please wait: the report is still being prepared.</source>
+        <translation>Espere: el informe aún se está preparando.</translation>
+    </message>
+    <message>
+        <location filename="../report_preview.py" line="217" />
+        <source>No preview: {0}
+The report itself is ready to print or save.</source>
+        <translation>Sin vista previa: {0}
+El informe está listo para imprimir o guardar.</translation>
+    </message>
+    <message>
+        <location filename="../report_preview.py" line="230" />
+        <source>Report page {0} of {1}</source>
+        <translation>Página {0} de {1} del informe</translation>
+    </message>
+    <message>
+        <location filename="../report_preview.py" line="246" />
+        <source>No printer is set up on this computer. Save the report as a PDF and print it from another computer, or ask your IT support to add a printer.</source>
+        <translation>No hay ninguna impresora configurada en este equipo. Guarde el informe como PDF e imprímalo desde otro equipo, o pida a su soporte informático que añada una impresora.</translation>
+    </message>
+    <message>
+        <location filename="../report_preview.py" line="254" />
+        <source>Print screening report</source>
+        <translation>Imprimir informe de cribado</translation>
+    </message>
+    <message>
+        <location filename="../report_preview.py" line="263" />
+        <source>This printer does not take {0} paper: the report is scaled to fit the printer's paper.</source>
+        <translation>Esta impresora no admite papel {0}: el informe se ajusta al papel de la impresora.</translation>
+    </message>
+    <message>
+        <location filename="../report_preview.py" line="285" />
+        <source>The report was sent to the printer.</source>
+        <translation>El informe se envió a la impresora.</translation>
+    </message>
+    <message>
+        <location filename="../report_preview.py" line="296" />
+        <source>Save report as PDF</source>
+        <translation>Guardar informe como PDF</translation>
+    </message>
+    <message>
+        <location filename="../report_preview.py" line="313" />
+        <source>Report saved to {0}</source>
+        <translation>Informe guardado en {0}</translation>
+    </message>
+</context>
+<context>
+    <name>ResultPanel</name>
+    <message>
+        <location filename="../patient_view.py" line="70" />
+        <source>Right (OD)</source>
+        <translation>Derecho (OD)</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="71" />
+        <source>Left (OS)</source>
+        <translation>Izquierdo (OI)</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="72" />
+        <source>Eye not known</source>
+        <translation>Ojo desconocido</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="522" />
+        <source>Print report…</source>
+        <translation>Imprimir informe…</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="524" />
+        <source>Save PDF…</source>
+        <translation>Guardar PDF…</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="525" />
+        <source>New patient</source>
+        <translation>Nuevo paciente</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="538" />
+        <source>Screening result</source>
+        <translation>Resultado del cribado</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="580" />
+        <source>Screening…</source>
+        <translation>Analizando…</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="581" />
+        <source>1 photograph being checked</source>
+        <translation>1 fotografía en análisis</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="582" />
+        <source>{0} photographs being checked</source>
+        <translation>{0} fotografías en análisis</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="586" />
+        <source>Outcome: {0}</source>
+        <translation>Resultado: {0}</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="599" />
+        <source>No photographs yet</source>
+        <translation>Aún no hay fotografías</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="600" />
+        <source>Add the right and left eye photographs</source>
+        <translation>Añada las fotografías del ojo derecho e izquierdo</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="602" />
+        <source>Drop the photographs onto the eye boxes, or use Add… (Ctrl+O). Each photograph is checked as soon as it is added.</source>
+        <translation>Suelte las fotografías en los recuadros de cada ojo, o use Añadir… (Ctrl+O). Cada fotografía se analiza en cuanto se añade.</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="618" />
+        <source>Eye</source>
+        <translation>Ojo</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="618" />
+        <source>Grade</source>
+        <translation>Grado</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="619" />
+        <source>P(referable)</source>
+        <translation>P(derivable)</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="639" />
+        <source>model {0} {1}, </source>
+        <translation>modelo {0} {1}, </translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="641" />
+        <source>Screened {0} · {1}quality thresholds {2} · research use, not a diagnosis</source>
+        <translation>Analizado {0} · {1}umbrales de calidad {2} · uso en investigación, no es un diagnóstico</translation>
+    </message>
+</context>
+<context>
+    <name>Results</name>
+    <message>
+        <location filename="../text.py" line="32" />
+        <source>REFER URGENTLY</source>
+        <extracomment>The outcome in large words.</extracomment>
+        <translation>DERIVAR URGENTE</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="33" />
+        <source>REFER</source>
+        <translation>DERIVAR</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="34" />
+        <source>NO REFERABLE DR</source>
+        <translation>SIN RD DERIVABLE</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="35" />
+        <source>RETAKE PHOTOGRAPHS</source>
+        <translation>REPETIR FOTOGRAFÍAS</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="38" />
+        <source>PHOTOGRAPH BOTH EYES</source>
+        <translation>FOTOGRAFIAR AMBOS OJOS</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="53" />
+        <source>Refer urgently</source>
+        <extracomment>Short outcome words for tables (translated when shown: :func:`outcome_short`).</extracomment>
+        <translation>Derivar urgente</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="54" />
+        <source>Refer</source>
+        <translation>Derivar</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="55" />
+        <source>No referable DR</source>
+        <translation>Sin RD derivable</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="56" />
+        <source>Retake / human grader</source>
+        <translation>Repetir / evaluador humano</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="73" />
+        <source>not gradable</source>
+        <translation>no evaluable</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="74" />
+        <source>Grade {grade}: {label}</source>
+        <translation>Grado {grade}: {label}</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="93" />
+        <source>No gradable photograph</source>
+        <translation>Ninguna fotografía evaluable</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="100" />
+        <source>quality check failed</source>
+        <translation>no superó el control de calidad</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="102" />
+        <source>. Retake this photograph</source>
+        <translation>. Repita esta fotografía</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="110" />
+        <source>unreadable file</source>
+        <translation>archivo ilegible</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="111" />
+        <source>Cannot use this file: {reason}. Check the file, or export it from the camera again.</source>
+        <translation>No se puede usar este archivo: {reason}. Compruebe el archivo o vuelva a exportarlo desde la cámara.</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="115" />
+        <source>Ungradable.</source>
+        <translation>No evaluable.</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="118" />
+        <source>Quality passed, not graded.</source>
+        <translation>Calidad superada, sin grado.</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="119" />
+        <source>Quality: pass</source>
+        <translation>Calidad: correcta</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="120" />
+        <source>P(referable) {p}</source>
+        <translation>P(derivable) {p}</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="122" />
+        <source> · referable</source>
+        <translation> · derivable</translation>
+    </message>
+</context>
+<context>
+    <name>SettingsDialog</name>
+    <message>
+        <location filename="../settings_view.py" line="43" />
+        <location filename="../settings_view.py" line="381" />
+        <source>Clinic name</source>
+        <extracomment>The settings' titles and help (declared in retina_screen/settings.py), for translation.</extracomment>
+        <translation>Nombre de la clínica</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="44" />
+        <source>The clinic's name, printed at the top of every report.</source>
+        <translation>El nombre de la clínica, impreso al principio de cada informe.</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="45" />
+        <source>Address</source>
+        <translation>Dirección</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="46" />
+        <source>The clinic's address, printed under its name (one line per line).</source>
+        <translation>La dirección de la clínica, impresa bajo su nombre (una línea por línea).</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="48" />
+        <source>Logo</source>
+        <translation>Logotipo</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="49" />
+        <source>Image printed at the top left of every report.</source>
+        <translation>Imagen impresa arriba a la izquierda de cada informe.</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="50" />
+        <location filename="../settings_view.py" line="384" />
+        <source>Operator</source>
+        <translation>Operador</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="51" />
+        <source>Name of the person screening, recorded in reports and the audit trail.</source>
+        <translation>Nombre de la persona que realiza el cribado, registrado en los informes y en la auditoría.</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="53" />
+        <source>Paper size</source>
+        <translation>Tamaño del papel</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="54" />
+        <source>Paper of the PDF reports and the printer.</source>
+        <translation>Papel de los informes PDF y de la impresora.</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="55" />
+        <source>Language</source>
+        <translation>Idioma</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="56" />
+        <source>Language of the app and the reports (system: the computer's language; en: English; es: Spanish).</source>
+        <translation>Idioma de la aplicación y de los informes (system: el idioma del equipo; en: inglés; es: español).</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="58" />
+        <source>Default output folder</source>
+        <translation>Carpeta de salida predeterminada</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="59" />
+        <source>Where reports are saved and batch results are written by default.</source>
+        <translation>Dónde se guardan por defecto los informes y se escriben los resultados de los lotes.</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="135" />
+        <source>Browse…</source>
+        <translation>Examinar…</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="136" />
+        <source>Browse for {0}</source>
+        <translation>Buscar {0}</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="170" />
+        <source>Settings</source>
+        <translation>Configuración</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="173" />
+        <source>Clinic &amp;&amp; operator</source>
+        <translation>Clínica &amp;&amp; operador</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="174" />
+        <source>Reports &amp;&amp; output</source>
+        <translation>Informes &amp;&amp; salida</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="175" />
+        <source>Model</source>
+        <translation>Modelo</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="242" />
+        <source>Name printed on reports as the person screening</source>
+        <translation>Nombre impreso en los informes como la persona que realiza el cribado</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="262" />
+        <source>Reports are saved here by default, and batch runs write their results (results.csv, patients.csv, reports) into a folder you choose, starting here.</source>
+        <translation>Los informes se guardan aquí por defecto, y los lotes escriben sus resultados (results.csv, patients.csv, informes) en una carpeta que usted elige, empezando aquí.</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="269" />
+        <source>These settings are kept in {0}, which the retina-screen command line reads too.</source>
+        <translation>Esta configuración se guarda en {0}, que también lee la línea de órdenes de retina-screen.</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="286" />
+        <source>The model cannot be read: {0}</source>
+        <translation>No se puede leer el modelo: {0}</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="297" />
+        <source>Model details</source>
+        <translation>Detalles del modelo</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="304" />
+        <location filename="../settings_view.py" line="313" />
+        <source>Model card summary</source>
+        <translation>Resumen de la ficha del modelo</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="309" />
+        <source>Model in use (read-only)</source>
+        <translation>Modelo en uso (solo lectura)</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="338" />
+        <source>Enter the clinic name: it is printed on every report.</source>
+        <translation>Introduzca el nombre de la clínica: se imprime en cada informe.</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="343" />
+        <source>The logo file is not a readable image.</source>
+        <translation>El archivo del logotipo no es una imagen legible.</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="349" />
+        <source>The settings could not be saved: {0}</source>
+        <translation>No se pudo guardar la configuración: {0}</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="363" />
+        <location filename="../settings_view.py" line="366" />
+        <source>Welcome to Retina Screen</source>
+        <translation>Bienvenido a Retina Screen</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="371" />
+        <source>Before the first screening, enter the clinic name and your name. Both are printed on every report and can be changed later in Settings.</source>
+        <translation>Antes del primer cribado, introduzca el nombre de la clínica y su nombre. Ambos se imprimen en cada informe y se pueden cambiar después en Configuración.</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="379" />
+        <source>e.g. Riverside Diabetes Clinic</source>
+        <translation>p. ej. Clínica de Diabetes del Río</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="383" />
+        <source>e.g. A. Nurse</source>
+        <translation>p. ej. A. Enfermera</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="389" />
+        <source>Your &amp;name (operator)</source>
+        <translation>Su &amp;nombre (operador)</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="396" />
+        <source>Start</source>
+        <translation>Empezar</translation>
+    </message>
+</context>
+<context>
+    <name>app</name>
+    <message>
+        <location filename="../app.py" line="105" />
+        <source>Unexpected problem</source>
+        <extracomment>Benchmarks: write the time (time.time()) at which the window became visible to this file.</extracomment>
+        <translation>Problema inesperado</translation>
+    </message>
+    <message>
+        <location filename="../app.py" line="106" />
+        <source>A crash report was written to:</source>
+        <translation>Se escribió un informe del fallo en:</translation>
+    </message>
+    <message>
+        <location filename="../app.py" line="108" />
+        <source>Something unexpected went wrong. The application keeps running; if this happens again, restart it and tell your support contact.</source>
+        <translation>Algo inesperado salió mal. La aplicación sigue funcionando; si vuelve a ocurrir, reiníciela y avise a su contacto de soporte.</translation>
+    </message>
+</context>
+<context>
+    <name>messages</name>
+    <message>
+        <location filename="../messages.py" line="42" />
+        <source>save the report</source>
+        <extracomment>What the operator was doing, as passed to :func:`plain_message` (marked for translation).</extracomment>
+        <translation>guardar el informe</translation>
+    </message>
+    <message>
+        <location filename="../messages.py" line="43" />
+        <source>print the report</source>
+        <translation>imprimir el informe</translation>
+    </message>
+    <message>
+        <location filename="../messages.py" line="44" />
+        <source>prepare the report</source>
+        <translation>preparar el informe</translation>
+    </message>
+    <message>
+        <location filename="../messages.py" line="45" />
+        <source>show the preview</source>
+        <translation>mostrar la vista previa</translation>
+    </message>
+    <message>
+        <location filename="../messages.py" line="46" />
+        <source>screen the folder</source>
+        <translation>analizar la carpeta</translation>
+    </message>
+    <message>
+        <location filename="../messages.py" line="47" />
+        <source>apply the settings</source>
+        <translation>aplicar la configuración</translation>
+    </message>
+    <message>
+        <location filename="../messages.py" line="48" />
+        <source>screen this photograph</source>
+        <translation>analizar esta fotografía</translation>
+    </message>
+    <message>
+        <location filename="../messages.py" line="60" />
+        <source>Could not {0}: </source>
+        <translation>No se pudo {0}: </translation>
+    </message>
+    <message>
+        <location filename="../messages.py" line="62" />
+        <source>the grading model cannot be used ({0}). Screening is switched off until the application is reinstalled or repaired.</source>
+        <translation>no se puede usar el modelo de graduación ({0}). El cribado queda desactivado hasta que se reinstale o repare la aplicación.</translation>
+    </message>
+    <message>
+        <location filename="../messages.py" line="71" />
+        <source>the disk is full. Free some space or choose another folder.</source>
+        <translation>el disco está lleno. Libere espacio o elija otra carpeta.</translation>
+    </message>
+    <message>
+        <location filename="../messages.py" line="74" />
+        <source>permission denied. Choose a folder you are allowed to write to, or ask your IT support.</source>
+        <translation>permiso denegado. Elija una carpeta en la que pueda escribir, o consulte a su soporte informático.</translation>
+    </message>
+    <message>
+        <location filename="../messages.py" line="78" />
+        <source>the file or folder no longer exists.</source>
+        <translation>el archivo o la carpeta ya no existe.</translation>
+    </message>
+    <message>
+        <location filename="../messages.py" line="80" />
+        <source>the disk is read-only. Choose another folder.</source>
+        <translation>el disco es de solo lectura. Elija otra carpeta.</translation>
+    </message>
+    <message>
+        <location filename="../messages.py" line="82" />
+        <source>input/output error</source>
+        <translation>error de entrada/salida</translation>
+    </message>
+    <message>
+        <location filename="../messages.py" line="85" />
+        <source>the computer ran out of memory. Close other programs and try again.</source>
+        <translation>el equipo se quedó sin memoria. Cierre otros programas y vuelva a intentarlo.</translation>
+    </message>
+    <message>
+        <location filename="../messages.py" line="87" />
+        <source>an unexpected problem occurred ({0}). The details were written to the log; please report it to your support contact.</source>
+        <translation>se produjo un problema inesperado ({0}). Los detalles se escribieron en el registro; comuníquelo a su contacto de soporte.</translation>
+    </message>
+</context>
+</TS>
