@@ -10,12 +10,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pydicom
 import pytest
+from clinic_helpers import cli_env, closed_port, run_cli
 from PIL import Image
 
 if TYPE_CHECKING:
@@ -66,20 +66,6 @@ def dicom_photo(jpeg: Path, laterality: str, number: int) -> bytes:
     out = io.BytesIO()
     ds.save_as(out, enforce_file_format=True)
     return out.getvalue()
-
-
-def cli_env(home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RETINA_SCREEN_")}
-    env.update({"PYTHONPATH": str(ROOT), "XDG_DATA_HOME": str(home / "xdg-data"),
-                "XDG_CONFIG_HOME": str(home / "xdg-config"), "HOME": str(home),
-                "PYTHONDONTWRITEBYTECODE": "1"})
-    env.update(extra)
-    return env
-
-
-def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "retina_screen", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=240, check=False)
 
 
 def read_patients(out: Path) -> dict[str, dict[str, str]]:
@@ -220,7 +206,7 @@ def test_batch_send_puts_sr_and_pdf_of_every_patient_into_the_pacs(
 def test_pacs_down_queues_everything_and_a_resume_never_duplicates(
         orthanc: Orthanc, clinic_input: Path, tmp_path: Path) -> None:
     orthanc.delete_all()
-    down = {**orthanc.settings(), "RETINA_SCREEN_PACS_PORT": str(_closed_port())}
+    down = {**orthanc.settings(), "RETINA_SCREEN_PACS_PORT": str(closed_port())}
     out = tmp_path / "results"
     photos = tmp_path / "export"
     shutil.copytree(clinic_input, photos)
@@ -323,11 +309,3 @@ def assert_valid_dicom(path: Path) -> None:
     errors = [line for line in (checked.stdout + checked.stderr).splitlines()
               if line.startswith("Error")]
     assert not errors, "\n".join(errors)
-
-
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # nothing listens there once closed

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-
-from tests.clinic.test_pacs import cli_env, run_cli
+from clinic_helpers import cli_env, closed_port, run_cli
 
 if TYPE_CHECKING:
     from tests.clinic.conftest import Orthanc
@@ -78,9 +77,7 @@ def test_worklist_lists_the_days_patients_of_the_modality(scheduled: Orthanc,
 
 def test_worklist_server_down_or_not_configured_is_a_clear_error(orthanc: Orthanc,
                                                                  tmp_path: Path) -> None:
-    from tests.clinic.test_pacs import _closed_port
-
-    down = {**orthanc.settings(), "RETINA_SCREEN_WORKLIST_PORT": str(_closed_port())}
+    down = {**orthanc.settings(), "RETINA_SCREEN_WORKLIST_PORT": str(closed_port())}
     result = run_cli(["worklist"], cli_env(tmp_path, **down))
     assert result.returncode == 1 and "cannot be reached" in result.stderr
     result = run_cli(["worklist"], cli_env(tmp_path))

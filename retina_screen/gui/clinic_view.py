@@ -1,0 +1,270 @@
+"""Clinic systems in the desktop app: the worklist dialog (pick a scheduled patient to fill the
+patient form) and "Send to PACS" for a batch's output folder, with what is still queued.
+
+The work (C-FIND, building and sending DICOM) runs in :mod:`.workers` tasks over the Qt-free
+core (:mod:`retina_screen.clinic`); nothing connects unless ``worklist_host``/``pacs_host`` is
+set. :func:`install` adds the controls to the main window.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QDate, Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..settings import Settings
+from .messages import plain_message
+from .workers import run_task
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("Patient ID", "Name", "Date of birth", "Sex", "Accession", "Time", "Procedure")
+
+
+class WorklistDialog(QDialog):
+    """The day's scheduled patients from the Modality Worklist, with a search field."""
+
+    def __init__(self, settings: Callable[[], Settings], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("worklistDialog")
+        self.setWindowTitle(self.tr("Patient from the worklist"))
+        self.resize(820, 460)
+        self._settings = settings
+        self.entries: list[Any] = []
+        self.task = None
+
+        self.date = QDateEdit(QDate.currentDate())
+        self.date.setCalendarPopup(True)
+        self.date.setDisplayFormat("yyyy-MM-dd")
+        self.date.setAccessibleName(self.tr("Scheduled date"))
+        self.search = QLineEdit()
+        self.search.setPlaceholderText(self.tr("Search ID, name, accession number…"))
+        self.search.setAccessibleName(self.tr("Search the worklist"))
+        self.search.setClearButtonEnabled(True)
+        self.refresh_button = QPushButton(self.tr("&Refresh"))
+        self.status = QLabel()
+        self.status.setObjectName("muted")
+        self.status.setWordWrap(True)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels([self.tr(c) for c in COLUMNS])
+        self.table.setAccessibleName(self.tr("Scheduled patients"))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(
+            len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.use_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.use_button.setText(self.tr("&Use this patient"))
+        self.use_button.setEnabled(False)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel(self.tr("Date")))
+        top.addWidget(self.date)
+        top.addWidget(self.search, 1)
+        top.addWidget(self.refresh_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.status)
+        layout.addWidget(self.buttons)
+
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.date.dateChanged.connect(lambda _d: self.refresh())
+        self.search.textChanged.connect(self._filter)
+        self.table.itemSelectionChanged.connect(
+            lambda: self.use_button.setEnabled(self.selected() is not None))
+        self.table.doubleClicked.connect(lambda _i: self.selected() and self.accept())
+        self.refresh()
+
+    def refresh(self) -> None:
+        from ..clinic.worklist import query_worklist
+
+        self.status.setText(self.tr("Asking the worklist server…"))
+        self.refresh_button.setEnabled(False)
+        day = self.date.date().toString("yyyyMMdd")
+        self.task = run_task(query_worklist, self._settings(), date=day, on_done=self._loaded)
+
+    def _loaded(self, entries: object, error: BaseException | None) -> None:
+        self.task = None
+        self.refresh_button.setEnabled(True)
+        if error is not None:
+            self.entries = []
+            self._fill()
+            self.status.setText(plain_message(error, "read the worklist"))
+            return
+        self.entries = list(entries or [])
+        self._fill()
+        self.status.setText(self.tr("{0} patients scheduled.").format(len(self.entries))
+                            if self.entries else self.tr("No patients scheduled on this day."))
+
+    def _fill(self) -> None:
+        self.table.setRowCount(len(self.entries))
+        for row, e in enumerate(self.entries):
+            time = e.scheduled_time[:4]
+            values = (e.patient_id, e.patient_name, e.birth_date, e.sex, e.accession,
+                      f"{time[:2]}:{time[2:]}" if len(time) == 4 else time, e.description)
+            for column, value in enumerate(values):
+                self.table.setItem(row, column, QTableWidgetItem(value))
+        self._filter(self.search.text())
+
+    def _filter(self, text: str) -> None:
+        for row, entry in enumerate(self.entries):
+            self.table.setRowHidden(row, not entry.matches(text))
+        visible = [r for r in range(len(self.entries)) if not self.table.isRowHidden(r)]
+        if len(visible) == 1:
+            self.table.selectRow(visible[0])
+        elif self.selected() is None:
+            self.table.clearSelection()
+
+    def selected(self) -> Any:
+        rows = {i.row() for i in self.table.selectedItems()}
+        rows = [r for r in rows if not self.table.isRowHidden(r)]
+        return self.entries[rows[0]] if len(rows) == 1 else None
+
+
+def fill_patient_form(form: Any, entry: Any) -> None:
+    """Put a worklist patient into the patient form (ID, name, date of birth)."""
+    form.patient_id.setText(entry.patient_id)
+    form.name.setText(entry.patient_name)
+    form.birth_date.setText(entry.birth_date)
+    form.check_birth_date()  # validates the date and emits changed
+
+
+def pick_from_worklist(window: Any) -> None:
+    settings = window.settings
+    if not settings.worklist_host.strip():
+        window.show_message("warning", window.tr(
+            "No worklist server is configured: set worklist_host, worklist_port and "
+            "worklist_ae_title in the settings file."))
+        return
+    dialog = WorklistDialog(lambda: window.settings, window)
+    window.worklist_dialog = dialog
+    dialog.accepted.connect(lambda: _use(window, dialog))
+    dialog.open()
+
+
+def _use(window: Any, dialog: WorklistDialog) -> None:
+    entry = dialog.selected()
+    if entry is not None:
+        window.show_page(window.patient_page)
+        fill_patient_form(window.patient_page.form, entry)
+
+
+class PacsPanel(QWidget):
+    """"Send to PACS" for the batch page's output folder, and what is still queued."""
+
+    def __init__(self, batch_page: Any, settings: Callable[[], Settings],
+                 message: Callable[[str, str], None]) -> None:
+        super().__init__(batch_page)
+        self.batch_page = batch_page
+        self._settings = settings
+        self._message = message
+        self.task = None
+        self.button = QPushButton(self.tr("Send to &PACS"))
+        self.button.setAccessibleName(self.tr("Send results to the PACS"))
+        self.button.setToolTip(self.tr("Send every screened patient's report and structured "
+                                       "report to the PACS; what cannot be sent stays queued"))
+        self.label = QLabel()
+        self.label.setObjectName("muted")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label)
+        layout.addWidget(self.button)
+        self.button.clicked.connect(self.send)
+        batch_page.runFinished.connect(lambda _s, _e: self.refresh())
+        batch_page.output_dir.edit.textChanged.connect(lambda _t: self.refresh())
+        self.refresh()
+
+    def out_dir(self) -> Path | None:
+        text = self.batch_page.output_dir.text()
+        return Path(text) if text else None
+
+    def refresh(self) -> None:
+        from ..clinic.pacs import pending_count
+
+        out = self.out_dir()
+        ready = out is not None and (out / "results.jsonl").is_file()
+        configured = bool(self._settings().pacs_host.strip())
+        self.button.setEnabled(ready and self.task is None and not self.batch_page.running)
+        self.button.setVisible(configured)
+        pending = pending_count(out) if ready else 0
+        self.label.setText(self.tr("PACS: {0} results queued, not sent yet").format(pending)
+                           if pending else "")
+        self.label.setVisible(bool(pending))
+
+    def send(self) -> None:
+        from ..clinic.pacs import send_results
+
+        out = self.out_dir()
+        if out is None or self.task is not None:
+            return
+        self.button.setEnabled(False)
+        self.label.setText(self.tr("Sending to the PACS…"))
+        self.label.setVisible(True)
+        self.task = run_task(send_results, out, self._settings(), on_done=self._sent)
+
+    def _sent(self, summary: Any, error: BaseException | None) -> None:
+        self.task = None
+        self.refresh()
+        if error is not None:
+            self._message("error", plain_message(error, "send the results to the PACS"))
+        elif summary.pending:
+            self._message("warning", self.tr(
+                "{0} results sent; {1} stay queued and are sent next time ({2}).").format(
+                    summary.sent, summary.pending, summary.error))
+        else:
+            self._message("info", self.tr("{0} results sent to the PACS {1}.").format(
+                summary.sent, summary.destination))
+
+
+def install(window: Any) -> None:
+    """Add the worklist action (menu and a button under the patient form) and the PACS panel
+    (beside the batch page's patient table) to the main window."""
+    worklist_action = QAction(window.tr("Patient from &worklist…"), window)
+    worklist_action.setObjectName("worklistAction")
+    worklist_action.setStatusTip(window.tr("Fill the patient form from the day's worklist"))
+    worklist_action.triggered.connect(lambda _c=False: pick_from_worklist(window))
+    window.worklist_action = worklist_action
+    menu = window.menuBar().addMenu(window.tr("&Clinic"))
+    menu.addAction(worklist_action)
+
+    form = window.patient_page.form
+    button = QPushButton(window.tr("From &worklist…"))
+    button.setAccessibleName(window.tr("Fill the patient form from the worklist"))
+    button.clicked.connect(worklist_action.trigger)
+    form.layout().addWidget(button)
+    window.worklist_button = button
+
+    page = window.batch_page
+    panel = PacsPanel(page, lambda: window.settings, window.show_message)
+    window.pacs_panel = panel
+    send_action = QAction(window.tr("&Send batch results to PACS"), window)
+    send_action.triggered.connect(lambda _c=False: panel.send())
+    menu.addAction(send_action)
+    layout = page.layout()
+    layout.insertWidget(max(layout.count() - 1, 0), panel,
+                        alignment=Qt.AlignmentFlag.AlignRight)
