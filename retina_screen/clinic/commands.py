@@ -31,6 +31,9 @@ def check_batch_arguments(args: argparse.Namespace, settings: Settings) -> None:
         from .pacs import require_pacs
 
         require_pacs(settings)
+        if getattr(args, "watch", False):
+            raise ConfigError("--send cannot be combined with --watch yet: run 'retina-screen "
+                              "send OUT' (e.g. every few minutes) beside the watching batch")
 
 
 def after_batch(args: argparse.Namespace, settings: Settings, out_dir: Path) -> int:
