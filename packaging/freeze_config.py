@@ -148,6 +148,10 @@ def resource_datas() -> list[tuple[str, str]]:
             datas.append((str(path), relative.parent.as_posix()))
     for path in sorted((ROOT / "retina_screen" / "data").glob("*.json")):
         datas.append((str(path), "retina_screen/data"))
+    for path in sorted((ROOT / "retina_screen" / "data" / "i18n").glob("*.json")):
+        datas.append((str(path), "retina_screen/data/i18n"))  # the report's languages
+    for path in sorted((ROOT / "retina_screen" / "gui" / "i18n").glob("*.qm")):
+        datas.append((str(path), "retina_screen/gui/i18n"))  # the app's translations
     return datas
 
 
