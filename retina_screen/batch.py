@@ -91,6 +91,8 @@ WORKER_TASKS_BEFORE_RECYCLE = 100
 CSV_REFRESH_SECONDS = 2.0
 FUTURE_TOLERANCE_S = 120.0  # a file time further ahead than this: the camera's clock is fast
 WORKER_CRASH_LOG = "worker-crashes.log"
+WORKER_CHECK_S = 2.0  # how often the main process checks that busy workers are alive
+WORKER_LOST_S = 10.0  # a busy worker gone this long without its result: the run stops
 
 #: A patient's visit: (patient ID, visit), the unit that is decided, journaled and reported.
 GroupKey = tuple[str, str]
@@ -637,15 +639,17 @@ def output_lock(out_dir: Path) -> Iterator[None]:
 # Workers
 
 _worker_screener = None
+_worker_started = None  # where a worker says which visit it starts (a mp.Queue)
 
 
-def _worker_init(settings: Settings, log_queue=None) -> None:  # noqa: ANN001 - a mp.Queue
-    global _worker_screener
+def _worker_init(settings: Settings, log_queue=None, started=None) -> None:  # noqa: ANN001
+    global _worker_screener, _worker_started
     from .engine import Screener
     from .inference import GradingModel
 
     if log_queue is not None:
         _worker_logging(settings, log_queue)
+    _worker_started = started
     cv2.setNumThreads(1)
     model = GradingModel(settings.model, threads=1,
                          allow_unverified=settings.allow_unverified_model)
@@ -722,6 +726,8 @@ def _worker_patient(task: _PatientTask) -> tuple[GroupKey, tuple[ImageResult, ..
     from .report import build_report
 
     assert _worker_screener is not None
+    if _worker_started is not None:
+        _worker_started.put((task.key, os.getpid()))
     started = time.monotonic()
     keep = task.report_path is not None
     results = [_screen_one(path, rel, eye, keep) for path, rel, eye in task.images]
@@ -751,8 +757,8 @@ class _InlinePool:
     def __init__(self, settings: Settings) -> None:
         _worker_init(settings)
 
-    def imap(self, function, tasks, chunksize=1):  # noqa: ANN001, ANN201
-        return (function(task) for task in tasks)
+    def results(self, tasks: list[_PatientTask]) -> Iterator[tuple]:
+        return (_worker_patient(task) for task in tasks)
 
     def terminate(self) -> None:
         pass
@@ -772,16 +778,61 @@ class _ProcessPool:
 
         context = mp.get_context("spawn" if os.name == "nt" else "forkserver")
         self.queue = context.Queue()
+        self.started = context.Queue()
         self.listener = logging.handlers.QueueListener(
             self.queue, *logging.getLogger().handlers, respect_handler_level=True)
         self.listener.start()
         # Recycled now and then, so that caches (fonts, images) cannot grow without bound.
         self.pool = context.Pool(count, initializer=_worker_init,
-                                 initargs=(settings, self.queue),
+                                 initargs=(settings, self.queue, self.started),
                                  maxtasksperchild=WORKER_TASKS_BEFORE_RECYCLE)
+        self.running: dict[GroupKey, int] = {}  # visit -> the worker screening it
+        self.suspect: dict[GroupKey, float] = {}  # visits whose worker is gone, since when
 
-    def imap(self, function, tasks, chunksize=1):  # noqa: ANN001, ANN201
-        return self.pool.imap(function, tasks, chunksize=chunksize)
+    def results(self, tasks: list[_PatientTask]) -> Iterator[tuple]:
+        """The workers' results in task order. A worker that dies in the middle of a visit
+        (killed, a crash in native code) would leave the pool waiting for ever: that stops
+        the run with an error instead (what was screened is kept; run again to resume)."""
+        iterator = self.pool.imap(_worker_patient, tasks, chunksize=1)
+        while True:
+            try:
+                item = iterator.next(timeout=WORKER_CHECK_S)
+            except StopIteration:
+                return
+            except mp.TimeoutError:
+                self._check_workers()
+                continue
+            self._drain()
+            self.running.pop(item[0], None)
+            self.suspect.pop(item[0], None)
+            yield item
+
+    def _drain(self) -> None:
+        import queue
+
+        with contextlib.suppress(queue.Empty):
+            while True:
+                key, pid = self.started.get_nowait()
+                self.running[key] = pid
+
+    def _check_workers(self) -> None:
+        self._drain()
+        now = time.monotonic()
+        for key, pid in self.running.items():
+            try:
+                os.kill(pid, 0)
+                continue
+            except ProcessLookupError:
+                pass
+            except OSError:
+                continue  # exists, not ours to signal
+            # Its result may still be on its way: give it a moment before calling it lost.
+            if now - self.suspect.setdefault(key, now) > WORKER_LOST_S:
+                log.error("worker %d ended while screening a visit", pid)
+                raise RetinaScreenError(
+                    "a worker process stopped unexpectedly while screening (its traceback, if "
+                    f"any, is in {WORKER_CRASH_LOG} in the log folder); what was screened is "
+                    "saved: run the same command again to resume")
 
     def terminate(self) -> None:
         self.pool.terminate()
@@ -793,6 +844,7 @@ class _ProcessPool:
         self.pool.join()
         self.listener.stop()
         self.queue.close()
+        self.started.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1066,7 +1118,7 @@ def _run_locked(input_dir: Path, out_dir: Path, settings: Settings, manifest,  #
                                                                              worker_count)
     task_of = {task.key: task for task in tasks}
     try:
-        finished_patients = pool.imap(_worker_patient, tasks, chunksize=1) if pool else iter(())
+        finished_patients = pool.results(tasks) if pool else iter(())
         for key, patient_results, screened_at in finished_patients:
             old_images = [k for k in done_images if k[:2] == key]
             for k in old_images:
@@ -1100,7 +1152,7 @@ def _run_locked(input_dir: Path, out_dir: Path, settings: Settings, manifest,  #
             if options.cancel is not None and options.cancel.is_set():
                 cancelled = True
                 break
-    except KeyboardInterrupt:
+    except BaseException:  # Ctrl-C, a lost worker, a report that cannot be written: stop now
         cancelled = True
         raise
     finally:
