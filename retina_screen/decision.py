@@ -4,6 +4,11 @@ Rules (conservative by design: nothing unscreened ever reads as "no DR"):
 
 - An image votes only if it is gradable. An eye's grade is the most severe grade among its
   gradable images, and its P(referable) the largest.
+- Each image is referable when its P(referable) reaches the model's operating threshold. That
+  threshold is chosen *per patient* (see ``training/export.py``): on internal validation data,
+  a patient's score is the highest P(referable) of their gradable photographs, so "refer when
+  either eye is referable" has the patient-level specificity the threshold was chosen for,
+  instead of compounding two per-image error rates.
 - An eye with no gradable image is *insufficient*.
 - The patient is referred if any eye is referable (urgency from the most severe grade); if no
   eye is referable but an eye is insufficient, missing or of unknown side, the patient outcome
