@@ -295,12 +295,11 @@ def one_eyed_visits(groups: dict[GroupKey, list[InputImage]]) -> tuple[list[str]
     one_eyed = {key: {i.eye for i in images} for key, images in groups.items()
                 if not {Eye.RIGHT, Eye.LEFT} <= {i.eye for i in images}}
     split = set()
-    keys = sorted(one_eyed)
-    for index, (pid, visit) in enumerate(keys):
-        for other, other_visit in keys[index + 1:]:
-            common = len(os.path.commonprefix([pid.lower(), other.lower()]))
-            if visit == other_visit and common >= 4 and common * 2 >= min(len(pid), len(other)):
-                split.update((pid, other))
+    keys = sorted(one_eyed, key=lambda k: (k[1], k[0].lower()))  # alike IDs end up adjacent
+    for (pid, visit), (other, other_visit) in zip(keys, keys[1:], strict=False):
+        common = len(os.path.commonprefix([pid.lower(), other.lower()]))
+        if visit == other_visit and common >= 4 and common * 2 >= min(len(pid), len(other)):
+            split.update((pid, other))
     return sorted({pid for pid, _ in one_eyed}), sorted(split)
 
 

@@ -536,7 +536,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("input_dir")
     batch.add_argument("--out", required=True, help="output folder")
     batch.add_argument("--pattern", help="file-name pattern, e.g. '{patient}-{eye}-{any}' or a "
-                       "regex with (?P<patient>...) and (?P<eye>...)")
+                       "regex with (?P<patient>...) and (?P<eye>...); names it does not match "
+                       "are read with the built-in conventions (the run says how many matched)")
     batch.add_argument("--workers", type=int, help="worker processes (default: CPU cores)")
     batch.add_argument("--no-reports", action="store_true", help="skip the PDF reports")
     batch.add_argument("--paper", choices=["A4", "Letter"])
