@@ -116,3 +116,17 @@ def test_date_of_birth_is_checked_and_cleared(window, srahim, wait_result, qtbot
 
     page.new_patient(force=True)
     assert form.birth_date.property("invalid") is False and not form.birth_date.toolTip()
+
+
+def test_save_pdf_opens_in_the_output_folder_it_creates(window, srahim, wait_result,
+                                                         monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    screen_patient(window, srahim, wait_result)
+    folder = Path(window.settings.output_dir)
+    assert not folder.exists()
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(
+        lambda parent, caption, start, filters: (asked.append(Path(start)) or "", filters)))
+    window.patient_page.save_action.trigger()
+    assert asked and asked[0].parent == folder and folder.is_dir()

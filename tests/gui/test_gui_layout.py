@@ -29,7 +29,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 #: (screen width, height in device pixels, QT_SCALE_FACTOR)
 CASES = [(1024, 700, 1.0), (1366, 768, 1.0), (1920, 1080, 1.25), (1920, 1080, 1.5),
-         (1366, 768, 1.25)]
+         (1366, 768, 1.25), (3840, 2160, 2.0)]
 #: The X screens of the shared Xvfb server that .ci/run starts, in order.
 SHARED_SCREENS = [(1024, 700), (1366, 768), (1920, 1080)]
 SHARED_DISPLAY = os.environ.get("RETINA_SCREEN_XVFB_DISPLAY", "")
