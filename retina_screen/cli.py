@@ -419,8 +419,12 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
               f"{out_dir}", file=sys.stderr)
         return EXIT_FAILED
     record = patients[key]
-    result = rebuild_decision(record, [images[(*key, rel)] for rel in record["images"]
-                                       if (*key, rel) in images], settings, args.name)
+    if any((*key, rel) not in images for rel in record["images"]):
+        print(f"error: the results of this patient's photographs are missing from {JOURNAL} "
+              "(damaged records); screen the patient again", file=sys.stderr)
+        return EXIT_FAILED
+    result = rebuild_decision(record, [images[(*key, rel)] for rel in record["images"]],
+                              settings, args.name)
     if args.pdf:
         target = Path(args.pdf)
     else:  # the name the batch gave it, else a name no other patient visit has
