@@ -130,6 +130,9 @@ class Settings:
     pacs_port: int = setting(104, title="PACS port", doc="DICOM port of the PACS")
     pacs_ae_title: str = setting("PACS", title="PACS AE title",
                                  doc="the PACS's DICOM application entity title")
+    pacs_auto_send: bool = setting(
+        False, title="Send to the PACS automatically",
+        doc="send every batch's results to the PACS when the batch ends (as 'batch --send')")
     worklist_host: str = setting(
         "", title="Worklist host",
         doc="host of the DICOM Modality Worklist server (empty: no worklist)")

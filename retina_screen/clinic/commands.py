@@ -20,14 +20,19 @@ def add_batch_arguments(batch: argparse.ArgumentParser) -> None:
     batch.add_argument("--send", action="store_true",
                        help="send every screened patient's results (SR and PDF report) to the "
                        "configured PACS (pacs_host, pacs_port, pacs_ae_title); results that "
-                       "cannot be sent stay queued for 'retina-screen send'")
+                       "cannot be sent stay queued for 'retina-screen send' (the setting "
+                       "pacs_auto_send does the same)")
     batch.add_argument("--fhir", action="store_true",
                        help="also write a FHIR R4 Bundle per patient visit into OUT/fhir/")
 
 
+def _sending(args: argparse.Namespace, settings: Settings) -> bool:
+    return bool(getattr(args, "send", False) or settings.pacs_auto_send)
+
+
 def check_batch_arguments(args: argparse.Namespace, settings: Settings) -> None:
     """Refuse --send without a PACS before anything is screened."""
-    if getattr(args, "send", False):
+    if _sending(args, settings):
         from .pacs import require_pacs
 
         require_pacs(settings)
@@ -44,7 +49,7 @@ def after_batch(args: argparse.Namespace, settings: Settings, out_dir: Path) -> 
 
         written = write_bundles(out_dir, settings)
         print(f"FHIR: {written} bundles in {out_dir / 'fhir'}")
-    if getattr(args, "send", False):
+    if _sending(args, settings):
         pending = _send(out_dir, settings, BATCH_SEND_WAIT_S)
     return pending
 

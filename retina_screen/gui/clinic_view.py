@@ -195,9 +195,17 @@ class PacsPanel(QWidget):
         layout.addWidget(self.label)
         layout.addWidget(self.button)
         self.button.clicked.connect(self.send)
-        batch_page.runFinished.connect(lambda _s, _e: self.refresh())
+        batch_page.runFinished.connect(self._run_finished)
         batch_page.output_dir.edit.textChanged.connect(lambda _t: self.refresh())
         self.refresh()
+
+    def _run_finished(self, summary: Any, error: BaseException | None) -> None:
+        """After a batch: send automatically when the pacs_auto_send setting asks for it."""
+        self.refresh()
+        settings = self._settings()
+        if summary is not None and error is None and settings.pacs_auto_send \
+                and settings.pacs_host.strip():
+            self.send()
 
     def out_dir(self) -> Path | None:
         text = self.batch_page.output_dir.text()

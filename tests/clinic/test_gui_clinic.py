@@ -110,3 +110,27 @@ def test_send_to_pacs_shows_queued_results_and_sends_them(
     assert messages[-1][0] == "info" and "2 results sent" in messages[-1][1]
     assert not panel.label.isVisibleTo(page)
     assert len(orthanc.instances()) == 2
+
+
+def test_batch_results_go_to_the_pacs_automatically_when_set(
+        qtbot, orthanc: Orthanc, srahim: Path, tmp_path: Path) -> None:
+    from retina_screen.gui.batch_view import BatchPage
+    from retina_screen.gui.clinic_view import PacsPanel
+
+    orthanc.delete_all()
+    photos = tmp_path / "export"
+    photos.mkdir()
+    for eye in "RL":
+        shutil.copy(srahim / "images" / f"Patient017_{eye}.jpg", photos)
+    settings = _settings(tmp_path, pacs_host="127.0.0.1", pacs_port=orthanc.dicom_port,
+                         pacs_ae_title=orthanc.aet, pacs_auto_send=True, workers=1)
+    messages: list[tuple[str, str]] = []
+    page = BatchPage(lambda: settings)
+    qtbot.addWidget(page)
+    panel = PacsPanel(page, lambda: settings, lambda *m: messages.append(m))
+    page.input_dir.setText(str(photos))
+    page.output_dir.setText(str(tmp_path / "results"))
+    assert page.start()
+    qtbot.waitUntil(lambda: not page.running and panel.task is None
+                    and len(orthanc.instances()) == 2, timeout=60_000)
+    assert messages[-1][0] == "info" and "2 results sent" in messages[-1][1]
