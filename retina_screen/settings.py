@@ -140,6 +140,19 @@ class Settings:
                                  doc="DICOM port of the Modality Worklist server")
     worklist_ae_title: str = setting("WORKLIST", title="Worklist AE title",
                                      doc="the worklist server's DICOM application entity title")
+    dicom_tls: bool = setting(
+        False, title="DICOM over TLS",
+        doc="connect to the PACS and the worklist server with TLS (DICOM TLS, PS3.15 B.1)")
+    dicom_tls_ca: Path | None = setting(
+        None, title="DICOM TLS CA certificates", kind="file",
+        doc="PEM file of the CA certificate(s) the servers' certificates must chain to "
+            "(empty: the system's CAs)")
+    dicom_tls_cert: Path | None = setting(
+        None, title="DICOM TLS client certificate", kind="file",
+        doc="PEM certificate we present, for servers that require one (with dicom_tls_key)")
+    dicom_tls_key: Path | None = setting(
+        None, title="DICOM TLS client key", kind="file",
+        doc="PEM private key of dicom_tls_cert")
 
     def replace(self, **changes: Any) -> Settings:
         return load_settings(overrides=changes, base=self)

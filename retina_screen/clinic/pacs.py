@@ -140,15 +140,18 @@ class _Association:
         self.assoc = None
 
     def open(self) -> None:
+        from .tls import tls_args
+
         s = self.settings
-        assoc = self.ae.associate(s.pacs_host, s.pacs_port, ae_title=s.pacs_ae_title)
+        assoc = self.ae.associate(s.pacs_host, s.pacs_port, ae_title=s.pacs_ae_title,
+                                  tls_args=tls_args(s, s.pacs_host))
         if not assoc.is_established:
             if assoc.is_rejected:
                 raise PacsError(f"the PACS {destination(s)} rejected the association (check "
                                 "its AE title and that it accepts our AE title "
                                 f"{s.ae_title})")
             raise PacsError(f"the PACS {destination(s)} cannot be reached (is it running, and "
-                            "are the host and port right?)")
+                            "are the host, port and TLS setting right?)")
         self.assoc = assoc
 
     def store(self, data: bytes) -> int:

@@ -104,8 +104,11 @@ def query_worklist(settings: Settings, *, date: str, modality: str = "OP") -> li
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 30
     ae.add_requested_context(ModalityWorklistInformationFind)
     where = f"{settings.worklist_ae_title}@{settings.worklist_host}:{settings.worklist_port}"
+    from .tls import tls_args
+
     assoc = ae.associate(settings.worklist_host, settings.worklist_port,
-                         ae_title=settings.worklist_ae_title)
+                         ae_title=settings.worklist_ae_title,
+                         tls_args=tls_args(settings, settings.worklist_host))
     if not assoc.is_established:
         raise WorklistError(f"the worklist server {where} "
                             + ("rejected the association (check the AE titles)"

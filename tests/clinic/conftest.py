@@ -75,8 +75,7 @@ class Orthanc:
                 "RETINA_SCREEN_WORKLIST_AE_TITLE": self.aet}
 
 
-@pytest.fixture(scope="session")
-def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
+def _start(home: Path, extra: dict | None = None) -> Iterator[Orthanc]:
     binary = _orthanc_binary()
     if binary is None:
         message = ("Orthanc is not installed (Debian: apt-get install -y orthanc); the DICOM "
@@ -84,7 +83,6 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
         if os.environ.get("CI"):
             pytest.fail(message + " and CI is set")
         pytest.skip(message)
-    home = tmp_path_factory.mktemp("orthanc")
     storage, worklists = home / "storage", home / "worklists"
     storage.mkdir()
     worklists.mkdir()
@@ -103,6 +101,7 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
         "Plugins": plugins,
         "Worklists": {"Enable": True, "Database": str(worklists)},
         "ConcurrentJobs": 1, "HttpThreadsCount": 4, "DefaultEncoding": "Utf8",
+        **(extra or {}),
     }
     config_path = home / "orthanc.json"
     config_path.write_text(json.dumps(config, indent=2))
@@ -129,3 +128,26 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
+    yield from _start(tmp_path_factory.mktemp("orthanc"))
+
+
+@pytest.fixture(scope="session")
+def orthanc_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Orthanc, Path]]:
+    """An Orthanc that speaks DICOM only over TLS, with a self-signed certificate for
+    127.0.0.1 (returned too: the CA file a client must trust)."""
+    home = tmp_path_factory.mktemp("orthanc-tls")
+    cert, key = home / "server.pem", home / "server.key"
+    made = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+         "-keyout", str(key), "-out", str(cert)], capture_output=True, text=True, check=False)
+    if made.returncode != 0:
+        pytest.fail(f"openssl could not make a test certificate: {made.stderr[-2000:]}")
+    yield from ((server, cert) for server in _start(home, {
+        "DicomTlsEnabled": True, "DicomTlsCertificate": str(cert),
+        "DicomTlsPrivateKey": str(key), "DicomTlsTrustedCertificates": str(cert),
+        "DicomTlsRemoteCertificateRequired": False}))

@@ -309,3 +309,31 @@ def assert_valid_dicom(path: Path) -> None:
     errors = [line for line in (checked.stdout + checked.stderr).splitlines()
               if line.startswith("Error")]
     assert not errors, "\n".join(errors)
+
+
+def test_results_go_over_tls_when_asked(orthanc_tls: tuple[Orthanc, Path], tmp_path: Path,
+                                        clinic_input: Path) -> None:
+    """DICOM TLS: with dicom_tls and the server's CA the results arrive; without TLS, or
+    without trusting the server's certificate, nothing is sent and the results stay queued."""
+    server, ca = orthanc_tls
+    server.delete_all()
+    photos = tmp_path / "export"
+    photos.mkdir()
+    for name in ("Patient006_R.jpg", "Patient006_L.jpg"):
+        shutil.copy(clinic_input / name, photos)
+    out = tmp_path / "results"
+    plain = cli_env(tmp_path, **server.settings())
+    result = run_cli(["batch", str(photos), "--out", str(out), "--workers", "1", "--quiet",
+                      "--no-reports"], plain)
+    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_cli(["send", str(out)], plain)  # no TLS: the server does not answer
+    assert result.returncode == 1 and "0 instances sent, 1 queued" in result.stdout
+    untrusted = cli_env(tmp_path, **server.settings(), RETINA_SCREEN_DICOM_TLS="1")
+    assert run_cli(["send", str(out)], untrusted).returncode == 1
+    assert server.instances() == []
+    trusted = cli_env(tmp_path, **server.settings(), RETINA_SCREEN_DICOM_TLS="1",
+                      RETINA_SCREEN_DICOM_TLS_CA=str(ca))
+    result = run_cli(["send", str(out)], trusted)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 instances sent, 0 queued" in result.stdout
+    assert len(server.instances()) == 1
