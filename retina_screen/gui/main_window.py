@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from ..errors import RetinaScreenError
 from ..settings import Settings
 from .batch_view import BatchPage
+from .geometry import FRAME_ALLOWANCE
 from .icons import app_icon, line_icon
 from .message_bar import MessageBar
 from .messages import app_version, plain_message
@@ -44,8 +45,6 @@ log = logging.getLogger(__name__)
 
 #: The window's comfortable size; smaller screens get a window that fits them (pages scroll).
 COMFORTABLE_SIZE = QSize(1360, 860)
-#: Room left for a window manager's title bar and borders before the window is first shown.
-FRAME_ALLOWANCE = QSize(8, 36)
 
 
 def load_screener(settings: Settings) -> Screener:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .geometry import fit_dialog
 from .icons import line_icon
 from .image_view import rgb_to_qimage
 from .message_bar import MessageBar
@@ -146,7 +147,7 @@ class ReportPreviewDialog(QDialog):
         self.pages: list[QImage] = []
         self.setWindowTitle(self.tr("Report preview"))
         self.setAccessibleName(self.tr("Report preview"))
-        self.resize(900, 960)
+        fit_dialog(self, QSize(900, 960))
 
         self._pages_box = QWidget()
         self._pages_box.setObjectName("previewPages")

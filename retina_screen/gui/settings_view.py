@@ -8,7 +8,7 @@ import logging
 import re
 from pathlib import Path
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QSize, Qt
 from PySide6.QtGui import QFont, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from ..errors import RetinaScreenError
 from ..inference import Manifest, read_manifest
 from ..settings import Settings, describe
+from .geometry import fit_dialog
 from .icons import app_icon, line_icon
 from .prefs import Preferences
 
@@ -168,7 +169,7 @@ class SettingsDialog(QDialog):
         self.prefs = prefs
         self.editors: dict[str, QWidget] = {}
         self.setWindowTitle(translate("SettingsDialog", "Settings"))
-        self.setMinimumSize(720, 600)
+        fit_dialog(self, QSize(760, 640), QSize(560, 420))
         tabs = QTabWidget()
         tabs.addTab(self._clinic_tab(settings), translate("SettingsDialog", "Clinic && operator"))
         tabs.addTab(self._output_tab(settings), translate("SettingsDialog", "Reports && output"))

@@ -95,11 +95,12 @@ def main() -> int:  # noqa: C901, PLR0915
         if not widget.isVisible():
             problems.append(f"{state}: {name(widget)} is hidden")
             return
-        top_left = widget.mapTo(window, widget.rect().topLeft())
+        top = widget.window()
+        top_left = widget.mapTo(top, widget.rect().topLeft())
         inside = QRect(top_left, widget.size())
-        if not window.rect().contains(inside):
+        if not top.rect().contains(inside):
             problems.append(f"{state}: {name(widget)} at {rect_text(inside)} is outside the "
-                            f"window {window.width()}x{window.height()}")
+                            f"window {top.width()}x{top.height()}")
         on_screen = QRect(widget.mapToGlobal(widget.rect().topLeft()), widget.size())
         if not screen.geometry().contains(on_screen):
             problems.append(f"{state}: {name(widget)} at {rect_text(on_screen)} is off the "
@@ -163,6 +164,31 @@ def main() -> int:  # noqa: C901, PLR0915
     report["outcome"] = page.session.result.outcome.value if page.session.result else None
     check_patient("patient")
     shot("patient")
+
+    # 1b. the report preview and the settings dialog fit on the screen too
+    def check_dialog(dialog, state: str) -> None:  # noqa: ANN001
+        settle()
+        frame = dialog.frameGeometry()
+        if not available.contains(frame):
+            problems.append(f"{state}: dialog {rect_text(frame)} is not inside the screen "
+                            f"{rect_text(available)}")
+        for button in dialog.findChildren(QAbstractButton):
+            if button.isVisible() and comfortable:
+                check_visible(button, state)
+
+    page.print_action.trigger()
+    wait_until(lambda: page.preview is not None and not page.preview.busy, 30_000)
+    if page.preview is not None:
+        check_dialog(page.preview, "preview")
+        page.preview.grab().save(str(args.out / "preview.png"))
+        page.preview.done(0)
+    from retina_screen.gui.settings_view import SettingsDialog
+
+    dialog = SettingsDialog(window.prefs, window.settings, None, window)
+    dialog.show()
+    check_dialog(dialog, "settings")
+    dialog.grab().save(str(args.out / "settings.png"))
+    dialog.reject()
 
     # 2. a message appears and goes: nothing in the form moves
     before = {w: w.mapTo(window, w.rect().topLeft()) for w in
