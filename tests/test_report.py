@@ -577,3 +577,35 @@ def test_language_setting_follows_the_system_by_default(monkeypatch):
     monkeypatch.setenv("LANG", "fr_FR.UTF-8")
     assert i18n.resolve_language("system") == "en"  # no French catalogue: English
     assert i18n.resolve_language("es") == "es" and i18n.resolve_language("en") == "en"
+
+
+def test_engine_wording_has_spanish_for_every_reason_and_referral():
+    """Every quality-gate reason and referral-table text the engine can show has a Spanish
+    entry (a new rule or table row without one fails here, not on a clinic's printer)."""
+    import json
+
+    from retina_screen import i18n
+    from retina_screen.quality import GATE_REASON
+
+    data = ROOT / "retina_screen" / "data"
+    texts = {GATE_REASON}
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "reason" and isinstance(value, str):
+                    texts.add(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(json.loads((data / "quality_thresholds.json").read_text(encoding="utf-8")))
+    table = json.loads((data / "referral_table.json").read_text(encoding="utf-8"))
+    for row in [*table["grades"].values(), table["insufficient"]]:
+        texts |= {row[key] for key in ("headline", "action", "interval", "urgency")}
+    texts |= set(ICDR_LABELS) | {eye.label for eye in Eye}
+    spanish = i18n.Catalogue("es")
+    untranslated = sorted(t for t in texts if spanish.engine(t) == t)
+    assert not untranslated, untranslated

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import QCoreApplication, QDate, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -35,6 +35,8 @@ from ..settings import Settings
 from .messages import plain_message
 from .workers import run_task
 
+# window.tr() would be collected by pyside6-lupdate under the context "window": name it.
+translate = QCoreApplication.translate
 log = logging.getLogger(__name__)
 
 COLUMNS = ("Patient ID", "Name", "Date of birth", "Sex", "Accession", "Time", "Procedure")
@@ -157,9 +159,9 @@ def fill_patient_form(form: Any, entry: Any) -> None:
 def pick_from_worklist(window: Any) -> None:
     settings = window.settings
     if not settings.worklist_host.strip():
-        window.show_message("warning", window.tr(
-            "No worklist server is configured: set worklist_host, worklist_port and "
-            "worklist_ae_title in the settings file."))
+        window.show_message("warning", translate(
+            "MainWindow", "No worklist server is configured: set worklist_host, worklist_port and "
+                          "worklist_ae_title in the settings file."))
         return
     dialog = WorklistDialog(lambda: window.settings, window)
     window.worklist_dialog = dialog
@@ -252,17 +254,18 @@ class PacsPanel(QWidget):
 def install(window: Any) -> None:
     """Add the worklist action (menu and a button under the patient form) and the PACS panel
     (beside the batch page's patient table) to the main window."""
-    worklist_action = QAction(window.tr("Patient from &worklist…"), window)
+    worklist_action = QAction(translate("MainWindow", "Patient from &worklist…"), window)
     worklist_action.setObjectName("worklistAction")
-    worklist_action.setStatusTip(window.tr("Fill the patient form from the day's worklist"))
+    worklist_action.setStatusTip(translate("MainWindow",
+                                           "Fill the patient form from the day's worklist"))
     worklist_action.triggered.connect(lambda _c=False: pick_from_worklist(window))
     window.worklist_action = worklist_action
-    menu = window.menuBar().addMenu(window.tr("&Clinic"))
+    menu = window.menuBar().addMenu(translate("MainWindow", "&Clinic"))
     menu.addAction(worklist_action)
 
     form = window.patient_page.form
-    button = QPushButton(window.tr("From &worklist…"))
-    button.setAccessibleName(window.tr("Fill the patient form from the worklist"))
+    button = QPushButton(translate("MainWindow", "From &worklist…"))
+    button.setAccessibleName(translate("MainWindow", "Fill the patient form from the worklist"))
     button.clicked.connect(worklist_action.trigger)
     form.layout().addWidget(button)
     window.worklist_button = button
@@ -270,7 +273,7 @@ def install(window: Any) -> None:
     page = window.batch_page
     panel = PacsPanel(page, lambda: window.settings, window.show_message)
     window.pacs_panel = panel
-    send_action = QAction(window.tr("&Send batch results to PACS"), window)
+    send_action = QAction(translate("MainWindow", "&Send batch results to PACS"), window)
     send_action.triggered.connect(lambda _c=False: panel.send())
     menu.addAction(send_action)
     layout = page.layout()

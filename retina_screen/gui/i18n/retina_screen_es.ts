@@ -372,12 +372,12 @@ o pulse Añadir…</translation>
         <translation>Elija ojo derecho o izquierdo para cada una de estas fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="451" />
+        <location filename="../patient_view.py" line="463" />
         <source>· 1 photo</source>
         <translation>· 1 foto</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="452" />
+        <location filename="../patient_view.py" line="464" />
         <source>· {0} photos</source>
         <translation>· {0} fotos</translation>
     </message>
@@ -399,107 +399,142 @@ o pulse Añadir…</translation>
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../main_window.py" line="86" />
+        <location filename="../main_window.py" line="85" />
         <source>Retina Screen – diabetic retinopathy screening</source>
-        <extracomment>The window's comfortable size; smaller screens get a window that fits them (pages scroll). Room left for a window manager's title bar and borders before the window is first shown.</extracomment>
+        <extracomment>The window's comfortable size; smaller screens get a window that fits them (pages scroll).</extracomment>
         <translation>Retina Screen – cribado de retinopatía diabética</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="97" />
+        <location filename="../main_window.py" line="96" />
         <source>Screen a patient</source>
         <translation>Cribado de un paciente</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="99" />
+        <location filename="../main_window.py" line="98" />
         <source>Screen a folder</source>
         <translation>Cribado de una carpeta</translation>
     </message>
     <message>
+        <location filename="../main_window.py" line="100" />
         <location filename="../main_window.py" line="101" />
-        <location filename="../main_window.py" line="102" />
         <source>Screens</source>
         <translation>Pantallas</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="114" />
-        <location filename="../main_window.py" line="219" />
+        <location filename="../main_window.py" line="113" />
+        <location filename="../main_window.py" line="221" />
         <source>Loading the grading model…</source>
         <translation>Cargando el modelo de graduación…</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="135" />
+        <location filename="../main_window.py" line="137" />
         <source>&amp;File</source>
         <translation>&amp;Archivo</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="142" />
+        <location filename="../main_window.py" line="144" />
         <source>Se&amp;ttings…</source>
         <translation>&amp;Configuración…</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="147" />
+        <location filename="../main_window.py" line="149" />
         <source>&amp;Quit</source>
         <translation>&amp;Salir</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="152" />
+        <location filename="../main_window.py" line="154" />
         <source>&amp;View</source>
         <translation>&amp;Ver</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="153" />
+        <location filename="../main_window.py" line="155" />
         <source>Screen a &amp;patient</source>
         <translation>Cribado de un &amp;paciente</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="156" />
+        <location filename="../main_window.py" line="158" />
         <source>Screen a &amp;folder</source>
         <translation>Cribado de una &amp;carpeta</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="166" />
+        <location filename="../main_window.py" line="168" />
         <source>&amp;Help</source>
         <translation>A&amp;yuda</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="167" />
+        <location filename="../main_window.py" line="169" />
         <source>Open the &amp;log folder</source>
         <translation>Abrir la carpeta de &amp;registros</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="170" />
+        <location filename="../main_window.py" line="172" />
         <source>&amp;About Retina Screen</source>
         <translation>&amp;Acerca de Retina Screen</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="225" />
+        <location filename="../main_window.py" line="227" />
         <source>Screening unavailable: the grading model could not be loaded</source>
         <translation>Cribado no disponible: no se pudo cargar el modelo de graduación</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="234" />
+        <location filename="../main_window.py" line="236" />
         <source>Model {0} {1} (sha256 {2}) ready</source>
         <translation>Modelo {0} {1} (sha256 {2}) listo</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="279" />
+        <location filename="../main_window.py" line="281" />
         <source>Settings saved.</source>
         <translation>Configuración guardada.</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="299" />
+        <location filename="../main_window.py" line="301" />
         <source>About Retina Screen</source>
         <translation>Acerca de Retina Screen</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="300" />
+        <location filename="../main_window.py" line="302" />
         <source>&lt;b&gt;Retina Screen&lt;/b&gt; {0}&lt;br&gt;Offline screening of colour fundus photographs for diabetic retinopathy.&lt;br&gt;&lt;br&gt;Grading model: {1}&lt;br&gt;&lt;br&gt;Research use only: not cleared for clinical diagnosis. Every result must be reviewed under your local screening programme's rules.</source>
         <translation>&lt;b&gt;Retina Screen&lt;/b&gt; {0}&lt;br&gt;Cribado sin conexión de retinopatía diabética en fotografías de fondo de ojo en color.&lt;br&gt;&lt;br&gt;Modelo de graduación: {1}&lt;br&gt;&lt;br&gt;Solo para investigación: no autorizado para el diagnóstico clínico. Cada resultado debe revisarse según las normas de su programa de cribado.</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="355" />
+        <location filename="../main_window.py" line="357" />
         <source>Stopping the folder screening safely…</source>
         <translation>Deteniendo el cribado de la carpeta sin riesgo…</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="162" />
+        <source>No worklist server is configured: set worklist_host, worklist_port and worklist_ae_title in the settings file.</source>
+        <translation>No hay servidor de lista de trabajo configurado: indique worklist_host, worklist_port y worklist_ae_title en el archivo de configuración.</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="257" />
+        <source>Patient from &amp;worklist…</source>
+        <translation>Paciente de la &amp;lista de trabajo…</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="259" />
+        <source>Fill the patient form from the day's worklist</source>
+        <translation>Rellenar el formulario del paciente desde la lista de trabajo del día</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="263" />
+        <source>&amp;Clinic</source>
+        <translation>C&amp;línica</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="267" />
+        <source>From &amp;worklist…</source>
+        <translation>Desde la &amp;lista de trabajo…</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="268" />
+        <source>Fill the patient form from the worklist</source>
+        <translation>Rellenar el formulario del paciente desde la lista de trabajo</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="276" />
+        <source>&amp;Send batch results to PACS</source>
+        <translation>&amp;Enviar los resultados del lote al PACS</translation>
     </message>
 </context>
 <context>
@@ -518,6 +553,44 @@ o pulse Añadir…</translation>
         <location filename="../message_bar.py" line="53" />
         <source>Dismiss message</source>
         <translation>Cerrar el mensaje</translation>
+    </message>
+</context>
+<context>
+    <name>PacsPanel</name>
+    <message>
+        <location filename="../clinic_view.py" line="189" />
+        <source>Send to &amp;PACS</source>
+        <translation>Enviar al &amp;PACS</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="190" />
+        <source>Send results to the PACS</source>
+        <translation>Enviar resultados al PACS</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="191" />
+        <source>Send every screened patient's report and structured report to the PACS; what cannot be sent stays queued</source>
+        <translation>Enviar al PACS el informe y el informe estructurado de cada paciente analizado; lo que no se pueda enviar queda en cola</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="225" />
+        <source>PACS: {0} results queued, not sent yet</source>
+        <translation>PACS: {0} resultados en cola, aún sin enviar</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="236" />
+        <source>Sending to the PACS…</source>
+        <translation>Enviando al PACS…</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="247" />
+        <source>{0} results sent; {1} stay queued and are sent next time ({2}).</source>
+        <translation>{0} resultados enviados; {1} quedan en cola y se envían la próxima vez ({2}).</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="250" />
+        <source>{0} results sent to the PACS {1}.</source>
+        <translation>{0} resultados enviados al PACS {1}.</translation>
     </message>
 </context>
 <context>
@@ -626,190 +699,190 @@ o pulse Añadir…</translation>
         <translation>Mapa de calor: zonas que más influyeron en el grado (amarillo más brillante = más influencia). No es un mapa de lesiones.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="704" />
+        <location filename="../patient_view.py" line="716" />
         <source>&amp;Open photographs…</source>
         <extracomment>Asks before an unsaved screening is discarded; ``quitting`` when the window closes.</extracomment>
         <translation>&amp;Abrir fotografías…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="707" />
+        <location filename="../patient_view.py" line="719" />
         <source>Add photographs of this patient</source>
         <translation>Añadir fotografías de este paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="708" />
+        <location filename="../patient_view.py" line="720" />
         <source>&amp;New patient</source>
         <translation>&amp;Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="709" />
+        <location filename="../patient_view.py" line="721" />
         <source>Clear everything for the next patient</source>
         <translation>Borrar todo para el siguiente paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="712" />
+        <location filename="../patient_view.py" line="724" />
         <source>&amp;Print report…</source>
         <translation>&amp;Imprimir informe…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="714" />
+        <location filename="../patient_view.py" line="726" />
         <source>Preview and print the report</source>
         <translation>Vista previa e impresión del informe</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="716" />
+        <location filename="../patient_view.py" line="728" />
         <source>&amp;Save PDF…</source>
         <translation>&amp;Guardar PDF…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="718" />
+        <location filename="../patient_view.py" line="730" />
         <source>Save the report as a PDF file</source>
         <translation>Guardar el informe como archivo PDF</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="720" />
+        <location filename="../patient_view.py" line="732" />
         <source>Show &amp;heatmap</source>
         <translation>Mostrar &amp;mapa de calor</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="722" />
+        <location filename="../patient_view.py" line="734" />
         <source>Overlay where the model looked on the photograph</source>
         <translation>Superponer dónde miró el modelo en la fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="725" />
+        <location filename="../patient_view.py" line="737" />
         <source>Zoom &amp;in</source>
         <translation>&amp;Ampliar</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="727" />
+        <location filename="../patient_view.py" line="739" />
         <source>Zoom in on the photograph</source>
         <translation>Ampliar la fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="728" />
+        <location filename="../patient_view.py" line="740" />
         <source>Zoom &amp;out</source>
         <translation>&amp;Reducir</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="730" />
+        <location filename="../patient_view.py" line="742" />
         <source>Zoom out</source>
         <translation>Reducir</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="731" />
+        <location filename="../patient_view.py" line="743" />
         <source>&amp;Fit to window</source>
         <translation>Ajustar a la &amp;ventana</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="732" />
+        <location filename="../patient_view.py" line="744" />
         <source>Show the whole photograph</source>
         <translation>Mostrar la fotografía completa</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="760" />
-        <location filename="../patient_view.py" line="919" />
+        <location filename="../patient_view.py" line="772" />
+        <location filename="../patient_view.py" line="931" />
         <source>No photograph selected</source>
         <translation>Ninguna fotografía seleccionada</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="795" />
+        <location filename="../patient_view.py" line="807" />
         <source>Print report</source>
         <translation>Imprimir informe</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="796" />
-        <location filename="../patient_view.py" line="1055" />
+        <location filename="../patient_view.py" line="808" />
+        <location filename="../patient_view.py" line="1067" />
         <source>Save report as PDF</source>
         <translation>Guardar informe como PDF</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="797" />
+        <location filename="../patient_view.py" line="809" />
         <source>New patient</source>
         <translation>Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="845" />
+        <location filename="../patient_view.py" line="857" />
         <source>Add {0} photographs</source>
         <translation>Añadir fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="846" />
+        <location filename="../patient_view.py" line="858" />
         <source>Add photographs</source>
         <translation>Añadir fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="918" />
+        <location filename="../patient_view.py" line="930" />
         <source>Select or drop a photograph</source>
         <translation>Seleccione o suelte una fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="966" />
+        <location filename="../patient_view.py" line="978" />
         <source>Heatmap: no area stood out to the model in this photograph.</source>
         <translation>Mapa de calor: ninguna zona destacó para el modelo en esta fotografía.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="974" />
+        <location filename="../patient_view.py" line="986" />
         <source>Patient details were filled in from the DICOM file. Check them before printing.</source>
         <translation>Los datos del paciente se rellenaron desde el archivo DICOM. Compruébelos antes de imprimir.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="978" />
+        <location filename="../patient_view.py" line="990" />
         <source>A DICOM photograph carries a different patient ID from the one entered. Check that it is this patient.</source>
         <translation>Una fotografía DICOM tiene un ID de paciente distinto del introducido. Compruebe que es este paciente.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="993" />
+        <location filename="../patient_view.py" line="1005" />
         <source>Quit without the report?</source>
         <translation>¿Salir sin el informe?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="994" />
+        <location filename="../patient_view.py" line="1006" />
         <source>The screening result has not been printed or saved. Quit Retina Screen anyway? The result will be lost.</source>
         <translation>El resultado del cribado no se ha impreso ni guardado. ¿Salir de Retina Screen de todos modos? El resultado se perderá.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="997" />
+        <location filename="../patient_view.py" line="1009" />
         <source>Discard this screening?</source>
         <translation>¿Descartar este cribado?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="998" />
+        <location filename="../patient_view.py" line="1010" />
         <source>The screening result has not been printed or saved. Start a new patient anyway?</source>
         <translation>El resultado del cribado no se ha impreso ni guardado. ¿Empezar un paciente nuevo de todos modos?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1004" />
+        <location filename="../patient_view.py" line="1016" />
         <source>Quit anyway</source>
         <translation>Salir de todos modos</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1004" />
+        <location filename="../patient_view.py" line="1016" />
         <source>Discard and start a new patient</source>
         <translation>Descartar y empezar un paciente nuevo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1024" />
+        <location filename="../patient_view.py" line="1036" />
         <source>Wait until every photograph has been screened.</source>
         <translation>Espere a que se hayan analizado todas las fotografías.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1028" />
+        <location filename="../patient_view.py" line="1040" />
         <source>Enter the patient ID before printing or saving the report.</source>
         <translation>Introduzca el ID del paciente antes de imprimir o guardar el informe.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1041" />
+        <location filename="../patient_view.py" line="1053" />
         <source>The report font for Chinese, Japanese and Korean characters is missing from this installation: some PDF viewers and printers will show the name as empty boxes. Check the printed name.</source>
         <translation>Falta en esta instalación la fuente del informe para caracteres chinos, japoneses y coreanos: algunos visores de PDF e impresoras mostrarán el nombre como cuadros vacíos. Compruebe el nombre impreso.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1056" />
+        <location filename="../patient_view.py" line="1068" />
         <source>PDF files (*.pdf)</source>
         <translation>Archivos PDF (*.pdf)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1076" />
+        <location filename="../patient_view.py" line="1088" />
         <source>Report saved to {0}</source>
         <translation>Informe guardado en {0}</translation>
     </message>
@@ -899,85 +972,85 @@ o pulse Añadir…</translation>
 <context>
     <name>ReportPreviewDialog</name>
     <message>
-        <location filename="../report_preview.py" line="147" />
         <location filename="../report_preview.py" line="148" />
+        <location filename="../report_preview.py" line="149" />
         <source>Report preview</source>
         <translation>Vista previa del informe</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="157" />
+        <location filename="../report_preview.py" line="158" />
         <source>Preparing the preview…</source>
         <translation>Preparando la vista previa…</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="164" />
+        <location filename="../report_preview.py" line="165" />
         <source>Report pages</source>
         <translation>Páginas del informe</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="166" />
+        <location filename="../report_preview.py" line="167" />
         <source>&amp;Print…</source>
         <translation>&amp;Imprimir…</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="168" />
+        <location filename="../report_preview.py" line="169" />
         <source>Print the report</source>
         <translation>Imprimir el informe</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="170" />
+        <location filename="../report_preview.py" line="171" />
         <source>&amp;Save PDF…</source>
         <translation>&amp;Guardar PDF…</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="171" />
+        <location filename="../report_preview.py" line="172" />
         <source>Save the report as a PDF file</source>
         <translation>Guardar el informe como archivo PDF</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="205" />
+        <location filename="../report_preview.py" line="206" />
         <source>Please wait: the report is still being prepared.</source>
         <translation>Espere: el informe aún se está preparando.</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="217" />
+        <location filename="../report_preview.py" line="218" />
         <source>No preview: {0}
 The report itself is ready to print or save.</source>
         <translation>Sin vista previa: {0}
 El informe está listo para imprimir o guardar.</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="230" />
+        <location filename="../report_preview.py" line="231" />
         <source>Report page {0} of {1}</source>
         <translation>Página {0} de {1} del informe</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="246" />
+        <location filename="../report_preview.py" line="247" />
         <source>No printer is set up on this computer. Save the report as a PDF and print it from another computer, or ask your IT support to add a printer.</source>
         <translation>No hay ninguna impresora configurada en este equipo. Guarde el informe como PDF e imprímalo desde otro equipo, o pida a su soporte informático que añada una impresora.</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="254" />
+        <location filename="../report_preview.py" line="255" />
         <source>Print screening report</source>
         <translation>Imprimir informe de cribado</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="263" />
+        <location filename="../report_preview.py" line="264" />
         <source>This printer does not take {0} paper: the report is scaled to fit the printer's paper.</source>
         <translation>Esta impresora no admite papel {0}: el informe se ajusta al papel de la impresora.</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="285" />
+        <location filename="../report_preview.py" line="286" />
         <source>The report was sent to the printer.</source>
         <translation>El informe se envió a la impresora.</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="296" />
+        <location filename="../report_preview.py" line="297" />
         <source>Save report as PDF</source>
         <translation>Guardar informe como PDF</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="313" />
+        <location filename="../report_preview.py" line="314" />
         <source>Report saved to {0}</source>
         <translation>Informe guardado en {0}</translation>
     </message>
@@ -1000,82 +1073,82 @@ El informe está listo para imprimir o guardar.</translation>
         <translation>Ojo desconocido</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="522" />
+        <location filename="../patient_view.py" line="534" />
         <source>Print report…</source>
         <translation>Imprimir informe…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="524" />
+        <location filename="../patient_view.py" line="536" />
         <source>Save PDF…</source>
         <translation>Guardar PDF…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="525" />
+        <location filename="../patient_view.py" line="537" />
         <source>New patient</source>
         <translation>Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="538" />
+        <location filename="../patient_view.py" line="550" />
         <source>Screening result</source>
         <translation>Resultado del cribado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="580" />
+        <location filename="../patient_view.py" line="592" />
         <source>Screening…</source>
         <translation>Analizando…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="581" />
+        <location filename="../patient_view.py" line="593" />
         <source>1 photograph being checked</source>
         <translation>1 fotografía en análisis</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="582" />
+        <location filename="../patient_view.py" line="594" />
         <source>{0} photographs being checked</source>
         <translation>{0} fotografías en análisis</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="586" />
+        <location filename="../patient_view.py" line="598" />
         <source>Outcome: {0}</source>
         <translation>Resultado: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="599" />
+        <location filename="../patient_view.py" line="611" />
         <source>No photographs yet</source>
         <translation>Aún no hay fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="600" />
+        <location filename="../patient_view.py" line="612" />
         <source>Add the right and left eye photographs</source>
         <translation>Añada las fotografías del ojo derecho e izquierdo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="602" />
+        <location filename="../patient_view.py" line="614" />
         <source>Drop the photographs onto the eye boxes, or use Add… (Ctrl+O). Each photograph is checked as soon as it is added.</source>
         <translation>Suelte las fotografías en los recuadros de cada ojo, o use Añadir… (Ctrl+O). Cada fotografía se analiza en cuanto se añade.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="618" />
+        <location filename="../patient_view.py" line="630" />
         <source>Eye</source>
         <translation>Ojo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="618" />
+        <location filename="../patient_view.py" line="630" />
         <source>Grade</source>
         <translation>Grado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="619" />
+        <location filename="../patient_view.py" line="631" />
         <source>P(referable)</source>
         <translation>P(derivable)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="639" />
+        <location filename="../patient_view.py" line="651" />
         <source>model {0} {1}, </source>
         <translation>modelo {0} {1}, </translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="641" />
+        <location filename="../patient_view.py" line="653" />
         <source>Screened {0} · {1}quality thresholds {2} · research use, not a diagnosis</source>
         <translation>Analizado {0} · {1}umbrales de calidad {2} · uso en investigación, no es un diagnóstico</translation>
     </message>
@@ -1193,189 +1266,247 @@ El informe está listo para imprimir o guardar.</translation>
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../settings_view.py" line="43" />
-        <location filename="../settings_view.py" line="381" />
+        <location filename="../settings_view.py" line="44" />
+        <location filename="../settings_view.py" line="382" />
         <source>Clinic name</source>
         <extracomment>The settings' titles and help (declared in retina_screen/settings.py), for translation.</extracomment>
         <translation>Nombre de la clínica</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="44" />
+        <location filename="../settings_view.py" line="45" />
         <source>The clinic's name, printed at the top of every report.</source>
         <translation>El nombre de la clínica, impreso al principio de cada informe.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="45" />
+        <location filename="../settings_view.py" line="46" />
         <source>Address</source>
         <translation>Dirección</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="46" />
+        <location filename="../settings_view.py" line="47" />
         <source>The clinic's address, printed under its name (one line per line).</source>
         <translation>La dirección de la clínica, impresa bajo su nombre (una línea por línea).</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="48" />
+        <location filename="../settings_view.py" line="49" />
         <source>Logo</source>
         <translation>Logotipo</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="49" />
+        <location filename="../settings_view.py" line="50" />
         <source>Image printed at the top left of every report.</source>
         <translation>Imagen impresa arriba a la izquierda de cada informe.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="50" />
-        <location filename="../settings_view.py" line="384" />
+        <location filename="../settings_view.py" line="51" />
+        <location filename="../settings_view.py" line="385" />
         <source>Operator</source>
         <translation>Operador</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="51" />
+        <location filename="../settings_view.py" line="52" />
         <source>Name of the person screening, recorded in reports and the audit trail.</source>
         <translation>Nombre de la persona que realiza el cribado, registrado en los informes y en la auditoría.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="53" />
+        <location filename="../settings_view.py" line="54" />
         <source>Paper size</source>
         <translation>Tamaño del papel</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="54" />
+        <location filename="../settings_view.py" line="55" />
         <source>Paper of the PDF reports and the printer.</source>
         <translation>Papel de los informes PDF y de la impresora.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="55" />
+        <location filename="../settings_view.py" line="56" />
         <source>Language</source>
         <translation>Idioma</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="56" />
+        <location filename="../settings_view.py" line="57" />
         <source>Language of the app and the reports (system: the computer's language; en: English; es: Spanish).</source>
         <translation>Idioma de la aplicación y de los informes (system: el idioma del equipo; en: inglés; es: español).</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="58" />
+        <location filename="../settings_view.py" line="59" />
         <source>Default output folder</source>
         <translation>Carpeta de salida predeterminada</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="59" />
+        <location filename="../settings_view.py" line="60" />
         <source>Where reports are saved and batch results are written by default.</source>
         <translation>Dónde se guardan por defecto los informes y se escriben los resultados de los lotes.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="135" />
+        <location filename="../settings_view.py" line="136" />
         <source>Browse…</source>
         <translation>Examinar…</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="136" />
+        <location filename="../settings_view.py" line="137" />
         <source>Browse for {0}</source>
         <translation>Buscar {0}</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="170" />
+        <location filename="../settings_view.py" line="171" />
         <source>Settings</source>
         <translation>Configuración</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="173" />
+        <location filename="../settings_view.py" line="174" />
         <source>Clinic &amp;&amp; operator</source>
         <translation>Clínica &amp;&amp; operador</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="174" />
+        <location filename="../settings_view.py" line="175" />
         <source>Reports &amp;&amp; output</source>
         <translation>Informes &amp;&amp; salida</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="175" />
+        <location filename="../settings_view.py" line="176" />
         <source>Model</source>
         <translation>Modelo</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="242" />
+        <location filename="../settings_view.py" line="243" />
         <source>Name printed on reports as the person screening</source>
         <translation>Nombre impreso en los informes como la persona que realiza el cribado</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="262" />
+        <location filename="../settings_view.py" line="263" />
         <source>Reports are saved here by default, and batch runs write their results (results.csv, patients.csv, reports) into a folder you choose, starting here.</source>
         <translation>Los informes se guardan aquí por defecto, y los lotes escriben sus resultados (results.csv, patients.csv, informes) en una carpeta que usted elige, empezando aquí.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="269" />
+        <location filename="../settings_view.py" line="270" />
         <source>These settings are kept in {0}, which the retina-screen command line reads too.</source>
         <translation>Esta configuración se guarda en {0}, que también lee la línea de órdenes de retina-screen.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="286" />
+        <location filename="../settings_view.py" line="287" />
         <source>The model cannot be read: {0}</source>
         <translation>No se puede leer el modelo: {0}</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="297" />
+        <location filename="../settings_view.py" line="298" />
         <source>Model details</source>
         <translation>Detalles del modelo</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="304" />
-        <location filename="../settings_view.py" line="313" />
+        <location filename="../settings_view.py" line="305" />
+        <location filename="../settings_view.py" line="314" />
         <source>Model card summary</source>
         <translation>Resumen de la ficha del modelo</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="309" />
+        <location filename="../settings_view.py" line="310" />
         <source>Model in use (read-only)</source>
         <translation>Modelo en uso (solo lectura)</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="338" />
+        <location filename="../settings_view.py" line="339" />
         <source>Enter the clinic name: it is printed on every report.</source>
         <translation>Introduzca el nombre de la clínica: se imprime en cada informe.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="343" />
+        <location filename="../settings_view.py" line="344" />
         <source>The logo file is not a readable image.</source>
         <translation>El archivo del logotipo no es una imagen legible.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="349" />
+        <location filename="../settings_view.py" line="350" />
         <source>The settings could not be saved: {0}</source>
         <translation>No se pudo guardar la configuración: {0}</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="363" />
-        <location filename="../settings_view.py" line="366" />
+        <location filename="../settings_view.py" line="364" />
+        <location filename="../settings_view.py" line="367" />
         <source>Welcome to Retina Screen</source>
         <translation>Bienvenido a Retina Screen</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="371" />
+        <location filename="../settings_view.py" line="372" />
         <source>Before the first screening, enter the clinic name and your name. Both are printed on every report and can be changed later in Settings.</source>
         <translation>Antes del primer cribado, introduzca el nombre de la clínica y su nombre. Ambos se imprimen en cada informe y se pueden cambiar después en Configuración.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="379" />
+        <location filename="../settings_view.py" line="380" />
         <source>e.g. Riverside Diabetes Clinic</source>
         <translation>p. ej. Clínica de Diabetes del Río</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="383" />
+        <location filename="../settings_view.py" line="384" />
         <source>e.g. A. Nurse</source>
         <translation>p. ej. A. Enfermera</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="389" />
+        <location filename="../settings_view.py" line="390" />
         <source>Your &amp;name (operator)</source>
         <translation>Su &amp;nombre (operador)</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="396" />
+        <location filename="../settings_view.py" line="397" />
         <source>Start</source>
         <translation>Empezar</translation>
+    </message>
+</context>
+<context>
+    <name>WorklistDialog</name>
+    <message>
+        <location filename="../clinic_view.py" line="51" />
+        <source>Patient from the worklist</source>
+        <translation>Paciente de la lista de trabajo</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="60" />
+        <source>Scheduled date</source>
+        <translation>Fecha de la cita</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="62" />
+        <source>Search ID, name, accession number…</source>
+        <translation>Buscar ID, nombre, número de acceso…</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="63" />
+        <source>Search the worklist</source>
+        <translation>Buscar en la lista de trabajo</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="65" />
+        <source>&amp;Refresh</source>
+        <translation>&amp;Actualizar</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="71" />
+        <source>Scheduled patients</source>
+        <translation>Pacientes citados</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="81" />
+        <source>&amp;Use this patient</source>
+        <translation>&amp;Usar este paciente</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="85" />
+        <source>Date</source>
+        <translation>Fecha</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="108" />
+        <source>Asking the worklist server…</source>
+        <translation>Consultando el servidor de la lista de trabajo…</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="123" />
+        <source>{0} patients scheduled.</source>
+        <translation>{0} pacientes citados.</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="124" />
+        <source>No patients scheduled on this day.</source>
+        <translation>No hay pacientes citados este día.</translation>
     </message>
 </context>
 <context>
