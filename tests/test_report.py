@@ -183,7 +183,7 @@ def settings():
     return load_settings(
         overrides={"clinic_name": "Harbour Diabetes Centre",
                    "clinic_address": "12 Harbour Road\nPort Elizabeth 6001",
-                   "operator": "Nomsa Dlamini"},
+                   "operator": "Nomsa Dlamini", "language": "en"},  # whatever the locale
         use_environment=False, use_file=False,
     )
 
