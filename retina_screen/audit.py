@@ -147,11 +147,10 @@ def _legacy_hash(prev_hash: str, record_id: int, time: str, kind: str, operator:
 
 
 def _image_summary(image: ImageResult) -> dict:
-    return {
-        "sha256": image.sha256, "eye": image.eye.value, "status": image.status.value,
-        "grade": image.grading.grade if image.grading else None,
-        "p_referable": round(image.grading.p_referable, 6) if image.grading else None,
-    }
+    """What the trail keeps of an image: a subset of its record (no path, no identifiers)."""
+    record = image.to_record()
+    return {"sha256": record["sha256"], "eye": record["eye"], "status": record["status"],
+            "grade": record["icdr_grade"], "p_referable": record["p_referable"]}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import __version__
 from .atomic import make_private_folder
-from .errors import RetinaScreenError
+from .errors import ConfigError, RetinaScreenError
 from .results import Eye, ImageStatus, PatientInfo, PatientResult
 from .settings import Settings, add_setting_arguments, load_settings, setting_arguments
 
@@ -69,40 +69,9 @@ def _eye_arg(text: str) -> Eye:
 
 
 def patient_summary(result: PatientResult) -> dict:
-    """The machine-readable summary printed by ``screen --json``."""
-    return {
-        "patient_id": result.patient.patient_id,
-        "outcome": result.outcome.value,
-        "decision": result.referral.headline,
-        "action": result.referral.action,
-        "interval": result.referral.interval,
-        "urgency": result.referral.urgency,
-        "notes": list(result.notes),
-        "model": {"name": result.model.name, "version": result.model.version,
-                  "sha256": result.model.sha256,
-                  "manifest_sha256": result.model.manifest_sha256,
-                  "referable_threshold": result.model.threshold,
-                  "verified": result.model.verified} if result.model else None,
-        "quality_thresholds_version": result.thresholds_version,
-        "eyes": [
-            {
-                "eye": eye.eye.value, "outcome": eye.outcome.value, "grade": eye.grade,
-                "p_referable": eye.p_referable,
-                "images": [
-                    {"path": i.source, "status": i.status.value, "reasons": list(i.reasons),
-                     "icdr_grade": i.grading.grade if i.grading else None,
-                     "p_referable": i.grading.p_referable if i.grading else None,
-                     "probabilities": list(i.grading.probabilities) if i.grading else None,
-                     "quality": [{"check": c.name, "value": c.value, "threshold": c.threshold,
-                                  "passed": c.passed} for c in i.quality.checks]
-                     if i.quality else None,
-                     "sha256": i.sha256}
-                    for i in eye.images
-                ],
-            }
-            for eye in result.eyes
-        ],
-    }
+    """The machine-readable summary printed by ``screen --json``: the decision's record
+    (:meth:`PatientResult.to_record`, the same image records as the batch journal)."""
+    return result.to_record()
 
 
 def print_patient(result: PatientResult) -> None:
@@ -276,8 +245,9 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
     show = not args.quiet
     bar = ProgressLine(show and sys.stderr.isatty() or args.progress)
     cancel = threading.Event()
+    executor = _batch_executor(args, settings)
     kwargs = dict(pattern=args.pattern, workers=args.workers, reports=not args.no_reports,
-                  progress=bar, allow_other_input=args.continue_run)
+                  progress=bar, allow_other_input=args.continue_run, executor=executor)
     try:
         if args.watch:
             print(f"Watching {args.input_dir} (Ctrl-C to stop)")
@@ -291,6 +261,9 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
         print("Interrupted: what was screened is saved; run the same command again to resume.",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        if executor is not None:
+            executor.stop(cancelled=False)
     bar.finish()
     refer = sum(1 for p in summary.patients if p.outcome.is_referral)
     insufficient = sum(1 for p in summary.patients if p.outcome.value == "insufficient")
@@ -305,6 +278,23 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Results: {summary.results_csv}, {summary.patients_csv}, {summary.journal}")
     clinic.after_batch(args, settings, Path(args.out))  # --fhir, --send (clinic/commands.py)
     return EXIT_OK
+
+
+def _batch_executor(args: argparse.Namespace, settings: Settings):  # noqa: ANN202
+    """The executor asked for on the command line: a Dask cluster (``--dask local[:N]`` or
+    ``--scheduler ADDRESS``), else None (local worker processes, ``--workers``)."""
+    if args.dask and args.scheduler:
+        raise ConfigError("give either --dask local[:N] or --scheduler ADDRESS, not both")
+    if not (args.dask or args.scheduler):
+        return None
+    from .dask_executor import DaskExecutor, parse_local
+
+    def notice(line: str) -> None:  # the dashboard link, before the progress line starts
+        print(line, file=sys.stderr, flush=True)
+
+    if args.scheduler:
+        return DaskExecutor(settings, scheduler=args.scheduler, notice=notice)
+    return DaskExecutor(settings, local_workers=parse_local(args.dask), notice=notice)
 
 
 def _print_batch_notes(summary) -> None:  # noqa: ANN001 - BatchSummary
@@ -543,6 +533,13 @@ def build_parser() -> argparse.ArgumentParser:
                        "regex with (?P<patient>...) and (?P<eye>...); names it does not match "
                        "are read with the built-in conventions (the run says how many matched)")
     batch.add_argument("--workers", type=int, help="worker processes (default: CPU cores)")
+    batch.add_argument("--dask", metavar="local[:N]",
+                       help="screen on a Dask LocalCluster of N worker processes (default: one "
+                       "per core)")
+    batch.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="screen on a running Dask cluster (its scheduler's address); the "
+                       "input and output folders must be on storage every worker sees under "
+                       "the same paths")
     batch.add_argument("--no-reports", action="store_true", help="skip the PDF reports")
     batch.add_argument("--paper", choices=["A4", "Letter"])
     batch.add_argument("--continue", dest="continue_run", action="store_true",

@@ -91,6 +91,17 @@ class QualityReport:
     def check(self, name: str) -> QualityCheck | None:
         return next((c for c in self.checks if c.name == name), None)
 
+    def to_record(self) -> dict:
+        return {"version": self.thresholds_version, "is_fundus": self.is_fundus,
+                "checks": [{"name": c.name, "value": c.value, "threshold": c.threshold,
+                            "passed": c.passed, "reason": c.reason} for c in self.checks]}
+
+    @classmethod
+    def from_record(cls, record: dict) -> QualityReport:
+        return cls(tuple(QualityCheck(c["name"], c["value"], c["threshold"], c["passed"],
+                                      c["reason"]) for c in record["checks"]),
+                   record["is_fundus"], record["version"])
+
 
 @dataclass(frozen=True)
 class Grading:
@@ -167,6 +178,45 @@ class ImageResult:
             return self.quality.reasons
         return ()
 
+    def to_record(self) -> dict:
+        """The one serialised form of an image result, JSON-serialisable and without pictures:
+        the batch journal (which adds where the file came from), ``screen --json`` and the
+        audit trail (a subset, without the path) are all made from it."""
+        grading, quality, model = self.grading, self.quality, self.model
+        return {
+            "path": self.source,
+            "eye": self.eye.value,
+            "status": self.status.value,
+            "reasons": list(self.reasons),
+            "icdr_grade": grading.grade if grading else None,
+            "p_referable": round(grading.p_referable, 6) if grading else None,
+            "referable": grading.referable if grading else None,
+            "probabilities": [round(p, 6) for p in grading.probabilities] if grading else None,
+            "quality": None if quality is None else quality.to_record(),
+            "sha256": self.sha256,
+            "width": self.width,
+            "height": self.height,
+            "error": self.error,
+            "model_version": model.version if model else "",
+            "model_sha256": model.sha256 if model else "",
+            "referable_threshold": model.threshold if model else None,
+            "manifest_sha256": model.manifest_sha256 if model else "",
+            "model_verified": model.verified if model else None,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict, model: ModelInfo | None = None) -> ImageResult:
+        """Rebuild an image result (without pictures) from :meth:`to_record`'s form; the model
+        is given by the caller (a record holds its hashes, not its name)."""
+        grading = None
+        if record.get("probabilities") is not None:
+            grading = Grading(tuple(record["probabilities"]), record["p_referable"],
+                              bool(record["referable"]))
+        quality = QualityReport.from_record(record["quality"]) if record.get("quality") else None
+        return cls(record["path"], Eye(record["eye"]), ImageStatus(record["status"]),
+                   record.get("sha256", ""), quality, grading, record.get("error", ""),
+                   record.get("width", 0), record.get("height", 0), model=model)
+
 
 @dataclass(frozen=True)
 class Referral:
@@ -220,3 +270,46 @@ class PatientResult:
     @property
     def images(self) -> tuple[ImageResult, ...]:
         return tuple(i for e in self.eyes for i in e.images)
+
+    def to_record(self) -> dict:
+        """The serialised decision (``screen --json``): outcome, referral, model, and per eye
+        its outcome and its images' :meth:`ImageResult.to_record`."""
+        model = self.model
+        return {
+            "patient_id": self.patient.patient_id,
+            "outcome": self.outcome.value,
+            "decision": self.referral.headline,
+            "action": self.referral.action,
+            "interval": self.referral.interval,
+            "urgency": self.referral.urgency,
+            "notes": list(self.notes),
+            "screened_at": self.screened_at,
+            "model": {"name": model.name, "version": model.version, "sha256": model.sha256,
+                      "manifest_sha256": model.manifest_sha256,
+                      "referable_threshold": model.threshold,
+                      "verified": model.verified} if model else None,
+            "quality_thresholds_version": self.thresholds_version,
+            "eyes": [{"eye": eye.eye.value, "outcome": eye.outcome.value, "grade": eye.grade,
+                      "p_referable": eye.p_referable, "note": eye.note,
+                      "images": [i.to_record() for i in eye.images]} for eye in self.eyes],
+        }
+
+    @classmethod
+    def from_record(cls, record: dict, patient: PatientInfo | None = None) -> PatientResult:
+        """Rebuild a decision from :meth:`to_record`'s form (pictures and heatmaps are not
+        kept)."""
+        m = record.get("model")
+        model = None if m is None else ModelInfo(m["name"], m["version"], m["sha256"],
+                                                 m["referable_threshold"],
+                                                 m.get("manifest_sha256", ""),
+                                                 bool(m.get("verified")))
+        eyes = tuple(EyeResult(Eye(e["eye"]),
+                               tuple(ImageResult.from_record(i, model) for i in e["images"]),
+                               Outcome(e["outcome"]), e["grade"], e["p_referable"],
+                               e.get("note", "")) for e in record["eyes"])
+        outcome = Outcome(record["outcome"])
+        referral = Referral(outcome, record["decision"], record["action"], record["interval"],
+                            record["urgency"])
+        return cls(patient or PatientInfo(patient_id=record["patient_id"]), eyes, outcome,
+                   referral, record.get("screened_at", ""), model,
+                   record.get("quality_thresholds_version", ""), tuple(record.get("notes", ())))
