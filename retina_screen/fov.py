@@ -283,8 +283,13 @@ def crop_to_fov(rgb: np.ndarray, side: int, fov: FieldOfView | None = None) -> F
         w = min(out_w, side - ox)
         h = min(out_h, side - oy)
         canvas[oy:oy + h, ox:ox + w] = resized[:h, :w]
-    canvas *= _outside_circle_mask(side)[..., None]
-    return FovCrop(canvas, fov, side / 2)
+    return FovCrop(mask_outside_circle(canvas), fov, side / 2)
+
+
+def mask_outside_circle(crop_rgb: np.ndarray) -> np.ndarray:
+    """A square crop blacked out (in place) beyond ``CROP_MASK_RADIUS`` of its inscribed circle."""
+    crop_rgb *= _outside_circle_mask(crop_rgb.shape[0])[..., None]
+    return crop_rgb
 
 
 _MASKS: dict[int, np.ndarray] = {}

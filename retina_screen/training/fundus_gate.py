@@ -3,7 +3,7 @@
 Usage (after ``export``; it adds a ``gate`` section to the grading model's manifest)::
 
     python -m retina_screen.training.fundus_gate --data ../shared/data \\
-        --cache .traincache/cache.pkl --manifest models/dr_lite0.json
+        --cache .traincache/cache512.pkl --manifest models/dr_lite0.json
 
 The gate is the ImageNet EfficientNet-Lite0 stem and first 11 blocks (no fine-tuning), applied
 to the raw field-of-view crop at ``GATE_SIZE`` px, mean-pooled, followed by a logistic
@@ -25,8 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..fov import crop_to_fov
+from ..fov import mask_outside_circle
 from ..inference import sha256_of
+from ..preprocess import screening_crop
 from .cache import decode, load_cache
 from .calibrate_quality import labelled_images, to_rgb
 from .export import write_json_atomic
@@ -73,7 +74,7 @@ def gate_input(crop_rgb: np.ndarray) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Fit and export the fundus gate")
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--cache", type=Path, default=Path(".traincache/cache.pkl"))
+    parser.add_argument("--cache", type=Path, default=Path(".traincache/cache512.pkl"))
     parser.add_argument("--manifest", type=Path, default=Path("models/dr_lite0.json"))
     parser.add_argument("--cache-sample", type=int, default=1500)
     parser.add_argument("--regularisation", type=float, default=0.1)
@@ -99,13 +100,14 @@ def main() -> None:
     sample = [train[i] for i in rng.permutation(len(train))[: args.cache_sample]]
     crops, labels, groups = [], [], []
     for record in sample:
-        crops.append(decode(record))
+        # Caches built before the crop was blacked out beyond the circle get the same mask.
+        crops.append(mask_outside_circle(decode(record)))
         labels.append(1)
         groups.append("cache")
     for source, label, image in labelled_images(args.data):
         if source == "srahim_dev" or label.startswith("good:"):
             continue
-        crops.append(crop_to_fov(to_rgb(image), 256).image)
+        crops.append(screening_crop(to_rgb(image)).image)
         labels.append(0 if label.startswith("outlier") else 1)
         groups.append(source)
     x = features(crops)
