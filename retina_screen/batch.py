@@ -617,6 +617,7 @@ class BatchRun:
             executor = local_executor(self.settings, options.workers, len(tasks))
         task_of = {task.key: task for task in tasks}
         started = last_tables = time.monotonic()
+        refresh_s = CSV_REFRESH_SECONDS
         finished = resumed
         cancelled = False
         try:
@@ -627,9 +628,14 @@ class BatchRun:
                     continue
                 self._commit(task, results, screened_at)
                 finished += len(results)
-                if time.monotonic() - last_tables > CSV_REFRESH_SECONDS:
+                if time.monotonic() - last_tables > refresh_s:
+                    took = time.monotonic()
                     write_tables(self.out_dir, self.done_images, self.done_patients, self.mode)
                     last_tables = time.monotonic()
+                    # Rewriting the tables grows with the folder: at most ~10% of this
+                    # process's time goes to it (a 2 s refresh for a camera folder, minutes
+                    # for an archive of millions).
+                    refresh_s = max(CSV_REFRESH_SECONDS, 10 * (last_tables - took))
                 if options.progress:
                     elapsed = max(time.monotonic() - started, 1e-6)
                     rate = (finished - resumed) / elapsed
