@@ -93,6 +93,13 @@ class ScreenerPlugin(_WorkerPluginBase):
     async def setup(self, worker) -> None:  # noqa: ANN001 - distributed.Worker
         self.worker_address = worker.address
         _undo_dask_malloc_settings()
+        # The worker's statistical profiler samples the task thread's stack every 10 ms, under
+        # the GIL; screening is one long pure-Python-and-native call per visit, so it costs
+        # CPU and shows nothing useful.
+        for name in ("profile", "profile-cycle"):
+            callback = worker.periodic_callbacks.pop(name, None)
+            if callback is not None:
+                callback.stop()
         if self.threads is None:
             same_host = 1
             try:
