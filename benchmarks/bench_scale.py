@@ -18,7 +18,7 @@ per photo against the local executor (steady-state time per photo, Dask minus lo
 Usage::
 
     python benchmarks/bench_scale.py [--photos 300] [--workers N] [--no-reports]
-        [--only local,dask-1,dask-2] [--keep DIR]
+        [--only local,dask-1,dask-2] [--rounds N] [--model MANIFEST] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -61,10 +61,11 @@ def make_archive(folder: Path, count: int) -> None:
 
 
 def run_one(name: str, archive: Path, base: Path, workers: int, reports: bool,
-            round_: int = 0) -> dict:
-    settings = load_settings(overrides={"audit_db": base / f"{name}-{round_}.sqlite",
-                                        "log_dir": base / "logs"},
-                             use_environment=False, use_file=False)
+            round_: int = 0, model: Path | None = None) -> dict:
+    overrides = {"audit_db": base / f"{name}-{round_}.sqlite", "log_dir": base / "logs"}
+    if model is not None:
+        overrides["model"] = model
+    settings = load_settings(overrides=overrides, use_environment=False, use_file=False)
     samples: list[tuple[float, int]] = []
 
     def progress(p: BatchProgress) -> None:
@@ -101,6 +102,7 @@ def main() -> int:
                         help="run the configurations this many times, in turn, and keep each "
                         "one's best (a busy machine's load drifts between runs)")
     parser.add_argument("--keep", type=Path, help="keep the archive and outputs here")
+    parser.add_argument("--model", type=Path, help="the model's manifest (default: the setting)")
     args = parser.parse_args()
     if not (DATA / "srahim_dev" / "labels.csv").is_file():
         print(f"needs the real photographs at {DATA} (RETINA_SCREEN_DATA)", file=sys.stderr)
@@ -123,7 +125,7 @@ def main() -> int:
             for name in args.only.split(","):
                 shutil.rmtree(base / name, ignore_errors=True)
                 result = run_one(name, archive, base, args.workers, not args.no_reports,
-                                 round_)
+                                 round_, args.model)
                 results.append(result)
                 print(f"{name:8s} {result['photos']} photos in {result['wall']:6.1f} s: "
                       f"{result['rate']:5.1f} photos/s overall, {result['steady']:5.1f} "
