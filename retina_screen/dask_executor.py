@@ -79,20 +79,28 @@ class ScreenerPlugin(_WorkerPluginBase):
 
     name = PLUGIN_NAME
 
-    def __init__(self, settings: Settings, threads: int | None = None) -> None:
+    def __init__(self, settings: Settings, threads: int | None = None,
+                 local: bool = False) -> None:
         self.settings = settings
         self.threads = threads  # None: worked out on the worker
+        self.local = local  # a LocalCluster's worker: Ctrl-C is the client's to handle
         self._local = threading.local()
 
     def __getstate__(self) -> dict:
-        return {"settings": self.settings, "threads": self.threads}
+        return {"settings": self.settings, "threads": self.threads, "local": self.local}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["settings"], state["threads"])
+        self.__init__(state["settings"], state["threads"], state.get("local", False))
 
     async def setup(self, worker) -> None:  # noqa: ANN001 - distributed.Worker
         self.worker_address = worker.address
         _undo_dask_malloc_settings()
+        if self.local and threading.current_thread() is threading.main_thread():
+            # Ctrl-C in the terminal reaches the local workers too; the client cancels their
+            # tasks and closes the cluster (no traceback from every worker).
+            import signal
+
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         # The worker's statistical profiler samples the task thread's stack every 10 ms, under
         # the GIL; screening is one long pure-Python-and-native call per visit, so it costs
         # CPU and shows nothing useful.
@@ -207,7 +215,9 @@ class DaskExecutor:
             self.cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
                                         dashboard_address=":0", silence_logs=logging.ERROR)
             self.client = Client(self.cluster, set_as_default=False)
-        self.client.register_plugin(ScreenerPlugin(self.settings, threads), name=PLUGIN_NAME)
+        self.client.register_plugin(ScreenerPlugin(self.settings, threads,
+                                                   local=self.cluster is not None),
+                                    name=PLUGIN_NAME)
         self.dashboard_link = self.client.dashboard_link
         where = self.scheduler or f"a local cluster of {len(self._workers())} worker processes"
         if self.notice:

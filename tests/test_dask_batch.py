@@ -247,3 +247,31 @@ def test_a_worker_that_cannot_open_the_model_fails_clearly(
     assert time.monotonic() - started < 60
     assert not (tmp_path / "out" / "results.jsonl").exists() \
         or b'"kind": "patient"' not in (tmp_path / "out" / "results.jsonl").read_bytes()
+
+
+def test_ctrl_c_stops_a_local_cluster_cleanly_and_the_same_command_resumes(
+        archive: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "XDG_DATA_HOME": str(tmp_path / "data")}
+    out = tmp_path / "out"
+    command = _cli(env, "batch", str(archive), "--out", str(out), "--dask", "local:2")
+    batch = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while _patient_records(out) < 1:
+        assert batch.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(batch.pid, signal.SIGINT)  # Ctrl-C reaches the terminal's whole process group
+    output = batch.communicate(timeout=60)[0].decode()
+    assert batch.returncode == 130, output
+    assert "run the same command again to resume" in output and "Traceback" not in output
+    assert "dashboard http" in output
+    deadline = time.monotonic() + 15  # the workers' helper processes end after the client
+    while (left := subprocess.run(["pgrep", "-a", "-g", str(batch.pid)], capture_output=True,
+                                  text=True).stdout.strip()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not left, f"processes of the cluster were left running: {left}"
+    resumed = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True,
+                             timeout=240)
+    assert resumed.returncode == 0 and "from an earlier run" in resumed.stdout, resumed.stderr
+    assert len(_read(out / "results.csv")) == 16
