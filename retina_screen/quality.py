@@ -240,18 +240,23 @@ def assess(measures: QualityMeasures, thresholds: Thresholds,
         is_fundus, "" if is_fundus else GATE_REASON,
     )
     checks = [fundus]
+    quality_checks: list[QualityCheck] = []
+    seen: set[str] = set()
+    for rule in thresholds.quality_rules:
+        check = _evaluate(rule, measures)
+        # Report each kind of problem once (e.g. two exposure rules).
+        if not check.passed and check.name in seen:
+            continue
+        if not check.passed:
+            seen.add(check.name)
+        quality_checks.append(check)
     if is_fundus:
-        seen: set[str] = set()
-        for rule in thresholds.quality_rules:
-            check = _evaluate(rule, measures)
-            # Report each kind of problem once (e.g. two exposure rules).
-            if not check.passed and check.name in seen:
-                continue
-            if not check.passed:
-                seen.add(check.name)
-            checks.append(check)
+        checks.extend(quality_checks)
     else:
         checks.extend(fundus_checks)
+        # A badly blurred or exposed fundus photo can also fail the fundus gate: name the
+        # quality problems too, so the operator knows that a retake may be all it needs.
+        checks.extend(c for c in quality_checks if not c.passed)
     return QualityReport(tuple(checks), is_fundus, thresholds.version)
 
 

@@ -85,6 +85,9 @@ class QualityReport:
     def reasons(self) -> tuple[str, ...]:
         if not self.is_fundus:
             failed = [c.reason for c in self.checks if c.name == "fundus" and c.reason]
+            # Quality problems found as well (a blurred fundus photo can fail the fundus gate).
+            failed += [c.reason for c in self.checks
+                       if not c.passed and not c.name.startswith("fundus") and c.reason]
             return tuple(failed) or ("not a fundus photograph",)
         return tuple(c.reason for c in self.checks if not c.passed)
 

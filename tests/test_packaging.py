@@ -179,7 +179,7 @@ def test_batch_with_worker_processes(frozen: Path, srahim: Path, tmp_path: Path)
                           "--workers", "2", "--no-reports", "--quiet"]), app_env(tmp_path),
                  timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "Screened 4 images of 2 patients" in result.stdout
+    assert "Screened 4 images of 2 patient visits" in result.stdout
     rows = (out / "results.csv").read_text(encoding="utf-8").splitlines()
     assert len(rows) == 5 and all(",error," not in row for row in rows)
 

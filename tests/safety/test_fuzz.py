@@ -129,7 +129,7 @@ RASTER_NAMES = ("jpeg", "jpeg_progressive", "png", "tiff", "bmp", "png16")
 DICOM_NAMES = ("dicom_raw", "dicom_jpeg", "dicom_frames", "dicom_no_pixels")
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(600)  # a hang guard, not a speed target
 @fuzz_settings(4000)
 @given(name=st.sampled_from(RASTER_NAMES), mutations=st.lists(MUTATION, min_size=1, max_size=6),
        head_bias=st.booleans())
@@ -137,7 +137,7 @@ def test_fuzz_raster_loader(seeds, name: str, mutations: list, head_bias: bool) 
     check_loader(mutate(seeds[0][name], mutations, head_bias))
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(600)  # a hang guard, not a speed target (CI machines may be busy)
 @fuzz_settings(3000)
 @given(name=st.sampled_from(DICOM_NAMES), mutations=st.lists(MUTATION, min_size=1, max_size=6),
        head_bias=st.booleans())
@@ -151,14 +151,14 @@ MAGIC = (b"", b"\xff\xd8\xff\xe0", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"MM\x00*",
          b"GIF89a", b"\x00" * 128 + b"DICM", b"RIFF\x00\x00\x00\x00WEBP")
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(600)  # a hang guard, not a speed target
 @fuzz_settings(1500)
 @given(magic=st.sampled_from(MAGIC), body=st.binary(max_size=4096))
 def test_fuzz_random_bytes_behind_real_magic_numbers(magic: bytes, body: bytes) -> None:
     check_loader(magic + body)
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(600)  # a hang guard, not a speed target
 @fuzz_settings(200)
 @given(name=st.sampled_from(("jpeg", "png", "tiff")),
        mutations=st.lists(MUTATION, min_size=1, max_size=3))
@@ -181,7 +181,7 @@ def test_fuzz_screening_of_damaged_photographs(seeds, screener, name: str,  # no
         assert abs(sum(result.grading.probabilities) - 1.0) < 1e-3
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(600)  # a hang guard, not a speed target (CI machines may be busy)
 @fuzz_settings(300)
 @given(shape=st.tuples(st.integers(64, 700), st.integers(64, 700)),
        kind=st.sampled_from(("uniform", "noise", "gradient", "disc", "stripes")),
@@ -225,7 +225,7 @@ SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 RESERVED = re.compile(r"(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])(\..*)?", re.IGNORECASE)
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(600)  # a hang guard, not a speed target
 @fuzz_settings(1500)
 @given(stem=FILE_NAME_TEXT.filter(bool))
 def test_fuzz_parse_stem(stem: str) -> None:
@@ -238,7 +238,7 @@ def test_fuzz_parse_stem(stem: str) -> None:
         assert patient == stem
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(600)  # a hang guard, not a speed target
 @fuzz_settings(1500)
 @given(text=st.one_of(FILE_NAME_TEXT, st.text(max_size=300),
                       st.sampled_from(("../../x", "..", ".", "CON", "con.txt", "LPT1", "/",
@@ -256,7 +256,7 @@ TEMPLATE_PART = st.one_of(st.sampled_from(("{patient}", "{eye}", "{any}", "-", "
                           st.text(max_size=5))
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(600)  # a hang guard, not a speed target
 @fuzz_settings(600)
 @given(parts=st.lists(TEMPLATE_PART, min_size=1, max_size=6), regex=st.booleans(),
        stem=FILE_NAME_TEXT)
@@ -280,13 +280,11 @@ def test_fuzz_file_name_patterns(parts: list[str], regex: bool, stem: str) -> No
 
 # ---------------------------------------------------------------------------------------------
 # Counterexamples found by longer fuzz runs (FUZZ_SCALE=8 FUZZ_RANDOM=1), kept as regression
-# tests. Both are gaps of the quality gate and the fundus gate model, not of the loaders: strict
-# xfail, so each fails loudly once its gap is closed and the marker must go.
+# tests. Both were gaps of the quality gate and the fundus gate model, not of the loaders; both
+# closed with quality gate qg-2 and the 448 px model (the shifted TIFF is now refused or
+# referred; the noise frame is refused).
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap: two bytes inserted in an uncompressed TIFF shift the channels of 3/4 of the "
-    "image; the gate accepts it and the referable eye reads P(referable) 0.28"))
 def test_found_shifted_tiff_of_a_referable_eye_is_not_graded_no_referable(seeds,  # noqa: ANN001
                                                                           screener) -> None:  # noqa: ANN001
     data = mutate(seeds[0]["tiff"], [("insert", 0.25, b"\x00\x00", 1, b"\x00")], False)
@@ -297,9 +295,6 @@ def test_found_shifted_tiff_of_a_referable_eye_is_not_graded_no_referable(seeds,
         f"P(referable) {result.grading.p_referable:.2f}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap: RGB noise in a 180x359 (portrait) frame passes the fundus gate and the "
-    "quality checks and is graded (as referable)"))
 def test_found_noise_frame_is_not_a_fundus_photograph(screener) -> None:  # noqa: ANN001
     frame = np.random.default_rng(0).integers(0, 256, (359, 180, 3), np.uint8)
     loaded = LoadedImage(frame, 180, 359, "PNG", "0" * 64)
