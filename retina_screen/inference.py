@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError
-from .preprocess import PREPROCESSING_ID, PreprocessSpec
+from .preprocess import PREPROCESSING_ID, PreprocessSpec, gate_input
 from .results import ICDR_LABELS, ModelInfo
 
 log = logging.getLogger(__name__)
@@ -236,12 +236,8 @@ class GradingModel:
         gate = self.manifest.gate
         if gate is None or self.gate_session is None:
             return None
-        import cv2
-
-        small = cv2.resize(crop_rgb, (gate.size, gate.size), interpolation=cv2.INTER_AREA)
-        x = (small.astype(np.float32) - np.asarray(gate.mean, np.float32)) / np.asarray(
-            gate.std, np.float32)
-        out = self.gate_session.run([gate.output], {gate.input_name: x.transpose(2, 0, 1)[None]})
+        x = gate_input(crop_rgb, gate.size, gate.mean, gate.std)
+        out = self.gate_session.run([gate.output], {gate.input_name: x[None]})
         return float(np.asarray(out[0]).reshape(-1)[0])
 
     @property

@@ -99,3 +99,13 @@ def preprocess_photo(rgb: np.ndarray, spec: PreprocessSpec) -> tuple[np.ndarray,
     """Loaded RGB uint8 photo to (model input CHW float32, the screening crop it was made from)."""
     crop = screening_crop(rgb)
     return model_input(crop.image, spec), crop
+
+
+def gate_input(crop_rgb: np.ndarray, size: int, mean: tuple[float, float, float],
+               std: tuple[float, float, float]) -> np.ndarray:
+    """The fundus gate's input from a square FOV crop (any side): CHW float32, shrunk to
+    ``size`` and scaled per channel. Used by the app's gate and by the gate's fitting."""
+    small = cv2.resize(crop_rgb, (size, size), interpolation=cv2.INTER_AREA)
+    scaled = (small.astype(np.float32) - np.asarray(mean, np.float32)) / np.asarray(
+        std, np.float32)
+    return np.ascontiguousarray(scaled.transpose(2, 0, 1))

@@ -20,13 +20,13 @@ import json
 import logging
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
 
 from ..fov import mask_outside_circle
 from ..inference import sha256_of
+from ..preprocess import gate_input as preprocess_gate_input
 from ..preprocess import screening_crop
 from .cache import decode, load_cache
 from .calibrate_quality import labelled_images, to_rgb
@@ -67,8 +67,7 @@ class GateNet(nn.Module):
 
 def gate_input(crop_rgb: np.ndarray) -> np.ndarray:
     """The gate's input from a square FOV crop (RGB uint8, any size): float32 CHW."""
-    small = cv2.resize(crop_rgb, (GATE_SIZE, GATE_SIZE), interpolation=cv2.INTER_AREA)
-    return ((small.astype(np.float32) - GATE_MEAN) / GATE_STD).transpose(2, 0, 1)
+    return preprocess_gate_input(crop_rgb, GATE_SIZE, (GATE_MEAN,) * 3, (GATE_STD,) * 3)
 
 
 def main() -> None:
