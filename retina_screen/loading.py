@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .errors import ImageLoadError
+from .results import sex_code
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ class DicomInfo:
     acquisition_date: str | None = None  # ISO yyyy-mm-dd
     study_uid: str | None = None  # StudyInstanceUID: one visit
     study_date: str | None = None  # ISO yyyy-mm-dd
+    sex: str | None = None  # PatientSex: "F", "M" or "O"
+    accession: str | None = None  # AccessionNumber
 
 
 @dataclass(frozen=True)
@@ -281,6 +284,8 @@ def _dicom_info(dataset) -> DicomInfo:  # noqa: ANN001 - pydicom Dataset
         ),
         study_uid=_dicom_text(dataset, "StudyInstanceUID"),
         study_date=_dicom_date(_dicom_text(dataset, "StudyDate")),
+        sex=sex_code(_dicom_text(dataset, "PatientSex")) or None,
+        accession=_dicom_text(dataset, "AccessionNumber"),
     )
 
 

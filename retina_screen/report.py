@@ -78,6 +78,7 @@ from .i18n import Catalogue, resolve_language
 from .overlay import heatmap_overlay
 from .results import (
     ICDR_LABELS,
+    SEXES,
     Eye,
     EyeResult,
     ImageResult,
@@ -583,13 +584,16 @@ class _Report:
             screened += " " + tr("(photographs screened {when})",
                                  when=_plain(_timestamp(self.result.screened_at)))
         diabetes = t(_capitalised(tr.engine(patient.diabetes_type)))
+        sex = t(_capitalised(tr.engine(SEXES.get(patient.sex, ""))))
         return [
             [self.para(tr("Name"), "label"), self.para(t(patient.name, "name"), "value_bold"),
              self.para(tr("Date of birth"), "label"),
              self.para(t(patient.birth_date), "value")],
             [self.para(tr("Patient ID"), "label"),
              self.para(t(patient.patient_id, "patient ID"), "value_bold"),
-             self.para(tr("Diabetes type"), "label"), self.para(diabetes, "value")],
+             self.para(tr("Sex"), "label"), self.para(sex, "value")],
+            [self.para(tr("Diabetes type"), "label"), self.para(diabetes, "value"),
+             self.para(tr("Accession no."), "label"), self.para(t(patient.accession), "value")],
             [self.para(tr("Screening date"), "label"), self.para(screened, "value"), "", ""],
         ]
 
@@ -601,7 +605,7 @@ class _Report:
             ("LEFTPADDING", (0, 0), (-1, -1), 0),
             ("TOPPADDING", (0, 0), (-1, -1), 1),
             ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-            ("SPAN", (1, 2), (3, 2)),
+            ("SPAN", (1, 3), (3, 3)),
         ]
         lost = [f for f in self.text.lost if f in ("name", "patient ID")]
         if lost:
@@ -610,7 +614,7 @@ class _Report:
             rows.append(["", self.para(self.tr(
                 which + " characters this report cannot print, shown as \u201c{mark}\u201d: "
                 "check against the patient record.", mark=UNPRINTABLE), "small"), "", ""])
-            style.append(("SPAN", (1, 3), (3, 3)))
+            style.append(("SPAN", (1, 4), (3, 4)))
         table = _Table(rows, colWidths=widths)
         table.setStyle(TableStyle(style))
         return [self.para(self.tr("Patient"), "h2"), table]

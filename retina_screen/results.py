@@ -254,6 +254,18 @@ class PatientInfo:
     birth_date: str = ""  # ISO yyyy-mm-dd or ""
     diabetes_type: str = ""  # "type 1", "type 2", "gestational", "other", ""
     screening_date: str = ""  # ISO yyyy-mm-dd; filled by the engine when empty
+    sex: str = ""  # DICOM Patient's Sex: "F", "M", "O" (other) or "" (not recorded)
+    accession: str = ""  # the order's accession number (worklist / RIS), "" if none
+
+
+#: DICOM Patient's Sex codes (PS3.3 C.7.1.1) and their English words.
+SEXES = {"F": "female", "M": "male", "O": "other"}
+
+
+def sex_code(value: str | None) -> str:
+    """A DICOM Patient's Sex code from a tag or form value ("" when unknown)."""
+    code = (value or "").strip().upper()[:1]
+    return code if code in SEXES else ""
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..loading import is_dicom_file
+from ..results import sex_code
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,23 @@ UID_NAMESPACE = uuid.UUID("6f1d3c0e-8a57-4c39-9d0b-6c2b1f7e5a41")
 
 Code = tuple[str, str, str]  # (value, scheme designator, meaning)
 
-DOCUMENT_TITLE: Code = ("18748-4", "LN", "Diagnostic imaging report")
+# Where the codes come from (checked against public references, not from memory):
+# - DCM, LN and the SNOMED CT structure/qualifier codes are DICOM PS3.16 concepts, with the
+#   code meanings PS3.16 gives them, as in pydicom's PS3.16 code dictionary
+#   (pydicom.sr._concepts_dict / _cid_dict): 121070 Findings, 121071 Finding, 121076
+#   Conclusions, 121077 Conclusion, 121074 Recommendations, 121075 Recommendation (CID 6053,
+#   7002), 111001 Algorithm Name, 111003 Algorithm Version; SCT 363698007 Finding Site,
+#   81745001 Eye (CID 4209), 272741003 Laterality, 24028007 Right / 7771000 Left (CID 244
+#   Laterality), 373066001 Yes / 373067005 No (CID 230); UCUM "1" no units (CID 7181); LN
+#   18748-4 Diagnostic Imaging Report (CID 7000 Diagnostic Imaging Report Document Titles).
+# - DICOM PS3.16 has no context group for diabetic retinopathy severity (CID 4220 and 4221 are
+#   visual fixation quality, not DR): the SNOMED CT disorders used instead are those of the
+#   eCQM value set "Level of Severity of Retinopathy Findings" (VSAC OID
+#   2.16.840.1.113883.3.526.3.1283): 312903003, 312904009, 312905005 mild / moderate / severe
+#   nonproliferative and 59276001 proliferative retinopathy due to diabetes mellitus.
+# - "{grade}" is a UCUM annotation (a unit of 1 with a label, UCUM section 6.4), not a code from
+#   a DICOM context group; not checked against a DICOM list.
+DOCUMENT_TITLE: Code = ("18748-4", "LN", "Diagnostic Imaging Report")
 FINDINGS: Code = ("121070", "DCM", "Findings")
 FINDING: Code = ("121071", "DCM", "Finding")
 CONCLUSIONS: Code = ("121076", "DCM", "Conclusions")
@@ -61,7 +78,8 @@ YES: Code = ("373066001", "SCT", "Yes")
 NO: Code = ("373067005", "SCT", "No")
 NO_UNITS: Code = ("1", "UCUM", "no units")
 GRADE_UNITS: Code = ("{grade}", "UCUM", "grade")
-#: ICDR grade -> SNOMED CT severity (grade 0 has no SNOMED CT finding code: local code).
+#: ICDR grade -> SNOMED CT severity (grade 0 has no SNOMED CT finding code in that value set:
+#: a local code; the FHIR export adds LOINC's answer LA18643-9 "No apparent retinopathy").
 SEVERITY: dict[int, Code] = {
     0: ("ICDR-0", LOCAL_SCHEME, "No apparent diabetic retinopathy"),
     1: ("312903003", "SCT", "Mild nonproliferative diabetic retinopathy"),
@@ -273,9 +291,9 @@ def _common(ds, patient: dict, source: SourceStudy | None, study_uid: str,  # no
         ds.PatientName = source.patient_name
         ds.PatientID = source.patient_id or patient["patient_id"]
         ds.PatientBirthDate = source.birth_date
-        ds.PatientSex = source.sex
+        ds.PatientSex = source.sex or sex_code(patient.get("patient_sex"))
         ds.StudyDate, ds.StudyTime = source.study_date, source.study_time
-        ds.AccessionNumber = source.accession
+        ds.AccessionNumber = source.accession or (patient.get("accession") or "")[:16]
         ds.StudyID = source.study_id
         ds.ReferringPhysicianName = source.referring
         if source.description:
@@ -284,9 +302,9 @@ def _common(ds, patient: dict, source: SourceStudy | None, study_uid: str,  # no
         ds.PatientName = (patient.get("patient_name") or "").replace(" ", "^", 1)
         ds.PatientID = patient["patient_id"]
         ds.PatientBirthDate = _dicom_date(patient.get("birth_date") or "")
-        ds.PatientSex = ""
+        ds.PatientSex = sex_code(patient.get("patient_sex"))
         ds.StudyDate, ds.StudyTime = _dicom_date(screened), _dicom_time(screened)
-        ds.AccessionNumber = ""
+        ds.AccessionNumber = (patient.get("accession") or "")[:16]  # SH: at most 16
         ds.StudyID = ("DRS" + _dicom_date(screened))[:16]
         ds.ReferringPhysicianName = ""
         ds.StudyDescription = "Diabetic retinopathy screening"

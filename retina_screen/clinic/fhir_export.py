@@ -19,6 +19,7 @@ from pathlib import Path
 from ..atomic import make_private_folder, write_atomic
 from ..errors import OutputError
 from ..naming import safe_file_stem
+from ..results import SEXES, sex_code
 from ..settings import Settings
 from .dicom_out import SEVERITY, result_digest, source_study, study_uid_for
 
@@ -39,9 +40,34 @@ def _coding(system: str, code: str, display: str) -> dict:
     return {"system": system, "code": code, "display": display}
 
 
+# Codes checked against public references (see also dicom_out.py):
+# - SNOMED CT 4855003 "Retinopathy due to diabetes mellitus" (the parent of the severity codes
+#   in dicom_out.SEVERITY; its preferred term, as in OHDSI Athena).
+# - LOINC 71491-5 / 71490-7 "Right / Left eye Diabetic retinopathy severity level by
+#   Ophthalmoscopy" and their answer list LL2117-1 (LA18643-9 No apparent retinopathy,
+#   LA18644-7 Mild, LA18645-4 Moderate, LA18646-2 Severe non-proliferative, LA18648-8
+#   Proliferative retinopathy), as used by the eCQM value set "Diabetic Retinopathy Severity
+#   Level" (VSAC 2.16.840.1.113883.3.464.1003.1266, CMS131). The LOINC method says
+#   ophthalmoscopy; these grades come from fundus photographs, which eCQM reporting also codes
+#   this way.
+# - LOINC 18748-4 "Diagnostic imaging study" (its long common name; DICOM calls it
+#   "Diagnostic Imaging Report").
+# - HL7 v2 table 0203 "ACSN" (Accession ID) for the accession number.
+DR_SEVERITY_QUESTION = {"right": ("71491-5", "Right eye Diabetic retinopathy severity level by "
+                                             "Ophthalmoscopy"),
+                        "left": ("71490-7", "Left eye Diabetic retinopathy severity level by "
+                                            "Ophthalmoscopy")}
+DR_SEVERITY_ANSWERS = {0: ("LA18643-9", "No apparent retinopathy"),
+                       1: ("LA18644-7", "Mild non-proliferative retinopathy"),
+                       2: ("LA18645-4", "Moderate non-proliferative retinopathy"),
+                       3: ("LA18646-2", "Severe non-proliferative retinopathy"),
+                       4: ("LA18648-8", "Proliferative retinopathy")}
+
+
 def _severity(grade: int) -> dict:
     code, scheme, meaning = SEVERITY[grade]
-    codings = [_coding(LOCAL, f"icdr-{grade}", f"ICDR grade {grade}: {meaning}")]
+    codings = [_coding(LOINC, *DR_SEVERITY_ANSWERS[grade]),
+               _coding(LOCAL, f"icdr-{grade}", f"ICDR grade {grade}: {meaning}")]
     if scheme == "SCT":
         codings.insert(0, _coding(SNOMED, code, meaning))
     return {"coding": codings, "text": meaning}
@@ -63,7 +89,9 @@ def _issued(patient: dict) -> str:
 
 def bundle_for(patient: dict, images: list[dict], pdf: bytes | None,
                study_uid: str | None, accession: str = "", sex: str = "") -> dict:
-    """The FHIR R4 Bundle (a dict) of one visit."""
+    """The FHIR R4 Bundle (a dict) of one visit; ``accession`` and ``sex`` (from the source
+    photographs' DICOM header) fall back to the visit record's own."""
+    accession = accession or patient.get("accession") or ""
     digest = result_digest(patient, images)
     ids = {name: _uuid(name, digest) for name in ("bundle", "patient", "study", "report")}
     patient_ref = {"reference": f"urn:uuid:{ids['patient']}"}
@@ -76,7 +104,8 @@ def bundle_for(patient: dict, images: list[dict], pdf: bytes | None,
         person["name"] = [{"text": patient["patient_name"]}]
     if patient.get("birth_date"):
         person["birthDate"] = patient["birth_date"]
-    gender = {"F": "female", "M": "male", "O": "other"}.get(sex.upper()[:1]) if sex else None
+    # FHIR administrative-gender codes are the words of DICOM's F, M and O.
+    gender = SEXES.get(sex_code(sex or patient.get("patient_sex")))
     if gender:
         person["gender"] = gender
     entries.append(person)
@@ -104,7 +133,9 @@ def bundle_for(patient: dict, images: list[dict], pdf: bytes | None,
         grade_id, ref_id = _uuid("grade", eye, digest), _uuid("referable", eye, digest)
         entries.append({
             "resourceType": "Observation", "id": grade_id, **common,
-            "code": {"coding": [_coding(SNOMED, "4855003", "Diabetic retinopathy"),
+            "code": {"coding": [_coding(LOINC, *DR_SEVERITY_QUESTION[eye]),
+                                _coding(SNOMED, "4855003",
+                                        "Retinopathy due to diabetes mellitus"),
                                 _coding(LOCAL, "icdr-grade", "ICDR diabetic retinopathy grade")],
                      "text": f"ICDR diabetic retinopathy grade, {eye} eye"},
             "valueCodeableConcept": _severity(int(grade))})
@@ -122,7 +153,7 @@ def bundle_for(patient: dict, images: list[dict], pdf: bytes | None,
         results += [{"reference": f"urn:uuid:{grade_id}"}, {"reference": f"urn:uuid:{ref_id}"}]
     report: dict = {
         "resourceType": "DiagnosticReport", "id": ids["report"], "status": "final",
-        "code": {"coding": [_coding(LOINC, "18748-4", "Diagnostic imaging report")],
+        "code": {"coding": [_coding(LOINC, "18748-4", "Diagnostic imaging study")],
                  "text": "Diabetic retinopathy screening report"},
         "subject": patient_ref, "effectiveDateTime": issued, "issued": issued,
         "result": results,
