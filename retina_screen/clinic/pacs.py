@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError, RetinaScreenError
+from ..errors import ConfigError, OutputError, RetinaScreenError
+from ..results import PatientResult
 from ..settings import Settings
 from .outbox import Entry, Outbox
 
@@ -43,6 +44,8 @@ class SendSummary:
     patients_pending: int
     destination: str
     error: str = ""  # why instances are still pending ("" when none are)
+    #: send_patient only: "sent" or "pending" for that patient's results
+    status: str = ""
 
 
 def destination(settings: Settings) -> str:
@@ -90,33 +93,47 @@ def source_paths(out_dir: Path, images: list[dict]) -> list[Path]:
     return found
 
 
+def _queued_digests(outbox: Outbox) -> set[str]:
+    """Digests of the visits already queued: sent, or waiting on disk (a missing file: build
+    them again; the same UIDs come out)."""
+    state = outbox.read()
+    return state.digests() - {e.digest for e in state.pending
+                              if not (outbox.folder / e.file).is_file()}
+
+
+def _queue_visit(outbox: Outbox, patient: dict, images: list[dict], pdf: bytes | None,
+                 sources: list[Path], settings: Settings) -> int:
+    """Build one visit's DICOM results and put them in the queue; returns instances queued."""
+    from .dicom_out import build_instances, dataset_bytes, result_digest, source_study
+
+    digest = result_digest(patient, images)
+    instances = build_instances(patient, images, pdf, source_study(sources), settings)
+    queued = 0
+    # The SR last: its queued event marks the visit as queued (_queued_digests above).
+    for kind, ds in (("pdf", instances.pdf), ("sr", instances.sr)):
+        if ds is None:
+            continue
+        outbox.put(ds.SOPInstanceUID, patient["patient_id"], patient.get("visit") or "",
+                   kind, digest, dataset_bytes(ds))
+        queued += 1
+    return queued
+
+
 def queue_results(out_dir: Path, settings: Settings) -> int:
     """Queue the DICOM results of every visit not queued yet; returns instances queued."""
-    from .dicom_out import build_instances, dataset_bytes, result_digest, source_study
+    from .dicom_out import result_digest
 
     out_dir = Path(out_dir)
     outbox = Outbox(out_dir, settings.file_mode)
-    state = outbox.read()
-    # A visit is queued when its instances are sent or wait on disk (a missing file: build
-    # them again; the same UIDs come out).
-    known = state.digests() - {e.digest for e in state.pending
-                               if not (outbox.folder / e.file).is_file()}
+    known = _queued_digests(outbox)
     queued = 0
     for patient, images in visits(out_dir):
-        digest = result_digest(patient, images)
-        if digest in known:
+        if result_digest(patient, images) in known:
             continue
         report = out_dir / patient["report"] if patient.get("report") else None
         pdf = report.read_bytes() if report is not None and report.is_file() else None
-        source = source_study(source_paths(out_dir, images))
-        instances = build_instances(patient, images, pdf, source, settings)
-        # The SR last: its queued event marks the visit as queued (digests() above).
-        for kind, ds in (("pdf", instances.pdf), ("sr", instances.sr)):
-            if ds is None:
-                continue
-            outbox.put(ds.SOPInstanceUID, patient["patient_id"], patient.get("visit") or "",
-                       kind, digest, dataset_bytes(ds))
-            queued += 1
+        queued += _queue_visit(outbox, patient, images, pdf, source_paths(out_dir, images),
+                               settings)
     return queued
 
 
@@ -233,36 +250,96 @@ def _audit(auditor, settings: Settings, entry: Entry, where: str,  # noqa: ANN00
     })
 
 
+def _send_audited(out_dir: Path, settings: Settings, wait_s: float,
+                  audit: bool) -> tuple[int, str]:
+    """:func:`send_queued` with each confirmed instance recorded in the audit trail."""
+    auditor = None
+    try:
+        if audit:
+            from ..audit import AuditTrail
+
+            auditor = AuditTrail(settings.audit_db, settings.file_mode,
+                                 key_path=settings.audit_key)
+        return send_queued(out_dir, settings, wait_s=wait_s, auditor=auditor)
+    finally:
+        if auditor is not None:
+            auditor.close()
+
+
+def _summary(out_dir: Path, settings: Settings, queued: int, sent: int, error: str,
+             visit: tuple[str, str] | None = None) -> SendSummary:
+    state = Outbox(out_dir).read()
+    pending = state.pending
+    status = state.status_by_visit().get(visit, "") if visit is not None else ""
+    return SendSummary(queued, sent, len(pending),
+                       len({(e.patient_id, e.visit) for e in pending}), destination(settings),
+                       error if pending else "", status)
+
+
 def send_results(out_dir: Path, settings: Settings, *, wait_s: float = 0.0,
                  audit: bool = True) -> SendSummary:
     """Queue every screened visit of ``out_dir`` not queued yet and send the queue to the PACS
     (under the output folder's lock; ``patients.csv`` is rewritten with the ``pacs`` column).
-    Results that cannot be sent stay queued; nothing is sent twice."""
+    Results that cannot be sent stay queued; nothing is sent twice. A folder without batch
+    results but with a queue (the desktop app's report folder) has its queue sent."""
     from ..batch import output_lock
 
     require_pacs(settings)
     out_dir = Path(out_dir)
-    if not (out_dir / "results.jsonl").is_file():
-        raise ConfigError(f"{out_dir} holds no batch results (no results.jsonl)")
-    auditor = None
+    batch = (out_dir / "results.jsonl").is_file()
+    if not batch and not Outbox(out_dir).exists():
+        raise ConfigError(f"{out_dir} holds no batch results (no results.jsonl) and no PACS "
+                          "queue")
     with output_lock(out_dir):
         try:
-            queued = queue_results(out_dir, settings)
-            if audit:
-                from ..audit import AuditTrail
-
-                auditor = AuditTrail(settings.audit_db, settings.file_mode,
-                                     key_path=settings.audit_key)
-            sent, error = send_queued(out_dir, settings, wait_s=wait_s, auditor=auditor)
+            queued = queue_results(out_dir, settings) if batch else 0
+            sent, error = _send_audited(out_dir, settings, wait_s, audit)
         finally:
-            if auditor is not None:
-                auditor.close()
-            refresh_tables(out_dir, settings)
-    state = Outbox(out_dir).read()
-    pending = state.pending
-    return SendSummary(queued, sent, len(pending),
-                       len({(e.patient_id, e.visit) for e in pending}), destination(settings),
-                       error if pending else "")
+            if batch:
+                refresh_tables(out_dir, settings)
+    return _summary(out_dir, settings, queued, sent, error)
+
+
+def patient_visit(result: PatientResult) -> str:
+    """The visit of a patient screened in the desktop app: the screening date."""
+    return result.patient.screening_date or result.screened_at[:10]
+
+
+def send_patient(result: PatientResult, out_dir: Path, settings: Settings, *,
+                 pdf: bytes | None = None, wait_s: float = 0.0,
+                 audit: bool = True) -> SendSummary:
+    """Queue one patient screened in the desktop app (its SR and report, the same instances a
+    batch makes) in ``out_dir``'s queue and send the queue to the PACS, as :func:`send_results`
+    does for a batch: the same queue, retries, audit records and UIDs, so sending the same
+    result again sends nothing twice. ``pdf``: the report (built here when None).
+    ``status`` of the summary says whether this patient's results are "sent" or "pending"."""
+    from ..batch import output_lock
+    from ..journal import image_record, patient_record
+    from .dicom_out import result_digest
+
+    require_pacs(settings)
+    out_dir = Path(out_dir)
+    if pdf is None:
+        from ..report import report_bytes
+
+        pdf = report_bytes(result, settings)
+    visit = patient_visit(result)
+    images = [image_record(i, result.patient.patient_id) for i in result.images]
+    patient = {**patient_record(result, [i.source for i in result.images], None, visit),
+               "patient_sex": result.patient.sex, "accession": result.patient.accession}
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {out_dir}: {exc.strerror or exc}") from exc
+    with output_lock(out_dir):
+        outbox = Outbox(out_dir, settings.file_mode)
+        queued = 0
+        if result_digest(patient, images) not in _queued_digests(outbox):
+            sources = [Path(i.source) for i in result.images if Path(i.source).is_file()]
+            queued = _queue_visit(outbox, patient, images, pdf, sources, settings)
+        sent, error = _send_audited(out_dir, settings, wait_s, audit)
+    return _summary(out_dir, settings, queued, sent, error,
+                    (result.patient.patient_id, visit))
 
 
 def refresh_tables(out_dir: Path, settings: Settings) -> None:

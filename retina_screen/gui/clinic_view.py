@@ -1,5 +1,6 @@
 """Clinic systems in the desktop app: the worklist dialog (pick a scheduled patient to fill the
-patient form) and "Send to PACS" for a batch's output folder, with what is still queued.
+patient form), "Send to PACS" for the patient on screen (with its state: sending, sent, queued,
+not sent) and for a batch's output folder (with what is still queued).
 
 The work (C-FIND, building and sending DICOM) runs in :mod:`.workers` tasks over the Qt-free
 core (:mod:`retina_screen.clinic`); nothing connects unless ``worklist_host``/``pacs_host`` is
@@ -149,10 +150,13 @@ class WorklistDialog(QDialog):
 
 
 def fill_patient_form(form: Any, entry: Any) -> None:
-    """Put a worklist patient into the patient form (ID, name, date of birth)."""
+    """Put a worklist patient into the patient form (ID, name, date of birth, sex, accession
+    number)."""
     form.patient_id.setText(entry.patient_id)
     form.name.setText(entry.patient_name)
     form.birth_date.setText(entry.birth_date)
+    form.accession.setText(entry.accession)
+    form.set_sex(entry.sex)
     form.check_birth_date()  # validates the date and emits changed
 
 
@@ -251,6 +255,114 @@ class PacsPanel(QWidget):
                 summary.sent, summary.destination))
 
 
+class PatientPacsPanel(QWidget):
+    """"Send to PACS" for the patient on the patient page, and where its results stand:
+    sending, sent, queued (the PACS could not be reached: sent with the next send), or not
+    sent (an error). Disabled, with a tooltip saying why, while no PACS is configured."""
+
+    def __init__(self, page: Any, settings: Callable[[], Settings],
+                 message: Callable[[str, str], None]) -> None:
+        super().__init__(page.result_panel)
+        self.page = page
+        self._settings = settings
+        self._message = message
+        self.task = None
+        # "", "sending", "sent", "pending" or "failed", for the result of self.sent_key.
+        self.state = ""
+        self.sent_key: tuple[str, str] | None = None
+        self.action: QAction | None = None  # the menu's action, enabled with the button
+        self.button = QPushButton(self.tr("Send to &PACS"))
+        self.button.setObjectName("sendPatientToPacs")
+        self.button.setMinimumHeight(34)
+        self.button.setAutoDefault(True)
+        self.button.setAccessibleName(self.tr("Send this patient's results to the PACS"))
+        # The button goes beside the result panel's Print button (install()); this widget
+        # holds the state line, shown only once there is a state (no height otherwise).
+        self.label = QLabel()
+        self.label.setObjectName("muted")
+        self.label.setWordWrap(True)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label, 1)
+        self.button.clicked.connect(self.send)
+        page.resultShown.connect(lambda _r: self.refresh())
+        self.refresh()
+
+    @staticmethod
+    def _key(result: Any) -> tuple[str, str] | None:
+        return None if result is None else (result.patient.patient_id, result.screened_at)
+
+    def refresh(self) -> None:
+        configured = bool(self._settings().pacs_host.strip())
+        session = self.page.session
+        ready = session.result is not None and not session.pending
+        self.button.setEnabled(configured and ready and self.task is None)
+        if not configured:
+            self.button.setToolTip(self.tr(
+                "No PACS is configured: set pacs_host, pacs_port and pacs_ae_title in the "
+                "settings file to send results to the PACS."))
+        else:
+            self.button.setToolTip(self.tr(
+                "Send this patient's report and structured report to the PACS; what cannot be "
+                "sent stays queued and goes with the next send"))
+        if self.action is not None:
+            self.action.setEnabled(self.button.isEnabled())
+            self.action.setToolTip(self.button.toolTip())
+        if self.task is None and self._key(session.result) != self.sent_key:
+            self.state = ""  # another patient, or screened again: not sent yet
+        self._show_state()
+
+    def _show_state(self, detail: str = "") -> None:
+        texts = {"sending": self.tr("PACS: sending…"),
+                 "sent": self.tr("PACS: sent."),
+                 "pending": self.tr("PACS: queued, not sent yet ({0}). Send again when the "
+                                    "PACS is back.").format(detail),
+                 "failed": self.tr("PACS: not sent ({0}).").format(detail)}
+        if self.state in ("pending", "failed") and not detail:
+            return  # keep the text that explains it
+        self.label.setText(texts.get(self.state, ""))
+        self.label.setAccessibleName(self.label.text())
+        self.setVisible(bool(self.state))
+
+    def send(self) -> None:
+        """Queue and send the patient's results on a worker thread (the same queue and code
+        as ``batch --send``, :func:`retina_screen.clinic.pacs.send_patient`)."""
+        from ..clinic.pacs import send_patient
+
+        settings = self._settings()
+        if self.task is not None or not settings.pacs_host.strip():
+            return
+        result = self.page.checked_result()
+        if result is None:
+            return
+        self.sent_key = self._key(result)
+        self.state = "sending"
+        self._show_state()
+        self.button.setEnabled(False)
+        self.task = run_task(send_patient, result, Path(settings.output_dir), settings,
+                             on_done=self._sent)
+
+    def _sent(self, summary: Any, error: BaseException | None) -> None:
+        self.task = None
+        if error is not None:
+            self.state = "failed"
+            text = plain_message(error, "send the results to the PACS")
+            self._show_state(text)
+            self._message("error", text)
+        elif summary.status == "sent":
+            self.state = "sent"
+            self._show_state()
+            self._message("info", self.tr("The patient's results were sent to the PACS "
+                                          "{0}.").format(summary.destination))
+        else:
+            self.state = "pending"
+            self._show_state(summary.error or self.tr("not confirmed by the PACS"))
+            self._message("warning", self.tr(
+                "The patient's results stay queued and are sent next time ({0}).").format(
+                    summary.error))
+        self.refresh()
+
+
 def install(window: Any) -> None:
     """Add the worklist action (menu and a button under the patient form) and the PACS panel
     (beside the batch page's patient table) to the main window."""
@@ -269,6 +381,25 @@ def install(window: Any) -> None:
     button.clicked.connect(worklist_action.trigger)
     form.layout().addWidget(button)
     window.worklist_button = button
+
+    patient_page = window.patient_page
+    patient_panel = PatientPacsPanel(patient_page, lambda: window.settings, window.show_message)
+    window.patient_pacs_panel = patient_panel
+    result_panel = patient_page.result_panel
+    result_layout = result_panel.layout()
+    result_layout.insertWidget(max(result_layout.count() - 1, 0), patient_panel)
+    grid = result_panel.button_grid  # Print | Send to PACS, then Save PDF | New patient
+    grid.removeWidget(result_panel.print_button)
+    grid.addWidget(result_panel.print_button, 0, 0)
+    grid.addWidget(patient_panel.button, 0, 1)
+    QWidget.setTabOrder(result_panel.print_button, patient_panel.button)
+    QWidget.setTabOrder(patient_panel.button, result_panel.save_button)
+    send_patient_action = QAction(translate("MainWindow", "Send this &patient to PACS"), window)
+    send_patient_action.setObjectName("sendPatientAction")
+    send_patient_action.triggered.connect(lambda _c=False: patient_panel.send())
+    window.send_patient_action = send_patient_action
+    patient_panel.action = send_patient_action
+    menu.addAction(send_patient_action)
 
     page = window.batch_page
     panel = PacsPanel(page, lambda: window.settings, window.show_message)

@@ -48,7 +48,7 @@ from PySide6.QtWidgets import (
 
 from ..loading import DicomInfo
 from ..naming import safe_file_stem
-from ..results import Eye, Outcome, PatientInfo, PatientResult
+from ..results import Eye, Outcome, PatientInfo, PatientResult, sex_code
 from ..settings import Settings
 from .i18n import engine_text
 from .icons import NEUTRAL, OUTCOME_COLOURS, line_icon, outcome_icon, status_icon
@@ -67,6 +67,7 @@ PHOTO_FILTER = ("Photographs (*.jpg *.jpeg *.png *.tif *.tiff *.bmp *.dcm *.dico
                 "All files (*)")
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".dcm", ".dicom"}
 DIABETES_TYPES = ("", "type 1", "type 2", "gestational", "other")
+SEX_CODES = ("", "F", "M", "O")  # the sex combo box's items, as DICOM codes
 EYE_SHORT = {Eye.RIGHT: QT_TRANSLATE_NOOP("ResultPanel", "Right (OD)"),
              Eye.LEFT: QT_TRANSLATE_NOOP("ResultPanel", "Left (OS)"),
              Eye.UNKNOWN: QT_TRANSLATE_NOOP("ResultPanel", "Eye not known")}
@@ -154,7 +155,7 @@ class ViewerFrame(QFrame):
 
 # ------------------------------------------------------------------------------------------------
 class PatientForm(QFrame):
-    """Patient ID, name, date of birth and diabetes type."""
+    """Patient ID, name, date of birth, sex, diabetes type and accession number."""
 
     changed = Signal()
 
@@ -177,6 +178,14 @@ class PatientForm(QFrame):
         self.diabetes.addItems([self.tr("not recorded"), self.tr("Type 1"), self.tr("Type 2"),
                                 self.tr("Gestational"), self.tr("Other")])
         self.diabetes.setAccessibleName(self.tr("Diabetes type"))
+        self.sex = QComboBox()
+        self.sex.addItems([self.tr("not recorded"), self.tr("Female"), self.tr("Male"),
+                           self.tr("Other")])
+        self.sex.setAccessibleName(self.tr("Sex"))
+        self.accession = QLineEdit()
+        self.accession.setPlaceholderText(self.tr("e.g. from the worklist"))
+        self.accession.setAccessibleName(self.tr("Accession number"))
+        self.accession.setMaxLength(16)  # DICOM AccessionNumber (SH)
 
         title = QLabel(self.tr("Patient"))
         title.setObjectName("sectionTitle")
@@ -185,7 +194,9 @@ class PatientForm(QFrame):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         for label, field in ((self.tr("&ID"), self.patient_id), (self.tr("&Name"), self.name),
                              (self.tr("&Date of birth"), self.birth_date),
-                             (self.tr("Dia&betes"), self.diabetes)):
+                             (self.tr("Se&x"), self.sex),
+                             (self.tr("Dia&betes"), self.diabetes),
+                             (self.tr("&Accession no."), self.accession)):
             caption = QLabel(label)
             caption.setBuddy(field)
             form.addRow(caption, field)
@@ -194,10 +205,11 @@ class PatientForm(QFrame):
         layout.addWidget(title)
         layout.addLayout(form)
 
-        for edit in (self.patient_id, self.name):
+        for edit in (self.patient_id, self.name, self.accession):
             edit.editingFinished.connect(self.changed)
         self.birth_date.editingFinished.connect(self.check_birth_date)
-        self.diabetes.currentIndexChanged.connect(lambda _i: self.changed.emit())
+        for combo in (self.diabetes, self.sex):
+            combo.currentIndexChanged.connect(lambda _i: self.changed.emit())
 
     def check_birth_date(self) -> None:
         self._mark_birth_date(not self.birth_date_problem())
@@ -219,25 +231,38 @@ class PatientForm(QFrame):
             name=self.name.text().strip(),
             birth_date=self.valid_birth_date() or "",
             diabetes_type=DIABETES_TYPES[self.diabetes.currentIndex()],
+            sex=SEX_CODES[self.sex.currentIndex()],
+            accession=self.accession.text().strip(),
         )
+
+    def set_sex(self, code: str) -> None:
+        """Select a DICOM sex code ("F", "M", "O"; anything else: not recorded)."""
+        self.sex.setCurrentIndex(SEX_CODES.index(sex_code(code)))
 
     def prefill(self, dicom: DicomInfo) -> bool:
         """Fill empty fields from DICOM tags; True if anything was filled."""
         filled = False
         for edit, value in ((self.patient_id, dicom.patient_id), (self.name, dicom.patient_name),
-                            (self.birth_date, dicom.birth_date)):
+                            (self.birth_date, dicom.birth_date),
+                            (self.accession, dicom.accession)):
             if value and not edit.text().strip():
                 edit.setText(value)
                 filled = True
+        if dicom.sex and self.sex.currentIndex() == 0:
+            self.sex.blockSignals(True)
+            self.set_sex(dicom.sex)
+            self.sex.blockSignals(False)
+            filled = True
         if filled:
             self.changed.emit()
         return filled
 
     def clear(self) -> None:
-        for edit in (self.patient_id, self.name, self.birth_date):
+        for edit in (self.patient_id, self.name, self.birth_date, self.accession):
             edit.clear()
         self._mark_birth_date(True)
         self.diabetes.setCurrentIndex(0)
+        self.sex.setCurrentIndex(0)
 
     def _mark_birth_date(self, valid: bool) -> None:
         self.birth_date.setProperty("invalid", not valid)
@@ -539,6 +564,7 @@ class ResultPanel(QFrame):
             button.setMinimumHeight(34)
             button.setAutoDefault(True)  # Enter presses the focused button, as Space does
         buttons = QGridLayout()
+        self.button_grid = buttons  # clinic_view puts "Send to PACS" beside Print
         buttons.setSpacing(8)
         buttons.addWidget(self.print_button, 0, 0, 1, 2)
         buttons.addWidget(self.save_button, 1, 0)
@@ -824,8 +850,9 @@ class PatientPage(QWidget):
         layout.addWidget(splitter)
 
         # Tab order: form, then the eye slots, then the viewer, then the report buttons.
-        order = [self.form.patient_id, self.form.name, self.form.birth_date, self.form.diabetes,
-                 self.slots[Eye.RIGHT].add_button, self.slots[Eye.LEFT].add_button,
+        order = [self.form.patient_id, self.form.name, self.form.birth_date, self.form.sex,
+                 self.form.diabetes, self.form.accession, self.slots[Eye.RIGHT].add_button,
+                 self.slots[Eye.LEFT].add_button,
                  self.viewer, self.result_panel.print_button, self.result_panel.save_button,
                  self.result_panel.new_button]
         for first, second in zip(order, order[1:], strict=False):
@@ -1029,6 +1056,11 @@ class PatientPage(QWidget):
         return True
 
     # reports -----------------------------------------------------------------------------------
+    def checked_result(self) -> PatientResult | None:
+        """The result with the form's details, once it can be reported (every photograph
+        screened, a patient ID, a valid date of birth); otherwise says why and returns None."""
+        return self._report_result()
+
     def _report_result(self) -> PatientResult | None:
         self.session.set_patient(self.form.info())
         result = self.session.result
@@ -1037,8 +1069,8 @@ class PatientPage(QWidget):
                                                  "screened."))
             return None
         if not result.patient.patient_id:
-            self.message.emit("warning", self.tr("Enter the patient ID before printing or "
-                                                 "saving the report."))
+            self.message.emit("warning", self.tr("Enter the patient ID before printing, "
+                                                 "saving or sending the report."))
             self.form.patient_id.setFocus()
             return None
         problem = self.form.birth_date_problem()

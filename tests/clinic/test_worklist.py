@@ -51,13 +51,18 @@ def worklist_file(entry: tuple[str, ...]) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture()
-def scheduled(orthanc: Orthanc) -> Orthanc:
+def fill_worklist(orthanc: Orthanc) -> Orthanc:
+    """Orthanc's worklist folder holds SCHEDULE, and nothing else."""
     for old in orthanc.worklists.glob("*.wl"):
         old.unlink()
     for number, entry in enumerate(SCHEDULE):
         (orthanc.worklists / f"slot{number}.wl").write_bytes(worklist_file(entry))
     return orthanc
+
+
+@pytest.fixture()
+def scheduled(orthanc: Orthanc) -> Orthanc:
+    return fill_worklist(orthanc)
 
 
 def test_worklist_lists_the_days_patients_of_the_modality(scheduled: Orthanc,

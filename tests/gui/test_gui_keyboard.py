@@ -113,9 +113,14 @@ def test_patient_flow_with_the_keyboard_only(window, srahim, wait_result, qtbot,
     QTest.keyClicks(focused(), "Jane Example")
     assert tab() is page.form.birth_date
     QTest.keyClicks(focused(), "1961-04-17")
+    assert tab() is page.form.sex
+    QTest.keyClick(focused(), Qt.Key.Key_Down)  # Female
+    assert isinstance(focused(), QComboBox) and page.form.sex.currentText() == "Female"
     assert tab() is page.form.diabetes
     QTest.keyClick(focused(), Qt.Key.Key_Down)  # Type 1
     assert isinstance(focused(), QComboBox) and page.form.diabetes.currentIndex() == 1
+    assert tab() is page.form.accession
+    QTest.keyClicks(focused(), "ACC-77")
 
     # the file dialog itself is the system's; it answers with the photographs' paths
     photos = {Eye.RIGHT: srahim / "images" / "Patient013_R.jpg",
@@ -136,6 +141,7 @@ def test_patient_flow_with_the_keyboard_only(window, srahim, wait_result, qtbot,
     result = wait_result(window)
     assert result.patient.patient_id == "SR-013" and result.patient.name == "Jane Example"
     assert result.patient.birth_date == "1961-04-17"
+    assert (result.patient.sex, result.patient.accession) == ("F", "ACC-77")
 
     # on through the photographs and the viewer to the report buttons
     seen = []

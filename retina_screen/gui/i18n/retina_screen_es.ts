@@ -1,338 +1,339 @@
-<?xml version='1.0' encoding='utf-8'?>
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
 <TS version="2.1" language="es_ES">
 <context>
     <name>BatchPage</name>
     <message>
-        <location filename="../batch_view.py" line="186" />
+        <location filename="../batch_view.py" line="186"/>
         <source>estimating time left…</source>
         <translation>calculando el tiempo restante…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="189" />
+        <location filename="../batch_view.py" line="189"/>
         <source>about {0} s left</source>
         <translation>quedan unos {0} s</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="192" />
+        <location filename="../batch_view.py" line="192"/>
         <source>about {0} min {1:02d} s left</source>
         <translation>quedan unos {0} min {1:02d} s</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="194" />
+        <location filename="../batch_view.py" line="194"/>
         <source>about {0} h {1:02d} min left</source>
         <translation>quedan unas {0} h {1:02d} min</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="199" />
+        <location filename="../batch_view.py" line="199"/>
         <source>{0:,} of {1:,} photographs</source>
         <translation>{0:,} de {1:,} fotografías</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="201" />
+        <location filename="../batch_view.py" line="201"/>
         <source>{0:,} ungradable</source>
         <translation>{0:,} no evaluables</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="203" />
+        <location filename="../batch_view.py" line="203"/>
         <source>1 error</source>
         <translation>1 error</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="204" />
+        <location filename="../batch_view.py" line="204"/>
         <source>{0:,} errors</source>
         <translation>{0:,} errores</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="207" />
+        <location filename="../batch_view.py" line="207"/>
         <source>{0:.1f} photos/s</source>
         <translation>{0:.1f} fotos/s</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="246" />
+        <location filename="../batch_view.py" line="246"/>
         <source>Camera export folder</source>
         <translation>Carpeta de exportación de la cámara</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="247" />
+        <location filename="../batch_view.py" line="247"/>
         <source>Folder the fundus camera exports photographs to</source>
         <translation>Carpeta donde la cámara de fondo de ojo exporta las fotografías</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="249" />
+        <location filename="../batch_view.py" line="249"/>
         <source>Output folder</source>
         <translation>Carpeta de salida</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="256" />
+        <location filename="../batch_view.py" line="256"/>
         <source>automatic (e.g. P001_R.jpg, P001-left-2.jpg)</source>
         <translation>automático (p. ej. P001_R.jpg, P001-left-2.jpg)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="257" />
+        <location filename="../batch_view.py" line="257"/>
         <source>File-name pattern</source>
         <translation>Patrón de nombres de archivo</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="258" />
+        <location filename="../batch_view.py" line="258"/>
         <source>Optional: how file names encode patient and eye, e.g. {patient}_{eye}_{any}</source>
         <translation>Opcional: cómo indican los nombres de archivo el paciente y el ojo, p. ej. {patient}_{eye}_{any}</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="260" />
+        <location filename="../batch_view.py" line="260"/>
         <source>Write a PDF report for each patient</source>
         <translation>Escribir un informe PDF por paciente</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="262" />
+        <location filename="../batch_view.py" line="262"/>
         <source>Keep watching the folder for new photographs</source>
         <translation>Seguir vigilando la carpeta por si llegan fotografías nuevas</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="263" />
+        <location filename="../batch_view.py" line="263"/>
         <source>Screens each new patient as the camera writes the files; runs until you press Stop.</source>
         <translation>Analiza cada paciente nuevo cuando la cámara escribe los archivos; sigue hasta que pulse Detener.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="266" />
+        <location filename="../batch_view.py" line="266"/>
         <source>&amp;Camera export folder</source>
         <translation>Carpeta de exportación de la &amp;cámara</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="267" />
+        <location filename="../batch_view.py" line="267"/>
         <source>&amp;Output folder</source>
         <translation>Carpeta de &amp;salida</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="268" />
+        <location filename="../batch_view.py" line="268"/>
         <source>File &amp;names</source>
         <translation>&amp;Nombres de archivo</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="276" />
+        <location filename="../batch_view.py" line="276"/>
         <source>Start screening</source>
         <translation>Iniciar cribado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="279" />
+        <location filename="../batch_view.py" line="279"/>
         <source>Start or resume screening the folder (Ctrl+R)</source>
         <translation>Iniciar o reanudar el cribado de la carpeta (Ctrl+R)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="280" />
+        <location filename="../batch_view.py" line="280"/>
         <source>Start screening the folder</source>
         <translation>Iniciar el cribado de la carpeta</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="281" />
-        <location filename="../batch_view.py" line="474" />
+        <location filename="../batch_view.py" line="281"/>
+        <location filename="../batch_view.py" line="474"/>
         <source>Stop</source>
         <translation>Detener</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="283" />
+        <location filename="../batch_view.py" line="283"/>
         <source>Stop safely: screened photographs are kept (Esc)</source>
         <translation>Detener sin riesgo: las fotografías analizadas se conservan (Esc)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="284" />
+        <location filename="../batch_view.py" line="284"/>
         <source>Stop screening</source>
         <translation>Detener el cribado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="301" />
+        <location filename="../batch_view.py" line="301"/>
         <source>Screen a folder</source>
         <translation>Cribado de una carpeta</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="308" />
+        <location filename="../batch_view.py" line="308"/>
         <source>Batch progress</source>
         <translation>Progreso del lote</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="312" />
+        <location filename="../batch_view.py" line="312"/>
         <source>0 of 0</source>
         <translation>0 de 0</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="314" />
+        <location filename="../batch_view.py" line="314"/>
         <source>Choose the camera export folder and press Start.</source>
         <translation>Elija la carpeta de exportación de la cámara y pulse Iniciar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="316" />
+        <location filename="../batch_view.py" line="316"/>
         <source>Batch progress details</source>
         <translation>Detalles del progreso del lote</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="328" />
+        <location filename="../batch_view.py" line="328"/>
         <source>Show only patients to &amp;refer</source>
         <translation>Mostrar solo pacientes a de&amp;rivar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="329" />
+        <location filename="../batch_view.py" line="329"/>
         <source>Show only patients to refer</source>
         <translation>Mostrar solo pacientes a derivar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="332" />
-        <location filename="../batch_view.py" line="499" />
+        <location filename="../batch_view.py" line="332"/>
+        <location filename="../batch_view.py" line="499"/>
         <source>No patients yet</source>
         <translation>Aún no hay pacientes</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="334" />
+        <location filename="../batch_view.py" line="334"/>
         <source>Open output folder</source>
         <translation>Abrir carpeta de salida</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="339" />
+        <location filename="../batch_view.py" line="339"/>
         <source>Patients</source>
         <translation>Pacientes</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="349" />
+        <location filename="../batch_view.py" line="349"/>
         <source>Screened patients</source>
         <translation>Pacientes analizados</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="395" />
+        <location filename="../batch_view.py" line="395"/>
         <source>Another camera folder</source>
         <translation>Otra carpeta de cámara</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="396" />
+        <location filename="../batch_view.py" line="396"/>
         <source>{0}
 
-Add this folder's results to that output folder anyway?</source>
+Add this folder&apos;s results to that output folder anyway?</source>
         <translation>{0}
 
 ¿Añadir de todos modos los resultados de esta carpeta a esa carpeta de salida?</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="409" />
+        <location filename="../batch_view.py" line="409"/>
         <source>Choose the camera export folder first (it must exist).</source>
         <translation>Elija primero la carpeta de exportación de la cámara (debe existir).</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="414" />
+        <location filename="../batch_view.py" line="414"/>
         <source>Choose an output folder for the results.</source>
         <translation>Elija una carpeta de salida para los resultados.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="419" />
+        <location filename="../batch_view.py" line="419"/>
         <source>Choose an output folder different from the camera folder.</source>
         <translation>Elija una carpeta de salida distinta de la carpeta de la cámara.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="437" />
+        <location filename="../batch_view.py" line="437"/>
         <source>Watching</source>
         <translation>Vigilando</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="438" />
+        <location filename="../batch_view.py" line="438"/>
         <source>Watching the camera folder: each new patient is screened as soon as the camera has written the photographs. Press Stop to end.</source>
         <translation>Vigilando la carpeta de la cámara: cada paciente nuevo se analiza en cuanto la cámara ha escrito las fotografías. Pulse Detener para terminar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="442" />
+        <location filename="../batch_view.py" line="442"/>
         <source>Starting…</source>
         <translation>Iniciando…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="443" />
+        <location filename="../batch_view.py" line="443"/>
         <source>Looking for photographs…</source>
         <translation>Buscando fotografías…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="460" />
+        <location filename="../batch_view.py" line="460"/>
         <source>Stopping…</source>
         <translation>Deteniendo…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="461" />
+        <location filename="../batch_view.py" line="461"/>
         <source>Stopping after the photographs in progress…</source>
         <translation>Deteniendo tras las fotografías en curso…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="486" />
+        <location filename="../batch_view.py" line="486"/>
         <source>watching for new photographs</source>
         <translation>vigilando si llegan fotografías nuevas</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="501" />
+        <location filename="../batch_view.py" line="501"/>
         <source>1 patient</source>
         <translation>1 paciente</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="501" />
+        <location filename="../batch_view.py" line="501"/>
         <source>{0} patients</source>
         <translation>{0} pacientes</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="502" />
+        <location filename="../batch_view.py" line="502"/>
         <source>{0} to refer · {1} to retake or grade by hand</source>
         <translation>{0} a derivar · {1} a repetir o evaluar a mano</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="505" />
+        <location filename="../batch_view.py" line="505"/>
         <source>showing referrals only</source>
         <translation>solo se muestran derivaciones</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="518" />
+        <location filename="../batch_view.py" line="518"/>
         <source>The run stopped because of a problem.</source>
         <translation>El lote se detuvo por un problema.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="519" />
-        <location filename="../batch_view.py" line="524" />
-        <location filename="../batch_view.py" line="535" />
-        <location filename="../batch_view.py" line="555" />
+        <location filename="../batch_view.py" line="519"/>
+        <location filename="../batch_view.py" line="524"/>
+        <location filename="../batch_view.py" line="535"/>
+        <location filename="../batch_view.py" line="555"/>
         <source>Stopped</source>
         <translation>Detenido</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="526" />
+        <location filename="../batch_view.py" line="526"/>
         <source>Watching stopped. The output folder holds {0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors.</source>
         <translation>Vigilancia detenida. La carpeta de salida contiene {0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3:,} errores.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="537" />
+        <location filename="../batch_view.py" line="537"/>
         <source>Stopped after {0:,} of {1:,} photographs. Press Start to resume: photographs already screened are not screened again.</source>
         <translation>Detenido tras {0:,} de {1:,} fotografías. Pulse Iniciar para reanudar: las fotografías ya analizadas no se vuelven a analizar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="540" />
+        <location filename="../batch_view.py" line="540"/>
         <source>Batch stopped safely. Press Start again to resume.</source>
         <translation>Lote detenido sin riesgo. Pulse Iniciar otra vez para reanudar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="545" />
+        <location filename="../batch_view.py" line="545"/>
         <source>Finished</source>
         <translation>Terminado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="548" />
+        <location filename="../batch_view.py" line="548"/>
         <source>{0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors</source>
         <translation>{0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3:,} errores</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="550" />
+        <location filename="../batch_view.py" line="550"/>
         <source>({0:,} from the earlier run)</source>
         <translation>({0:,} del lote anterior)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="552" />
+        <location filename="../batch_view.py" line="552"/>
         <source>Results are in results.csv and patients.csv in the output folder.</source>
         <translation>Los resultados están en results.csv y patients.csv en la carpeta de salida.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="556" />
+        <location filename="../batch_view.py" line="556"/>
         <source>Watching stopped.</source>
         <translation>Vigilancia detenida.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="565" />
+        <location filename="../batch_view.py" line="565"/>
         <source>There is no report for this patient (reports were switched off, or the run stopped before it was written).</source>
         <translation>No hay informe para este paciente (los informes estaban desactivados, o el lote se detuvo antes de escribirlo).</translation>
     </message>
@@ -340,44 +341,44 @@ Add this folder's results to that output folder anyway?</source>
 <context>
     <name>EyeSlot</name>
     <message>
-        <location filename="../patient_view.py" line="399" />
+        <location filename="../patient_view.py" line="424"/>
         <source>{0} photographs</source>
         <translation>Fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="404" />
+        <location filename="../patient_view.py" line="429"/>
         <source>Add…</source>
         <translation>Añadir…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="405" />
+        <location filename="../patient_view.py" line="430"/>
         <source>Add {0} photographs</source>
         <translation>Añadir fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="406" />
+        <location filename="../patient_view.py" line="431"/>
         <source>Choose {0} photographs from a folder</source>
         <translation>Elegir fotografías de una carpeta: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="409" />
+        <location filename="../patient_view.py" line="434"/>
         <source>Drop photographs here
 or click Add…</source>
         <translation>Suelte aquí las fotografías
 o pulse Añadir…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="432" />
+        <location filename="../patient_view.py" line="457"/>
         <source>Choose right or left eye for each of these photographs</source>
         <translation>Elija ojo derecho o izquierdo para cada una de estas fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="463" />
+        <location filename="../patient_view.py" line="488"/>
         <source>· 1 photo</source>
         <translation>· 1 foto</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="464" />
+        <location filename="../patient_view.py" line="489"/>
         <source>· {0} photos</source>
         <translation>· {0} fotos</translation>
     </message>
@@ -385,13 +386,13 @@ o pulse Añadir…</translation>
 <context>
     <name>ImageView</name>
     <message>
-        <location filename="../image_view.py" line="75" />
+        <location filename="../image_view.py" line="75"/>
         <source>Photograph viewer</source>
         <extracomment>Zoomed in this much past one display pixel per screen pixel, the full-resolution crop is shown. Longest side of the full-resolution crop (bounds memory for very large photographs).</extracomment>
         <translation>Visor de fotografías</translation>
     </message>
     <message>
-        <location filename="../image_view.py" line="76" />
+        <location filename="../image_view.py" line="76"/>
         <source>Zoom with the mouse wheel or Ctrl+plus and Ctrl+minus; drag to pan; double-click to fit.</source>
         <translation>Amplíe con la rueda del ratón o Ctrl+más y Ctrl+menos; arrastre para desplazar; doble clic para ajustar.</translation>
     </message>
@@ -399,140 +400,145 @@ o pulse Añadir…</translation>
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../main_window.py" line="85" />
+        <location filename="../main_window.py" line="85"/>
         <source>Retina Screen – diabetic retinopathy screening</source>
-        <extracomment>The window's comfortable size; smaller screens get a window that fits them (pages scroll).</extracomment>
+        <extracomment>The window&apos;s comfortable size; smaller screens get a window that fits them (pages scroll).</extracomment>
         <translation>Retina Screen – cribado de retinopatía diabética</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="96" />
+        <location filename="../main_window.py" line="96"/>
         <source>Screen a patient</source>
         <translation>Cribado de un paciente</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="98" />
+        <location filename="../main_window.py" line="98"/>
         <source>Screen a folder</source>
         <translation>Cribado de una carpeta</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="100" />
-        <location filename="../main_window.py" line="101" />
+        <location filename="../main_window.py" line="100"/>
+        <location filename="../main_window.py" line="101"/>
         <source>Screens</source>
         <translation>Pantallas</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="113" />
-        <location filename="../main_window.py" line="221" />
+        <location filename="../main_window.py" line="113"/>
+        <location filename="../main_window.py" line="221"/>
         <source>Loading the grading model…</source>
         <translation>Cargando el modelo de graduación…</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="137" />
+        <location filename="../main_window.py" line="137"/>
         <source>&amp;File</source>
         <translation>&amp;Archivo</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="144" />
+        <location filename="../main_window.py" line="144"/>
         <source>Se&amp;ttings…</source>
         <translation>&amp;Configuración…</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="149" />
+        <location filename="../main_window.py" line="149"/>
         <source>&amp;Quit</source>
         <translation>&amp;Salir</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="154" />
+        <location filename="../main_window.py" line="154"/>
         <source>&amp;View</source>
         <translation>&amp;Ver</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="155" />
+        <location filename="../main_window.py" line="155"/>
         <source>Screen a &amp;patient</source>
         <translation>Cribado de un &amp;paciente</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="158" />
+        <location filename="../main_window.py" line="158"/>
         <source>Screen a &amp;folder</source>
         <translation>Cribado de una &amp;carpeta</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="168" />
+        <location filename="../main_window.py" line="168"/>
         <source>&amp;Help</source>
         <translation>A&amp;yuda</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="169" />
+        <location filename="../main_window.py" line="169"/>
         <source>Open the &amp;log folder</source>
         <translation>Abrir la carpeta de &amp;registros</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="172" />
+        <location filename="../main_window.py" line="172"/>
         <source>&amp;About Retina Screen</source>
         <translation>&amp;Acerca de Retina Screen</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="227" />
+        <location filename="../main_window.py" line="227"/>
         <source>Screening unavailable: the grading model could not be loaded</source>
         <translation>Cribado no disponible: no se pudo cargar el modelo de graduación</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="236" />
+        <location filename="../main_window.py" line="236"/>
         <source>Model {0} {1} (sha256 {2}) ready</source>
         <translation>Modelo {0} {1} (sha256 {2}) listo</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="281" />
+        <location filename="../main_window.py" line="281"/>
         <source>Settings saved.</source>
         <translation>Configuración guardada.</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="301" />
+        <location filename="../main_window.py" line="301"/>
         <source>About Retina Screen</source>
         <translation>Acerca de Retina Screen</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="302" />
-        <source>&lt;b&gt;Retina Screen&lt;/b&gt; {0}&lt;br&gt;Offline screening of colour fundus photographs for diabetic retinopathy.&lt;br&gt;&lt;br&gt;Grading model: {1}&lt;br&gt;&lt;br&gt;Research use only: not cleared for clinical diagnosis. Every result must be reviewed under your local screening programme's rules.</source>
+        <location filename="../main_window.py" line="302"/>
+        <source>&lt;b&gt;Retina Screen&lt;/b&gt; {0}&lt;br&gt;Offline screening of colour fundus photographs for diabetic retinopathy.&lt;br&gt;&lt;br&gt;Grading model: {1}&lt;br&gt;&lt;br&gt;Research use only: not cleared for clinical diagnosis. Every result must be reviewed under your local screening programme&apos;s rules.</source>
         <translation>&lt;b&gt;Retina Screen&lt;/b&gt; {0}&lt;br&gt;Cribado sin conexión de retinopatía diabética en fotografías de fondo de ojo en color.&lt;br&gt;&lt;br&gt;Modelo de graduación: {1}&lt;br&gt;&lt;br&gt;Solo para investigación: no autorizado para el diagnóstico clínico. Cada resultado debe revisarse según las normas de su programa de cribado.</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="357" />
+        <location filename="../main_window.py" line="357"/>
         <source>Stopping the folder screening safely…</source>
         <translation>Deteniendo el cribado de la carpeta sin riesgo…</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="162" />
+        <location filename="../clinic_view.py" line="166"/>
         <source>No worklist server is configured: set worklist_host, worklist_port and worklist_ae_title in the settings file.</source>
         <translation>No hay servidor de lista de trabajo configurado: indique worklist_host, worklist_port y worklist_ae_title en el archivo de configuración.</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="257" />
+        <location filename="../clinic_view.py" line="369"/>
         <source>Patient from &amp;worklist…</source>
         <translation>Paciente de la &amp;lista de trabajo…</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="259" />
-        <source>Fill the patient form from the day's worklist</source>
+        <location filename="../clinic_view.py" line="371"/>
+        <source>Fill the patient form from the day&apos;s worklist</source>
         <translation>Rellenar el formulario del paciente desde la lista de trabajo del día</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="263" />
+        <location filename="../clinic_view.py" line="375"/>
         <source>&amp;Clinic</source>
         <translation>C&amp;línica</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="267" />
+        <location filename="../clinic_view.py" line="379"/>
         <source>From &amp;worklist…</source>
         <translation>Desde la &amp;lista de trabajo…</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="268" />
+        <location filename="../clinic_view.py" line="380"/>
         <source>Fill the patient form from the worklist</source>
         <translation>Rellenar el formulario del paciente desde la lista de trabajo</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="276" />
+        <location filename="../clinic_view.py" line="397"/>
+        <source>Send this &amp;patient to PACS</source>
+        <translation>Enviar este &amp;paciente al PACS</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="407"/>
         <source>&amp;Send batch results to PACS</source>
         <translation>&amp;Enviar los resultados del lote al PACS</translation>
     </message>
@@ -540,17 +546,17 @@ o pulse Añadir…</translation>
 <context>
     <name>MessageBar</name>
     <message>
-        <location filename="../message_bar.py" line="48" />
+        <location filename="../message_bar.py" line="48"/>
         <source>Message</source>
         <translation>Mensaje</translation>
     </message>
     <message>
-        <location filename="../message_bar.py" line="52" />
+        <location filename="../message_bar.py" line="52"/>
         <source>Dismiss</source>
         <translation>Cerrar</translation>
     </message>
     <message>
-        <location filename="../message_bar.py" line="53" />
+        <location filename="../message_bar.py" line="53"/>
         <source>Dismiss message</source>
         <translation>Cerrar el mensaje</translation>
     </message>
@@ -558,37 +564,37 @@ o pulse Añadir…</translation>
 <context>
     <name>PacsPanel</name>
     <message>
-        <location filename="../clinic_view.py" line="189" />
+        <location filename="../clinic_view.py" line="193"/>
         <source>Send to &amp;PACS</source>
         <translation>Enviar al &amp;PACS</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="190" />
+        <location filename="../clinic_view.py" line="194"/>
         <source>Send results to the PACS</source>
         <translation>Enviar resultados al PACS</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="191" />
-        <source>Send every screened patient's report and structured report to the PACS; what cannot be sent stays queued</source>
+        <location filename="../clinic_view.py" line="195"/>
+        <source>Send every screened patient&apos;s report and structured report to the PACS; what cannot be sent stays queued</source>
         <translation>Enviar al PACS el informe y el informe estructurado de cada paciente analizado; lo que no se pueda enviar queda en cola</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="225" />
+        <location filename="../clinic_view.py" line="229"/>
         <source>PACS: {0} results queued, not sent yet</source>
         <translation>PACS: {0} resultados en cola, aún sin enviar</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="236" />
+        <location filename="../clinic_view.py" line="240"/>
         <source>Sending to the PACS…</source>
         <translation>Enviando al PACS…</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="247" />
+        <location filename="../clinic_view.py" line="251"/>
         <source>{0} results sent; {1} stay queued and are sent next time ({2}).</source>
         <translation>{0} resultados enviados; {1} quedan en cola y se envían la próxima vez ({2}).</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="250" />
+        <location filename="../clinic_view.py" line="254"/>
         <source>{0} results sent to the PACS {1}.</source>
         <translation>{0} resultados enviados al PACS {1}.</translation>
     </message>
@@ -596,293 +602,388 @@ o pulse Añadir…</translation>
 <context>
     <name>PatientForm</name>
     <message>
-        <location filename="../patient_view.py" line="165" />
+        <location filename="../patient_view.py" line="166"/>
         <source>e.g. hospital number</source>
         <translation>p. ej. número de historia</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="166" />
+        <location filename="../patient_view.py" line="167"/>
         <source>Patient ID</source>
         <translation>ID del paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="168" />
+        <location filename="../patient_view.py" line="169"/>
         <source>Given name and family name</source>
         <translation>Nombre y apellidos</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="169" />
+        <location filename="../patient_view.py" line="170"/>
         <source>Patient name</source>
         <translation>Nombre del paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="171" />
+        <location filename="../patient_view.py" line="172"/>
         <source>YYYY-MM-DD</source>
         <translation>AAAA-MM-DD</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="172" />
+        <location filename="../patient_view.py" line="173"/>
         <source>Date of birth</source>
         <translation>Fecha de nacimiento</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="177" />
+        <location filename="../patient_view.py" line="178"/>
+        <location filename="../patient_view.py" line="182"/>
         <source>not recorded</source>
         <translation>no registrado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="177" />
+        <location filename="../patient_view.py" line="178"/>
         <source>Type 1</source>
         <translation>Tipo 1</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="177" />
+        <location filename="../patient_view.py" line="178"/>
         <source>Type 2</source>
         <translation>Tipo 2</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="178" />
+        <location filename="../patient_view.py" line="179"/>
         <source>Gestational</source>
         <translation>Gestacional</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="178" />
+        <location filename="../patient_view.py" line="179"/>
+        <location filename="../patient_view.py" line="183"/>
         <source>Other</source>
         <translation>Otro</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="179" />
+        <location filename="../patient_view.py" line="180"/>
         <source>Diabetes type</source>
         <translation>Tipo de diabetes</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="181" />
+        <location filename="../patient_view.py" line="182"/>
+        <source>Female</source>
+        <translation>Femenino</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="182"/>
+        <source>Male</source>
+        <translation>Masculino</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="184"/>
+        <source>Sex</source>
+        <translation>Sexo</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="186"/>
+        <source>e.g. from the worklist</source>
+        <translation>p. ej. de la lista de trabajo</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="187"/>
+        <source>Accession number</source>
+        <translation>Número de acceso</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="190"/>
         <source>Patient</source>
         <translation>Paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="186" />
+        <location filename="../patient_view.py" line="197"/>
+        <source>Se&amp;x</source>
+        <translation>Se&amp;xo</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="195"/>
         <source>&amp;ID</source>
         <translation>&amp;ID</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="186" />
+        <location filename="../patient_view.py" line="195"/>
         <source>&amp;Name</source>
         <translation>&amp;Nombre</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="187" />
+        <location filename="../patient_view.py" line="196"/>
         <source>&amp;Date of birth</source>
         <translation>&amp;Fecha de nacimiento</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="188" />
+        <location filename="../patient_view.py" line="198"/>
         <source>Dia&amp;betes</source>
         <translation>Dia&amp;betes</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="244" />
+        <location filename="../patient_view.py" line="199"/>
+        <source>&amp;Accession no.</source>
+        <translation>N.º de &amp;acceso</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="269"/>
         <source>Enter a real date as YYYY-MM-DD, not in the future</source>
         <translation>Introduzca una fecha real como AAAA-MM-DD, no futura</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="255" />
-        <source>The date of birth '{0}' is not a valid date. Enter it as YYYY-MM-DD (for example 1950-02-28) or leave it empty.</source>
+        <location filename="../patient_view.py" line="280"/>
+        <source>The date of birth &apos;{0}&apos; is not a valid date. Enter it as YYYY-MM-DD (for example 1950-02-28) or leave it empty.</source>
         <translation>La fecha de nacimiento «{0}» no es una fecha válida. Introdúzcala como AAAA-MM-DD (por ejemplo 1950-02-28) o déjela vacía.</translation>
+    </message>
+</context>
+<context>
+    <name>PatientPacsPanel</name>
+    <message>
+        <location filename="../clinic_view.py" line="274"/>
+        <source>Send to &amp;PACS</source>
+        <translation>Enviar al &amp;PACS</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="278"/>
+        <source>Send this patient&apos;s results to the PACS</source>
+        <translation>Enviar los resultados de este paciente al PACS</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="302"/>
+        <source>No PACS is configured: set pacs_host, pacs_port and pacs_ae_title in the settings file to send results to the PACS.</source>
+        <translation>No hay ningún PACS configurado: indique pacs_host, pacs_port y pacs_ae_title en el archivo de configuración para enviar resultados al PACS.</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="306"/>
+        <source>Send this patient&apos;s report and structured report to the PACS; what cannot be sent stays queued and goes with the next send</source>
+        <translation>Enviar el informe y el informe estructurado de este paciente al PACS; lo que no se pueda enviar queda en cola y sale con el próximo envío</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="316"/>
+        <source>PACS: sending…</source>
+        <translation>PACS: enviando…</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="317"/>
+        <source>PACS: sent.</source>
+        <translation>PACS: enviado.</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="318"/>
+        <source>PACS: queued, not sent yet ({0}). Send again when the PACS is back.</source>
+        <translation>PACS: en cola, aún no enviado ({0}). Vuelva a enviar cuando el PACS esté disponible.</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="320"/>
+        <source>PACS: not sent ({0}).</source>
+        <translation>PACS: no enviado ({0}).</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="355"/>
+        <source>The patient&apos;s results were sent to the PACS {0}.</source>
+        <translation>Los resultados del paciente se enviaron al PACS {0}.</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="359"/>
+        <source>not confirmed by the PACS</source>
+        <translation>el PACS no lo ha confirmado</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="361"/>
+        <source>The patient&apos;s results stay queued and are sent next time ({0}).</source>
+        <translation>Los resultados del paciente quedan en cola y se enviarán la próxima vez ({0}).</translation>
     </message>
 </context>
 <context>
     <name>PatientPage</name>
     <message>
-        <location filename="../patient_view.py" line="63" />
+        <location filename="../patient_view.py" line="63"/>
         <source>Heatmap: areas that most influenced the grade (brightest yellow = strongest). It is not a map of lesions.</source>
         <translation>Mapa de calor: zonas que más influyeron en el grado (amarillo más brillante = más influencia). No es un mapa de lesiones.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="716" />
+        <location filename="../patient_view.py" line="742"/>
         <source>&amp;Open photographs…</source>
         <extracomment>Asks before an unsaved screening is discarded; ``quitting`` when the window closes.</extracomment>
         <translation>&amp;Abrir fotografías…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="719" />
+        <location filename="../patient_view.py" line="745"/>
         <source>Add photographs of this patient</source>
         <translation>Añadir fotografías de este paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="720" />
+        <location filename="../patient_view.py" line="746"/>
         <source>&amp;New patient</source>
         <translation>&amp;Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="721" />
+        <location filename="../patient_view.py" line="747"/>
         <source>Clear everything for the next patient</source>
         <translation>Borrar todo para el siguiente paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="724" />
+        <location filename="../patient_view.py" line="750"/>
         <source>&amp;Print report…</source>
         <translation>&amp;Imprimir informe…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="726" />
+        <location filename="../patient_view.py" line="752"/>
         <source>Preview and print the report</source>
         <translation>Vista previa e impresión del informe</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="728" />
+        <location filename="../patient_view.py" line="754"/>
         <source>&amp;Save PDF…</source>
         <translation>&amp;Guardar PDF…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="730" />
+        <location filename="../patient_view.py" line="756"/>
         <source>Save the report as a PDF file</source>
         <translation>Guardar el informe como archivo PDF</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="732" />
+        <location filename="../patient_view.py" line="758"/>
         <source>Show &amp;heatmap</source>
         <translation>Mostrar &amp;mapa de calor</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="734" />
+        <location filename="../patient_view.py" line="760"/>
         <source>Overlay where the model looked on the photograph</source>
         <translation>Superponer dónde miró el modelo en la fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="737" />
+        <location filename="../patient_view.py" line="763"/>
         <source>Zoom &amp;in</source>
         <translation>&amp;Ampliar</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="739" />
+        <location filename="../patient_view.py" line="765"/>
         <source>Zoom in on the photograph</source>
         <translation>Ampliar la fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="740" />
+        <location filename="../patient_view.py" line="766"/>
         <source>Zoom &amp;out</source>
         <translation>&amp;Reducir</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="742" />
+        <location filename="../patient_view.py" line="768"/>
         <source>Zoom out</source>
         <translation>Reducir</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="743" />
+        <location filename="../patient_view.py" line="769"/>
         <source>&amp;Fit to window</source>
         <translation>Ajustar a la &amp;ventana</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="744" />
+        <location filename="../patient_view.py" line="770"/>
         <source>Show the whole photograph</source>
         <translation>Mostrar la fotografía completa</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="772" />
-        <location filename="../patient_view.py" line="931" />
+        <location filename="../patient_view.py" line="798"/>
+        <location filename="../patient_view.py" line="958"/>
         <source>No photograph selected</source>
         <translation>Ninguna fotografía seleccionada</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="807" />
+        <location filename="../patient_view.py" line="833"/>
         <source>Print report</source>
         <translation>Imprimir informe</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="808" />
-        <location filename="../patient_view.py" line="1067" />
+        <location filename="../patient_view.py" line="834"/>
+        <location filename="../patient_view.py" line="1099"/>
         <source>Save report as PDF</source>
         <translation>Guardar informe como PDF</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="809" />
+        <location filename="../patient_view.py" line="835"/>
         <source>New patient</source>
         <translation>Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="857" />
+        <location filename="../patient_view.py" line="884"/>
         <source>Add {0} photographs</source>
         <translation>Añadir fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="858" />
+        <location filename="../patient_view.py" line="885"/>
         <source>Add photographs</source>
         <translation>Añadir fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="930" />
+        <location filename="../patient_view.py" line="957"/>
         <source>Select or drop a photograph</source>
         <translation>Seleccione o suelte una fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="978" />
+        <location filename="../patient_view.py" line="1005"/>
         <source>Heatmap: no area stood out to the model in this photograph.</source>
         <translation>Mapa de calor: ninguna zona destacó para el modelo en esta fotografía.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="986" />
+        <location filename="../patient_view.py" line="1013"/>
         <source>Patient details were filled in from the DICOM file. Check them before printing.</source>
         <translation>Los datos del paciente se rellenaron desde el archivo DICOM. Compruébelos antes de imprimir.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="990" />
+        <location filename="../patient_view.py" line="1017"/>
         <source>A DICOM photograph carries a different patient ID from the one entered. Check that it is this patient.</source>
         <translation>Una fotografía DICOM tiene un ID de paciente distinto del introducido. Compruebe que es este paciente.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1005" />
+        <location filename="../patient_view.py" line="1032"/>
         <source>Quit without the report?</source>
         <translation>¿Salir sin el informe?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1006" />
+        <location filename="../patient_view.py" line="1033"/>
         <source>The screening result has not been printed or saved. Quit Retina Screen anyway? The result will be lost.</source>
         <translation>El resultado del cribado no se ha impreso ni guardado. ¿Salir de Retina Screen de todos modos? El resultado se perderá.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1009" />
+        <location filename="../patient_view.py" line="1036"/>
         <source>Discard this screening?</source>
         <translation>¿Descartar este cribado?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1010" />
+        <location filename="../patient_view.py" line="1037"/>
         <source>The screening result has not been printed or saved. Start a new patient anyway?</source>
         <translation>El resultado del cribado no se ha impreso ni guardado. ¿Empezar un paciente nuevo de todos modos?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1016" />
+        <location filename="../patient_view.py" line="1043"/>
         <source>Quit anyway</source>
         <translation>Salir de todos modos</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1016" />
+        <location filename="../patient_view.py" line="1043"/>
         <source>Discard and start a new patient</source>
         <translation>Descartar y empezar un paciente nuevo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1036" />
+        <location filename="../patient_view.py" line="1068"/>
         <source>Wait until every photograph has been screened.</source>
         <translation>Espere a que se hayan analizado todas las fotografías.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1040" />
-        <source>Enter the patient ID before printing or saving the report.</source>
-        <translation>Introduzca el ID del paciente antes de imprimir o guardar el informe.</translation>
+        <location filename="../patient_view.py" line="1072"/>
+        <source>Enter the patient ID before printing, saving or sending the report.</source>
+        <translation>Introduzca el ID del paciente antes de imprimir, guardar o enviar el informe.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1053" />
+        <location filename="../patient_view.py" line="1085"/>
         <source>The report font for Chinese, Japanese and Korean characters is missing from this installation: some PDF viewers and printers will show the name as empty boxes. Check the printed name.</source>
         <translation>Falta en esta instalación la fuente del informe para caracteres chinos, japoneses y coreanos: algunos visores de PDF e impresoras mostrarán el nombre como cuadros vacíos. Compruebe el nombre impreso.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1068" />
+        <location filename="../patient_view.py" line="1100"/>
         <source>PDF files (*.pdf)</source>
         <translation>Archivos PDF (*.pdf)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1088" />
+        <location filename="../patient_view.py" line="1120"/>
         <source>Report saved to {0}</source>
         <translation>Informe guardado en {0}</translation>
     </message>
@@ -890,42 +991,42 @@ o pulse Añadir…</translation>
 <context>
     <name>PatientTableModel</name>
     <message>
-        <location filename="../batch_view.py" line="60" />
+        <location filename="../batch_view.py" line="60"/>
         <source>Patient ID</source>
         <translation>ID del paciente</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="61" />
+        <location filename="../batch_view.py" line="61"/>
         <source>Eyes</source>
         <translation>Ojos</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="62" />
+        <location filename="../batch_view.py" line="62"/>
         <source>Outcome</source>
         <translation>Resultado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="63" />
+        <location filename="../batch_view.py" line="63"/>
         <source>Interval</source>
         <translation>Plazo</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="64" />
+        <location filename="../batch_view.py" line="64"/>
         <source>Report</source>
         <translation>Informe</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="114" />
+        <location filename="../batch_view.py" line="114"/>
         <source>Open report</source>
         <translation>Abrir informe</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="119" />
+        <location filename="../batch_view.py" line="119"/>
         <source>Double-click to preview and print the report</source>
         <translation>Doble clic para ver e imprimir el informe</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="120" />
+        <location filename="../batch_view.py" line="120"/>
         <source>No report was written for this patient</source>
         <translation>No se escribió informe para este paciente</translation>
     </message>
@@ -933,38 +1034,38 @@ o pulse Añadir…</translation>
 <context>
     <name>PhotoCard</name>
     <message>
-        <location filename="../patient_view.py" line="289" />
+        <location filename="../patient_view.py" line="314"/>
         <source>Right eye</source>
         <translation>Ojo derecho</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="289" />
+        <location filename="../patient_view.py" line="314"/>
         <source>Left eye</source>
         <translation>Ojo izquierdo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="289" />
+        <location filename="../patient_view.py" line="314"/>
         <source>Eye not known</source>
         <translation>Ojo desconocido</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="290" />
+        <location filename="../patient_view.py" line="315"/>
         <source>Eye of this photograph</source>
         <translation>Ojo de esta fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="291" />
+        <location filename="../patient_view.py" line="316"/>
         <source>Which eye this photograph shows</source>
         <translation>Qué ojo muestra esta fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="296" />
-        <location filename="../patient_view.py" line="297" />
+        <location filename="../patient_view.py" line="321"/>
+        <location filename="../patient_view.py" line="322"/>
         <source>Remove this photograph</source>
         <translation>Quitar esta fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="350" />
+        <location filename="../patient_view.py" line="375"/>
         <source>Photograph {0}: {1}</source>
         <translation>Fotografía {0}: {1}</translation>
     </message>
@@ -972,85 +1073,85 @@ o pulse Añadir…</translation>
 <context>
     <name>ReportPreviewDialog</name>
     <message>
-        <location filename="../report_preview.py" line="148" />
-        <location filename="../report_preview.py" line="149" />
+        <location filename="../report_preview.py" line="148"/>
+        <location filename="../report_preview.py" line="149"/>
         <source>Report preview</source>
         <translation>Vista previa del informe</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="158" />
+        <location filename="../report_preview.py" line="158"/>
         <source>Preparing the preview…</source>
         <translation>Preparando la vista previa…</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="165" />
+        <location filename="../report_preview.py" line="165"/>
         <source>Report pages</source>
         <translation>Páginas del informe</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="167" />
+        <location filename="../report_preview.py" line="167"/>
         <source>&amp;Print…</source>
         <translation>&amp;Imprimir…</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="169" />
+        <location filename="../report_preview.py" line="169"/>
         <source>Print the report</source>
         <translation>Imprimir el informe</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="171" />
+        <location filename="../report_preview.py" line="171"/>
         <source>&amp;Save PDF…</source>
         <translation>&amp;Guardar PDF…</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="172" />
+        <location filename="../report_preview.py" line="172"/>
         <source>Save the report as a PDF file</source>
         <translation>Guardar el informe como archivo PDF</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="206" />
+        <location filename="../report_preview.py" line="206"/>
         <source>Please wait: the report is still being prepared.</source>
         <translation>Espere: el informe aún se está preparando.</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="218" />
+        <location filename="../report_preview.py" line="218"/>
         <source>No preview: {0}
 The report itself is ready to print or save.</source>
         <translation>Sin vista previa: {0}
 El informe está listo para imprimir o guardar.</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="231" />
+        <location filename="../report_preview.py" line="231"/>
         <source>Report page {0} of {1}</source>
         <translation>Página {0} de {1} del informe</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="247" />
+        <location filename="../report_preview.py" line="247"/>
         <source>No printer is set up on this computer. Save the report as a PDF and print it from another computer, or ask your IT support to add a printer.</source>
         <translation>No hay ninguna impresora configurada en este equipo. Guarde el informe como PDF e imprímalo desde otro equipo, o pida a su soporte informático que añada una impresora.</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="255" />
+        <location filename="../report_preview.py" line="255"/>
         <source>Print screening report</source>
         <translation>Imprimir informe de cribado</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="264" />
-        <source>This printer does not take {0} paper: the report is scaled to fit the printer's paper.</source>
+        <location filename="../report_preview.py" line="264"/>
+        <source>This printer does not take {0} paper: the report is scaled to fit the printer&apos;s paper.</source>
         <translation>Esta impresora no admite papel {0}: el informe se ajusta al papel de la impresora.</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="286" />
+        <location filename="../report_preview.py" line="286"/>
         <source>The report was sent to the printer.</source>
         <translation>El informe se envió a la impresora.</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="297" />
+        <location filename="../report_preview.py" line="297"/>
         <source>Save report as PDF</source>
         <translation>Guardar informe como PDF</translation>
     </message>
     <message>
-        <location filename="../report_preview.py" line="314" />
+        <location filename="../report_preview.py" line="314"/>
         <source>Report saved to {0}</source>
         <translation>Informe guardado en {0}</translation>
     </message>
@@ -1058,97 +1159,97 @@ El informe está listo para imprimir o guardar.</translation>
 <context>
     <name>ResultPanel</name>
     <message>
-        <location filename="../patient_view.py" line="70" />
+        <location filename="../patient_view.py" line="71"/>
         <source>Right (OD)</source>
         <translation>Derecho (OD)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="71" />
+        <location filename="../patient_view.py" line="72"/>
         <source>Left (OS)</source>
         <translation>Izquierdo (OI)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="72" />
+        <location filename="../patient_view.py" line="73"/>
         <source>Eye not known</source>
         <translation>Ojo desconocido</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="534" />
+        <location filename="../patient_view.py" line="559"/>
         <source>Print report…</source>
         <translation>Imprimir informe…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="536" />
+        <location filename="../patient_view.py" line="561"/>
         <source>Save PDF…</source>
         <translation>Guardar PDF…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="537" />
+        <location filename="../patient_view.py" line="562"/>
         <source>New patient</source>
         <translation>Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="550" />
+        <location filename="../patient_view.py" line="576"/>
         <source>Screening result</source>
         <translation>Resultado del cribado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="592" />
+        <location filename="../patient_view.py" line="618"/>
         <source>Screening…</source>
         <translation>Analizando…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="593" />
+        <location filename="../patient_view.py" line="619"/>
         <source>1 photograph being checked</source>
         <translation>1 fotografía en análisis</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="594" />
+        <location filename="../patient_view.py" line="620"/>
         <source>{0} photographs being checked</source>
         <translation>{0} fotografías en análisis</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="598" />
+        <location filename="../patient_view.py" line="624"/>
         <source>Outcome: {0}</source>
         <translation>Resultado: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="611" />
+        <location filename="../patient_view.py" line="637"/>
         <source>No photographs yet</source>
         <translation>Aún no hay fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="612" />
+        <location filename="../patient_view.py" line="638"/>
         <source>Add the right and left eye photographs</source>
         <translation>Añada las fotografías del ojo derecho e izquierdo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="614" />
+        <location filename="../patient_view.py" line="640"/>
         <source>Drop the photographs onto the eye boxes, or use Add… (Ctrl+O). Each photograph is checked as soon as it is added.</source>
         <translation>Suelte las fotografías en los recuadros de cada ojo, o use Añadir… (Ctrl+O). Cada fotografía se analiza en cuanto se añade.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="630" />
+        <location filename="../patient_view.py" line="656"/>
         <source>Eye</source>
         <translation>Ojo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="630" />
+        <location filename="../patient_view.py" line="656"/>
         <source>Grade</source>
         <translation>Grado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="631" />
+        <location filename="../patient_view.py" line="657"/>
         <source>P(referable)</source>
         <translation>P(derivable)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="651" />
+        <location filename="../patient_view.py" line="677"/>
         <source>model {0} {1}, </source>
         <translation>modelo {0} {1}, </translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="653" />
+        <location filename="../patient_view.py" line="679"/>
         <source>Screened {0} · {1}quality thresholds {2} · research use, not a diagnosis</source>
         <translation>Analizado {0} · {1}umbrales de calidad {2} · uso en investigación, no es un diagnóstico</translation>
     </message>
@@ -1156,109 +1257,109 @@ El informe está listo para imprimir o guardar.</translation>
 <context>
     <name>Results</name>
     <message>
-        <location filename="../text.py" line="32" />
+        <location filename="../text.py" line="32"/>
         <source>REFER URGENTLY</source>
         <extracomment>The outcome in large words.</extracomment>
         <translation>DERIVAR URGENTE</translation>
     </message>
     <message>
-        <location filename="../text.py" line="33" />
+        <location filename="../text.py" line="33"/>
         <source>REFER</source>
         <translation>DERIVAR</translation>
     </message>
     <message>
-        <location filename="../text.py" line="34" />
+        <location filename="../text.py" line="34"/>
         <source>NO REFERABLE DR</source>
         <translation>SIN RD DERIVABLE</translation>
     </message>
     <message>
-        <location filename="../text.py" line="35" />
+        <location filename="../text.py" line="35"/>
         <source>RETAKE PHOTOGRAPHS</source>
         <translation>REPETIR FOTOGRAFÍAS</translation>
     </message>
     <message>
-        <location filename="../text.py" line="38" />
+        <location filename="../text.py" line="38"/>
         <source>PHOTOGRAPH BOTH EYES</source>
         <translation>FOTOGRAFIAR AMBOS OJOS</translation>
     </message>
     <message>
-        <location filename="../text.py" line="53" />
+        <location filename="../text.py" line="53"/>
         <source>Refer urgently</source>
         <extracomment>Short outcome words for tables (translated when shown: :func:`outcome_short`).</extracomment>
         <translation>Derivar urgente</translation>
     </message>
     <message>
-        <location filename="../text.py" line="54" />
+        <location filename="../text.py" line="54"/>
         <source>Refer</source>
         <translation>Derivar</translation>
     </message>
     <message>
-        <location filename="../text.py" line="55" />
+        <location filename="../text.py" line="55"/>
         <source>No referable DR</source>
         <translation>Sin RD derivable</translation>
     </message>
     <message>
-        <location filename="../text.py" line="56" />
+        <location filename="../text.py" line="56"/>
         <source>Retake / human grader</source>
         <translation>Repetir / evaluador humano</translation>
     </message>
     <message>
-        <location filename="../text.py" line="73" />
+        <location filename="../text.py" line="73"/>
         <source>not gradable</source>
         <translation>no evaluable</translation>
     </message>
     <message>
-        <location filename="../text.py" line="74" />
+        <location filename="../text.py" line="74"/>
         <source>Grade {grade}: {label}</source>
         <translation>Grado {grade}: {label}</translation>
     </message>
     <message>
-        <location filename="../text.py" line="93" />
+        <location filename="../text.py" line="93"/>
         <source>No gradable photograph</source>
         <translation>Ninguna fotografía evaluable</translation>
     </message>
     <message>
-        <location filename="../text.py" line="100" />
+        <location filename="../text.py" line="100"/>
         <source>quality check failed</source>
         <translation>no superó el control de calidad</translation>
     </message>
     <message>
-        <location filename="../text.py" line="102" />
+        <location filename="../text.py" line="102"/>
         <source>. Retake this photograph</source>
         <translation>. Repita esta fotografía</translation>
     </message>
     <message>
-        <location filename="../text.py" line="110" />
+        <location filename="../text.py" line="110"/>
         <source>unreadable file</source>
         <translation>archivo ilegible</translation>
     </message>
     <message>
-        <location filename="../text.py" line="111" />
+        <location filename="../text.py" line="111"/>
         <source>Cannot use this file: {reason}. Check the file, or export it from the camera again.</source>
         <translation>No se puede usar este archivo: {reason}. Compruebe el archivo o vuelva a exportarlo desde la cámara.</translation>
     </message>
     <message>
-        <location filename="../text.py" line="115" />
+        <location filename="../text.py" line="115"/>
         <source>Ungradable.</source>
         <translation>No evaluable.</translation>
     </message>
     <message>
-        <location filename="../text.py" line="118" />
+        <location filename="../text.py" line="118"/>
         <source>Quality passed, not graded.</source>
         <translation>Calidad superada, sin grado.</translation>
     </message>
     <message>
-        <location filename="../text.py" line="119" />
+        <location filename="../text.py" line="119"/>
         <source>Quality: pass</source>
         <translation>Calidad: correcta</translation>
     </message>
     <message>
-        <location filename="../text.py" line="120" />
+        <location filename="../text.py" line="120"/>
         <source>P(referable) {p}</source>
         <translation>P(derivable) {p}</translation>
     </message>
     <message>
-        <location filename="../text.py" line="122" />
+        <location filename="../text.py" line="122"/>
         <source> · referable</source>
         <translation> · derivable</translation>
     </message>
@@ -1266,187 +1367,187 @@ El informe está listo para imprimir o guardar.</translation>
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../settings_view.py" line="44" />
-        <location filename="../settings_view.py" line="382" />
+        <location filename="../settings_view.py" line="44"/>
+        <location filename="../settings_view.py" line="382"/>
         <source>Clinic name</source>
-        <extracomment>The settings' titles and help (declared in retina_screen/settings.py), for translation.</extracomment>
+        <extracomment>The settings&apos; titles and help (declared in retina_screen/settings.py), for translation.</extracomment>
         <translation>Nombre de la clínica</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="45" />
-        <source>The clinic's name, printed at the top of every report.</source>
+        <location filename="../settings_view.py" line="45"/>
+        <source>The clinic&apos;s name, printed at the top of every report.</source>
         <translation>El nombre de la clínica, impreso al principio de cada informe.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="46" />
+        <location filename="../settings_view.py" line="46"/>
         <source>Address</source>
         <translation>Dirección</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="47" />
-        <source>The clinic's address, printed under its name (one line per line).</source>
+        <location filename="../settings_view.py" line="47"/>
+        <source>The clinic&apos;s address, printed under its name (one line per line).</source>
         <translation>La dirección de la clínica, impresa bajo su nombre (una línea por línea).</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="49" />
+        <location filename="../settings_view.py" line="49"/>
         <source>Logo</source>
         <translation>Logotipo</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="50" />
+        <location filename="../settings_view.py" line="50"/>
         <source>Image printed at the top left of every report.</source>
         <translation>Imagen impresa arriba a la izquierda de cada informe.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="51" />
-        <location filename="../settings_view.py" line="385" />
+        <location filename="../settings_view.py" line="51"/>
+        <location filename="../settings_view.py" line="385"/>
         <source>Operator</source>
         <translation>Operador</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="52" />
+        <location filename="../settings_view.py" line="52"/>
         <source>Name of the person screening, recorded in reports and the audit trail.</source>
         <translation>Nombre de la persona que realiza el cribado, registrado en los informes y en la auditoría.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="54" />
+        <location filename="../settings_view.py" line="54"/>
         <source>Paper size</source>
         <translation>Tamaño del papel</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="55" />
+        <location filename="../settings_view.py" line="55"/>
         <source>Paper of the PDF reports and the printer.</source>
         <translation>Papel de los informes PDF y de la impresora.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="56" />
+        <location filename="../settings_view.py" line="56"/>
         <source>Language</source>
         <translation>Idioma</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="57" />
-        <source>Language of the app and the reports (system: the computer's language; en: English; es: Spanish).</source>
+        <location filename="../settings_view.py" line="57"/>
+        <source>Language of the app and the reports (system: the computer&apos;s language; en: English; es: Spanish).</source>
         <translation>Idioma de la aplicación y de los informes (system: el idioma del equipo; en: inglés; es: español).</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="59" />
+        <location filename="../settings_view.py" line="59"/>
         <source>Default output folder</source>
         <translation>Carpeta de salida predeterminada</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="60" />
+        <location filename="../settings_view.py" line="60"/>
         <source>Where reports are saved and batch results are written by default.</source>
         <translation>Dónde se guardan por defecto los informes y se escriben los resultados de los lotes.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="136" />
+        <location filename="../settings_view.py" line="136"/>
         <source>Browse…</source>
         <translation>Examinar…</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="137" />
+        <location filename="../settings_view.py" line="137"/>
         <source>Browse for {0}</source>
         <translation>Buscar {0}</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="171" />
+        <location filename="../settings_view.py" line="171"/>
         <source>Settings</source>
         <translation>Configuración</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="174" />
+        <location filename="../settings_view.py" line="174"/>
         <source>Clinic &amp;&amp; operator</source>
         <translation>Clínica &amp;&amp; operador</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="175" />
+        <location filename="../settings_view.py" line="175"/>
         <source>Reports &amp;&amp; output</source>
         <translation>Informes &amp;&amp; salida</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="176" />
+        <location filename="../settings_view.py" line="176"/>
         <source>Model</source>
         <translation>Modelo</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="243" />
+        <location filename="../settings_view.py" line="243"/>
         <source>Name printed on reports as the person screening</source>
         <translation>Nombre impreso en los informes como la persona que realiza el cribado</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="263" />
+        <location filename="../settings_view.py" line="263"/>
         <source>Reports are saved here by default, and batch runs write their results (results.csv, patients.csv, reports) into a folder you choose, starting here.</source>
         <translation>Los informes se guardan aquí por defecto, y los lotes escriben sus resultados (results.csv, patients.csv, informes) en una carpeta que usted elige, empezando aquí.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="270" />
+        <location filename="../settings_view.py" line="270"/>
         <source>These settings are kept in {0}, which the retina-screen command line reads too.</source>
         <translation>Esta configuración se guarda en {0}, que también lee la línea de órdenes de retina-screen.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="287" />
+        <location filename="../settings_view.py" line="287"/>
         <source>The model cannot be read: {0}</source>
         <translation>No se puede leer el modelo: {0}</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="298" />
+        <location filename="../settings_view.py" line="298"/>
         <source>Model details</source>
         <translation>Detalles del modelo</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="305" />
-        <location filename="../settings_view.py" line="314" />
+        <location filename="../settings_view.py" line="305"/>
+        <location filename="../settings_view.py" line="314"/>
         <source>Model card summary</source>
         <translation>Resumen de la ficha del modelo</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="310" />
+        <location filename="../settings_view.py" line="310"/>
         <source>Model in use (read-only)</source>
         <translation>Modelo en uso (solo lectura)</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="339" />
+        <location filename="../settings_view.py" line="339"/>
         <source>Enter the clinic name: it is printed on every report.</source>
         <translation>Introduzca el nombre de la clínica: se imprime en cada informe.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="344" />
+        <location filename="../settings_view.py" line="344"/>
         <source>The logo file is not a readable image.</source>
         <translation>El archivo del logotipo no es una imagen legible.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="350" />
+        <location filename="../settings_view.py" line="350"/>
         <source>The settings could not be saved: {0}</source>
         <translation>No se pudo guardar la configuración: {0}</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="364" />
-        <location filename="../settings_view.py" line="367" />
+        <location filename="../settings_view.py" line="364"/>
+        <location filename="../settings_view.py" line="367"/>
         <source>Welcome to Retina Screen</source>
         <translation>Bienvenido a Retina Screen</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="372" />
+        <location filename="../settings_view.py" line="372"/>
         <source>Before the first screening, enter the clinic name and your name. Both are printed on every report and can be changed later in Settings.</source>
         <translation>Antes del primer cribado, introduzca el nombre de la clínica y su nombre. Ambos se imprimen en cada informe y se pueden cambiar después en Configuración.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="380" />
+        <location filename="../settings_view.py" line="380"/>
         <source>e.g. Riverside Diabetes Clinic</source>
         <translation>p. ej. Clínica de Diabetes del Río</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="384" />
+        <location filename="../settings_view.py" line="384"/>
         <source>e.g. A. Nurse</source>
         <translation>p. ej. A. Enfermera</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="390" />
+        <location filename="../settings_view.py" line="390"/>
         <source>Your &amp;name (operator)</source>
         <translation>Su &amp;nombre (operador)</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="397" />
+        <location filename="../settings_view.py" line="397"/>
         <source>Start</source>
         <translation>Empezar</translation>
     </message>
@@ -1454,57 +1555,57 @@ El informe está listo para imprimir o guardar.</translation>
 <context>
     <name>WorklistDialog</name>
     <message>
-        <location filename="../clinic_view.py" line="51" />
+        <location filename="../clinic_view.py" line="52"/>
         <source>Patient from the worklist</source>
         <translation>Paciente de la lista de trabajo</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="60" />
+        <location filename="../clinic_view.py" line="61"/>
         <source>Scheduled date</source>
         <translation>Fecha de la cita</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="62" />
+        <location filename="../clinic_view.py" line="63"/>
         <source>Search ID, name, accession number…</source>
         <translation>Buscar ID, nombre, número de acceso…</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="63" />
+        <location filename="../clinic_view.py" line="64"/>
         <source>Search the worklist</source>
         <translation>Buscar en la lista de trabajo</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="65" />
+        <location filename="../clinic_view.py" line="66"/>
         <source>&amp;Refresh</source>
         <translation>&amp;Actualizar</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="71" />
+        <location filename="../clinic_view.py" line="72"/>
         <source>Scheduled patients</source>
         <translation>Pacientes citados</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="81" />
+        <location filename="../clinic_view.py" line="82"/>
         <source>&amp;Use this patient</source>
         <translation>&amp;Usar este paciente</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="85" />
+        <location filename="../clinic_view.py" line="86"/>
         <source>Date</source>
         <translation>Fecha</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="108" />
+        <location filename="../clinic_view.py" line="109"/>
         <source>Asking the worklist server…</source>
         <translation>Consultando el servidor de la lista de trabajo…</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="123" />
+        <location filename="../clinic_view.py" line="124"/>
         <source>{0} patients scheduled.</source>
         <translation>{0} pacientes citados.</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="124" />
+        <location filename="../clinic_view.py" line="125"/>
         <source>No patients scheduled on this day.</source>
         <translation>No hay pacientes citados este día.</translation>
     </message>
@@ -1512,18 +1613,18 @@ El informe está listo para imprimir o guardar.</translation>
 <context>
     <name>app</name>
     <message>
-        <location filename="../app.py" line="105" />
+        <location filename="../app.py" line="105"/>
         <source>Unexpected problem</source>
         <extracomment>Benchmarks: write the time (time.time()) at which the window became visible to this file.</extracomment>
         <translation>Problema inesperado</translation>
     </message>
     <message>
-        <location filename="../app.py" line="106" />
+        <location filename="../app.py" line="106"/>
         <source>A crash report was written to:</source>
         <translation>Se escribió un informe del fallo en:</translation>
     </message>
     <message>
-        <location filename="../app.py" line="108" />
+        <location filename="../app.py" line="108"/>
         <source>Something unexpected went wrong. The application keeps running; if this happens again, restart it and tell your support contact.</source>
         <translation>Algo inesperado salió mal. La aplicación sigue funcionando; si vuelve a ocurrir, reiníciela y avise a su contacto de soporte.</translation>
     </message>
@@ -1531,83 +1632,83 @@ El informe está listo para imprimir o guardar.</translation>
 <context>
     <name>messages</name>
     <message>
-        <location filename="../messages.py" line="42" />
+        <location filename="../messages.py" line="42"/>
         <source>save the report</source>
         <extracomment>What the operator was doing, as passed to :func:`plain_message` (marked for translation).</extracomment>
         <translation>guardar el informe</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="43" />
+        <location filename="../messages.py" line="43"/>
         <source>print the report</source>
         <translation>imprimir el informe</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="44" />
+        <location filename="../messages.py" line="44"/>
         <source>prepare the report</source>
         <translation>preparar el informe</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="45" />
+        <location filename="../messages.py" line="45"/>
         <source>show the preview</source>
         <translation>mostrar la vista previa</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="46" />
+        <location filename="../messages.py" line="46"/>
         <source>screen the folder</source>
         <translation>analizar la carpeta</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="47" />
+        <location filename="../messages.py" line="47"/>
         <source>apply the settings</source>
         <translation>aplicar la configuración</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="48" />
+        <location filename="../messages.py" line="48"/>
         <source>screen this photograph</source>
         <translation>analizar esta fotografía</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="60" />
+        <location filename="../messages.py" line="60"/>
         <source>Could not {0}: </source>
         <translation>No se pudo {0}: </translation>
     </message>
     <message>
-        <location filename="../messages.py" line="62" />
+        <location filename="../messages.py" line="62"/>
         <source>the grading model cannot be used ({0}). Screening is switched off until the application is reinstalled or repaired.</source>
         <translation>no se puede usar el modelo de graduación ({0}). El cribado queda desactivado hasta que se reinstale o repare la aplicación.</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="71" />
+        <location filename="../messages.py" line="71"/>
         <source>the disk is full. Free some space or choose another folder.</source>
         <translation>el disco está lleno. Libere espacio o elija otra carpeta.</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="74" />
+        <location filename="../messages.py" line="74"/>
         <source>permission denied. Choose a folder you are allowed to write to, or ask your IT support.</source>
         <translation>permiso denegado. Elija una carpeta en la que pueda escribir, o consulte a su soporte informático.</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="78" />
+        <location filename="../messages.py" line="78"/>
         <source>the file or folder no longer exists.</source>
         <translation>el archivo o la carpeta ya no existe.</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="80" />
+        <location filename="../messages.py" line="80"/>
         <source>the disk is read-only. Choose another folder.</source>
         <translation>el disco es de solo lectura. Elija otra carpeta.</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="82" />
+        <location filename="../messages.py" line="82"/>
         <source>input/output error</source>
         <translation>error de entrada/salida</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="85" />
+        <location filename="../messages.py" line="85"/>
         <source>the computer ran out of memory. Close other programs and try again.</source>
         <translation>el equipo se quedó sin memoria. Cierre otros programas y vuelva a intentarlo.</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="87" />
+        <location filename="../messages.py" line="87"/>
         <source>an unexpected problem occurred ({0}). The details were written to the log; please report it to your support contact.</source>
         <translation>se produjo un problema inesperado ({0}). Los detalles se escribieron en el registro; comuníquelo a su contacto de soporte.</translation>
     </message>
