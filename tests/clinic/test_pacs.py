@@ -337,3 +337,90 @@ def test_results_go_over_tls_when_asked(orthanc_tls: tuple[Orthanc, Path], tmp_p
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 instances sent, 0 queued" in result.stdout
     assert len(server.instances()) == 1
+
+
+KILL_PATIENTS = ("Patient006", "Patient008", "Patient013", "Patient016", "Patient017",
+                 "Patient033", "Patient036", "Patient044")
+
+
+def _count(path: Path, needle: bytes) -> int:
+    try:
+        return path.read_bytes().count(needle)
+    except FileNotFoundError:
+        return 0
+
+
+def _kill_when(args: list[str], env: dict[str, str], ready, log: Path,  # noqa: ANN001
+               timeout_s: float = 240.0) -> int | None:
+    """Start the CLI in its own process group and SIGKILL the group as soon as ``ready()``;
+    returns the exit status (negative: killed), or that of a run that ended first."""
+    import signal
+    import sys
+    import time
+
+    with open(log, "wb") as output:
+        process = subprocess.Popen([sys.executable, "-m", "retina_screen", *args], env=env,
+                                   cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while process.poll() is None:
+            if ready():
+                os.killpg(process.pid, signal.SIGKILL)
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(f"the batch did not get there in {timeout_s} s: "
+                            f"{log.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.005)
+        return process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_batch_killed_with_sigkill_and_rerun_sends_everything_once(
+        orthanc: Orthanc, srahim: Path, tmp_path: Path) -> None:
+    """A real kill: 'batch IN --out OUT --send' on real photographs is SIGKILLed while it
+    screens (some visits journaled), run again and SIGKILLed while it sends (some instances
+    confirmed), then run to the end: the PACS holds exactly one SR and one PDF per patient."""
+    orthanc.delete_all()
+    photos = tmp_path / "export"
+    photos.mkdir()
+    for patient in KILL_PATIENTS:
+        for eye in "RL":
+            shutil.copy(srahim / "images" / f"{patient}_{eye}.jpg", photos)
+    out = tmp_path / "results"
+    env = cli_env(tmp_path, **orthanc.settings())
+    args = ["batch", str(photos), "--out", str(out), "--workers", "1", "--quiet", "--send"]
+    journal, queue = out / "results.jsonl", out / "outbox" / "queue.jsonl"
+
+    # 1. Killed while screening, once two visits are journaled: nothing was sent yet.
+    status = _kill_when(args, env, lambda: _count(journal, b'"kind": "patient"') >= 2,
+                        tmp_path / "run1.log")
+    assert status == -9, (tmp_path / "run1.log").read_text(errors="replace")[-2000:]
+    assert 2 <= _count(journal, b'"kind": "patient"') < len(KILL_PATIENTS)
+    assert orthanc.instances() == []
+
+    # 2. Run again; killed as soon as the PACS confirmed the first instance (it resumes the
+    # screening, then queues and sends).
+    status = _kill_when(args, env, lambda: _count(queue, b'"event": "sent"') >= 1,
+                        tmp_path / "run2.log")
+    sent_before = len(orthanc.instances())
+    assert sent_before >= 1
+    if status == -9:  # usually: killed mid-send, part of the queue not confirmed yet
+        assert _count(queue, b'"event": "sent"') < 2 * len(KILL_PATIENTS)
+
+    # 3. The same command again finishes the job.
+    result = run_cli(args, env)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert "from an earlier run" in result.stdout
+    per_patient: dict[tuple[str, str], int] = {}
+    for instance in orthanc.instances():
+        tags = orthanc.get(f"/instances/{instance}/simplified-tags")
+        key = (tags["PatientID"], tags["Modality"])
+        per_patient[key] = per_patient.get(key, 0) + 1
+    expected = {(p, modality): 1 for p in KILL_PATIENTS for modality in ("SR", "DOC")}
+    assert per_patient == expected
+    assert {row["pacs"] for row in read_patients(out).values()} == {"sent"}
+    assert list((out / "outbox" / "pending").glob("*.dcm")) == []
