@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError
-from .preprocess import PREPROCESSING_ID, PreprocessSpec, gate_input
+from .preprocess import SUPPORTED_PREPROCESSING, PreprocessSpec, gate_input
 from .results import ICDR_LABELS, ModelInfo
 
 log = logging.getLogger(__name__)
@@ -91,10 +91,10 @@ def read_manifest(path: Path) -> Manifest:
         raise ModelError(f"model manifest lacks {', '.join(missing)}: {path}")
     if raw["schema"] != MANIFEST_SCHEMA:
         raise ModelError(f"model manifest schema {raw['schema']} is not supported")
-    if raw["preprocessing"] != PREPROCESSING_ID:
+    if raw["preprocessing"] not in SUPPORTED_PREPROCESSING:
         raise ModelError(
             f"model expects preprocessing '{raw['preprocessing']}', this application provides "
-            f"'{PREPROCESSING_ID}'"
+            f"{' or '.join(repr(p) for p in SUPPORTED_PREPROCESSING)}"
         )
     try:
         spec_in = raw["input"]
@@ -102,6 +102,7 @@ def read_manifest(path: Path) -> Manifest:
             size=int(spec_in["size"]),
             mean=tuple(float(v) for v in spec_in["mean"]),
             std=tuple(float(v) for v in spec_in["std"]),
+            preprocessing_id=str(raw["preprocessing"]),
         )
         labels = tuple(raw["labels"])
         gate = None

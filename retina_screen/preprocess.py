@@ -5,7 +5,8 @@ The engine, the training cache and augmentation, the threshold choice in export 
 (:func:`preprocess_photo` is the two together), so they cannot disagree. Photographs are
 decoded with ``max_side=DECODE_MAX_SIDE`` everywhere.
 
-Steps, named ``fov-ben-graham-v1`` in the model manifest:
+Steps, named ``fov-ben-graham-v2`` in the model manifest (``v1`` is the same without the
+exposure normalisation of step 2):
 
 1. crop to the circular field of view at ``SCREENING_CROP_SIDE`` (see :mod:`fov`; the quality
    gate measures the same crop), then resize to the model's ``size`` x ``size``;
@@ -13,6 +14,9 @@ Steps, named ``fov-ben-graham-v1`` in the model manifest:
    Gaussian blur (sigma = size/30) taken over the illuminated pixels only (normalised
    convolution), which removes camera-specific colour casts and uneven illumination, keeps
    lesions and vessels, and leaves no bright rim where the disc meets the black border;
+   in v2 the difference is also multiplied by ``TARGET_RETINA_MEAN / retina_mean`` (clipped to
+   ``EXPOSURE_GAIN_LIMITS``), the mean of the illuminated retina over all channels, so that an
+   under- or over-exposed photo gives the network the same lesion contrast as a well-exposed one;
 3. grey (128) outside the illuminated area and outside 96% of the circle's radius;
 4. ``(value - mean) / std`` per channel with the manifest's mean and std, channels first.
 """
@@ -26,7 +30,15 @@ import numpy as np
 
 from .fov import FovCrop, crop_to_fov, illuminated_mask
 
-PREPROCESSING_ID = "fov-ben-graham-v1"
+PREPROCESSING_ID = "fov-ben-graham-v2"
+#: Preprocessings this application can give a model (a manifest naming another is refused).
+SUPPORTED_PREPROCESSING = ("fov-ben-graham-v1", PREPROCESSING_ID)
+#: v2: mean retina brightness (0-255, all channels) the lesion contrast is scaled to; the
+#: typical value of the raw-colour training photographs (APTOS, IDRiD, EyePACS raw: 82-97).
+TARGET_RETINA_MEAN = 85.0
+#: v2: the exposure gain stays within these limits (darker or brighter photos are the quality
+#: gate's business).
+EXPOSURE_GAIN_LIMITS = (0.33, 4.0)
 #: Camera JPEGs are decoded at reduced scale down to about this long side (FOV >= crop side).
 DECODE_MAX_SIDE = 768
 #: Side of the field-of-view crop shared by the quality gate and the model input.
@@ -52,8 +64,18 @@ def circle_mask(side: int, radius_fraction: float = _MASK_RADIUS_FRACTION) -> np
     return mask.astype(bool)
 
 
-def local_colour_normalise(crop_rgb: np.ndarray) -> np.ndarray:
-    """Steps 2 and 3: Ben Graham's local colour normalisation of a square FOV crop (uint8)."""
+def exposure_gain(crop_rgb: np.ndarray, inside: np.ndarray) -> float:
+    """v2's gain: ``TARGET_RETINA_MEAN`` over the mean of the illuminated retina, clipped."""
+    if inside.sum() < 64:
+        return 1.0
+    retina_mean = float(crop_rgb[inside].mean())
+    low, high = EXPOSURE_GAIN_LIMITS
+    return float(np.clip(TARGET_RETINA_MEAN / max(retina_mean, 1.0), low, high))
+
+
+def local_colour_normalise(crop_rgb: np.ndarray, normalise_exposure: bool = True) -> np.ndarray:
+    """Steps 2 and 3: Ben Graham's local colour normalisation of a square FOV crop (uint8),
+    with the exposure normalisation of v2 unless ``normalise_exposure`` is false (v1)."""
     side = crop_rgb.shape[0]
     sigma = side * _BLUR_SIGMA_FRACTION
     inside = illuminated_mask(crop_rgb) & circle_mask(side)
@@ -62,7 +84,8 @@ def local_colour_normalise(crop_rgb: np.ndarray) -> np.ndarray:
     blurred = cv2.GaussianBlur(image * weight[..., None], (0, 0), sigma)
     blurred_weight = cv2.GaussianBlur(weight, (0, 0), sigma)
     local_mean = blurred / np.maximum(blurred_weight, 1e-3)[..., None]
-    normalised = np.clip(4.0 * (image - local_mean) + 128.0, 0, 255).astype(np.uint8)
+    contrast = 4.0 * (exposure_gain(crop_rgb, inside) if normalise_exposure else 1.0)
+    normalised = np.clip(contrast * (image - local_mean) + 128.0, 0, 255).astype(np.uint8)
     normalised[~inside] = 128
     return normalised
 
@@ -71,7 +94,8 @@ def normalise_crop(crop_rgb: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
     """Steps 2-4 on a square RGB uint8 crop of side ``spec.size``: float32 CHW model input."""
     if crop_rgb.shape[:2] != (spec.size, spec.size):
         raise ValueError(f"crop is {crop_rgb.shape[:2]}, model expects {spec.size}x{spec.size}")
-    normalised = local_colour_normalise(crop_rgb).astype(np.float32)
+    v1 = spec.preprocessing_id == "fov-ben-graham-v1"
+    normalised = local_colour_normalise(crop_rgb, normalise_exposure=not v1).astype(np.float32)
     normalised -= np.asarray(spec.mean, dtype=np.float32)
     normalised /= np.asarray(spec.std, dtype=np.float32)
     return np.ascontiguousarray(normalised.transpose(2, 0, 1))

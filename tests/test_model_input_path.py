@@ -98,3 +98,30 @@ def test_model_input_resizes_any_crop_to_the_model_size() -> None:
     crop = np.full((512, 512, 3), 90, np.uint8)
     assert model_input(crop, spec).shape == (3, 448, 448)
     assert model_input(crop[:256, :256], spec).shape == (3, 448, 448)
+
+
+def _exposed(crop: np.ndarray, factor: float) -> np.ndarray:
+    return np.clip(crop.astype(np.float32) * factor, 0, 255).astype(np.uint8)
+
+
+def _contrast(model_in: np.ndarray) -> float:
+    """Spread of the model input over the field (the grey outside it is exactly 0)."""
+    inside = np.abs(model_in).sum(axis=0) > 0
+    return float(model_in[:, inside].std())
+
+
+@pytest.mark.parametrize("factor", [0.5, 0.7, 1.4])
+def test_v2_input_keeps_its_contrast_for_an_under_or_over_exposed_photo(data_dir: Path,
+                                                                        factor: float) -> None:
+    """fov-ben-graham-v2 scales lesion contrast by the retina's own exposure: a photo taken at
+    half, 0.7x or 1.4x the exposure gives the network the contrast of the original, where
+    v1 gives it proportionally less (or more, up to clipping)."""
+    v1 = PreprocessSpec(size=448, preprocessing_id="fov-ben-graham-v1")
+    v2 = PreprocessSpec(size=448, preprocessing_id="fov-ben-graham-v2")
+    for path in _photos(data_dir, "srahim_dev", 2) + _photos(data_dir, "idrid", 2):
+        crop = preprocess_photo(load_image(path, max_side=DECODE_MAX_SIDE).pixels, v2)[1].image
+        changed = _exposed(crop, factor)
+        v1_ratio = _contrast(model_input(changed, v1)) / _contrast(model_input(crop, v1))
+        v2_ratio = _contrast(model_input(changed, v2)) / _contrast(model_input(crop, v2))
+        assert abs(v2_ratio - 1) < 0.15, (path.name, v2_ratio)  # v1: about 0.5 at half
+        assert abs(v2_ratio - 1) < 0.5 * abs(v1_ratio - 1), (path.name, v1_ratio, v2_ratio)

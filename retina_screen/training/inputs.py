@@ -33,16 +33,47 @@ def augment(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     out = cv2.warpAffine(crop, matrix, (side, side), flags=cv2.INTER_LINEAR, borderValue=0)
     if rng.random() < 0.5:
         out = out[:, ::-1]
+    if rng.random() < 0.15:
+        out = _concentric_field(out, rng.uniform(0.7, 0.92))
     image = out.astype(np.float32) / 255.0
-    gain = rng.uniform(0.75, 1.25) * rng.uniform(0.9, 1.1, size=3)
+    if rng.random() < 0.15:
+        image = _eyelash_shadow(image, rng.uniform(0.3, 0.7), rng.uniform(0.15, 0.45),
+                                int(rng.integers(4)))
+    gain = rng.uniform(0.55, 1.5) * rng.uniform(0.9, 1.1, size=3)
     image = image * gain.astype(np.float32)
     mean = image.mean()
     image = (image - mean) * rng.uniform(0.8, 1.2) + mean
-    image = np.clip(image, 0, 1) ** rng.uniform(0.8, 1.25)
+    image = np.clip(image, 0, 1) ** rng.uniform(0.7, 1.6)
     out = (image * 255).astype(np.uint8)
     if rng.random() < 0.25:
         out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.3, 1.2))
     return np.ascontiguousarray(camera_faults(out, rng))
+
+
+def _concentric_field(crop: np.ndarray, radius_fraction: float) -> np.ndarray:
+    """A camera with a narrower field: the centred circle of ``radius_fraction`` of the radius,
+    blown up to the full side as the app's screening crop would find and crop it."""
+    side = crop.shape[0]
+    keep = max(8, int(round(side * radius_fraction)))
+    start = (side - keep) // 2
+    out = cv2.resize(crop[start:start + keep, start:start + keep], (side, side),
+                     interpolation=cv2.INTER_LINEAR)
+    mask = np.zeros((side, side), np.uint8)
+    cv2.circle(mask, (side // 2, side // 2), side // 2, 1, -1)
+    out[mask == 0] = 0
+    return out
+
+
+def _eyelash_shadow(image: np.ndarray, strength: float, depth: float, edge: int) -> np.ndarray:
+    """Darken one edge of a float RGB image by ``strength``, fading out over ``depth`` of it
+    (an eyelash or eyelid shadow; ``edge`` 0-3 picks top, bottom, left, right)."""
+    side = image.shape[0]
+    ramp = np.clip(np.arange(side, dtype=np.float32) / max(1.0, depth * side), 0, 1)
+    factor = 1.0 - strength * (1.0 - ramp) ** 2
+    if edge == 1:
+        factor = factor[::-1]
+    shape = (side, 1, 1) if edge < 2 else (1, side, 1)
+    return image * factor.reshape(shape)
 
 
 def camera_faults(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -51,16 +51,18 @@ class ExportWrapper(nn.Module):
     the per-location contribution of the last feature map to the referable logit margin, kept
     where positive and scaled to 0..1 per image.
 
-    Grade probabilities average the logits of the image and its mirror image, add
+    Grade probabilities average the logits of the image and its mirror image (with ``mirror``;
+    otherwise the image alone, at half the cost), add
     ``logit_bias`` (the log of the training grade frequencies over the sampling frequencies),
     which undoes the class-balanced sampling, and divide by ``temperature`` (fitted on internal
     validation data) so that the probabilities are calibrated.
     """
 
     def __init__(self, net: GradingNet, logit_bias: torch.Tensor | None = None,
-                 temperature: float = 1.0) -> None:
+                 temperature: float = 1.0, mirror: bool = True) -> None:
         super().__init__()
         self.net = net
+        self.mirror = mirror
         weight = net.head.weight.detach()
         direction = weight[2:].mean(dim=0) - weight[:2].mean(dim=0)
         self.register_buffer("direction", direction.view(1, FEATURES, 1, 1))
@@ -71,9 +73,10 @@ class ExportWrapper(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.net.features(x)
-        mirrored = self.net.features(torch.flip(x, dims=[3]))
-        logits = (self.net.head(features.mean(dim=(2, 3)))
-                  + self.net.head(mirrored.mean(dim=(2, 3)))) / 2
+        logits = self.net.head(features.mean(dim=(2, 3)))
+        if self.mirror:
+            mirrored = self.net.features(torch.flip(x, dims=[3]))
+            logits = (logits + self.net.head(mirrored.mean(dim=(2, 3)))) / 2
         probabilities = torch.softmax((logits + self.logit_bias) / self.temperature, dim=1)
         cam = torch.relu((features * self.direction).sum(dim=1))
         peak = cam.flatten(1).max(dim=1).values.clamp_min(1e-6).view(-1, 1, 1)
