@@ -140,11 +140,15 @@ def validation_patients(source: str, photos: list[EvaluationPhoto], p_referable:
     return scores, truth
 
 
-def choose_patient_threshold(per_source: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
+def choose_patient_threshold(per_source: dict[str, tuple[np.ndarray, np.ndarray]],
+                             min_patients: int = MIN_PATIENTS_PER_SOURCE) -> float:
     """Lowest threshold whose mean patient-level specificity over sources meets the target."""
     per_source = {k: v for k, v in per_source.items()
-                  if (~v[1]).any() and len(v[1]) >= MIN_PATIENTS_PER_SOURCE}
+                  if len(v[1]) >= min_patients and not np.asarray(v[1], bool).all()}
     log.info("threshold chosen on %s", ", ".join(sorted(per_source)))
+    if not per_source:
+        raise ValueError(f"no validation source has {min_patients} gradable patients "
+                         "with some not referable")
     candidates = np.unique(np.concatenate([s for s, _ in per_source.values()]))
     for t in candidates:  # ascending: the first that meets the target is the most sensitive
         threshold = float(np.nextafter(t, 1.0))
@@ -250,7 +254,9 @@ def main() -> None:
         p_ref = calibrate(probabilities, temperature)[:, 2:].sum(axis=1)
         p_calibrated[source] = p_ref
         per_source[source] = validation_patients(source, photos, p_ref, gradable)
-    threshold = choose_patient_threshold(per_source)
+    # A smoke run (--max-photos) has too few patients for the real minimum.
+    threshold = choose_patient_threshold(
+        per_source, min(MIN_PATIENTS_PER_SOURCE, args.max_photos // 4 or MIN_PATIENTS_PER_SOURCE))
     validation = {}
     for source, (photos, _, gradable) in screened.items():
         referable = np.array([p.referable for p in photos])[gradable]
