@@ -102,6 +102,8 @@ class InputImage:
     patient_name: str = ""  # from DICOM tags
     birth_date: str = ""
     matched_pattern: bool = False  # a custom --pattern matched the file name
+    sex: str = ""  # from DICOM tags: "F", "M", "O" or ""
+    accession: str = ""
 
     @property
     def key(self) -> GroupKey:
@@ -128,6 +130,11 @@ class PatientRow:
     report: Path | None
     images: int = 0
     visit: str = ""
+
+    @property
+    def key(self) -> GroupKey:
+        """The visit this row decides (the same key as the journal's and the tasks')."""
+        return (self.patient_id, self.visit)
 
 
 @dataclass(frozen=True)
@@ -203,7 +210,9 @@ def _input_image(path: Path, input_dir: Path, regex: re.Pattern[str] | None) -> 
     rel = display_text(path.relative_to(input_dir).as_posix())
     return InputImage(path, rel, patient, eye, visit_of(path, info, mtime_ns), size, mtime_ns,
                       (info.patient_name or "") if info else "",
-                      (info.birth_date or "") if info else "", parsed.matched_pattern)
+                      (info.birth_date or "") if info else "", parsed.matched_pattern,
+                      sex=(info.sex or "") if info else "",
+                      accession=(info.accession or "") if info else "")
 
 
 def scan_folder(input_dir: Path, pattern: str | None = None,
@@ -667,9 +676,8 @@ class BatchRun:
             self.counts[_count_key(self.done_images.pop(k)["status"])] -= 1
         for result in results:
             self.counts[_count_key(result.status.value)] += 1
-        decision = combine_patient(
-            _patient_info(task.patient_id, task.patient_name, task.birth_date, screened_at),
-            results, self.table, screened_at, self.manifest.info, self.thresholds_version)
+        decision = combine_patient(_patient_info(task, screened_at), results, self.table,
+                                   screened_at, self.manifest.info, self.thresholds_version)
         report_rel = self.names[key] if self.options.reports else None
         record = patient_record(decision, [r.source for r in results], report_rel, task.visit)
         if self.auditor is not None:
@@ -684,10 +692,14 @@ class BatchRun:
 
 
 def _task(key: GroupKey, images: list[InputImage], report_path: str | None) -> PatientTask:
-    name = next((i.patient_name for i in images if i.patient_name), "")
-    birth = next((i.birth_date for i in images if i.birth_date), "")
+    """One visit's task; the patient's details (printed on the report) are the first that
+    any of its DICOM photographs carries."""
+    def first(attribute: str) -> str:
+        return next((getattr(i, attribute) for i in images if getattr(i, attribute)), "")
+
     return PatientTask(key[0], tuple((str(i.path), i.rel, i.eye.value) for i in images),
-                       report_path, key[1], name, birth)
+                       report_path, key[1], first("patient_name"), first("birth_date"),
+                       first("sex"), first("accession"))
 
 
 def watch_folder(input_dir: Path, out_dir: Path, settings: Settings, *, interval_s: float = 5.0,

@@ -16,7 +16,7 @@ from pathlib import Path
 from . import __version__
 from .atomic import make_private_folder
 from .errors import ConfigError, RetinaScreenError
-from .results import Eye, ImageStatus, PatientInfo, PatientResult
+from .results import Eye, ImageStatus, PatientInfo, PatientResult, sex_code
 from .settings import Settings, add_setting_arguments, load_settings, setting_arguments
 
 log = logging.getLogger("retina_screen")
@@ -160,14 +160,26 @@ def _screen_request(args: argparse.Namespace) -> tuple[list[tuple[Path, Eye]], P
             + "): screen one patient at a time" + ("" if args.patient_id else
                                                    ", or give --patient-id when the file "
                                                    "names do not carry the patient"))
+
+    def from_dicom(attribute: str) -> str:  # the first DICOM photograph that carries it
+        return next((getattr(i, attribute) for i in infos if getattr(i, attribute)), "") or ""
+
     patient = PatientInfo(
         patient_id=args.patient_id or ids[0],
-        name=args.name or next((i.patient_name for i in infos if i.patient_name), "") or "",
-        birth_date=args.birth_date or next((i.birth_date for i in infos if i.birth_date), "")
-        or "",
+        name=args.name or from_dicom("patient_name"),
+        birth_date=args.birth_date or from_dicom("birth_date"),
         diabetes_type=args.diabetes_type or "",
+        sex=args.sex or from_dicom("sex"),
+        accession=args.accession or from_dicom("accession"),
     )
     return photos, patient
+
+
+def _sex_argument(value: str) -> str:
+    code = sex_code(value)
+    if not code:
+        raise argparse.ArgumentTypeError("give F (female), M (male) or O (other)")
+    return code
 
 
 def cmd_screen(args: argparse.Namespace, settings: Settings) -> int:
@@ -375,7 +387,10 @@ def rebuild_decision(record: dict, images: list[dict], settings: Settings,
     patient = PatientInfo(patient_id=record["patient_id"],
                           name=name or record.get("patient_name") or "",
                           birth_date=record.get("birth_date") or "",
-                          screening_date=record["screened_at"][:10])
+                          screening_date=record["screened_at"][:10],
+                          # not in records written before they were recorded
+                          sex=sex_code(record.get("patient_sex")),
+                          accession=record.get("accession") or "")
     result = combine_patient(patient, results, load_referral_table(settings.referral_table),
                              record["screened_at"], _recorded_model(images[0] if images else None,
                                                                      settings), version)
@@ -513,6 +528,10 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument("--name")
     screen.add_argument("--birth-date", help="YYYY-MM-DD")
     screen.add_argument("--diabetes-type")
+    screen.add_argument("--sex", type=_sex_argument, help="F, M or O (default: DICOM "
+                        "PatientSex)")
+    screen.add_argument("--accession", help="accession number (default: DICOM "
+                        "AccessionNumber)")
     screen.add_argument("--report", metavar="PDF", help="also write the PDF report here")
     screen.add_argument("--paper", choices=["A4", "Letter"])
     screen.add_argument("--json", action="store_true", help="machine-readable output")

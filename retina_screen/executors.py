@@ -142,15 +142,20 @@ class PatientTask:
     visit: str = ""
     patient_name: str = ""  # from DICOM tags, printed on the report
     birth_date: str = ""
+    sex: str = ""  # DICOM Patient's Sex code: "F", "M", "O" or ""
+    accession: str = ""
 
     @property
     def key(self) -> GroupKey:
         return (self.patient_id, self.visit)
 
 
-def _patient_info(patient_id: str, name: str, birth_date: str, screened_at: str) -> PatientInfo:
-    return PatientInfo(patient_id=patient_id, name=name, birth_date=birth_date,
-                       screening_date=screened_at[:10])
+def _patient_info(task: PatientTask, screened_at: str) -> PatientInfo:
+    """The patient of a visit's decision: built alike by the worker (for the report) and by
+    the main process (for the journal and the audit trail)."""
+    return PatientInfo(patient_id=task.patient_id, name=task.patient_name,
+                       birth_date=task.birth_date, screening_date=screened_at[:10],
+                       sex=task.sex, accession=task.accession)
 
 
 def screen_visit(task: PatientTask, screener=None) -> VisitResult:  # noqa: ANN001
@@ -172,9 +177,7 @@ def screen_visit(task: PatientTask, screener=None) -> VisitResult:  # noqa: ANN0
     results = [_screen_one(screener, path, rel, eye, keep) for path, rel, eye in task.images]
     screened_at = now_iso()
     if task.report_path is not None:
-        decision = screener.decide(
-            _patient_info(task.patient_id, task.patient_name, task.birth_date, screened_at),
-            results, screened_at)
+        decision = screener.decide(_patient_info(task, screened_at), results, screened_at)
         try:
             build_report(decision, Path(task.report_path), screener.settings)
         except RetinaScreenError:

@@ -91,6 +91,10 @@ def patient_record(result: PatientResult, paths: list[str], report: str | None,
         "manifest_sha256": result.model.manifest_sha256 if result.model else "",
         "referable_threshold": result.model.threshold if result.model else None,
         "model_verified": result.model.verified if result.model else None,
+        # Added later: older records lack them (read with .get). The same keys as the clinic
+        # code's visit records (clinic/pacs.py, dicom_out.py, fhir_export.py).
+        "patient_sex": result.patient.sex,
+        "accession": result.patient.accession,
     }
 
 

@@ -26,8 +26,10 @@ PATIENTS = ("Patient006", "Patient036", "Patient145", "Patient108")
 
 
 def make_dicom(rgb: np.ndarray, path: Path, patient_id: str, laterality: str,
-               name: str = "Doe^Jane", birth: str = "19600131") -> None:
-    """A DICOM Ophthalmic Photography file holding ``rgb`` (uncompressed)."""
+               name: str = "Doe^Jane", birth: str = "19600131", sex: str = "",
+               accession: str = "") -> None:
+    """A DICOM Ophthalmic Photography file holding ``rgb`` (uncompressed); PatientSex and
+    AccessionNumber only when given."""
     from pydicom.dataset import FileDataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -42,6 +44,10 @@ def make_dicom(rgb: np.ndarray, path: Path, patient_id: str, laterality: str,
     ds.PatientName = name
     ds.PatientBirthDate = birth
     ds.ImageLaterality = laterality
+    if sex:
+        ds.PatientSex = sex
+    if accession:
+        ds.AccessionNumber = accession
     ds.AcquisitionDateTime = "20261120093000"
     ds.Modality = "OP"
     ds.Rows, ds.Columns = rgb.shape[:2]
@@ -259,3 +265,70 @@ def test_audit_trail_detects_edits_and_deletions(full_run, settings_for) -> None
         connection.execute("DELETE FROM records WHERE id = 3")
     report = verify(tmp)
     assert not report.ok and any("deleted from the end" in p for p in report.problems)
+
+
+def _pdf_text(path: Path) -> str:
+    from pypdf import PdfReader
+
+    return " ".join(page.extract_text() for page in PdfReader(path).pages)
+
+
+def test_dicom_sex_and_accession_reach_the_reports_and_the_journal(data_dir: Path,
+                                                                   tmp_path: Path) -> None:
+    """PatientSex and AccessionNumber of real DICOM photographs: on the batch's PDF, in its
+    journal record, on the report that ``report`` rebuilds from the journal, and on the
+    ``screen`` command's PDF; a journal record written before they were recorded still
+    rebuilds (``not recorded``)."""
+    camera = tmp_path / "camera"
+    camera.mkdir()
+    for eye in "RL":
+        rgb = load_image(data_dir / f"srahim_dev/images/Patient006_{eye}.jpg",
+                         max_side=800).pixels
+        make_dicom(rgb, camera / f"IMG_{eye}.dcm", "MRN-4242", eye, name="Ødegård^Åse",
+                   sex="F", accession="ACC-2026-0042")
+    out = tmp_path / "out"
+    done = _cli("batch", str(camera), "--out", str(out), "--workers", "1", "--quiet",
+                env_home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (patient,) = read_csv(out / "patients.csv")
+    assert patient["patient_id"] == "MRN-4242" and patient["eyes"] == "R+L"
+    assert patient["outcome"] in {o.value for o in Outcome}
+    batch_pdf = _pdf_text(out / patient["report"])
+    assert "Ødegård Åse" in batch_pdf and "MRN-4242" in batch_pdf
+    assert "Female" in batch_pdf and "ACC-2026-0042" in batch_pdf
+
+    journal = out / "results.jsonl"
+    records = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]
+    (record,) = [r for r in records if r["kind"] == "patient"]
+    assert record["patient_sex"] == "F" and record["accession"] == "ACC-2026-0042"
+    assert record["patient_name"] == "Ødegård Åse" and record["outcome"] == patient["outcome"]
+
+    rebuilt = tmp_path / "rebuilt.pdf"
+    done = _cli("report", str(out), "MRN-4242", "--pdf", str(rebuilt), env_home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    text = _pdf_text(rebuilt)
+    assert "Female" in text and "ACC-2026-0042" in text and "Ødegård Åse" in text
+    assert "Rebuilt from the results recorded" in text
+
+    # A journal written before sex and accession were recorded: the report still rebuilds.
+    for old in records:
+        old.pop("patient_sex", None)
+        old.pop("accession", None)
+    journal.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+                       encoding="utf-8")
+    older = tmp_path / "older.pdf"
+    done = _cli("report", str(out), "MRN-4242", "--pdf", str(older), env_home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    text = _pdf_text(older)
+    assert "Ødegård Åse" in text and "Female" not in text and "ACC-2026-0042" not in text
+    assert "not recorded" in text
+
+    single = tmp_path / "single.pdf"
+    done = _cli("screen", "--json", "--report", str(single), *sorted(map(str, camera.iterdir())),
+                env_home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["outcome"] == patient["outcome"]
+    text = _pdf_text(single)
+    assert "Female" in text and "ACC-2026-0042" in text and "MRN-4242" in text
+    override = _cli("screen", "--sex", "X", str(camera / "IMG_R.dcm"), env_home=tmp_path)
+    assert override.returncode == 2 and "F (female), M (male) or O (other)" in override.stderr
