@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..errors import OtherInputFolderError
+from ..journal import GroupKey
 from ..results import Outcome
 from ..settings import Settings
 from .i18n import engine_text
@@ -58,15 +59,18 @@ translate = QCoreApplication.translate  # pyside6-lupdate reads translate("conte
 log = logging.getLogger(__name__)
 
 COLUMNS = (QT_TRANSLATE_NOOP("PatientTableModel", "Patient ID"),
+           QT_TRANSLATE_NOOP("PatientTableModel", "Visit"),
            QT_TRANSLATE_NOOP("PatientTableModel", "Eyes"),
            QT_TRANSLATE_NOOP("PatientTableModel", "Outcome"),
            QT_TRANSLATE_NOOP("PatientTableModel", "Interval"),
            QT_TRANSLATE_NOOP("PatientTableModel", "Report"))
+COLUMN_PATIENT, COLUMN_VISIT, COLUMN_EYES, COLUMN_OUTCOME, COLUMN_INTERVAL, COLUMN_REPORT = \
+    range(len(COLUMNS))
 
 
 @dataclass(frozen=True)
 class TableRow:
-    """One patient as shown in the table (copied from the engine's PatientRow)."""
+    """One patient visit as shown in the table (copied from the engine's PatientRow)."""
 
     patient_id: str
     eyes: str
@@ -74,22 +78,27 @@ class TableRow:
     headline: str
     interval: str
     report: Path | None
+    visit: str = ""
+    # The engine's key of the visit (PatientRow.key: patient ID and visit), one row each.
+    key: GroupKey = ("", "")
 
     @classmethod
     def from_engine(cls, row: Any) -> TableRow:
         report = getattr(row, "report", None)
         return cls(str(row.patient_id), str(row.eyes), Outcome(row.outcome),
                    str(getattr(row, "headline", "")), str(getattr(row, "interval", "")),
-                   Path(report) if report else None)
+                   Path(report) if report else None, str(getattr(row, "visit", "") or ""),
+                   tuple(row.key))
 
 
 class PatientTableModel(QAbstractTableModel):
-    """Patients of the current run, in the order they were finished (updated in place)."""
+    """Patient visits of the current run, in the order they were finished (updated in place,
+    one row per visit: two visits of one patient are two rows)."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.rows: list[TableRow] = []
-        self._index: dict[str, int] = {}
+        self._index: dict[GroupKey, int] = {}
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008,N802
         return 0 if parent.isValid() else len(self.rows)
@@ -109,24 +118,26 @@ class PatientTableModel(QAbstractTableModel):
         row = self.rows[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return (row.patient_id, row.eyes, outcome_short(row.outcome),
+            return (row.patient_id, row.visit, row.eyes, outcome_short(row.outcome),
                     engine_text(row.interval),
                     self.tr("Open report") if row.report else "–")[column]
         if role == Qt.ItemDataRole.ToolTipRole:
-            if column == 2:
+            if column == COLUMN_OUTCOME:
                 return engine_text(row.headline)
-            if column == 4:
+            if column == COLUMN_REPORT:
                 return (self.tr("Double-click to preview and print the report") if row.report
                         else self.tr("No report was written for this patient"))
-        if role == Qt.ItemDataRole.DecorationRole and column == 2:
+        if role == Qt.ItemDataRole.DecorationRole and column == COLUMN_OUTCOME:
             return outcome_icon(row.outcome)
-        if role == Qt.ItemDataRole.DecorationRole and column == 4 and row.report:
+        if role == Qt.ItemDataRole.DecorationRole and column == COLUMN_REPORT and row.report:
             return line_icon("report", ACCENT)
-        if role == Qt.ItemDataRole.ForegroundRole and column == 4:
+        if role == Qt.ItemDataRole.ForegroundRole and column == COLUMN_REPORT:
             return QColor(ACCENT)
-        if role == Qt.ItemDataRole.ForegroundRole and column in (2, 3):
+        if role == Qt.ItemDataRole.ForegroundRole and column in (COLUMN_OUTCOME,
+                                                                   COLUMN_INTERVAL):
             return QColor(OUTCOME_COLOURS[row.outcome])
-        if role == Qt.ItemDataRole.FontRole and column == 2 and row.outcome.is_referral:
+        if (role == Qt.ItemDataRole.FontRole and column == COLUMN_OUTCOME
+                and row.outcome.is_referral):
             font = QFont()
             font.setBold(True)
             return font
@@ -135,10 +146,11 @@ class PatientTableModel(QAbstractTableModel):
         return None
 
     def upsert(self, row: TableRow) -> None:
-        position = self._index.get(row.patient_id)
+        """Add a visit's row, or update it when the visit is decided again."""
+        position = self._index.get(row.key)
         if position is None:
             self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows))
-            self._index[row.patient_id] = len(self.rows)
+            self._index[row.key] = len(self.rows)
             self.rows.append(row)
             self.endInsertRows()
         else:
@@ -357,9 +369,10 @@ class BatchPage(QWidget):
         header = self.table.horizontalHeader()
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COLUMN_INTERVAL, QHeaderView.ResizeMode.Stretch)
         header.setSortIndicatorShown(True)
-        for column, width in ((0, 220), (1, 80), (2, 210), (4, 140)):
+        for column, width in ((COLUMN_PATIENT, 200), (COLUMN_VISIT, 110), (COLUMN_EYES, 70),
+                              (COLUMN_OUTCOME, 200), (COLUMN_REPORT, 140)):
             self.table.setColumnWidth(column, width)
         # Unsorted (in the order patients finish) until a column header is clicked.
         self.table.setSortingEnabled(True)

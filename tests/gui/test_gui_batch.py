@@ -27,22 +27,28 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def check_table(page, out: Path) -> list[dict[str, str]]:
-    """Every patient row in the window equals its row in patients.csv, and vice versa."""
+    """Every patient visit's row in the window equals its row in patients.csv, and vice
+    versa."""
+    from retina_screen.gui.batch_view import COLUMN_INTERVAL, COLUMN_OUTCOME, COLUMN_VISIT
     from retina_screen.gui.text import OUTCOME_SHORT
 
     rows = read_csv(out / "patients.csv")
-    table = {r.patient_id: r for r in page.model.rows}
-    assert set(table) == {r["patient_id"] for r in rows}
+    table = {r.key: r for r in page.model.rows}
+    assert len(table) == len(page.model.rows)
+    assert set(table) == {(r["patient_id"], r["visit"]) for r in rows}
     for row in rows:
-        shown = table[row["patient_id"]]
+        shown = table[(row["patient_id"], row["visit"])]
+        assert shown.patient_id == row["patient_id"] and shown.visit == row["visit"]
         assert shown.eyes == row["eyes"]
         assert shown.outcome is Outcome(row["outcome"])
         assert shown.headline == row["decision"]
         assert shown.interval == row["interval"]
         assert shown.report == ((out / row["report"]) if row["report"] else None)
         position = page.model.rows.index(shown)
-        assert page.model.data(page.model.index(position, 2)) == OUTCOME_SHORT[shown.outcome]
-        assert page.model.data(page.model.index(position, 3)) == row["interval"]
+        assert page.model.data(page.model.index(position, COLUMN_OUTCOME)) == \
+            OUTCOME_SHORT[shown.outcome]
+        assert page.model.data(page.model.index(position, COLUMN_INTERVAL)) == row["interval"]
+        assert page.model.data(page.model.index(position, COLUMN_VISIT)) == row["visit"]
     return rows
 
 
@@ -122,6 +128,51 @@ def test_batch_cancel_resume_and_table(open_window, isolated_settings, srahim, t
     again = open_window(wait_model=False)
     assert again.batch_page.input_dir.text() == str(camera)
     assert again.batch_page.output_dir.text() == str(out)
+
+
+def test_two_visits_of_one_patient_are_two_rows(open_window, isolated_settings, srahim,
+                                                tmp_path, qtbot):
+    """Last year's and this year's photographs of one patient (date folders) are two visits,
+    decided apart by the engine: two rows, each with its visit, outcome and own report."""
+    from retina_screen.gui.batch_view import COLUMN_PATIENT, COLUMN_VISIT
+
+    camera, out = tmp_path / "camera", tmp_path / "results"
+    camera.mkdir()
+    for visit in ("2025-11-29", "2026-11-29"):
+        _camera(srahim, camera / visit, ("Patient006",))
+    os.remove(camera / "2026-11-29" / "Patient006_L.jpg")  # this year: left eye not yet taken
+    window = open_window(settings=isolated_settings.replace(workers=1))
+    page = window.batch_page
+    window.show_page(page)
+    page.input_dir.setText(str(camera))
+    page.output_dir.setText(str(out))
+    with qtbot.waitSignal(page.runFinished, timeout=RUN_MS) as finished:
+        assert page.start()
+    summary, error = finished.args
+    assert error is None, error
+    assert summary.images == 3 and len(summary.patients) == 2
+
+    rows = check_table(page, out)
+    assert len(rows) == page.model.rowCount() == 2
+    assert {r.key for r in page.model.rows} == {("Patient006", "2025-11-29"),
+                                                ("Patient006", "2026-11-29")}
+    shown = {page.model.data(page.model.index(i, COLUMN_VISIT)):
+             page.model.data(page.model.index(i, COLUMN_PATIENT)) for i in range(2)}
+    assert shown == {"2025-11-29": "Patient006", "2026-11-29": "Patient006"}
+    by_visit = {r.visit: r for r in page.model.rows}
+    # This year's visit has one eye only: never decided with last year's photographs.
+    assert by_visit["2026-11-29"].outcome is Outcome.INSUFFICIENT
+    assert by_visit["2026-11-29"].eyes == "R" and by_visit["2025-11-29"].eyes == "R+L"
+    reports = {r.report for r in page.model.rows}
+    assert len(reports) == 2 and all(p is not None and p.is_file() for p in reports)
+    assert page.patients_label.text().startswith("2 patients")
+
+    # Run again: the table shows each visit once, still two rows.
+    with qtbot.waitSignal(page.runFinished, timeout=RUN_MS) as again:
+        assert page.start()
+    assert again.args[1] is None and again.args[0].resumed == 3
+    assert page.model.rowCount() == 2
+    check_table(page, out)
 
 
 def test_batch_refuses_a_missing_folder(open_window, tmp_path):

@@ -4,204 +4,204 @@
 <context>
     <name>BatchPage</name>
     <message>
-        <location filename="../batch_view.py" line="186"/>
+        <location filename="../batch_view.py" line="198"/>
         <source>estimating time left…</source>
         <translation>calculando el tiempo restante…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="189"/>
+        <location filename="../batch_view.py" line="201"/>
         <source>about {0} s left</source>
         <translation>quedan unos {0} s</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="192"/>
+        <location filename="../batch_view.py" line="204"/>
         <source>about {0} min {1:02d} s left</source>
         <translation>quedan unos {0} min {1:02d} s</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="194"/>
+        <location filename="../batch_view.py" line="206"/>
         <source>about {0} h {1:02d} min left</source>
         <translation>quedan unas {0} h {1:02d} min</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="199"/>
+        <location filename="../batch_view.py" line="211"/>
         <source>{0:,} of {1:,} photographs</source>
         <translation>{0:,} de {1:,} fotografías</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="201"/>
+        <location filename="../batch_view.py" line="213"/>
         <source>{0:,} ungradable</source>
         <translation>{0:,} no evaluables</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="203"/>
+        <location filename="../batch_view.py" line="215"/>
         <source>1 error</source>
         <translation>1 error</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="204"/>
+        <location filename="../batch_view.py" line="216"/>
         <source>{0:,} errors</source>
         <translation>{0:,} errores</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="207"/>
+        <location filename="../batch_view.py" line="219"/>
         <source>{0:.1f} photos/s</source>
         <translation>{0:.1f} fotos/s</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="246"/>
+        <location filename="../batch_view.py" line="258"/>
         <source>Camera export folder</source>
         <translation>Carpeta de exportación de la cámara</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="247"/>
+        <location filename="../batch_view.py" line="259"/>
         <source>Folder the fundus camera exports photographs to</source>
         <translation>Carpeta donde la cámara de fondo de ojo exporta las fotografías</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="249"/>
+        <location filename="../batch_view.py" line="261"/>
         <source>Output folder</source>
         <translation>Carpeta de salida</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="256"/>
+        <location filename="../batch_view.py" line="268"/>
         <source>automatic (e.g. P001_R.jpg, P001-left-2.jpg)</source>
         <translation>automático (p. ej. P001_R.jpg, P001-left-2.jpg)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="257"/>
+        <location filename="../batch_view.py" line="269"/>
         <source>File-name pattern</source>
         <translation>Patrón de nombres de archivo</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="258"/>
+        <location filename="../batch_view.py" line="270"/>
         <source>Optional: how file names encode patient and eye, e.g. {patient}_{eye}_{any}</source>
         <translation>Opcional: cómo indican los nombres de archivo el paciente y el ojo, p. ej. {patient}_{eye}_{any}</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="260"/>
+        <location filename="../batch_view.py" line="272"/>
         <source>Write a PDF report for each patient</source>
         <translation>Escribir un informe PDF por paciente</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="262"/>
+        <location filename="../batch_view.py" line="274"/>
         <source>Keep watching the folder for new photographs</source>
         <translation>Seguir vigilando la carpeta por si llegan fotografías nuevas</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="263"/>
+        <location filename="../batch_view.py" line="275"/>
         <source>Screens each new patient as the camera writes the files; runs until you press Stop.</source>
         <translation>Analiza cada paciente nuevo cuando la cámara escribe los archivos; sigue hasta que pulse Detener.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="266"/>
+        <location filename="../batch_view.py" line="278"/>
         <source>&amp;Camera export folder</source>
         <translation>Carpeta de exportación de la &amp;cámara</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="267"/>
+        <location filename="../batch_view.py" line="279"/>
         <source>&amp;Output folder</source>
         <translation>Carpeta de &amp;salida</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="268"/>
+        <location filename="../batch_view.py" line="280"/>
         <source>File &amp;names</source>
         <translation>&amp;Nombres de archivo</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="276"/>
+        <location filename="../batch_view.py" line="288"/>
         <source>Start screening</source>
         <translation>Iniciar cribado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="279"/>
+        <location filename="../batch_view.py" line="291"/>
         <source>Start or resume screening the folder (Ctrl+R)</source>
         <translation>Iniciar o reanudar el cribado de la carpeta (Ctrl+R)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="280"/>
+        <location filename="../batch_view.py" line="292"/>
         <source>Start screening the folder</source>
         <translation>Iniciar el cribado de la carpeta</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="281"/>
-        <location filename="../batch_view.py" line="474"/>
+        <location filename="../batch_view.py" line="293"/>
+        <location filename="../batch_view.py" line="487"/>
         <source>Stop</source>
         <translation>Detener</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="283"/>
+        <location filename="../batch_view.py" line="295"/>
         <source>Stop safely: screened photographs are kept (Esc)</source>
         <translation>Detener sin riesgo: las fotografías analizadas se conservan (Esc)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="284"/>
+        <location filename="../batch_view.py" line="296"/>
         <source>Stop screening</source>
         <translation>Detener el cribado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="301"/>
+        <location filename="../batch_view.py" line="313"/>
         <source>Screen a folder</source>
         <translation>Cribado de una carpeta</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="308"/>
+        <location filename="../batch_view.py" line="320"/>
         <source>Batch progress</source>
         <translation>Progreso del lote</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="312"/>
+        <location filename="../batch_view.py" line="324"/>
         <source>0 of 0</source>
         <translation>0 de 0</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="314"/>
+        <location filename="../batch_view.py" line="326"/>
         <source>Choose the camera export folder and press Start.</source>
         <translation>Elija la carpeta de exportación de la cámara y pulse Iniciar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="316"/>
+        <location filename="../batch_view.py" line="328"/>
         <source>Batch progress details</source>
         <translation>Detalles del progreso del lote</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="328"/>
+        <location filename="../batch_view.py" line="340"/>
         <source>Show only patients to &amp;refer</source>
         <translation>Mostrar solo pacientes a de&amp;rivar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="329"/>
+        <location filename="../batch_view.py" line="341"/>
         <source>Show only patients to refer</source>
         <translation>Mostrar solo pacientes a derivar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="332"/>
-        <location filename="../batch_view.py" line="499"/>
+        <location filename="../batch_view.py" line="344"/>
+        <location filename="../batch_view.py" line="512"/>
         <source>No patients yet</source>
         <translation>Aún no hay pacientes</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="334"/>
+        <location filename="../batch_view.py" line="346"/>
         <source>Open output folder</source>
         <translation>Abrir carpeta de salida</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="339"/>
+        <location filename="../batch_view.py" line="351"/>
         <source>Patients</source>
         <translation>Pacientes</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="349"/>
+        <location filename="../batch_view.py" line="361"/>
         <source>Screened patients</source>
         <translation>Pacientes analizados</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="395"/>
+        <location filename="../batch_view.py" line="408"/>
         <source>Another camera folder</source>
         <translation>Otra carpeta de cámara</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="396"/>
+        <location filename="../batch_view.py" line="409"/>
         <source>{0}
 
 Add this folder&apos;s results to that output folder anyway?</source>
@@ -210,130 +210,130 @@ Add this folder&apos;s results to that output folder anyway?</source>
 ¿Añadir de todos modos los resultados de esta carpeta a esa carpeta de salida?</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="409"/>
+        <location filename="../batch_view.py" line="422"/>
         <source>Choose the camera export folder first (it must exist).</source>
         <translation>Elija primero la carpeta de exportación de la cámara (debe existir).</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="414"/>
+        <location filename="../batch_view.py" line="427"/>
         <source>Choose an output folder for the results.</source>
         <translation>Elija una carpeta de salida para los resultados.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="419"/>
+        <location filename="../batch_view.py" line="432"/>
         <source>Choose an output folder different from the camera folder.</source>
         <translation>Elija una carpeta de salida distinta de la carpeta de la cámara.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="437"/>
+        <location filename="../batch_view.py" line="450"/>
         <source>Watching</source>
         <translation>Vigilando</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="438"/>
+        <location filename="../batch_view.py" line="451"/>
         <source>Watching the camera folder: each new patient is screened as soon as the camera has written the photographs. Press Stop to end.</source>
         <translation>Vigilando la carpeta de la cámara: cada paciente nuevo se analiza en cuanto la cámara ha escrito las fotografías. Pulse Detener para terminar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="442"/>
+        <location filename="../batch_view.py" line="455"/>
         <source>Starting…</source>
         <translation>Iniciando…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="443"/>
+        <location filename="../batch_view.py" line="456"/>
         <source>Looking for photographs…</source>
         <translation>Buscando fotografías…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="460"/>
+        <location filename="../batch_view.py" line="473"/>
         <source>Stopping…</source>
         <translation>Deteniendo…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="461"/>
+        <location filename="../batch_view.py" line="474"/>
         <source>Stopping after the photographs in progress…</source>
         <translation>Deteniendo tras las fotografías en curso…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="486"/>
+        <location filename="../batch_view.py" line="499"/>
         <source>watching for new photographs</source>
         <translation>vigilando si llegan fotografías nuevas</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="501"/>
+        <location filename="../batch_view.py" line="514"/>
         <source>1 patient</source>
         <translation>1 paciente</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="501"/>
+        <location filename="../batch_view.py" line="514"/>
         <source>{0} patients</source>
         <translation>{0} pacientes</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="502"/>
+        <location filename="../batch_view.py" line="515"/>
         <source>{0} to refer · {1} to retake or grade by hand</source>
         <translation>{0} a derivar · {1} a repetir o evaluar a mano</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="505"/>
+        <location filename="../batch_view.py" line="518"/>
         <source>showing referrals only</source>
         <translation>solo se muestran derivaciones</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="518"/>
+        <location filename="../batch_view.py" line="531"/>
         <source>The run stopped because of a problem.</source>
         <translation>El lote se detuvo por un problema.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="519"/>
-        <location filename="../batch_view.py" line="524"/>
-        <location filename="../batch_view.py" line="535"/>
-        <location filename="../batch_view.py" line="555"/>
+        <location filename="../batch_view.py" line="532"/>
+        <location filename="../batch_view.py" line="537"/>
+        <location filename="../batch_view.py" line="548"/>
+        <location filename="../batch_view.py" line="568"/>
         <source>Stopped</source>
         <translation>Detenido</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="526"/>
+        <location filename="../batch_view.py" line="539"/>
         <source>Watching stopped. The output folder holds {0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors.</source>
         <translation>Vigilancia detenida. La carpeta de salida contiene {0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3:,} errores.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="537"/>
+        <location filename="../batch_view.py" line="550"/>
         <source>Stopped after {0:,} of {1:,} photographs. Press Start to resume: photographs already screened are not screened again.</source>
         <translation>Detenido tras {0:,} de {1:,} fotografías. Pulse Iniciar para reanudar: las fotografías ya analizadas no se vuelven a analizar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="540"/>
+        <location filename="../batch_view.py" line="553"/>
         <source>Batch stopped safely. Press Start again to resume.</source>
         <translation>Lote detenido sin riesgo. Pulse Iniciar otra vez para reanudar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="545"/>
+        <location filename="../batch_view.py" line="558"/>
         <source>Finished</source>
         <translation>Terminado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="548"/>
+        <location filename="../batch_view.py" line="561"/>
         <source>{0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors</source>
         <translation>{0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3:,} errores</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="550"/>
+        <location filename="../batch_view.py" line="563"/>
         <source>({0:,} from the earlier run)</source>
         <translation>({0:,} del lote anterior)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="552"/>
+        <location filename="../batch_view.py" line="565"/>
         <source>Results are in results.csv and patients.csv in the output folder.</source>
         <translation>Los resultados están en results.csv y patients.csv en la carpeta de salida.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="556"/>
+        <location filename="../batch_view.py" line="569"/>
         <source>Watching stopped.</source>
         <translation>Vigilancia detenida.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="565"/>
+        <location filename="../batch_view.py" line="578"/>
         <source>There is no report for this patient (reports were switched off, or the run stopped before it was written).</source>
         <translation>No hay informe para este paciente (los informes estaban desactivados, o el lote se detuvo antes de escribirlo).</translation>
     </message>
@@ -991,42 +991,47 @@ o pulse Añadir…</translation>
 <context>
     <name>PatientTableModel</name>
     <message>
-        <location filename="../batch_view.py" line="60"/>
+        <location filename="../batch_view.py" line="61"/>
         <source>Patient ID</source>
         <translation>ID del paciente</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="61"/>
+        <location filename="../batch_view.py" line="62"/>
+        <source>Visit</source>
+        <translation>Visita</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="63"/>
         <source>Eyes</source>
         <translation>Ojos</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="62"/>
+        <location filename="../batch_view.py" line="64"/>
         <source>Outcome</source>
         <translation>Resultado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="63"/>
+        <location filename="../batch_view.py" line="65"/>
         <source>Interval</source>
         <translation>Plazo</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="64"/>
+        <location filename="../batch_view.py" line="66"/>
         <source>Report</source>
         <translation>Informe</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="114"/>
+        <location filename="../batch_view.py" line="123"/>
         <source>Open report</source>
         <translation>Abrir informe</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="119"/>
+        <location filename="../batch_view.py" line="128"/>
         <source>Double-click to preview and print the report</source>
         <translation>Doble clic para ver e imprimir el informe</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="120"/>
+        <location filename="../batch_view.py" line="129"/>
         <source>No report was written for this patient</source>
         <translation>No se escribió informe para este paciente</translation>
     </message>
