@@ -155,6 +155,16 @@ class Outbox:
         except OSError:
             pass  # sent and recorded; a leftover file is harmless
 
+    def remove_sent_files(self, state: QueueState) -> None:
+        """Delete files of instances recorded as sent (left behind when a run was killed
+        between recording the PACS's confirmation and deleting the file)."""
+        for entry in state.entries.values():
+            if entry.sent:
+                try:
+                    (self.folder / entry.file).unlink()
+                except OSError:
+                    pass  # already gone, or not ours to delete: harmless either way
+
     def mark_failed(self, entries: list[Entry], reason: str) -> None:
         if entries:
             self._append([{"event": "failed", "uid": e.uid, "reason": reason, "at": _now()}

@@ -200,6 +200,7 @@ def send_queued(out_dir: Path, settings: Settings, *, wait_s: float = 0.0,
     require_pacs(settings)
     outbox = Outbox(out_dir, settings.file_mode)
     state = outbox.read()
+    outbox.remove_sent_files(state)
     to_send = sorted(state.pending, key=lambda e: (e.patient_id, e.visit, e.kind != "pdf"))
     if not to_send:
         return 0, ""

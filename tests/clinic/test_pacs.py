@@ -424,3 +424,20 @@ def test_batch_killed_with_sigkill_and_rerun_sends_everything_once(
     assert per_patient == expected
     assert {row["pacs"] for row in read_patients(out).values()} == {"sent"}
     assert list((out / "outbox" / "pending").glob("*.dcm")) == []
+
+
+def test_a_file_left_after_a_kill_between_confirmation_and_delete_is_removed(
+        tmp_path: Path) -> None:
+    """Killed after the PACS confirmed an instance (``sent`` recorded) but before its file was
+    deleted: the next send run removes the leftover file and sends nothing again."""
+    from retina_screen.clinic.outbox import Outbox
+
+    outbox = Outbox(tmp_path)
+    outbox.put("1.2.3.4", "P1", "2026-11-29", "sr", "d1", b"DICM-sent")
+    outbox.put("1.2.3.5", "P1", "2026-11-29", "pdf", "d2", b"DICM-waiting")
+    outbox._append([{"event": "sent", "uid": "1.2.3.4", "destination": "PACS"}])  # the kill
+    state = outbox.read()
+    assert [e.uid for e in state.pending] == ["1.2.3.5"]
+    outbox.remove_sent_files(state)
+    left = sorted(p.name for p in (tmp_path / "outbox" / "pending").glob("*.dcm"))
+    assert left == ["1.2.3.5.dcm"]
