@@ -14,6 +14,8 @@ pydicom), so ``patients.csv`` can show what is pending cheaply.
 
 from __future__ import annotations
 
+import contextlib
+
 import datetime as dt
 import json
 from dataclasses import dataclass, field
@@ -159,11 +161,9 @@ class Outbox:
         """Delete files of instances recorded as sent (left behind when a run was killed
         between recording the PACS's confirmation and deleting the file)."""
         for entry in state.entries.values():
-            if entry.sent:
-                try:
+            if entry.sent:  # already gone, or not ours to delete: harmless either way
+                with contextlib.suppress(OSError):
                     (self.folder / entry.file).unlink()
-                except OSError:
-                    pass  # already gone, or not ours to delete: harmless either way
 
     def mark_failed(self, entries: list[Entry], reason: str) -> None:
         if entries:
