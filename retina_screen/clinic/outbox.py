@@ -15,7 +15,6 @@ pydicom), so ``patients.csv`` can show what is pending cheaply.
 from __future__ import annotations
 
 import contextlib
-
 import datetime as dt
 import json
 from dataclasses import dataclass, field
