@@ -65,7 +65,8 @@ def main() -> None:
               f"Python {platform.python_version()}")
         print(f"images: {len(photos)} x 3872x2592 JPEG")
         print(f"decode only (1/4-scale JPEG decode): median {decode_ms:6.1f} ms")
-        print(f"inference only (ONNX, 2 views):      median {infer_ms:6.1f} ms")
+        views = screener.model.manifest.raw.get("views", "the photo and its mirror image")
+        print(f"inference only (ONNX; {views}): median {infer_ms:6.1f} ms")
         print(f"end to end per image (one process):  median {e2e_ms:6.1f} ms "
               f"= {e2e_ms / (decode_ms + infer_ms):.2f} x (decode + inference)")
 

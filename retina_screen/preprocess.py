@@ -5,8 +5,9 @@ The engine, the training cache and augmentation, the threshold choice in export 
 (:func:`preprocess_photo` is the two together), so they cannot disagree. Photographs are
 decoded with ``max_side=DECODE_MAX_SIDE`` everywhere.
 
-Steps, named ``fov-ben-graham-v2`` in the model manifest (``v1`` is the same without the
-exposure normalisation of step 2):
+Steps, named ``fov-ben-graham-v1`` in the model manifest (the shipped model's);
+``fov-ben-graham-v2`` adds the exposure normalisation of step 2 (tried for model 2.1, see the
+README):
 
 1. crop to the circular field of view at ``SCREENING_CROP_SIDE`` (see :mod:`fov`; the quality
    gate measures the same crop), then resize to the model's ``size`` x ``size``;
@@ -30,9 +31,11 @@ import numpy as np
 
 from .fov import FovCrop, crop_to_fov, illuminated_mask
 
-PREPROCESSING_ID = "fov-ben-graham-v2"
+#: The default (the shipped model's); training and export take ``--preprocessing``.
+PREPROCESSING_ID = "fov-ben-graham-v1"
+EXPOSURE_NORMALISED_ID = "fov-ben-graham-v2"
 #: Preprocessings this application can give a model (a manifest naming another is refused).
-SUPPORTED_PREPROCESSING = ("fov-ben-graham-v1", PREPROCESSING_ID)
+SUPPORTED_PREPROCESSING = (PREPROCESSING_ID, EXPOSURE_NORMALISED_ID)
 #: v2: mean retina brightness (0-255, all channels) the lesion contrast is scaled to; the
 #: typical value of the raw-colour training photographs (APTOS, IDRiD, EyePACS raw: 82-97).
 TARGET_RETINA_MEAN = 85.0
@@ -73,9 +76,9 @@ def exposure_gain(crop_rgb: np.ndarray, inside: np.ndarray) -> float:
     return float(np.clip(TARGET_RETINA_MEAN / max(retina_mean, 1.0), low, high))
 
 
-def local_colour_normalise(crop_rgb: np.ndarray, normalise_exposure: bool = True) -> np.ndarray:
+def local_colour_normalise(crop_rgb: np.ndarray, normalise_exposure: bool = False) -> np.ndarray:
     """Steps 2 and 3: Ben Graham's local colour normalisation of a square FOV crop (uint8),
-    with the exposure normalisation of v2 unless ``normalise_exposure`` is false (v1)."""
+    with the exposure normalisation of v2 when ``normalise_exposure``."""
     side = crop_rgb.shape[0]
     sigma = side * _BLUR_SIGMA_FRACTION
     inside = illuminated_mask(crop_rgb) & circle_mask(side)
@@ -94,8 +97,8 @@ def normalise_crop(crop_rgb: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
     """Steps 2-4 on a square RGB uint8 crop of side ``spec.size``: float32 CHW model input."""
     if crop_rgb.shape[:2] != (spec.size, spec.size):
         raise ValueError(f"crop is {crop_rgb.shape[:2]}, model expects {spec.size}x{spec.size}")
-    v1 = spec.preprocessing_id == "fov-ben-graham-v1"
-    normalised = local_colour_normalise(crop_rgb, normalise_exposure=not v1).astype(np.float32)
+    exposure = spec.preprocessing_id == EXPOSURE_NORMALISED_ID
+    normalised = local_colour_normalise(crop_rgb, normalise_exposure=exposure).astype(np.float32)
     normalised -= np.asarray(spec.mean, dtype=np.float32)
     normalised /= np.asarray(spec.std, dtype=np.float32)
     return np.ascontiguousarray(normalised.transpose(2, 0, 1))

@@ -35,7 +35,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from ..metrics import quadratic_kappa, roc_auc
-from ..preprocess import PreprocessSpec
+from ..preprocess import PREPROCESSING_ID, SUPPORTED_PREPROCESSING, PreprocessSpec
 from .cache import HIGH_RESOLUTION_SOURCES, CacheRecord, load_cache
 from .inputs import training_input
 from .model import GradingNet, freeze_batch_norm, load_onnx_weights
@@ -152,6 +152,9 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path(".traincache/cache512.pkl"))
     parser.add_argument("--out", type=Path, default=Path("runs/lite0"))
     parser.add_argument("--size", type=int, default=448)
+    parser.add_argument("--preprocessing", choices=SUPPORTED_PREPROCESSING,
+                        default=PREPROCESSING_ID,
+                        help="model-input preprocessing (give export the same)")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--epoch-samples", type=int, default=0,
                         help="draws per epoch (default: the number of training records)")
@@ -191,7 +194,7 @@ def main() -> None:
     if device.type == "cpu":
         torch.set_num_threads(os.cpu_count() or 2)
     args.out.mkdir(parents=True, exist_ok=True)
-    spec = PreprocessSpec(size=args.size)
+    spec = PreprocessSpec(size=args.size, preprocessing_id=args.preprocessing)
     _, records = load_cache(args.cache)
     train_records = [r for r in records if r.split == "train"]
     val_records = limit_per_source([r for r in records if r.split == "val"],
