@@ -132,7 +132,8 @@ class Settings:
                                  doc="the PACS's DICOM application entity title")
     pacs_auto_send: bool = setting(
         False, title="Send to the PACS automatically",
-        doc="send every batch's results to the PACS when the batch ends (as 'batch --send')")
+        doc="send every batch's results to the PACS when the batch ends (as 'batch --send'), "
+            "and in the desktop app a patient's results once their report is saved")
     worklist_host: str = setting(
         "", title="Worklist host",
         doc="host of the DICOM Modality Worklist server (empty: no worklist)")

@@ -241,6 +241,12 @@ class PacsPanel(QWidget):
         self.label.setVisible(True)
         self.task = run_task(send_results, out, self._settings(), on_done=self._sent)
 
+    def send_if_automatic(self) -> None:
+        """After the operator saved the report (the patient's details are then final): send
+        when the pacs_auto_send setting asks for it."""
+        if self._settings().pacs_auto_send:
+            self.send()
+
     def _sent(self, summary: Any, error: BaseException | None) -> None:
         self.task = None
         self.refresh()
@@ -342,6 +348,12 @@ class PatientPacsPanel(QWidget):
         self.task = run_task(send_patient, result, Path(settings.output_dir), settings,
                              on_done=self._sent)
 
+    def send_if_automatic(self) -> None:
+        """After the operator saved the report (the patient's details are then final): send
+        when the pacs_auto_send setting asks for it."""
+        if self._settings().pacs_auto_send:
+            self.send()
+
     def _sent(self, summary: Any, error: BaseException | None) -> None:
         self.task = None
         if error is not None:
@@ -385,6 +397,7 @@ def install(window: Any) -> None:
     patient_page = window.patient_page
     patient_panel = PatientPacsPanel(patient_page, lambda: window.settings, window.show_message)
     window.patient_pacs_panel = patient_panel
+    patient_page.reportSaved.connect(lambda _path: patient_panel.send_if_automatic())
     result_panel = patient_page.result_panel
     result_layout = result_panel.layout()
     result_layout.insertWidget(max(result_layout.count() - 1, 0), patient_panel)

@@ -244,3 +244,38 @@ def test_worklist_patient_screened_and_sent_to_pacs_from_the_patient_page(
         assert "No PACS is configured" in panel.button.toolTip()
     finally:
         window.close()
+
+
+def test_saving_the_report_sends_the_patient_when_auto_send_is_set(
+        qtbot, orthanc: Orthanc, srahim: Path, tmp_path: Path, monkeypatch) -> None:
+    """With pacs_auto_send, saving a screened patient's report (their details are then final)
+    sends the SR and the report to the real PACS; without it, saving sends nothing."""
+    from retina_screen.results import Eye
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("RETINA_SCREEN_CONFIG", str(tmp_path / "settings.toml"))
+    orthanc.delete_all()
+    out = tmp_path / "reports"
+    settings = _settings(tmp_path, output_dir=out, pacs_host="127.0.0.1",
+                         pacs_port=orthanc.dicom_port, pacs_ae_title=orthanc.aet,
+                         pacs_auto_send=False)
+    window = _open_window(qtbot, tmp_path, settings)
+    page, panel = window.patient_page, window.patient_pacs_panel
+    try:
+        page.form.patient_id.setText("AUTO1")
+        page.add_photos([srahim / "images" / "Patient013_R.jpg"], Eye.RIGHT)
+        page.add_photos([srahim / "images" / "Patient013_L.jpg"], Eye.LEFT)
+        qtbot.waitUntil(lambda: page.session.result is not None and not page.session.pending,
+                        timeout=60_000)
+        with qtbot.waitSignal(page.reportSaved, timeout=WAIT_MS):
+            page.save_pdf_to(tmp_path / "first.pdf")
+        assert panel.task is None and panel.state == "" and orthanc.instances() == []
+
+        window.settings = settings.replace(pacs_auto_send=True)
+        with qtbot.waitSignal(page.reportSaved, timeout=WAIT_MS):
+            page.save_pdf_to(tmp_path / "second.pdf")
+        qtbot.waitUntil(lambda: panel.task is None and panel.state == "sent", timeout=WAIT_MS)
+        assert len(orthanc.instances()) == 2
+    finally:
+        window.close()
