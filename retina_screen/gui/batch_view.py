@@ -511,7 +511,10 @@ class BatchPage(QWidget):
         if not total:
             self.patients_label.setText(self.tr("No patients yet"))
             return
-        text = (self.tr("1 patient") if total == 1 else self.tr("{0} patients").format(total))
+        patients = len({r.key[0] for r in self.model.rows})
+        text = (self.tr("1 patient") if patients == 1 else self.tr("{0} patients").format(patients))
+        if patients != total:  # a patient with several visits has a row (and a decision) each
+            text += " " + self.tr("({0} visits)").format(total)
         text += " · " + self.tr("{0} to refer · {1} to retake or grade by hand").format(
             refer, retake)
         if self.proxy.refer_only:

@@ -165,7 +165,7 @@ def test_two_visits_of_one_patient_are_two_rows(open_window, isolated_settings, 
     assert by_visit["2026-11-29"].eyes == "R" and by_visit["2025-11-29"].eyes == "R+L"
     reports = {r.report for r in page.model.rows}
     assert len(reports) == 2 and all(p is not None and p.is_file() for p in reports)
-    assert page.patients_label.text().startswith("2 patients")
+    assert page.patients_label.text().startswith("1 patient (2 visits)")
 
     # Run again: the table shows each visit once, still two rows.
     with qtbot.waitSignal(page.runFinished, timeout=RUN_MS) as again:

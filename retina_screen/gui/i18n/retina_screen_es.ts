@@ -270,6 +270,10 @@ Add this folder&apos;s results to that output folder anyway?</source>
         <translation>{0} pacientes</translation>
     </message>
     <message>
+        <source>({0} visits)</source>
+        <translation>({0} visitas)</translation>
+    </message>
+    <message>
         <location filename="../batch_view.py" line="515"/>
         <source>{0} to refer · {1} to retake or grade by hand</source>
         <translation>{0} a derivar · {1} a repetir o evaluar a mano</translation>
