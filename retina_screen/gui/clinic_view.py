@@ -241,12 +241,6 @@ class PacsPanel(QWidget):
         self.label.setVisible(True)
         self.task = run_task(send_results, out, self._settings(), on_done=self._sent)
 
-    def send_if_automatic(self) -> None:
-        """After the operator saved the report (the patient's details are then final): send
-        when the pacs_auto_send setting asks for it."""
-        if self._settings().pacs_auto_send:
-            self.send()
-
     def _sent(self, summary: Any, error: BaseException | None) -> None:
         self.task = None
         self.refresh()
