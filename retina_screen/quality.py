@@ -55,6 +55,10 @@ class QualityMeasures:
     #: Share of the FOV covered by thin bright strokes of an unnatural colour (white, green,
     #: blue, cyan): text or overlay graphics burned into the retinal image.
     overlay: float = 0.0
+    #: Fine detail of the green channel relative to its coarse detail (band 1-2 px over band
+    #: 4-8 px at the working size): defocus removes the fine band first, whatever the photo's
+    #: contrast, so a slightly defocused photo whose small lesions are gone is caught.
+    sharpness: float = 1.0
     #: Probability from the model's fundus gate (None when no gate model is used).
     p_fundus: float | None = None
 
@@ -128,6 +132,7 @@ def measure(crop: FovCrop, p_fundus: float | None = None) -> QualityMeasures:
            if blackhat.size else 0.0)
     vessels = float(blackhat[blackhat >= top].mean() / mean_green * 100) if blackhat.size else 0.0
 
+    sharpness = _sharpness(green, inside)
     red_green = float(r / max(g, 1e-3))
     green_level = float(np.median(image[..., 1][inside]))
     small_inner = _small_inner_mask(small_side) & small_inside
@@ -159,7 +164,24 @@ def measure(crop: FovCrop, p_fundus: float | None = None) -> QualityMeasures:
         green_level=green_level,
         shadowed=shadowed,
         overlay=overlay,
+        sharpness=sharpness,
     )
+
+
+_SHARPNESS_EROSION = np.ones((25, 25), np.uint8)
+
+
+def _sharpness(green: np.ndarray, inside: np.ndarray) -> float:
+    """Mean band-pass energy at 1-2 px over that at 4-8 px, inside the field away from its rim
+    (the rim's edge would dominate the coarse band). A ratio of two bands of one photo does not
+    depend on its contrast or exposure, unlike an absolute focus measure."""
+    core = cv2.erode(inside.astype(np.uint8), _SHARPNESS_EROSION).astype(bool)
+    if core.sum() < 100:
+        core = inside
+    blurred = [cv2.GaussianBlur(green, (0, 0), sigma) for sigma in (1.0, 2.0, 4.0, 8.0)]
+    fine = float(np.abs(blurred[0] - blurred[1])[core].mean())
+    coarse = float(np.abs(blurred[2] - blurred[3])[core].mean())
+    return fine / max(coarse, 1e-3)
 
 
 @lru_cache(maxsize=4)

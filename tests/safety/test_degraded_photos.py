@@ -2,8 +2,9 @@
 
 A blurred or dark photo of an eye with referable DR that passes the quality gate and reads
 "no referable DR" is the failure that matters. Heavy blur and strong underexposure are
-refused (tested on a quarter of srahim_dev); moderate degradation is not always refused, and
-the last test records that known gap (strict xfail: it fails loudly once the gap is closed).
+refused (tested on a quarter of srahim_dev), and so is a slight defocus that hides referable
+DR; half brightness is not always refused, and the last test records that known gap (strict
+xfail: it fails loudly once the gap is closed).
 """
 
 from __future__ import annotations
@@ -53,13 +54,9 @@ def test_heavily_blurred_and_very_dark_photos_are_ungradable(srahim: Path, scree
     assert not wrong, wrong
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(240)
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap (quality gate qg-1): of the 45 referable srahim_dev eyes, 6 darkened to half "
-    "brightness and 3 blurred by 0.5% of the image side pass the gate and read 'no referable "
-    "DR' although the original reads referable"))
-def test_moderate_degradation_never_hides_referable_dr(srahim: Path, screener) -> None:  # noqa: ANN001
+def _hidden_by(srahim: Path, screener, label: str, degrade) -> list:  # noqa: ANN001
+    """Referable srahim_dev eyes the model refers undamaged that, degraded, pass the gate and
+    read not referable."""
     hidden = []
     for row in _labels(srahim):
         if row["referable"] != "1":
@@ -68,9 +65,28 @@ def test_moderate_degradation_never_hides_referable_dr(srahim: Path, screener) -
         original = _screen(screener, rgb)
         if original.grading is None or not original.grading.referable:
             continue  # the model's own miss, not the degradation's
-        for label, image in (("half brightness", _darken(rgb, 0.5)),
-                             ("blur 0.5%", _blur(rgb, 0.5))):
-            result = _screen(screener, image)
-            if result.status is ImageStatus.OK and not result.grading.referable:
-                hidden.append((row["image"], label, round(result.grading.p_referable, 2)))
-    assert not hidden, f"degradation hid referable DR: {hidden}"
+        result = _screen(screener, degrade(rgb))
+        if result.status is ImageStatus.OK and not result.grading.referable:
+            hidden.append((row["image"], label, round(result.grading.p_referable, 2)))
+    return hidden
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_slight_defocus_never_hides_referable_dr(srahim: Path, screener) -> None:  # noqa: ANN001
+    # Blur by 0.5% of the side hid 11 referable eyes under qg-2 (its focus measure depends on
+    # the photo's contrast); qg-3's sharpness (fine over coarse detail) refuses them.
+    hidden = _hidden_by(srahim, screener, "blur 0.5%", lambda rgb: _blur(rgb, 0.5))
+    assert not hidden, f"defocus hid referable DR: {hidden}"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+@pytest.mark.xfail(strict=True, reason=(
+    "known gap (quality gate qg-3, model 2.0.0): of the referable srahim_dev eyes the model "
+    "refers, 2 darkened to half brightness (Patient278_R, Patient255_R: P(referable) 0.34 "
+    "against 0.4505) pass the gate and read 'no referable DR'; half brightness is within the "
+    "range of real photos, so no exposure threshold refuses it"))
+def test_half_brightness_never_hides_referable_dr(srahim: Path, screener) -> None:  # noqa: ANN001
+    hidden = _hidden_by(srahim, screener, "half brightness", lambda rgb: _darken(rgb, 0.5))
+    assert not hidden, f"darkening hid referable DR: {hidden}"
