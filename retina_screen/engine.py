@@ -19,7 +19,15 @@ from .errors import ImageLoadError
 from .inference import GradingModel
 from .loading import LoadedImage, load_image
 from .preprocess import DECODE_MAX_SIDE, model_input, screening_crop
-from .quality import WORKING_SIDE, Thresholds, assess_crop, load_thresholds
+from .quality import (
+    WORKING_SIDE,
+    Thresholds,
+    assess,
+    dim_borderline_check,
+    load_thresholds,
+    measure,
+    with_check,
+)
 from .results import (
     Eye,
     Grading,
@@ -46,13 +54,16 @@ class Screener:
     """Loads the model, quality thresholds and referral table once; screens photographs."""
 
     def __init__(self, settings: Settings | None = None, model: GradingModel | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, dim_borderline: bool = True) -> None:
+        """``dim_borderline=False`` leaves out the dim-borderline retake rule, which depends on
+        the referral threshold: only for choosing that threshold (``training/export.py``)."""
         self.settings = settings or load_settings()
         self.model = model or GradingModel(
             self.settings.model, threads=threads,
             allow_unverified=self.settings.allow_unverified_model)
         self.thresholds: Thresholds = load_thresholds()
         self.referral_table: ReferralTable = load_referral_table(self.settings.referral_table)
+        self.dim_borderline = dim_borderline
 
     @property
     def model_info(self) -> ModelInfo:
@@ -79,8 +90,8 @@ class Screener:
         """Quality gate, then grading if gradable, of an already decoded photograph."""
         crop = screening_crop(loaded.pixels)
         gate = self.model.manifest.gate
-        quality = assess_crop(crop, self.thresholds, self.model.p_fundus(crop.image),
-                              gate.threshold if gate else None)
+        measures = measure(crop, self.model.p_fundus(crop.image))
+        quality = assess(measures, self.thresholds, gate.threshold if gate else None)
         display = crop.image if keep_display else None
         if display is not None and DISPLAY_SIDE != WORKING_SIDE:
             display = cv2.resize(display, (DISPLAY_SIDE, DISPLAY_SIDE),
@@ -91,8 +102,16 @@ class Screener:
         if not quality.gradable:
             return ImageResult(status=ImageStatus.UNGRADABLE, **common)
         probabilities, heatmaps = self.model.predict(model_input(crop.image, self.model.spec)[None])
-        return ImageResult(status=ImageStatus.OK, grading=self._grading(probabilities[0], heatmaps),
-                           **common)
+        grading = self._grading(probabilities[0], heatmaps)
+        rule = self.thresholds.dim_borderline
+        if self.dim_borderline and rule is not None:
+            check = dim_borderline_check(measures, grading.p_referable,
+                                         self.model.manifest.referable_threshold, rule)
+            if check is not None:
+                common["quality"] = with_check(quality, check)
+                if not check.passed:  # the check records P(referable) as its value
+                    return ImageResult(status=ImageStatus.UNGRADABLE, **common)
+        return ImageResult(status=ImageStatus.OK, grading=grading, **common)
 
     def _grading(self, probabilities: np.ndarray, heatmaps: np.ndarray | None) -> Grading:
         p = tuple(float(v) for v in probabilities)

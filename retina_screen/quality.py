@@ -229,10 +229,28 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class DimBorderline:
+    """A gradable but dim photograph whose grade is just below the referral threshold.
+
+    Darkening lowers the lesions' contrast, and with it the model's P(referable): on a dim
+    photograph a grade just below the threshold cannot rule referable DR out. A photograph is
+    *dim* when any of ``dim_below`` (measure -> level, above the gate's own limits) is not
+    reached; a dim photograph with P(referable) in ``[threshold - margin, threshold)`` is sent
+    back for a retake (``reason``) instead of reading "no referable DR".
+    """
+
+    check: str
+    dim_below: tuple[tuple[str, float], ...]
+    margin: float
+    reason: str
+
+
+@dataclass(frozen=True)
 class Thresholds:
     version: str
     fundus_rules: tuple[Rule, ...]
     quality_rules: tuple[Rule, ...]
+    dim_borderline: DimBorderline | None = None
 
 
 def load_thresholds(path: Path = THRESHOLDS_FILE) -> Thresholds:
@@ -241,7 +259,11 @@ def load_thresholds(path: Path = THRESHOLDS_FILE) -> Thresholds:
     def rules(items: list[dict]) -> tuple[Rule, ...]:
         return tuple(Rule(**item) for item in items)
 
-    return Thresholds(raw["version"], rules(raw["fundus"]), rules(raw["quality"]))
+    dim = raw.get("dim_borderline")
+    return Thresholds(raw["version"], rules(raw["fundus"]), rules(raw["quality"]),
+                      None if dim is None else DimBorderline(
+                          dim["check"], tuple((k, float(v)) for k, v in dim["dim_below"].items()),
+                          float(dim["margin"]), dim["reason"]))
 
 
 GATE_REASON = "not a fundus photograph: load a colour retinal photograph"
@@ -288,6 +310,21 @@ def assess(measures: QualityMeasures, thresholds: Thresholds,
     return QualityReport(tuple(checks), is_fundus, thresholds.version)
 
 
-def assess_crop(crop: FovCrop, thresholds: Thresholds, p_fundus: float | None = None,
-                gate_threshold: float | None = None) -> QualityReport:
-    return assess(measure(crop, p_fundus), thresholds, gate_threshold)
+def dim_borderline_check(measures: QualityMeasures, p_referable: float,
+                         referable_threshold: float, rule: DimBorderline) -> QualityCheck | None:
+    """The dim-borderline check of a gradable photograph (None when it is not dim).
+
+    Its value is P(referable) and its threshold the lower edge of the borderline band; it fails
+    when P(referable) lies in ``[referable_threshold - rule.margin, referable_threshold)``.
+    """
+    if all(getattr(measures, name) >= level for name, level in rule.dim_below):
+        return None
+    low = referable_threshold - rule.margin
+    borderline = low <= p_referable < referable_threshold
+    return QualityCheck(rule.check, round(p_referable, 4), round(low, 4), not borderline,
+                        rule.reason if borderline else "")
+
+
+def with_check(report: QualityReport, check: QualityCheck) -> QualityReport:
+    """``report`` with one more check."""
+    return QualityReport(report.checks + (check,), report.is_fundus, report.thresholds_version)

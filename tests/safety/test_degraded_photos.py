@@ -3,8 +3,9 @@
 A blurred or dark photo of an eye with referable DR that passes the quality gate and reads
 "no referable DR" is the failure that matters. Heavy blur and strong underexposure are
 refused (tested on a quarter of srahim_dev), and so is a slight defocus that hides referable
-DR; half brightness is not always refused, and the last test records that known gap (strict
-xfail: it fails loudly once the gap is closed).
+DR. Half brightness is within the range of real photos, so no exposure limit refuses it; a
+half-bright photo whose grade lands just below the referral threshold is sent back by the
+dim-borderline rule (qg-4) instead of reading "no referable DR".
 """
 
 from __future__ import annotations
@@ -90,12 +91,54 @@ def test_slight_defocus_never_hides_referable_dr(referred_eyes: list, screener) 
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap (quality gate qg-3, model 2.0.0): of the referable srahim_dev eyes the model "
-    "refers, 2 darkened to half brightness (Patient278_R, Patient255_R: P(referable) 0.34 "
-    "against 0.4505) pass the gate and read 'no referable DR'; half brightness is within the "
-    "range of real photos, so no exposure threshold refuses it"))
 def test_half_brightness_never_hides_referable_dr(referred_eyes: list,  # noqa: ANN001
                                                    screener) -> None:
+    # Under qg-3, 2 eyes (Patient278_R, Patient255_R) read P(referable) 0.34 against 0.4505:
+    # the dim-borderline rule (qg-4) sends them back for a retake.
     hidden = _hidden_by(referred_eyes, screener, "half brightness", lambda rgb: _darken(rgb, 0.5))
     assert not hidden, f"darkening hid referable DR: {hidden}"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_dim_borderline_grade_is_sent_back_with_its_reason(srahim: Path, screener) -> None:  # noqa: ANN001
+    """A referable eye darkened until its grade falls just below the threshold: without the
+    rule it reads not referable; with it the photo is ungradable, the reason says to retake
+    with more light, and the check records the grade it withheld."""
+    from retina_screen.engine import Screener
+
+    plain = Screener(screener.settings, model=screener.model, dim_borderline=False)
+    threshold = screener.model.manifest.referable_threshold
+    rule = screener.thresholds.dim_borderline
+    rgb = _darken(real_rgb(srahim / "images" / "Patient255_R.jpg"), 0.5)
+    without = _screen(plain, rgb)
+    assert without.status is ImageStatus.OK
+    assert threshold - rule.margin <= without.grading.p_referable < threshold
+    result = _screen(screener, rgb)
+    assert result.status is ImageStatus.UNGRADABLE and result.grading is None
+    assert result.reasons == (rule.reason,)
+    check = result.quality.check(rule.check)
+    assert check is not None and not check.passed
+    assert check.value == pytest.approx(without.grading.p_referable, abs=1e-4)
+    assert check.threshold == pytest.approx(threshold - rule.margin, abs=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_dim_borderline_rule_leaves_bright_clear_and_referred_photos_alone(
+        srahim: Path, screener) -> None:  # noqa: ANN001
+    """The rule depends on both conditions: a well-exposed photo with a borderline grade, and a
+    dim photo whose grade is referable or far below the threshold, are graded as before."""
+    from retina_screen.preprocess import screening_crop
+    from retina_screen.quality import dim_borderline_check, measure
+
+    threshold = screener.model.manifest.referable_threshold
+    rule = screener.thresholds.dim_borderline
+    rgb = real_rgb(srahim / "images" / "Patient255_R.jpg")
+    bright, dim = measure(screening_crop(rgb)), measure(screening_crop(_darken(rgb, 0.5)))
+    assert all(getattr(bright, name) >= level for name, level in rule.dim_below)
+    borderline = threshold - rule.margin / 2
+    assert dim_borderline_check(bright, borderline, threshold, rule) is None
+    assert not dim_borderline_check(dim, borderline, threshold, rule).passed
+    assert dim_borderline_check(dim, threshold, threshold, rule).passed
+    assert dim_borderline_check(dim, threshold - rule.margin - 0.01, threshold, rule).passed

@@ -1,0 +1,114 @@
+"""How far darkening lowers P(referable): the evidence for the quality gate's dim-borderline rule.
+
+Usage: python benchmarks/dim_borderline.py [--data ../shared/data] [--model models/dr_lite0.json]
+
+Internal validation photographs only (APTOS, EyePACS raw, IDRiD; never ``srahim_dev`` or
+``messidor2_dev``): every referable photo that the model refers undamaged is darkened (exposure
+x0.85, x0.7, x0.55, x0.45 and gamma 1.3, 1.6, 2.0) and screened again without the rule. For the
+darkened photos that still pass the gate, it prints, by exposure headroom (how far the photo's
+brightness and green level are above the gate's limits, as a fraction of the limit), how many
+fell below the referral threshold and how far P(referable) fell. docs/quality.md's qg-4 table
+comes from this script (about 4 minutes on two cores).
+
+The rule derived from it (``data/quality_thresholds.json``, section ``dim_borderline``): a
+photo is dim below a headroom of 0.5 (brightness 90, green level 37.5), where the share of
+referred photos that fall below the threshold more than doubles; the margin is the 95th
+percentile of the fall of P(referable) there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "safety"))
+
+import degradation as d  # noqa: E402
+
+from retina_screen.engine import Screener  # noqa: E402
+from retina_screen.evaluation import evaluation_sets  # noqa: E402
+from retina_screen.inference import GradingModel  # noqa: E402
+from retina_screen.loading import LoadedImage, load_image  # noqa: E402
+from retina_screen.preprocess import DECODE_MAX_SIDE  # noqa: E402
+from retina_screen.results import Eye, ImageResult, ImageStatus  # noqa: E402
+from retina_screen.settings import load_settings  # noqa: E402
+
+DARKENINGS = {
+    **{f"exposure x{f}": partial(d.scale_exposure, factor=f) for f in (0.85, 0.7, 0.55, 0.45)},
+    **{f"gamma {g}": partial(d.gamma, value=g) for g in (1.3, 1.6, 2.0)},
+}
+EXPOSURE_LIMITS = {"brightness": 60.0, "green_level": 25.0}  # the gate's own minimums (qg-3)
+BINS = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, np.inf)
+
+
+def screen(screener: Screener, rgb: np.ndarray) -> ImageResult:
+    rgb = np.ascontiguousarray(rgb)
+    loaded = LoadedImage(rgb, rgb.shape[1], rgb.shape[0], "JPEG", "0" * 64)
+    return screener.screen_loaded(loaded, "darkened.jpg", Eye.LEFT, keep_display=False)
+
+
+def headroom(result: ImageResult) -> float:
+    """min over the exposure limits of (value - limit) / limit."""
+    values = {(c.name, c.threshold): c.value for c in result.quality.checks}
+    return min((values[("exposure", limit)] - limit) / limit
+               for limit in EXPOSURE_LIMITS.values())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "dr_lite0.json")
+    args = parser.parse_args()
+    settings = load_settings(use_environment=False, use_file=False,
+                             overrides={"model": args.model})
+    screener = Screener(settings, model=GradingModel(args.model, allow_unverified=True),
+                        dim_borderline=False)
+    threshold = screener.model.manifest.referable_threshold
+    sets = evaluation_sets(args.data, sources=("aptos2019", "eyepacs_raw", "idrid"))
+    rows = []  # (headroom, P undamaged, P darkened)
+    for name, photos in sets.items():
+        referred = 0
+        for photo in photos:
+            if not photo.referable:
+                continue
+            rgb = load_image(photo.path, max_side=DECODE_MAX_SIDE).pixels
+            plain = screen(screener, rgb)
+            if plain.status is not ImageStatus.OK or not plain.grading.referable:
+                continue
+            referred += 1
+            for darken in DARKENINGS.values():
+                result = screen(screener, darken(rgb))
+                if result.status is ImageStatus.OK:
+                    rows.append((headroom(result), plain.grading.p_referable,
+                                 result.grading.p_referable))
+        print(f"{name}: {referred} referable photos referred undamaged")
+    data = np.array(rows)
+    print(f"\n{len(data)} darkened photos still gradable; threshold {threshold:.4f}\n")
+    print("| exposure headroom | photos | fell below the threshold | fall of P: median | 90th "
+          "| 95th | lowest P of those that fell |")
+    print("|---|---|---|---|---|---|---|")
+    for low, high in zip(BINS[:-1], BINS[1:], strict=True):
+        chosen = (data[:, 0] >= low) & (data[:, 0] < high)
+        if not chosen.any():
+            continue
+        fall = data[chosen, 1] - data[chosen, 2]
+        flipped = data[chosen, 2] < threshold
+        lowest = f"{data[chosen, 2][flipped].min():.2f}" if flipped.any() else "-"
+        print(f"| {low:.2f}-{high:.2f} | {chosen.sum()} | {flipped.sum()} "
+              f"({flipped.mean():.1%}) | {np.median(fall):.3f} | {np.quantile(fall, 0.9):.3f} "
+              f"| {np.quantile(fall, 0.95):.3f} | {lowest} |")
+    for level in (0.35, 0.5, 0.75):
+        chosen = data[:, 0] < level
+        fall = data[chosen, 1] - data[chosen, 2]
+        print(f"headroom < {level}: {chosen.sum()} photos, {(data[chosen, 2] < threshold).sum()} "
+              f"fell below, 95th percentile of the fall {np.quantile(fall, 0.95):.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
