@@ -378,7 +378,8 @@ def check_input_folder(out_dir: Path, input_dir: Path, allow_other_input: bool =
 
 
 def _check_run_file(out_dir: Path, input_dir: Path, model_sha: str, mode: int,
-                    manifest_sha: str = "", allow_other_input: bool = False) -> None:
+                    manifest_sha: str = "", allow_other_input: bool = False,
+                    quality_version: str = "") -> None:
     previous = _read_run_file(out_dir)
     if previous.get("model_sha256") and previous["model_sha256"] != model_sha:
         raise OutputError(
@@ -388,13 +389,18 @@ def _check_run_file(out_dir: Path, input_dir: Path, model_sha: str, mode: int,
         raise OutputError(
             f"{out_dir} holds results made with another model manifest (e.g. another "
             "threshold); choose a new output folder so that results are not mixed")
+    if previous.get("quality_version") and previous["quality_version"] != quality_version:
+        raise OutputError(
+            f"{out_dir} holds results checked by another version of the quality gate "
+            f"({previous['quality_version']}, this application uses {quality_version}); choose "
+            "a new output folder so that results are not mixed")
     check_input_folder(out_dir, input_dir, allow_other_input)
     inputs = [k for k in [*previous.get("input_dirs", []), previous.get("input_dir")] if k]
     write_atomic(out_dir / "run.json", json.dumps({
         "input_dir": str(input_dir),
         "input_dirs": sorted({*inputs, str(input_dir)}),
         "model_sha256": model_sha, "app_version": __version__,
-        "manifest_sha256": manifest_sha,
+        "manifest_sha256": manifest_sha, "quality_version": quality_version,
     }, indent=2).encode(), mode)
 
 
@@ -474,7 +480,7 @@ def run_batch(input_dir: Path, out_dir: Path, settings: Settings, *, pattern: st
                        retry_errors, stability, hashes, executor)
     with output_lock(out_dir):
         _check_run_file(out_dir, input_dir.resolve(), manifest.sha256, settings.file_mode,
-                        manifest.manifest_sha256, allow_other_input)
+                        manifest.manifest_sha256, allow_other_input, load_thresholds().version)
         return BatchRun(input_dir, out_dir, settings, manifest, options).run(scanned)
 
 

@@ -228,3 +228,20 @@ def test_an_output_folder_refuses_results_of_another_manifest(srahim: Path,
     with pytest.raises(OutputError, match="another model manifest"):
         run_batch(tmp_path / "in", summary.out_dir,
                   settings.replace(model=edited, allow_unverified_model=True), workers=1)
+
+
+def test_an_output_folder_refuses_results_of_another_quality_gate(srahim: Path,
+                                                                  tmp_path: Path) -> None:
+    """Results checked by another quality gate version (e.g. before qg-4's dim-borderline rule)
+    are not continued with this one: the folder says which version made them."""
+    from retina_screen.batch import run_batch
+    from retina_screen.errors import OutputError
+    from retina_screen.quality import load_thresholds
+
+    settings, summary = _batch(srahim, tmp_path, Settings().model, allow=False)
+    run_file = summary.out_dir / "run.json"
+    recorded = json.loads(run_file.read_text())
+    assert recorded["quality_version"] == load_thresholds().version
+    run_file.write_text(json.dumps({**recorded, "quality_version": "qg-3"}))
+    with pytest.raises(OutputError, match=r"another version of the quality gate \(qg-3"):
+        run_batch(tmp_path / "in", summary.out_dir, settings, workers=1)
