@@ -12,18 +12,26 @@ import numpy as np
 from ..preprocess import PreprocessSpec, model_input
 from .cache import CacheRecord, decode
 
+#: Augmentation recipes: "camera" (models 2.1 on: wide exposure and gamma, eyelash shadows,
+#: narrow fields) and "basic" (model 2.0.0: milder exposure and gamma, neither of those).
+AUGMENTATIONS = ("camera", "basic")
+
 
 def training_input(record: CacheRecord, spec: PreprocessSpec,
-                   rng: np.random.Generator | None = None) -> np.ndarray:
+                   rng: np.random.Generator | None = None,
+                   augmentation: str = "camera") -> np.ndarray:
     """The model input (CHW float32) for a cached photo; augmented when ``rng`` is given."""
     crop = decode(record)
     if rng is not None:
-        crop = augment(crop, rng)
+        crop = augment(crop, rng, augmentation)
     return model_input(crop, spec)
 
 
-def augment(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def augment(crop: np.ndarray, rng: np.random.Generator, recipe: str = "camera") -> np.ndarray:
     """Fundus-appropriate augmentation of a square RGB uint8 FOV crop (same size out)."""
+    if recipe not in AUGMENTATIONS:
+        raise ValueError(f"unknown augmentation {recipe!r}; one of {AUGMENTATIONS}")
+    camera = recipe == "camera"
     side = crop.shape[0]
     angle = rng.uniform(0, 360)
     scale = rng.uniform(0.9, 1.1)
@@ -33,17 +41,18 @@ def augment(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     out = cv2.warpAffine(crop, matrix, (side, side), flags=cv2.INTER_LINEAR, borderValue=0)
     if rng.random() < 0.5:
         out = out[:, ::-1]
-    if rng.random() < 0.15:
+    if camera and rng.random() < 0.15:
         out = _concentric_field(out, rng.uniform(0.7, 0.92))
     image = out.astype(np.float32) / 255.0
-    if rng.random() < 0.15:
+    if camera and rng.random() < 0.15:
         image = _eyelash_shadow(image, rng.uniform(0.3, 0.7), rng.uniform(0.15, 0.45),
                                 int(rng.integers(4)))
-    gain = rng.uniform(0.55, 1.5) * rng.uniform(0.9, 1.1, size=3)
+    gain = (rng.uniform(0.55, 1.5) if camera else rng.uniform(0.75, 1.25)) \
+        * rng.uniform(0.9, 1.1, size=3)
     image = image * gain.astype(np.float32)
     mean = image.mean()
     image = (image - mean) * rng.uniform(0.8, 1.2) + mean
-    image = np.clip(image, 0, 1) ** rng.uniform(0.7, 1.6)
+    image = np.clip(image, 0, 1) ** (rng.uniform(0.7, 1.6) if camera else rng.uniform(0.8, 1.25))
     out = (image * 255).astype(np.uint8)
     if rng.random() < 0.25:
         out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.3, 1.2))

@@ -37,17 +37,19 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 from ..metrics import quadratic_kappa, roc_auc
 from ..preprocess import PREPROCESSING_ID, SUPPORTED_PREPROCESSING, PreprocessSpec
 from .cache import HIGH_RESOLUTION_SOURCES, CacheRecord, load_cache
-from .inputs import training_input
+from .inputs import AUGMENTATIONS, training_input
 from .model import GradingNet, freeze_batch_norm, load_onnx_weights
 
 log = logging.getLogger(__name__)
 
 
 class CropDataset(Dataset):
-    def __init__(self, records: list[CacheRecord], spec: PreprocessSpec, train: bool) -> None:
+    def __init__(self, records: list[CacheRecord], spec: PreprocessSpec, train: bool,
+                 augmentation: str = "camera") -> None:
         self.records = records
         self.spec = spec
         self.train = train
+        self.augmentation = augmentation
 
     def __len__(self) -> int:
         return len(self.records)
@@ -63,7 +65,8 @@ class CropDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         cv2.setNumThreads(1)
         record = self.records[index]
-        image = training_input(record, self.spec, self._rng() if self.train else None)
+        image = training_input(record, self.spec, self._rng() if self.train else None,
+                               self.augmentation)
         target = torch.tensor([record.grade, int(record.referable or record.grade >= 2)])
         return torch.from_numpy(image), target
 
@@ -155,6 +158,8 @@ def main() -> None:
     parser.add_argument("--preprocessing", choices=SUPPORTED_PREPROCESSING,
                         default=PREPROCESSING_ID,
                         help="model-input preprocessing (give export the same)")
+    parser.add_argument("--augmentation", choices=AUGMENTATIONS, default="camera",
+                        help="augmentation recipe (camera: models 2.1 on; basic: model 2.0.0)")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--epoch-samples", type=int, default=0,
                         help="draws per epoch (default: the number of training records)")
@@ -209,7 +214,8 @@ def main() -> None:
                                     replacement=True)
     loader_args = {"num_workers": args.workers, "pin_memory": device.type == "cuda",
                    "persistent_workers": args.workers > 0}
-    train_loader = DataLoader(CropDataset(train_records, spec, True), batch_size=args.batch,
+    train_loader = DataLoader(CropDataset(train_records, spec, True, args.augmentation),
+                              batch_size=args.batch,
                               sampler=sampler, drop_last=True, **loader_args)
     val_loader = DataLoader(CropDataset(val_records, spec, False), batch_size=args.batch * 2,
                             shuffle=False, **loader_args)
