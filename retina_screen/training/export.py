@@ -43,7 +43,7 @@ from ..preprocess import PREPROCESSING_ID, SUPPORTED_PREPROCESSING, PreprocessSp
 from ..results import ICDR_LABELS, ImageStatus
 from ..settings import load_settings
 from .cache import load_cache
-from .model import ExportWrapper, GradingNet
+from .model import ExportWrapper, GradingNet, load_onnx_weights
 from .train import parse_mix, sampling_weights
 
 log = logging.getLogger(__name__)
@@ -77,11 +77,22 @@ def prior_correction(records: list, mix: dict[str, float]) -> np.ndarray:
     return bias - bias.mean()
 
 
-def export_onnx(checkpoint: Path, out: Path, size: int, logit_bias: np.ndarray,
+def load_weights(checkpoint: Path | None = None,
+                 weights_onnx: Path | None = None) -> dict[str, torch.Tensor]:
+    """The network's weights (float32), from a training checkpoint or an exported ONNX file
+    (read once, so the export may overwrite the file it came from)."""
+    if weights_onnx is not None:
+        net = GradingNet(pretrained=False)
+        load_onnx_weights(net, str(weights_onnx))
+        return {k: v.detach().clone() for k, v in net.state_dict().items()}
+    state = torch.load(checkpoint, map_location="cpu")
+    return {k: v.float() for k, v in state.items()}
+
+
+def export_onnx(weights: dict[str, torch.Tensor], out: Path, size: int, logit_bias: np.ndarray,
                 temperature: float = 1.0, mirror: bool = True) -> None:
     net = GradingNet(pretrained=False)
-    state = torch.load(checkpoint, map_location="cpu")
-    net.load_state_dict({k: v.float() for k, v in state.items()})
+    net.load_state_dict(weights)
     wrapper = ExportWrapper(net, torch.tensor(logit_bias, dtype=torch.float32),
                             temperature, mirror).eval()
     dummy = torch.zeros(1, 3, size, size)
@@ -155,7 +166,11 @@ def choose_patient_threshold(per_source: dict[str, tuple[np.ndarray, np.ndarray]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Export the grading model to ONNX + manifest")
-    parser.add_argument("--checkpoint", type=Path, required=True)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", type=Path, help="a training checkpoint (best_fp16.pt)")
+    source.add_argument("--weights-onnx", type=Path,
+                        help="take the weights out of an exported model instead (e.g. to export "
+                             "the same network at another input size)")
     parser.add_argument("--cache", type=Path, default=Path(".traincache/cache512.pkl"))
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--out", type=Path, default=Path("models/dr_lite0.onnx"))
@@ -216,7 +231,8 @@ def main() -> None:
         return manifest
 
     # 1. Uncalibrated export, screened through the app on the internal validation photos.
-    export_onnx(args.checkpoint, args.out, args.size, bias, 1.0, args.mirror)
+    weights = load_weights(args.checkpoint, args.weights_onnx)
+    export_onnx(weights, args.out, args.size, bias, 1.0, args.mirror)
     write_manifest(0.5, 1.0, {})
     settings = load_settings(use_environment=False, use_file=False,
                              overrides={"model": manifest_path})
@@ -267,7 +283,7 @@ def main() -> None:
             "patient_specificity": p_spec}
 
     # 4. Final export with the temperature in the graph, and its manifest.
-    export_onnx(args.checkpoint, args.out, args.size, bias, temperature, args.mirror)
+    export_onnx(weights, args.out, args.size, bias, temperature, args.mirror)
     manifest = write_manifest(threshold, temperature, {"validation_at_threshold": validation})
     shipped = args.out.resolve().parent == DEFAULT_MODEL_DIR.resolve()
     if shipped:
