@@ -11,9 +11,11 @@ fell below the referral threshold and how far P(referable) fell. docs/quality.md
 comes from this script (about 4 minutes on two cores).
 
 The rule derived from it (``data/quality_thresholds.json``, section ``dim_borderline``): a
-photo is dim below a headroom of 0.5 (brightness 90, green level 37.5), where the share of
-referred photos that fall below the threshold more than doubles; the margin is the 95th
-percentile of the fall of P(referable) there.
+photo is *dim* below the headroom under which the share of referred photos that fall below the
+threshold stays well above that of well-exposed photos (headroom above 1); for model 2.3.0 that
+is 0.75 (brightness 105, green level 43.75). The margin is the 95th percentile of the fall of
+P(referable) below that level, rounded up to 0.01. Both belong to the model: re-run this after
+any model change.
 """
 
 from __future__ import annotations
@@ -102,11 +104,13 @@ def main() -> int:
         print(f"| {low:.2f}-{high:.2f} | {chosen.sum()} | {flipped.sum()} "
               f"({flipped.mean():.1%}) | {np.median(fall):.3f} | {np.quantile(fall, 0.9):.3f} "
               f"| {np.quantile(fall, 0.95):.3f} | {lowest} |")
-    for level in (0.35, 0.5, 0.75):
+    for level in (0.35, 0.5, 0.75, 1.0):
         chosen = data[:, 0] < level
         fall = data[chosen, 1] - data[chosen, 2]
+        above = data[~chosen, 2] < threshold
         print(f"headroom < {level}: {chosen.sum()} photos, {(data[chosen, 2] < threshold).sum()} "
-              f"fell below, 95th percentile of the fall {np.quantile(fall, 0.95):.3f}")
+              f"fell below ({(data[chosen, 2] < threshold).mean():.1%}; above it {above.mean():.1%}"
+              f"), 95th percentile of the fall {np.quantile(fall, 0.95):.3f}")
     return 0
 
 

@@ -253,7 +253,7 @@ def _copy_model(tmp_path: Path) -> Path:
 
 def test_model_manifest_is_verified(tmp_path: Path) -> None:
     model = GradingModel(MODEL, threads=1)
-    assert model.spec.size == 448
+    assert model.spec.size == 512  # model 2.3.0: the whole screening crop
     assert 0 < model.manifest.referable_threshold < 1
     manifest = _copy_model(tmp_path)
     onnx_path = tmp_path / "dr_lite0.onnx"
