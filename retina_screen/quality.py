@@ -10,13 +10,14 @@ Each measure is computed inside the field of view at a fixed working resolution
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from .errors import ConfigError
 from .fov import FieldOfView, FovCrop, channel_max, illuminated_mask
 from .preprocess import SCREENING_CROP_SIDE
 from .results import QualityCheck, QualityReport
@@ -253,17 +254,57 @@ class Thresholds:
     dim_borderline: DimBorderline | None = None
 
 
+_MEASURE_NAMES = frozenset(f.name for f in fields(QualityMeasures))
+
+
+def _checked_rule(item: dict, where: str) -> Rule:
+    try:
+        rule = Rule(check=str(item["check"]), measure=str(item["measure"]), kind=str(item["kind"]),
+                    threshold=float(item["threshold"]), reason=str(item["reason"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"quality thresholds: a rule in {where} is incomplete ({exc})") from exc
+    if rule.measure not in _MEASURE_NAMES:
+        raise ConfigError(f"quality thresholds: rule {rule.check!r} uses an unknown measure "
+                          f"{rule.measure!r}")
+    if rule.kind not in ("min", "max"):
+        raise ConfigError(f"quality thresholds: rule {rule.check!r} has kind {rule.kind!r} "
+                          "(expected 'min' or 'max')")
+    return rule
+
+
 def load_thresholds(path: Path = THRESHOLDS_FILE) -> Thresholds:
-    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    """The versioned quality-gate thresholds, checked when loaded.
 
-    def rules(items: list[dict]) -> tuple[Rule, ...]:
-        return tuple(Rule(**item) for item in items)
-
+    Every rule must name a measure the gate computes, so a mistyped name in an edited file
+    stops the application at start-up (:class:`ConfigError`) instead of failing each photo."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        fundus, quality, version = raw["fundus"], raw["quality"], str(raw["version"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"quality thresholds file {Path(path).name} is unreadable ({exc})") from exc
+    fundus_rules = tuple(_checked_rule(item, "fundus") for item in fundus)
+    quality_rules = tuple(_checked_rule(item, "quality") for item in quality)
     dim = raw.get("dim_borderline")
-    return Thresholds(raw["version"], rules(raw["fundus"]), rules(raw["quality"]),
-                      None if dim is None else DimBorderline(
-                          dim["check"], tuple((k, float(v)) for k, v in dim["dim_below"].items()),
-                          float(dim["margin"]), dim["reason"]))
+    return Thresholds(version, fundus_rules, quality_rules,
+                      None if dim is None else _checked_dim_borderline(dim))
+
+
+def _checked_dim_borderline(dim: dict) -> DimBorderline:
+    try:
+        rule = DimBorderline(str(dim["check"]),
+                             tuple((str(k), float(v)) for k, v in dim["dim_below"].items()),
+                             float(dim["margin"]), str(dim["reason"]))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"quality thresholds: dim_borderline is incomplete ({exc})") from exc
+    unknown = [name for name, _ in rule.dim_below if name not in _MEASURE_NAMES]
+    if unknown or not rule.dim_below:
+        raise ConfigError("quality thresholds: dim_borderline needs known measures in dim_below "
+                          f"(unknown: {', '.join(unknown) or 'none given'})")
+    if not 0.0 < rule.margin < 1.0:
+        raise ConfigError(f"quality thresholds: dim_borderline margin {rule.margin} is not "
+                          "between 0 and 1")
+    return rule
 
 
 GATE_REASON = "not a fundus photograph: load a colour retinal photograph"

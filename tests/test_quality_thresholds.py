@@ -1,0 +1,70 @@
+"""The quality gate's thresholds file is checked when it is loaded, not photo by photo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from retina_screen.errors import ConfigError
+from retina_screen.quality import THRESHOLDS_FILE, load_thresholds
+
+
+def _edited(tmp_path: Path, edit) -> Path:  # noqa: ANN001
+    raw = json.loads(THRESHOLDS_FILE.read_text(encoding="utf-8"))
+    edit(raw)
+    path = tmp_path / "quality_thresholds.json"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    return path
+
+
+def test_the_shipped_thresholds_load_with_every_rule_and_the_dim_borderline_rule() -> None:
+    thresholds = load_thresholds()
+    raw = json.loads(THRESHOLDS_FILE.read_text(encoding="utf-8"))
+    assert thresholds.version == raw["version"]
+    assert [r.check for r in thresholds.quality_rules] == [r["check"] for r in raw["quality"]]
+    assert [r.check for r in thresholds.fundus_rules] == [r["check"] for r in raw["fundus"]]
+    assert thresholds.dim_borderline is not None
+    assert dict(thresholds.dim_borderline.dim_below) == raw["dim_borderline"]["dim_below"]
+
+
+def test_a_misspelled_measure_stops_loading_and_names_the_rule(tmp_path: Path) -> None:
+    def misspell(raw: dict) -> None:
+        raw["quality"][0]["measure"] = "brightnes"
+
+    with pytest.raises(ConfigError, match="unknown measure 'brightnes'"):
+        load_thresholds(_edited(tmp_path, misspell))
+
+
+def test_an_unknown_kind_or_a_missing_threshold_stops_loading(tmp_path: Path) -> None:
+    def bad_kind(raw: dict) -> None:
+        raw["fundus"][0]["kind"] = "at_least"
+
+    def no_threshold(raw: dict) -> None:
+        del raw["quality"][1]["threshold"]
+
+    with pytest.raises(ConfigError, match="kind 'at_least'"):
+        load_thresholds(_edited(tmp_path, bad_kind))
+    with pytest.raises(ConfigError, match="incomplete"):
+        load_thresholds(_edited(tmp_path, no_threshold))
+
+
+def test_the_dim_borderline_rule_needs_known_measures_and_a_sane_margin(tmp_path: Path) -> None:
+    def unknown_dim_measure(raw: dict) -> None:
+        raw["dim_borderline"]["dim_below"] = {"green": 43.75}
+
+    def margin_too_large(raw: dict) -> None:
+        raw["dim_borderline"]["margin"] = 1.5
+
+    with pytest.raises(ConfigError, match="unknown: green"):
+        load_thresholds(_edited(tmp_path, unknown_dim_measure))
+    with pytest.raises(ConfigError, match="margin 1.5"):
+        load_thresholds(_edited(tmp_path, margin_too_large))
+
+
+def test_an_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
+    broken = tmp_path / "quality_thresholds.json"
+    broken.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unreadable"):
+        load_thresholds(broken)
