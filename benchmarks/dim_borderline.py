@@ -20,7 +20,6 @@ any model change.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from functools import partial
 from pathlib import Path
@@ -31,14 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "safety"))
 
 import degradation as d  # noqa: E402
+from fault_screening import parse_arguments, screen, screener_for  # noqa: E402
 
-from retina_screen.engine import Screener  # noqa: E402
 from retina_screen.evaluation import evaluation_sets  # noqa: E402
-from retina_screen.inference import GradingModel  # noqa: E402
-from retina_screen.loading import LoadedImage, load_image  # noqa: E402
+from retina_screen.loading import load_image  # noqa: E402
 from retina_screen.preprocess import DECODE_MAX_SIDE  # noqa: E402
-from retina_screen.results import Eye, ImageResult, ImageStatus  # noqa: E402
-from retina_screen.settings import load_settings  # noqa: E402
+from retina_screen.results import ImageResult, ImageStatus  # noqa: E402
 
 DARKENINGS = {
     **{f"exposure x{f}": partial(d.scale_exposure, factor=f) for f in (0.85, 0.7, 0.55, 0.45)},
@@ -46,12 +43,6 @@ DARKENINGS = {
 }
 EXPOSURE_LIMITS = {"brightness": 60.0, "green_level": 25.0}  # the gate's own minimums (qg-3)
 BINS = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, np.inf)
-
-
-def screen(screener: Screener, rgb: np.ndarray) -> ImageResult:
-    rgb = np.ascontiguousarray(rgb)
-    loaded = LoadedImage(rgb, rgb.shape[1], rgb.shape[0], "JPEG", "0" * 64)
-    return screener.screen_loaded(loaded, "darkened.jpg", Eye.LEFT, keep_display=False)
 
 
 def headroom(result: ImageResult) -> float:
@@ -62,14 +53,8 @@ def headroom(result: ImageResult) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--model", type=Path, default=ROOT / "models" / "dr_lite0.json")
-    args = parser.parse_args()
-    settings = load_settings(use_environment=False, use_file=False,
-                             overrides={"model": args.model})
-    screener = Screener(settings, model=GradingModel(args.model, allow_unverified=True),
-                        dim_borderline=False)
+    args = parse_arguments(__doc__.splitlines()[0])
+    screener = screener_for(args.model, dim_borderline=False)
     threshold = screener.model.manifest.referable_threshold
     sets = evaluation_sets(args.data, sources=("aptos2019", "eyepacs_raw", "idrid"))
     rows = []  # (headroom, P undamaged, P darkened)

@@ -10,24 +10,19 @@ screened as unverified. The README's figures for the model 2.1 trial come from t
 
 from __future__ import annotations
 
-import argparse
 import csv
 import sys
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "safety"))
 
 import degradation as d  # noqa: E402
+from fault_screening import parse_arguments, screen, screener_for  # noqa: E402
 
-from retina_screen.engine import Screener  # noqa: E402
-from retina_screen.inference import GradingModel  # noqa: E402
-from retina_screen.loading import LoadedImage, load_image  # noqa: E402
+from retina_screen.loading import load_image  # noqa: E402
 from retina_screen.preprocess import DECODE_MAX_SIDE  # noqa: E402
-from retina_screen.results import Eye, ImageStatus  # noqa: E402
-from retina_screen.settings import load_settings  # noqa: E402
+from retina_screen.results import ImageStatus  # noqa: E402
 
 FAULTS = {
     "none": lambda rgb: rgb,
@@ -41,13 +36,8 @@ FAULTS = {
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=ROOT / "models" / "dr_lite0.json")
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    args = parser.parse_args()
-    settings = load_settings(use_environment=False, use_file=False,
-                             overrides={"model": args.model})
-    screener = Screener(settings, model=GradingModel(args.model, allow_unverified=True))
+    args = parse_arguments(__doc__.splitlines()[0])
+    screener = screener_for(args.model)
     root = args.data / "srahim_dev"
     with open(root / "labels.csv", newline="") as handle:
         rows = [r for r in csv.DictReader(handle) if r["referable"] == "1"]
@@ -55,9 +45,7 @@ def main() -> int:
     for name, fault in FAULTS.items():
         missed = ungradable = 0
         for rgb in photos:
-            faulty = np.ascontiguousarray(fault(rgb))
-            loaded = LoadedImage(faulty, faulty.shape[1], faulty.shape[0], "JPEG", "0" * 64)
-            result = screener.screen_loaded(loaded, "fault.jpg", Eye.LEFT, keep_display=False)
+            result = screen(screener, fault(rgb))
             if result.status is not ImageStatus.OK:
                 ungradable += 1
             elif not result.grading.referable:

@@ -123,6 +123,17 @@ def greyscale(rgb: np.ndarray) -> np.ndarray:
     return np.repeat(grey[..., None], 3, axis=2)
 
 
+def motion_blur(rgb: np.ndarray, fraction: float, angle: float = 0.0) -> np.ndarray:
+    """The eye or camera moving during the exposure: a straight smear of ``fraction`` percent
+    of the photo's width, at ``angle`` degrees from the horizontal."""
+    length = max(3, int(rgb.shape[1] * fraction / 100)) | 1
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2, :] = 1.0
+    centre = (length / 2 - 0.5, length / 2 - 0.5)
+    kernel = cv2.warpAffine(kernel, cv2.getRotationMatrix2D(centre, angle, 1.0), (length, length))
+    return cv2.filter2D(rgb, -1, kernel / kernel.sum())
+
+
 def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
     """Re-compressed as JPEG at ``quality`` and decoded again."""
     ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
