@@ -134,6 +134,13 @@ def motion_blur(rgb: np.ndarray, fraction: float, angle: float = 0.0) -> np.ndar
     return cv2.filter2D(rgb, -1, kernel / kernel.sum())
 
 
+def sensor_noise(rgb: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
+    """Grain of a high sensor gain: Gaussian noise of ``sigma`` grey levels on every channel
+    (cameras then write a JPEG: combine with :func:`jpeg`)."""
+    noise = np.random.default_rng(seed).normal(0.0, sigma, rgb.shape)
+    return np.clip(rgb.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+
+
 def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
     """Re-compressed as JPEG at ``quality`` and decoded again."""
     ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
