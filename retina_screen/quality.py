@@ -144,9 +144,11 @@ def measure(crop: FovCrop, p_fundus: float | None = None) -> QualityMeasures:
            if blackhat.size else 0.0)
     vessels = float(blackhat[blackhat >= top].mean() / mean_green * 100) if blackhat.size else 0.0
 
-    sharpness = _sharpness(green, smooth, inside)
-    sharpness_balance = _sharpness_balance(green, inside)
-    noise = _noise(green, inside)
+    # The field away from its rim, whose edge would dominate any detail measure.
+    core = cv2.erode(inside.astype(np.uint8), _SHARPNESS_EROSION).astype(bool)
+    sharpness = _sharpness(green, smooth, inside, core)
+    sharpness_balance = _sharpness_balance(green, inside, core)
+    noise = _noise(green, core)
     red_green = float(r / max(g, 1e-3))
     green_level = float(np.median(image[..., 1][inside]))
     small_inner = _small_inner_mask(small_side) & small_inside
@@ -187,13 +189,14 @@ def measure(crop: FovCrop, p_fundus: float | None = None) -> QualityMeasures:
 _SHARPNESS_EROSION = np.ones((25, 25), np.uint8)
 
 
-def _sharpness(green: np.ndarray, smooth: np.ndarray, inside: np.ndarray) -> float:
+def _sharpness(green: np.ndarray, smooth: np.ndarray, inside: np.ndarray,
+               core: np.ndarray) -> float:
     """Mean band-pass energy at 1-2 px over that at 4-8 px, inside the field away from its rim
     (the rim's edge would dominate the coarse band). A ratio of two bands of one photo does not
     depend on its contrast or exposure, unlike an absolute focus measure. ``smooth`` is
     ``green`` blurred with sigma 1; the coarse band is taken at half size (sigma 2 and 4 there),
-    five times cheaper than at full size and within 0.01 of it."""
-    core = cv2.erode(inside.astype(np.uint8), _SHARPNESS_EROSION).astype(bool)
+    five times cheaper than at full size and within 0.01 of it. ``core`` is ``inside`` eroded
+    by ``_SHARPNESS_EROSION``."""
     if core.sum() < 100:
         core = inside
     fine = float(np.abs(smooth - cv2.GaussianBlur(green, (0, 0), 2.0))[core].mean())
@@ -216,7 +219,7 @@ def _along(image: np.ndarray, sigma: float, axis: int) -> np.ndarray:
 _IDENTITY = np.ones((1, 1), np.float64)
 
 
-def _sharpness_balance(green: np.ndarray, inside: np.ndarray) -> float:
+def _sharpness_balance(green: np.ndarray, inside: np.ndarray, core: np.ndarray) -> float:
     """Least over greatest directional sharpness (rows, columns, both diagonals).
 
     The same two bands as :func:`_sharpness` (1-2 px over 4-8 px, the coarse one at half
@@ -225,26 +228,25 @@ def _sharpness_balance(green: np.ndarray, inside: np.ndarray) -> float:
     turn = cv2.getRotationMatrix2D((side / 2, side / 2), 45, 1.0)
     turned_inside = cv2.warpAffine(inside.astype(np.uint8), turn, (side, side),
                                    flags=cv2.INTER_NEAREST)
+    turned_core = cv2.erode(turned_inside, _SHARPNESS_EROSION).astype(bool)
     ratios = []
-    for image, mask in ((green, inside.astype(np.uint8)),
-                        (cv2.warpAffine(green, turn, (side, side)), turned_inside)):
-        core = cv2.erode(mask, _SHARPNESS_EROSION).astype(bool)
-        if core.sum() < 100:
+    for image, field in ((green, core), (cv2.warpAffine(green, turn, (side, side)), turned_core)):
+        if field.sum() < 100:
             return 1.0  # too little field to judge; the coverage checks speak for it
         half = side // 2
         small = cv2.resize(image, (half, half), interpolation=cv2.INTER_AREA)
-        small_core = cv2.resize(core.astype(np.uint8), (half, half),
+        small_core = cv2.resize(field.astype(np.uint8), (half, half),
                                 interpolation=cv2.INTER_NEAREST).astype(bool)
         for axis in (0, 1):
-            fine = np.abs(_along(image, 1.0, axis) - _along(image, 2.0, axis))[core].mean()
+            fine = np.abs(_along(image, 1.0, axis) - _along(image, 2.0, axis))[field].mean()
             coarse = np.abs(_along(small, 2.0, axis) - _along(small, 4.0, axis))[small_core].mean()
             ratios.append(float(fine) / max(float(coarse), 1e-3))
     return min(ratios) / max(max(ratios), 1e-6)
 
 
-def _noise(green: np.ndarray, inside: np.ndarray) -> float:
-    """Mean of the smaller 80% of the absolute 2x2 Haar diagonal details inside the field."""
-    core = cv2.erode(inside.astype(np.uint8), _SHARPNESS_EROSION)[0::2, 0::2].astype(bool)
+def _noise(green: np.ndarray, core: np.ndarray) -> float:
+    """Mean of the smaller 80% of the absolute 2x2 Haar diagonal details inside ``core``."""
+    core = core[0::2, 0::2]
     even = green.shape[0] // 2 * 2
     g = green[:even, :even]
     diagonal = np.abs(g[0::2, 0::2] - g[0::2, 1::2] - g[1::2, 0::2] + g[1::2, 1::2]) / 2

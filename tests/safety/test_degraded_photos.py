@@ -15,6 +15,7 @@ import csv
 from pathlib import Path
 
 import cv2
+import degradation as d
 import numpy as np
 import pytest
 from safety_helpers import real_rgb
@@ -154,50 +155,37 @@ def test_dim_borderline_rule_leaves_bright_clear_and_referred_photos_alone(
     assert dim_borderline_check(dim, threshold - rule.margin - 0.01, threshold, rule).passed
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(300)
-def test_motion_blur_never_hides_referable_dr(referred_eyes: list, screener) -> None:  # noqa: ANN001
-    """The eye moving during the flash smears the photo in one direction. Under qg-4 a smear of
-    1% of the width hid 4 referred srahim_dev eyes (P(referable) down to 0.04): the
-    all-direction sharpness averages a one-direction loss away. qg-5's sharpness balance
-    refuses them; each smear direction is tried on a quarter of the eyes."""
-    import degradation as d
-
-    hidden = []
-    refused_for_motion = 0
-    for index, (image, rgb) in enumerate(referred_eyes):
-        angle = 45.0 * (index % 4)
-        for strength in (1.0, 1.5):
-            result = _screen(screener, d.motion_blur(rgb, strength, angle))
-            if result.status is ImageStatus.OK and not result.grading.referable:
-                hidden.append((image, f"motion {strength}% at {angle:.0f} deg",
-                               round(result.grading.p_referable, 2)))
-            check = result.quality.check("motion")
-            refused_for_motion += check is not None and not check.passed
-    assert not hidden, f"motion blur hid referable DR: {hidden}"
-    # The balance check itself must see most of the smears (not only the other checks).
-    assert refused_for_motion >= len(referred_eyes), refused_for_motion
+#: qg-5's fault checks: (the check, two strengths, the damage as (photo, strength, eye index)).
+#: Under qg-4 a smear of 1% of the width hid 4 referred srahim_dev eyes (P(referable) down to
+#: 0.04: the all-direction sharpness averages a one-direction loss away), and noise of 8 and 16
+#: grey levels hid 1 and 4 (0.24-0.32 against 0.333). The smear's direction turns by 45 degrees
+#: from eye to eye; the noise is followed by the camera's JPEG.
+QG5_FAULTS = {
+    "motion blur": ("motion", (1.0, 1.5),
+                    lambda rgb, s, i: d.motion_blur(rgb, s, 45.0 * (i % 4))),
+    "sensor noise": ("noise", (8.0, 16.0),
+                     lambda rgb, s, i: d.jpeg(d.sensor_noise(rgb, s, seed=i), 85)),
+}
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_sensor_noise_never_hides_referable_dr(referred_eyes: list, screener) -> None:  # noqa: ANN001
-    """Grain from a high sensor gain, then the camera's JPEG. Under qg-4, noise of 8 grey levels
-    hid referable DR in 1 referred srahim_dev eye and 16 grey levels in 4 (P(referable)
-    0.24-0.32 against 0.333); qg-5's noise check refuses such photos as grainy."""
-    import degradation as d
-
+@pytest.mark.parametrize("fault", sorted(QG5_FAULTS))
+def test_motion_blur_and_sensor_noise_never_hide_referable_dr(fault: str, referred_eyes: list,  # noqa: ANN001
+                                                             screener) -> None:
+    check_name, strengths, damage = QG5_FAULTS[fault]
     hidden = []
-    refused_for_noise = 0
+    refused_by_the_check = 0
     for index, (image, rgb) in enumerate(referred_eyes):
-        for sigma in (8.0, 16.0):
-            result = _screen(screener, d.jpeg(d.sensor_noise(rgb, sigma, seed=index), 85))
+        for strength in strengths:
+            result = _screen(screener, damage(rgb, strength, index))
             if result.status is ImageStatus.OK and not result.grading.referable:
-                hidden.append((image, f"noise {sigma:.0f}", round(result.grading.p_referable, 2)))
-            check = result.quality.check("noise")
-            refused_for_noise += check is not None and not check.passed
-    assert not hidden, f"sensor noise hid referable DR: {hidden}"
-    assert refused_for_noise >= len(referred_eyes), refused_for_noise
+                hidden.append((image, f"{fault} {strength}", round(result.grading.p_referable, 2)))
+            check = result.quality.check(check_name)
+            refused_by_the_check += check is not None and not check.passed
+    assert not hidden, f"{fault} hid referable DR: {hidden}"
+    # The check itself must see at least half of the damaged photos (not only other checks).
+    assert refused_by_the_check >= len(referred_eyes), refused_by_the_check
 
 
 @pytest.mark.slow
