@@ -209,14 +209,19 @@ def _sharpness(green: np.ndarray, smooth: np.ndarray, inside: np.ndarray,
     return fine / max(coarse, 1e-3)
 
 
+_IDENTITY = np.ones((1, 1), np.float64)
+
+
+@lru_cache(maxsize=8)
+def _gaussian_kernel(sigma: float) -> np.ndarray:
+    return cv2.getGaussianKernel(int(sigma * 8) | 1, sigma)
+
+
 def _along(image: np.ndarray, sigma: float, axis: int) -> np.ndarray:
     """``image`` blurred along one axis only (0: along the rows, 1: along the columns)."""
-    kernel = cv2.getGaussianKernel(int(sigma * 8) | 1, sigma)
+    kernel = _gaussian_kernel(sigma)
     return (cv2.sepFilter2D(image, -1, kernel, _IDENTITY) if axis == 0
             else cv2.sepFilter2D(image, -1, _IDENTITY, kernel))
-
-
-_IDENTITY = np.ones((1, 1), np.float64)
 
 
 def _sharpness_balance(green: np.ndarray, inside: np.ndarray, core: np.ndarray) -> float:
