@@ -1,28 +1,34 @@
-"""The evidence for the thresholds of the quality gate's fault checks (motion blur, noise).
+"""The evidence for the thresholds of the quality gate's fault checks (motion blur, noise,
+channel registration).
 
-Usage: python benchmarks/fault_checks.py --check motion|noise [--data ../shared/data]
-       [--model models/dr_lite0.json]
+Usage: python benchmarks/fault_checks.py --check motion|noise|registration
+       [--data ../shared/data] [--model models/dr_lite0.json]
 
 Internal validation photographs only (APTOS, EyePACS raw, IDRiD; never ``srahim_dev`` or
 ``messidor2_dev``). For the photos the gate passes (every other check), it prints the
 distribution of the check's measure per source and how many each candidate threshold would
 refuse. Then every referable photo the model refers undamaged is damaged at several strengths
-and screened again: how many the gate refuses in all, how many the check alone catches, and
-how many read not referable. docs/quality.md's qg-5 tables come from this script (about 5
-minutes per check on two cores).
+and screened again with the check switched off, so that each candidate can be judged: how many
+photos it leaves to the grader (every other check passed, the measure within the candidate)
+that read not referable. docs/quality.md's qg-5 and qg-6 tables come from this script (about
+5 minutes per check on two cores).
 
 - ``motion`` (``sharpness_balance``, kind min): a straight smear of 0.5-1.5% of the width
   (``degradation.motion_blur``), the direction turning by 45 degrees from photo to photo.
 - ``noise`` (``noise``, kind max): Gaussian sensor noise of 4-16 grey levels
   (``degradation.sensor_noise``), then JPEG quality 85 as a camera writes it.
+- ``registration`` (``channel_shift``, kind max): the red channel moved by 0.1-0.35% of the
+  width and the blue as far the other way (``degradation.channel_misregistration``), the
+  direction turning by 45 degrees from photo to photo.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +58,19 @@ CHECKS = {
                          lambda rgb, s, i: d.motion_blur(rgb, s, 45.0 * (i % 4))),
     "noise": FaultCheck("max", (0.8, 1.0, 1.2, 1.5, 2.0), (4.0, 8.0, 12.0, 16.0),
                         lambda rgb, s, i: d.jpeg(d.sensor_noise(rgb, s, seed=i), 85)),
+    "registration": FaultCheck("max", (0.4, 0.5, 0.6, 0.8, 1.0), (0.1, 0.15, 0.25, 0.35),
+                               lambda rgb, s, i: d.channel_misregistration(rgb, s,
+                                                                           45.0 * (i % 4))),
 }
+
+
+def without_check(screener, check: str) -> None:
+    """Switch ``check`` off in ``screener`` (its rule can never refuse), so that every damaged
+    photo the other checks pass is graded and each candidate threshold can be judged."""
+    thresholds = screener.thresholds
+    rules = tuple(replace(rule, threshold=-math.inf if rule.kind == "min" else math.inf)
+                  if rule.check == check else rule for rule in thresholds.quality_rules)
+    screener.thresholds = replace(thresholds, quality_rules=rules)
 
 
 def value_and_others(result: ImageResult, check: str) -> tuple[float, bool]:
@@ -99,24 +117,29 @@ def main() -> int:
               + " | ".join(f"{refused(v, t).sum()} ({refused(v, t).mean():.1%})"
                            for t in spec.candidates) + " |", flush=True)
     threshold = screener.model.manifest.referable_threshold
-    print(f"\n{len(referred)} referable photos referred undamaged; damaged:\n")
-    print(f"| strength | refused by the gate | refused by the {args.check} check alone "
-          f"| gradable and not referable | {args.check}: median |")
-    print("|---|---|---|---|---|")
+    without_check(screener, args.check)
+    print(f"\n{len(referred)} referable photos referred undamaged; damaged, then screened with "
+          f"the {args.check} check off. Per candidate: refused by the gate / gradable and not "
+          "referable (missed):\n")
+    print(f"| strength | {args.check}: median | missed without the check | "
+          + " | ".join(f"at {t}" for t in spec.candidates) + " |")
+    print("|---|---|---|" + "---|" * len(spec.candidates))
     for strength in spec.strengths:
-        gate = alone = missed = 0
-        values = []
+        values, others, missed = [], [], []
         for index, rgb in enumerate(referred):
             result = screen(screener, spec.damage(rgb, strength, index))
-            value, others = value_and_others(result, args.check)
+            value, passed_others = value_and_others(result, args.check)
             values.append(value)
-            if result.status is not ImageStatus.OK:
-                gate += 1
-                alone += others
-            elif result.grading.p_referable < threshold:
-                missed += 1
-        print(f"| {strength} | {gate} | {alone} | {missed} | {np.median(values):.3f} |",
-              flush=True)
+            others.append(passed_others and result.status is ImageStatus.OK)
+            missed.append(result.grading is not None
+                          and result.grading.p_referable < threshold)
+        v, gradable, low = np.array(values), np.array(others), np.array(missed)
+        cells = []
+        for t in spec.candidates:
+            kept = gradable & ~refused(v, t)
+            cells.append(f"{(~kept).sum()} / {(kept & low).sum()}")
+        print(f"| {strength} | {np.median(v):.3f} | {(gradable & low).sum()} | "
+              + " | ".join(cells) + " |", flush=True)
     return 0
 
 

@@ -134,6 +134,22 @@ def motion_blur(rgb: np.ndarray, fraction: float, angle: float = 0.0) -> np.ndar
     return cv2.filter2D(rgb, -1, kernel / kernel.sum())
 
 
+def channel_misregistration(rgb: np.ndarray, fraction: float, angle: float = 0.0) -> np.ndarray:
+    """A misaligned sensor or lateral chromatic aberration: the red channel moved by
+    ``fraction`` percent of the photo's width at ``angle`` degrees from the horizontal, the
+    blue channel as far the other way (sub-pixel, by interpolation)."""
+    height, width = rgb.shape[:2]
+    step = width * fraction / 100
+    dx, dy = step * np.cos(np.radians(angle)), step * np.sin(np.radians(angle))
+    out = rgb.copy()
+    for channel, sign in ((0, 1.0), (2, -1.0)):
+        move = np.float32([[1, 0, sign * dx], [0, 1, sign * dy]])
+        out[..., channel] = cv2.warpAffine(rgb[..., channel], move, (width, height),
+                                           flags=cv2.INTER_LINEAR,
+                                           borderMode=cv2.BORDER_REPLICATE)
+    return out
+
+
 def sensor_noise(rgb: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
     """Grain of a high sensor gain: Gaussian noise of ``sigma`` grey levels on every channel
     (cameras then write a JPEG: combine with :func:`jpeg`)."""
