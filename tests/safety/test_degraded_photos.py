@@ -6,7 +6,8 @@ refused (tested on a quarter of srahim_dev), and so is a slight defocus that hid
 DR. Half brightness is within the range of real photos, so no exposure limit refuses it; a
 half-bright photo whose grade lands just below the referral threshold is sent back by the
 dim-borderline rule (qg-4) instead of reading "no referable DR". Motion blur and sensor noise
-are refused by qg-5's sharpness-balance and noise checks, which leave real photos alone.
+are refused by qg-5's sharpness-balance and noise checks, colour channels out of register by
+qg-6's registration check; all three leave real photos of every camera alone.
 """
 
 from __future__ import annotations
@@ -155,25 +156,29 @@ def test_dim_borderline_rule_leaves_bright_clear_and_referred_photos_alone(
     assert dim_borderline_check(dim, threshold - rule.margin - 0.01, threshold, rule).passed
 
 
-#: qg-5's fault checks: (the check, two strengths, the damage as (photo, strength, eye index)).
-#: Under qg-4 a smear of 1% of the width hid 4 referred srahim_dev eyes (P(referable) down to
-#: 0.04: the all-direction sharpness averages a one-direction loss away), and noise of 8 and 16
-#: grey levels hid 1 and 4 (0.24-0.32 against 0.333). The smear's direction turns by 45 degrees
-#: from eye to eye; the noise is followed by the camera's JPEG.
-QG5_FAULTS = {
+#: The camera-fault checks: (the check, two strengths, the damage as (photo, strength, eye
+#: index)). Under qg-4 a smear of 1% of the width hid 4 referred srahim_dev eyes (P(referable)
+#: down to 0.04: the all-direction sharpness averages a one-direction loss away), and noise of
+#: 8 and 16 grey levels hid 1 and 4 (0.24-0.32 against 0.333). Under qg-5, red and blue moved
+#: 0.25% of the width apart hid 6 (down to 0.06). Directions turn by 45 degrees from eye to
+#: eye; the noise is followed by the camera's JPEG.
+FAULT_CHECKS = {
     "motion blur": ("motion", (1.0, 1.5),
                     lambda rgb, s, i: d.motion_blur(rgb, s, 45.0 * (i % 4))),
     "sensor noise": ("noise", (8.0, 16.0),
                      lambda rgb, s, i: d.jpeg(d.sensor_noise(rgb, s, seed=i), 85)),
+    "channel misregistration": ("registration", (0.25, 0.35),
+                                lambda rgb, s, i: d.channel_misregistration(rgb, s,
+                                                                            45.0 * (i % 4))),
 }
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("fault", sorted(QG5_FAULTS))
-def test_motion_blur_and_sensor_noise_never_hide_referable_dr(fault: str, referred_eyes: list,  # noqa: ANN001
-                                                             screener) -> None:
-    check_name, strengths, damage = QG5_FAULTS[fault]
+@pytest.mark.parametrize("fault", sorted(FAULT_CHECKS))
+def test_camera_faults_never_hide_referable_dr(fault: str, referred_eyes: list,  # noqa: ANN001
+                                               screener) -> None:
+    check_name, strengths, damage = FAULT_CHECKS[fault]
     hidden = []
     refused_by_the_check = 0
     for index, (image, rgb) in enumerate(referred_eyes):
@@ -190,10 +195,10 @@ def test_motion_blur_and_sensor_noise_never_hide_referable_dr(fault: str, referr
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_steady_clean_photos_of_every_camera_pass_the_motion_and_noise_checks(
-        data_dir: Path) -> None:
-    """Real photos are neither smeared nor grainy: the two qg-5 checks must leave them alone,
-    whatever the camera, on both external sets and an internal one."""
+def test_clean_photos_of_every_camera_pass_the_camera_fault_checks(data_dir: Path) -> None:
+    """Real photos are neither smeared, grainy nor out of register: the qg-5 and qg-6 fault
+    checks must leave them alone, whatever the camera, on both external sets and an internal
+    one (srahim_dev's camera has a red-green offset of its own, about a quarter of a pixel)."""
     import random
 
     from retina_screen.preprocess import screening_crop
@@ -209,8 +214,43 @@ def test_steady_clean_photos_of_every_camera_pass_the_motion_and_noise_checks(
                     for r in rows[:count]]
         balance = [m.sharpness_balance for m in measures]
         noise = [m.noise for m in measures]
+        shift = [m.channel_shift for m in measures]
         refused[source] = (sum(v < rules["motion"] for v in balance),
-                           sum(v > rules["noise"] for v in noise))
+                           sum(v > rules["noise"] for v in noise),
+                           sum(v > rules["registration"] for v in shift))
         assert 0.85 < float(np.median(balance)) < 1.0, (source, np.median(balance))
         assert 0.0 < float(np.median(noise)) < 0.7, (source, np.median(noise))
-    assert all(counts == (0, 0) for counts in refused.values()), refused
+        assert 0.0 < float(np.median(shift)) < 0.35, (source, np.median(shift))
+    assert all(counts == (0, 0, 0) for counts in refused.values()), refused
+
+
+@pytest.mark.timeout(120)
+def test_channel_shift_reads_a_known_displacement_of_the_red_channel(data_dir: Path) -> None:
+    """The registration measure is a distance in pixels at the working size: the red channel of
+    real crops moved by a known amount reads that amount, in any direction, and a red-free
+    export (no red detail) reads 0 rather than a random offset."""
+    from dataclasses import replace
+
+    from retina_screen.preprocess import screening_crop
+    from retina_screen.quality import WORKING_SIDE, measure
+
+    for source in ("idrid", "messidor2_dev"):
+        with open(data_dir / source / "labels.csv", newline="") as handle:
+            rows = list(csv.DictReader(handle))[:3]
+        for row in rows:
+            crop = screening_crop(real_rgb(data_dir / source / row["file"]))
+            image = crop.image
+            assert image.shape[0] == WORKING_SIDE  # so that a pixel here is a measured pixel
+            base = measure(crop).channel_shift
+            assert base < 0.35, (row["file"], base)
+            for dx, dy in ((1.0, 0.0), (0.0, -2.0), (1.5, 1.5)):
+                moved = image.copy()
+                move = np.float32([[1, 0, dx], [0, 1, dy]])
+                moved[..., 0] = cv2.warpAffine(image[..., 0], move, (WORKING_SIDE,) * 2,
+                                               borderMode=cv2.BORDER_REPLICATE)
+                shift = measure(replace(crop, image=moved)).channel_shift
+                assert abs(shift - float(np.hypot(dx, dy))) < 0.3 + base, (row["file"], dx, dy,
+                                                                          shift)
+            red_free = image.copy()
+            red_free[..., 0] = 0
+            assert measure(replace(crop, image=red_free)).channel_shift == 0.0
