@@ -1,7 +1,7 @@
 """The evidence for the thresholds of the quality gate's fault checks (motion blur, noise,
-channel registration).
+channel registration, double image).
 
-Usage: python benchmarks/fault_checks.py --check motion|noise|registration
+Usage: python benchmarks/fault_checks.py --check motion|noise|registration|double_image
        [--data ../shared/data] [--model models/dr_lite0.json]
 
 Internal validation photographs only (APTOS, EyePACS raw, IDRiD; never ``srahim_dev`` or
@@ -20,6 +20,9 @@ that read not referable. docs/quality.md's qg-5 and qg-6 tables come from this s
 - ``registration`` (``channel_shift``, kind max): the red channel moved by 0.1-0.35% of the
   width and the blue as far the other way (``degradation.channel_misregistration``), the
   direction turning by 45 degrees from photo to photo.
+- ``double_image`` (``double_image``, kind max): the photo averaged with itself moved by
+  0.5-1.5% of the width (``degradation.double_exposure``), the direction turning by 45 degrees
+  from photo to photo.
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ CHECKS = {
     "registration": FaultCheck("max", (0.4, 0.5, 0.6, 0.8, 1.0), (0.1, 0.15, 0.25, 0.35),
                                lambda rgb, s, i: d.channel_misregistration(rgb, s,
                                                                            45.0 * (i % 4))),
+    "double_image": FaultCheck("max", (0.1, 0.12, 0.15, 0.2, 0.25), (0.5, 0.75, 1.0, 1.5),
+                               lambda rgb, s, i: d.double_exposure(rgb, s, 45.0 * (i % 4))),
 }
 
 

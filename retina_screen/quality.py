@@ -77,6 +77,12 @@ class QualityMeasures:
     #: lesion a coloured fringe, which reads as texture rather than as a lesion. Cameras' own
     #: offsets are a fraction of a pixel.
     channel_shift: float = 0.0
+    #: Height of the strongest isolated secondary peak (2.5-13.5 px from the origin, at the
+    #: working size) of the normalised autocorrelation of the green channel's finest detail,
+    #: above the lowest point between it and the origin: a double image (a ghost or double
+    #: exposure) repeats every vessel and lesion at one offset, at half the contrast. Vessels,
+    #: blur and noise make correlation that falls away from the origin, not a second peak.
+    double_image: float = 0.0
     #: Probability from the model's fundus gate (None when no gate model is used).
     p_fundus: float | None = None
 
@@ -156,6 +162,7 @@ def measure(crop: FovCrop, p_fundus: float | None = None) -> QualityMeasures:
     sharpness_balance = _sharpness_balance(green, inside, core)
     noise = _noise(green, core)
     channel_shift = _channel_shift(image[..., 0].astype(np.float32), green, smooth, core)
+    double_image = _double_image(green, core)
     red_green = float(r / max(g, 1e-3))
     green_level = float(np.median(image[..., 1][inside]))
     small_inner = _small_inner_mask(small_side) & small_inside
@@ -191,6 +198,7 @@ def measure(crop: FovCrop, p_fundus: float | None = None) -> QualityMeasures:
         sharpness_balance=sharpness_balance,
         noise=noise,
         channel_shift=channel_shift,
+        double_image=double_image,
     )
 
 
@@ -303,6 +311,49 @@ def _channel_shift(red: np.ndarray, green: np.ndarray, smooth_green: np.ndarray,
     dx = x - reach + (refined(score[y, x - 1], score[y, x], score[y, x + 1]) if 0 < x < last else 0)
     dy = y - reach + (refined(score[y - 1, x], score[y, x], score[y + 1, x]) if 0 < y < last else 0)
     return float(np.hypot(dx, dy))
+
+
+_ECHO_REACH = 14  # pixels each way at the working size
+_ECHO_NEAREST = 2.5  # closer echoes merge with the origin's own peak (and are blur: motion)
+
+
+@lru_cache(maxsize=1)
+def _echo_geometry() -> tuple[np.ndarray, tuple[tuple[float, np.ndarray, np.ndarray], ...],
+                              np.ndarray]:
+    """Distances of the autocorrelation's offsets from the origin, the sampling grids of the
+    points between each offset and the origin (at 1.5, 2, 2.5 ... px), and the offsets searched."""
+    reach = _ECHO_REACH
+    ys, xs = np.mgrid[-reach:reach + 1, -reach:reach + 1].astype(np.float32)
+    distance = np.hypot(ys, xs)
+    unit = np.maximum(distance, 1e-6)
+    grids = tuple((float(step), (reach + xs * step / unit).astype(np.float32),
+                   (reach + ys * step / unit).astype(np.float32))
+                  for step in np.arange(1.5, reach - 0.9, 0.5))
+    searched = (distance >= _ECHO_NEAREST) & (distance <= reach - 0.5)
+    return distance, grids, searched
+
+
+def _double_image(green: np.ndarray, core: np.ndarray) -> float:
+    """Strongest isolated echo of the green channel's finest detail (band sigma 0.5 to a 3 px
+    box, inside ``core``): the normalised autocorrelation over the central square of the field
+    within ``_ECHO_REACH`` px, and at each offset its height above the lowest (non-negative)
+    point on the way back to the origin."""
+    if core.sum() < 100:
+        return 0.0
+    band = (cv2.GaussianBlur(green, (0, 0), 0.5) - cv2.blur(green, (3, 3))) * core
+    side, reach = green.shape[0], _ECHO_REACH
+    margin = side * 7 // 64
+    template = np.ascontiguousarray(band[margin:side - margin, margin:side - margin])
+    search = np.ascontiguousarray(
+        band[margin - reach:side - margin + reach, margin - reach:side - margin + reach])
+    correlation = np.nan_to_num(cv2.matchTemplate(search, template, cv2.TM_CCORR_NORMED))
+    distance, grids, searched = _echo_geometry()
+    lowest = np.full(correlation.shape, np.inf, np.float32)
+    for step, map_x, map_y in grids:
+        between = cv2.remap(correlation, map_x, map_y, cv2.INTER_LINEAR)
+        lowest = np.where(step <= distance - 1.0, np.minimum(lowest, between), lowest)
+    echo = correlation - np.maximum(lowest, 0.0)
+    return float(max(echo[searched].max(), 0.0))
 
 
 @lru_cache(maxsize=4)

@@ -150,6 +150,18 @@ def channel_misregistration(rgb: np.ndarray, fraction: float, angle: float = 0.0
     return out
 
 
+def double_exposure(rgb: np.ndarray, fraction: float, angle: float = 0.0) -> np.ndarray:
+    """A double image (a ghost, or the eye moving between two flashes): the photo averaged
+    with itself moved by ``fraction`` percent of its width at ``angle`` degrees."""
+    height, width = rgb.shape[:2]
+    step = width * fraction / 100
+    move = np.float32([[1, 0, step * np.cos(np.radians(angle))],
+                       [0, 1, step * np.sin(np.radians(angle))]])
+    moved = cv2.warpAffine(rgb, move, (width, height), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REFLECT)
+    return ((rgb.astype(np.uint16) + moved) // 2).astype(np.uint8)
+
+
 def sensor_noise(rgb: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
     """Grain of a high sensor gain: Gaussian noise of ``sigma`` grey levels on every channel
     (cameras then write a JPEG: combine with :func:`jpeg`)."""
