@@ -160,8 +160,9 @@ def test_dim_borderline_rule_leaves_bright_clear_and_referred_photos_alone(
 #: index)). Under qg-4 a smear of 1% of the width hid 4 referred srahim_dev eyes (P(referable)
 #: down to 0.04: the all-direction sharpness averages a one-direction loss away), and noise of
 #: 8 and 16 grey levels hid 1 and 4 (0.24-0.32 against 0.333). Under qg-5, red and blue moved
-#: 0.25% of the width apart hid 6 (down to 0.06). Directions turn by 45 degrees from eye to
-#: eye; the noise is followed by the camera's JPEG.
+#: 0.25% of the width apart hid 6 (down to 0.06), and a double image moved 0.75% hid 6 (1.25%
+#: vertically: 7). Directions turn by 45 degrees from eye to eye; the noise is followed by the
+#: camera's JPEG.
 FAULT_CHECKS = {
     "motion blur": ("motion", (1.0, 1.5),
                     lambda rgb, s, i: d.motion_blur(rgb, s, 45.0 * (i % 4))),
@@ -170,6 +171,8 @@ FAULT_CHECKS = {
     "channel misregistration": ("registration", (0.25, 0.35),
                                 lambda rgb, s, i: d.channel_misregistration(rgb, s,
                                                                             45.0 * (i % 4))),
+    "double exposure": ("double_image", (0.75, 1.25),
+                        lambda rgb, s, i: d.double_exposure(rgb, s, 45.0 * (i % 4))),
 }
 
 
@@ -196,9 +199,10 @@ def test_camera_faults_never_hide_referable_dr(fault: str, referred_eyes: list, 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_clean_photos_of_every_camera_pass_the_camera_fault_checks(data_dir: Path) -> None:
-    """Real photos are neither smeared, grainy nor out of register: the qg-5 and qg-6 fault
-    checks must leave them alone, whatever the camera, on both external sets and an internal
-    one (srahim_dev's camera has a red-green offset of its own, about a quarter of a pixel)."""
+    """Real photos are neither smeared, grainy, out of register nor doubled: the qg-5 to qg-7
+    fault checks must leave them alone, whatever the camera, on both external sets and an
+    internal one (srahim_dev's camera has a red-green offset of its own, about a quarter of a
+    pixel)."""
     import random
 
     from retina_screen.preprocess import screening_crop
@@ -215,13 +219,16 @@ def test_clean_photos_of_every_camera_pass_the_camera_fault_checks(data_dir: Pat
         balance = [m.sharpness_balance for m in measures]
         noise = [m.noise for m in measures]
         shift = [m.channel_shift for m in measures]
+        echo = [m.double_image for m in measures]
         refused[source] = (sum(v < rules["motion"] for v in balance),
                            sum(v > rules["noise"] for v in noise),
-                           sum(v > rules["registration"] for v in shift))
+                           sum(v > rules["registration"] for v in shift),
+                           sum(v > rules["double_image"] for v in echo))
         assert 0.85 < float(np.median(balance)) < 1.0, (source, np.median(balance))
         assert 0.0 < float(np.median(noise)) < 0.7, (source, np.median(noise))
         assert 0.0 < float(np.median(shift)) < 0.35, (source, np.median(shift))
-    assert all(counts == (0, 0, 0) for counts in refused.values()), refused
+        assert 0.0 < float(np.median(echo)) < 0.08, (source, np.median(echo))
+    assert all(counts == (0, 0, 0, 0) for counts in refused.values()), refused
 
 
 @pytest.mark.timeout(120)
