@@ -277,6 +277,18 @@ def _noise(green: np.ndarray, core: np.ndarray) -> float:
     return float(np.mean(values[values <= np.quantile(values, 0.8)]))
 
 
+def _offset_correlation(moving: np.ndarray, fixed: np.ndarray, reach: int) -> np.ndarray:
+    """Normalised cross-correlation of ``fixed``'s central square (a margin of 7/64 of the side
+    left out, where the field's rim is) with ``moving`` displaced by up to ``reach`` pixels
+    each way: a (2 reach + 1) square, its centre at no displacement."""
+    side = fixed.shape[0]
+    margin = side * 7 // 64
+    template = np.ascontiguousarray(fixed[margin:side - margin, margin:side - margin])
+    search = np.ascontiguousarray(
+        moving[margin - reach:side - margin + reach, margin - reach:side - margin + reach])
+    return np.nan_to_num(cv2.matchTemplate(search, template, cv2.TM_CCORR_NORMED))
+
+
 _SHIFT_SEARCH = 4  # pixels each way at the working size
 _SHIFT_BOX = (9, 9)  # the low-pass taken away from the sigma-1 detail (a box: cheap)
 
@@ -295,12 +307,8 @@ def _channel_shift(red: np.ndarray, green: np.ndarray, smooth_green: np.ndarray,
     if float(np.abs(red_band).mean()) < 0.05:
         return 0.0
     green_band = (smooth_green - cv2.blur(green, _SHIFT_BOX)) * weight
-    side, reach = green.shape[0], _SHIFT_SEARCH
-    margin = side * 7 // 64
-    template = np.ascontiguousarray(green_band[margin:side - margin, margin:side - margin])
-    search = np.ascontiguousarray(
-        red_band[margin - reach:side - margin + reach, margin - reach:side - margin + reach])
-    score = np.nan_to_num(cv2.matchTemplate(search, template, cv2.TM_CCORR_NORMED))
+    reach = _SHIFT_SEARCH
+    score = _offset_correlation(red_band, green_band, reach)
     y, x = np.unravel_index(int(np.argmax(score)), score.shape)
 
     def refined(before: float, peak: float, after: float) -> float:
@@ -341,12 +349,7 @@ def _double_image(green: np.ndarray, core: np.ndarray) -> float:
     if core.sum() < 100:
         return 0.0
     band = (cv2.GaussianBlur(green, (0, 0), 0.5) - cv2.blur(green, (3, 3))) * core
-    side, reach = green.shape[0], _ECHO_REACH
-    margin = side * 7 // 64
-    template = np.ascontiguousarray(band[margin:side - margin, margin:side - margin])
-    search = np.ascontiguousarray(
-        band[margin - reach:side - margin + reach, margin - reach:side - margin + reach])
-    correlation = np.nan_to_num(cv2.matchTemplate(search, template, cv2.TM_CCORR_NORMED))
+    correlation = _offset_correlation(band, band, _ECHO_REACH)
     distance, grids, searched = _echo_geometry()
     lowest = np.full(correlation.shape, np.inf, np.float32)
     for step, map_x, map_y in grids:
