@@ -84,6 +84,10 @@ PROBE_FAULTS = {
         rgb, 300 / rgb.shape[1], 0.0),
     "double image 6 px": lambda rgb: d.double_exposure(rgb, 600 / rgb.shape[1], 0.0),
     "double image 10 px vertical": lambda rgb: d.double_exposure(rgb, 1000 / rgb.shape[1], 90.0),
+    "red and blue 3 px apart + jpeg 40": lambda rgb: d.jpeg(d.channel_misregistration(
+        rgb, 300 / rgb.shape[1], 0.0), 40),
+    "double image 6 px + jpeg 40": lambda rgb: d.jpeg(d.double_exposure(
+        rgb, 600 / rgb.shape[1], 0.0), 40),
     "gamma 0.75": lambda rgb: _brightened(rgb, 0.75),
     "gamma 0.6": lambda rgb: _brightened(rgb, 0.6),
     "gamma 0.45": lambda rgb: _brightened(rgb, 0.45),
