@@ -10,8 +10,8 @@ distribution of the check's measure per source and how many each candidate thres
 refuse. Then every referable photo the model refers undamaged is damaged at several strengths
 and screened again with the check switched off, so that each candidate can be judged: how many
 photos it leaves to the grader (every other check passed, the measure within the candidate)
-that read not referable. docs/quality.md's qg-5 and qg-6 tables come from this script (about
-5 minutes per check on two cores).
+that read not referable. docs/quality.md's qg-5, qg-6 and qg-7 tables come from this script
+(about 5 minutes per check on two cores).
 
 - ``motion`` (``sharpness_balance``, kind min): a straight smear of 0.5-1.5% of the width
   (``degradation.motion_blur``), the direction turning by 45 degrees from photo to photo.
@@ -27,7 +27,6 @@ that read not referable. docs/quality.md's qg-5 and qg-6 tables come from this s
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from collections.abc import Callable
@@ -40,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "safety"))
 
 import degradation as d  # noqa: E402
-from fault_screening import screen, screener_for  # noqa: E402
+from fault_screening import argument_parser, screen, screener_for  # noqa: E402
 
 from retina_screen.evaluation import evaluation_sets  # noqa: E402
 from retina_screen.loading import load_image  # noqa: E402
@@ -88,10 +87,8 @@ def value_and_others(result: ImageResult, check: str) -> tuple[float, bool]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--check", choices=sorted(CHECKS), required=True)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--model", type=Path, default=ROOT / "models" / "dr_lite0.json")
     args = parser.parse_args()
     spec = CHECKS[args.check]
     screener = screener_for(args.model, dim_borderline=False)

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "safety"))
 
 import degradation as d  # noqa: E402
-from fault_screening import parse_arguments, screen, screener_for  # noqa: E402
+from fault_screening import argument_parser, screen, screener_for  # noqa: E402
 
 from retina_screen.loading import load_image  # noqa: E402
 from retina_screen.preprocess import DECODE_MAX_SIDE  # noqa: E402
@@ -42,11 +42,6 @@ FAULTS = {
     "gamma 1.6 + jpeg 40": lambda rgb: d.jpeg(d.gamma(rgb, 1.6), 40),
 }
 
-
-
-def _brightened(rgb: np.ndarray, value: float) -> np.ndarray:
-    """Mid-tones lifted by a gamma below 1 (a photo gamma-encoded twice on export)."""
-    return (255 * (rgb / 255.0) ** value).astype(np.uint8)
 
 
 def _posterised(rgb: np.ndarray, bits: int) -> np.ndarray:
@@ -77,7 +72,7 @@ def _banded(rgb: np.ndarray, levels: float) -> np.ndarray:
 
 
 #: Faults outside the safety suite, as probed on 2026-11-30 (sizes in pixels are at the
-#: photos' 800 px decode).
+#: photos' 800 px decode; a gamma below 1 lifts the mid-tones, as a photo gamma-encoded twice).
 PROBE_FAULTS = {
     "none": lambda rgb: rgb,
     "red and blue 3 px apart each way": lambda rgb: d.channel_misregistration(
@@ -88,9 +83,9 @@ PROBE_FAULTS = {
         rgb, 300 / rgb.shape[1], 0.0), 40),
     "double image 6 px + jpeg 40": lambda rgb: d.jpeg(d.double_exposure(
         rgb, 600 / rgb.shape[1], 0.0), 40),
-    "gamma 0.75": lambda rgb: _brightened(rgb, 0.75),
-    "gamma 0.6": lambda rgb: _brightened(rgb, 0.6),
-    "gamma 0.45": lambda rgb: _brightened(rgb, 0.45),
+    "gamma 0.75": lambda rgb: d.gamma(rgb, 0.75),
+    "gamma 0.6": lambda rgb: d.gamma(rgb, 0.6),
+    "gamma 0.45": lambda rgb: d.gamma(rgb, 0.45),
     "posterised 4 bits": lambda rgb: _posterised(rgb, 4),
     "posterised 4 bits + jpeg 90": lambda rgb: d.jpeg(_posterised(rgb, 4), 90),
     "posterised 5 bits": lambda rgb: _posterised(rgb, 5),
@@ -103,8 +98,9 @@ PROBE_FAULTS = {
 
 
 def main() -> int:
-    args = parse_arguments(__doc__.splitlines()[0],
-                           flags=(("--probe", "the faults outside the safety suite"),))
+    parser = argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("--probe", action="store_true", help="the faults outside the suite")
+    args = parser.parse_args()
     screener = screener_for(args.model)
     root = args.data / "srahim_dev"
     with open(root / "labels.csv", newline="") as handle:

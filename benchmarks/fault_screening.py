@@ -17,16 +17,18 @@ from retina_screen.settings import load_settings
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def parse_arguments(description: str,
-                    flags: tuple[tuple[str, str], ...] = ()) -> argparse.Namespace:
-    """``--data`` (the shared data folder) and ``--model`` (a manifest, trial models too), and
-    any on/off ``flags`` given as (name, help)."""
+def argument_parser(description: str) -> argparse.ArgumentParser:
+    """A parser with ``--data`` (the shared data folder) and ``--model`` (a manifest, trial
+    models too), for a benchmark to add its own options to."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "dr_lite0.json")
-    for name, help_text in flags:
-        parser.add_argument(name, action="store_true", help=help_text)
-    return parser.parse_args()
+    return parser
+
+
+def parse_arguments(description: str) -> argparse.Namespace:
+    """``--data`` and ``--model`` only."""
+    return argument_parser(description).parse_args()
 
 
 def screener_for(model: Path, dim_borderline: bool = True) -> Screener:

@@ -7,7 +7,8 @@ DR. Half brightness is within the range of real photos, so no exposure limit ref
 half-bright photo whose grade lands just below the referral threshold is sent back by the
 dim-borderline rule (qg-4) instead of reading "no referable DR". Motion blur and sensor noise
 are refused by qg-5's sharpness-balance and noise checks, colour channels out of register by
-qg-6's registration check; all three leave real photos of every camera alone.
+qg-6's registration check, double images by qg-7's; all four leave real photos of every camera
+alone.
 """
 
 from __future__ import annotations
@@ -160,9 +161,9 @@ def test_dim_borderline_rule_leaves_bright_clear_and_referred_photos_alone(
 #: index)). Under qg-4 a smear of 1% of the width hid 4 referred srahim_dev eyes (P(referable)
 #: down to 0.04: the all-direction sharpness averages a one-direction loss away), and noise of
 #: 8 and 16 grey levels hid 1 and 4 (0.24-0.32 against 0.333). Under qg-5, red and blue moved
-#: 0.25% of the width apart hid 6 (down to 0.06), and a double image moved 0.75% hid 6 (1.25%
-#: vertically: 7). Directions turn by 45 degrees from eye to eye; the noise is followed by the
-#: camera's JPEG.
+#: 0.375% of the width each way hid 6 (down to 0.06), and a double image moved 0.75% hid 6
+#: (1.25% vertically: 7). Directions turn by 45 degrees from eye to eye; the noise is
+#: followed by the camera's JPEG.
 FAULT_CHECKS = {
     "motion blur": ("motion", (1.0, 1.5),
                     lambda rgb, s, i: d.motion_blur(rgb, s, 45.0 * (i % 4))),
