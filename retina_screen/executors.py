@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import logging.handlers
 import multiprocessing as mp
+import multiprocessing.connection
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -37,8 +39,8 @@ log = logging.getLogger(__name__)
 REPORT_THUMBNAIL_SIDE = 320
 WORKER_TASKS_BEFORE_RECYCLE = 100
 WORKER_CRASH_LOG = "worker-crashes.log"
-WORKER_CHECK_S = 2.0  # how often the main process checks that busy workers are alive
-WORKER_LOST_S = 10.0  # a busy worker gone this long without its result: the run stops
+WORKER_TASKS_IN_HAND = 2  # visits sent to a worker ahead: the next is there when one ends
+WORKER_STOP_S = 30.0  # a worker asked to stop and still running this long is killed
 
 #: What a task returns: the visit, its image results (without pictures), the screening time.
 VisitResult = tuple[GroupKey, tuple[ImageResult, ...], str]
@@ -70,8 +72,37 @@ def _release_memory(collect: bool = True) -> None:
 
 
 
-_worker_screener = None
-_worker_started = None  # where a worker says which visit it starts (a mp.Queue)
+class _WorkerChannel:
+    """A worker's end of its own pipe to the main process: results and log records, one
+    message at a time (log records may come from any of the worker's threads)."""
+
+    def __init__(self, connection) -> None:  # noqa: ANN001 - a multiprocessing Connection
+        import threading
+
+        self.connection = connection
+        self.lock = threading.Lock()
+
+    def send(self, message: tuple) -> None:
+        with self.lock:
+            self.connection.send(message)
+
+
+class _PipeLogHandler(logging.handlers.QueueHandler):
+    """In a worker process: each log record goes to the main process over the worker's pipe,
+    where :func:`_log_from_worker` hands it to the log handlers (the log file)."""
+
+    def __init__(self, channel: _WorkerChannel) -> None:
+        super().__init__(None)  # type: ignore[arg-type]  # no queue: enqueue sends
+        self.channel = channel
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        self.channel.send(("log", record))
+
+
+def _log_from_worker(record: logging.LogRecord) -> None:
+    for handler in logging.getLogger().handlers:
+        if record.levelno >= handler.level:
+            handler.handle(record)
 
 
 def open_screener(settings: Settings, threads: int = 1):  # noqa: ANN201 - engine.Screener
@@ -86,25 +117,56 @@ def open_screener(settings: Settings, threads: int = 1):  # noqa: ANN201 - engin
     return Screener(settings, model=model, threads=threads)
 
 
-def _worker_init(settings: Settings, log_queue=None, started=None) -> None:  # noqa: ANN001
-    global _worker_screener, _worker_started
-    if log_queue is not None:
-        _worker_logging(settings, log_queue)
-    _worker_started = started
-    _worker_screener = open_screener(settings, threads=1)
+def _sendable(exc: BaseException) -> BaseException:
+    """``exc``, or an operator-readable stand-in where it cannot cross between processes."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 - any pickling failure
+        return RetinaScreenError(f"a worker process failed ({type(exc).__name__}: {exc})")
 
 
-def _worker_logging(settings: Settings, log_queue) -> None:  # noqa: ANN001 - a mp.Queue
-    """In a worker process: log records go to the main process's handlers (the log file) through
-    ``log_queue``; a hard crash (segfault, abort) writes its traceback to the crash log in the
-    log folder."""
+def _worker_main(connection, settings: Settings) -> None:  # noqa: ANN001 - a Connection
+    """A worker process: open the screener, then screen each visit sent until told to stop
+    (``None``) or the main process is gone. Ctrl-C is the main process's to handle: it stops
+    the workers itself."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    channel = _WorkerChannel(connection)
+    _worker_logging(settings, channel)
+    try:
+        screener = open_screener(settings, threads=1)
+    except BaseException as exc:  # noqa: BLE001 - reported to the main process
+        channel.send(("failed to start", _sendable(exc)))
+        return
+    channel.send(("ready", None))
+    while True:
+        try:
+            task = connection.recv()
+        except (EOFError, OSError):  # the main process is gone
+            return
+        if task is None:
+            return
+        channel.send(("begun", task.key))
+        try:
+            channel.send(("result", screen_visit(task, screener)))
+        except BaseException as exc:  # noqa: BLE001 - the main process stops the run
+            channel.send(("error", _sendable(exc)))
+
+
+def _worker_logging(settings: Settings, channel: _WorkerChannel) -> None:
+    """In a worker process: log records go to the main process's handlers (the log file) over
+    the worker's pipe; a hard crash (segfault, abort) writes its traceback to the crash log in
+    the log folder."""
     import faulthandler
-    import logging.handlers
 
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    root.addHandler(logging.handlers.QueueHandler(log_queue))
+    root.addHandler(_PipeLogHandler(channel))
     root.setLevel(logging.INFO)
     with contextlib.suppress(OSError):
         make_private_folder(Path(settings.log_dir))
@@ -158,7 +220,7 @@ def _patient_info(task: PatientTask, screened_at: str) -> PatientInfo:
                        sex=task.sex, accession=task.accession)
 
 
-def screen_visit(task: PatientTask, screener=None) -> VisitResult:  # noqa: ANN001
+def screen_visit(task: PatientTask, screener) -> VisitResult:  # noqa: ANN001
     """Screen one patient visit's photographs, decide, and write its report, in a worker.
 
     Returns the image results without pictures (so little crosses between processes and the
@@ -168,10 +230,6 @@ def screen_visit(task: PatientTask, screener=None) -> VisitResult:  # noqa: ANN0
     from .engine import now_iso
     from .report import build_report
 
-    screener = screener or _worker_screener
-    assert screener is not None
-    if _worker_started is not None:
-        _worker_started.put((task.key, os.getpid()))
     started = time.monotonic()
     keep = task.report_path is not None
     results = [_screen_one(screener, path, rel, eye, keep) for path, rel, eye in task.images]
@@ -211,95 +269,154 @@ class InlineExecutor:
         pass
 
 
+@dataclass
+class _Worker:
+    process: mp.process.BaseProcess
+    connection: object  # the main process's end of the worker's pipe
+    ready: bool = False
+    sent: int = 0  # visits sent over its life (it is replaced after WORKER_TASKS_BEFORE_RECYCLE)
+    in_hand: list[PatientTask] = field(default_factory=list)  # sent, result not back yet
+    begun: set[GroupKey] = field(default_factory=set)  # of those, the visits it has begun
+    retiring: bool = False
+
+
 class ProcessExecutor:
-    """Local worker processes (the default executor), whose log records reach this process's
-    log handlers. Started by :meth:`results`, ended by :meth:`stop`."""
+    """Local worker processes (the default executor), each with a pipe of its own to this
+    process for its visits, results and log records (which reach this process's log
+    handlers). Nothing is shared between workers, so a worker killed at any moment (a crash
+    in native code, the out-of-memory killer) leaves no lock held: a busy one stops the run
+    with a clear error, an idle one is replaced. Started by :meth:`results`, ended by
+    :meth:`stop`."""
 
     dashboard_link = None
 
     def __init__(self, settings: Settings, count: int) -> None:
         self.settings = settings
         self.count = count
-        self.pool = None
+        self.workers: list[_Worker] | None = None
+        self.context = mp.get_context("spawn" if os.name == "nt" else "forkserver")
 
-    def _start(self) -> None:
-        import logging.handlers
-
-        settings, count = self.settings, self.count
-        context = mp.get_context("spawn" if os.name == "nt" else "forkserver")
-        self.queue = context.Queue()
-        self.started = context.Queue()
-        self.listener = logging.handlers.QueueListener(
-            self.queue, *logging.getLogger().handlers, respect_handler_level=True)
-        self.listener.start()
-        # Recycled now and then, so that caches (fonts, images) cannot grow without bound.
-        self.pool = context.Pool(count, initializer=_worker_init,
-                                 initargs=(settings, self.queue, self.started),
-                                 maxtasksperchild=WORKER_TASKS_BEFORE_RECYCLE)
-        self.running: dict[GroupKey, int] = {}  # visit -> the worker screening it
-        self.suspect: dict[GroupKey, float] = {}  # visits whose worker is gone, since when
+    def _start_worker(self) -> _Worker:
+        mine, theirs = self.context.Pipe(duplex=True)
+        process = self.context.Process(target=_worker_main, args=(theirs, self.settings),
+                                       name="retina-screen worker", daemon=True)
+        process.start()
+        theirs.close()
+        return _Worker(process, mine)
 
     def results(self, tasks: list[PatientTask]) -> Iterator[VisitResult]:
-        """The workers' results in task order. A worker that dies in the middle of a visit
-        (killed, a crash in native code) would leave the pool waiting for ever: that stops
-        the run with an error instead (what was screened is kept; run again to resume)."""
-        if self.pool is None:
-            self._start()
-        iterator = self.pool.imap(screen_visit, tasks, chunksize=1)
-        while True:
-            try:
-                item = iterator.next(timeout=WORKER_CHECK_S)
-            except StopIteration:
-                return
-            except mp.TimeoutError:
-                self._check_workers()
+        """The workers' results as they come. A worker that dies in the middle of a visit
+        (killed, a crash in native code) stops the run with an error (what was screened is
+        kept; run again to resume)."""
+        if self.workers is None:
+            self.workers = [self._start_worker() for _ in range(self.count)]
+        waiting = list(reversed(tasks))
+        while waiting or any(worker.in_hand for worker in self.workers):
+            arrived, requeued = self._replace_ended()
+            yield from arrived
+            waiting.extend(requeued)
+            for worker in self.workers:
+                while waiting and not worker.retiring \
+                        and len(worker.in_hand) < WORKER_TASKS_IN_HAND:
+                    task = waiting.pop()
+                    try:
+                        worker.connection.send(task)
+                    except OSError:  # it has ended: _replace_ended sees why
+                        waiting.append(task)
+                        break
+                    worker.in_hand.append(task)
+                    worker.sent += 1
+                    if worker.sent >= WORKER_TASKS_BEFORE_RECYCLE:
+                        # Recycled now and then, so that caches (fonts, images) cannot grow
+                        # without bound: it ends after the visits it has.
+                        with contextlib.suppress(OSError):
+                            worker.connection.send(None)
+                        worker.retiring = True
+            mp.connection.wait([w.connection for w in self.workers]
+                               + [w.process.sentinel for w in self.workers])
+            for worker in self.workers:
+                yield from self._read(worker)
+
+    @staticmethod
+    def _read(worker: _Worker) -> list[VisitResult]:
+        """Read what a worker has sent; return the visits it has finished."""
+        arrived: list[VisitResult] = []
+        try:
+            while worker.connection.poll():
+                kind, value = worker.connection.recv()
+                if kind == "log":
+                    _log_from_worker(value)
+                elif kind == "ready":
+                    worker.ready = True
+                elif kind == "begun":
+                    worker.begun.add(value)
+                elif kind == "result":
+                    worker.in_hand = [t for t in worker.in_hand if t.key != value[0]]
+                    worker.begun.discard(value[0])
+                    arrived.append(value)
+                else:  # "error", "failed to start": the run cannot go on
+                    raise value
+        except (EOFError, OSError):  # it has ended: _replace_ended sees why
+            pass
+        return arrived
+
+    def _replace_ended(self) -> tuple[list[VisitResult], list[PatientTask]]:
+        """Replace the workers that have ended. Returns the visits they finished before
+        ending and those they had not begun. One that ended inside a visit, or while opening
+        the model, stops the run."""
+        assert self.workers is not None
+        arrived: list[VisitResult] = []
+        requeued: list[PatientTask] = []
+        for index, worker in enumerate(self.workers):
+            if worker.process.is_alive():
                 continue
-            self._drain()
-            self.running.pop(item[0], None)
-            self.suspect.pop(item[0], None)
-            yield item
-
-    def _drain(self) -> None:
-        import queue
-
-        with contextlib.suppress(queue.Empty):
-            while True:
-                key, pid = self.started.get_nowait()
-                self.running[key] = pid
-
-    def _check_workers(self) -> None:
-        self._drain()
-        now = time.monotonic()
-        for key, pid in self.running.items():
-            try:
-                os.kill(pid, 0)
-                continue
-            except ProcessLookupError:
-                pass
-            except OSError:
-                continue  # exists, not ours to signal
-            # Its result may still be on its way: give it a moment before calling it lost.
-            if now - self.suspect.setdefault(key, now) > WORKER_LOST_S:
-                log.error("worker %d ended while screening a visit", pid)
+            arrived.extend(self._read(worker))  # what it sent before it ended
+            worker.process.join()
+            worker.connection.close()
+            if worker.begun:
+                log.error("worker %d ended while screening a visit (exit code %s)",
+                          worker.process.pid, worker.process.exitcode)
                 raise RetinaScreenError(
                     "a worker process stopped unexpectedly while screening (its traceback, if "
                     f"any, is in {WORKER_CRASH_LOG} in the log folder); what was screened is "
                     "saved: run the same command again to resume")
+            if not worker.ready:
+                raise RetinaScreenError(
+                    "a worker process stopped while opening the model (its traceback, if any, "
+                    f"is in {WORKER_CRASH_LOG} in the log folder)")
+            if not worker.retiring:
+                log.warning("worker %d ended between visits (exit code %s); starting another",
+                            worker.process.pid, worker.process.exitcode)
+            requeued.extend(reversed(worker.in_hand))
+            self.workers[index] = self._start_worker()
+        return arrived, requeued
 
     def stop(self, cancelled: bool) -> None:
-        if self.pool is None:
+        """End the workers: at once when ``cancelled``, else once they finish their visits."""
+        if self.workers is None:
             return
-        if cancelled:
-            self.pool.terminate()
-        else:
-            self.pool.close()
-        self.pool.join()
-        self.pool = None
-        self.listener.stop()
-        self.queue.close()
-        self.started.close()
-
-
+        workers, self.workers = self.workers, None
+        for worker in workers:
+            if cancelled:
+                worker.process.terminate()
+            else:
+                with contextlib.suppress(OSError):
+                    worker.connection.send(None)
+        deadline = time.monotonic() + WORKER_STOP_S
+        for worker in workers:
+            # Drained meanwhile, so that a worker is never stuck sending its last log records.
+            while worker.process.is_alive() and time.monotonic() < deadline:
+                with contextlib.suppress(EOFError, OSError):
+                    while worker.connection.poll(0.05):
+                        kind, value = worker.connection.recv()
+                        if kind == "log":
+                            _log_from_worker(value)
+                worker.process.join(0.05)
+            if worker.process.is_alive():
+                log.warning("worker %d did not stop; killed", worker.process.pid)
+                worker.process.kill()
+            worker.process.join()
+            worker.connection.close()
 
 
 def local_executor(settings: Settings, workers: int | None, tasks: int) -> Executor:

@@ -11,6 +11,7 @@ import contextlib
 import errno
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -18,6 +19,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +40,8 @@ from safety_helpers import (
 )
 
 from retina_screen import batch as batch_module
-from retina_screen.errors import OutputError, OutputLockedError
+from retina_screen.errors import OutputError, OutputLockedError, RetinaScreenError
+from retina_screen.executors import PatientTask, ProcessExecutor
 
 KILL_CYCLES = 5
 KILL_SEED = 20240607
@@ -530,3 +533,79 @@ def test_worker_logs_and_crash_logs_reach_the_log_folder(srahim: Path, tmp_path:
                        "--workers", "2", "--quiet", "--no-reports"], env)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert len(read_csv(tmp_path / "out2" / "patients.csv")) == len(BATCH_PATIENTS)
+
+
+def _visits(srahim: Path, patients: list[str]) -> list[PatientTask]:
+    return [PatientTask(patient, tuple((str(srahim / "images" / f"{patient}_{eye}.jpg"),
+                                        f"{patient}_{eye}.jpg", side)
+                                       for eye, side in (("L", "left"), ("R", "right"))),
+                        report_path=None) for patient in patients]
+
+
+@pytest.mark.timeout(300)
+def test_workers_killed_between_visits_are_replaced(srahim: Path, isolated_settings) -> None:  # noqa: ANN001
+    """The out-of-memory killer (or a crash) ends idle workers, which wait for their next
+    visit: the next visits are screened by new workers, with the same results, and the run
+    never waits for ever (a shared task queue's lock, held by a worker that died waiting on
+    it, once hung every later visit and the executor's stop)."""
+    executor = ProcessExecutor(isolated_settings, 2)
+    try:
+        first = {key: results for key, results, _ in
+                 executor.results(_visits(srahim, ["Patient006", "Patient008"]))}
+        assert {key[0] for key in first} == {"Patient006", "Patient008"}
+        assert all(r.status.value == "ok" and r.grading is not None
+                   for results in first.values() for r in results)
+        assert executor.workers is not None
+        for worker in executor.workers:  # both idle, one of them inside its read of the pipe
+            os.kill(worker.process.pid, signal.SIGKILL)
+        again = {key: results for key, results, _ in
+                 executor.results(_visits(srahim, ["Patient006", "Patient008"]))}
+        assert again == first
+        assert all(worker.process.is_alive() for worker in executor.workers)
+    finally:
+        started = time.monotonic()
+        executor.stop(cancelled=True)
+        assert time.monotonic() - started < 15
+
+
+@pytest.mark.timeout(300)
+def test_recycled_workers_finish_their_visits_and_are_replaced(
+        srahim: Path, isolated_settings, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Workers end after a number of visits (so caches cannot grow without bound) and new ones
+    take over: every visit screened once, each by a different worker here (their log records
+    reach this process's handlers)."""
+    from retina_screen import executors
+
+    monkeypatch.setattr(executors, "WORKER_TASKS_BEFORE_RECYCLE", 1)
+    caplog.set_level(logging.INFO)
+    executor = ProcessExecutor(isolated_settings, 2)
+    patients = ["Patient006", "Patient008", "Patient013", "Patient016"]
+    try:
+        screened = list(executor.results(_visits(srahim, patients)))
+    finally:
+        executor.stop(cancelled=False)
+    assert executor.workers is None
+    assert sorted(key[0] for key, _, _ in screened) == patients
+    assert all(r.status.value == "ok" for _, results, _ in screened for r in results)
+    workers = {record.process for record in caplog.records
+               if record.getMessage().startswith("worker ") and "screened a visit" in
+               record.getMessage()}
+    assert len(workers) == 4 and os.getpid() not in workers
+
+
+@pytest.mark.timeout(120)
+def test_workers_that_cannot_open_the_model_stop_the_run_clearly(
+        srahim: Path, isolated_settings, tmp_path: Path) -> None:  # noqa: ANN001
+    """The model vanishes after the main process checked it: the workers cannot open it, and
+    the run stops with the reason within seconds instead of starting workers for ever."""
+    missing = replace(isolated_settings, model=tmp_path / "gone" / "model.json")
+    executor = ProcessExecutor(missing, 2)
+    started = time.monotonic()
+    try:
+        with pytest.raises(RetinaScreenError, match="model") as caught:
+            list(executor.results(_visits(srahim, ["Patient006"])))
+    finally:
+        executor.stop(cancelled=True)
+    assert time.monotonic() - started < 60
+    assert "Traceback" not in str(caught.value)
