@@ -41,6 +41,10 @@ WORKER_TASKS_BEFORE_RECYCLE = 100
 WORKER_CRASH_LOG = "worker-crashes.log"
 WORKER_TASKS_IN_HAND = 2  # visits sent to a worker ahead: the next is there when one ends
 WORKER_STOP_S = 30.0  # a worker asked to stop and still running this long is killed
+#: A visit whose worker died is screened again by a new worker, once; the run stops when the
+#: same visit loses its worker twice, or when workers die inside this many different visits
+#: (something is wrong with the machine rather than with one visit's files).
+WORKER_CRASHED_VISITS_BEFORE_STOP = 3
 
 #: What a task returns: the visit, its image results (without pictures), the screening time.
 VisitResult = tuple[GroupKey, tuple[ImageResult, ...], str]
@@ -295,6 +299,7 @@ class ProcessExecutor:
         self.count = count
         self.workers: list[_Worker] | None = None
         self.context = mp.get_context("spawn" if os.name == "nt" else "forkserver")
+        self.crashed: set[GroupKey] = set()  # visits whose worker died while screening them
 
     def _start_worker(self) -> _Worker:
         mine, theirs = self.context.Pipe(duplex=True)
@@ -305,9 +310,10 @@ class ProcessExecutor:
         return _Worker(process, mine)
 
     def results(self, tasks: list[PatientTask]) -> Iterator[VisitResult]:
-        """The workers' results as they come. A worker that dies in the middle of a visit
-        (killed, a crash in native code) stops the run with an error (what was screened is
-        kept; run again to resume)."""
+        """The workers' results as they come. A visit whose worker dies in the middle of it
+        (killed, a crash in native code) is screened again by a new worker; when the same
+        visit loses its worker twice, or workers die in several visits, the run stops with an
+        error (what was screened is kept; run again to resume)."""
         if self.workers is None:
             self.workers = [self._start_worker() for _ in range(self.count)]
         waiting = list(reversed(tasks))
@@ -362,8 +368,8 @@ class ProcessExecutor:
 
     def _replace_ended(self) -> tuple[list[VisitResult], list[PatientTask]]:
         """Replace the workers that have ended. Returns the visits they finished before
-        ending and those they had not begun. One that ended inside a visit, or while opening
-        the model, stops the run."""
+        ending, and those they had in hand, to be screened again (see :meth:`results`). One
+        that ended while opening the model stops the run."""
         assert self.workers is not None
         arrived: list[VisitResult] = []
         requeued: list[PatientTask] = []
@@ -374,22 +380,33 @@ class ProcessExecutor:
             worker.process.join()
             worker.connection.close()
             if worker.begun:
-                log.error("worker %d ended while screening a visit (exit code %s)",
-                          worker.process.pid, worker.process.exitcode)
-                raise RetinaScreenError(
-                    "a worker process stopped unexpectedly while screening (its traceback, if "
-                    f"any, is in {WORKER_CRASH_LOG} in the log folder); what was screened is "
-                    "saved: run the same command again to resume")
-            if not worker.ready:
+                self._count_crash(worker)
+            elif not worker.ready:
                 raise RetinaScreenError(
                     "a worker process stopped while opening the model (its traceback, if any, "
                     f"is in {WORKER_CRASH_LOG} in the log folder)")
-            if not worker.retiring:
+            elif not worker.retiring:
                 log.warning("worker %d ended between visits (exit code %s); starting another",
                             worker.process.pid, worker.process.exitcode)
             requeued.extend(reversed(worker.in_hand))
             self.workers[index] = self._start_worker()
         return arrived, requeued
+
+    def _count_crash(self, worker: _Worker) -> None:
+        """Record that ``worker`` died inside its visit; raise when the run must stop."""
+        again = worker.begun & self.crashed
+        self.crashed |= worker.begun
+        stop = again or len(self.crashed) >= WORKER_CRASHED_VISITS_BEFORE_STOP
+        log.log(logging.ERROR if stop else logging.WARNING,
+                "worker %d ended while screening a visit (exit code %s)%s", worker.process.pid,
+                worker.process.exitcode, "" if stop else "; the visit is screened again")
+        if stop:
+            cause = ("the same patient visit stopped its worker process twice" if again else
+                     f"worker processes stopped in {len(self.crashed)} patient visits")
+            raise RetinaScreenError(
+                f"{cause} (a crash in native code, or too little memory; tracebacks, if any, "
+                f"are in {WORKER_CRASH_LOG} in the log folder); what was screened is saved: "
+                "run the same command again to resume")
 
     def stop(self, cancelled: bool) -> None:
         """End the workers: at once when ``cancelled``, else once they finish their visits."""
