@@ -344,8 +344,9 @@ class ProcessExecutor:
                 yield from self._read(worker)
 
     @staticmethod
-    def _read(worker: _Worker) -> list[VisitResult]:
-        """Read what a worker has sent; return the visits it has finished."""
+    def _read(worker: _Worker, errors: bool = True) -> list[VisitResult]:
+        """Read what a worker has sent; return the visits it has finished. A failure it sent
+        is raised (``errors``) or ignored (when the run is being stopped anyway)."""
         arrived: list[VisitResult] = []
         try:
             while worker.connection.poll():
@@ -360,7 +361,7 @@ class ProcessExecutor:
                     worker.in_hand = [t for t in worker.in_hand if t.key != value[0]]
                     worker.begun.discard(value[0])
                     arrived.append(value)
-                else:  # "error", "failed to start": the run cannot go on
+                elif errors:  # "error", "failed to start": the run cannot go on
                     raise value
         except (EOFError, OSError):  # it has ended: _replace_ended sees why
             pass
@@ -421,13 +422,9 @@ class ProcessExecutor:
                     worker.connection.send(None)
         deadline = time.monotonic() + WORKER_STOP_S
         for worker in workers:
-            # Drained meanwhile, so that a worker is never stuck sending its last log records.
+            # Read meanwhile, so that a worker is never stuck sending its last log records.
             while worker.process.is_alive() and time.monotonic() < deadline:
-                with contextlib.suppress(EOFError, OSError):
-                    while worker.connection.poll(0.05):
-                        kind, value = worker.connection.recv()
-                        if kind == "log":
-                            _log_from_worker(value)
+                self._read(worker, errors=False)
                 worker.process.join(0.05)
             if worker.process.is_alive():
                 log.warning("worker %d did not stop; killed", worker.process.pid)
