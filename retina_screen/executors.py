@@ -299,7 +299,9 @@ class ProcessExecutor:
         self.count = count
         self.workers: list[_Worker] | None = None
         self.context = mp.get_context("spawn" if os.name == "nt" else "forkserver")
-        self.crashed: set[GroupKey] = set()  # visits whose worker died while screening them
+        #: Visits whose worker died while screening them, in this call of :meth:`results`
+        #: (watch mode keeps the executor for days).
+        self.crashed: set[GroupKey] = set()
 
     def _start_worker(self) -> _Worker:
         mine, theirs = self.context.Pipe(duplex=True)
@@ -316,6 +318,7 @@ class ProcessExecutor:
         error (what was screened is kept; run again to resume)."""
         if self.workers is None:
             self.workers = [self._start_worker() for _ in range(self.count)]
+        self.crashed = set()
         waiting = list(reversed(tasks))
         while waiting or any(worker.in_hand for worker in self.workers):
             arrived, requeued = self._replace_ended()
