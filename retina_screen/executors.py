@@ -288,9 +288,9 @@ class ProcessExecutor:
     """Local worker processes (the default executor), each with a pipe of its own to this
     process for its visits, results and log records (which reach this process's log
     handlers). Nothing is shared between workers, so a worker killed at any moment (a crash
-    in native code, the out-of-memory killer) leaves no lock held: a busy one stops the run
-    with a clear error, an idle one is replaced. Started by :meth:`results`, ended by
-    :meth:`stop`."""
+    in native code, the out-of-memory killer) leaves no lock held: it is replaced, and a visit
+    it was screening is screened again (see :meth:`results`). Started by :meth:`results`,
+    ended by :meth:`stop`."""
 
     dashboard_link = None
 
