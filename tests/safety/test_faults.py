@@ -649,3 +649,44 @@ def test_a_visit_that_keeps_killing_its_worker_stops_the_run(
         executor.stop(cancelled=True)
     assert len(killed) == 2 and time.monotonic() - started < 120
     assert "run the same command again" in str(caught.value)
+
+
+@pytest.mark.timeout(300)
+def test_workers_dying_in_several_visits_stop_the_run(
+        srahim: Path, isolated_settings, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """Each visit's first worker dies (a machine short of memory rather than one bad file):
+    the first visit, screened again, gets its result; when workers have died in as many
+    different visits as the limit, the run stops instead of going on losing them."""
+    import threading
+
+    from retina_screen import executors
+
+    monkeypatch.setattr(executors, "WORKER_CRASHED_VISITS_BEFORE_STOP", 2)
+    executor = ProcessExecutor(isolated_settings, 1)
+    done = threading.Event()
+    killed: dict[str, int] = {}  # patient -> the worker killed while screening it
+
+    def kill_each_visit_once() -> None:
+        while not done.is_set():
+            for worker in list(executor.workers or []):
+                for key in list(worker.begun):
+                    if key[0] not in killed:
+                        killed[key[0]] = worker.process.pid
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(worker.process.pid, signal.SIGKILL)
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_each_visit_once, daemon=True)
+    killer.start()
+    screened = []
+    try:
+        with pytest.raises(RetinaScreenError, match="worker processes stopped in 2 patient "
+                                                    "visits"):
+            for key, results, _ in executor.results(_visits(srahim, ["Patient006",
+                                                                      "Patient008"])):
+                screened.append(key[0])
+                assert all(r.status.value == "ok" for r in results)
+    finally:
+        done.set()
+        executor.stop(cancelled=True)
+    assert screened == ["Patient006"] and set(killed) == {"Patient006", "Patient008"}
