@@ -100,7 +100,8 @@ class _PipeLogHandler(logging.handlers.QueueHandler):
         self.channel = channel
 
     def enqueue(self, record: logging.LogRecord) -> None:
-        self.channel.send(("log", record))
+        with contextlib.suppress(OSError):  # the main process is gone: nowhere to log to
+            self.channel.send(("log", record))
 
 
 def _log_from_worker(record: logging.LogRecord) -> None:
@@ -146,19 +147,17 @@ def _worker_main(connection, settings: Settings) -> None:  # noqa: ANN001 - a Co
     except BaseException as exc:  # noqa: BLE001 - reported to the main process
         channel.send(("failed to start", _sendable(exc)))
         return
-    channel.send(("ready", None))
-    while True:
-        try:
-            task = connection.recv()
-        except (EOFError, OSError):  # the main process is gone
-            return
-        if task is None:
-            return
-        channel.send(("begun", task.key))
-        try:
-            channel.send(("result", screen_visit(task, screener)))
-        except BaseException as exc:  # noqa: BLE001 - the main process stops the run
-            channel.send(("error", _sendable(exc)))
+    try:
+        channel.send(("ready", None))
+        while (task := connection.recv()) is not None:
+            channel.send(("begun", task.key))
+            try:
+                message = ("result", screen_visit(task, screener))
+            except BaseException as exc:  # noqa: BLE001 - the main process stops the run
+                message = ("error", _sendable(exc))
+            channel.send(message)
+    except (EOFError, OSError):  # the main process is gone (killed): nobody to work for
+        return
 
 
 def _worker_logging(settings: Settings, channel: _WorkerChannel) -> None:
