@@ -75,7 +75,6 @@ def _release_memory(collect: bool = True) -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-
 class _WorkerChannel:
     """A worker's end of its own pipe to the main process: results and log records, one
     message at a time (log records may come from any of the worker's threads)."""
@@ -280,7 +279,11 @@ class _Worker:
     sent: int = 0  # visits sent over its life (it is replaced after WORKER_TASKS_BEFORE_RECYCLE)
     in_hand: list[PatientTask] = field(default_factory=list)  # sent, result not back yet
     begun: set[GroupKey] = field(default_factory=set)  # of those, the visits it has begun
-    retiring: bool = False
+
+    @property
+    def retiring(self) -> bool:
+        """Told to end after the visits it has (recycled, see WORKER_TASKS_BEFORE_RECYCLE)."""
+        return self.sent >= WORKER_TASKS_BEFORE_RECYCLE
 
 
 class ProcessExecutor:
@@ -334,12 +337,11 @@ class ProcessExecutor:
                         break
                     worker.in_hand.append(task)
                     worker.sent += 1
-                    if worker.sent >= WORKER_TASKS_BEFORE_RECYCLE:
+                    if worker.retiring:
                         # Recycled now and then, so that caches (fonts, images) cannot grow
                         # without bound: it ends after the visits it has.
                         with contextlib.suppress(OSError):
                             worker.connection.send(None)
-                        worker.retiring = True
             mp.connection.wait([w.connection for w in self.workers]
                                + [w.process.sentinel for w in self.workers])
             for worker in self.workers:
