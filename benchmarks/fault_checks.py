@@ -1,7 +1,8 @@
 """The evidence for the thresholds of the quality gate's fault checks (motion blur, noise,
-channel registration, double image).
+channel registration, double image, posterisation).
 
-Usage: python benchmarks/fault_checks.py --check motion|noise|registration|double_image
+Usage: python benchmarks/fault_checks.py --check motion|noise|registration|double_image|
+       posterisation
        [--data ../shared/data] [--model models/dr_lite0.json]
 
 Internal validation photographs only (APTOS, EyePACS raw, IDRiD; never ``srahim_dev`` or
@@ -23,6 +24,9 @@ that read not referable. docs/quality.md's qg-5, qg-6 and qg-7 tables come from 
 - ``double_image`` (``double_image``, kind max): the photo averaged with itself moved by
   0.5-1.5% of the width (``degradation.double_exposure``), the direction turning by 45 degrees
   from photo to photo.
+- ``posterisation`` (``level_comb``, kind max): the photo saved with 6, 5, 4 and 3 bits per
+  channel (``degradation.posterise``; the strength is the number of bits), then JPEG quality
+  90.
 """
 
 from __future__ import annotations
@@ -65,6 +69,8 @@ CHECKS = {
                                                                            45.0 * (i % 4))),
     "double_image": FaultCheck("max", (0.1, 0.12, 0.15, 0.2, 0.25), (0.5, 0.75, 1.0, 1.5),
                                lambda rgb, s, i: d.double_exposure(rgb, s, 45.0 * (i % 4))),
+    "posterisation": FaultCheck("max", (0.4, 0.45, 0.5, 0.6, 0.7), (6, 5, 4, 3),
+                                lambda rgb, s, i: d.jpeg(d.posterise(rgb, int(s)), 90)),
 }
 
 

@@ -83,6 +83,12 @@ class QualityMeasures:
     #: exposure) repeats every vessel and lesion at one offset, at half the contrast. Vessels,
     #: blur and noise make correlation that falls away from the origin, not a second peak.
     double_image: float = 0.0
+    #: How comb-like the green channel's histogram is inside the field: the total difference
+    #: between the histogram smoothed over 5 and over 17 grey levels, relative to the pixel
+    #: count (saturated levels and the outer 0.5% at each end left out). A photo saved with
+    #: too few brightness levels (posterised: 16 per channel) piles its pixels on a few
+    #: levels with empty ones between; a natural histogram is smooth at that scale.
+    level_comb: float = 0.0
     #: Probability from the model's fundus gate (None when no gate model is used).
     p_fundus: float | None = None
 
@@ -163,6 +169,7 @@ def measure(crop: FovCrop, p_fundus: float | None = None) -> QualityMeasures:
     noise = _noise(green, core)
     channel_shift = _channel_shift(image[..., 0].astype(np.float32), green, smooth, core)
     double_image = _double_image(green, core)
+    level_comb = _level_comb(image[..., 1], core)
     red_green = float(r / max(g, 1e-3))
     green_level = float(np.median(image[..., 1][inside]))
     small_inner = _small_inner_mask(small_side) & small_inside
@@ -199,6 +206,7 @@ def measure(crop: FovCrop, p_fundus: float | None = None) -> QualityMeasures:
         noise=noise,
         channel_shift=channel_shift,
         double_image=double_image,
+        level_comb=level_comb,
     )
 
 
@@ -357,6 +365,29 @@ def _double_image(green: np.ndarray, core: np.ndarray) -> float:
         lowest = np.where(step <= distance - 1.0, np.minimum(lowest, between), lowest)
     echo = correlation - np.maximum(lowest, 0.0)
     return float(max(echo[searched].max(), 0.0))
+
+
+_COMB_FINE = np.ones(5) / 5  # grey levels: flattens the gaps of a contrast stretch up to 5x
+_COMB_COARSE = np.ones(17) / 17  # longer than the step between 16 levels (4 bits)
+
+
+def _level_comb(green8: np.ndarray, core: np.ndarray) -> float:
+    """Comb-likeness of the 8-bit green histogram inside ``core``: posterisation leaves a few
+    crowded levels with empty ones between them, which the resampling to the working size only
+    partly fills."""
+    values = green8[core]
+    if values.size < 100:
+        return 0.0
+    counts = np.bincount(values, minlength=256).astype(np.float64)
+    low, high = np.quantile(values, (0.005, 0.995)).astype(int)
+    counts[:max(low, 1)] = 0  # the ends (and black and white clipping) are not levels used
+    counts[min(high, 254) + 1:] = 0
+    total = counts.sum()
+    if total <= 0:
+        return 0.0
+    fine = np.convolve(counts, _COMB_FINE, mode="same")
+    coarse = np.convolve(counts, _COMB_COARSE, mode="same")
+    return float(np.abs(fine - coarse).sum() / total)
 
 
 @lru_cache(maxsize=4)

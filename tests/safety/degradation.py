@@ -162,6 +162,13 @@ def double_exposure(rgb: np.ndarray, fraction: float, angle: float = 0.0) -> np.
     return ((rgb.astype(np.uint16) + moved) // 2).astype(np.uint8)
 
 
+def posterise(rgb: np.ndarray, bits: int) -> np.ndarray:
+    """A photo saved with ``bits`` bits per channel (2**bits brightness levels, each the middle
+    of its band), as an export to a reduced colour depth does."""
+    step = 2 ** (8 - bits)
+    return (rgb // step * step + step // 2).astype(np.uint8)
+
+
 def sensor_noise(rgb: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
     """Grain of a high sensor gain: Gaussian noise of ``sigma`` grey levels on every channel
     (cameras then write a JPEG: combine with :func:`jpeg`)."""
