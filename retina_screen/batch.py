@@ -57,6 +57,7 @@ from .executors import (  # noqa: F401 - re-exported
     PatientTask,
     _patient_info,
     _release_memory,
+    is_crashed_visit,
     local_executor,
 )
 from .journal import (  # noqa: F401 - re-exported: the journal's readers import them from here
@@ -685,6 +686,11 @@ class BatchRun:
         decision = combine_patient(_patient_info(task, screened_at), results, self.table,
                                    screened_at, self.manifest.info, self.thresholds_version)
         report_rel = self.names[key] if self.options.reports else None
+        if task.report_path is not None and is_crashed_visit(results):
+            # Its workers died before writing the report: written here, from the same decision.
+            from .report import build_report
+
+            build_report(decision, Path(task.report_path), self.settings)
         record = patient_record(decision, [r.source for r in results], report_rel, task.visit)
         if self.auditor is not None:
             self.auditor.record_patient(decision, self.settings.operator)

@@ -41,10 +41,16 @@ WORKER_TASKS_BEFORE_RECYCLE = 100
 WORKER_CRASH_LOG = "worker-crashes.log"
 WORKER_TASKS_IN_HAND = 2  # visits sent to a worker ahead: the next is there when one ends
 WORKER_STOP_S = 30.0  # a worker asked to stop and still running this long is killed
-#: A visit whose worker died is screened again by a new worker, once; the run stops when the
-#: same visit loses its worker twice, or when workers die inside this many different visits
-#: (something is wrong with the machine rather than with one visit's files).
+#: A visit whose worker died is screened again by a new worker, once; when the same visit
+#: loses its worker twice (one of its files crashes native code every time), its photographs
+#: are recorded as errors (``CRASHED_VISIT_ERROR``) and the run goes on. The run stops when
+#: workers die inside this many different visits (something is wrong with the machine rather
+#: than with one visit's files).
 WORKER_CRASHED_VISITS_BEFORE_STOP = 3
+CRASHED_VISIT_ERROR = (
+    "screening stopped twice on this patient's photographs (a damaged file, one that crashes "
+    "the image decoder, or too little memory): check the files, export them again and screen "
+    "them again")
 
 #: What a task returns: the visit, its image results (without pictures), the screening time.
 VisitResult = tuple[GroupKey, tuple[ImageResult, ...], str]
@@ -253,6 +259,23 @@ def screen_visit(task: PatientTask, screener) -> VisitResult:  # noqa: ANN001
     return task.key, stripped, screened_at
 
 
+def crashed_visit(task: PatientTask) -> VisitResult:
+    """The result of a visit that stopped its worker twice: each photograph an error
+    (``CRASHED_VISIT_ERROR``), so the patient reads "images insufficient" and the run goes on.
+    No worker wrote its report (see :func:`is_crashed_visit`)."""
+    from .engine import now_iso
+
+    return task.key, tuple(ImageResult(rel, Eye(eye), ImageStatus.ERROR,
+                                       error=CRASHED_VISIT_ERROR)
+                           for _, rel, eye in task.images), now_iso()
+
+
+def is_crashed_visit(results: tuple[ImageResult, ...]) -> bool:
+    """Whether ``results`` are :func:`crashed_visit`'s (no worker wrote the visit's report)."""
+    return bool(results) and all(r.status is ImageStatus.ERROR
+                                 and r.error == CRASHED_VISIT_ERROR for r in results)
+
+
 class InlineExecutor:
     """Screens in this process, one visit after the other (one worker)."""
 
@@ -316,7 +339,8 @@ class ProcessExecutor:
     def results(self, tasks: list[PatientTask]) -> Iterator[VisitResult]:
         """The workers' results as they come. A visit whose worker dies in the middle of it
         (killed, a crash in native code) is screened again by a new worker; when the same
-        visit loses its worker twice, or workers die in several visits, the run stops with an
+        visit loses its worker twice, its photographs come back as errors
+        (:func:`crashed_visit`); when workers die in several visits, the run stops with an
         error (what was screened is kept; run again to resume)."""
         if self.workers is None:
             self.workers = [self._start_worker() for _ in range(self.count)]
@@ -384,8 +408,9 @@ class ProcessExecutor:
             arrived.extend(self._read(worker))  # what it sent before it ended
             worker.process.join()
             worker.connection.close()
+            given_up: set[GroupKey] = set()
             if worker.begun:
-                self._count_crash(worker)
+                given_up = self._count_crash(worker)
             elif not worker.ready:
                 raise RetinaScreenError(
                     "a worker process stopped while opening the model (its traceback, if any, "
@@ -393,25 +418,33 @@ class ProcessExecutor:
             elif not worker.retiring:
                 log.warning("worker %d ended between visits (exit code %s); starting another",
                             worker.process.pid, worker.process.exitcode)
-            requeued.extend(reversed(worker.in_hand))
+            for task in reversed(worker.in_hand):
+                if task.key in given_up:
+                    arrived.append(crashed_visit(task))
+                else:
+                    requeued.append(task)
             self.workers[index] = self._start_worker()
         return arrived, requeued
 
-    def _count_crash(self, worker: _Worker) -> None:
-        """Record that ``worker`` died inside its visit; raise when the run must stop."""
+    def _count_crash(self, worker: _Worker) -> set[GroupKey]:
+        """Record that ``worker`` died inside its visit. Returns the visits of it that had lost
+        a worker before in this run (they are recorded as errors, not screened again); raises
+        when workers have died in too many different visits for the run to go on."""
         again = worker.begun & self.crashed
         self.crashed |= worker.begun
-        stop = again or len(self.crashed) >= WORKER_CRASHED_VISITS_BEFORE_STOP
-        log.log(logging.ERROR if stop else logging.WARNING,
+        stop = len(self.crashed) >= WORKER_CRASHED_VISITS_BEFORE_STOP
+        log.log(logging.ERROR if stop or again else logging.WARNING,
                 "worker %d ended while screening a visit (exit code %s)%s", worker.process.pid,
-                worker.process.exitcode, "" if stop else "; the visit is screened again")
+                worker.process.exitcode, "" if stop else
+                "; the visit's photographs are recorded as errors (its second worker lost)"
+                if again else "; the visit is screened again")
         if stop:
-            cause = ("the same patient visit stopped its worker process twice" if again else
-                     f"worker processes stopped in {len(self.crashed)} patient visits")
             raise RetinaScreenError(
-                f"{cause} (a crash in native code, or too little memory; tracebacks, if any, "
-                f"are in {WORKER_CRASH_LOG} in the log folder); what was screened is saved: "
-                "run the same command again to resume")
+                f"worker processes stopped in {len(self.crashed)} patient visits (a crash in "
+                f"native code, or too little memory; tracebacks, if any, are in "
+                f"{WORKER_CRASH_LOG} in the log folder); what was screened is saved: run the "
+                "same command again to resume")
+        return again
 
     def stop(self, cancelled: bool) -> None:
         """End the workers: at once when ``cancelled``, else once they finish their visits."""

@@ -41,7 +41,7 @@ from safety_helpers import (
 
 from retina_screen import batch as batch_module
 from retina_screen.errors import OutputError, OutputLockedError, RetinaScreenError
-from retina_screen.executors import PatientTask, ProcessExecutor
+from retina_screen.executors import CRASHED_VISIT_ERROR, PatientTask, ProcessExecutor
 
 KILL_CYCLES = 5
 KILL_SEED = 20240607
@@ -617,11 +617,11 @@ def test_workers_that_cannot_open_the_model_stop_the_run_clearly(
 
 
 @contextlib.contextmanager
-def _killing_busy_workers(executor: ProcessExecutor,
-                          each_visit_once: bool) -> Iterator[dict[str, list[int]]]:
+def _killing_busy_workers(executor: ProcessExecutor, each_visit_once: bool,
+                          patients: set[str] | None = None) -> Iterator[dict[str, list[int]]]:
     """A thread that SIGKILLs every worker of ``executor`` that has begun a visit (what a
-    crash inside the visit does); with ``each_visit_once``, only each visit's first worker.
-    Yields patient -> the workers killed while screening it."""
+    crash inside the visit does), or a visit of ``patients``; with ``each_visit_once``, only
+    each visit's first worker. Yields patient -> the workers killed while screening it."""
     import threading
 
     killed: dict[str, list[int]] = {}
@@ -631,6 +631,8 @@ def _killing_busy_workers(executor: ProcessExecutor,
         while not done.is_set():
             for worker in list(executor.workers or []):
                 for key in list(worker.begun):
+                    if patients is not None and key[0] not in patients:
+                        continue
                     pids = killed.setdefault(key[0], [])
                     if worker.process.pid in pids or (each_visit_once and pids):
                         continue
@@ -649,22 +651,57 @@ def _killing_busy_workers(executor: ProcessExecutor,
 
 
 @pytest.mark.timeout(300)
-def test_a_visit_that_keeps_killing_its_worker_stops_the_run(
+def test_a_visit_that_keeps_killing_its_worker_is_recorded_as_errors(
         srahim: Path, isolated_settings) -> None:  # noqa: ANN001
     """A visit whose worker dies is screened again, once: when its new worker dies too (a
-    file that crashes a native decoder every time), the run stops with the reason instead of
-    starting workers for ever."""
+    file that crashes a native decoder every time), its photographs come back as errors and
+    the other visits are screened, instead of one file stopping every run of the folder."""
     executor = ProcessExecutor(isolated_settings, 1)
     started = time.monotonic()
     try:
-        with _killing_busy_workers(executor, each_visit_once=False) as killed, \
-                pytest.raises(RetinaScreenError, match="same patient visit stopped its worker "
-                                                       "process twice") as caught:
-            list(executor.results(_visits(srahim, ["Patient006"])))
+        with _killing_busy_workers(executor, each_visit_once=False,
+                                   patients={"Patient006"}) as killed:
+            screened = {key[0]: results for key, results, _ in
+                        executor.results(_visits(srahim, ["Patient006", "Patient008"]))}
     finally:
         executor.stop(cancelled=True)
     assert len(killed["Patient006"]) == 2 and time.monotonic() - started < 120
-    assert "run the same command again" in str(caught.value)
+    assert set(killed) == {"Patient006"} and set(screened) == {"Patient006", "Patient008"}
+    assert [(r.source, r.status.value, r.error) for r in screened["Patient006"]] == [
+        ("Patient006_L.jpg", "error", CRASHED_VISIT_ERROR),
+        ("Patient006_R.jpg", "error", CRASHED_VISIT_ERROR)]
+    assert all(r.status.value == "ok" and r.grading is not None
+               for r in screened["Patient008"])
+
+
+@pytest.mark.timeout(300)
+def test_a_batch_records_a_visit_that_keeps_killing_its_worker(
+        srahim: Path, reference: Path, isolated_settings, tmp_path: Path) -> None:  # noqa: ANN001
+    """Through the batch: the patient whose photographs stop their worker twice reads "images
+    insufficient" with the reason on every photograph, with a report and an audit record like
+    any other; every other patient gets the undisturbed run's outcome."""
+    camera, out = tmp_path / "camera", tmp_path / "out"
+    link_batch_input(srahim, camera, BATCH_PATIENTS)
+    executor = ProcessExecutor(isolated_settings, 2)
+    poisoned = BATCH_PATIENTS[1]
+    try:
+        with _killing_busy_workers(executor, each_visit_once=False,
+                                   patients={poisoned}) as killed:
+            summary = batch_module.run_batch(camera, out, isolated_settings,
+                                             executor=executor)
+    finally:
+        executor.stop(cancelled=True)
+    assert len(killed[poisoned]) == 2 and not summary.cancelled
+    patients = {p["patient_id"]: p for p in read_csv(out / "patients.csv")}
+    assert sorted(patients) == sorted(BATCH_PATIENTS)
+    assert patients[poisoned]["outcome"] == "insufficient"
+    assert (out / patients[poisoned]["report"]).read_bytes().startswith(b"%PDF")
+    expected = {p["patient_id"]: p["outcome"] for p in read_csv(reference / "patients.csv")}
+    assert all(p["outcome"] == expected[pid] for pid, p in patients.items() if pid != poisoned)
+    images = [r for r in read_csv(out / "results.csv") if r["patient_id"] == poisoned]
+    assert len(images) == 2
+    assert all(r["status"] == "error" and CRASHED_VISIT_ERROR in r["reasons"] for r in images)
+    assert summary.errors == 2 and len(summary.error_files) == 2
 
 
 @pytest.mark.timeout(300)
