@@ -7,8 +7,8 @@ DR. Half brightness is within the range of real photos, so no exposure limit ref
 half-bright photo whose grade lands just below the referral threshold is sent back by the
 dim-borderline rule (qg-4) instead of reading "no referable DR". Motion blur and sensor noise
 are refused by qg-5's sharpness-balance and noise checks, colour channels out of register by
-qg-6's registration check, double images by qg-7's; all four leave real photos of every camera
-alone.
+qg-6's registration check, double images by qg-7's, posterisation by qg-8's; all five leave
+real photos of every camera alone.
 """
 
 from __future__ import annotations
@@ -162,8 +162,8 @@ def test_dim_borderline_rule_leaves_bright_clear_and_referred_photos_alone(
 #: down to 0.04: the all-direction sharpness averages a one-direction loss away), and noise of
 #: 8 and 16 grey levels hid 1 and 4 (0.24-0.32 against 0.333). Under qg-5, red and blue moved
 #: 0.375% of the width each way hid 6 (down to 0.06), and a double image moved 0.75% hid 6
-#: (1.25% vertically: 7). Directions turn by 45 degrees from eye to eye; the noise is
-#: followed by the camera's JPEG.
+#: (1.25% vertically: 7). Under qg-7, 16 levels per channel (4 bits) hid 9. Directions turn by
+#: 45 degrees from eye to eye; the noise is followed by the camera's JPEG.
 FAULT_CHECKS = {
     "motion blur": ("motion", (1.0, 1.5),
                     lambda rgb, s, i: d.motion_blur(rgb, s, 45.0 * (i % 4))),
@@ -174,6 +174,11 @@ FAULT_CHECKS = {
                                                                             45.0 * (i % 4))),
     "double exposure": ("double_image", (0.75, 1.25),
                         lambda rgb, s, i: d.double_exposure(rgb, s, 45.0 * (i % 4))),
+    # 4 bits as saved losslessly, 3 bits then JPEG 90 (4 bits then JPEG 90 still hides one eye
+    # at P 0.32: docs/quality.md).
+    "posterisation": ("posterisation", (4, 3),
+                      lambda rgb, s, i: d.posterise(rgb, int(s)) if s == 4
+                      else d.jpeg(d.posterise(rgb, int(s)), 90)),
 }
 
 
@@ -200,10 +205,10 @@ def test_camera_faults_never_hide_referable_dr(fault: str, referred_eyes: list, 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_clean_photos_of_every_camera_pass_the_camera_fault_checks(data_dir: Path) -> None:
-    """Real photos are neither smeared, grainy, out of register nor doubled: the qg-5 to qg-7
-    fault checks must leave them alone, whatever the camera, on both external sets and an
-    internal one (srahim_dev's camera has a red-green offset of its own, about a quarter of a
-    pixel)."""
+    """Real photos are neither smeared, grainy, out of register, doubled nor posterised: the
+    qg-5 to qg-8 fault checks must leave them alone, whatever the camera, on both external sets
+    and an internal one (srahim_dev's camera has a red-green offset of its own, about a quarter
+    of a pixel)."""
     import random
 
     from retina_screen.preprocess import screening_crop
@@ -221,15 +226,18 @@ def test_clean_photos_of_every_camera_pass_the_camera_fault_checks(data_dir: Pat
         noise = [m.noise for m in measures]
         shift = [m.channel_shift for m in measures]
         echo = [m.double_image for m in measures]
+        comb = [m.level_comb for m in measures]
         refused[source] = (sum(v < rules["motion"] for v in balance),
                            sum(v > rules["noise"] for v in noise),
                            sum(v > rules["registration"] for v in shift),
-                           sum(v > rules["double_image"] for v in echo))
+                           sum(v > rules["double_image"] for v in echo),
+                           sum(v > rules["posterisation"] for v in comb))
         assert 0.85 < float(np.median(balance)) < 1.0, (source, np.median(balance))
         assert 0.0 < float(np.median(noise)) < 0.7, (source, np.median(noise))
         assert 0.0 < float(np.median(shift)) < 0.35, (source, np.median(shift))
         assert 0.0 < float(np.median(echo)) < 0.08, (source, np.median(echo))
-    assert all(counts == (0, 0, 0, 0) for counts in refused.values()), refused
+        assert 0.0 < float(np.median(comb)) < 0.3, (source, np.median(comb))
+    assert all(counts == (0, 0, 0, 0, 0) for counts in refused.values()), refused
 
 
 @pytest.mark.timeout(120)
