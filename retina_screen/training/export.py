@@ -90,8 +90,8 @@ def load_weights(checkpoint: Path | None = None,
 
 
 def export_onnx(weights: dict[str, torch.Tensor], out: Path, size: int, logit_bias: np.ndarray,
-                temperature: float = 1.0, mirror: bool = True) -> None:
-    net = GradingNet(pretrained=False)
+                temperature: float = 1.0, mirror: bool = True, pooling: str = "mean") -> None:
+    net = GradingNet(pretrained=False, pooling=pooling)
     net.load_state_dict(weights)
     wrapper = ExportWrapper(net, torch.tensor(logit_bias, dtype=torch.float32),
                             temperature, mirror).eval()
@@ -178,6 +178,11 @@ def main() -> None:
     parser.add_argument("--preprocessing", choices=SUPPORTED_PREPROCESSING,
                         default=PREPROCESSING_ID, help="the --preprocessing it was trained with")
     parser.add_argument("--mix", default=DEFAULT_MIX, help="the --mix the model was trained with")
+    parser.add_argument("--no-prior-correction", dest="prior_correction", action="store_false",
+                        help="the head already gives the training grade frequencies (a head "
+                             "from training.head): no logit offset for the --mix sampling")
+    parser.add_argument("--pooling", choices=GradingNet.POOLINGS, default="mean",
+                        help="the pooling the head was fitted for (training.head)")
     parser.add_argument("--name", default="retina-screen-dr-lite0")
     parser.add_argument("--version", default="2.0.0")
     parser.add_argument("--architecture",
@@ -194,7 +199,8 @@ def main() -> None:
     _, records = load_cache(args.cache)
     train = [r for r in records if r.split == "train"]
     counts = np.bincount([r.grade for r in train], minlength=5).astype(np.float64)
-    bias = prior_correction(train, parse_mix(args.mix))
+    bias = (prior_correction(train, parse_mix(args.mix)) if args.prior_correction
+            else np.zeros(len(counts)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     old_manifest = args.out.with_suffix(".json")
     gate = json.loads(old_manifest.read_text())["gate"] if old_manifest.is_file() else None
@@ -217,6 +223,8 @@ def main() -> None:
             "referable_definition": "P(ICDR grade >= 2) = sum of grade probabilities 2-4",
             "views": "the photo and its mirror image, logits averaged" if args.mirror
                      else "the photo alone",
+            "pooling": "global max of the last feature map" if args.pooling == "max"
+                       else "global average of the last feature map",
             "calibration": {"temperature": round(temperature, 4),
                             "method": "one temperature on the grade logits, fitted by NLL on "
                                       "the internal validation photographs"},
@@ -232,7 +240,7 @@ def main() -> None:
 
     # 1. Uncalibrated export, screened through the app on the internal validation photos.
     weights = load_weights(args.checkpoint, args.weights_onnx)
-    export_onnx(weights, args.out, args.size, bias, 1.0, args.mirror)
+    export_onnx(weights, args.out, args.size, bias, 1.0, args.mirror, args.pooling)
     write_manifest(0.5, 1.0, {})
     settings = load_settings(use_environment=False, use_file=False,
                              overrides={"model": manifest_path})
@@ -283,7 +291,7 @@ def main() -> None:
             "patient_specificity": p_spec}
 
     # 4. Final export with the temperature in the graph, and its manifest.
-    export_onnx(weights, args.out, args.size, bias, temperature, args.mirror)
+    export_onnx(weights, args.out, args.size, bias, temperature, args.mirror, args.pooling)
     manifest = write_manifest(threshold, temperature, {"validation_at_threshold": validation})
     shipped = args.out.resolve().parent == DEFAULT_MODEL_DIR.resolve()
     if shipped:

@@ -27,21 +27,35 @@ def build_backbone(pretrained: bool = True, weights_path: str | None = None) -> 
 
 
 class GradingNet(nn.Module):
-    """Backbone features -> global average pool -> dropout -> 5 ICDR logits."""
+    """Backbone features -> global pool -> dropout -> 5 ICDR logits.
+
+    ``pooling`` "mean" (global average, how the network was trained) or "max" (each feature's
+    strongest location: a few small lesions are not averaged away over a large feature map;
+    ``training.head`` fits a head for it).
+    """
+
+    POOLINGS = ("mean", "max")
 
     def __init__(self, pretrained: bool = True, dropout: float = 0.3,
-                 weights_path: str | None = None) -> None:
+                 weights_path: str | None = None, pooling: str = "mean") -> None:
         super().__init__()
+        if pooling not in self.POOLINGS:
+            raise ValueError(f"unknown pooling {pooling!r}; one of {self.POOLINGS}")
         self.backbone = build_backbone(pretrained, weights_path)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(FEATURES, NUM_GRADES)
+        self.pooling = pooling
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone.extract_features(x)
 
+    def pool(self, features: torch.Tensor) -> torch.Tensor:
+        if self.pooling == "max":
+            return features.amax(dim=(2, 3))
+        return features.mean(dim=(2, 3))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = self.features(x).mean(dim=(2, 3))
-        return self.head(self.dropout(pooled))
+        return self.head(self.dropout(self.pool(self.features(x))))
 
 
 class ExportWrapper(nn.Module):
@@ -73,10 +87,10 @@ class ExportWrapper(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.net.features(x)
-        logits = self.net.head(features.mean(dim=(2, 3)))
+        logits = self.net.head(self.net.pool(features))
         if self.mirror:
             mirrored = self.net.features(torch.flip(x, dims=[3]))
-            logits = (logits + self.net.head(mirrored.mean(dim=(2, 3)))) / 2
+            logits = (logits + self.net.head(self.net.pool(mirrored))) / 2
         probabilities = torch.softmax((logits + self.logit_bias) / self.temperature, dim=1)
         cam = torch.relu((features * self.direction).sum(dim=1))
         peak = cam.flatten(1).max(dim=1).values.clamp_min(1e-6).view(-1, 1, 1)
