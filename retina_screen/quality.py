@@ -371,6 +371,18 @@ _COMB_FINE = np.ones(5) / 5  # grey levels: flattens the gaps of a contrast stre
 _COMB_COARSE = np.ones(17) / 17  # longer than the step between 16 levels (4 bits)
 
 
+def _histogram_quantile(counts: np.ndarray, size: int, q: float) -> float:
+    """``np.quantile(values, q)`` (linear, numpy's own interpolation formula) of integer
+    ``values`` from their histogram ``counts``, without sorting them again."""
+    cumulative = np.cumsum(counts)
+    position = q * (size - 1)
+    k = int(np.floor(position))
+    lower = float(np.searchsorted(cumulative, k, side="right"))
+    upper = float(np.searchsorted(cumulative, min(k + 1, size - 1), side="right"))
+    t = position - k
+    return lower + (upper - lower) * t if t < 0.5 else upper - (upper - lower) * (1 - t)
+
+
 def _level_comb(green8: np.ndarray, core: np.ndarray) -> float:
     """Comb-likeness of the 8-bit green histogram inside ``core``: posterisation leaves a few
     crowded levels with empty ones between them, which the resampling to the working size only
@@ -379,7 +391,7 @@ def _level_comb(green8: np.ndarray, core: np.ndarray) -> float:
     if values.size < 100:
         return 0.0
     counts = np.bincount(values, minlength=256).astype(np.float64)
-    low, high = np.quantile(values, (0.005, 0.995)).astype(int)
+    low, high = (int(_histogram_quantile(counts, values.size, q)) for q in (0.005, 0.995))
     counts[:max(low, 1)] = 0  # the ends (and black and white clipping) are not levels used
     counts[min(high, 254) + 1:] = 0
     total = counts.sum()

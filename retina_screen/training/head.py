@@ -41,7 +41,7 @@ from ..metrics import roc_auc
 from ..preprocess import PREPROCESSING_ID, SUPPORTED_PREPROCESSING, PreprocessSpec
 from .cache import CacheRecord, load_cache
 from .inputs import training_input
-from .model import FEATURES, NUM_GRADES, GradingNet, load_onnx_weights
+from .model import FEATURES, NUM_GRADES, GradingNet, global_pool, load_onnx_weights
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,8 @@ class PooledFeatures(nn.Module):
 
     def _pooled(self, x: torch.Tensor) -> torch.Tensor:
         features = self.net.features(x)
-        return torch.cat([features.mean(dim=(2, 3)), features.amax(dim=(2, 3))], dim=1)
+        return torch.cat([global_pool(features, pooling) for pooling in GradingNet.POOLINGS],
+                         dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (self._pooled(x) + self._pooled(torch.flip(x, dims=[3]))) / 2

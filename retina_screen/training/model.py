@@ -26,6 +26,11 @@ def build_backbone(pretrained: bool = True, weights_path: str | None = None) -> 
     return EfficientNet.from_name("efficientnet-lite0")
 
 
+def global_pool(features: torch.Tensor, pooling: str) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C): the average or the maximum over the map (``GradingNet.POOLINGS``)."""
+    return features.amax(dim=(2, 3)) if pooling == "max" else features.mean(dim=(2, 3))
+
+
 class GradingNet(nn.Module):
     """Backbone features -> global pool -> dropout -> 5 ICDR logits.
 
@@ -50,9 +55,7 @@ class GradingNet(nn.Module):
         return self.backbone.extract_features(x)
 
     def pool(self, features: torch.Tensor) -> torch.Tensor:
-        if self.pooling == "max":
-            return features.amax(dim=(2, 3))
-        return features.mean(dim=(2, 3))
+        return global_pool(features, self.pooling)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(self.pool(self.features(x))))
