@@ -11,6 +11,11 @@ image results. The main process (:class:`retina_screen.batch.BatchRun`) keeps th
 the audit trail and commits each visit once, whatever the cluster does: a worker lost in the
 middle of a task (Dask runs the task again elsewhere), a task that runs twice, or a client that
 is killed and started again (the journal says what is done; the rest is screened again).
+A visit whose task Dask gives up on (``KilledWorker``: its workers died running it more than
+the scheduler's ``allowed-failures`` times; twice on a local cluster, as in the process
+executor, see ``LOCAL_SCHEDULER_CONFIG``) is recorded as errors
+(:func:`~retina_screen.executors.crashed_visit`) and the run goes on; workers lost in
+``WORKER_CRASHED_VISITS_BEFORE_STOP`` different visits stop the run.
 
 Needs ``dask`` and ``distributed`` (the ``cluster`` extra; ``bokeh`` for the dashboard).
 """
@@ -26,7 +31,14 @@ import time
 from collections.abc import Callable, Iterator
 
 from .errors import ConfigError, RetinaScreenError
-from .executors import PatientTask, VisitResult, open_screener, screen_visit
+from .executors import (
+    WORKER_CRASHED_VISITS_BEFORE_STOP,
+    PatientTask,
+    VisitResult,
+    crashed_visit,
+    open_screener,
+    screen_visit,
+)
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +49,12 @@ CHECK_S = 2.0  # how often the client looks at the cluster while waiting for res
 POLL_S = 0.01  # how often it looks for finished tasks
 NO_WORKERS_S = 60.0  # no worker this long while tasks wait: the run stops with an error
 TASKS_PER_THREAD = 4  # tasks in flight per worker thread (the rest wait in this process)
+#: The local cluster's scheduler: a task is given up (``KilledWorker``) when its second worker
+#: dies running it, as in the process executor, and each worker thread holds only the task it
+#: runs, so a worker's death counts against that task alone, not one waiting behind it. A
+#: remote cluster keeps its own settings (Dask's default: given up after 4 deaths).
+LOCAL_SCHEDULER_CONFIG = {"distributed.scheduler.allowed-failures": 1,
+                          "distributed.scheduler.worker-saturation": 1.0}
 
 _LOCAL = re.compile(r"^local(?::(\d+))?$")
 
@@ -186,6 +204,7 @@ class DaskExecutor:
         self.cluster = None
         self.dashboard_link: str | None = None
         self._model_sha = ""
+        self.crashed: set = set()  # keys of the visits Dask gave up on (KilledWorker)
 
     # -- connection
 
@@ -212,8 +231,12 @@ class DaskExecutor:
             # The nannies' shutdown chatter ("still alive after 4 s, killing") is not the
             # operator's business.
             logging.getLogger("distributed").setLevel(logging.ERROR)
-            self.cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
-                                        dashboard_address=":0", silence_logs=logging.ERROR)
+            import dask
+
+            with dask.config.set(LOCAL_SCHEDULER_CONFIG):
+                self.cluster = LocalCluster(n_workers=count, threads_per_worker=1,
+                                            processes=True, dashboard_address=":0",
+                                            silence_logs=logging.ERROR)
             self.client = Client(self.cluster, set_as_default=False)
         self.client.register_plugin(ScreenerPlugin(self.settings, threads,
                                                    local=self.cluster is not None),
@@ -264,8 +287,7 @@ class DaskExecutor:
                     finished.add(future)
                 if finished.has_ready():
                     for future in finished.next_batch(block=False):
-                        running.pop(future, None)
-                        yield self._result(future)
+                        yield self._result(future, running.pop(future))
                     continue
                 time.sleep(POLL_S)
                 if time.monotonic() - checked < CHECK_S:
@@ -286,12 +308,24 @@ class DaskExecutor:
                 self.client.cancel(list(running))
             finished.clear()
 
-    def _result(self, future) -> VisitResult:  # noqa: ANN001 - distributed.Future
+    def _result(self, future, task: PatientTask) -> VisitResult:  # noqa: ANN001 - Future
+        from distributed import KilledWorker
+
         try:
             return future.result()
         except RetinaScreenError:
             raise
-        except Exception as exc:  # KilledWorker, a bug on the worker, a lost connection
+        except KilledWorker:
+            self.crashed.add(task.key)
+            if len(self.crashed) >= WORKER_CRASHED_VISITS_BEFORE_STOP:
+                raise RetinaScreenError(
+                    f"Dask workers died in {len(self.crashed)} patient visits (a crash in "
+                    "native code, or too little memory; see the workers' logs); what was "
+                    "screened is saved: run the same command again to resume") from None
+            log.error("Dask workers died running a visit more than once; its photographs are "
+                      "recorded as errors")
+            return crashed_visit(task)
+        except Exception as exc:  # a bug on the worker, a lost connection
             raise RetinaScreenError(
                 f"a Dask task failed ({type(exc).__name__}: {exc}); what was screened is "
                 "saved: run the same command again to resume") from exc

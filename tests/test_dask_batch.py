@@ -1,7 +1,8 @@
 """The Dask executor on one machine, with real photographs and a real Dask cluster: a
 LocalCluster gives the local executor's results; a worker process killed by SIGKILL in the
-middle of a batch and a client killed and started again lose and repeat nobody; a worker that
-cannot open the model fails with a clear error instead of a hang."""
+middle of a batch and a client killed and started again lose and repeat nobody; a visit whose
+workers keep dying is recorded as errors while the others are screened; a worker that cannot
+open the model fails with a clear error instead of a hang."""
 
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ import pytest
 pytest.importorskip("distributed")
 
 from retina_screen.batch import run_batch  # noqa: E402
-from retina_screen.dask_executor import DaskExecutor, parse_local  # noqa: E402
+from retina_screen.dask_executor import DaskExecutor, parse_local, task_key  # noqa: E402
 from retina_screen.errors import ConfigError, RetinaScreenError  # noqa: E402
+from retina_screen.executors import CRASHED_VISIT_ERROR, PatientTask  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Patients of srahim_dev (both eyes); two full-resolution camera JPEGs join them.
@@ -100,6 +102,57 @@ def test_local_cluster_gives_the_local_executors_results(mixed_folder: Path, tmp
     assert statuses["full/Patient033_L.jpg"] == "ok"
     assert (dask.images, dask.ok, dask.errors) == (local.images, local.ok, local.errors)
     _assert_same_outputs(tmp_path / "dask", tmp_path / "local")
+
+
+@pytest.mark.timeout(300)
+def test_a_visit_that_keeps_killing_its_dask_worker_is_recorded_as_errors(
+        srahim: Path, isolated_settings) -> None:
+    """On a local cluster, a visit whose worker is killed (SIGKILL) each time it runs it, as a
+    file that crashes a native decoder would, is screened on a second worker and then given up
+    (Dask's KilledWorker): its photographs come back as errors with the reason, the other
+    visits are screened, and the run goes on instead of stopping."""
+    import threading
+
+    tasks = [PatientTask(patient, tuple(
+        (str(srahim / "images" / f"{patient}_{eye}.jpg"), f"{patient}_{eye}.jpg", side)
+        for eye, side in (("L", "left"), ("R", "right"))), report_path=None)
+        for patient in PATIENTS[:3]]
+    poisoned = tasks[1]
+    executor = DaskExecutor(isolated_settings, local_workers=2)
+    killed: list[str] = []
+    done = threading.Event()
+
+    def kill() -> None:
+        while not done.is_set():
+            client = executor.client
+            if client is not None and executor._model_sha:
+                key = task_key(poisoned, executor._model_sha)
+                try:
+                    busy = [address for address, keys in client.processing().items()
+                            if key in keys and address not in killed]
+                    for address in busy:
+                        pid = client.run(os.getpid, workers=[address])[address]
+                        os.kill(pid, signal.SIGKILL)
+                        killed.append(address)
+                except (OSError, KeyError, TimeoutError):
+                    pass  # the worker is gone already
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill, daemon=True)
+    killer.start()
+    try:
+        screened = {key[0]: results for key, results, _ in executor.results(tasks)}
+    finally:
+        done.set()
+        killer.join()
+        executor.stop(cancelled=True)
+    assert len(killed) == 2 and executor.crashed == {poisoned.key}
+    assert set(screened) == set(PATIENTS[:3])
+    assert [(r.source, r.status.value, r.error) for r in screened[poisoned.patient_id]] == [
+        (f"{poisoned.patient_id}_L.jpg", "error", CRASHED_VISIT_ERROR),
+        (f"{poisoned.patient_id}_R.jpg", "error", CRASHED_VISIT_ERROR)]
+    assert all(r.status.value == "ok" and r.grading is not None
+               for task in (tasks[0], tasks[2]) for r in screened[task.patient_id])
 
 
 def test_dask_argument_is_checked() -> None:
