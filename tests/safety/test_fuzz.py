@@ -278,6 +278,15 @@ def test_fuzz_file_name_patterns(parts: list[str], regex: bool, stem: str) -> No
     assert isinstance(patient, str) and isinstance(eye, Eye)
 
 
+def test_a_pattern_with_a_nested_looking_set_compiles_without_a_warning() -> None:
+    """A user's "[[" (which Python's re warns about: "Possible nested set") is used as written,
+    without a FutureWarning reaching the operator's terminal."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compiled = compile_pattern(r"(?P<patient>[[a-z0-9]+)_(?P<eye>[LR])")
+    assert parse_stem("[p01_R", compiled) == ("[p01", Eye.RIGHT)
+
+
 # ---------------------------------------------------------------------------------------------
 # Counterexamples found by longer fuzz runs (FUZZ_SCALE=8 FUZZ_RANDOM=1), kept as regression
 # tests. Both were gaps of the quality gate and the fundus gate model, not of the loaders; both
