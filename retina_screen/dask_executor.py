@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from .errors import ConfigError, RetinaScreenError
 from .executors import (
     WORKER_CRASHED_VISITS_BEFORE_STOP,
+    GroupKey,
     PatientTask,
     VisitResult,
     crashed_visit,
@@ -204,7 +205,7 @@ class DaskExecutor:
         self.cluster = None
         self.dashboard_link: str | None = None
         self._model_sha = ""
-        self.crashed: set = set()  # keys of the visits Dask gave up on (KilledWorker)
+        self.crashed: set[GroupKey] = set()  # visits Dask gave up on (KilledWorker)
 
     # -- connection
 

@@ -93,17 +93,19 @@ def masked_local_mean(image: np.ndarray, weight: np.ndarray, sigma: float) -> np
     height, width = weight.shape
     factor = _SMALL_BLUR_FACTOR
     if min(height, width) < _SMALL_BLUR_MIN_SIDE or sigma < 2 * factor:
-        blurred = cv2.GaussianBlur(image * weight[..., None], (0, 0), sigma)
-        return blurred / np.maximum(cv2.GaussianBlur(weight, (0, 0), sigma), 1e-3)[..., None]
+        factor = 1
     small_sigma = math.sqrt(sigma ** 2 - (factor ** 2 - 1) / 12.0) / factor
-    small_size = (width // factor, height // factor)
 
     def small_blur(array: np.ndarray) -> np.ndarray:
-        small = cv2.resize(array, small_size, interpolation=cv2.INTER_AREA)
-        return cv2.GaussianBlur(small, (0, 0), small_sigma)
+        if factor > 1:
+            array = cv2.resize(array, (width // factor, height // factor),
+                               interpolation=cv2.INTER_AREA)
+        return cv2.GaussianBlur(array, (0, 0), small_sigma)
 
     local_mean = small_blur(image * weight[..., None]) / np.maximum(
         small_blur(weight), 1e-3)[..., None]
+    if factor == 1:
+        return local_mean
     return cv2.resize(local_mean, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
