@@ -33,13 +33,13 @@ from collections.abc import Callable, Iterator
 from .errors import ConfigError, RetinaScreenError
 from .executors import (
     WORKER_CRASHED_VISITS_BEFORE_STOP,
-    GroupKey,
     PatientTask,
     VisitResult,
     crashed_visit,
     open_screener,
     screen_visit,
 )
+from .journal import GroupKey
 from .settings import Settings
 
 log = logging.getLogger(__name__)
