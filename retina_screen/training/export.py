@@ -110,12 +110,15 @@ def export_onnx(weights: dict[str, torch.Tensor], out: Path, size: int, logit_bi
     tmp.replace(out)
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (N, grades) logits."""
+    scaled = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return scaled / scaled.sum(axis=1, keepdims=True)
+
+
 def calibrate(probabilities: np.ndarray, temperature: float) -> np.ndarray:
     """Grade probabilities re-scaled by a temperature (as the exported graph does)."""
-    logits = np.log(np.clip(probabilities, 1e-12, 1.0)) / temperature
-    logits -= logits.max(axis=1, keepdims=True)
-    scaled = np.exp(logits)
-    return scaled / scaled.sum(axis=1, keepdims=True)
+    return softmax(np.log(np.clip(probabilities, 1e-12, 1.0)) / temperature)
 
 
 def fit_temperature(probabilities: np.ndarray, grades: np.ndarray,

@@ -40,6 +40,7 @@ from torch import nn
 from ..metrics import roc_auc
 from ..preprocess import PREPROCESSING_ID, SUPPORTED_PREPROCESSING, PreprocessSpec
 from .cache import CacheRecord, load_cache
+from .export import softmax
 from .inputs import training_input
 from .model import FEATURES, NUM_GRADES, GradingNet, global_pool, load_onnx_weights
 
@@ -122,12 +123,6 @@ def fit_head(features: np.ndarray, grades: np.ndarray, referable: np.ndarray,
     return weight.astype(np.float32), bias.astype(np.float32), {"C": best, "cv_auc": cv_auc}
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    logits = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(logits)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="Refit the grading head with another pooling")
     parser.add_argument("--weights-onnx", type=Path, required=True,
@@ -177,7 +172,7 @@ def main() -> None:
     torch.save(state, args.out / "weights.pt")
     # Validation AUCs on the cached crops (every photo, no quality gate): a first look; the
     # export measures the model through the application.
-    p_ref = _softmax(features @ weight.T + bias)[:, 2:].sum(axis=1)
+    p_ref = softmax(features @ weight.T + bias)[:, 2:].sum(axis=1)
     sources = np.array([r.source for r in records])
     report["validation_auc"] = {s: roc_auc(referable[~train & (sources == s)],
                                            p_ref[~train & (sources == s)])
