@@ -24,7 +24,7 @@ import logging
 import pickle
 import random
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -119,12 +119,7 @@ def build_cache(data_root: Path, out: Path, workers: int = 2,
             CacheRecord(source, row["image"], patient, int(row["icdr_grade"]),
                         record_split(source, row), webp, record_referable(row))
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    with open(tmp, "wb") as handle:
-        pickle.dump({"side": SCREENING_CROP_SIDE, "records": [r.__dict__ for r in records]},
-                    handle)
-    tmp.replace(out)
+    write_cache(records, out)
     return records
 
 
@@ -135,9 +130,41 @@ def load_cache(path: Path) -> tuple[int, list[CacheRecord]]:
 
 
 def decode(record: CacheRecord) -> np.ndarray:
-    """The cached crop as RGB uint8."""
+    """The cached crop as RGB uint8, at the screening crop's side (a compact cache stores some
+    crops smaller: they are enlarged as ``screening_crop`` enlarges a small photo)."""
     bgr = cv2.imdecode(np.frombuffer(record.webp, np.uint8), cv2.IMREAD_COLOR)
+    if bgr.shape[0] < SCREENING_CROP_SIDE:
+        bgr = cv2.resize(bgr, (SCREENING_CROP_SIDE, SCREENING_CROP_SIDE),
+                         interpolation=cv2.INTER_LINEAR)
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def compact_record(record: CacheRecord, low_resolution_side: int, quality: int,
+                   low_resolution_quality: int) -> CacheRecord:
+    """``record`` re-encoded as WebP: a photo of a high-resolution source at ``quality``, one of
+    a low-resolution source (224-256 px exports, which the screening crop enlarges to 512 px)
+    at ``low_resolution_side`` and ``low_resolution_quality``, which keeps what such a photo
+    holds in a sixth of the bytes."""
+    bgr = cv2.imdecode(np.frombuffer(record.webp, np.uint8), cv2.IMREAD_COLOR)
+    if record.source not in HIGH_RESOLUTION_SOURCES:
+        quality = low_resolution_quality
+        if bgr.shape[0] > low_resolution_side:
+            bgr = cv2.resize(bgr, (low_resolution_side, low_resolution_side),
+                             interpolation=cv2.INTER_AREA)
+    ok, buffer = cv2.imencode(".webp", bgr, [cv2.IMWRITE_WEBP_QUALITY, quality])
+    if not ok:
+        raise RuntimeError(f"could not encode {record.source}/{record.image}")
+    return replace(record, webp=buffer.tobytes())
+
+
+def write_cache(records: list[CacheRecord], out: Path) -> None:
+    """Write a cache file atomically."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    with open(tmp, "wb") as handle:
+        pickle.dump({"side": SCREENING_CROP_SIDE, "records": [r.__dict__ for r in records]},
+                    handle)
+    tmp.replace(out)
 
 
 def main() -> None:
@@ -147,9 +174,21 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--webp-quality", type=int, default=WEBP_QUALITY,
                         help="WebP quality of the cached crops; above 100 is lossless (~5x larger)")
+    parser.add_argument("--compact", type=Path, default=None, metavar="CACHE",
+                        help="instead of reading photos, write a compact copy of CACHE (to carry "
+                             "to a GPU machine): high-resolution sources at --webp-quality, "
+                             "the others at --low-resolution-side and --low-resolution-quality")
+    parser.add_argument("--low-resolution-side", type=int, default=224)
+    parser.add_argument("--low-resolution-quality", type=int, default=70)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
-    records = build_cache(args.data, args.out, args.workers, args.webp_quality)
+    if args.compact is not None:
+        _, records = load_cache(args.compact)
+        records = [compact_record(r, args.low_resolution_side, args.webp_quality,
+                                  args.low_resolution_quality) for r in records]
+        write_cache(records, args.out)
+    else:
+        records = build_cache(args.data, args.out, args.workers, args.webp_quality)
     size = sum(len(r.webp) for r in records)
     for source in TRAINING_SOURCES:
         for split in ("train", "val"):
