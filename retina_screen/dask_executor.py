@@ -170,6 +170,11 @@ def _undo_dask_malloc_settings() -> None:
         pass
 
 
+def _scheduler_settings(dask_scheduler) -> tuple[int, float]:  # noqa: ANN001 - Scheduler
+    """Runs on the scheduler: its allowed failures and worker saturation."""
+    return int(dask_scheduler.allowed_failures), float(dask_scheduler.WORKER_SATURATION)
+
+
 def _dask_visit(task: PatientTask) -> VisitResult:
     """The task run on a worker: one patient visit (see :func:`.executors.screen_visit`)."""
     from distributed import get_worker
@@ -246,6 +251,10 @@ class DaskExecutor:
         where = self.scheduler or f"a local cluster of {len(self._workers())} worker processes"
         if self.notice:
             self.notice(f"Dask: screening on {where}; dashboard {self.dashboard_link}")
+            if self.scheduler:
+                warning = self._scheduler_warning()
+                if warning:
+                    self.notice(warning)
         # The manifest names the model's sha256: its hash keys the tasks to this model. (The
         # workers open the model themselves; one that cannot fails its task with the reason.)
         try:
@@ -253,6 +262,23 @@ class DaskExecutor:
                 self._model_sha = hashlib.sha256(handle.read()).hexdigest()
         except OSError:
             self._model_sha = str(self.settings.model)
+
+    def _scheduler_warning(self) -> str | None:
+        """A line for the operator when a cluster's scheduler is not set as the local one is
+        (``LOCAL_SCHEDULER_CONFIG``), or None."""
+        try:
+            allowed, saturation = self.client.run_on_scheduler(_scheduler_settings)
+        except Exception:  # noqa: BLE001 - an old or locked-down scheduler: nothing to say
+            log.debug("could not read the Dask scheduler's settings", exc_info=True)
+            return None
+        wanted = LOCAL_SCHEDULER_CONFIG
+        if (allowed <= wanted["distributed.scheduler.allowed-failures"]
+                and saturation <= wanted["distributed.scheduler.worker-saturation"]):
+            return None
+        return (f"Dask: this scheduler gives up on a visit only after {allowed + 1} worker deaths "
+                f"and may queue visits behind it (worker-saturation {saturation}); start it with "
+                "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1 and "
+                "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION=1.0 (README)")
 
     def _workers(self) -> dict:
         try:

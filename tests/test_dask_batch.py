@@ -209,6 +209,22 @@ def dask_cluster(tmp_path_factory):
                 proc.wait()
 
 
+def test_a_scheduler_left_at_dask_defaults_is_pointed_out(dask_cluster, isolated_settings
+                                                           ) -> None:
+    """Dask's defaults give up on a crashing visit only after 4 deaths and queue visits behind
+    it: the operator is told how to start the scheduler instead."""
+    address, _ = dask_cluster
+    lines: list[str] = []
+    executor = DaskExecutor(isolated_settings, scheduler=address, notice=lines.append)
+    try:
+        executor._connect()
+    finally:
+        executor.stop(cancelled=False)
+    assert lines[0].startswith(f"Dask: screening on {address}")
+    assert "only after 4 worker deaths" in lines[1]
+    assert "ALLOWED_FAILURES=1" in lines[1] and "WORKER_SATURATION=1.0" in lines[1]
+
+
 def _worker_pids(scheduler_file: Path) -> list[int]:
     from distributed import Client
 
