@@ -13,6 +13,9 @@ gives the same split; IDRiD (no patient IDs) keeps its official train/test split
 Usage::
 
     python -m retina_screen.training.cache --data ../shared/data --out .traincache/cache.pkl
+    # a compact copy to carry to a lent GPU machine (training/gpu_run.sh):
+    python -m retina_screen.training.cache --compact .traincache/cache512.pkl \
+        --webp-quality 85 --out .gpu/cache_compact.pkl
 """
 
 from __future__ import annotations
