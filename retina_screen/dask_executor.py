@@ -91,6 +91,17 @@ except ImportError:  # the cluster extra is not installed: DaskExecutor says so 
     _WorkerPluginBase = object
 
 
+class LocalHeartbeatFilter(logging.Filter):
+    """Drops a local worker's "cannot reach the scheduler during heartbeat" traceback: a local
+    cluster's scheduler lives in the screening process, so it is gone only when that process
+    is stopping (Ctrl-C), which it reports itself; a heartbeat in flight then would print a
+    traceback to the operator's terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(
+            "Failed to communicate with scheduler during heartbeat")
+
+
 class ScreenerPlugin(_WorkerPluginBase):
     """On each Dask worker: the screener (ONNX sessions), opened once per worker thread on its
     first task, with ``intra_op_num_threads`` = the host's cores / (workers on the host x
@@ -120,6 +131,8 @@ class ScreenerPlugin(_WorkerPluginBase):
             import signal
 
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if self.local:
+            logging.getLogger("distributed.worker").addFilter(LocalHeartbeatFilter())
         # The worker's statistical profiler samples the task thread's stack every 10 ms, under
         # the GIL; screening is one long pure-Python-and-native call per visit, so it costs
         # CPU and shows nothing useful.
