@@ -9,7 +9,7 @@ through the one model-input path (the lossless screening crop, then ``training_i
 training network, photo and mirror image averaged; there is no quality gate, so the figures are
 lower than ``retina-screen evaluate``'s and only comparable with each other. A diagnostic for
 trials (README, the 2.5 trial), not a way to choose a model: choose on internal validation.
-Needs the ``[train]`` extra; about 2 minutes per model on two cores.
+Needs the ``[train]`` extra; 6.7 minutes for two models on two cores (2026-11-30).
 """
 
 from __future__ import annotations
@@ -20,15 +20,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, TensorDataset
 
 from retina_screen.metrics import roc_auc
 from retina_screen.preprocess import PreprocessSpec
-from retina_screen.training.cache import CacheRecord, encode_photo
+from retina_screen.training.cache import LOSSLESS, CacheRecord, encode_photo
+from retina_screen.training.export import load_weights
 from retina_screen.training.inputs import training_input
-from retina_screen.training.model import GradingNet, load_onnx_weights
+from retina_screen.training.model import GradingNet
+from retina_screen.training.train import predict
 
 EXTERNAL_SETS = ("messidor2_dev", "srahim_dev")
-LOSSLESS = 101
 
 
 def external_inputs(data: Path, spec: PreprocessSpec) -> tuple[np.ndarray, np.ndarray,
@@ -46,24 +48,14 @@ def external_inputs(data: Path, spec: PreprocessSpec) -> tuple[np.ndarray, np.nd
     return np.stack(inputs), np.array(labels), np.array(sets)
 
 
-def load_network(path: Path) -> GradingNet:
+def p_referable(path: Path, inputs: np.ndarray) -> np.ndarray:
+    """P(referable) of each input under the weights in ``path`` (checkpoint or ONNX file)."""
     net = GradingNet(pretrained=False)
-    if path.suffix == ".onnx":
-        load_onnx_weights(net, str(path))
-    else:
-        state = torch.load(path, map_location="cpu")
-        net.load_state_dict({k: v.float() for k, v in state.items()})
-    return net.eval()
-
-
-@torch.no_grad()
-def p_referable(net: GradingNet, inputs: np.ndarray, batch: int = 16) -> np.ndarray:
-    scores = []
-    for start in range(0, len(inputs), batch):
-        images = torch.from_numpy(inputs[start:start + batch])
-        logits = (net(images) + net(torch.flip(images, dims=[3]))) / 2
-        scores.append(torch.softmax(logits, dim=1)[:, 2:].sum(dim=1).numpy())
-    return np.concatenate(scores)
+    net.load_state_dict(load_weights(None, path) if path.suffix == ".onnx"
+                        else load_weights(path))
+    tensors = torch.from_numpy(inputs)
+    loader = DataLoader(TensorDataset(tensors, torch.zeros(len(tensors))), batch_size=16)
+    return predict(net, loader, torch.device("cpu"), flip=True)[:, 2:].sum(axis=1)
 
 
 def main() -> int:
@@ -76,7 +68,7 @@ def main() -> int:
     inputs, labels, sets = external_inputs(
         args.data, PreprocessSpec(size=args.size, preprocessing_id="fov-ben-graham-v1"))
     for path in args.weights:
-        scores = p_referable(load_network(path), inputs)
+        scores = p_referable(path, inputs)
         aucs = {name: round(roc_auc(labels[sets == name], scores[sets == name]), 3)
                 for name in EXTERNAL_SETS}
         print(path, aucs, flush=True)

@@ -16,12 +16,11 @@ import pytest
 from retina_screen.evaluation import evaluation_sets, screen_set
 from retina_screen.loading import load_image
 from retina_screen.preprocess import DECODE_MAX_SIDE, PreprocessSpec, model_input, preprocess_photo
-from retina_screen.training.cache import CacheRecord, encode_photo
+from retina_screen.training.cache import LOSSLESS, CacheRecord, encode_photo
 from retina_screen.training.inputs import training_input
 
 SOURCES = ("aptos2019", "eyepacs_equalised", "eyepacs_raw", "idrid", "srahim_dev",
            "messidor2_dev")
-LOSSLESS = 101
 
 
 def _photos(data_dir: Path, source: str, count: int = 3) -> list[Path]:

@@ -46,6 +46,8 @@ VALIDATION_PERCENT = 15
 # Keep the cache small: the equalised EyePACS set is mostly grade 0 and compresses poorly.
 EQUALISED_GRADE0_KEEP = 2000
 WEBP_QUALITY = 92
+#: A WebP quality above 100 is lossless: the model input is then bit-identical to the app's.
+LOSSLESS = 101
 
 
 @dataclass(frozen=True)

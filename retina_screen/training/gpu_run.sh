@@ -4,7 +4,7 @@
 #
 # Here, first:
 #   python -m retina_screen.training.cache --compact .traincache/cache512.pkl \
-#       --low-resolution-side 256 --webp-quality 80 --out .gpu/cache_compact.pkl
+#       --webp-quality 85 --out .gpu/cache_compact.pkl
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux2014_x86_64 -d .whl efficientnet-lite-pytorch==0.1.0
 # Then on the GPU machine, from the repository root, carrying .gpu and .whl:
