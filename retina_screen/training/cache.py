@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from ..loading import load_image
-from ..preprocess import DECODE_MAX_SIDE, SCREENING_CROP_SIDE, screening_crop
+from ..preprocess import DECODE_MAX_SIDE, SCREENING_CROP_SIDE, resize_crop, screening_crop
 
 log = logging.getLogger(__name__)
 
@@ -138,10 +138,8 @@ def decode(record: CacheRecord) -> np.ndarray:
     """The cached crop as RGB uint8, at the screening crop's side (a compact cache stores some
     crops smaller: they are enlarged as ``screening_crop`` enlarges a small photo)."""
     bgr = cv2.imdecode(np.frombuffer(record.webp, np.uint8), cv2.IMREAD_COLOR)
-    if bgr.shape[0] < SCREENING_CROP_SIDE:
-        bgr = cv2.resize(bgr, (SCREENING_CROP_SIDE, SCREENING_CROP_SIDE),
-                         interpolation=cv2.INTER_LINEAR)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return resize_crop(rgb, SCREENING_CROP_SIDE) if rgb.shape[0] < SCREENING_CROP_SIDE else rgb
 
 
 def compact_record(record: CacheRecord, low_resolution_side: int, quality: int,
@@ -154,8 +152,7 @@ def compact_record(record: CacheRecord, low_resolution_side: int, quality: int,
     if record.source not in HIGH_RESOLUTION_SOURCES:
         quality = low_resolution_quality
         if bgr.shape[0] > low_resolution_side:
-            bgr = cv2.resize(bgr, (low_resolution_side, low_resolution_side),
-                             interpolation=cv2.INTER_AREA)
+            bgr = resize_crop(bgr, low_resolution_side)
     ok, buffer = cv2.imencode(".webp", bgr, [cv2.IMWRITE_WEBP_QUALITY, quality])
     if not ok:
         raise RuntimeError(f"could not encode {record.source}/{record.image}")
