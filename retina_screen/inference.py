@@ -58,6 +58,11 @@ class Manifest:
     referable_threshold: float
     raw: dict
     gate: GateSpec | None = None
+    #: The graph's calibrated logits of one view (needed to average more than one view).
+    logits_output: str | None = None
+    #: The views the wrapper runs through the graph and averages: "photo", then "mirror"
+    #: (the photo flipped left to right). Older graphs average their views inside.
+    test_time_views: tuple[str, ...] = ("photo",)
     #: sha256 of the manifest file itself (see :mod:`.trust`).
     manifest_sha256: str = ""
     #: Set by :class:`GradingModel`: the manifest, model and gate are in the trusted-model list.
@@ -67,6 +72,12 @@ class Manifest:
     def info(self) -> ModelInfo:
         return ModelInfo(self.name, self.version, self.sha256, self.referable_threshold,
                          self.manifest_sha256, self.verified)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (N, K) logits."""
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def sha256_of(path: Path) -> str:
@@ -116,6 +127,8 @@ def read_manifest(path: Path) -> Manifest:
                 output=str(g["output"]), threshold=float(g["threshold"]),
             )
         threshold = float(raw["thresholds"]["referable"])
+        views = tuple(str(v) for v in raw.get("test_time_views", ["photo"]))
+        logits_output = raw["outputs"].get("logits")
         manifest = Manifest(
             name=str(raw["name"]), version=str(raw["version"]), file=str(raw["file"]),
             sha256=str(raw["sha256"]).lower(), input_name=str(spec_in["name"]), spec=spec,
@@ -123,6 +136,8 @@ def read_manifest(path: Path) -> Manifest:
             heatmap_output=raw["outputs"].get("heatmap"), labels=labels,
             referable_threshold=threshold, raw=raw, gate=gate,
             manifest_sha256=hashlib.sha256(data).hexdigest(),
+            logits_output=None if logits_output is None else str(logits_output),
+            test_time_views=views,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"model manifest has an invalid field ({exc}): {path}") from exc
@@ -130,6 +145,12 @@ def read_manifest(path: Path) -> Manifest:
         raise ModelError("model manifest must list the 5 ICDR grades as labels")
     if not 0.0 < threshold < 1.0:
         raise ModelError("model manifest's referable threshold must lie between 0 and 1")
+    if views not in (("photo",), ("photo", "mirror")):
+        raise ModelError(f"model manifest's test_time_views {list(views)} are not supported "
+                         "(\"photo\", optionally followed by \"mirror\")")
+    if len(views) > 1 and manifest.logits_output is None:
+        raise ModelError("model manifest lists more than one test-time view but no logits "
+                         "output to average")
     return manifest
 
 
@@ -151,8 +172,12 @@ class GradingModel:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or int(os.environ.get("RETINA_SCREEN_THREADS", 0))
         options.inter_op_num_threads = 1
-        # No memory arena: saves ~20 MB per process at no measurable speed cost (batch workers).
-        options.enable_cpu_mem_arena = False
+        # onnxruntime's own memory arena, with a graph of one view (``test_time_views``): the
+        # 512 px network's activations (tens of MB each) then come from memory the session
+        # keeps instead of from the C heap, whose fragmentation left each batch worker 60-100
+        # MB larger, by chance, between visits (README, Memory). No memory pattern: it keeps
+        # a second, planned block.
+        options.enable_cpu_mem_arena = True
         options.enable_mem_pattern = False
         options.log_severity_level = 3
         self.session = self._open(ort, model_path, options)
@@ -175,12 +200,15 @@ class GradingModel:
         shape = inputs[self.manifest.input_name].shape
         if list(shape[1:]) != [3, self.manifest.spec.size, self.manifest.spec.size]:
             raise ModelError(f"model input shape {shape} does not match the manifest's size")
-        wanted = {self.manifest.probabilities_output}
+        averaged = len(self.manifest.test_time_views) > 1
+        # With several views the probabilities come from the averaged logits instead.
+        first = self.manifest.logits_output if averaged else self.manifest.probabilities_output
+        wanted = {first, self.manifest.probabilities_output}
         if self.manifest.heatmap_output:
             wanted.add(self.manifest.heatmap_output)
         if not wanted <= outputs:
             raise ModelError(f"model outputs {sorted(outputs)} do not match the manifest")
-        self._output_names = [self.manifest.probabilities_output] + (
+        self._output_names = [first] + (
             [self.manifest.heatmap_output] if self.manifest.heatmap_output else []
         )
         self.manifest = self._check_trust(self.manifest, allow_unverified)
@@ -250,8 +278,19 @@ class GradingModel:
         return self.manifest.info
 
     def predict(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Model inputs (N, 3, S, S) float32 to (grade probabilities (N, 5), heatmaps or None)."""
-        outputs = self.session.run(self._output_names, {self.manifest.input_name: batch})
-        probabilities = np.asarray(outputs[0], dtype=np.float64)
+        """Model inputs (N, 3, S, S) float32 to (grade probabilities (N, 5), heatmaps or None).
+
+        Each of the manifest's test-time views is run through the graph on its own, one after
+        the other (holding one view's activations at a time), and their calibrated logits are
+        averaged; the heatmap is the photo's own.
+        """
+        name = self.manifest.input_name
+        outputs = self.session.run(self._output_names, {name: batch})
         heatmaps = np.asarray(outputs[1], dtype=np.float32) if len(outputs) > 1 else None
-        return probabilities, heatmaps
+        if len(self.manifest.test_time_views) == 1:
+            return np.asarray(outputs[0], dtype=np.float64), heatmaps
+        logits = np.asarray(outputs[0], dtype=np.float64)
+        mirrored = np.ascontiguousarray(batch[..., ::-1])
+        logits = logits + np.asarray(self.session.run(self._output_names[:1], {name: mirrored})[0],
+                                     dtype=np.float64)
+        return softmax(logits / len(self.manifest.test_time_views)), heatmaps

@@ -253,7 +253,7 @@ def _copy_model(tmp_path: Path) -> Path:
 
 def test_model_manifest_is_verified(tmp_path: Path) -> None:
     model = GradingModel(MODEL, threads=1)
-    assert model.spec.size == 512  # model 2.3.0: the whole screening crop
+    assert model.spec.size == 512  # since model 2.3.0: the whole screening crop
     assert 0 < model.manifest.referable_threshold < 1
     manifest = _copy_model(tmp_path)
     onnx_path = tmp_path / "dr_lite0.onnx"
@@ -282,6 +282,50 @@ def test_manifest_with_wrong_input_name_is_refused(tmp_path: Path) -> None:
     manifest.write_text(json.dumps(raw))
     with pytest.raises(ModelError, match="preprocessing"):
         GradingModel(manifest)
+
+
+def test_mirror_view_is_run_by_the_wrapper_and_averaged(data_dir: Path) -> None:
+    """The graph grades one view; the wrapper adds the mirror image and averages the calibrated
+    logits, so a photo and its mirror image get the same probabilities (real photos)."""
+    model = GradingModel(MODEL, threads=1)
+    assert model.manifest.test_time_views == ("photo", "mirror")
+    session, name = model.session, model.manifest.input_name
+    for stem in ("Patient006_L", "Patient255_L", "Patient278_R"):
+        photo = load_image(data_dir / "srahim_dev" / "images" / f"{stem}.jpg").pixels
+        x = preprocess_photo(photo, model.spec)[0][None]
+        flipped = np.ascontiguousarray(x[..., ::-1])
+        probabilities, heatmaps = model.predict(x)
+        alone = session.run([model.manifest.logits_output], {name: x})[0]
+        mirror = session.run([model.manifest.logits_output], {name: flipped})[0]
+        mean = (alone.astype(np.float64) + mirror) / 2
+        expected = np.exp(mean) / np.exp(mean).sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(probabilities, expected, atol=1e-6)
+        # The mirror view changes the result (it is not a no-op) ...
+        one_view = session.run([model.manifest.probabilities_output], {name: x})[0]
+        assert np.abs(one_view - probabilities).max() > 1e-4
+        # ... and averaging both views makes the grade blind to left-right mirroring.
+        np.testing.assert_allclose(model.predict(flipped)[0], probabilities, atol=1e-5)
+        assert heatmaps is not None and heatmaps.shape == (1, 16, 16)
+        np.testing.assert_allclose(heatmaps, session.run([model.manifest.heatmap_output],
+                                                         {name: x})[0], atol=1e-6)
+
+
+def test_manifest_views_are_validated(tmp_path: Path) -> None:
+    manifest = _copy_model(tmp_path)
+    raw = json.loads(manifest.read_text())
+    raw["test_time_views"] = ["photo", "upside-down"]
+    manifest.write_text(json.dumps(raw))
+    with pytest.raises(ModelError, match="test_time_views"):
+        GradingModel(manifest, allow_unverified=True)
+    raw["test_time_views"] = ["photo", "mirror"]
+    del raw["outputs"]["logits"]
+    manifest.write_text(json.dumps(raw))
+    with pytest.raises(ModelError, match="no logits output"):
+        GradingModel(manifest, allow_unverified=True)
+    raw["outputs"]["logits"] = "scores"
+    manifest.write_text(json.dumps(raw))
+    with pytest.raises(ModelError, match="do not match the manifest"):
+        GradingModel(manifest, allow_unverified=True)
 
 
 def test_tampered_gate_model_is_refused(tmp_path: Path) -> None:

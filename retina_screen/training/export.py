@@ -37,9 +37,16 @@ import torch
 
 from ..engine import Screener
 from ..evaluation import EvaluationPhoto, evaluation_sets, screen_set
-from ..inference import GradingModel, sha256_of
+from ..inference import GradingModel, sha256_of, softmax
+from ..loading import load_image
 from ..metrics import roc_auc, sensitivity_specificity
-from ..preprocess import PREPROCESSING_ID, SUPPORTED_PREPROCESSING, PreprocessSpec
+from ..preprocess import (
+    DECODE_MAX_SIDE,
+    PREPROCESSING_ID,
+    SUPPORTED_PREPROCESSING,
+    PreprocessSpec,
+    preprocess_photo,
+)
 from ..results import ICDR_LABELS, ImageStatus
 from ..settings import load_settings
 from .cache import load_cache
@@ -90,30 +97,25 @@ def load_weights(checkpoint: Path | None = None,
 
 
 def export_onnx(weights: dict[str, torch.Tensor], out: Path, size: int, logit_bias: np.ndarray,
-                temperature: float = 1.0, mirror: bool = True, pooling: str = "mean") -> None:
+                temperature: float = 1.0, pooling: str = "mean") -> None:
+    """One view's graph (``ExportWrapper``); the manifest's ``test_time_views`` adds the mirror."""
     net = GradingNet(pretrained=False, pooling=pooling)
     net.load_state_dict(weights)
     wrapper = ExportWrapper(net, torch.tensor(logit_bias, dtype=torch.float32),
-                            temperature, mirror).eval()
+                            temperature).eval()
     dummy = torch.zeros(1, 3, size, size)
     tmp = out.with_suffix(".onnx.tmp")
     torch.onnx.export(
         wrapper, (dummy,), str(tmp), input_names=["image"],
-        output_names=["grade_probabilities", "heatmap"],
-        dynamic_axes={"image": {0: "batch"}, "grade_probabilities": {0: "batch"},
-                      "heatmap": {0: "batch"}},
+        output_names=["grade_logits", "grade_probabilities", "heatmap"],
+        dynamic_axes={"image": {0: "batch"}, "grade_logits": {0: "batch"},
+                      "grade_probabilities": {0: "batch"}, "heatmap": {0: "batch"}},
         opset_version=17, dynamo=False,
     )
     import onnx
 
     onnx.checker.check_model(str(tmp))
     tmp.replace(out)
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of (N, grades) logits."""
-    scaled = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return scaled / scaled.sum(axis=1, keepdims=True)
 
 
 def calibrate(probabilities: np.ndarray, temperature: float) -> np.ndarray:
@@ -167,6 +169,45 @@ def choose_patient_threshold(per_source: dict[str, tuple[np.ndarray, np.ndarray]
     return float(candidates[-1])
 
 
+def trust_if_shipped(out: Path) -> bool:
+    """Make the package trust the new model when it was written into ``models/`` (README)."""
+    shipped = out.resolve().parent == DEFAULT_MODEL_DIR.resolve()
+    if shipped:
+        from ..trust import write_anchor
+
+        write_anchor(out.with_suffix(".json"))
+    return shipped
+
+
+def repackage(args: argparse.Namespace, weights: dict[str, torch.Tensor], bias: np.ndarray,
+              sets: dict[str, list[EvaluationPhoto]], write_manifest) -> None:  # noqa: ANN001
+    """``--keep-calibration``: export the same network again with the old manifest's temperature,
+    threshold and validation figures, then check on real validation photos (some of every
+    internal source) that the new file gives the old file's grade probabilities."""
+    old = json.loads(args.keep_calibration.read_text())
+    temperature = float(old["calibration"]["temperature"])
+    threshold = float(old["thresholds"]["referable"])
+    old_model = GradingModel(args.keep_calibration, allow_unverified=True)
+    photos = [photo for source in sets.values() for photo in source[:6]]
+    inputs = [preprocess_photo(load_image(photo.path, max_side=DECODE_MAX_SIDE).pixels,
+                               old_model.spec)[0][None] for photo in photos]
+    before = [old_model.predict(x)[0] for x in inputs]
+    del old_model  # the export may overwrite its file
+    export_onnx(weights, args.out, args.size, bias, temperature, args.pooling)
+    write_manifest(threshold, temperature, {
+        "validation_at_threshold": old["validation_at_threshold"],
+        "calibration_from": f"{old['name']} {old['version']} (sha256 {old['sha256'][:12]}): "
+                            "temperature, threshold and validation figures kept"})
+    new_model = GradingModel(args.out.with_suffix(".json"),
+                             allow_unverified=not trust_if_shipped(args.out))
+    worst = max(float(np.abs(new_model.predict(x)[0] - p).max())
+                for x, p in zip(inputs, before, strict=True))
+    log.info("re-packaged: largest grade-probability difference on %d validation photos %.2e",
+             len(photos), worst)
+    if worst > 1e-4:
+        raise SystemExit(f"re-packaged model disagrees with {args.keep_calibration}: {worst:.2e}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Export the grading model to ONNX + manifest")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -196,6 +237,11 @@ def main() -> None:
                         help="grade the photo alone, not also its mirror image (half the time)")
     parser.add_argument("--max-photos", type=int, default=0,
                         help="at most N validation photos per source (smoke tests only)")
+    parser.add_argument("--keep-calibration", type=Path, metavar="MANIFEST",
+                        help="re-package the model of MANIFEST (same weights, from "
+                             "--weights-onnx): keep its temperature, threshold and validation "
+                             "figures instead of choosing them again, and check that the new "
+                             "file grades real photos as the old one did")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
@@ -219,13 +265,15 @@ def main() -> None:
             "input": {"name": "image", "size": spec.size, "layout": "NCHW", "dtype": "float32",
                       "colour": "RGB", "mean": list(spec.mean), "std": list(spec.std)},
             "preprocessing": spec.preprocessing_id,
-            "outputs": {"probabilities": "grade_probabilities", "heatmap": "heatmap"},
+            "outputs": {"probabilities": "grade_probabilities", "heatmap": "heatmap",
+                        "logits": "grade_logits"},
             "labels": list(ICDR_LABELS),
             "thresholds": {"referable": round(threshold, 6)},
             "threshold_rule": THRESHOLD_RULE,
             "referable_definition": "P(ICDR grade >= 2) = sum of grade probabilities 2-4",
-            "views": "the photo and its mirror image, logits averaged" if args.mirror
-                     else "the photo alone",
+            "test_time_views": ["photo", "mirror"] if args.mirror else ["photo"],
+            "views": "the photo and its mirror image, each run through the graph, calibrated "
+                     "logits averaged" if args.mirror else "the photo alone",
             "pooling": "global max of the last feature map" if args.pooling == "max"
                        else "global average of the last feature map",
             "calibration": {"temperature": round(temperature, 4),
@@ -241,18 +289,22 @@ def main() -> None:
         write_json_atomic(manifest_path, manifest)
         return manifest
 
-    # 1. Uncalibrated export, screened through the app on the internal validation photos.
     weights = load_weights(args.checkpoint, args.weights_onnx)
-    export_onnx(weights, args.out, args.size, bias, 1.0, args.mirror, args.pooling)
-    write_manifest(0.5, 1.0, {})
     settings = load_settings(use_environment=False, use_file=False,
                              overrides={"model": manifest_path})
-    # Without the dim-borderline rule: it depends on the threshold being chosen here.
-    screener = Screener(settings, model=GradingModel(manifest_path, allow_unverified=True),
-                        dim_borderline=False)
     sets = {name.split(" ")[0]: photos for name, photos in
             evaluation_sets(args.data, sources=("aptos2019", "eyepacs_equalised", "eyepacs_raw",
                                                 "idrid")).items()}
+    if args.keep_calibration:
+        repackage(args, weights, bias, sets, write_manifest)
+        return
+
+    # 1. Uncalibrated export, screened through the app on the internal validation photos.
+    export_onnx(weights, args.out, args.size, bias, 1.0, args.pooling)
+    write_manifest(0.5, 1.0, {})
+    # Without the dim-borderline rule: it depends on the threshold being chosen here.
+    screener = Screener(settings, model=GradingModel(manifest_path, allow_unverified=True),
+                        dim_borderline=False)
     screened = {}
     for source, photos in sets.items():
         photos = photos[:args.max_photos] if args.max_photos else photos
@@ -262,7 +314,6 @@ def main() -> None:
         probabilities = np.array([r.grading.probabilities if r.grading else (0.2,) * 5
                                   for r in results])
         screened[source] = (photos, probabilities, gradable)
-
     # 2. Temperature over the gradable photos, sources weighted equally.
     all_p, all_g, all_w = [], [], []
     for photos, probabilities, gradable in screened.values():
@@ -294,14 +345,9 @@ def main() -> None:
             "patient_specificity": p_spec}
 
     # 4. Final export with the temperature in the graph, and its manifest.
-    export_onnx(weights, args.out, args.size, bias, temperature, args.mirror, args.pooling)
+    export_onnx(weights, args.out, args.size, bias, temperature, args.pooling)
     manifest = write_manifest(threshold, temperature, {"validation_at_threshold": validation})
-    shipped = args.out.resolve().parent == DEFAULT_MODEL_DIR.resolve()
-    if shipped:
-        from ..trust import write_anchor  # the package now trusts exactly this model (README)
-
-        write_anchor(manifest_path)
-    check = GradingModel(manifest_path, allow_unverified=not shipped)
+    check = GradingModel(manifest_path, allow_unverified=not trust_if_shipped(args.out))
     photos, probabilities, gradable = next(iter(screened.values()))
     sample = [i for i in np.flatnonzero(gradable)[:8]]
     fresh = Screener(settings, model=check, dim_borderline=False)
