@@ -1,8 +1,8 @@
 """The evidence for the thresholds of the quality gate's fault checks (motion blur, noise,
-channel registration, double image, posterisation).
+channel registration, double image, posterisation, interlaced rows).
 
 Usage: python benchmarks/fault_checks.py --check motion|noise|registration|double_image|
-       posterisation
+       posterisation|interlace
        [--data ../shared/data] [--model models/dr_lite0.json]
 
 Internal validation photographs only (APTOS, EyePACS raw, IDRiD; never ``srahim_dev`` or
@@ -27,6 +27,8 @@ that read not referable. docs/quality.md's qg-5, qg-6 and qg-7 tables come from 
 - ``posterisation`` (``level_comb``, kind max): the photo saved with 6, 5, 4 and 3 bits per
   channel (``degradation.posterise``; the strength is the number of bits), then JPEG quality
   90.
+- ``interlace`` (``interlace``, kind max): every other row moved sideways by 1-4 pixels of the
+  decoded photo (``degradation.interlace``), then JPEG quality 90.
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ CHECKS = {
                                lambda rgb, s, i: d.double_exposure(rgb, s, 45.0 * (i % 4))),
     "posterisation": FaultCheck("max", (0.4, 0.45, 0.5, 0.6, 0.7), (6, 5, 4, 3),
                                 lambda rgb, s, i: d.jpeg(d.posterise(rgb, int(s)), 90)),
+    "interlace": FaultCheck("max", (1.4, 1.5, 1.6, 1.8, 2.0), (1, 2, 3, 4),
+                            lambda rgb, s, i: d.jpeg(d.interlace(rgb, int(s)), 90)),
 }
 
 

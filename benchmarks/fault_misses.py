@@ -60,12 +60,6 @@ def _smudged(rgb: np.ndarray, radius: float, sigma: float) -> np.ndarray:
     return (rgb * (1 - mask) + blurred * mask).astype(np.uint8)
 
 
-def _interlaced(rgb: np.ndarray, pixels: int) -> np.ndarray:
-    out = rgb.copy()
-    out[1::2] = np.roll(rgb[1::2], pixels, axis=1)
-    return out
-
-
 def _banded(rgb: np.ndarray, levels: float) -> np.ndarray:
     rows = np.random.default_rng(5).normal(0.0, levels, (rgb.shape[0], 1, 1))
     return np.clip(rgb.astype(np.float32) + rows, 0, 255).astype(np.uint8)
@@ -91,7 +85,7 @@ PROBE_FAULTS = {
     "posterised 5 bits": lambda rgb: _posterised(rgb, 5),
     "smudge over the centre": lambda rgb: _smudged(rgb, 0.25, 0.012),
     "strong smudge over the centre": lambda rgb: _smudged(rgb, 0.35, 0.02),
-    "interlaced rows 2 px": lambda rgb: _interlaced(rgb, 2),
+    "interlaced rows 2 px": lambda rgb: d.interlace(rgb, 2),
     "row banding 6 levels": lambda rgb: _banded(rgb, 6.0),
     "red and blue swapped": lambda rgb: np.ascontiguousarray(rgb[..., ::-1]),
 }

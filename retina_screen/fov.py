@@ -87,6 +87,9 @@ class FovCrop:
     fov: FieldOfView  # in the coordinates of the source image
     #: Circle radius in the crop, in pixels (the circle is centred in the crop).
     radius_in_crop: float
+    #: The photograph the crop was cut from (not a copy), for measures that need its own
+    #: pixels, before the resampling to ``side`` blurs them (interlaced rows).
+    source: np.ndarray | None = None
 
 
 def channel_max(rgb: np.ndarray) -> np.ndarray:
@@ -283,7 +286,7 @@ def crop_to_fov(rgb: np.ndarray, side: int, fov: FieldOfView | None = None) -> F
         w = min(out_w, side - ox)
         h = min(out_h, side - oy)
         canvas[oy:oy + h, ox:ox + w] = resized[:h, :w]
-    return FovCrop(mask_outside_circle(canvas), fov, side / 2)
+    return FovCrop(mask_outside_circle(canvas), fov, side / 2, rgb)
 
 
 def mask_outside_circle(crop_rgb: np.ndarray) -> np.ndarray:

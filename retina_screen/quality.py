@@ -89,6 +89,13 @@ class QualityMeasures:
     #: too few brightness levels (posterised: 16 per channel) piles its pixels on a few
     #: levels with empty ones between; a natural histogram is smooth at that scale.
     level_comb: float = 0.0
+    #: How much the green channel alternates from row to row, against from column to column,
+    #: in the photograph as decoded (before the crop is resampled): the mean absolute
+    #: difference between each row and the mean of its two neighbours, over the same for
+    #: columns, in a central square of the field. Interlaced rows (every other row displaced:
+    #: a video frame's two fields out of step, or a line-scan fault) make every vessel and
+    #: lesion a comb; natural detail has no such preference (about 0.5-1.2).
+    interlace: float = 1.0
     #: Probability from the model's fundus gate (None when no gate model is used).
     p_fundus: float | None = None
 
@@ -170,6 +177,7 @@ def measure(crop: FovCrop, p_fundus: float | None = None) -> QualityMeasures:
     channel_shift = _channel_shift(image[..., 0].astype(np.float32), green, smooth, core)
     double_image = _double_image(green, core)
     level_comb = _level_comb(image[..., 1], core)
+    interlace = _row_alternation(crop.source, fov) if crop.source is not None else 1.0
     red_green = float(r / max(g, 1e-3))
     green_level = float(np.median(image[..., 1][inside]))
     small_inner = _small_inner_mask(small_side) & small_inside
@@ -207,6 +215,7 @@ def measure(crop: FovCrop, p_fundus: float | None = None) -> QualityMeasures:
         channel_shift=channel_shift,
         double_image=double_image,
         level_comb=level_comb,
+        interlace=interlace,
     )
 
 
@@ -400,6 +409,26 @@ def _level_comb(green8: np.ndarray, core: np.ndarray) -> float:
     fine = np.convolve(counts, _COMB_FINE, mode="same")
     coarse = np.convolve(counts, _COMB_COARSE, mode="same")
     return float(np.abs(fine - coarse).sum() / total)
+
+
+#: Largest side of the central square that ``_row_alternation`` reads (decoded pixels).
+_ALTERNATION_WINDOW = 384
+
+
+def _row_alternation(photo: np.ndarray, fov: FieldOfView) -> float:
+    """Row-to-row over column-to-column second differences of the green channel, in a square
+    of side 1.1 field radii (at most ``_ALTERNATION_WINDOW``) at the centre of the field."""
+    half = int(min(0.55 * fov.radius, _ALTERNATION_WINDOW / 2))
+    cx, cy = int(round(fov.centre_x)), int(round(fov.centre_y))
+    y0, y1 = max(cy - half, 0), min(cy + half, photo.shape[0])
+    x0, x1 = max(cx - half, 0), min(cx + half, photo.shape[1])
+    if y1 - y0 < 8 or x1 - x0 < 8:
+        return 1.0
+    green = photo[y0:y1, x0:x1, 1].astype(np.float32)
+    rows = float(np.abs(green[1:-1] - (green[:-2] + green[2:]) * 0.5).mean())
+    columns = float(np.abs(green[:, 1:-1] - (green[:, :-2] + green[:, 2:]) * 0.5).mean())
+    # A little grain on both keeps flat (dark or blank) centres near 1 instead of 0 / 0.
+    return (rows + 0.05) / (columns + 0.05)
 
 
 @lru_cache(maxsize=4)

@@ -176,6 +176,14 @@ def sensor_noise(rgb: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
     return np.clip(rgb.astype(np.float32) + noise, 0, 255).astype(np.uint8)
 
 
+def interlace(rgb: np.ndarray, pixels: int) -> np.ndarray:
+    """Interlaced rows: every other row moved sideways by ``pixels`` (a video frame whose two
+    fields were captured out of step, or a line-scan fault)."""
+    out = rgb.copy()
+    out[1::2] = np.roll(rgb[1::2], pixels, axis=1)
+    return out
+
+
 def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
     """Re-compressed as JPEG at ``quality`` and decoded again."""
     ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
