@@ -94,7 +94,7 @@ class QualityMeasures:
     #: difference between each row and the mean of its two neighbours, over the same for
     #: columns, in a central square of the field. Interlaced rows (every other row displaced:
     #: a video frame's two fields out of step, or a line-scan fault) make every vessel and
-    #: lesion a comb; natural detail has no such preference (about 0.5-1.2).
+    #: lesion a comb; natural detail has no such preference (about 0.6-1.35).
     interlace: float = 1.0
     #: Probability from the model's fundus gate (None when no gate model is used).
     p_fundus: float | None = None

@@ -7,8 +7,8 @@ DR. Half brightness is within the range of real photos, so no exposure limit ref
 half-bright photo whose grade lands just below the referral threshold is sent back by the
 dim-borderline rule (qg-4) instead of reading "no referable DR". Motion blur and sensor noise
 are refused by qg-5's sharpness-balance and noise checks, colour channels out of register by
-qg-6's registration check, double images by qg-7's, posterisation by qg-8's; all five leave
-real photos of every camera alone.
+qg-6's registration check, double images by qg-7's, posterisation by qg-8's, interlaced rows
+by qg-9's; all six leave real photos of every camera alone.
 """
 
 from __future__ import annotations
@@ -179,6 +179,11 @@ FAULT_CHECKS = {
     "posterisation": ("posterisation", (4, 3),
                       lambda rgb, s, i: d.posterise(rgb, int(s)) if s == 4
                       else d.jpeg(d.posterise(rgb, int(s)), 90)),
+    # An 800 px export (the size a 1600 px camera JPEG is decoded at) with every other row
+    # moved sideways, then JPEG 90. (Moved 2 px in the 1600 px photo itself, the rows read
+    # 1.6-1.9, under the threshold, and no eye was hidden: docs/quality.md.)
+    "interlaced rows": ("interlace", (2, 4),
+                        lambda rgb, s, i: d.jpeg(d.interlace(d.downscale(rgb, 800), int(s)), 90)),
 }
 
 
@@ -205,10 +210,10 @@ def test_camera_faults_never_hide_referable_dr(fault: str, referred_eyes: list, 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_clean_photos_of_every_camera_pass_the_camera_fault_checks(data_dir: Path) -> None:
-    """Real photos are neither smeared, grainy, out of register, doubled nor posterised: the
-    qg-5 to qg-8 fault checks must leave them alone, whatever the camera, on both external sets
-    and an internal one (srahim_dev's camera has a red-green offset of its own, about a quarter
-    of a pixel)."""
+    """Real photos are neither smeared, grainy, out of register, doubled, posterised nor
+    interlaced: the qg-5 to qg-9 fault checks must leave them alone, whatever the camera, on
+    both external sets and an internal one (srahim_dev's camera has a red-green offset of its
+    own, about a quarter of a pixel)."""
     import random
 
     from retina_screen.preprocess import screening_crop
@@ -227,17 +232,20 @@ def test_clean_photos_of_every_camera_pass_the_camera_fault_checks(data_dir: Pat
         shift = [m.channel_shift for m in measures]
         echo = [m.double_image for m in measures]
         comb = [m.level_comb for m in measures]
+        rows_alternate = [m.interlace for m in measures]
         refused[source] = (sum(v < rules["motion"] for v in balance),
                            sum(v > rules["noise"] for v in noise),
                            sum(v > rules["registration"] for v in shift),
                            sum(v > rules["double_image"] for v in echo),
-                           sum(v > rules["posterisation"] for v in comb))
+                           sum(v > rules["posterisation"] for v in comb),
+                           sum(v > rules["interlace"] for v in rows_alternate))
         assert 0.85 < float(np.median(balance)) < 1.0, (source, np.median(balance))
         assert 0.0 < float(np.median(noise)) < 0.7, (source, np.median(noise))
         assert 0.0 < float(np.median(shift)) < 0.35, (source, np.median(shift))
         assert 0.0 < float(np.median(echo)) < 0.08, (source, np.median(echo))
         assert 0.0 < float(np.median(comb)) < 0.3, (source, np.median(comb))
-    assert all(counts == (0, 0, 0, 0, 0) for counts in refused.values()), refused
+        assert 0.6 < float(np.median(rows_alternate)) < 1.3, (source, np.median(rows_alternate))
+    assert all(counts == (0,) * 6 for counts in refused.values()), refused
 
 
 @pytest.mark.timeout(120)
