@@ -96,6 +96,11 @@ class QualityMeasures:
     #: a video frame's two fields out of step, or a line-scan fault) make every vessel and
     #: lesion a comb; natural detail has no such preference (about 0.6-1.35).
     interlace: float = 1.0
+    #: Diameter of the field of view in the photograph as decoded, in pixels (a camera JPEG
+    #: decoded at a reduced scale still has at least ``DECODE_MAX_SIDE`` of them across): a
+    #: thumbnail or heavily downscaled export has too few pixels for microaneurysms and small
+    #: haemorrhages, whatever the 512 px crop it is enlarged to.
+    field_diameter: float = 1000.0
     #: Probability from the model's fundus gate (None when no gate model is used).
     p_fundus: float | None = None
 
@@ -216,6 +221,7 @@ def measure(crop: FovCrop, p_fundus: float | None = None) -> QualityMeasures:
         double_image=double_image,
         level_comb=level_comb,
         interlace=interlace,
+        field_diameter=float(2 * fov.radius),
     )
 
 
