@@ -503,10 +503,31 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     return evaluate_main(args, settings)
 
 
-def cmd_gui(args: argparse.Namespace, settings: Settings) -> int:
-    from .gui.app import main as gui_main
+GUI_EXECUTABLE = "retina-screen-gui"
 
-    return gui_main(list(args.gui_args))
+
+def gui_command(gui_args: list[str]) -> list[str]:
+    """The command that opens the desktop application: the windowed executable beside this one
+    (a frozen build's, or the installed script), otherwise the GUI package under this
+    interpreter. The window runs as a program of its own, so the command line (core) never
+    imports Qt or the GUI code."""
+    frozen = getattr(sys, "frozen", False)
+    here = Path(sys.executable if frozen else sys.argv[0]).resolve().parent
+    sibling = here / (GUI_EXECUTABLE + (".exe" if os.name == "nt" else ""))
+    if sibling.is_file():
+        return [str(sibling), *gui_args]
+    return [sys.executable, "-m", "retina_screen.gui", *gui_args]
+
+
+def cmd_gui(args: argparse.Namespace, settings: Settings) -> int:
+    command = gui_command(list(args.gui_args))
+    if os.name == "posix":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(command[0], command)  # the window takes this process's place (and its PID)
+    import subprocess
+
+    return subprocess.call(command)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -605,8 +626,6 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="measure the model through the app's pipeline")
     evaluate.add_argument("--data", default="../shared/data")
     evaluate.add_argument("--out", default="models/dr_lite0_evaluation.json")
-    evaluate.add_argument("--cache", default=".traincache/cache.pkl",
-                          help="training cache (for the internal validation split)")
     evaluate.add_argument("--bootstrap", type=int, default=2000)
     evaluate.add_argument("--external-only", action="store_true",
                           help="only the external srahim_dev set")

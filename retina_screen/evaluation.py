@@ -12,7 +12,7 @@ Sets:
   adjudicated grades; referable = ICDR >= 2 or macular oedema). Neither is ever used for
   training, model selection or the threshold;
 - internal validation: the validation split of each training source (patients whose hash falls
-  in the validation split, see ``training.cache.split_for``; IDRiD's official test split),
+  in the validation split, see ``labels.split_for``; IDRiD's official test split),
   referable = ICDR >= 2 (or IDRiD's macular oedema within one disc diameter).
 
 Per photo: AUC for referable DR, sensitivity and specificity at the shipped threshold, quadratic
@@ -27,7 +27,6 @@ patient score (the highest P(referable) of the patient's gradable photos).
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
 import logging
@@ -38,6 +37,13 @@ from pathlib import Path
 import numpy as np
 
 from .engine import Screener
+from .labels import (
+    EXTERNAL_SOURCES,
+    TRAINING_SOURCES,
+    read_labels,
+    record_referable,
+    record_split,
+)
 from .metrics import (
     bootstrap_ci,
     expected_calibration_error,
@@ -50,8 +56,6 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-EXTERNAL_SOURCES = ("srahim_dev", "messidor2_dev")
-INTERNAL_SOURCES = ("aptos2019", "eyepacs_equalised", "eyepacs_raw", "idrid")
 CARD_START = "<!-- results:start -->"
 CARD_END = "<!-- results:end -->"
 _EYES = {"l": Eye.LEFT, "left": Eye.LEFT, "os": Eye.LEFT, "r": Eye.RIGHT, "right": Eye.RIGHT,
@@ -69,35 +73,27 @@ class EvaluationPhoto:
     referable: bool
 
 
-def _rows(data: Path, source: str) -> list[dict[str, str]]:
-    with open(data / source / "labels.csv", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
 def _photo(data: Path, source: str, row: dict[str, str]) -> EvaluationPhoto:
-    grade = int(row["icdr_grade"])
-    referable = row["referable"] == "1" if row.get("referable", "") != "" else grade >= 2
     patient = row.get("patient") or row.get("group") or row["image"]
     return EvaluationPhoto(data / source / row["file"], patient,
-                           _EYES.get(row.get("eye", "").lower(), Eye.UNKNOWN), grade, referable)
+                           _EYES.get(row.get("eye", "").lower(), Eye.UNKNOWN),
+                           int(row["icdr_grade"]), record_referable(row))
 
 
 def evaluation_sets(data: Path, external_only: bool = False,
                     sources: tuple[str, ...] | None = None) -> dict[str, list[EvaluationPhoto]]:
     """The evaluation sets by name: external sets whole, internal ones their validation split."""
-    from .training.cache import record_split
-
     sets: dict[str, list[EvaluationPhoto]] = {}
     for source in EXTERNAL_SOURCES:
         if sources is None or source in sources:
-            sets[source] = [_photo(data, source, r) for r in _rows(data, source)]
+            sets[source] = [_photo(data, source, r) for r in read_labels(data, source)]
     if external_only:
         return sets
-    for source in INTERNAL_SOURCES:
+    for source in TRAINING_SOURCES:
         if sources is not None and source not in sources:
             continue
         sets[f"{source} (internal validation)"] = [
-            _photo(data, source, r) for r in _rows(data, source)
+            _photo(data, source, r) for r in read_labels(data, source)
             if record_split(source, r) == "val"]
     return sets
 

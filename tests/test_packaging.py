@@ -20,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from window_helpers import window_stays_open
 
 from retina_screen.results import Eye, PatientInfo
 
@@ -204,17 +205,7 @@ def test_gui_from_command_line_executable(frozen: Path, tmp_path: Path) -> None:
     """``retina-screen gui`` runs without the PySide6 runtime hook (left out of the CLI)."""
     shown = tmp_path / "shown.txt"
     env = dict(app_env(tmp_path), RETINA_SCREEN_GUI_SHOWN_FILE=str(shown))
-    process = subprocess.Popen([str(frozen / fc.CLI_NAME), "gui"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not shown.exists() and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert shown.exists(), f"window never shown (exit {process.poll()})"
-        assert process.poll() is None, "the application quit by itself"
-    finally:
-        process.terminate()
-        _, stderr = process.communicate(timeout=30)
+    stderr = window_stays_open([str(frozen / fc.CLI_NAME), "gui"], env, shown)
     assert not list(_gui_log(tmp_path).glob("crash-*.log")), stderr
 
 

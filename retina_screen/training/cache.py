@@ -21,8 +21,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
 import logging
 import pickle
 import random
@@ -34,15 +32,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..labels import TRAINING_SOURCES, read_labels, record_referable, record_split
 from ..loading import load_image
 from ..preprocess import DECODE_MAX_SIDE, SCREENING_CROP_SIDE, resize_crop, screening_crop
 
 log = logging.getLogger(__name__)
 
-TRAINING_SOURCES = ("aptos2019", "eyepacs_equalised", "eyepacs_raw", "idrid")
 #: Photographs taken at camera resolution (the rest are 224-256 px exports).
 HIGH_RESOLUTION_SOURCES = ("eyepacs_raw", "idrid")
-VALIDATION_PERCENT = 15
 # Keep the cache small: the equalised EyePACS set is mostly grade 0 and compresses poorly.
 EQUALISED_GRADE0_KEEP = 2000
 WEBP_QUALITY = 92
@@ -60,17 +57,6 @@ class CacheRecord:
     webp: bytes
     #: Referable DR: ICDR >= 2, or macular oedema where the source grades it (IDRiD).
     referable: bool = False
-
-
-def split_for(source: str, patient: str) -> str:
-    """Stable patient-level split: about VALIDATION_PERCENT% of patients go to validation."""
-    digest = hashlib.sha256(f"{source}/{patient}".encode()).digest()
-    return "val" if int.from_bytes(digest[:4], "big") % 100 < VALIDATION_PERCENT else "train"
-
-
-def read_labels(data_root: Path, source: str) -> list[dict[str, str]]:
-    with open(data_root / source / "labels.csv", newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def encode_photo(path: str | Path, quality: int = WEBP_QUALITY) -> bytes:
@@ -99,16 +85,16 @@ def select_rows(data_root: Path) -> list[tuple[str, dict[str, str]]]:
     return chosen
 
 
-def record_split(source: str, row: dict[str, str]) -> str:
-    if source == "idrid":
-        return "train" if row["official_split"] == "train" else "val"
-    return split_for(source, row.get("patient") or row["image"])
-
-
-def record_referable(row: dict[str, str]) -> bool:
-    if row.get("referable", "") != "":
-        return row["referable"] == "1"
-    return int(row["icdr_grade"]) >= 2
+def label_records(data_root: Path) -> list[CacheRecord]:
+    """The training sources' labelled photographs as records without pixels (``webp`` empty):
+    what the cache holds, but for the photographs themselves. Export takes the training grade
+    frequencies from these, so it needs only the labels, not a built cache."""
+    records = []
+    for source, row in select_rows(data_root):
+        patient = row.get("patient") or row["image"]
+        records.append(CacheRecord(source, row["image"], patient, int(row["icdr_grade"]),
+                                   record_split(source, row), b"", record_referable(row)))
+    return records
 
 
 def build_cache(data_root: Path, out: Path, workers: int = 2,
@@ -117,13 +103,8 @@ def build_cache(data_root: Path, out: Path, workers: int = 2,
     paths = [str(data_root / source / row["file"]) for source, row in rows]
     with ProcessPoolExecutor(workers) as pool:
         encoded = list(pool.map(partial(encode_photo, quality=quality), paths, chunksize=32))
-    records = []
-    for (source, row), webp in zip(rows, encoded, strict=True):
-        patient = row.get("patient") or row["image"]
-        records.append(
-            CacheRecord(source, row["image"], patient, int(row["icdr_grade"]),
-                        record_split(source, row), webp, record_referable(row))
-        )
+    records = [replace(record, webp=webp)
+               for record, webp in zip(label_records(data_root), encoded, strict=True)]
     write_cache(records, out)
     return records
 
