@@ -3,7 +3,7 @@
 Usage::
 
     python -m retina_screen.training.export --checkpoint runs/lite0_448/best_fp16.pt \\
-        --cache .traincache/cache512.pkl --data ../shared/data --out models/dr_lite0.onnx
+        --data ../shared/data --out models/dr_lite0.onnx
 
 Everything is measured through the application itself (:class:`retina_screen.engine.Screener`:
 loader, quality gate, the one model-input path, the exported ONNX), on internal validation data
@@ -52,7 +52,7 @@ from ..preprocess import (
 )
 from ..results import ICDR_LABELS, ImageStatus
 from ..settings import load_settings
-from .cache import load_cache
+from .cache import label_records
 from .model import ExportWrapper, GradingNet, load_onnx_weights
 from .train import parse_mix, sampling_weights
 
@@ -220,7 +220,6 @@ def main() -> None:
     source.add_argument("--weights-onnx", type=Path,
                         help="take the weights out of an exported model instead (e.g. to export "
                              "the same network at another input size)")
-    parser.add_argument("--cache", type=Path, default=Path(".traincache/cache512.pkl"))
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--out", type=Path, default=Path("models/dr_lite0.onnx"))
     parser.add_argument("--size", type=int, default=448)
@@ -250,8 +249,8 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
-    _, records = load_cache(args.cache)
-    train = [r for r in records if r.split == "train"]
+    # The training grade frequencies (manifest, prior correction) need the labels only.
+    train = [r for r in label_records(args.data) if r.split == "train"]
     counts = np.bincount([r.grade for r in train], minlength=5).astype(np.float64)
     bias = (prior_correction(train, parse_mix(args.mix)) if args.prior_correction
             else np.zeros(len(counts)))

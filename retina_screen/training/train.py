@@ -132,7 +132,10 @@ def validation_report(records: list[CacheRecord], probabilities: np.ndarray) -> 
             "auc_referable": roc_auc(referable[sel], p_ref),
             "kappa": quadratic_kappa(grades[sel], probabilities[sel].argmax(axis=1)),
         }
-    report["mean_auc"] = float(np.mean([v["auc_referable"] for v in report.values()]))
+    # Over the sources where it is defined: a source whose validation photos are all of one
+    # class (a small --val-per-source or --limit) has no AUC and must not blank the mean.
+    aucs = [v["auc_referable"] for v in report.values() if np.isfinite(v["auc_referable"])]
+    report["mean_auc"] = float(np.mean(aucs)) if aucs else float("nan")
     return report
 
 
@@ -315,8 +318,9 @@ def main() -> None:
         half = {k: v.half() if v.is_floating_point() else v
                 for k, v in ema.module.state_dict().items()}
         torch.save(half, args.out / f"epoch{epoch + 1:02d}_fp16.pt")
-        if report["mean_auc"] > best:
-            best = report["mean_auc"]
+        # The first epoch always gives a best file, even without a defined validation AUC.
+        if report["mean_auc"] > best or not (args.out / "best_fp16.pt").exists():
+            best = report["mean_auc"] if np.isfinite(report["mean_auc"]) else best
             torch.save(half, args.out / "best_fp16.pt")
             np.savez(args.out / "val_predictions.npz", probabilities=probabilities,
                      grades=np.array([r.grade for r in val_records]),
