@@ -10,7 +10,7 @@ brightness and green level are above the gate's limits, as a fraction of the lim
 fell below the referral threshold and how far P(referable) fell. docs/quality.md's qg-4 table
 comes from this script (about 4 minutes on two cores).
 
-The rule derived from it (``data/quality_thresholds.json``, section ``dim_borderline``): a
+The rule derived from it (``data/quality_thresholds.json``, borderline rule ``dim_borderline``): a
 photo is *dim* below the headroom under which the share of referred photos that fall below the
 threshold stays well above that of well-exposed photos (headroom above 1); for model 2.3.0 that
 is 0.75 (brightness 105, green level 43.75). The margin is the 95th percentile of the fall of
@@ -30,11 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "safety"))
 
 import degradation as d  # noqa: E402
-from fault_screening import parse_arguments, screen, screener_for  # noqa: E402
+from fault_screening import (  # noqa: E402
+    parse_arguments,
+    referred_internal_photos,
+    screen,
+    screener_for,
+)
 
-from retina_screen.evaluation import evaluation_sets  # noqa: E402
-from retina_screen.loading import load_image  # noqa: E402
-from retina_screen.preprocess import DECODE_MAX_SIDE  # noqa: E402
 from retina_screen.results import ImageResult, ImageStatus  # noqa: E402
 
 DARKENINGS = {
@@ -54,26 +56,15 @@ def headroom(result: ImageResult) -> float:
 
 def main() -> int:
     args = parse_arguments(__doc__.splitlines()[0])
-    screener = screener_for(args.model, dim_borderline=False)
+    screener = screener_for(args.model, borderline_rules=False)
     threshold = screener.model.manifest.referable_threshold
-    sets = evaluation_sets(args.data, sources=("aptos2019", "eyepacs_raw", "idrid"))
     rows = []  # (headroom, P undamaged, P darkened)
-    for name, photos in sets.items():
-        referred = 0
-        for photo in photos:
-            if not photo.referable:
-                continue
-            rgb = load_image(photo.path, max_side=DECODE_MAX_SIDE).pixels
-            plain = screen(screener, rgb)
-            if plain.status is not ImageStatus.OK or not plain.grading.referable:
-                continue
-            referred += 1
-            for darken in DARKENINGS.values():
-                result = screen(screener, darken(rgb))
-                if result.status is ImageStatus.OK:
-                    rows.append((headroom(result), plain.grading.p_referable,
-                                 result.grading.p_referable))
-        print(f"{name}: {referred} referable photos referred undamaged")
+    for rgb, plain in referred_internal_photos(screener, args.data):
+        for darken in DARKENINGS.values():
+            result = screen(screener, darken(rgb))
+            if result.status is ImageStatus.OK:
+                rows.append((headroom(result), plain.grading.p_referable,
+                             result.grading.p_referable))
     data = np.array(rows)
     print(f"\n{len(data)} darkened photos still gradable; threshold {threshold:.4f}\n")
     print("| exposure headroom | photos | fell below the threshold | fall of P: median | 90th "

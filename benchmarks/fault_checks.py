@@ -106,7 +106,7 @@ def main() -> int:
     parser.add_argument("--check", choices=sorted(CHECKS), required=True)
     args = parser.parse_args()
     spec = CHECKS[args.check]
-    screener = screener_for(args.model, dim_borderline=False)
+    screener = screener_for(args.model, borderline_rules=False)
 
     def refused(v: np.ndarray, t: float) -> np.ndarray:
         return v < t if spec.kind == "min" else v > t

@@ -31,12 +31,12 @@ def parse_arguments(description: str) -> argparse.Namespace:
     return argument_parser(description).parse_args()
 
 
-def screener_for(model: Path, dim_borderline: bool = True) -> Screener:
+def screener_for(model: Path, borderline_rules: bool = True) -> Screener:
     """The application's screener with default settings; a model outside the trust anchor
     (e.g. a trial under ``runs/``) is screened as unverified."""
     settings = load_settings(use_environment=False, use_file=False, overrides={"model": model})
     return Screener(settings, model=GradingModel(model, allow_unverified=True),
-                    dim_borderline=dim_borderline)
+                    borderline_rules=borderline_rules)
 
 
 def screen(screener: Screener, rgb: np.ndarray) -> ImageResult:
@@ -44,3 +44,26 @@ def screen(screener: Screener, rgb: np.ndarray) -> ImageResult:
     rgb = np.ascontiguousarray(rgb)
     loaded = LoadedImage(rgb, rgb.shape[1], rgb.shape[0], "JPEG", "0" * 64)
     return screener.screen_loaded(loaded, "photo.jpg", Eye.LEFT, keep_display=False)
+
+
+def referred_internal_photos(screener: Screener, data: Path):  # noqa: ANN201 - a generator
+    """(decoded RGB, its result) for every referable internal validation photograph (APTOS,
+    EyePACS raw, IDRiD; never the external checks) that ``screener`` refers undamaged; prints
+    the count per source."""
+    from retina_screen.evaluation import evaluation_sets
+    from retina_screen.loading import load_image
+    from retina_screen.preprocess import DECODE_MAX_SIDE
+    from retina_screen.results import ImageStatus
+
+    sets = evaluation_sets(data, sources=("aptos2019", "eyepacs_raw", "idrid"))
+    for name, photos in sets.items():
+        referred = 0
+        for photo in photos:
+            if not photo.referable:
+                continue
+            rgb = load_image(photo.path, max_side=DECODE_MAX_SIDE).pixels
+            plain = screen(screener, rgb)
+            if plain.status is ImageStatus.OK and plain.grading.referable:
+                referred += 1
+                yield rgb, plain
+        print(f"{name}: {referred} referable photos referred undamaged", flush=True)

@@ -23,7 +23,7 @@ from .quality import (
     WORKING_SIDE,
     Thresholds,
     assess,
-    dim_borderline_check,
+    borderline_check,
     load_thresholds,
     measure,
     with_check,
@@ -54,16 +54,17 @@ class Screener:
     """Loads the model, quality thresholds and referral table once; screens photographs."""
 
     def __init__(self, settings: Settings | None = None, model: GradingModel | None = None,
-                 threads: int | None = None, dim_borderline: bool = True) -> None:
-        """``dim_borderline=False`` leaves out the dim-borderline retake rule, which depends on
-        the referral threshold: only for choosing that threshold (``training/export.py``)."""
+                 threads: int | None = None, borderline_rules: bool = True) -> None:
+        """``borderline_rules=False`` leaves out the quality gate's borderline retake rules
+        (dim, small), which depend on the referral threshold: only for choosing that threshold
+        (``training/export.py``) and for measuring the rules themselves (benchmarks)."""
         self.settings = settings or load_settings()
         self.model = model or GradingModel(
             self.settings.model, threads=threads,
             allow_unverified=self.settings.allow_unverified_model)
         self.thresholds: Thresholds = load_thresholds()
         self.referral_table: ReferralTable = load_referral_table(self.settings.referral_table)
-        self.dim_borderline = dim_borderline
+        self.borderline_rules = borderline_rules
 
     @property
     def model_info(self) -> ModelInfo:
@@ -103,14 +104,16 @@ class Screener:
             return ImageResult(status=ImageStatus.UNGRADABLE, **common)
         probabilities, heatmaps = self.model.predict(model_input(crop.image, self.model.spec)[None])
         grading = self._grading(probabilities[0], heatmaps)
-        rule = self.thresholds.dim_borderline
-        if self.dim_borderline and rule is not None:
-            check = dim_borderline_check(measures, grading.p_referable,
-                                         self.model.manifest.referable_threshold, rule)
+        rules = self.thresholds.borderline if self.borderline_rules else ()
+        checks = [borderline_check(measures, grading.p_referable,
+                                   self.model.manifest.referable_threshold, rule)
+                  for rule in rules]
+        for check in checks:
             if check is not None:
-                common["quality"] = with_check(quality, check)
-                if not check.passed:  # the check records P(referable) as its value
-                    return ImageResult(status=ImageStatus.UNGRADABLE, **common)
+                common["quality"] = with_check(common["quality"], check)
+        if any(check is not None and not check.passed for check in checks):
+            # the checks record P(referable) as their value
+            return ImageResult(status=ImageStatus.UNGRADABLE, **common)
         return ImageResult(status=ImageStatus.OK, grading=grading, **common)
 
     def _grading(self, probabilities: np.ndarray, heatmaps: np.ndarray | None) -> Grading:

@@ -476,18 +476,20 @@ class Rule:
 
 
 @dataclass(frozen=True)
-class DimBorderline:
-    """A gradable but dim photograph whose grade is just below the referral threshold.
+class BorderlineRule:
+    """A gradable photograph of marginal quality whose grade is just below the referral threshold.
 
-    Darkening lowers the lesions' contrast, and with it the model's P(referable): on a dim
-    photograph a grade just below the threshold cannot rule referable DR out. A photograph is
-    *dim* when any of ``dim_below`` (measure -> level, above the gate's own limits) is not
-    reached; a dim photograph with P(referable) in ``[threshold - margin, threshold)`` is sent
-    back for a retake (``reason``) instead of reading "no referable DR".
+    Some damage passes the gate's limits yet lowers the lesions' contrast or detail, and with it
+    the model's P(referable) (darkening: ``dim_borderline``; a small, downscaled copy:
+    ``small_borderline``): on such a photograph a grade just below the threshold cannot rule
+    referable DR out. The photograph is *marginal* when any measure of ``below`` (measure ->
+    level, above the gate's own limit) is not reached; a marginal photograph with P(referable)
+    in ``[threshold - margin, threshold)`` is sent back (``reason``) instead of reading "no
+    referable DR".
     """
 
     check: str
-    dim_below: tuple[tuple[str, float], ...]
+    below: tuple[tuple[str, float], ...]
     margin: float
     reason: str
 
@@ -497,7 +499,11 @@ class Thresholds:
     version: str
     fundus_rules: tuple[Rule, ...]
     quality_rules: tuple[Rule, ...]
-    dim_borderline: DimBorderline | None = None
+    borderline: tuple[BorderlineRule, ...] = ()
+
+    def borderline_rule(self, check: str) -> BorderlineRule | None:
+        """The borderline rule of that check name, if the thresholds have one."""
+        return next((rule for rule in self.borderline if rule.check == check), None)
 
 
 _MEASURE_NAMES = frozenset(f.name for f in fields(QualityMeasures))
@@ -531,25 +537,27 @@ def load_thresholds(path: Path = THRESHOLDS_FILE) -> Thresholds:
             f"quality thresholds file {Path(path).name} is unreadable ({exc})") from exc
     fundus_rules = tuple(_checked_rule(item, "fundus") for item in fundus)
     quality_rules = tuple(_checked_rule(item, "quality") for item in quality)
-    dim = raw.get("dim_borderline")
+    borderline = raw.get("borderline", [])
+    if not isinstance(borderline, list):
+        raise ConfigError("quality thresholds: borderline must be a list of rules")
     return Thresholds(version, fundus_rules, quality_rules,
-                      None if dim is None else _checked_dim_borderline(dim))
+                      tuple(_checked_borderline(item) for item in borderline))
 
 
-def _checked_dim_borderline(dim: dict) -> DimBorderline:
+def _checked_borderline(item: dict) -> BorderlineRule:
     try:
-        rule = DimBorderline(str(dim["check"]),
-                             tuple((str(k), float(v)) for k, v in dim["dim_below"].items()),
-                             float(dim["margin"]), str(dim["reason"]))
+        rule = BorderlineRule(str(item["check"]),
+                              tuple((str(k), float(v)) for k, v in item["below"].items()),
+                              float(item["margin"]), str(item["reason"]))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"quality thresholds: dim_borderline is incomplete ({exc})") from exc
-    unknown = [name for name, _ in rule.dim_below if name not in _MEASURE_NAMES]
-    if unknown or not rule.dim_below:
-        raise ConfigError("quality thresholds: dim_borderline needs known measures in dim_below "
-                          f"(unknown: {', '.join(unknown) or 'none given'})")
+        raise ConfigError(f"quality thresholds: a borderline rule is incomplete ({exc})") from exc
+    unknown = [name for name, _ in rule.below if name not in _MEASURE_NAMES]
+    if unknown or not rule.below:
+        raise ConfigError(f"quality thresholds: borderline rule {rule.check} needs known "
+                          f"measures in 'below' (unknown: {', '.join(unknown) or 'none given'})")
     if not 0.0 < rule.margin < 1.0:
-        raise ConfigError(f"quality thresholds: dim_borderline margin {rule.margin} is not "
-                          "between 0 and 1")
+        raise ConfigError(f"quality thresholds: borderline rule {rule.check} margin "
+                          f"{rule.margin} is not between 0 and 1")
     return rule
 
 
@@ -597,14 +605,14 @@ def assess(measures: QualityMeasures, thresholds: Thresholds,
     return QualityReport(tuple(checks), is_fundus, thresholds.version)
 
 
-def dim_borderline_check(measures: QualityMeasures, p_referable: float,
-                         referable_threshold: float, rule: DimBorderline) -> QualityCheck | None:
-    """The dim-borderline check of a gradable photograph (None when it is not dim).
+def borderline_check(measures: QualityMeasures, p_referable: float,
+                     referable_threshold: float, rule: BorderlineRule) -> QualityCheck | None:
+    """A borderline rule's check of a gradable photograph (None when it is not marginal).
 
     Its value is P(referable) and its threshold the lower edge of the borderline band; it fails
     when P(referable) lies in ``[referable_threshold - rule.margin, referable_threshold)``.
     """
-    if all(getattr(measures, name) >= level for name, level in rule.dim_below):
+    if all(getattr(measures, name) >= level for name, level in rule.below):
         return None
     low = referable_threshold - rule.margin
     borderline = low <= p_referable < referable_threshold

@@ -19,14 +19,15 @@ def _edited(tmp_path: Path, edit) -> Path:  # noqa: ANN001
     return path
 
 
-def test_the_shipped_thresholds_load_with_every_rule_and_the_dim_borderline_rule() -> None:
+def test_the_shipped_thresholds_load_with_every_rule_and_the_borderline_rules() -> None:
     thresholds = load_thresholds()
     raw = json.loads(THRESHOLDS_FILE.read_text(encoding="utf-8"))
     assert thresholds.version == raw["version"]
     assert [r.check for r in thresholds.quality_rules] == [r["check"] for r in raw["quality"]]
     assert [r.check for r in thresholds.fundus_rules] == [r["check"] for r in raw["fundus"]]
-    assert thresholds.dim_borderline is not None
-    assert dict(thresholds.dim_borderline.dim_below) == raw["dim_borderline"]["dim_below"]
+    assert [r.check for r in thresholds.borderline] == [r["check"] for r in raw["borderline"]]
+    dim = thresholds.borderline_rule("dim_borderline")
+    assert dim is not None and dict(dim.below) == raw["borderline"][0]["below"]
 
 
 def test_a_misspelled_measure_stops_loading_and_names_the_rule(tmp_path: Path) -> None:
@@ -50,12 +51,12 @@ def test_an_unknown_kind_or_a_missing_threshold_stops_loading(tmp_path: Path) ->
         load_thresholds(_edited(tmp_path, no_threshold))
 
 
-def test_the_dim_borderline_rule_needs_known_measures_and_a_sane_margin(tmp_path: Path) -> None:
+def test_a_borderline_rule_needs_known_measures_and_a_sane_margin(tmp_path: Path) -> None:
     def unknown_dim_measure(raw: dict) -> None:
-        raw["dim_borderline"]["dim_below"] = {"green": 43.75}
+        raw["borderline"][0]["below"] = {"green": 43.75}
 
     def margin_too_large(raw: dict) -> None:
-        raw["dim_borderline"]["margin"] = 1.5
+        raw["borderline"][0]["margin"] = 1.5
 
     with pytest.raises(ConfigError, match="unknown: green"):
         load_thresholds(_edited(tmp_path, unknown_dim_measure))

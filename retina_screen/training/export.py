@@ -308,7 +308,7 @@ def main() -> None:
     write_manifest(0.5, 1.0, {})
     # Without the dim-borderline rule: it depends on the threshold being chosen here.
     screener = Screener(settings, model=GradingModel(manifest_path, allow_unverified=True),
-                        dim_borderline=False)
+                        borderline_rules=False)
     screened = {}
     for source, photos in sets.items():
         photos = photos[:args.max_photos] if args.max_photos else photos
@@ -354,7 +354,7 @@ def main() -> None:
     check = GradingModel(manifest_path, allow_unverified=not trust_if_shipped(args.out))
     photos, probabilities, gradable = next(iter(screened.values()))
     sample = [i for i in np.flatnonzero(gradable)[:8]]
-    fresh = Screener(settings, model=check, dim_borderline=False)
+    fresh = Screener(settings, model=check, borderline_rules=False)
     for i in sample:
         got = fresh.screen_image(photos[i].path, keep_display=False).grading.p_referable
         expected = float(calibrate(probabilities[i:i + 1], temperature)[0, 2:].sum())

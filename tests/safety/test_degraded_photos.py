@@ -112,9 +112,9 @@ def test_dim_borderline_grade_is_sent_back_with_its_reason(referred_eyes: list, 
     with more light, and the check records the grade it withheld."""
     from retina_screen.engine import Screener
 
-    plain = Screener(screener.settings, model=screener.model, dim_borderline=False)
+    plain = Screener(screener.settings, model=screener.model, borderline_rules=False)
     threshold = screener.model.manifest.referable_threshold
-    rule = screener.thresholds.dim_borderline
+    rule = screener.thresholds.borderline_rule("dim_borderline")
     sent_back = 0
     for _, rgb in referred_eyes:
         for factor in (0.5, 0.4):
@@ -143,18 +143,18 @@ def test_dim_borderline_rule_leaves_bright_clear_and_referred_photos_alone(
     """The rule depends on both conditions: a well-exposed photo with a borderline grade, and a
     dim photo whose grade is referable or far below the threshold, are graded as before."""
     from retina_screen.preprocess import screening_crop
-    from retina_screen.quality import dim_borderline_check, measure
+    from retina_screen.quality import borderline_check, measure
 
     threshold = screener.model.manifest.referable_threshold
-    rule = screener.thresholds.dim_borderline
+    rule = screener.thresholds.borderline_rule("dim_borderline")
     rgb = real_rgb(srahim / "images" / "Patient255_R.jpg")
     bright, dim = measure(screening_crop(rgb)), measure(screening_crop(_darken(rgb, 0.5)))
-    assert all(getattr(bright, name) >= level for name, level in rule.dim_below)
+    assert all(getattr(bright, name) >= level for name, level in rule.below)
     borderline = threshold - rule.margin / 2
-    assert dim_borderline_check(bright, borderline, threshold, rule) is None
-    assert not dim_borderline_check(dim, borderline, threshold, rule).passed
-    assert dim_borderline_check(dim, threshold, threshold, rule).passed
-    assert dim_borderline_check(dim, threshold - rule.margin - 0.01, threshold, rule).passed
+    assert borderline_check(bright, borderline, threshold, rule) is None
+    assert not borderline_check(dim, borderline, threshold, rule).passed
+    assert borderline_check(dim, threshold, threshold, rule).passed
+    assert borderline_check(dim, threshold - rule.margin - 0.01, threshold, rule).passed
 
 
 #: The camera-fault checks: (the check, two strengths, the damage as (photo, strength, eye
