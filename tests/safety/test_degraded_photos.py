@@ -8,7 +8,9 @@ half-bright photo whose grade lands just below the referral threshold is sent ba
 dim-borderline rule (qg-4) instead of reading "no referable DR". Motion blur and sensor noise
 are refused by qg-5's sharpness-balance and noise checks, colour channels out of register by
 qg-6's registration check, double images by qg-7's, posterisation by qg-8's, interlaced rows
-by qg-9's, thumbnails by qg-10's; all seven leave real photos of every camera alone.
+by qg-9's, thumbnails by qg-10's; all seven leave real photos of every camera alone. A
+reduced copy whose grade lands just below the threshold is sent back by the small-borderline
+rule (qg-11).
 """
 
 from __future__ import annotations
@@ -155,6 +157,49 @@ def test_dim_borderline_rule_leaves_bright_clear_and_referred_photos_alone(
     assert not borderline_check(dim, borderline, threshold, rule).passed
     assert borderline_check(dim, threshold, threshold, rule).passed
     assert borderline_check(dim, threshold - rule.margin - 0.01, threshold, rule).passed
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_reduced_copies_never_hide_referable_dr(referred_eyes: list, screener) -> None:  # noqa: ANN001
+    """Copies of the referred eyes downscaled to a long side of 320 and 288 px (the retina 251
+    and 226 px across: above qg-10's 200 px limit) and saved as JPEG 90: without the
+    borderline rules 2 eyes read not referable at each size; the small-borderline rule (qg-11)
+    sends those back with its reason, so none reads "no referable DR"."""
+    rule = screener.thresholds.borderline_rule("small_borderline")
+    hidden, sent_back = [], 0
+    for long_side in (320, 288):
+        hidden += _hidden_by(referred_eyes, screener, f"long side {long_side}",
+                             lambda rgb, side=long_side: d.jpeg(d.downscale(rgb, side), 90))
+        for _, rgb in referred_eyes:
+            result = _screen(screener, d.jpeg(d.downscale(rgb, long_side), 90))
+            check = result.quality.check(rule.check)
+            if check is not None and not check.passed:
+                assert result.status is ImageStatus.UNGRADABLE and rule.reason in result.reasons
+                sent_back += 1
+    assert not hidden, f"reduced copies hid referable DR: {hidden}"
+    assert sent_back >= 2, "the small-borderline rule sent no reduced copy back"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_small_borderline_rule_leaves_full_size_and_clear_grades_alone(srahim: Path,
+                                                                      screener) -> None:  # noqa: ANN001
+    """Only a small photo with a grade in the band is sent back: the full-size photo with the
+    same grade, and the small photo graded referable or far below the threshold, are not."""
+    from retina_screen.preprocess import screening_crop
+    from retina_screen.quality import borderline_check, measure
+
+    threshold = screener.model.manifest.referable_threshold
+    rule = screener.thresholds.borderline_rule("small_borderline")
+    rgb = real_rgb(srahim / "images" / "Patient270_R.jpg")
+    full, small = measure(screening_crop(rgb)), measure(screening_crop(d.downscale(rgb, 320)))
+    assert full.field_diameter >= dict(rule.below)["field_diameter"] > small.field_diameter
+    borderline = threshold - rule.margin / 2
+    assert borderline_check(full, borderline, threshold, rule) is None
+    assert not borderline_check(small, borderline, threshold, rule).passed
+    assert borderline_check(small, threshold, threshold, rule).passed
+    assert borderline_check(small, threshold - rule.margin - 0.01, threshold, rule).passed
 
 
 #: The camera-fault checks: (the check, two strengths, the damage as (photo, strength, eye
