@@ -65,6 +65,44 @@ def _banded(rgb: np.ndarray, levels: float) -> np.ndarray:
     return np.clip(rgb.astype(np.float32) + rows, 0, 255).astype(np.uint8)
 
 
+def _gains(rgb: np.ndarray, red: float, green: float, blue: float) -> np.ndarray:
+    """A colour cast: each channel scaled (a wrong white balance)."""
+    return np.clip(rgb * np.array([red, green, blue], np.float32), 0, 255).astype(np.uint8)
+
+
+def _contrast(rgb: np.ndarray, factor: float) -> np.ndarray:
+    """Contrast scaled about the mean colour of the lit pixels (a flat, hazy export)."""
+    pixels = rgb.reshape(-1, 3).astype(np.float32)
+    mean = pixels[pixels.max(axis=1) > 20].mean(axis=0)
+    return np.clip((rgb - mean) * factor + mean, 0, 255).astype(np.uint8)
+
+
+def _saturation(rgb: np.ndarray, factor: float) -> np.ndarray:
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV).astype(np.float32)
+    hsv[..., 1] = np.clip(hsv[..., 1] * factor, 0, 255)
+    return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
+
+
+def _glare(rgb: np.ndarray, radius: float, strength: float) -> np.ndarray:
+    """A bright soft spot off the centre (a corneal reflex), ``radius`` of the height."""
+    height, width = rgb.shape[:2]
+    yy, xx = np.ogrid[:height, :width]
+    spot = np.exp(-((xx - 0.62 * width) ** 2 + (yy - 0.45 * height) ** 2)
+                  / (2 * (radius * height) ** 2))
+    return np.clip(rgb + strength * spot[..., None], 0, 255).astype(np.uint8)
+
+
+def _vignetting(rgb: np.ndarray, depth: float) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    yy, xx = np.ogrid[:height, :width]
+    r = np.hypot(xx - width / 2, yy - height / 2) / (height / 2)
+    return np.clip(rgb * (1 - depth * r ** 2)[..., None], 0, 255).astype(np.uint8)
+
+
+def _sharpened(rgb: np.ndarray, amount: float) -> np.ndarray:
+    return cv2.addWeighted(rgb, 1 + amount, cv2.GaussianBlur(rgb, (0, 0), 2.0), -amount, 0)
+
+
 #: Faults outside the safety suite, as probed on 2026-11-30 (sizes in pixels are at the
 #: photos' 800 px decode; a gamma below 1 lifts the mid-tones, as a photo gamma-encoded twice).
 PROBE_FAULTS = {
@@ -88,6 +126,23 @@ PROBE_FAULTS = {
     "interlaced rows 2 px": lambda rgb: d.interlace(rgb, 2),
     "row banding 6 levels": lambda rgb: _banded(rgb, 6.0),
     "red and blue swapped": lambda rgb: np.ascontiguousarray(rgb[..., ::-1]),
+    # Added after qg-12 (docs/quality.md, known gaps after qg-12).
+    "rotated 90": lambda rgb: np.ascontiguousarray(np.rot90(rgb)),
+    "rotated 180": lambda rgb: np.ascontiguousarray(rgb[::-1, ::-1]),
+    "warm cast (red x1.25, blue x0.8)": lambda rgb: _gains(rgb, 1.25, 1.0, 0.8),
+    "cool cast (red x0.8, blue x1.25)": lambda rgb: _gains(rgb, 0.8, 1.0, 1.25),
+    "green cast (x1.2)": lambda rgb: _gains(rgb, 1.0, 1.2, 1.0),
+    "contrast x0.7": lambda rgb: _contrast(rgb, 0.7),
+    "contrast x0.5": lambda rgb: _contrast(rgb, 0.5),
+    "desaturated x0.5": lambda rgb: _saturation(rgb, 0.5),
+    "saturated x1.5": lambda rgb: _saturation(rgb, 1.5),
+    "glare spot": lambda rgb: _glare(rgb, 0.15, 120.0),
+    "vignetting 0.5": lambda rgb: _vignetting(rgb, 0.5),
+    "over-sharpened 1.5": lambda rgb: _sharpened(rgb, 1.5),
+    "jpeg 95, upscaled x2": lambda rgb: cv2.resize(d.jpeg(rgb, 95), None, fx=2, fy=2,
+                                                   interpolation=cv2.INTER_CUBIC),
+    "median filter 3 px": lambda rgb: cv2.medianBlur(rgb, 3),
+    "edge-preserving denoise": lambda rgb: cv2.bilateralFilter(rgb, 7, 40, 7),
 }
 
 
