@@ -105,7 +105,8 @@ class QualityMeasures:
     #: boundaries (4 px for a photo decoded at half scale; the larger of the two) over the mean
     #: step elsewhere, in a central square of the field. Heavy compression leaves flat blocks
     #: with steps between them and wipes out the finest detail (microaneurysms); an
-    #: uncompressed photo reads about 1, camera JPEGs 1.0-1.7.
+    #: uncompressed photo reads about 1, camera JPEGs up to about 2.7 (EyePACS), quality 40
+    #: copies 2.4-8 (docs/quality.md, qg-12).
     block_edges: float = 1.0
     #: Probability from the model's fundus gate (None when no gate model is used).
     p_fundus: float | None = None
