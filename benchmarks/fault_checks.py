@@ -1,8 +1,9 @@
 """The evidence for the thresholds of the quality gate's fault checks (motion blur, noise,
-channel registration, double image, posterisation, interlaced rows, resolution, compression).
+channel registration, double image, posterisation, interlaced rows, resolution, compression,
+smudge).
 
 Usage: python benchmarks/fault_checks.py --check motion|noise|registration|double_image|
-       posterisation|interlace|resolution|compression
+       posterisation|interlace|resolution|compression|smudge
        [--data ../shared/data] [--model models/dr_lite0.json]
 
 Internal validation photographs only (APTOS, EyePACS raw, IDRiD; never ``srahim_dev`` or
@@ -31,6 +32,9 @@ that read not referable. docs/quality.md's qg-5, qg-6 and qg-7 tables come from 
   decoded photo (``degradation.interlace``), then JPEG quality 90.
 - ``compression`` (``block_edges``, kind max): the photo as decoded saved as JPEG at quality
   50, 40, 30 and 20 (``degradation.jpeg``; the strength is the quality).
+- ``smudge`` (``centre_detail``, kind min): the central disc of 0.3 of the height blurred with
+  a sigma of 0.6-2% of the width and blended in softly (``degradation.smudge``; the strength
+  is the sigma in percent).
 - ``resolution`` (``field_diameter``, kind min): the photo downscaled so that its long side is
   384, 320, 256 or 192 px (``degradation.downscale``; larger photos only), then JPEG 90.
 """
@@ -79,6 +83,8 @@ CHECKS = {
                                 lambda rgb, s, i: d.jpeg(d.posterise(rgb, int(s)), 90)),
     "interlace": FaultCheck("max", (1.4, 1.5, 1.6, 1.8, 2.0), (1, 2, 3, 4),
                             lambda rgb, s, i: d.jpeg(d.interlace(rgb, int(s)), 90)),
+    "smudge": FaultCheck("min", (0.45, 0.5, 0.55, 0.6, 0.65), (0.6, 0.9, 1.2, 2.0),
+                         lambda rgb, s, i: d.smudge(rgb, 0.3, s / 100)),
     "compression": FaultCheck("max", (2.0, 2.3, 2.6, 3.0, 3.5), (50, 40, 30, 20),
                               lambda rgb, s, i: d.jpeg(rgb, int(s))),
     "resolution": FaultCheck("min", (160.0, 180.0, 200.0, 220.0, 240.0),

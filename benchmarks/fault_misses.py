@@ -49,17 +49,6 @@ def _posterised(rgb: np.ndarray, bits: int) -> np.ndarray:
     return (rgb // step * step + step // 2).astype(np.uint8)
 
 
-def _smudged(rgb: np.ndarray, radius: float, sigma: float) -> np.ndarray:
-    """A soft patch over the centre of the lens: the central ``radius`` (of the height) blurred
-    with ``sigma`` (of the width), blended in softly."""
-    height, width = rgb.shape[:2]
-    blurred = cv2.GaussianBlur(rgb, (0, 0), sigma * width)
-    mask = np.zeros((height, width), np.float32)
-    cv2.circle(mask, (width // 2, height // 2), int(radius * height), 1.0, -1)
-    mask = cv2.GaussianBlur(mask, (0, 0), 0.05 * height)[..., None]
-    return (rgb * (1 - mask) + blurred * mask).astype(np.uint8)
-
-
 def _banded(rgb: np.ndarray, levels: float) -> np.ndarray:
     rows = np.random.default_rng(5).normal(0.0, levels, (rgb.shape[0], 1, 1))
     return np.clip(rgb.astype(np.float32) + rows, 0, 255).astype(np.uint8)
@@ -121,8 +110,8 @@ PROBE_FAULTS = {
     "posterised 4 bits": lambda rgb: _posterised(rgb, 4),
     "posterised 4 bits + jpeg 90": lambda rgb: d.jpeg(_posterised(rgb, 4), 90),
     "posterised 5 bits": lambda rgb: _posterised(rgb, 5),
-    "smudge over the centre": lambda rgb: _smudged(rgb, 0.25, 0.012),
-    "strong smudge over the centre": lambda rgb: _smudged(rgb, 0.35, 0.02),
+    "smudge over the centre": lambda rgb: d.smudge(rgb, 0.25, 0.012),
+    "strong smudge over the centre": lambda rgb: d.smudge(rgb, 0.35, 0.02),
     "interlaced rows 2 px": lambda rgb: d.interlace(rgb, 2),
     "row banding 6 levels": lambda rgb: _banded(rgb, 6.0),
     "red and blue swapped": lambda rgb: np.ascontiguousarray(rgb[..., ::-1]),

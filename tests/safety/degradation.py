@@ -176,6 +176,17 @@ def sensor_noise(rgb: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
     return np.clip(rgb.astype(np.float32) + noise, 0, 255).astype(np.uint8)
 
 
+def smudge(rgb: np.ndarray, radius: float, sigma: float) -> np.ndarray:
+    """A smudge over the centre of the lens: the central disc of ``radius`` (of the height)
+    blurred with ``sigma`` (of the width), blended in softly."""
+    height, width = rgb.shape[:2]
+    blurred = cv2.GaussianBlur(rgb, (0, 0), sigma * width)
+    mask = np.zeros((height, width), np.float32)
+    cv2.circle(mask, (width // 2, height // 2), int(radius * height), 1.0, -1)
+    mask = cv2.GaussianBlur(mask, (0, 0), 0.05 * height)[..., None]
+    return (rgb * (1 - mask) + blurred * mask).astype(np.uint8)
+
+
 def interlace(rgb: np.ndarray, pixels: int) -> np.ndarray:
     """Interlaced rows: every other row moved sideways by ``pixels`` (a video frame whose two
     fields were captured out of step, or a line-scan fault)."""
