@@ -438,13 +438,19 @@ def _level_comb(green8: np.ndarray, core: np.ndarray) -> float:
 _ALTERNATION_WINDOW = 384
 
 
-def _row_alternation(photo: np.ndarray, fov: FieldOfView) -> float:
-    """Row-to-row over column-to-column second differences of the green channel, in a square
-    of side 1.1 field radii (at most ``_ALTERNATION_WINDOW``) at the centre of the field."""
+def _central_window(photo: np.ndarray, fov: FieldOfView, grid: int = 1) -> tuple[int, ...]:
+    """(y0, y1, x0, x1) of a square of side 1.1 field radii (at most ``_ALTERNATION_WINDOW``)
+    at the centre of the field, its top-left corner moved back onto a ``grid`` px grid."""
     half = int(min(0.55 * fov.radius, _ALTERNATION_WINDOW / 2))
     cx, cy = int(round(fov.centre_x)), int(round(fov.centre_y))
-    y0, y1 = max(cy - half, 0), min(cy + half, photo.shape[0])
-    x0, x1 = max(cx - half, 0), min(cx + half, photo.shape[1])
+    y0, x0 = max(cy - half, 0) // grid * grid, max(cx - half, 0) // grid * grid
+    return y0, min(cy + half, photo.shape[0]), x0, min(cx + half, photo.shape[1])
+
+
+def _row_alternation(photo: np.ndarray, fov: FieldOfView) -> float:
+    """Row-to-row over column-to-column second differences of the green channel, in the
+    central window of the field (``_central_window``)."""
+    y0, y1, x0, x1 = _central_window(photo, fov)
     if y1 - y0 < 8 or x1 - x0 < 8:
         return 1.0
     green = photo[y0:y1, x0:x1, 1].astype(np.float32)
@@ -456,13 +462,9 @@ def _row_alternation(photo: np.ndarray, fov: FieldOfView) -> float:
 
 def _block_edges(photo: np.ndarray, fov: FieldOfView) -> float:
     """Mean absolute luma step across block boundaries over the mean step elsewhere (rows and
-    columns averaged), for blocks of 8 and of 4 pixels, the larger; in a square of side 1.1
-    field radii (at most ``_ALTERNATION_WINDOW``) at the centre of the field, aligned to the
-    decoded photo's 8 px grid, where a JPEG's blocks lie."""
-    half = int(min(0.55 * fov.radius, _ALTERNATION_WINDOW / 2))
-    cx, cy = int(round(fov.centre_x)), int(round(fov.centre_y))
-    y0, x0 = max(cy - half, 0) // 8 * 8, max(cx - half, 0) // 8 * 8
-    y1, x1 = min(cy + half, photo.shape[0]), min(cx + half, photo.shape[1])
+    columns averaged), for blocks of 8 and of 4 pixels, the larger; in the central window of
+    the field, aligned to the decoded photo's 8 px grid, where a JPEG's blocks lie."""
+    y0, y1, x0, x1 = _central_window(photo, fov, grid=8)
     if y1 - y0 < 32 or x1 - x0 < 32:
         return 1.0
     luma = cv2.cvtColor(np.ascontiguousarray(photo[y0:y1, x0:x1]),
