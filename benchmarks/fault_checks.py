@@ -1,9 +1,9 @@
 """The evidence for the thresholds of the quality gate's fault checks (motion blur, noise,
 channel registration, double image, posterisation, interlaced rows, resolution, compression,
-smudge).
+smudge, file quality).
 
 Usage: python benchmarks/fault_checks.py --check motion|noise|registration|double_image|
-       posterisation|interlace|resolution|compression|smudge
+       posterisation|interlace|resolution|compression|smudge|file_quality
        [--data ../shared/data] [--model models/dr_lite0.json]
 
 Internal validation photographs only (APTOS, EyePACS raw, IDRiD; never ``srahim_dev`` or
@@ -35,6 +35,10 @@ that read not referable. docs/quality.md's qg-5, qg-6 and qg-7 tables come from 
 - ``smudge`` (``centre_detail``, kind min): the central disc of 0.3 of the height blurred with
   a sigma of 0.6-2% of the width and blended in softly (``degradation.smudge``; the strength
   is the sigma in percent).
+- ``file_quality`` (``jpeg_quality``, kind min): photos decoded at 768 px or more (the
+  camera-resolution sources) enlarged to a 3872 px long side, saved as JPEG at quality 40, 30,
+  20, 15 and 10, and loaded from those bytes as the engine loads a file (quarter-scale
+  decode; ``camera_size_jpeg``). The clean photos' values come from their own files' headers.
 - ``resolution`` (``field_diameter``, kind min): the photo downscaled so that its long side is
   384, 320, 256 or 192 px (``degradation.downscale``; larger photos only), then JPEG 90.
 """
@@ -47,6 +51,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,9 +61,27 @@ import degradation as d  # noqa: E402
 from fault_screening import argument_parser, screen, screener_for  # noqa: E402
 
 from retina_screen.evaluation import evaluation_sets  # noqa: E402
-from retina_screen.loading import load_image  # noqa: E402
+from retina_screen.loading import LoadedImage, load_image, load_image_bytes  # noqa: E402
 from retina_screen.preprocess import DECODE_MAX_SIDE  # noqa: E402
 from retina_screen.results import ImageResult, ImageStatus  # noqa: E402
+
+CAMERA_LONG_SIDE = 3872
+
+
+def camera_size_jpeg(rgb: np.ndarray, quality: int) -> LoadedImage | None:
+    """The photo enlarged to a camera's long side, saved as JPEG at ``quality`` and loaded from
+    those bytes as the engine loads a file; None for a photo decoded under
+    ``DECODE_MAX_SIDE`` (an export, not a camera-resolution photo)."""
+    height, width = rgb.shape[:2]
+    if max(height, width) < DECODE_MAX_SIDE:
+        return None
+    scale = CAMERA_LONG_SIDE / max(height, width)
+    large = cv2.resize(rgb, (round(width * scale), round(height * scale)),
+                       interpolation=cv2.INTER_CUBIC)
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(large, cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return load_image_bytes(data.tobytes(), max_side=DECODE_MAX_SIDE)
 
 
 @dataclass(frozen=True)
@@ -66,7 +89,9 @@ class FaultCheck:
     kind: str  # "min": refused below the threshold; "max": above it
     candidates: tuple[float, ...]
     strengths: tuple[float, ...]
-    damage: Callable[[np.ndarray, float, int], np.ndarray]  # (photo, strength, photo index)
+    #: (photo, strength, photo index) -> the damaged photo, as pixels or as loaded from a
+    #: file's bytes; None where the damage does not apply to that photo
+    damage: Callable[[np.ndarray, float, int], np.ndarray | LoadedImage | None]
 
 
 CHECKS = {
@@ -87,6 +112,9 @@ CHECKS = {
                          lambda rgb, s, i: d.smudge(rgb, 0.3, s / 100)),
     "compression": FaultCheck("max", (2.0, 2.3, 2.6, 3.0, 3.5), (50, 40, 30, 20),
                               lambda rgb, s, i: d.jpeg(rgb, int(s))),
+    "file_quality": FaultCheck("min", (20.0, 25.0, 30.0, 35.0, 40.0),
+                               (40, 30, 20, 15, 10),
+                               lambda rgb, s, i: camera_size_jpeg(rgb, int(s))),
     "resolution": FaultCheck("min", (160.0, 180.0, 200.0, 220.0, 240.0),
                              (384, 320, 256, 192),
                              lambda rgb, s, i: d.jpeg(d.downscale(rgb, int(s)), 90)),
@@ -130,8 +158,9 @@ def main() -> int:
     for name, photos in sets.items():
         values = []
         for photo in photos:
-            rgb = load_image(photo.path, max_side=DECODE_MAX_SIDE).pixels
-            result = screen(screener, rgb)
+            loaded = load_image(photo.path, max_side=DECODE_MAX_SIDE)
+            rgb = loaded.pixels
+            result = screen(screener, rgb, loaded.jpeg_quality)
             value, others = value_and_others(result, args.check)
             if not others:
                 continue
@@ -148,13 +177,16 @@ def main() -> int:
     print(f"\n{len(referred)} referable photos referred undamaged; damaged, then screened with "
           f"the {args.check} check off. Per candidate: refused by the gate / gradable and not "
           "referable (missed):\n")
-    print(f"| strength | {args.check}: median | missed without the check | "
+    print(f"| strength | photos damaged | {args.check}: median | missed without the check | "
           + " | ".join(f"at {t}" for t in spec.candidates) + " |")
-    print("|---|---|---|" + "---|" * len(spec.candidates))
+    print("|---|---|---|---|" + "---|" * len(spec.candidates))
     for strength in spec.strengths:
         values, others, missed = [], [], []
         for index, rgb in enumerate(referred):
-            result = screen(screener, spec.damage(rgb, strength, index))
+            damaged = spec.damage(rgb, strength, index)
+            if damaged is None:
+                continue
+            result = screen(screener, damaged)
             value, passed_others = value_and_others(result, args.check)
             values.append(value)
             others.append(passed_others and result.status is ImageStatus.OK)
@@ -165,7 +197,7 @@ def main() -> int:
         for t in spec.candidates:
             kept = gradable & ~refused(v, t)
             cells.append(f"{(~kept).sum()} / {(kept & low).sum()}")
-        print(f"| {strength} | {np.median(v):.3f} | {(gradable & low).sum()} | "
+        print(f"| {strength} | {len(v)} | {np.median(v):.3f} | {(gradable & low).sum()} | "
               + " | ".join(cells) + " |", flush=True)
     return 0
 

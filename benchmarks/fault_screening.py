@@ -39,10 +39,16 @@ def screener_for(model: Path, borderline_rules: bool = True) -> Screener:
                     borderline_rules=borderline_rules)
 
 
-def screen(screener: Screener, rgb: np.ndarray) -> ImageResult:
-    """Screen an RGB uint8 photograph held in memory."""
-    rgb = np.ascontiguousarray(rgb)
-    loaded = LoadedImage(rgb, rgb.shape[1], rgb.shape[0], "JPEG", "0" * 64)
+def screen(screener: Screener, photo: np.ndarray | LoadedImage,
+           jpeg_quality: float | None = None) -> ImageResult:
+    """Screen a photograph held in memory: an RGB uint8 array (``jpeg_quality``: that of the
+    file it came from, if any), or one loaded from a file's bytes."""
+    if isinstance(photo, LoadedImage):
+        loaded = photo
+    else:
+        rgb = np.ascontiguousarray(photo)
+        loaded = LoadedImage(rgb, rgb.shape[1], rgb.shape[0], "JPEG", "0" * 64,
+                             jpeg_quality=jpeg_quality)
     return screener.screen_loaded(loaded, "photo.jpg", Eye.LEFT, keep_display=False)
 
 

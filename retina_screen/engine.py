@@ -91,7 +91,7 @@ class Screener:
         """Quality gate, then grading if gradable, of an already decoded photograph."""
         crop = screening_crop(loaded.pixels)
         gate = self.model.manifest.gate
-        measures = measure(crop, self.model.p_fundus(crop.image))
+        measures = measure(crop, self.model.p_fundus(crop.image), loaded.jpeg_quality)
         quality = assess(measures, self.thresholds, gate.threshold if gate else None)
         display = crop.image if keep_display else None
         if display is not None and DISPLAY_SIDE != WORKING_SIDE:

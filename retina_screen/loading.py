@@ -17,6 +17,7 @@ import re
 import stat
 import struct
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,9 @@ class LoadedImage:
     format: str
     sha256: str
     dicom: DicomInfo | None = None
+    #: The JPEG quality the file was saved at, estimated from its header
+    #: (:func:`jpeg_file_quality`); None for other formats.
+    jpeg_quality: float | None = None
 
     @property
     def scale(self) -> float:
@@ -81,6 +85,40 @@ def is_dicom_file(path: Path) -> bool:
 
 def _is_dicom(data: bytes) -> bool:
     return len(data) >= 132 and data[128:132] == b"DICM"
+
+
+#: The IJG (libjpeg) standard luminance quantisation table at quality 50, in natural (row by
+#: row) order, the order Pillow gives a JPEG header's tables in.
+_IJG_LUMINANCE = (
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+)
+
+
+def jpeg_quality_from_table(table: Sequence[int]) -> float:
+    """The IJG quality (1-100) that a luminance quantisation table (64 values, natural order)
+    corresponds to. Each entry over the standard table's gives the scale factor S in percent,
+    averaged over the entries not clipped to 1 or 255 (at low quality many are); quality =
+    (200 - S) / 2 for S <= 100, else 5000 / S. A camera's own table is not a scaled standard
+    one; the average still places it on the same scale."""
+    pairs = [(int(t), s) for t, s in zip(table, _IJG_LUMINANCE, strict=True)]
+    unclipped = [(t, s) for t, s in pairs if 1 < t < 255]
+    used = unclipped if len(unclipped) >= 8 else pairs
+    scale = 100.0 * float(np.mean([t / s for t, s in used]))
+    quality = (200.0 - scale) / 2.0 if scale <= 100.0 else 5000.0 / max(scale, 1e-6)
+    return float(min(max(quality, 1.0), 100.0))
+
+
+def jpeg_file_quality(header: Image.Image) -> float | None:
+    """The quality a JPEG file was saved at, from the luminance table in its header (an opened,
+    not decoded, Pillow image); None where the header has no usable table."""
+    tables = getattr(header, "quantization", None) or {}
+    table = tables.get(0)
+    if table is None or len(table) != 64:
+        return None
+    return jpeg_quality_from_table(list(table))
 
 
 def _check_dimensions(width: int, height: int) -> None:
@@ -190,7 +228,8 @@ def _reduced_flag(width: int, height: int, max_side: int | None) -> tuple[int, i
     return cv2.IMREAD_COLOR, 1
 
 
-def _decode_raster(data: bytes, max_side: int | None) -> tuple[np.ndarray, int, int, str]:
+def _decode_raster(data: bytes, max_side: int | None
+                   ) -> tuple[np.ndarray, int, int, str, float | None]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -217,17 +256,18 @@ def _decode_raster(data: bytes, max_side: int | None) -> tuple[np.ndarray, int, 
     if fmt == "PNG" and not _png_is_complete(data):
         raise ImageLoadError("PNG file is damaged or truncated")
 
+    file_quality = jpeg_file_quality(header) if fmt == "JPEG" else None
     buffer = np.frombuffer(data, np.uint8)
     array: np.ndarray | None = None
     if fmt == "JPEG" and header.mode in ("L", "RGB", "YCbCr"):
         flag, _ = _reduced_flag(width, height, max_side)
         array = cv2.imdecode(buffer, flag)
         if array is not None:
-            return _to_rgb_uint8(array, bgr=True), width, height, fmt
+            return _to_rgb_uint8(array, bgr=True), width, height, fmt, file_quality
     if fmt in ("PNG", "TIFF", "BMP"):
         array = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
         if array is not None and fmt != "TIFF":
-            return _to_rgb_uint8(array, bgr=True), width, height, fmt
+            return _to_rgb_uint8(array, bgr=True), width, height, fmt, file_quality
     # Pillow handles what OpenCV does not (CMYK JPEG, unusual TIFF layouts) and applies EXIF.
     try:
         with warnings.catch_warnings():
@@ -241,12 +281,13 @@ def _decode_raster(data: bytes, max_side: int | None) -> tuple[np.ndarray, int, 
         pil_array = np.asarray(image)
         if image.mode == "I":
             pil_array = np.clip(pil_array, 0, 65535).astype(np.uint16)
-        return _to_rgb_uint8(pil_array.astype(np.uint16), bgr=False), width, height, fmt
+        pixels = _to_rgb_uint8(pil_array.astype(np.uint16), bgr=False)
+        return pixels, width, height, fmt, file_quality
     if fmt == "TIFF" and array is not None and array.dtype == np.uint16:
-        return _to_rgb_uint8(array, bgr=True), width, height, fmt
+        return _to_rgb_uint8(array, bgr=True), width, height, fmt, file_quality
     if image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
-    return _to_rgb_uint8(np.asarray(image), bgr=False), width, height, fmt
+    return _to_rgb_uint8(np.asarray(image), bgr=False), width, height, fmt, file_quality
 
 
 def dicom_value_text(value: object) -> str:
@@ -358,10 +399,10 @@ def load_image_bytes(data: bytes, max_side: int | None = None) -> LoadedImage:
     if _is_dicom(data):
         pixels, width, height, info = _decode_dicom(data)
         return LoadedImage(pixels, width, height, "DICOM", digest, info)
-    pixels, width, height, fmt = _decode_raster(data, max_side)
+    pixels, width, height, fmt, file_quality = _decode_raster(data, max_side)
     if pixels.shape[1] != width and pixels.shape[0] == width:
         width, height = height, width  # EXIF rotation swapped the sides
-    return LoadedImage(pixels, width, height, fmt, digest)
+    return LoadedImage(pixels, width, height, fmt, digest, jpeg_quality=file_quality)
 
 
 def _read_file(path: Path) -> bytes:

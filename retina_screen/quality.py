@@ -114,6 +114,11 @@ class QualityMeasures:
     #: the centre of the lens blurs the macula, where the lesions that matter most lie, while
     #: the rest of the field stays sharp; clean photos read about 0.6-1.5.
     centre_detail: float = 1.0
+    #: The quality the JPEG file was saved at, from its header's luminance quantisation table
+    #: (IJG scale, 1-100; ``loading.jpeg_file_quality``); 100 for lossless formats and photos
+    #: not read from a file. It sees compression whatever the decode scale, where
+    #: ``block_edges`` cannot (a camera-size JPEG decoded at quarter scale; docs/quality.md, qg-14).
+    jpeg_quality: float = 100.0
     #: Probability from the model's fundus gate (None when no gate model is used).
     p_fundus: float | None = None
 
@@ -129,10 +134,12 @@ def _cached_mask(side: int) -> np.ndarray:
     return _fov_mask(side)
 
 
-def measure(crop: FovCrop, p_fundus: float | None = None) -> QualityMeasures:
+def measure(crop: FovCrop, p_fundus: float | None = None,
+            jpeg_quality: float | None = None) -> QualityMeasures:
     """All quality measures of a square FOV crop (any size; resized to WORKING_SIDE).
 
-    ``p_fundus`` is the fundus gate's output for this crop, when the caller has one.
+    ``p_fundus`` is the fundus gate's output for this crop, when the caller has one;
+    ``jpeg_quality`` the file's JPEG quality (``LoadedImage.jpeg_quality``), when it has one.
     """
     image = crop.image
     if image.shape[0] != WORKING_SIDE:
@@ -239,6 +246,7 @@ def measure(crop: FovCrop, p_fundus: float | None = None) -> QualityMeasures:
         field_diameter=float(2 * fov.radius),
         block_edges=block_edges,
         centre_detail=centre_detail,
+        jpeg_quality=100.0 if jpeg_quality is None else float(jpeg_quality),
     )
 
 

@@ -341,3 +341,29 @@ def test_channel_shift_reads_a_known_displacement_of_the_red_channel(data_dir: P
             red_free = image.copy()
             red_free[..., 0] = 0
             assert measure(replace(crop, image=red_free)).channel_shift == 0.0
+
+
+@pytest.mark.timeout(120)
+def test_jpeg_quality_is_read_from_the_file_header(srahim: Path) -> None:
+    """The file-quality measure (qg-14) is the quality the JPEG was saved at, read from its
+    header whatever the decode scale: a camera-size photo saved at a known quality and decoded
+    at quarter scale, as the engine decodes it, reads that quality; a lossless file has none."""
+    from retina_screen.loading import jpeg_file_quality, load_image, load_image_bytes
+    from retina_screen.preprocess import DECODE_MAX_SIDE
+
+    original = load_image(srahim / "full_resolution" / "Patient006_L.jpg",
+                          max_side=DECODE_MAX_SIDE)
+    assert original.pixels.shape[1] < original.original_width / 3  # decoded at quarter scale
+    assert 70.0 < original.jpeg_quality < 95.0, original.jpeg_quality  # the camera's own tables
+    camera_size = cv2.resize(original.pixels, (original.original_width,
+                                               original.original_height))
+    bgr = cv2.cvtColor(camera_size, cv2.COLOR_RGB2BGR)
+    for quality in (95, 75, 50, 30, 15, 10):
+        ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        assert ok
+        loaded = load_image_bytes(data.tobytes(), max_side=DECODE_MAX_SIDE)
+        assert loaded.pixels.shape[1] < original.original_width / 3
+        assert abs(loaded.jpeg_quality - quality) <= 1.0, (quality, loaded.jpeg_quality)
+    ok, data = cv2.imencode(".png", bgr[::4, ::4])
+    assert ok and load_image_bytes(data.tobytes()).jpeg_quality is None
+    assert jpeg_file_quality(cv2) is None  # anything without a quantisation table
