@@ -51,7 +51,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,23 +64,14 @@ from retina_screen.loading import LoadedImage, load_image, load_image_bytes  # n
 from retina_screen.preprocess import DECODE_MAX_SIDE  # noqa: E402
 from retina_screen.results import ImageResult, ImageStatus  # noqa: E402
 
-CAMERA_LONG_SIDE = 3872
-
 
 def camera_size_jpeg(rgb: np.ndarray, quality: int) -> LoadedImage | None:
-    """The photo enlarged to a camera's long side, saved as JPEG at ``quality`` and loaded from
-    those bytes as the engine loads a file; None for a photo decoded under
+    """The photo as a camera-size JPEG file saved at ``quality`` (``degradation``), loaded
+    from its bytes as the engine loads a file; None for a photo decoded under
     ``DECODE_MAX_SIDE`` (an export, not a camera-resolution photo)."""
-    height, width = rgb.shape[:2]
-    if max(height, width) < DECODE_MAX_SIDE:
+    if max(rgb.shape[:2]) < DECODE_MAX_SIDE:
         return None
-    scale = CAMERA_LONG_SIDE / max(height, width)
-    large = cv2.resize(rgb, (round(width * scale), round(height * scale)),
-                       interpolation=cv2.INTER_CUBIC)
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(large, cv2.COLOR_RGB2BGR),
-                            [cv2.IMWRITE_JPEG_QUALITY, quality])
-    assert ok
-    return load_image_bytes(data.tobytes(), max_side=DECODE_MAX_SIDE)
+    return load_image_bytes(d.camera_size_jpeg(rgb, quality), max_side=DECODE_MAX_SIDE)
 
 
 @dataclass(frozen=True)

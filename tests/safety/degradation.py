@@ -212,6 +212,18 @@ def downscale(rgb: np.ndarray, long_side: int) -> np.ndarray:
     return cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
 
 
+def camera_size_jpeg(rgb: np.ndarray, quality: int, long_side: int = 3872) -> bytes:
+    """The photo enlarged (bicubic) so that its long side is a camera's, as the bytes of a JPEG
+    file saved at ``quality``; a reader decodes it at reduced scale, as the engine does."""
+    h, w = rgb.shape[:2]
+    scale = long_side / max(h, w)
+    large = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_CUBIC)
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(large, cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return data.tobytes()
+
+
 CAMERA_TEXT = ("DOE^JANE  ID 00412873", "2026-11-29 10:41:07", "OD  45deg  FLASH 50")
 
 
