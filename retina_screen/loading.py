@@ -65,7 +65,8 @@ class LoadedImage:
     sha256: str
     dicom: DicomInfo | None = None
     #: The JPEG quality the file was saved at, estimated from its header
-    #: (:func:`jpeg_file_quality`); None for other formats.
+    #: (:func:`jpeg_file_quality`; for DICOM, its first frame's when that is lossy JPEG);
+    #: None for other formats.
     jpeg_quality: float | None = None
 
     @property
@@ -344,7 +345,7 @@ def read_dicom_info(path: Path | str) -> DicomInfo | None:
         return None
 
 
-def _decode_dicom(data: bytes) -> tuple[np.ndarray, int, int, DicomInfo]:
+def _decode_dicom(data: bytes) -> tuple[np.ndarray, int, int, DicomInfo, float | None]:
     import pydicom
 
     # pydicom parses lazily and raises many exception types (NotImplementedError,
@@ -386,7 +387,29 @@ def _decode_dicom(data: bytes) -> tuple[np.ndarray, int, int, DicomInfo]:
         pixels = convert_color_space(pixels, photometric, "RGB")
     if photometric == "MONOCHROME1":
         pixels = pixels.max() - pixels
-    return _to_rgb_uint8(np.asarray(pixels), bgr=False), columns, rows, info
+    pixels = _to_rgb_uint8(np.asarray(pixels), bgr=False)
+    return pixels, columns, rows, info, _dicom_jpeg_quality(dataset)
+
+
+#: DICOM transfer syntaxes whose frames are baseline or extended (lossy) JPEG streams.
+_LOSSY_JPEG_SYNTAXES = frozenset({"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"})
+
+
+def _dicom_jpeg_quality(dataset) -> float | None:  # noqa: ANN001 - a pydicom Dataset
+    """The JPEG quality of a DICOM dataset's first frame, when its pixel data is lossy JPEG
+    (as fundus cameras' DICOM exports often are); None otherwise or when it cannot be read."""
+    from pydicom.encaps import generate_frames
+
+    try:
+        if str(dataset.file_meta.TransferSyntaxUID) not in _LOSSY_JPEG_SYNTAXES:
+            return None
+        frames = int(dataset.get("NumberOfFrames", 1) or 1)
+        first = next(generate_frames(dataset.PixelData, number_of_frames=frames))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return jpeg_file_quality(Image.open(io.BytesIO(first)))
+    except Exception:  # noqa: BLE001 - a measure, not a decode: unreadable means unknown
+        return None
 
 
 def load_image_bytes(data: bytes, max_side: int | None = None) -> LoadedImage:
@@ -397,8 +420,8 @@ def load_image_bytes(data: bytes, max_side: int | None = None) -> LoadedImage:
         raise ImageLoadError(f"file is too large ({len(data) / 2**20:.0f} MB) for a photograph")
     digest = hashlib.sha256(data).hexdigest()
     if _is_dicom(data):
-        pixels, width, height, info = _decode_dicom(data)
-        return LoadedImage(pixels, width, height, "DICOM", digest, info)
+        pixels, width, height, info, file_quality = _decode_dicom(data)
+        return LoadedImage(pixels, width, height, "DICOM", digest, info, file_quality)
     pixels, width, height, fmt, file_quality = _decode_raster(data, max_side)
     if pixels.shape[1] != width and pixels.shape[0] == width:
         width, height = height, width  # EXIF rotation swapped the sides

@@ -41,10 +41,12 @@ def encode(rgb: np.ndarray, fmt: str, **options: object) -> bytes:
 
 
 def make_dicom(rgb: np.ndarray | None, *, patient_id: str = "", patient_name: str = "",
-               laterality: str = "", compressed: bool = False, frames: int = 1) -> bytes:
+               laterality: str = "", compressed: bool = False, frames: int = 1,
+               jpeg_quality: int = 92) -> bytes:
     """A DICOM Ophthalmic Photography file; ``rgb`` None gives one without pixel data.
 
-    ``compressed`` stores the image as JPEG Baseline (YBR_FULL_422), as fundus cameras do.
+    ``compressed`` stores the image as JPEG Baseline (YBR_FULL_422) at ``jpeg_quality``, as
+    fundus cameras do.
     """
     from pydicom.dataset import FileDataset, FileMetaDataset
     from pydicom.encaps import encapsulate
@@ -76,7 +78,7 @@ def make_dicom(rgb: np.ndarray | None, *, patient_id: str = "", patient_name: st
             ds.NumberOfFrames = frames
         if compressed:
             ds.PhotometricInterpretation = "YBR_FULL_422"
-            ds.PixelData = encapsulate([encode(rgb, "JPEG", quality=92)] * frames)
+            ds.PixelData = encapsulate([encode(rgb, "JPEG", quality=jpeg_quality)] * frames)
             ds["PixelData"].VR = "OB"
         else:
             ds.PhotometricInterpretation = "RGB"

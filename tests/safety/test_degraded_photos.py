@@ -23,7 +23,7 @@ import cv2
 import degradation as d
 import numpy as np
 import pytest
-from safety_helpers import real_rgb
+from safety_helpers import make_dicom, real_rgb
 
 from retina_screen.loading import LoadedImage, load_image_bytes
 from retina_screen.preprocess import DECODE_MAX_SIDE
@@ -387,3 +387,10 @@ def test_jpeg_quality_is_read_from_the_file_header(srahim: Path) -> None:
     ok, data = cv2.imencode(".png", bgr[::4, ::4])
     assert ok and load_image_bytes(data.tobytes()).jpeg_quality is None
     assert jpeg_file_quality(cv2) is None  # anything without a quantisation table
+    # A camera's DICOM export holds a JPEG stream: its quality is read from the first frame.
+    small = original.pixels[::2, ::2]
+    for quality in (90, 20):
+        dicom = load_image_bytes(make_dicom(small, compressed=True, jpeg_quality=quality))
+        assert dicom.format == "DICOM"
+        assert abs(dicom.jpeg_quality - quality) <= 1.0, (quality, dicom.jpeg_quality)
+    assert load_image_bytes(make_dicom(small)).jpeg_quality is None  # uncompressed
