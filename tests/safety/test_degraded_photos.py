@@ -284,7 +284,6 @@ def test_clean_photos_of_every_camera_pass_the_camera_fault_checks(data_dir: Pat
     import random
 
     from retina_screen.loading import load_image
-    from retina_screen.preprocess import DECODE_MAX_SIDE as decode_side
     from retina_screen.preprocess import screening_crop
     from retina_screen.quality import load_thresholds, measure
 
@@ -294,7 +293,7 @@ def test_clean_photos_of_every_camera_pass_the_camera_fault_checks(data_dir: Pat
         with open(data_dir / source / "labels.csv", newline="") as handle:
             rows = list(csv.DictReader(handle))
         random.Random(7).shuffle(rows)
-        loaded = [load_image(data_dir / source / r["file"], max_side=decode_side)
+        loaded = [load_image(data_dir / source / r["file"], max_side=DECODE_MAX_SIDE)
                   for r in rows[:count]]
         measures = [measure(screening_crop(photo.pixels), jpeg_quality=photo.jpeg_quality)
                     for photo in loaded]
