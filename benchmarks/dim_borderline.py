@@ -33,11 +33,10 @@ import degradation as d  # noqa: E402
 from fault_screening import (  # noqa: E402
     parse_arguments,
     referred_internal_photos,
-    screen,
     screener_for,
 )
 
-from retina_screen.results import ImageResult, ImageStatus  # noqa: E402
+from retina_screen.results import Eye, ImageResult, ImageStatus  # noqa: E402
 
 DARKENINGS = {
     **{f"exposure x{f}": partial(d.scale_exposure, factor=f) for f in (0.85, 0.7, 0.55, 0.45)},
@@ -61,7 +60,7 @@ def main() -> int:
     rows = []  # (headroom, P undamaged, P darkened)
     for rgb, plain in referred_internal_photos(screener, args.data):
         for darken in DARKENINGS.values():
-            result = screen(screener, darken(rgb))
+            result = screener.screen_in_memory(darken(rgb), Eye.LEFT)
             if result.status is ImageStatus.OK:
                 rows.append((headroom(result), plain.grading.p_referable,
                              result.grading.p_referable))

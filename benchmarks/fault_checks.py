@@ -57,12 +57,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "safety"))
 
 import degradation as d  # noqa: E402
-from fault_screening import argument_parser, screen, screener_for  # noqa: E402
+from fault_screening import argument_parser, screener_for  # noqa: E402
 
 from retina_screen.evaluation import evaluation_sets  # noqa: E402
 from retina_screen.loading import LoadedImage, load_image, load_image_bytes  # noqa: E402
 from retina_screen.preprocess import DECODE_MAX_SIDE  # noqa: E402
-from retina_screen.results import ImageResult, ImageStatus  # noqa: E402
+from retina_screen.results import Eye, ImageResult, ImageStatus  # noqa: E402
 
 
 def camera_size_jpeg(rgb: np.ndarray, quality: int) -> LoadedImage | None:
@@ -150,7 +150,7 @@ def main() -> int:
         for photo in photos:
             loaded = load_image(photo.path, max_side=DECODE_MAX_SIDE)
             rgb = loaded.pixels
-            result = screen(screener, rgb, loaded.jpeg_quality)
+            result = screener.screen_in_memory(loaded, Eye.LEFT)
             value, others = value_and_others(result, args.check)
             if not others:
                 continue
@@ -176,7 +176,7 @@ def main() -> int:
             damaged = spec.damage(rgb, strength, index)
             if damaged is None:
                 continue
-            result = screen(screener, damaged)
+            result = screener.screen_in_memory(damaged, Eye.LEFT)
             value, passed_others = value_and_others(result, args.check)
             values.append(value)
             others.append(passed_others and result.status is ImageStatus.OK)

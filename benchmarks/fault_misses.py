@@ -26,11 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "safety"))
 
 import degradation as d  # noqa: E402
-from fault_screening import argument_parser, screen, screener_for  # noqa: E402
+from fault_screening import argument_parser, screener_for  # noqa: E402
 
 from retina_screen.loading import load_image  # noqa: E402
 from retina_screen.preprocess import DECODE_MAX_SIDE  # noqa: E402
-from retina_screen.results import ImageStatus  # noqa: E402
+from retina_screen.results import Eye, ImageStatus  # noqa: E402
 
 FAULTS = {
     "none": lambda rgb: rgb,
@@ -147,7 +147,7 @@ def main() -> int:
     for name, fault in (PROBE_FAULTS if args.probe else FAULTS).items():
         missed, ungradable, reasons = [], 0, Counter()
         for row, rgb in zip(rows, photos, strict=True):
-            result = screen(screener, fault(rgb))
+            result = screener.screen_in_memory(fault(rgb), Eye.LEFT)
             if result.status is not ImageStatus.OK:
                 ungradable += 1
                 reasons.update(c.name for c in result.quality.checks if not c.passed)

@@ -1,17 +1,15 @@
-"""What the fault benchmarks share: a screener for a (possibly unverified) model, and
-screening a damaged photograph held in memory through the application's own pipeline."""
+"""What the fault benchmarks share: a screener for a (possibly unverified) model, and the
+referable internal photographs it refers undamaged. A damaged photograph held in memory is
+screened through the application's own pipeline with ``Screener.screen_in_memory``."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 from retina_screen.engine import Screener
 from retina_screen.inference import GradingModel
-from retina_screen.loading import LoadedImage
-from retina_screen.results import Eye, ImageResult
+from retina_screen.results import Eye
 from retina_screen.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,19 +37,6 @@ def screener_for(model: Path, borderline_rules: bool = True) -> Screener:
                     borderline_rules=borderline_rules)
 
 
-def screen(screener: Screener, photo: np.ndarray | LoadedImage,
-           jpeg_quality: float | None = None) -> ImageResult:
-    """Screen a photograph held in memory: an RGB uint8 array (``jpeg_quality``: that of the
-    file it came from, if any), or one loaded from a file's bytes."""
-    if isinstance(photo, LoadedImage):
-        loaded = photo
-    else:
-        rgb = np.ascontiguousarray(photo)
-        loaded = LoadedImage(rgb, rgb.shape[1], rgb.shape[0], "JPEG", "0" * 64,
-                             jpeg_quality=jpeg_quality)
-    return screener.screen_loaded(loaded, "photo.jpg", Eye.LEFT, keep_display=False)
-
-
 def referred_internal_photos(screener: Screener, data: Path):  # noqa: ANN201 - a generator
     """(decoded RGB, its result) for every referable internal validation photograph (APTOS,
     EyePACS raw, IDRiD; never the external checks) that ``screener`` refers undamaged; prints
@@ -68,7 +53,7 @@ def referred_internal_photos(screener: Screener, data: Path):  # noqa: ANN201 - 
             if not photo.referable:
                 continue
             rgb = load_image(photo.path, max_side=DECODE_MAX_SIDE).pixels
-            plain = screen(screener, rgb)
+            plain = screener.screen_in_memory(rgb, Eye.LEFT)
             if plain.status is ImageStatus.OK and plain.grading.referable:
                 referred += 1
                 yield rgb, plain

@@ -28,11 +28,10 @@ import degradation as d  # noqa: E402
 from fault_screening import (  # noqa: E402
     parse_arguments,
     referred_internal_photos,
-    screen,
     screener_for,
 )
 
-from retina_screen.results import ImageResult, ImageStatus  # noqa: E402
+from retina_screen.results import Eye, ImageResult, ImageStatus  # noqa: E402
 
 LONG_SIDES = (None, 768, 640, 512, 448, 384, 320, 288, 256)  # None: the photo's own size
 BINS = (200, 240, 280, 320, 400, 480, 600, np.inf)
@@ -55,7 +54,7 @@ def main() -> int:
             if long_side is not None and long_side >= max(rgb.shape[:2]):
                 continue  # not a smaller copy (the reference row has it)
             copy = rgb if long_side is None else d.downscale(rgb, long_side)
-            result = screen(screener, d.jpeg(copy, 90))
+            result = screener.screen_in_memory(d.jpeg(copy, 90), Eye.LEFT)
             if result.status is ImageStatus.OK:
                 rows.append((field_diameter(result), plain.grading.p_referable,
                              result.grading.p_referable))

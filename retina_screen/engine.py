@@ -86,6 +86,13 @@ class Screener:
                                error=f"internal error while screening ({type(exc).__name__})",
                                model=self.model_info)
 
+    def screen_in_memory(self, photo: np.ndarray | LoadedImage, eye: Eye = Eye.UNKNOWN,
+                         source: str = "photo in memory") -> ImageResult:
+        """Screen a photograph held in memory: RGB uint8 pixels (see
+        :meth:`LoadedImage.from_pixels`) or one already loaded; no display copy is kept."""
+        loaded = photo if isinstance(photo, LoadedImage) else LoadedImage.from_pixels(photo)
+        return self.screen_loaded(loaded, source, eye, keep_display=False)
+
     def screen_loaded(self, loaded: LoadedImage, source: str, eye: Eye = Eye.UNKNOWN,
                       keep_display: bool = True) -> ImageResult:
         """Quality gate, then grading if gradable, of an already decoded photograph."""

@@ -74,6 +74,15 @@ class LoadedImage:
         """Decoded width divided by the original width."""
         return self.pixels.shape[1] / self.original_width
 
+    @classmethod
+    def from_pixels(cls, pixels: np.ndarray, format: str = "JPEG",  # noqa: A002
+                    jpeg_quality: float | None = None) -> LoadedImage:
+        """A photograph already decoded into memory (RGB uint8, full size), identified by the
+        sha256 of its pixels; ``jpeg_quality``: that of the file it came from, if known."""
+        rgb = np.ascontiguousarray(pixels)
+        digest = hashlib.sha256(rgb.tobytes()).hexdigest()
+        return cls(rgb, rgb.shape[1], rgb.shape[0], format, digest, jpeg_quality=jpeg_quality)
+
 
 def is_dicom_file(path: Path) -> bool:
     """Whether ``path`` starts like a DICOM file (reads 132 bytes; False if unreadable)."""

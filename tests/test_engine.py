@@ -17,9 +17,10 @@ from retina_screen.decision import combine_patient, load_referral_table
 from retina_screen.errors import ConfigError, ImageLoadError, ModelError
 from retina_screen.fov import crop_to_fov, find_fov
 from retina_screen.inference import GradingModel
-from retina_screen.loading import load_image
+from retina_screen.loading import LoadedImage, load_image
 from retina_screen.naming import compile_pattern, parse_stem, safe_file_stem
 from retina_screen.preprocess import (
+    DECODE_MAX_SIDE,
     SCREENING_CROP_SIDE,
     PreprocessSpec,
     normalise_crop,
@@ -186,6 +187,23 @@ def test_full_resolution_photo_screens_end_to_end(screener, data_dir: Path) -> N
     copy = screener.screen_image(data_dir / "srahim_dev/images/Patient006_L.jpg", Eye.LEFT)
     assert copy.grading.referable == result.grading.referable
     assert abs(copy.grading.p_referable - result.grading.p_referable) < 0.1
+
+
+def test_photo_in_memory_screens_as_its_file_does(screener, srahim: Path) -> None:
+    """``screen_in_memory`` (the fault benchmarks and safety tests use it) gives the file's
+    verdict for the same pixels, and identifies the photo by the sha256 of its pixels."""
+    path = srahim / "images" / "Patient006_L.jpg"
+    from_file = screener.screen_image(path, Eye.LEFT)
+    loaded = load_image(path, max_side=DECODE_MAX_SIDE)
+    in_memory = screener.screen_in_memory(loaded.pixels, Eye.LEFT)
+    assert in_memory.status is from_file.status is ImageStatus.OK
+    assert abs(in_memory.grading.p_referable - from_file.grading.p_referable) < 1e-6
+    assert in_memory.display_image is None
+    twin = LoadedImage.from_pixels(loaded.pixels.copy())
+    assert in_memory.sha256 == twin.sha256 != from_file.sha256
+    changed = loaded.pixels.copy()
+    changed[0, 0, 0] ^= 1
+    assert LoadedImage.from_pixels(changed).sha256 != twin.sha256
 
 
 def test_patient_decisions_on_real_photos(screener, srahim: Path) -> None:

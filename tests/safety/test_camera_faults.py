@@ -24,18 +24,13 @@ import numpy as np
 import pytest
 
 from retina_screen.fov import find_fov
-from retina_screen.loading import LoadedImage, load_image
+from retina_screen.loading import load_image
 from retina_screen.preprocess import DECODE_MAX_SIDE
 from retina_screen.results import Eye, ImageResult, ImageStatus, Outcome, PatientInfo
 
 log = logging.getLogger(__name__)
 
 Fault = Callable[[np.ndarray], np.ndarray]
-
-
-def _screen(screener, rgb: np.ndarray, eye: Eye) -> ImageResult:  # noqa: ANN001
-    loaded = LoadedImage(np.ascontiguousarray(rgb), rgb.shape[1], rgb.shape[0], "JPEG", "0" * 64)
-    return screener.screen_loaded(loaded, "fault.jpg", eye, keep_display=False)
 
 
 class Patients:
@@ -60,7 +55,7 @@ class Patients:
         referable DR" (the outcome returned is then that eye's, enough for this suite)."""
         results = []
         for eye, rgb in self.photos[patient]:
-            result = _screen(screener, fault(rgb), eye)
+            result = screener.screen_in_memory(fault(rgb), eye)
             results.append(result)
             if early_exit and (result.status is not ImageStatus.OK or result.grading.referable):
                 return (Outcome.INSUFFICIENT if result.status is not ImageStatus.OK
@@ -232,7 +227,7 @@ def test_text_over_the_retina_is_detected_and_reported(patients: Patients,  # no
         for label, image in (("white", d.text_inside(rgb)),
                              ("white, 640 px jpeg 40", d.jpeg(d.downscale(d.text_inside(rgb),
                                                                           640), 40))):
-            result = _screen(screener, image, eye)
+            result = screener.screen_in_memory(image, eye)
             if result.status is not ImageStatus.UNGRADABLE or not any(
                     "text" in reason for reason in result.reasons):
                 missed.append((patient, label, result.status.value, result.reasons))
@@ -248,7 +243,7 @@ def test_new_checks_report_value_threshold_and_action(patients: Patients,  # noq
                 "red-free, green channel only": ("colour", "colour"),
                 "eyelash shadow 85% over 45%": ("shadow", "retake")}
     for fault, (check_name, action) in expected.items():
-        result = _screen(screener, FAULTS[fault](rgb), eye)
+        result = screener.screen_in_memory(FAULTS[fault](rgb), eye)
         assert result.status is ImageStatus.UNGRADABLE, fault
         failed = [c for c in result.quality.checks if not c.passed]
         assert any(c.name.startswith(check_name) and action in c.reason for c in failed), (

@@ -25,16 +25,9 @@ import numpy as np
 import pytest
 from safety_helpers import make_dicom, real_rgb
 
-from retina_screen.loading import LoadedImage, load_image_bytes
+from retina_screen.loading import load_image_bytes
 from retina_screen.preprocess import DECODE_MAX_SIDE
-from retina_screen.results import ImageResult, ImageStatus
-
-
-def _screen(screener, photo: np.ndarray | LoadedImage) -> ImageResult:  # noqa: ANN001
-    """Screen pixels held in memory, or a photo loaded from a (damaged) file's bytes."""
-    loaded = photo if isinstance(photo, LoadedImage) else LoadedImage(
-        np.ascontiguousarray(photo), photo.shape[1], photo.shape[0], "JPEG", "0" * 64)
-    return screener.screen_loaded(loaded, "degraded.jpg", keep_display=False)
+from retina_screen.results import ImageStatus
 
 
 def _blur(rgb: np.ndarray, percent_of_side: float) -> np.ndarray:
@@ -58,7 +51,7 @@ def test_heavily_blurred_and_very_dark_photos_are_ungradable(srahim: Path, scree
         rgb = real_rgb(srahim / row["file"])
         for label, image, reason in (("blur", _blur(rgb, 1.25), "out of focus"),
                                      ("dark", _darken(rgb, 0.15), "too dark")):
-            result = _screen(screener, image)
+            result = screener.screen_in_memory(image)
             if result.status is not ImageStatus.UNGRADABLE or not any(
                     reason in r for r in result.reasons):
                 wrong.append((row["image"], label, result.status.value, result.reasons))
@@ -74,7 +67,7 @@ def referred_eyes(srahim: Path, screener) -> list[tuple[str, np.ndarray]]:  # no
         if row["referable"] != "1":
             continue
         rgb = real_rgb(srahim / row["file"])
-        original = _screen(screener, rgb)
+        original = screener.screen_in_memory(rgb)
         if original.grading is not None and original.grading.referable:
             eyes.append((row["image"], rgb))
     return eyes
@@ -84,7 +77,7 @@ def _hidden_by(referred_eyes: list, screener, label: str, degrade) -> list:  # n
     """The referred eyes that, degraded, pass the gate and read not referable."""
     hidden = []
     for image, rgb in referred_eyes:
-        result = _screen(screener, degrade(rgb))
+        result = screener.screen_in_memory(degrade(rgb))
         if result.status is ImageStatus.OK and not result.grading.referable:
             hidden.append((image, label, round(result.grading.p_referable, 2)))
     return hidden
@@ -125,11 +118,11 @@ def test_dim_borderline_grade_is_sent_back_with_its_reason(referred_eyes: list, 
     for _, rgb in referred_eyes:
         for factor in (0.5, 0.4):
             dark = _darken(rgb, factor)
-            without = _screen(plain, dark)
+            without = plain.screen_in_memory(dark)
             if without.status is not ImageStatus.OK or not (
                     threshold - rule.margin <= without.grading.p_referable < threshold):
                 continue
-            result = _screen(screener, dark)
+            result = screener.screen_in_memory(dark)
             check = result.quality.check(rule.check)
             if check is None:  # in the band but not dim: the rule does not apply
                 continue
@@ -176,7 +169,7 @@ def test_reduced_copies_never_hide_referable_dr(referred_eyes: list, screener) -
         hidden += _hidden_by(referred_eyes, screener, f"long side {long_side}",
                              lambda rgb, side=long_side: d.jpeg(d.downscale(rgb, side), 90))
         for _, rgb in referred_eyes:
-            result = _screen(screener, d.jpeg(d.downscale(rgb, long_side), 90))
+            result = screener.screen_in_memory(d.jpeg(d.downscale(rgb, long_side), 90))
             check = result.quality.check(rule.check)
             if check is not None and not check.passed:
                 assert result.status is ImageStatus.UNGRADABLE and rule.reason in result.reasons
@@ -263,7 +256,7 @@ def test_camera_faults_never_hide_referable_dr(fault: str, referred_eyes: list, 
     refused_by_the_check = 0
     for index, (image, rgb) in enumerate(referred_eyes):
         for strength in strengths:
-            result = _screen(screener, damage(rgb, strength, index))
+            result = screener.screen_in_memory(damage(rgb, strength, index))
             if result.status is ImageStatus.OK and not result.grading.referable:
                 hidden.append((image, f"{fault} {strength}", round(result.grading.p_referable, 2)))
             check = result.quality.check(check_name)

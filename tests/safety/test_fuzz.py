@@ -207,8 +207,8 @@ def test_fuzz_screening_of_synthetic_frames(screener, shape: tuple[int, int], ki
         cv2.circle(frame, (width // 2, height // 2), min(height, width) // 2 - 1, colour, -1)
     else:
         frame[::8] = colour
-    loaded = LoadedImage(frame, width, height, "PNG", "0" * 64)
-    result = screener.screen_loaded(loaded, "synthetic.png", keep_display=False)
+    result = screener.screen_in_memory(LoadedImage.from_pixels(frame, "PNG"),
+                                       source="synthetic.png")
     assert result.status in (ImageStatus.OK, ImageStatus.UNGRADABLE)
     if kind != "noise":
         assert result.status is ImageStatus.UNGRADABLE, (kind, shape, colour)
@@ -306,6 +306,5 @@ def test_found_shifted_tiff_of_a_referable_eye_is_not_graded_no_referable(seeds,
 
 def test_found_noise_frame_is_not_a_fundus_photograph(screener) -> None:  # noqa: ANN001
     frame = np.random.default_rng(0).integers(0, 256, (359, 180, 3), np.uint8)
-    loaded = LoadedImage(frame, 180, 359, "PNG", "0" * 64)
-    result = screener.screen_loaded(loaded, "noise.png", keep_display=False)
+    result = screener.screen_in_memory(LoadedImage.from_pixels(frame, "PNG"), source="noise.png")
     assert result.status is ImageStatus.UNGRADABLE
