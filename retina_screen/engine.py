@@ -16,11 +16,13 @@ import numpy as np
 
 from .decision import ReferralTable, combine_patient, load_referral_table
 from .errors import ImageLoadError
+from .fov import FovCrop
 from .inference import GradingModel
 from .loading import LoadedImage, load_image
 from .preprocess import DECODE_MAX_SIDE, model_input, screening_crop
 from .quality import (
     WORKING_SIDE,
+    QualityMeasures,
     Thresholds,
     assess,
     borderline_check,
@@ -36,6 +38,7 @@ from .results import (
     ModelInfo,
     PatientInfo,
     PatientResult,
+    QualityReport,
 )
 from .settings import Settings, load_settings
 
@@ -93,13 +96,18 @@ class Screener:
         loaded = photo if isinstance(photo, LoadedImage) else LoadedImage.from_pixels(photo)
         return self.screen_loaded(loaded, source, eye, keep_display=False)
 
-    def screen_loaded(self, loaded: LoadedImage, source: str, eye: Eye = Eye.UNKNOWN,
-                      keep_display: bool = True) -> ImageResult:
-        """Quality gate, then grading if gradable, of an already decoded photograph."""
+    def quality_gate(self, loaded: LoadedImage) -> tuple[FovCrop, QualityMeasures, QualityReport]:
+        """The screening crop of a decoded photograph, its quality measures and the gate's
+        verdict before grading (the borderline rules, which need the grade, come after)."""
         crop = screening_crop(loaded.pixels)
         gate = self.model.manifest.gate
         measures = measure(crop, self.model.p_fundus(crop.image), loaded.jpeg_quality)
-        quality = assess(measures, self.thresholds, gate.threshold if gate else None)
+        return crop, measures, assess(measures, self.thresholds, gate.threshold if gate else None)
+
+    def screen_loaded(self, loaded: LoadedImage, source: str, eye: Eye = Eye.UNKNOWN,
+                      keep_display: bool = True) -> ImageResult:
+        """Quality gate, then grading if gradable, of an already decoded photograph."""
+        crop, measures, quality = self.quality_gate(loaded)
         display = crop.image if keep_display else None
         if display is not None and DISPLAY_SIDE != WORKING_SIDE:
             display = cv2.resize(display, (DISPLAY_SIDE, DISPLAY_SIDE),

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fov import crop_to_fov
-from ..inference import GradingModel
-from ..loading import load_image
-from ..quality import WORKING_SIDE, assess, load_thresholds, measure
+from ..engine import Screener
+from ..loading import LoadedImage, load_image
+from ..preprocess import DECODE_MAX_SIDE
+from ..settings import load_settings
 
 
 def labelled_images(data: Path) -> list[tuple[str, str, Path | np.ndarray]]:
@@ -61,12 +61,14 @@ def labelled_images(data: Path) -> list[tuple[str, str, Path | np.ndarray]]:
     return items
 
 
-def to_rgb(image: Path | np.ndarray) -> np.ndarray:
+def loaded(image: Path | np.ndarray) -> LoadedImage:
+    """A labelled photo loaded as the application loads it (a file), or an array held in
+    memory (the scikit-image photos)."""
     if isinstance(image, Path):
-        return load_image(image, max_side=WORKING_SIDE * 2).pixels
+        return load_image(image, max_side=DECODE_MAX_SIDE)
     from ..loading import _to_rgb_uint8
 
-    return _to_rgb_uint8(image, bgr=False)
+    return LoadedImage.from_pixels(_to_rgb_uint8(image, bgr=False), "PNG")
 
 
 def main() -> None:
@@ -75,15 +77,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/quality.csv"))
     parser.add_argument("--model", type=Path, default=Path("models/dr_lite0.json"))
     args = parser.parse_args()
-    thresholds = load_thresholds()
-    model = GradingModel(args.model)
-    gate_threshold = model.manifest.gate.threshold if model.manifest.gate else None
+    # The application's own gate: the same decoding, screening crop and measures.
+    screener = Screener(load_settings(overrides={"model": args.model}))
     rows = []
     for source, label, image in labelled_images(args.data):
-        rgb = to_rgb(image)
-        crop = crop_to_fov(rgb, WORKING_SIDE)
-        measures = measure(crop, model.p_fundus(crop.image))
-        report = assess(measures, thresholds, gate_threshold)
+        _, measures, report = screener.quality_gate(loaded(image))
         verdict = ("not_fundus" if not report.is_fundus
                    else "gradable" if report.gradable else "ungradable")
         rows.append({"source": source, "label": label,
