@@ -47,6 +47,7 @@ from xml.sax.saxutils import escape
 import cv2
 import numpy as np
 from PIL import Image as PILImage
+from reportlab import rl_config
 from reportlab.graphics.shapes import Circle, Drawing, Polygon, PolyLine, String
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
@@ -89,6 +90,11 @@ from .results import (
 from .settings import RESOURCE_ROOT, Settings
 
 log = logging.getLogger(__name__)
+
+# Binary PDF streams, not ASCII85 text: without reportlab's optional C accelerator its ASCII85
+# encoder is pure Python and took about a third of a report's time (a one-photo report 38 ->
+# 27 ms, README Speed); the files are also about 12% smaller. Every PDF reader supports both.
+rl_config.useA85 = 0
 
 FONT_DIR = RESOURCE_ROOT / "assets" / "fonts"
 REGULAR = "DejaVuSans"
