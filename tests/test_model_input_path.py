@@ -16,8 +16,14 @@ import pytest
 from retina_screen.evaluation import evaluation_sets, screen_set
 from retina_screen.loading import load_image
 from retina_screen.preprocess import DECODE_MAX_SIDE, PreprocessSpec, model_input, preprocess_photo
-from retina_screen.training.cache import LOSSLESS, CacheRecord, encode_photo
-from retina_screen.training.inputs import training_input
+from retina_screen.training.cache import LOSSLESS, CacheRecord, decode, encode_photo
+from retina_screen.training.inputs import (
+    DAMAGE_KINDS,
+    camera_damage,
+    distillation_pair,
+    random_geometry,
+    training_input,
+)
 
 SOURCES = ("aptos2019", "eyepacs_equalised", "eyepacs_raw", "idrid", "srahim_dev",
            "messidor2_dev")
@@ -167,3 +173,39 @@ def test_the_compact_cache_for_a_gpu_machine_stays_close_to_the_app(screener,
             # Measured: 0.03-0.04 (high resolution), 0.04-0.08 (the noisy equalised exports).
             bound = 0.05 if source in HIGH_RESOLUTION_SOURCES else 0.1
             assert difference < bound, (source, difference)
+
+
+def test_distillation_pair_is_one_geometry_clean_and_damaged(data_dir: Path) -> None:
+    """Self-distillation's two views of a photo: the clean one is the photo in a random
+    geometry through the one model-input path, the damaged one the same geometry with camera
+    faults (same vessels in the same places, different pixels), and undamaged draws give the
+    clean input twice."""
+    spec = PreprocessSpec(size=512, preprocessing_id="fov-ben-graham-v1")
+    for path in _photos(data_dir, "idrid", 2) + _photos(data_dir, "srahim_dev", 2):
+        record = CacheRecord("idrid", path.stem, path.stem, 0, "train",
+                             encode_photo(path, LOSSLESS))
+        same = distillation_pair(record, spec, np.random.default_rng(1), undamaged_share=1.0)
+        np.testing.assert_array_equal(same[0], same[1])
+        geometry = random_geometry(decode(record), np.random.default_rng(1))
+        np.testing.assert_allclose(same[0], model_input(np.ascontiguousarray(geometry), spec),
+                                   atol=1e-6)
+        for seed in range(4):
+            clean, damaged = distillation_pair(record, spec, np.random.default_rng(seed),
+                                               undamaged_share=0.0)
+            assert clean.shape == damaged.shape == (3, 512, 512)
+            assert np.abs(clean - damaged).mean() > 1e-3, (path.name, seed)
+            # The same anatomy in the same place: the green channels still correlate.
+            correlation = np.corrcoef(clean[1].ravel(), damaged[1].ravel())[0, 1]
+            assert correlation > 0.5, (path.name, seed, correlation)
+
+
+@pytest.mark.parametrize("kind", range(DAMAGE_KINDS))
+def test_every_camera_damage_changes_the_retina_only(data_dir: Path, kind: int) -> None:
+    path = _photos(data_dir, "srahim_dev", 1)[0]
+    crop = preprocess_photo(load_image(path, max_side=DECODE_MAX_SIDE).pixels,
+                            PreprocessSpec(size=512))[1].image
+    damaged = camera_damage(crop, np.random.default_rng(kind), kind)
+    assert damaged.shape == crop.shape and damaged.dtype == np.uint8
+    surround = crop.max(axis=2) <= 20
+    assert surround.any() and not damaged[surround].any()
+    assert np.abs(damaged.astype(int) - crop)[~surround].mean() > 0.2, kind

@@ -16,6 +16,12 @@ grades it. An exponential moving average of the weights is evaluated after every
 number of draws, ``--epoch-samples``) on the validation split; the best by mean per-source
 referable AUC is kept. ``--init-onnx`` starts from the weights inside an exported model (batch
 norms folded, so they stay frozen), which lets a CPU fine-tune at a new resolution.
+``--distill-from`` trains for robustness without grade labels (self-distillation): each draw
+is one photo in one random geometry, clean and with random camera faults
+(:func:`.inputs.distillation_pair`), and the loss is the KL divergence from the grade
+distribution of the network inside an exported model (the teacher) on the clean view to the
+student's on the damaged one; validation also records how far the student's P(referable) has
+moved from the teacher's on undamaged photos.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 from ..metrics import quadratic_kappa, roc_auc
 from ..preprocess import PREPROCESSING_ID, SUPPORTED_PREPROCESSING, PreprocessSpec
 from .cache import HIGH_RESOLUTION_SOURCES, CacheRecord, load_cache
-from .inputs import AUGMENTATIONS, training_input
+from .inputs import AUGMENTATIONS, distillation_pair, training_input
 from .model import GradingNet, freeze_batch_norm, load_onnx_weights
 
 log = logging.getLogger(__name__)
@@ -45,11 +51,15 @@ log = logging.getLogger(__name__)
 
 class CropDataset(Dataset):
     def __init__(self, records: list[CacheRecord], spec: PreprocessSpec, train: bool,
-                 augmentation: str = "camera", half: bool = False) -> None:
+                 augmentation: str = "camera", half: bool = False,
+                 pairs: bool = False) -> None:
+        """``pairs``: each item is a (clean, damaged) pair of one photo in one geometry
+        (:func:`distillation_pair`), stacked, for self-distillation."""
         self.records = records
         self.spec = spec
         self.train = train
         self.augmentation = augmentation
+        self.pairs = pairs
         # On a GPU the network reads bfloat16 anyway: float16 halves the batches that the
         # loader's workers pass through shared memory.
         self.half = half
@@ -68,8 +78,11 @@ class CropDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         cv2.setNumThreads(1)
         record = self.records[index]
-        image = training_input(record, self.spec, self._rng() if self.train else None,
-                               self.augmentation)
+        if self.pairs:
+            image = np.stack(distillation_pair(record, self.spec, self._rng()))
+        else:
+            image = training_input(record, self.spec, self._rng() if self.train else None,
+                                   self.augmentation)
         target = torch.tensor([record.grade, int(record.referable or record.grade >= 2)])
         tensor = torch.from_numpy(image)
         return (tensor.half() if self.half else tensor), target
@@ -79,6 +92,13 @@ def referable_loss(logits: torch.Tensor, referable: torch.Tensor) -> torch.Tenso
     probabilities = torch.softmax(logits.float(), dim=1)
     p_referable = probabilities[:, 2:].sum(dim=1).clamp(1e-6, 1 - 1e-6)
     return nn.functional.binary_cross_entropy(p_referable, referable.float())
+
+
+def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+    """KL divergence from the teacher's grade distribution to the student's."""
+    return nn.functional.kl_div(torch.log_softmax(student_logits.float(), dim=1),
+                                torch.log_softmax(teacher_logits.float(), dim=1),
+                                log_target=True, reduction="batchmean")
 
 
 def sampling_weights(records: list[CacheRecord], mix: dict[str, float]) -> np.ndarray:
@@ -197,6 +217,10 @@ def main() -> None:
                         help="keep the stem and the first N blocks fixed (faster on a CPU)")
     parser.add_argument("--ema", type=float, default=0.998,
                         help="decay of the weight average that is validated and exported")
+    parser.add_argument("--distill-from", type=Path, default=None,
+                        help="self-distillation for robustness, no grade labels: learn to give "
+                             "on a damaged photo what the network inside this exported model "
+                             "gives on the clean one (use with --init-onnx of the same file)")
     parser.add_argument("--checkpoint-dir", type=Path, default=None,
                         help="where the resumable last.pt goes (default: --out)")
     args = parser.parse_args()
@@ -223,8 +247,9 @@ def main() -> None:
     loader_args = {"num_workers": args.workers, "pin_memory": device.type == "cuda",
                    "persistent_workers": args.workers > 0}
     half_inputs = device.type == "cuda"
+    distill = args.distill_from is not None
     train_loader = DataLoader(CropDataset(train_records, spec, True, args.augmentation,
-                                          half_inputs),
+                                          half_inputs, pairs=distill),
                               batch_size=args.batch,
                               sampler=sampler, drop_last=True, **loader_args)
     val_loader = DataLoader(CropDataset(val_records, spec, False, half=half_inputs),
@@ -242,6 +267,13 @@ def main() -> None:
     if frozen_bn:
         load_onnx_weights(model, str(args.init_onnx))
         log.info("initialised from the weights inside %s (batch norm frozen)", args.init_onnx)
+    teacher = None
+    if distill:
+        teacher = GradingNet(pretrained=False)
+        load_onnx_weights(teacher, str(args.distill_from))
+        teacher = teacher.to(device).to(memory_format=torch.channels_last).eval()
+        teacher.requires_grad_(False)
+        log.info("distilling from the network inside %s (no grade labels)", args.distill_from)
     if args.freeze_blocks:
         backbone = model.backbone
         for module in [backbone._conv_stem, backbone._bn0, *backbone._blocks[:args.freeze_blocks]]:
@@ -268,6 +300,7 @@ def main() -> None:
         log.info("resumed at epoch %d", start_epoch)
 
     started = time.time()
+    teacher_val = None
     epoch = start_epoch
     while epoch < epochs:  # ``epochs`` may shrink after the first epoch (--time-budget-min)
         model.train()
@@ -282,14 +315,24 @@ def main() -> None:
             warm = min(1.0, (epoch * steps_per_epoch + step + 1) / max(1, steps_per_epoch // 4))
             for group in optimiser.param_groups:
                 group["lr"] = args.lr * warm * 0.5 * (1 + math.cos(math.pi * progress))
-            images = images.to(device, non_blocking=True).float().contiguous(
-                memory_format=torch.channels_last)
+            images = images.to(device, non_blocking=True).float()
             targets = targets.to(device, non_blocking=True)
+            if teacher is not None:
+                clean, images = (images[:, i].contiguous(memory_format=torch.channels_last)
+                                 for i in (0, 1))
+                with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16,
+                                                     enabled=device.type == "cuda"):
+                    teacher_logits = teacher(clean)
+            else:
+                images = images.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16,
                                 enabled=device.type == "cuda"):
                 logits = model(images)
-            loss = (criterion(logits.float(), targets[:, 0])
-                    + 0.5 * referable_loss(logits, targets[:, 1]))
+            if teacher is not None:
+                loss = distillation_loss(logits, teacher_logits)
+            else:
+                loss = (criterion(logits.float(), targets[:, 0])
+                        + 0.5 * referable_loss(logits, targets[:, 1]))
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -308,13 +351,24 @@ def main() -> None:
             steps_per_epoch = len(train_loader)
         probabilities = predict(ema.module, val_loader, device, flip=args.val_flip)
         report = validation_report(val_records, probabilities)
+        if teacher is not None:
+            if teacher_val is None:
+                teacher_val = predict(teacher, val_loader, device, flip=args.val_flip)
+            # How far the student has moved from the teacher on undamaged photos.
+            shift = np.abs(probabilities[:, 2:].sum(axis=1) - teacher_val[:, 2:].sum(axis=1))
+            report["teacher_p_referable_shift"] = {"mean": float(shift.mean()),
+                                                   "max": float(shift.max())}
         history.append({"epoch": epoch, "loss": total_loss / max(1, steps_per_epoch),
                         "seconds": epoch_time, "images_per_s": seen / max(epoch_time, 1e-6),
                         **report})
         log.info("epoch %d/%d loss %.3f val mean AUC %.4f %s (%.0fs, %.1f images/s)", epoch + 1,
                  epochs, total_loss / max(1, steps_per_epoch), report["mean_auc"],
                  {str(k): round(v["auc_referable"], 3) for k, v in report.items()
-                  if isinstance(v, dict)}, epoch_time, seen / max(epoch_time, 1e-6))
+                  if isinstance(v, dict) and "auc_referable" in v}, epoch_time,
+                 seen / max(epoch_time, 1e-6))
+        if "teacher_p_referable_shift" in report:
+            log.info("P(referable) moved from the teacher's on validation photos: mean %.4f, "
+                     "max %.4f", *report["teacher_p_referable_shift"].values())
         half = {k: v.half() if v.is_floating_point() else v
                 for k, v in ema.module.state_dict().items()}
         torch.save(half, args.out / f"epoch{epoch + 1:02d}_fp16.pt")

@@ -102,6 +102,27 @@ def test_training_reports_its_speed_and_resumes_from_its_checkpoint(tiny_cache: 
     assert (run / "epoch02_fp16.pt").is_file()
 
 
+def test_self_distillation_starts_as_its_teacher_and_records_how_far_it_moved(
+        tiny_cache: Path, tmp_path: Path) -> None:
+    """``--distill-from``: no grade labels, the loss is the KL divergence from the teacher on
+    the clean view to the student on the damaged view. With a learning rate of 0 the student
+    stays the teacher (its validation P(referable) moves by nothing); with one it learns
+    (a positive loss) and the history says how far it moved."""
+    teacher = str(MODELS / "dr_lite0.onnx")
+    common = ["-m", "retina_screen.training.train", "--cache", str(tiny_cache), "--init-onnx",
+              teacher, "--distill-from", teacher, "--epochs", "1", *TINY_RUN]
+    still = tmp_path / "still"
+    result = _python(*common, "--out", str(still), "--lr", "0")
+    assert "no grade labels" in result.stderr
+    shift = _history(still)[0]["teacher_p_referable_shift"]
+    assert shift["max"] < 1e-5, shift
+    moving = tmp_path / "moving"
+    _python(*common, "--out", str(moving), "--lr", "1e-3")
+    history = _history(moving)[0]
+    assert history["loss"] > 0 and np.isfinite(history["loss"])
+    assert history["teacher_p_referable_shift"]["max"] > 1e-4
+
+
 def test_gpu_script_runs_here_and_its_weights_export_with_the_threshold_rule(
         tiny_cache: Path, data_dir: Path, tmp_path: Path) -> None:
     """``gpu_run.sh`` as on a lent GPU machine (here on the CPU, with this machine's missing
