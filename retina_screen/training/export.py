@@ -241,6 +241,11 @@ def main() -> None:
                         help="grade the photo alone, not also its mirror image (half the time)")
     parser.add_argument("--max-photos", type=int, default=0,
                         help="at most N validation photos per source (smoke tests only)")
+    parser.add_argument("--calibration-from", type=Path, metavar="MANIFEST",
+                        help="new weights distilled from MANIFEST's network (train "
+                             "--distill-from): take its temperature and threshold instead of "
+                             "choosing them again; the validation figures are the new "
+                             "network's own at them, and the rule's own choice is logged")
     parser.add_argument("--keep-calibration", type=Path, metavar="MANIFEST",
                         help="re-package the model of MANIFEST (same weights, from "
                              "--weights-onnx): keep its temperature, threshold and validation "
@@ -327,6 +332,18 @@ def main() -> None:
     temperature = fit_temperature(np.concatenate(all_p), np.concatenate(all_g),
                                   np.concatenate(all_w))
     log.info("temperature %.3f", temperature)
+    extra: dict = {}
+    if args.calibration_from:
+        fitted, teacher = temperature, json.loads(args.calibration_from.read_text())
+        temperature = float(teacher["calibration"]["temperature"])
+        log.info("temperature %.4f kept from %s (fitted here: %.4f)", temperature,
+                 args.calibration_from, fitted)
+        extra["calibration_from"] = (
+            f"{teacher['name']} {teacher['version']} (sha256 {teacher['sha256'][:12]}), the "
+            "network this one was distilled from: its temperature and threshold kept (the "
+            f"temperature fitted on this network's validation photos would be {fitted:.4f}, "
+            "the rule's threshold at the kept temperature {rule:.4f}); validation figures "
+            "this network's own")
 
     # 3. Patient-level threshold on the calibrated probabilities.
     per_source, p_calibrated = {}, {}
@@ -335,6 +352,12 @@ def main() -> None:
         p_calibrated[source] = p_ref
         per_source[source] = validation_patients(source, photos, p_ref, gradable)
     threshold = choose_patient_threshold(per_source)
+    if args.calibration_from:
+        log.info("threshold %.4f kept (the rule, at the kept temperature: %.4f)",
+                 float(teacher["thresholds"]["referable"]), threshold)
+        extra["calibration_from"] = extra["calibration_from"].replace("{rule:.4f}",
+                                                                      f"{threshold:.4f}")
+        threshold = float(teacher["thresholds"]["referable"])
     validation = {}
     for source, (photos, _, gradable) in screened.items():
         referable = np.array([p.referable for p in photos])[gradable]
@@ -350,7 +373,8 @@ def main() -> None:
 
     # 4. Final export with the temperature in the graph, and its manifest.
     export_onnx(weights, args.out, args.size, bias, temperature, args.pooling)
-    manifest = write_manifest(threshold, temperature, {"validation_at_threshold": validation})
+    manifest = write_manifest(threshold, temperature,
+                              {"validation_at_threshold": validation, **extra})
     check = GradingModel(manifest_path, allow_unverified=not trust_if_shipped(args.out))
     photos, probabilities, gradable = next(iter(screened.values()))
     sample = [i for i in np.flatnonzero(gradable)[:8]]

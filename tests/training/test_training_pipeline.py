@@ -103,11 +103,13 @@ def test_training_reports_its_speed_and_resumes_from_its_checkpoint(tiny_cache: 
 
 
 def test_self_distillation_starts_as_its_teacher_and_records_how_far_it_moved(
-        tiny_cache: Path, tmp_path: Path) -> None:
+        tiny_cache: Path, data_dir: Path, tmp_path: Path) -> None:
     """``--distill-from``: no grade labels, the loss is the KL divergence from the teacher on
     the clean view to the student on the damaged view. With a learning rate of 0 the student
     stays the teacher (its validation P(referable) moves by nothing); with one it learns
-    (a positive loss) and the history says how far it moved."""
+    (a positive loss) and the history says how far it moved. ``export --calibration-from``
+    then keeps the teacher's temperature and threshold, with the student's own validation
+    figures."""
     teacher = str(MODELS / "dr_lite0.onnx")
     common = ["-m", "retina_screen.training.train", "--cache", str(tiny_cache), "--init-onnx",
               teacher, "--distill-from", teacher, "--epochs", "1", *TINY_RUN]
@@ -121,6 +123,22 @@ def test_self_distillation_starts_as_its_teacher_and_records_how_far_it_moved(
     history = _history(moving)[0]
     assert history["loss"] > 0 and np.isfinite(history["loss"])
     assert history["teacher_p_referable_shift"]["max"] > 1e-4
+
+    exported = tmp_path / "export" / "dr_lite0.onnx"
+    exported.parent.mkdir()
+    shutil.copy(MODELS / "dr_lite0.json", exported.with_suffix(".json"))  # its gate section
+    shutil.copy(MODELS / "fundus_gate.onnx", exported.parent)
+    result = _python("-m", "retina_screen.training.export", "--checkpoint",
+                     str(moving / "epoch01_fp16.pt"), "--size", str(SIZE), "--data",
+                     str(data_dir), "--out", str(exported), "--max-photos", "12",
+                     "--calibration-from", str(MODELS / "dr_lite0.json"))
+    shipped = json.loads((MODELS / "dr_lite0.json").read_text())
+    manifest = json.loads(exported.with_suffix(".json").read_text())
+    assert manifest["thresholds"] == shipped["thresholds"]
+    assert manifest["calibration"]["temperature"] == shipped["calibration"]["temperature"]
+    assert "distilled from" in manifest["calibration_from"]
+    assert manifest["validation_at_threshold"] != shipped["validation_at_threshold"]
+    assert "threshold 0.3330 kept" in result.stderr
 
 
 def test_gpu_script_runs_here_and_its_weights_export_with_the_threshold_rule(
