@@ -332,18 +332,12 @@ def main() -> None:
     temperature = fit_temperature(np.concatenate(all_p), np.concatenate(all_g),
                                   np.concatenate(all_w))
     log.info("temperature %.3f", temperature)
-    extra: dict = {}
-    if args.calibration_from:
-        fitted, teacher = temperature, json.loads(args.calibration_from.read_text())
+    fitted = temperature
+    teacher = json.loads(args.calibration_from.read_text()) if args.calibration_from else None
+    if teacher is not None:
         temperature = float(teacher["calibration"]["temperature"])
         log.info("temperature %.4f kept from %s (fitted here: %.4f)", temperature,
                  args.calibration_from, fitted)
-        extra["calibration_from"] = (
-            f"{teacher['name']} {teacher['version']} (sha256 {teacher['sha256'][:12]}), the "
-            "network this one was distilled from: its temperature and threshold kept (the "
-            f"temperature fitted on this network's validation photos would be {fitted:.4f}, "
-            "the rule's threshold at the kept temperature {rule:.4f}); validation figures "
-            "this network's own")
 
     # 3. Patient-level threshold on the calibrated probabilities.
     per_source, p_calibrated = {}, {}
@@ -352,12 +346,17 @@ def main() -> None:
         p_calibrated[source] = p_ref
         per_source[source] = validation_patients(source, photos, p_ref, gradable)
     threshold = choose_patient_threshold(per_source)
-    if args.calibration_from:
-        log.info("threshold %.4f kept (the rule, at the kept temperature: %.4f)",
-                 float(teacher["thresholds"]["referable"]), threshold)
-        extra["calibration_from"] = extra["calibration_from"].replace("{rule:.4f}",
-                                                                      f"{threshold:.4f}")
-        threshold = float(teacher["thresholds"]["referable"])
+    extra: dict = {}
+    if teacher is not None:
+        rule, threshold = threshold, float(teacher["thresholds"]["referable"])
+        log.info("threshold %.4f kept (the rule, at the kept temperature: %.4f)", threshold,
+                 rule)
+        extra["calibration_from"] = (
+            f"{teacher['name']} {teacher['version']} (sha256 {teacher['sha256'][:12]}), the "
+            "network this one was distilled from: its temperature and threshold kept (the "
+            f"temperature fitted on this network's validation photos would be {fitted:.4f}, "
+            f"the rule's threshold at the kept temperature {rule:.4f}); validation figures "
+            "this network's own")
     validation = {}
     for source, (photos, _, gradable) in screened.items():
         referable = np.array([p.referable for p in photos])[gradable]

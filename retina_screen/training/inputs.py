@@ -113,14 +113,9 @@ def camera_damage(crop: np.ndarray, rng: np.random.Generator,
                                   rng.uniform(3, 9))
         image = out.astype(np.float32)
     elif kind == 7:  # JPEG re-compression
-        ok, buffer = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY,
-                                                 int(rng.uniform(30, 90))])
-        image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED).astype(np.float32) if ok else image
+        image = _recompressed(crop, int(rng.uniform(30, 90))).astype(np.float32)
     elif kind == 8:  # a smaller photo enlarged again
-        side = crop.shape[0]
-        low = int(side * rng.uniform(0.55, 0.9))
-        image = cv2.resize(cv2.resize(image, (low, low), interpolation=cv2.INTER_AREA),
-                           (side, side), interpolation=cv2.INTER_LINEAR)
+        image = _enlarged_from(image, rng.uniform(0.55, 0.9))
     elif kind == 9:  # posterisation to 5-6 bits per channel
         step = float(256 >> int(rng.integers(5, 7)))
         image = np.floor(image / step) * step + step / 2
@@ -171,9 +166,7 @@ def camera_faults(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     side = crop.shape[0]
     out = crop
     if rng.random() < 0.25:
-        low = int(side * rng.uniform(0.35, 0.8))
-        out = cv2.resize(cv2.resize(out, (low, low), interpolation=cv2.INTER_AREA),
-                         (side, side), interpolation=cv2.INTER_LINEAR)
+        out = _enlarged_from(out, rng.uniform(0.35, 0.8))
     if rng.random() < 0.2:
         out = np.ascontiguousarray(out)
         depth = int(side * rng.uniform(0.05, 0.15))
@@ -187,8 +180,20 @@ def camera_faults(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         else:
             out[:, -depth:] = 0
     if rng.random() < 0.3:
-        quality = int(rng.uniform(35, 90))
-        ok, buffer = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if ok:
-            out = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+        out = _recompressed(out, int(rng.uniform(35, 90)))
     return out
+
+
+def _enlarged_from(image: np.ndarray, fraction: float) -> np.ndarray:
+    """``image`` (square) shrunk to ``fraction`` of its side, then enlarged back."""
+    side = image.shape[0]
+    low = int(side * fraction)
+    return cv2.resize(cv2.resize(image, (low, low), interpolation=cv2.INTER_AREA),
+                      (side, side), interpolation=cv2.INTER_LINEAR)
+
+
+def _recompressed(image: np.ndarray, quality: int) -> np.ndarray:
+    """A uint8 image saved as JPEG at ``quality`` and decoded again (unchanged if it cannot
+    be encoded)."""
+    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if ok else image
