@@ -92,8 +92,9 @@ from .settings import RESOURCE_ROOT, Settings
 log = logging.getLogger(__name__)
 
 # Binary PDF streams, not ASCII85 text: without reportlab's optional C accelerator its ASCII85
-# encoder is pure Python and took about a third of a report's time (a one-photo report 38 ->
-# 27 ms, README Speed); the files are also about 12% smaller. Every PDF reader supports both.
+# encoder is pure Python and took a quarter to a third of a report's time (one photo 38 -> 27
+# ms, four photos 50 -> 38 ms; README Speed); the files are also about 12% smaller. Every PDF
+# reader supports both.
 rl_config.useA85 = 0
 
 FONT_DIR = RESOURCE_ROOT / "assets" / "fonts"
