@@ -19,6 +19,9 @@ new 5-grade linear head on the training photos' pooled features:
    --checkpoint ... --pooling ... --no-prior-correction`` turns into a model; the validation
    split's AUCs on the cached crops (every photo, no quality gate) are printed.
 
+``--fit-sources`` fits the head on some sources' training photos only (the 2.8 trial: IDRiD,
+the specialist-graded one); the validation AUCs are still every source's.
+
 Usage::
 
     python -m retina_screen.training.head --weights-onnx runs/dr_lite0_v2.0.0.onnx \\
@@ -134,6 +137,10 @@ def main() -> None:
     parser.add_argument("--pooling", choices=GradingNet.POOLINGS, default="max")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0: all)")
+    parser.add_argument("--fit-sources", default=",".join(HEAD_SOURCES),
+                        help="comma-separated sources whose training split the head is fitted "
+                             f"on (default: {','.join(HEAD_SOURCES)}); validation is always "
+                             "every head source's validation split")
     parser.add_argument("--limit", type=int, default=0,
                         help="at most N photos per source and split (smoke tests only)")
     args = parser.parse_args()
@@ -144,19 +151,26 @@ def main() -> None:
     load_onnx_weights(net, str(args.weights_onnx))
     net.eval()
     spec = PreprocessSpec(size=args.size, preprocessing_id=args.preprocessing)
+    fit_sources = tuple(s for s in args.fit_sources.split(",") if s)
+    unknown = set(fit_sources) - set(HEAD_SOURCES)
+    if not fit_sources or unknown:
+        parser.error(f"--fit-sources must name some of {', '.join(HEAD_SOURCES)}")
     _, records = load_cache(args.cache)
-    records = [r for r in records if r.source in HEAD_SOURCES]
+    records = [r for r in records if r.source in HEAD_SOURCES
+               and (r.split == "val" or r.source in fit_sources)]
     if args.limit:
         records = [r for source in HEAD_SOURCES for split in ("train", "val")
                    for r in [r for r in records if (r.source, r.split) == (source, split)]
                    [:args.limit]]
     features_path = args.out / "pooled_features.npz"
-    if features_path.is_file():  # resumable: the slow part is done once, for every pooling
-        features = np.load(features_path)["features"]
+    keys = np.array([f"{r.source}/{r.image}" for r in records])
+    stored = np.load(features_path) if features_path.is_file() else None
+    if stored is not None and np.array_equal(stored["keys"], keys):
+        features = stored["features"]  # resumable: the slow part is done once per photo set
     else:
         with torch.no_grad():
             features = pooled_features(net, records, spec, args.out, args.threads)
-        np.savez(features_path, features=features)
+        np.savez(features_path, features=features, keys=keys)
     column = GradingNet.POOLINGS.index(args.pooling)
     features = features[:, column * FEATURES:(column + 1) * FEATURES]
     train = np.array([r.split == "train" for r in records])
@@ -179,7 +193,7 @@ def main() -> None:
                                 for s in HEAD_SOURCES}
     report["validation_mean_auc"] = float(np.mean(list(report["validation_auc"].values())))
     report.update({"pooling": args.pooling, "size": args.size, "weights": str(args.weights_onnx),
-                   "train_photos": int(train.sum())})
+                   "fit_sources": list(fit_sources), "train_photos": int(train.sum())})
     (args.out / "head.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 

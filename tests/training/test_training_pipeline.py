@@ -214,3 +214,51 @@ def test_keep_calibration_repackages_the_shipped_model_exactly(data_dir: Path,
     for photo in photos:
         x = preprocess_photo(load_image(photo, max_side=DECODE_MAX_SIDE).pixels, old.spec)[0]
         assert np.abs(new.predict(x[None])[0] - old.predict(x[None])[0]).max() < 1e-4
+
+
+def test_head_refit_on_one_source_fits_its_training_photos_only(data_dir: Path,
+                                                                 tmp_path: Path) -> None:
+    """``training.head --fit-sources idrid``: the new head is fitted on IDRiD's training
+    photographs alone (four real photos of each grade), while the validation AUCs are still
+    reported for every head source; its pooled features are kept with the photos they belong
+    to, so a rerun on the same photos reuses them and an unknown source is refused."""
+    from dataclasses import replace
+
+    from retina_screen.labels import read_labels
+    from retina_screen.training.cache import encode_photo, label_records, write_cache
+    from retina_screen.training.head import HEAD_SOURCES
+
+    labelled = label_records(data_dir)
+    fit = [r for grade in range(5) for r in [r for r in labelled if r.source == "idrid"
+                                             and r.split == "train" and r.grade == grade][:4]]
+    validation = [next(r for r in labelled if r.source == source and r.split == "val"
+                       and r.referable == referable)
+                  for source in HEAD_SOURCES for referable in (True, False)]
+    others_training = [next(r for r in labelled if r.source == source and r.split == "train")
+                       for source in HEAD_SOURCES if source != "idrid"]
+    files = {(source, row["image"]): row["file"] for source in HEAD_SOURCES
+             for row in read_labels(data_dir, source)}
+    cache = tmp_path / "cache.pkl"
+    write_cache([replace(r, webp=encode_photo(data_dir / r.source / files[(r.source, r.image)]))
+                 for r in fit + validation + others_training], cache)
+    out = tmp_path / "head"
+    command = ["-m", "retina_screen.training.head", "--weights-onnx",
+               str(MODELS / "dr_lite0.onnx"), "--cache", str(cache), "--size", str(SIZE),
+               "--pooling", "mean", "--fit-sources", "idrid", "--out", str(out)]
+    _python(*command)
+    report = json.loads((out / "head.json").read_text())
+    assert report["fit_sources"] == ["idrid"] and report["train_photos"] == len(fit) == 20
+    assert set(report["validation_auc"]) == set(HEAD_SOURCES)
+    assert all(np.isfinite(v) for v in report["validation_auc"].values())
+    import torch
+
+    state = torch.load(out / "weights.pt", weights_only=True)
+    assert tuple(state["head.weight"].shape) == (5, 1280)
+    stored = np.load(out / "pooled_features.npz")
+    assert len(stored["keys"]) == len(fit) + len(validation)  # other sources' training: none
+    written = (out / "pooled_features.npz").stat().st_mtime_ns
+    _python(*command)
+    assert (out / "pooled_features.npz").stat().st_mtime_ns == written
+    refused = subprocess.run([sys.executable, *command[:-4], "--fit-sources", "messidor2_dev",
+                              "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert refused.returncode == 2 and "--fit-sources must name" in refused.stderr
