@@ -1,9 +1,9 @@
 """The evidence for the thresholds of the quality gate's fault checks (motion blur, noise,
 channel registration, double image, posterisation, interlaced rows, resolution, compression,
-smudge, file quality).
+smudge, file quality, earlier compression).
 
 Usage: python benchmarks/fault_checks.py --check motion|noise|registration|double_image|
-       posterisation|interlace|resolution|compression|smudge|file_quality
+       posterisation|interlace|resolution|compression|smudge|file_quality|earlier_compression
        [--data ../shared/data] [--model models/dr_lite0.json]
 
 Internal validation photographs only (APTOS, EyePACS raw, IDRiD; never ``srahim_dev`` or
@@ -39,6 +39,9 @@ that read not referable. docs/quality.md's qg-5, qg-6 and qg-7 tables come from 
   camera-resolution sources) enlarged to a 3872 px long side, saved as JPEG at quality 40, 30,
   20, 15 and 10, and loaded from those bytes as the engine loads a file (quarter-scale
   decode; ``camera_size_jpeg``). The clean photos' values come from their own files' headers.
+- ``earlier_compression`` (``earlier_jpeg_quality``, kind min): as ``file_quality``, then the
+  file decoded and saved again at quality 95, same size (``degradation.resaved_jpeg``), and
+  loaded from those bytes as the engine loads a file.
 - ``resolution`` (``field_diameter``, kind min): the photo downscaled so that its long side is
   384, 320, 256 or 192 px (``degradation.downscale``; larger photos only), then JPEG 90.
 """
@@ -65,13 +68,18 @@ from retina_screen.preprocess import DECODE_MAX_SIDE  # noqa: E402
 from retina_screen.results import Eye, ImageResult, ImageStatus  # noqa: E402
 
 
-def camera_size_jpeg(rgb: np.ndarray, quality: int) -> LoadedImage | None:
-    """The photo as a camera-size JPEG file saved at ``quality`` (``degradation``), loaded
-    from its bytes as the engine loads a file; None for a photo decoded under
-    ``DECODE_MAX_SIDE`` (an export, not a camera-resolution photo)."""
+def camera_size_jpeg(rgb: np.ndarray, quality: int,
+                     resaved_at: int | None = None) -> LoadedImage | None:
+    """The photo as a camera-size JPEG file saved at ``quality`` (``degradation``), and then
+    saved again at ``resaved_at`` if given, loaded from its bytes as the engine loads a file;
+    None for a photo decoded under ``DECODE_MAX_SIDE`` (an export, not a camera-resolution
+    photo)."""
     if max(rgb.shape[:2]) < DECODE_MAX_SIDE:
         return None
-    return load_image_bytes(d.camera_size_jpeg(rgb, quality), max_side=DECODE_MAX_SIDE)
+    data = d.camera_size_jpeg(rgb, quality)
+    if resaved_at is not None:
+        data = d.resaved_jpeg(data, resaved_at)
+    return load_image_bytes(data, max_side=DECODE_MAX_SIDE)
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,9 @@ CHECKS = {
     "file_quality": FaultCheck("min", (20.0, 25.0, 30.0, 35.0, 40.0),
                                (40, 30, 20, 15, 10),
                                lambda rgb, s, i: camera_size_jpeg(rgb, int(s))),
+    "earlier_compression": FaultCheck("min", (20.0, 25.0, 30.0, 35.0, 40.0),
+                                      (40, 30, 20, 15, 10),
+                                      lambda rgb, s, i: camera_size_jpeg(rgb, int(s), 95)),
     "resolution": FaultCheck("min", (160.0, 180.0, 200.0, 220.0, 240.0),
                              (384, 320, 256, 192),
                              lambda rgb, s, i: d.jpeg(d.downscale(rgb, int(s)), 90)),

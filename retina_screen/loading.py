@@ -19,6 +19,7 @@ import struct
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -68,6 +69,10 @@ class LoadedImage:
     #: (:func:`jpeg_file_quality`; for DICOM, its first frame's when that is lossy JPEG);
     #: None for other formats.
     jpeg_quality: float | None = None
+    #: The quality of an earlier, harder JPEG compression that the file's block means still
+    #: show (:func:`earlier_jpeg_quality`): 100.0 where they show none; None where not
+    #: measured (formats other than JPEG, DICOM, photos not read from a file).
+    earlier_jpeg_quality: float | None = None
 
     @property
     def scale(self) -> float:
@@ -129,6 +134,77 @@ def jpeg_file_quality(header: Image.Image) -> float | None:
     if table is None or len(table) != 64:
         return None
     return jpeg_quality_from_table(list(table))
+
+
+#: DC quantisation steps tried for an earlier compression (lattice periods of 2.1-32 grey
+#: levels): 17 is about IJG quality 47, 255 below quality 4.
+_EARLIER_DC_STEPS = np.arange(17, 256)
+#: Block means are multiples of 1/8 grey level (a DC coefficient / 8): histogram bins of that.
+_EIGHTH_BINS = 256 * 8
+#: Least concentration on a lattice taken as an earlier compression (docs/quality.md, qg-15).
+EARLIER_LATTICE_MIN = 0.6
+_EARLIER_MIN_BLOCKS = 1000
+
+
+@lru_cache(maxsize=1)
+def _earlier_lattices() -> np.ndarray:
+    """(steps, bins): each histogram bin's phase on each step's lattice (levels - 128 over the
+    period, the step / 8), built once, on the first JPEG."""
+    levels = np.arange(_EIGHTH_BINS) / 8.0 - 128.0
+    periods = _EARLIER_DC_STEPS[:, None] / 8.0
+    return np.exp(2j * np.pi * levels[None, :] / periods).astype(np.complex64)
+
+
+def block_luminance(rgb: np.ndarray, block: int) -> np.ndarray:
+    """Mean JFIF luminance of each ``block`` x ``block`` pixel square from the top-left corner
+    (a JPEG decoded at 1 / reduction of its size: ``block`` = 8 / reduction, so each square is
+    one 8 x 8 block of the file, and its mean luminance that block's DC coefficient / 8 + 128,
+    up to rounding)."""
+    rows, columns = rgb.shape[0] // block, rgb.shape[1] // block
+    luminance = rgb[:rows * block, :columns * block].astype(np.float32) @ np.array(
+        [0.299, 0.587, 0.114], np.float32)
+    if block == 1:
+        return luminance
+    return cv2.resize(luminance, (columns, rows), interpolation=cv2.INTER_AREA)
+
+
+def earlier_jpeg_quality(block_means: np.ndarray, dc_step: int) -> float:
+    """The quality of an earlier, harder JPEG compression that a file's block means still
+    show, or 100.0 where they show none (docs/quality.md, qg-15).
+
+    ``block_means``: :func:`block_luminance` of the decoded file; ``dc_step``: the file's own
+    luminance DC quantisation step. Every save quantises the block means to multiples of its
+    DC step / 8, and a later, finer save leaves them clustered on the earlier lattice: the
+    largest concentration of the lit blocks' histogram on a lattice of a coarser step (at least
+    twice the file's own; periods over half the interquartile range are not tried, where a
+    narrow histogram would look periodic), if at least ``EARLIER_LATTICE_MIN``, gives the step,
+    and the step the highest IJG quality with that DC step."""
+    means = block_means[(block_means > 20.5) & (block_means < 244.5)]
+    if means.size < _EARLIER_MIN_BLOCKS:
+        return 100.0
+    bins = np.clip(np.rint(means * 8).astype(np.int64), 0, _EIGHTH_BINS - 1)
+    counts = np.bincount(bins, minlength=_EIGHTH_BINS).astype(np.float32)
+    low, high = np.percentile(means, (25, 75))
+    steps = _EARLIER_DC_STEPS
+    tried = (steps >= 2 * dc_step) & (steps / 8.0 <= (high - low) / 2)
+    if not tried.any():
+        return 100.0
+    concentration = np.where(tried, np.abs(_earlier_lattices() @ counts) / means.size, 0.0)
+    best = int(np.argmax(concentration))
+    if concentration[best] < EARLIER_LATTICE_MIN:
+        return 100.0
+    step = int(steps[best])
+    # IJG: step = floor((16 S + 50) / 100) with S = 5000 / quality below 50: the least S.
+    return float(min(80000.0 / (100.0 * step - 50.0), 100.0))
+
+
+def _jpeg_earlier_quality(header: Image.Image, rgb: np.ndarray, reduction: int) -> float | None:
+    """:func:`earlier_jpeg_quality` of a JPEG file decoded at 1 / ``reduction`` of its size
+    (its opened header, its pixels); None where its header has no luminance table."""
+    table = (getattr(header, "quantization", None) or {}).get(0)
+    if table is None or len(table) != 64:
+        return None
+    return earlier_jpeg_quality(block_luminance(rgb, 8 // reduction), int(table[0]))
 
 
 def _check_dimensions(width: int, height: int) -> None:
@@ -239,7 +315,8 @@ def _reduced_flag(width: int, height: int, max_side: int | None) -> tuple[int, i
 
 
 def _decode_raster(data: bytes, max_side: int | None
-                   ) -> tuple[np.ndarray, int, int, str, float | None]:
+                   ) -> tuple[np.ndarray, int, int, str, tuple[float | None, float | None]]:
+    """(pixels, width, height, format, (the file's JPEG quality, an earlier one))."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -266,18 +343,21 @@ def _decode_raster(data: bytes, max_side: int | None
     if fmt == "PNG" and not _png_is_complete(data):
         raise ImageLoadError("PNG file is damaged or truncated")
 
-    file_quality = jpeg_file_quality(header) if fmt == "JPEG" else None
     buffer = np.frombuffer(data, np.uint8)
+    file_quality = jpeg_file_quality(header) if fmt == "JPEG" else None
+    compression = (file_quality, None)
     array: np.ndarray | None = None
     if fmt == "JPEG" and header.mode in ("L", "RGB", "YCbCr"):
-        flag, _ = _reduced_flag(width, height, max_side)
+        flag, reduction = _reduced_flag(width, height, max_side)
         array = cv2.imdecode(buffer, flag)
         if array is not None:
-            return _to_rgb_uint8(array, bgr=True), width, height, fmt, file_quality
+            rgb = _to_rgb_uint8(array, bgr=True)
+            return rgb, width, height, fmt, (file_quality,
+                                             _jpeg_earlier_quality(header, rgb, reduction))
     if fmt in ("PNG", "TIFF", "BMP"):
         array = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
         if array is not None and fmt != "TIFF":
-            return _to_rgb_uint8(array, bgr=True), width, height, fmt, file_quality
+            return _to_rgb_uint8(array, bgr=True), width, height, fmt, compression
     # Pillow handles what OpenCV does not (CMYK JPEG, unusual TIFF layouts) and applies EXIF.
     try:
         with warnings.catch_warnings():
@@ -292,12 +372,12 @@ def _decode_raster(data: bytes, max_side: int | None
         if image.mode == "I":
             pil_array = np.clip(pil_array, 0, 65535).astype(np.uint16)
         pixels = _to_rgb_uint8(pil_array.astype(np.uint16), bgr=False)
-        return pixels, width, height, fmt, file_quality
+        return pixels, width, height, fmt, compression
     if fmt == "TIFF" and array is not None and array.dtype == np.uint16:
-        return _to_rgb_uint8(array, bgr=True), width, height, fmt, file_quality
+        return _to_rgb_uint8(array, bgr=True), width, height, fmt, compression
     if image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
-    return _to_rgb_uint8(np.asarray(image), bgr=False), width, height, fmt, file_quality
+    return _to_rgb_uint8(np.asarray(image), bgr=False), width, height, fmt, compression
 
 
 def dicom_value_text(value: object) -> str:
@@ -431,10 +511,11 @@ def load_image_bytes(data: bytes, max_side: int | None = None) -> LoadedImage:
     if _is_dicom(data):
         pixels, width, height, info, file_quality = _decode_dicom(data)
         return LoadedImage(pixels, width, height, "DICOM", digest, info, file_quality)
-    pixels, width, height, fmt, file_quality = _decode_raster(data, max_side)
+    pixels, width, height, fmt, (file_quality, earlier) = _decode_raster(data, max_side)
     if pixels.shape[1] != width and pixels.shape[0] == width:
         width, height = height, width  # EXIF rotation swapped the sides
-    return LoadedImage(pixels, width, height, fmt, digest, jpeg_quality=file_quality)
+    return LoadedImage(pixels, width, height, fmt, digest, jpeg_quality=file_quality,
+                       earlier_jpeg_quality=earlier)
 
 
 def _read_file(path: Path) -> bytes:

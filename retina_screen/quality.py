@@ -119,6 +119,12 @@ class QualityMeasures:
     #: not read from a file. It sees compression whatever the decode scale, where
     #: ``block_edges`` cannot (a camera-size JPEG decoded at quarter scale; docs/quality.md, qg-14).
     jpeg_quality: float = 100.0
+    #: The quality of an earlier, harder JPEG compression that the file's block means still show
+    #: after a later save at a higher quality (``loading.earlier_jpeg_quality``): 100 where they
+    #: show none, and for other formats and photos not read from a file. It sees a photo that
+    #: was compressed hard and then saved again, where ``jpeg_quality`` reads the last save only
+    #: (docs/quality.md, qg-15).
+    earlier_jpeg_quality: float = 100.0
     #: Probability from the model's fundus gate (None when no gate model is used).
     p_fundus: float | None = None
 
@@ -135,11 +141,13 @@ def _cached_mask(side: int) -> np.ndarray:
 
 
 def measure(crop: FovCrop, p_fundus: float | None = None,
-            jpeg_quality: float | None = None) -> QualityMeasures:
+            jpeg_quality: float | None = None,
+            earlier_jpeg_quality: float | None = None) -> QualityMeasures:
     """All quality measures of a square FOV crop (any size; resized to WORKING_SIDE).
 
     ``p_fundus`` is the fundus gate's output for this crop, when the caller has one;
-    ``jpeg_quality`` the file's JPEG quality (``LoadedImage.jpeg_quality``), when it has one.
+    ``jpeg_quality`` and ``earlier_jpeg_quality`` what the file says of its compression
+    (``LoadedImage``), when it was read from one.
     """
     image = crop.image
     if image.shape[0] != WORKING_SIDE:
@@ -247,6 +255,8 @@ def measure(crop: FovCrop, p_fundus: float | None = None,
         block_edges=block_edges,
         centre_detail=centre_detail,
         jpeg_quality=100.0 if jpeg_quality is None else float(jpeg_quality),
+        earlier_jpeg_quality=(100.0 if earlier_jpeg_quality is None
+                              else float(earlier_jpeg_quality)),
     )
 
 

@@ -224,6 +224,15 @@ def camera_size_jpeg(rgb: np.ndarray, quality: int, long_side: int = 3872) -> by
     return data.tobytes()
 
 
+def resaved_jpeg(data: bytes, quality: int) -> bytes:
+    """A JPEG file decoded in full and saved again, at the same size, at ``quality`` (as
+    software that opens and re-saves a photo does: the 8 x 8 block grid is kept)."""
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    ok, again = cv2.imencode(".jpg", decoded, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return again.tobytes()
+
+
 CAMERA_TEXT = ("DOE^JANE  ID 00412873", "2026-11-29 10:41:07", "OD  45deg  FLASH 50")
 
 

@@ -9,9 +9,10 @@ dim-borderline rule (qg-4) instead of reading "no referable DR". Motion blur and
 are refused by qg-5's sharpness-balance and noise checks, colour channels out of register by
 qg-6's registration check, double images by qg-7's, posterisation by qg-8's, interlaced rows
 by qg-9's, thumbnails by qg-10's, heavy JPEG compression by qg-12's, a smudge over the lens
-by qg-13's, a camera-size file saved at very low JPEG quality by qg-14's; all ten leave real
-photos of every camera alone. A reduced copy whose grade
-lands just below the threshold is sent back by the small-borderline rule (qg-11).
+by qg-13's, a camera-size file saved at very low JPEG quality by qg-14's, and such a file
+saved again at high quality by qg-15's; all eleven leave real photos of every camera alone.
+A reduced copy whose grade lands just below the threshold is sent back by the
+small-borderline rule (qg-11).
 """
 
 from __future__ import annotations
@@ -243,6 +244,14 @@ FAULT_CHECKS = {
     "low-quality camera file": ("file_quality", (15, 10),
                                 lambda rgb, s, i: load_image_bytes(
                                     d.camera_size_jpeg(rgb, int(s)), max_side=DECODE_MAX_SIDE)),
+    # The same file saved again at quality 95 (as software that opens and re-saves a photo
+    # does): its header then reads 95, but its block means still show the earlier compression
+    # (docs/quality.md, qg-15).
+    "low-quality camera file saved again": ("earlier_compression", (15, 10),
+                                            lambda rgb, s, i: load_image_bytes(
+                                                d.resaved_jpeg(d.camera_size_jpeg(rgb, int(s)),
+                                                               95),
+                                                max_side=DECODE_MAX_SIDE)),
 }
 
 
@@ -270,10 +279,11 @@ def test_camera_faults_never_hide_referable_dr(fault: str, referred_eyes: list, 
 @pytest.mark.timeout(240)
 def test_clean_photos_of_every_camera_pass_the_camera_fault_checks(data_dir: Path) -> None:
     """Real photos are neither smeared, grainy, out of register, doubled, posterised,
-    interlaced, thumbnails, heavily compressed, smudged nor saved at a very low JPEG quality:
-    the qg-5 to qg-14 fault checks leave them alone, whatever the camera, on both external sets
-    and an internal one (srahim_dev's camera has a red-green offset of its own, about a quarter
-    of a pixel). Photos are loaded as the engine loads them (the file's JPEG quality too)."""
+    interlaced, thumbnails, heavily compressed, smudged nor saved at a very low JPEG quality
+    (now or before): the qg-5 to qg-15 fault checks leave them alone, whatever the camera, on
+    both external sets and an internal one (srahim_dev's camera has a red-green offset of its
+    own, about a quarter of a pixel). Photos are loaded as the engine loads them (what the
+    file says of its compression too)."""
     import random
 
     from retina_screen.loading import load_image
@@ -288,7 +298,8 @@ def test_clean_photos_of_every_camera_pass_the_camera_fault_checks(data_dir: Pat
         random.Random(7).shuffle(rows)
         loaded = [load_image(data_dir / source / r["file"], max_side=DECODE_MAX_SIDE)
                   for r in rows[:count]]
-        measures = [measure(screening_crop(photo.pixels), jpeg_quality=photo.jpeg_quality)
+        measures = [measure(screening_crop(photo.pixels), jpeg_quality=photo.jpeg_quality,
+                            earlier_jpeg_quality=photo.earlier_jpeg_quality)
                     for photo in loaded]
         balance = [m.sharpness_balance for m in measures]
         noise = [m.noise for m in measures]
@@ -307,7 +318,9 @@ def test_clean_photos_of_every_camera_pass_the_camera_fault_checks(data_dir: Pat
                            sum(m.field_diameter < rules["resolution"] for m in measures),
                            sum(v > rules["compression"] for v in blocks),
                            sum(v < rules["smudge"] for v in centre),
-                           sum(m.jpeg_quality < rules["file_quality"] for m in measures))
+                           sum(m.jpeg_quality < rules["file_quality"] for m in measures),
+                           sum(m.earlier_jpeg_quality < rules["earlier_compression"]
+                               for m in measures))
         assert 0.85 < float(np.median(balance)) < 1.0, (source, np.median(balance))
         assert 0.0 < float(np.median(noise)) < 0.7, (source, np.median(noise))
         assert 0.0 < float(np.median(shift)) < 0.35, (source, np.median(shift))
@@ -317,6 +330,7 @@ def test_clean_photos_of_every_camera_pass_the_camera_fault_checks(data_dir: Pat
         assert 0.9 < float(np.median(blocks)) < 2.0, (source, np.median(blocks))
         assert 0.7 < float(np.median(centre)) < 1.3, (source, np.median(centre))
         assert 70 < float(np.median([m.jpeg_quality for m in measures])) < 100, source
+        assert all(photo.earlier_jpeg_quality == 100.0 for photo in loaded), source
     # Loaded as the engine loads them, one photo of the 180 is refused: srahim_dev's
     # Patient058_L, whose camera's own red-green offset reads 0.53 px through the engine's
     # decoder (0.48 through Pillow's) and which the gate also sends back as dim
@@ -386,3 +400,32 @@ def test_jpeg_quality_is_read_from_the_file_header(srahim: Path) -> None:
         assert dicom.format == "DICOM"
         assert abs(dicom.jpeg_quality - quality) <= 1.0, (quality, dicom.jpeg_quality)
     assert load_image_bytes(make_dicom(small)).jpeg_quality is None  # uncompressed
+
+
+@pytest.mark.timeout(120)
+def test_an_earlier_hard_compression_is_read_through_a_later_save(srahim: Path) -> None:
+    """The earlier-compression measure (qg-15): a camera-size photo saved at a low quality and
+    then again at 90 or 95 reads the first quality (within the step of its DC table) through
+    the engine's quarter-scale decode, while its header reads the last; the camera's own file,
+    a copy saved once, or saved twice at high qualities, reads 100 (nothing earlier); formats
+    other than JPEG are not measured."""
+    from retina_screen.loading import load_image
+
+    original = load_image(srahim / "full_resolution" / "Patient006_L.jpg",
+                          max_side=DECODE_MAX_SIDE)
+    assert original.earlier_jpeg_quality == 100.0
+    camera_size = cv2.resize(original.pixels, (original.original_width,
+                                               original.original_height))
+    for first in (40, 30, 20, 15, 10):
+        data = d.camera_size_jpeg(camera_size, first)
+        assert load_image_bytes(data, max_side=DECODE_MAX_SIDE).earlier_jpeg_quality == 100.0
+        for last in (95, 90):
+            loaded = load_image_bytes(d.resaved_jpeg(data, last), max_side=DECODE_MAX_SIDE)
+            assert loaded.pixels.shape[1] < original.original_width / 3
+            assert abs(loaded.jpeg_quality - last) <= 1.0
+            assert first - 0.5 <= loaded.earlier_jpeg_quality <= first * 1.05 + 0.5, (
+                first, last, loaded.earlier_jpeg_quality)
+    twice_high = d.resaved_jpeg(d.camera_size_jpeg(camera_size, 85), 95)
+    assert load_image_bytes(twice_high, max_side=DECODE_MAX_SIDE).earlier_jpeg_quality == 100.0
+    ok, png = cv2.imencode(".png", camera_size[::4, ::4])
+    assert ok and load_image_bytes(png.tobytes()).earlier_jpeg_quality is None
