@@ -70,8 +70,9 @@ class LoadedImage:
     #: None for other formats.
     jpeg_quality: float | None = None
     #: The quality of an earlier, harder JPEG compression that the file's block means still
-    #: show (:func:`earlier_jpeg_quality`): 100.0 where they show none; None where not
-    #: measured (formats other than JPEG, DICOM, photos not read from a file).
+    #: show (:func:`earlier_jpeg_quality`; for DICOM, in its first frame when that is lossy
+    #: JPEG): 100.0 where they show none; None where not measured (other formats, photos not
+    #: read from a file).
     earlier_jpeg_quality: float | None = None
 
     @property
@@ -434,7 +435,10 @@ def read_dicom_info(path: Path | str) -> DicomInfo | None:
         return None
 
 
-def _decode_dicom(data: bytes) -> tuple[np.ndarray, int, int, DicomInfo, float | None]:
+def _decode_dicom(data: bytes
+                  ) -> tuple[np.ndarray, int, int, DicomInfo, tuple[float | None, float | None]]:
+    """(RGB pixels, width, height, the DICOM header's details, (the first frame's JPEG quality,
+    an earlier one), both None unless its pixel data is lossy JPEG)."""
     import pydicom
 
     # pydicom parses lazily and raises many exception types (NotImplementedError,
@@ -477,16 +481,21 @@ def _decode_dicom(data: bytes) -> tuple[np.ndarray, int, int, DicomInfo, float |
     if photometric == "MONOCHROME1":
         pixels = pixels.max() - pixels
     pixels = _to_rgb_uint8(np.asarray(pixels), bgr=False)
-    return pixels, columns, rows, info, _dicom_jpeg_quality(dataset)
+    header = _dicom_jpeg_header(dataset)
+    if header is None or pixels.shape[:2] != (rows, columns):
+        return pixels, columns, rows, info, (None, None)
+    return pixels, columns, rows, info, (jpeg_file_quality(header),
+                                         _jpeg_earlier_quality(header, pixels, 1))
 
 
 #: DICOM transfer syntaxes whose frames are baseline or extended (lossy) JPEG streams.
 _LOSSY_JPEG_SYNTAXES = frozenset({"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"})
 
 
-def _dicom_jpeg_quality(dataset) -> float | None:  # noqa: ANN001 - a pydicom Dataset
-    """The JPEG quality of a DICOM dataset's first frame, when its pixel data is lossy JPEG
-    (as fundus cameras' DICOM exports often are); None otherwise or when it cannot be read."""
+def _dicom_jpeg_header(dataset) -> Image.Image | None:  # noqa: ANN001 - a pydicom Dataset
+    """The opened (not decoded) JPEG header of a DICOM dataset's first frame, when its pixel
+    data is lossy JPEG (as fundus cameras' DICOM exports often are), for what it says of the
+    compression; None otherwise or when it cannot be read."""
     from pydicom.encaps import generate_frames
 
     try:
@@ -496,7 +505,7 @@ def _dicom_jpeg_quality(dataset) -> float | None:  # noqa: ANN001 - a pydicom Da
         first = next(generate_frames(dataset.PixelData, number_of_frames=frames))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return jpeg_file_quality(Image.open(io.BytesIO(first)))
+            return Image.open(io.BytesIO(first))
     except Exception:  # noqa: BLE001 - a measure, not a decode: unreadable means unknown
         return None
 
@@ -509,8 +518,8 @@ def load_image_bytes(data: bytes, max_side: int | None = None) -> LoadedImage:
         raise ImageLoadError(f"file is too large ({len(data) / 2**20:.0f} MB) for a photograph")
     digest = hashlib.sha256(data).hexdigest()
     if _is_dicom(data):
-        pixels, width, height, info, file_quality = _decode_dicom(data)
-        return LoadedImage(pixels, width, height, "DICOM", digest, info, file_quality)
+        pixels, width, height, info, (file_quality, earlier) = _decode_dicom(data)
+        return LoadedImage(pixels, width, height, "DICOM", digest, info, file_quality, earlier)
     pixels, width, height, fmt, (file_quality, earlier) = _decode_raster(data, max_side)
     if pixels.shape[1] != width and pixels.shape[0] == width:
         width, height = height, width  # EXIF rotation swapped the sides

@@ -407,8 +407,8 @@ def test_an_earlier_hard_compression_is_read_through_a_later_save(srahim: Path) 
     """The earlier-compression measure (qg-15): a camera-size photo saved at a low quality and
     then again at 90 or 95 reads the first quality (within the step of its DC table) through
     the engine's quarter-scale decode, while its header reads the last; the camera's own file,
-    a copy saved once, or saved twice at high qualities, reads 100 (nothing earlier); formats
-    other than JPEG are not measured."""
+    a copy saved once, or saved twice at high qualities, reads 100 (nothing earlier); a DICOM
+    file's JPEG frame is read the same way; other formats are not measured."""
     from retina_screen.loading import load_image
 
     original = load_image(srahim / "full_resolution" / "Patient006_L.jpg",
@@ -429,3 +429,11 @@ def test_an_earlier_hard_compression_is_read_through_a_later_save(srahim: Path) 
     assert load_image_bytes(twice_high, max_side=DECODE_MAX_SIDE).earlier_jpeg_quality == 100.0
     ok, png = cv2.imencode(".png", camera_size[::4, ::4])
     assert ok and load_image_bytes(png.tobytes()).earlier_jpeg_quality is None
+    # A camera's DICOM export holds a JPEG stream: its first frame is read the same way.
+    half = camera_size[::2, ::2]
+    once = load_image_bytes(make_dicom(half, compressed=True, jpeg_quality=95))
+    assert once.format == "DICOM" and once.earlier_jpeg_quality == 100.0
+    twice = load_image_bytes(make_dicom(d.jpeg(half, 15), compressed=True, jpeg_quality=95))
+    assert abs(twice.jpeg_quality - 95) <= 1.0
+    assert 14.5 <= twice.earlier_jpeg_quality <= 16.5, twice.earlier_jpeg_quality
+    assert load_image_bytes(make_dicom(half)).earlier_jpeg_quality is None  # uncompressed
