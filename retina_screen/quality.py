@@ -132,12 +132,7 @@ class QualityMeasures:
 def _uint8_median(values: np.ndarray) -> float:
     """``np.median`` of 8-bit ``values`` (not empty), from their histogram: the same value,
     without sorting them."""
-    cumulative = np.cumsum(np.bincount(values, minlength=256))
-    middle = values.size // 2
-    upper = int(np.searchsorted(cumulative, middle, side="right"))
-    if values.size % 2:
-        return float(upper)
-    return (int(np.searchsorted(cumulative, middle - 1, side="right")) + upper) / 2.0
+    return _histogram_quantile(np.bincount(values, minlength=256), values.size, 0.5)
 
 
 def _uint8_top_mean(values: np.ndarray, fraction: float) -> np.float32:

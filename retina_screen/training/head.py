@@ -165,7 +165,7 @@ def main() -> None:
     features_path = args.out / "pooled_features.npz"
     keys = np.array([f"{r.source}/{r.image}" for r in records])
     stored = np.load(features_path) if features_path.is_file() else None
-    if stored is not None and np.array_equal(stored["keys"], keys):
+    if stored is not None and "keys" in stored.files and np.array_equal(stored["keys"], keys):
         features = stored["features"]  # resumable: the slow part is done once per photo set
     else:
         with torch.no_grad():
