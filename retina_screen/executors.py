@@ -81,6 +81,18 @@ def _release_memory(collect: bool = True) -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def _freeze_long_lived() -> None:
+    """In a worker process, after its first visit: what is alive now (modules, the model's
+    sessions, the report's fonts) lives as long as the worker, so it is moved out of the
+    garbage collector's sight. The full collection after each visit (:func:`_release_memory`)
+    then walks only that visit's objects: about 0.1 ms instead of 8-27 ms on the 2-core
+    machine (README, Speed). Not in the main process, whose objects come and go."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 class _WorkerChannel:
     """A worker's end of its own pipe to the main process: results and log records, one
     message at a time (log records may come from any of the worker's threads)."""
@@ -154,6 +166,7 @@ def _worker_main(connection, settings: Settings) -> None:  # noqa: ANN001 - a Co
         return
     try:
         channel.send(("ready", None))
+        frozen = False
         while (task := connection.recv()) is not None:
             channel.send(("begun", task.key))
             try:
@@ -161,6 +174,10 @@ def _worker_main(connection, settings: Settings) -> None:  # noqa: ANN001 - a Co
             except BaseException as exc:  # noqa: BLE001 - the main process stops the run
                 message = ("error", _sendable(exc))
             channel.send(message)
+            del message
+            if not frozen:
+                _freeze_long_lived()
+                frozen = True
     except (EOFError, OSError):  # the main process is gone (killed): nobody to work for
         return
 
