@@ -34,7 +34,7 @@ CONTENTS_DIR = "_internal"  # PyInstaller 6 default: sys._MEIPASS inside the one
 #: Runtime dependencies whose metadata (and with it their licence files) ship in the bundle.
 DEPENDENCY_METADATA = (
     "numpy", "opencv-python-headless", "onnxruntime", "PySide6-Essentials", "shiboken6",
-    "reportlab", "pydicom", "pillow", "pypdfium2",
+    "reportlab", "pydicom", "pyjpegls", "pillow", "pypdfium2",
 )
 
 #: Qt modules the GUI does not use (it uses QtCore, QtGui, QtWidgets, QtSvg, QtPrintSupport and,

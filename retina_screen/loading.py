@@ -459,6 +459,7 @@ def _decode_dicom(data: bytes
     if not has_pixels:
         raise ImageLoadError("DICOM file contains no image (no pixel data)")
     _check_dimensions(columns, rows)
+    _check_dicom_decoder(dataset)
     try:
         if hasattr(dataset, "pixel_array_options"):
             # pydicom 3: decode the first frame only (a small multi-frame file can hold
@@ -490,6 +491,28 @@ def _decode_dicom(data: bytes
         return pixels, columns, rows, info, (None, None)
     return pixels, columns, rows, info, (jpeg_file_quality(header),
                                          _jpeg_earlier_quality(header, pixels, 1))
+
+
+def _check_dicom_decoder(dataset) -> None:  # noqa: ANN001 - a pydicom Dataset
+    """Raise an operator-readable error when the file's pixel data is compressed in an
+    encoding this installation cannot decode (rather than calling the file damaged)."""
+    try:
+        from pydicom.pixels import get_decoder
+    except ImportError:  # pydicom 2.x: its decode error says what is missing
+        return
+    try:
+        syntax = dataset.file_meta.TransferSyntaxUID
+        if not syntax.is_compressed:
+            return
+        available = get_decoder(syntax).is_available
+    except NotImplementedError:  # a transfer syntax pydicom has no decoder for at all
+        available = False
+    except Exception:  # noqa: BLE001 - a damaged header: the decode reports it
+        return
+    if not available:
+        raise ImageLoadError(
+            f"DICOM image encoding not supported ({syntax.name}): export the photographs as "
+            "JPEG, JPEG 2000, JPEG-LS or uncompressed DICOM")
 
 
 #: DICOM transfer syntaxes whose frames are baseline or extended (lossy) JPEG streams.

@@ -169,6 +169,31 @@ def test_screen_full_resolution_photo_matches_in_process(frozen: Path, srahim: P
     assert (tmp_path / "data" / "retina-screen" / "logs" / "retina-screen.log").is_file()
 
 
+def test_dicom_archive_encodings_match_in_process(frozen: Path, srahim: Path, screener,
+                                                  tmp_path: Path) -> None:
+    """DICOM pixel data in the lossless encodings archives use (JPEG-LS, JPEG 2000, RLE): the
+    frozen application finds their decoders (pydicom loads them by name) and grades each as
+    the development install does."""
+    from safety.safety_helpers import make_dicom, real_rgb
+
+    rgb = real_rgb(srahim / "images" / "Patient013_L.jpg")
+    paths = []
+    for kind in ("jpeg-ls", "jpeg2000", "rle"):
+        path = tmp_path / f"{kind}.dcm"
+        path.write_bytes(make_dicom(rgb, patient_id="Patient013", laterality="L",
+                                    lossless=kind))
+        paths.append(path)
+    for path in paths:
+        result = run(offline([str(frozen / fc.CLI_NAME), "screen", "--json", str(path)]),
+                     app_env(tmp_path))
+        assert result.returncode == 0, result.stderr
+        (eye,) = json.loads(result.stdout)["eyes"]
+        (got,) = eye["images"]
+        expected = screener.screen_image(path)
+        assert got["status"] == expected.status.value == "ok", (path.name, got)
+        assert got["p_referable"] == pytest.approx(expected.grading.p_referable, abs=1e-5)
+
+
 def test_batch_with_worker_processes(frozen: Path, srahim: Path, tmp_path: Path) -> None:
     """Two worker processes: the frozen executable must divert forkserver children correctly."""
     photos = tmp_path / "camera"

@@ -42,12 +42,16 @@ def encode(rgb: np.ndarray, fmt: str, **options: object) -> bytes:
 
 def make_dicom(rgb: np.ndarray | None, *, patient_id: str = "", patient_name: str = "",
                laterality: str = "", compressed: bool = False, frames: int = 1,
-               jpeg_quality: int = 92) -> bytes:
+               jpeg_quality: int = 92, lossless: str | None = None) -> bytes:
     """A DICOM Ophthalmic Photography file; ``rgb`` None gives one without pixel data.
 
     ``compressed`` stores the image as JPEG Baseline (YBR_FULL_422) at ``jpeg_quality``, as
-    fundus cameras do.
+    fundus cameras do. ``lossless`` ("jpeg-ls", "jpeg2000" or "rle") stores one frame
+    losslessly compressed instead, as archives (PACS) often store what they receive.
     """
+    if lossless is not None:
+        return _lossless_dicom(make_dicom(rgb, patient_id=patient_id, patient_name=patient_name,
+                                          laterality=laterality), rgb, lossless)
     from pydicom.dataset import FileDataset, FileMetaDataset
     from pydicom.encaps import encapsulate
     from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit, generate_uid
@@ -85,6 +89,23 @@ def make_dicom(rgb: np.ndarray | None, *, patient_id: str = "", patient_name: st
             ds.PixelData = rgb.tobytes() * frames
     buffer = io.BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def _lossless_dicom(data: bytes, rgb: np.ndarray | None, kind: str) -> bytes:
+    import pydicom
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
+
+    dataset = pydicom.dcmread(io.BytesIO(data))
+    if kind == "jpeg2000":  # pydicom encodes JPEG 2000 only through pylibjpeg: Pillow does it
+        dataset.file_meta.TransferSyntaxUID = JPEG2000Lossless
+        dataset.PixelData = encapsulate([encode(rgb, "JPEG2000", irreversible=False)])
+        dataset["PixelData"].VR = "OB"
+    else:
+        dataset.compress({"jpeg-ls": JPEGLSLossless, "rle": RLELossless}[kind], rgb)
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
 
 

@@ -190,6 +190,20 @@ def _dicom_short_pixels(src: Source) -> bytes:
     return buffer.getvalue()
 
 
+def _dicom_jpeg_lossless(src: Source) -> bytes:
+    """A DICOM photo in JPEG Lossless (process 14), which this installation cannot decode
+    (pydicom needs GDCM or the GPL libjpeg for it): its stream is not read at all."""
+    import pydicom
+    from pydicom.uid import JPEGLosslessSV1
+
+    dataset = pydicom.dcmread(io.BytesIO(make_dicom(src.rgb, compressed=True)))
+    dataset.file_meta.TransferSyntaxUID = JPEGLosslessSV1
+    dataset.PhotometricInterpretation = "RGB"
+    buffer = io.BytesIO()
+    dataset.save_as(buffer)
+    return buffer.getvalue()
+
+
 def _symlink_loop(path: Path, src: Source) -> None:
     path.symlink_to(path.name)  # points at itself
 
@@ -257,6 +271,11 @@ CASES: tuple[Case, ...] = (
     Case("dicom_raw_fundus.dcm", (OK,), "",
          _bytes(lambda s: make_dicom(s.rgb, patient_id="D2", laterality="L")),
          same_as_original=True),
+    # Lossless encodings in which archives (PACS) store what cameras send them.
+    *(Case(f"dicom_{kind.replace('-', '')}_fundus.dcm", (OK,), "",
+           _bytes(lambda s, kind=kind, patient=patient: make_dicom(
+               s.rgb, patient_id=patient, lossless=kind)), same_as_original=True)
+      for kind, patient in (("jpeg-ls", "D4"), ("jpeg2000", "D5"), ("rle", "D6"))),
     Case("animated.gif", (ERROR,), r"unsupported image format GIF", _bytes(_animated_gif)),
     Case("all_black.jpg", (UNGRADABLE,), NOT_FUNDUS, _bytes(_uniform(0))),
     Case("all_white.jpg", (UNGRADABLE,), NOT_FUNDUS, _bytes(_uniform(255))),
@@ -269,6 +288,9 @@ CASES: tuple[Case, ...] = (
          _bytes(lambda s: make_dicom(None, patient_id="D3"))),
     Case("dicom_corrupt_stream.dcm", (ERROR,), r"DICOM image data is damaged",
          _bytes(_dicom_corrupt_stream)),
+    Case("dicom_jpeg_lossless_fundus.dcm", (ERROR,),
+         r"^DICOM image encoding not supported \(JPEG Lossless, Non-Hierarchical, First-Order "
+         r"Prediction.*\): export the photographs as JPEG", _bytes(_dicom_jpeg_lossless)),
     Case("dicom_short_pixel_data.dcm", (ERROR,), r"DICOM image data is damaged",
          _bytes(_dicom_short_pixels)),
     Case("dicom_cut_short.dcm", (ERROR,), r"DICOM file (is damaged|contains no image)",
