@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
+from .colour import adobe_rgb_profile, to_srgb
 from .errors import ImageLoadError
 from .results import sex_code
 
@@ -74,6 +75,10 @@ class LoadedImage:
     #: JPEG): 100.0 where they show none; None where not measured (other formats, photos not
     #: read from a file).
     earlier_jpeg_quality: float | None = None
+    #: The colour space the file's pixels were converted from to sRGB (the name of its ICC
+    #: profile, or "Adobe RGB (1998)" from a camera's Exif marks; :mod:`.colour`); None when
+    #: they were sRGB or untagged.
+    colour_profile: str | None = None
 
     @property
     def scale(self) -> float:
@@ -319,9 +324,39 @@ def _reduced_flag(width: int, height: int, max_side: int | None) -> tuple[int, i
     return cv2.IMREAD_COLOR, 1
 
 
+def _exif_colour_profile(header: Image.Image) -> bytes | None:
+    """Adobe RGB (1998)'s profile when a file without an embedded profile carries the Exif
+    marks of a DCF camera in Adobe RGB mode (colour space "uncalibrated", interoperability
+    index "R03"); None otherwise."""
+    try:
+        exif = header.getexif()
+        if exif.get_ifd(0x8769).get(0xA001) != 0xFFFF:  # Exif ColorSpace
+            return None
+        index = exif.get_ifd(0xA005).get(1)  # InteroperabilityIndex
+    except Exception:  # noqa: BLE001 - damaged Exif data says nothing about colour
+        return None
+    if isinstance(index, bytes):
+        index = index.decode("ascii", "replace")
+    return adobe_rgb_profile() if str(index or "").strip("\0 ") == "R03" else None
+
+
 def _decode_raster(data: bytes, max_side: int | None
-                   ) -> tuple[np.ndarray, int, int, str, tuple[float | None, float | None]]:
-    """(pixels, width, height, format, (the file's JPEG quality, an earlier one))."""
+                   ) -> tuple[np.ndarray, int, int, str, tuple[float | None, float | None],
+                              bytes | None]:
+    """(pixels, width, height, format, (the file's JPEG quality, an earlier one), the ICC
+    profile of the pixels' colour space if the file gives one)."""
+    rgb, width, height, fmt, compression, header = _decode_raster_pixels(data, max_side)
+    icc = header.info.get("icc_profile")
+    if not icc and fmt in ("JPEG", "TIFF"):
+        icc = _exif_colour_profile(header)
+    return rgb, width, height, fmt, compression, icc
+
+
+def _decode_raster_pixels(data: bytes, max_side: int | None
+                          ) -> tuple[np.ndarray, int, int, str,
+                                     tuple[float | None, float | None], Image.Image]:
+    """(pixels, width, height, format, (the file's JPEG quality, an earlier one), the opened
+    header)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -358,11 +393,11 @@ def _decode_raster(data: bytes, max_side: int | None
         if array is not None:
             rgb = _to_rgb_uint8(array, bgr=True)
             return rgb, width, height, fmt, (file_quality,
-                                             _jpeg_earlier_quality(header, rgb, reduction))
+                                             _jpeg_earlier_quality(header, rgb, reduction)), header
     if fmt in ("PNG", "TIFF", "BMP"):
         array = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
         if array is not None and fmt != "TIFF":
-            return _to_rgb_uint8(array, bgr=True), width, height, fmt, compression
+            return _to_rgb_uint8(array, bgr=True), width, height, fmt, compression, header
     # Pillow handles what OpenCV does not (CMYK JPEG, unusual TIFF layouts) and applies EXIF.
     try:
         with warnings.catch_warnings():
@@ -377,12 +412,12 @@ def _decode_raster(data: bytes, max_side: int | None
         if image.mode == "I":
             pil_array = np.clip(pil_array, 0, 65535).astype(np.uint16)
         pixels = _to_rgb_uint8(pil_array.astype(np.uint16), bgr=False)
-        return pixels, width, height, fmt, compression
+        return pixels, width, height, fmt, compression, header
     if fmt == "TIFF" and array is not None and array.dtype == np.uint16:
-        return _to_rgb_uint8(array, bgr=True), width, height, fmt, compression
+        return _to_rgb_uint8(array, bgr=True), width, height, fmt, compression, header
     if image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
-    return _to_rgb_uint8(np.asarray(image), bgr=False), width, height, fmt, compression
+    return _to_rgb_uint8(np.asarray(image), bgr=False), width, height, fmt, compression, header
 
 
 def dicom_value_text(value: object) -> str:
@@ -440,9 +475,11 @@ def read_dicom_info(path: Path | str) -> DicomInfo | None:
 
 
 def _decode_dicom(data: bytes
-                  ) -> tuple[np.ndarray, int, int, DicomInfo, tuple[float | None, float | None]]:
+                  ) -> tuple[np.ndarray, int, int, DicomInfo, tuple[float | None, float | None],
+                             bytes | None]:
     """(RGB pixels, width, height, the DICOM header's details, (the first frame's JPEG quality,
-    an earlier one), both None unless its pixel data is lossy JPEG)."""
+    an earlier one), both None unless its pixel data is lossy JPEG, the ICC Profile
+    attribute)."""
     import pydicom
 
     # pydicom parses lazily and raises many exception types (NotImplementedError,
@@ -486,11 +523,16 @@ def _decode_dicom(data: bytes
     if photometric == "MONOCHROME1":
         pixels = pixels.max() - pixels
     pixels = _to_rgb_uint8(np.asarray(pixels), bgr=False)
+    try:
+        icc = dataset.get("ICCProfile")
+    except Exception:  # noqa: BLE001 - a damaged attribute says nothing about colour
+        icc = None
+    icc = bytes(icc) if isinstance(icc, bytes | bytearray) else None
     header = _dicom_jpeg_header(dataset)
     if header is None or pixels.shape[:2] != (rows, columns):
-        return pixels, columns, rows, info, (None, None)
+        return pixels, columns, rows, info, (None, None), icc
     return pixels, columns, rows, info, (jpeg_file_quality(header),
-                                         _jpeg_earlier_quality(header, pixels, 1))
+                                         _jpeg_earlier_quality(header, pixels, 1)), icc
 
 
 def _check_dicom_decoder(dataset) -> None:  # noqa: ANN001 - a pydicom Dataset
@@ -545,13 +587,26 @@ def load_image_bytes(data: bytes, max_side: int | None = None) -> LoadedImage:
         raise ImageLoadError(f"file is too large ({len(data) / 2**20:.0f} MB) for a photograph")
     digest = hashlib.sha256(data).hexdigest()
     if _is_dicom(data):
-        pixels, width, height, info, (file_quality, earlier) = _decode_dicom(data)
-        return LoadedImage(pixels, width, height, "DICOM", digest, info, file_quality, earlier)
-    pixels, width, height, fmt, (file_quality, earlier) = _decode_raster(data, max_side)
+        pixels, width, height, info, (file_quality, earlier), icc = _decode_dicom(data)
+        pixels, profile = _in_srgb(pixels, icc)
+        return LoadedImage(pixels, width, height, "DICOM", digest, info, file_quality, earlier,
+                           profile)
+    pixels, width, height, fmt, (file_quality, earlier), icc = _decode_raster(data, max_side)
     if pixels.shape[1] != width and pixels.shape[0] == width:
         width, height = height, width  # EXIF rotation swapped the sides
+    pixels, profile = _in_srgb(pixels, icc)
     return LoadedImage(pixels, width, height, fmt, digest, jpeg_quality=file_quality,
-                       earlier_jpeg_quality=earlier)
+                       earlier_jpeg_quality=earlier, colour_profile=profile)
+
+
+def _in_srgb(pixels: np.ndarray, icc: bytes | None) -> tuple[np.ndarray, str | None]:
+    """The decoded pixels in sRGB (converted from the file's colour space, if another), and
+    the name of the space they were converted from. The earlier-compression measure has
+    already read the pixels as decoded: its lattice lies in the file's own numbers."""
+    converted, profile = to_srgb(pixels, icc)
+    if profile is not None:
+        log.info("photograph converted to sRGB from its colour space (%s)", profile)
+    return converted, profile
 
 
 def _read_file(path: Path) -> bytes:

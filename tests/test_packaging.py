@@ -169,12 +169,15 @@ def test_screen_full_resolution_photo_matches_in_process(frozen: Path, srahim: P
     assert (tmp_path / "data" / "retina-screen" / "logs" / "retina-screen.log").is_file()
 
 
-def test_dicom_archive_encodings_match_in_process(frozen: Path, srahim: Path, screener,
+def test_dicom_encodings_and_colour_profiles_match_in_process(frozen: Path, srahim: Path, screener,
                                                   tmp_path: Path) -> None:
     """DICOM pixel data in the lossless encodings archives use (JPEG-LS, JPEG 2000, RLE): the
     frozen application finds their decoders (pydicom loads them by name) and grades each as
-    the development install does."""
-    from safety.safety_helpers import make_dicom, real_rgb
+    the development install does; and a JPEG in Adobe RGB is converted to sRGB there too
+    (Pillow's colour management module)."""
+    from safety.safety_helpers import encode, make_dicom, real_rgb, srgb_to_adobe
+
+    from retina_screen.colour import adobe_rgb_profile
 
     rgb = real_rgb(srahim / "images" / "Patient013_L.jpg")
     paths = []
@@ -183,6 +186,10 @@ def test_dicom_archive_encodings_match_in_process(frozen: Path, srahim: Path, sc
         path.write_bytes(make_dicom(rgb, patient_id="Patient013", laterality="L",
                                     lossless=kind))
         paths.append(path)
+    adobe = tmp_path / "Patient013_L_adobe_rgb.jpg"
+    adobe.write_bytes(encode(srgb_to_adobe(rgb), "JPEG", quality=95,
+                             icc_profile=adobe_rgb_profile()))
+    paths.append(adobe)
     for path in paths:
         result = run(offline([str(frozen / fc.CLI_NAME), "screen", "--json", str(path)]),
                      app_env(tmp_path))

@@ -40,6 +40,22 @@ def encode(rgb: np.ndarray, fmt: str, **options: object) -> bytes:
     return buffer.getvalue()
 
 
+#: The published conversions: IEC 61966-2-1 (sRGB) and the Adobe RGB (1998) specification.
+SRGB_TO_XYZ = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                        [0.0193, 0.1192, 0.9505]])
+ADOBE_TO_XYZ = np.array([[0.5767, 0.1856, 0.1882], [0.2973, 0.6274, 0.0753],
+                         [0.0270, 0.0707, 0.9911]])
+ADOBE_GAMMA = 563 / 256
+
+
+def srgb_to_adobe(rgb: np.ndarray) -> np.ndarray:
+    """The numbers a camera in Adobe RGB mode writes for the colours of an sRGB photograph."""
+    value = rgb.astype(np.float64) / 255
+    linear = np.where(value <= 0.04045, value / 12.92, ((value + 0.055) / 1.055) ** 2.4)
+    adobe = np.clip(linear @ (np.linalg.inv(ADOBE_TO_XYZ) @ SRGB_TO_XYZ).T, 0, 1)
+    return np.round(adobe ** (1 / ADOBE_GAMMA) * 255).astype(np.uint8)
+
+
 def make_dicom(rgb: np.ndarray | None, *, patient_id: str = "", patient_name: str = "",
                laterality: str = "", compressed: bool = False, frames: int = 1,
                jpeg_quality: int = 92, lossless: str | None = None) -> bytes:
