@@ -1,9 +1,10 @@
 """The evidence for the thresholds of the quality gate's fault checks (motion blur, noise,
 channel registration, double image, posterisation, interlaced rows, resolution, compression,
-smudge, file quality, earlier compression).
+smudge, file quality, earlier compression, palette).
 
 Usage: python benchmarks/fault_checks.py --check motion|noise|registration|double_image|
-       posterisation|interlace|resolution|compression|smudge|file_quality|earlier_compression
+       posterisation|interlace|resolution|compression|smudge|file_quality|earlier_compression|
+       palette
        [--data ../shared/data] [--model models/dr_lite0.json]
 
 Internal validation photographs only (APTOS, EyePACS raw, IDRiD; never ``srahim_dev`` or
@@ -42,6 +43,9 @@ that read not referable. docs/quality.md's qg-5, qg-6 and qg-7 tables come from 
 - ``earlier_compression`` (``earlier_jpeg_quality``, kind min): as ``file_quality``, then the
   file decoded and saved again at quality 95, same size (``degradation.resaved_jpeg``), and
   loaded from those bytes as the engine loads a file.
+- ``palette`` (``palette_colours``, kind min): the photo as decoded saved as a palette PNG of
+  256, 128, 64 and 16 colours (``degradation.palette_png``; the strength is the number of
+  colours), and loaded from those bytes as the engine loads a file.
 - ``resolution`` (``field_diameter``, kind min): the photo downscaled so that its long side is
   384, 320, 256 or 192 px (``degradation.downscale``; larger photos only), then JPEG 90.
 """
@@ -116,10 +120,26 @@ CHECKS = {
     "earlier_compression": FaultCheck("min", (20.0, 25.0, 30.0, 35.0, 40.0),
                                       (40, 30, 20, 15, 10),
                                       lambda rgb, s, i: camera_size_jpeg(rgb, int(s), 95)),
+    "palette": FaultCheck("min", (17.0, 65.0, 129.0, 257.0, 4097.0), (256, 128, 64, 16),
+                          lambda rgb, s, i: load_image_bytes(d.palette_png(rgb, int(s)))),
     "resolution": FaultCheck("min", (160.0, 180.0, 200.0, 220.0, 240.0),
                              (384, 320, 256, 192),
                              lambda rgb, s, i: d.jpeg(d.downscale(rgb, int(s)), 90)),
 }
+
+
+def palette_files(data: Path) -> str:
+    """How many of the shared data's photos store their pixels with a palette, of how many."""
+    from PIL import Image
+
+    photos = palette = 0
+    for path in sorted(data.rglob("*")):
+        if path.suffix.lower() not in (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"):
+            continue
+        with Image.open(path) as header:
+            photos += 1
+            palette += header.mode in ("P", "PA", "1")
+    return f"{palette} of {photos}"
 
 
 def without_check(screener, check: str) -> None:
@@ -150,6 +170,8 @@ def main() -> int:
     def refused(v: np.ndarray, t: float) -> np.ndarray:
         return v < t if spec.kind == "min" else v > t
 
+    if args.check == "palette":
+        print(f"photos of {args.data} stored with a palette: {palette_files(args.data)}\n")
     sets = evaluation_sets(args.data, sources=("aptos2019", "eyepacs_raw", "idrid"))
     print(f"| source | photos passing every other check | {args.check}: 1st pct | 5th pct | "
           "median | 95th pct | 99th pct | "

@@ -79,6 +79,9 @@ class LoadedImage:
     #: profile, or "Adobe RGB (1998)" from a camera's Exif marks; :mod:`.colour`); None when
     #: they were sRGB or untagged.
     colour_profile: str | None = None
+    #: The number of colours of the palette the file's pixels index (PNG colour type 3,
+    #: palette BMP and TIFF, DICOM PALETTE COLOR); None for files without one.
+    palette_colours: int | None = None
 
     @property
     def scale(self) -> float:
@@ -340,16 +343,36 @@ def _exif_colour_profile(header: Image.Image) -> bytes | None:
     return adobe_rgb_profile() if str(index or "").strip("\0 ") == "R03" else None
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """How a file stores its pixels, from its header: the ICC profile of their colour space
+    (if it gives one) and the number of colours of its palette (None: no palette)."""
+
+    icc: bytes | None = None
+    palette_colours: int | None = None
+
+
+def _palette_colours(header: Image.Image) -> int | None:
+    """The number of entries of the palette a raster file's pixels index (2 for a bilevel
+    image); None for true-colour and grey files."""
+    if header.mode == "1":
+        return 2
+    if header.mode in ("P", "PA"):
+        palette = header.getpalette()
+        return len(palette) // 3 if palette else 256
+    return None
+
+
 def _decode_raster(data: bytes, max_side: int | None
                    ) -> tuple[np.ndarray, int, int, str, tuple[float | None, float | None],
-                              bytes | None]:
-    """(pixels, width, height, format, (the file's JPEG quality, an earlier one), the ICC
-    profile of the pixels' colour space if the file gives one)."""
+                              _Stored]:
+    """(pixels, width, height, format, (the file's JPEG quality, an earlier one), how the
+    file stores them)."""
     rgb, width, height, fmt, compression, header = _decode_raster_pixels(data, max_side)
     icc = header.info.get("icc_profile")
     if not icc and fmt in ("JPEG", "TIFF"):
         icc = _exif_colour_profile(header)
-    return rgb, width, height, fmt, compression, icc
+    return rgb, width, height, fmt, compression, _Stored(icc or None, _palette_colours(header))
 
 
 def _decode_raster_pixels(data: bytes, max_side: int | None
@@ -476,10 +499,10 @@ def read_dicom_info(path: Path | str) -> DicomInfo | None:
 
 def _decode_dicom(data: bytes
                   ) -> tuple[np.ndarray, int, int, DicomInfo, tuple[float | None, float | None],
-                             bytes | None]:
+                             _Stored]:
     """(RGB pixels, width, height, the DICOM header's details, (the first frame's JPEG quality,
-    an earlier one), both None unless its pixel data is lossy JPEG, the ICC Profile
-    attribute)."""
+    an earlier one), both None unless its pixel data is lossy JPEG, how it stores its pixels
+    (ICC Profile attribute, palette))."""
     import pydicom
 
     # pydicom parses lazily and raises many exception types (NotImplementedError,
@@ -523,16 +546,28 @@ def _decode_dicom(data: bytes
     if photometric == "MONOCHROME1":
         pixels = pixels.max() - pixels
     pixels = _to_rgb_uint8(np.asarray(pixels), bgr=False)
+    stored = _dicom_stored(dataset, photometric)
+    header = _dicom_jpeg_header(dataset)
+    if header is None or pixels.shape[:2] != (rows, columns):
+        return pixels, columns, rows, info, (None, None), stored
+    return pixels, columns, rows, info, (jpeg_file_quality(header),
+                                         _jpeg_earlier_quality(header, pixels, 1)), stored
+
+
+def _dicom_stored(dataset, photometric: str) -> _Stored:  # noqa: ANN001 - a pydicom Dataset
+    """A DICOM file's ICC Profile attribute and, for PALETTE COLOR pixel data, the number of
+    entries of its lookup tables (a descriptor's first value; 0 means 65,536)."""
     try:
         icc = dataset.get("ICCProfile")
     except Exception:  # noqa: BLE001 - a damaged attribute says nothing about colour
         icc = None
-    icc = bytes(icc) if isinstance(icc, bytes | bytearray) else None
-    header = _dicom_jpeg_header(dataset)
-    if header is None or pixels.shape[:2] != (rows, columns):
-        return pixels, columns, rows, info, (None, None), icc
-    return pixels, columns, rows, info, (jpeg_file_quality(header),
-                                         _jpeg_earlier_quality(header, pixels, 1)), icc
+    palette = None
+    if photometric == "PALETTE COLOR":
+        try:
+            palette = int(dataset.RedPaletteColorLookupTableDescriptor[0]) or 65536
+        except Exception:  # noqa: BLE001 - a damaged descriptor: still a palette
+            palette = 256
+    return _Stored(bytes(icc) if isinstance(icc, bytes | bytearray) and icc else None, palette)
 
 
 def _check_dicom_decoder(dataset) -> None:  # noqa: ANN001 - a pydicom Dataset
@@ -587,16 +622,17 @@ def load_image_bytes(data: bytes, max_side: int | None = None) -> LoadedImage:
         raise ImageLoadError(f"file is too large ({len(data) / 2**20:.0f} MB) for a photograph")
     digest = hashlib.sha256(data).hexdigest()
     if _is_dicom(data):
-        pixels, width, height, info, (file_quality, earlier), icc = _decode_dicom(data)
-        pixels, profile = _in_srgb(pixels, icc)
+        pixels, width, height, info, (file_quality, earlier), stored = _decode_dicom(data)
+        pixels, profile = _in_srgb(pixels, stored.icc)
         return LoadedImage(pixels, width, height, "DICOM", digest, info, file_quality, earlier,
-                           profile)
-    pixels, width, height, fmt, (file_quality, earlier), icc = _decode_raster(data, max_side)
+                           profile, stored.palette_colours)
+    pixels, width, height, fmt, (file_quality, earlier), stored = _decode_raster(data, max_side)
     if pixels.shape[1] != width and pixels.shape[0] == width:
         width, height = height, width  # EXIF rotation swapped the sides
-    pixels, profile = _in_srgb(pixels, icc)
+    pixels, profile = _in_srgb(pixels, stored.icc)
     return LoadedImage(pixels, width, height, fmt, digest, jpeg_quality=file_quality,
-                       earlier_jpeg_quality=earlier, colour_profile=profile)
+                       earlier_jpeg_quality=earlier, colour_profile=profile,
+                       palette_colours=stored.palette_colours)
 
 
 def _in_srgb(pixels: np.ndarray, icc: bytes | None) -> tuple[np.ndarray, str | None]:

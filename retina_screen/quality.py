@@ -125,8 +125,17 @@ class QualityMeasures:
     #: was compressed hard and then saved again, where ``jpeg_quality`` reads the last save only
     #: (docs/quality.md, qg-15).
     earlier_jpeg_quality: float = 100.0
+    #: The number of colours of the palette the file stores its pixels with (a palette PNG,
+    #: BMP or TIFF, as image optimisers and GIF-like exports write them; at most 256 colours,
+    #: whose dithering no pixel measure tells from grain); ``TRUE_COLOURS`` for files without
+    #: a palette and photos not read from a file (docs/quality.md, qg-16).
+    palette_colours: float = 16_777_216.0
     #: Probability from the model's fundus gate (None when no gate model is used).
     p_fundus: float | None = None
+
+
+#: ``palette_colours`` of a file without a palette: what 8-bit RGB can hold.
+TRUE_COLOURS = 2 ** 24
 
 
 def _uint8_median(values: np.ndarray) -> float:
@@ -160,12 +169,14 @@ def _cached_mask(side: int) -> np.ndarray:
 
 def measure(crop: FovCrop, p_fundus: float | None = None,
             jpeg_quality: float | None = None,
-            earlier_jpeg_quality: float | None = None) -> QualityMeasures:
+            earlier_jpeg_quality: float | None = None,
+            palette_colours: int | None = None) -> QualityMeasures:
     """All quality measures of a square FOV crop (any size; resized to WORKING_SIDE).
 
     ``p_fundus`` is the fundus gate's output for this crop, when the caller has one;
-    ``jpeg_quality`` and ``earlier_jpeg_quality`` what the file says of its compression
-    (``LoadedImage``), when it was read from one.
+    ``jpeg_quality``, ``earlier_jpeg_quality`` and ``palette_colours`` what the file says of
+    its compression and of the palette it stores the pixels with (``LoadedImage``), when it
+    was read from one.
     """
     image = crop.image
     if image.shape[0] != WORKING_SIDE:
@@ -274,6 +285,7 @@ def measure(crop: FovCrop, p_fundus: float | None = None,
         jpeg_quality=100.0 if jpeg_quality is None else float(jpeg_quality),
         earlier_jpeg_quality=(100.0 if earlier_jpeg_quality is None
                               else float(earlier_jpeg_quality)),
+        palette_colours=float(TRUE_COLOURS if palette_colours is None else palette_colours),
     )
 
 

@@ -233,6 +233,18 @@ def resaved_jpeg(data: bytes, quality: int) -> bytes:
     return again.tobytes()
 
 
+def palette_png(rgb: np.ndarray, colours: int) -> bytes:
+    """The photo as the bytes of a palette PNG of ``colours`` colours (Pillow's median cut,
+    dithered), as image optimisers and GIF-like exports store a photo."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).quantize(colours).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 CAMERA_TEXT = ("DOE^JANE  ID 00412873", "2026-11-29 10:41:07", "OD  45deg  FLASH 50")
 
 

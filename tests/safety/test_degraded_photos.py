@@ -10,7 +10,8 @@ are refused by qg-5's sharpness-balance and noise checks, colour channels out of
 qg-6's registration check, double images by qg-7's, posterisation by qg-8's, interlaced rows
 by qg-9's, thumbnails by qg-10's, heavy JPEG compression by qg-12's, a smudge over the lens
 by qg-13's, a camera-size file saved at very low JPEG quality by qg-14's, and such a file
-saved again at high quality by qg-15's; all eleven leave real photos of every camera alone.
+saved again at high quality by qg-15's, and a file stored with a colour palette by qg-16's;
+all twelve leave real photos of every camera alone.
 A reduced copy whose grade lands just below the threshold is sent back by the
 small-borderline rule (qg-11).
 """
@@ -24,7 +25,7 @@ import cv2
 import degradation as d
 import numpy as np
 import pytest
-from safety_helpers import make_dicom, real_rgb
+from safety_helpers import encode, make_dicom, real_rgb
 
 from retina_screen.loading import load_image_bytes
 from retina_screen.preprocess import DECODE_MAX_SIDE
@@ -252,6 +253,10 @@ FAULT_CHECKS = {
                                                 d.resaved_jpeg(d.camera_size_jpeg(rgb, int(s)),
                                                                95),
                                                 max_side=DECODE_MAX_SIDE)),
+    # Stored with a palette, as image optimisers and GIF-like exports store a photo: under
+    # qg-15, 256 colours hid 1 referable srahim_dev eye, 64 colours 3 (docs/quality.md, qg-16).
+    "palette file": ("palette", (256, 64),
+                     lambda rgb, s, i: load_image_bytes(d.palette_png(rgb, int(s)))),
 }
 
 
@@ -279,8 +284,9 @@ def test_camera_faults_never_hide_referable_dr(fault: str, referred_eyes: list, 
 @pytest.mark.timeout(240)
 def test_clean_photos_of_every_camera_pass_the_camera_fault_checks(data_dir: Path) -> None:
     """Real photos are neither smeared, grainy, out of register, doubled, posterised,
-    interlaced, thumbnails, heavily compressed, smudged nor saved at a very low JPEG quality
-    (now or before): the qg-5 to qg-15 fault checks leave them alone, whatever the camera, on
+    interlaced, thumbnails, heavily compressed, smudged, saved at a very low JPEG quality
+    (now or before) nor stored with a palette: the qg-5 to qg-16 fault checks leave them
+    alone, whatever the camera, on
     both external sets and an internal one (srahim_dev's camera has a red-green offset of its
     own, about a quarter of a pixel). Photos are loaded as the engine loads them (what the
     file says of its compression too)."""
@@ -299,7 +305,8 @@ def test_clean_photos_of_every_camera_pass_the_camera_fault_checks(data_dir: Pat
         loaded = [load_image(data_dir / source / r["file"], max_side=DECODE_MAX_SIDE)
                   for r in rows[:count]]
         measures = [measure(screening_crop(photo.pixels), jpeg_quality=photo.jpeg_quality,
-                            earlier_jpeg_quality=photo.earlier_jpeg_quality)
+                            earlier_jpeg_quality=photo.earlier_jpeg_quality,
+                            palette_colours=photo.palette_colours)
                     for photo in loaded]
         balance = [m.sharpness_balance for m in measures]
         noise = [m.noise for m in measures]
@@ -320,7 +327,8 @@ def test_clean_photos_of_every_camera_pass_the_camera_fault_checks(data_dir: Pat
                            sum(v < rules["smudge"] for v in centre),
                            sum(m.jpeg_quality < rules["file_quality"] for m in measures),
                            sum(m.earlier_jpeg_quality < rules["earlier_compression"]
-                               for m in measures))
+                               for m in measures),
+                           sum(m.palette_colours < rules["palette"] for m in measures))
         assert 0.85 < float(np.median(balance)) < 1.0, (source, np.median(balance))
         assert 0.0 < float(np.median(noise)) < 0.7, (source, np.median(noise))
         assert 0.0 < float(np.median(shift)) < 0.35, (source, np.median(shift))
@@ -437,3 +445,47 @@ def test_an_earlier_hard_compression_is_read_through_a_later_save(srahim: Path) 
     assert abs(twice.jpeg_quality - 95) <= 1.0
     assert 14.5 <= twice.earlier_jpeg_quality <= 16.5, twice.earlier_jpeg_quality
     assert load_image_bytes(make_dicom(half)).earlier_jpeg_quality is None  # uncompressed
+
+
+@pytest.mark.timeout(120)
+def test_a_palette_is_read_from_the_file(srahim: Path) -> None:
+    """``palette_colours`` is the size of the palette a file indexes (PNG, BMP, TIFF, DICOM
+    PALETTE COLOR), None for true-colour and grey files, whatever the pixels look like."""
+    import io
+
+    import pydicom
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(srahim / "images" / "Patient013_L.jpg").convert("RGB"))
+    small = np.ascontiguousarray(rgb[::4, ::4])
+    assert load_image_bytes(d.palette_png(rgb, 256)).palette_colours == 256
+    assert load_image_bytes(d.palette_png(rgb, 64)).palette_colours == 64
+    indexed = Image.fromarray(small).quantize(100)
+    for fmt, expected in (("BMP", 100), ("TIFF", 256), ("PNG", 100)):  # TIFF pads to 2^bits
+        buffer = io.BytesIO()
+        indexed.save(buffer, fmt)
+        assert load_image_bytes(buffer.getvalue()).palette_colours == expected, fmt
+    for data in (encode(rgb, "PNG"), encode(rgb, "JPEG", quality=95),
+                 encode(np.ascontiguousarray(rgb[..., 1]), "PNG"), make_dicom(small)):
+        assert load_image_bytes(data).palette_colours is None
+    # A true-colour copy of a palette photo has the same pixels and no palette: what the
+    # check reads is how the file stores them.
+    as_rgb = np.asarray(Image.open(io.BytesIO(d.palette_png(rgb, 64))).convert("RGB"))
+    assert load_image_bytes(encode(as_rgb, "PNG")).palette_colours is None
+
+    dataset = pydicom.dcmread(io.BytesIO(make_dicom(small)))
+    dataset.PhotometricInterpretation = "PALETTE COLOR"
+    dataset.SamplesPerPixel = 1
+    del dataset.PlanarConfiguration
+    dataset.PixelData = np.asarray(indexed).astype(np.uint8).tobytes()
+    palette = np.zeros((256, 3), np.uint16)
+    palette[:100] = np.asarray(indexed.getpalette()[:300], np.uint16).reshape(100, 3) * 257
+    for channel, name in enumerate(("Red", "Green", "Blue")):
+        setattr(dataset, f"{name}PaletteColorLookupTableDescriptor", [256, 0, 16])
+        dataset[f"{name}PaletteColorLookupTableDescriptor"].VR = "US"
+        setattr(dataset, f"{name}PaletteColorLookupTableData",
+                palette[:, channel].astype("<u2").tobytes())
+        dataset[f"{name}PaletteColorLookupTableData"].VR = "OW"
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    assert load_image_bytes(buffer.getvalue()).palette_colours == 256
