@@ -45,7 +45,7 @@ def _text_description(text: str) -> bytes:
             + struct.pack(">II", 0, 0) + struct.pack(">HB", 0, 0) + b"\0" * 67)
 
 
-def matrix_profile(name: str, colorants: tuple[tuple[float, float, float], ...],
+def _matrix_profile(name: str, colorants: tuple[tuple[float, float, float], ...],
                    gamma_u8f8: int, white: tuple[float, float, float] = _D65) -> bytes:
     """An ICC version 2 display profile of an RGB space given by its D50-adapted colorants
     and one gamma tone curve (an 8.8 fixed-point number), as colour-managed software writes
@@ -70,7 +70,7 @@ def matrix_profile(name: str, colorants: tuple[tuple[float, float, float], ...],
 @functools.cache
 def adobe_rgb_profile() -> bytes:
     """An ICC profile of Adobe RGB (1998)."""
-    return matrix_profile(ADOBE_RGB_NAME, _ADOBE_COLORANTS, _ADOBE_GAMMA_U8F8)
+    return _matrix_profile(ADOBE_RGB_NAME, _ADOBE_COLORANTS, _ADOBE_GAMMA_U8F8)
 
 
 def _is_srgb(profile) -> bool:  # noqa: ANN001 - a PIL.ImageCms core profile
