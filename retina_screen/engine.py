@@ -115,7 +115,8 @@ class Screener:
                                  interpolation=cv2.INTER_AREA)
         common = dict(source=source, eye=eye, sha256=loaded.sha256, quality=quality,
                       width=loaded.original_width, height=loaded.original_height,
-                      display_image=display, model=self.model_info)
+                      display_image=display, model=self.model_info,
+                      colour_profile=loaded.colour_profile or "")
         if not quality.gradable:
             return ImageResult(status=ImageStatus.UNGRADABLE, **common)
         probabilities, heatmaps = self.model.predict(model_input(crop.image, self.model.spec)[None])

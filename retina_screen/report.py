@@ -689,6 +689,9 @@ class _Report:
         else:
             lines.append(self.para(tr("<b>Quality:</b> gradable (passed the quality check)"),
                                    "small"))
+        if image.colour_profile:
+            lines.append(self.para(tr("<b>Colour:</b> converted to sRGB from {profile}",
+                                      profile=t(image.colour_profile)), "small"))
         if count == 1:
             return lines  # the eye's grade and probability, printed once above, are this photo's
         if image.grading is not None:

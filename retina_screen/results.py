@@ -172,6 +172,9 @@ class ImageResult:
     #: The square FOV crop shown to people (RGB uint8, ~512 px); not kept in batch runs.
     display_image: np.ndarray | None = field(default=None, compare=False, repr=False)
     model: ModelInfo | None = None
+    #: The colour space the photo's pixels were converted from to sRGB before screening (its
+    #: ICC profile's name, or "Adobe RGB (1998)" from a camera's Exif marks); "" when none.
+    colour_profile: str = ""
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -205,6 +208,7 @@ class ImageResult:
             "referable_threshold": model.threshold if model else None,
             "manifest_sha256": model.manifest_sha256 if model else "",
             "model_verified": model.verified if model else None,
+            "colour_profile": self.colour_profile,
         }
 
     @classmethod
@@ -218,7 +222,8 @@ class ImageResult:
         quality = QualityReport.from_record(record["quality"]) if record.get("quality") else None
         return cls(record["path"], Eye(record["eye"]), ImageStatus(record["status"]),
                    record.get("sha256", ""), quality, grading, record.get("error", ""),
-                   record.get("width", 0), record.get("height", 0), model=model)
+                   record.get("width", 0), record.get("height", 0), model=model,
+                   colour_profile=record.get("colour_profile") or "")
 
 
 @dataclass(frozen=True)

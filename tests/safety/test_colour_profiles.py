@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -144,3 +146,34 @@ def test_adobe_rgb_copy_was_the_danger_without_conversion(srahim: Path, screener
     result = screener.screen_image(untagged)
     assert result.status is ImageStatus.OK and not result.grading.referable
     assert load_image(untagged).colour_profile is None
+
+
+def test_the_conversion_is_recorded_in_the_results_and_the_report(srahim: Path,
+                                                                  isolated_settings,  # noqa: ANN001
+                                                                  tmp_path: Path) -> None:
+    """A converted photo says so: results.csv's ``colour_converted_from`` column, the journal
+    and the patient's report name the space its pixels were converted from; an sRGB photo's
+    are empty."""
+    import pypdf
+
+    from retina_screen.batch import run_batch
+
+    photos = tmp_path / "camera"
+    photos.mkdir()
+    rgb = np.asarray(Image.open(srahim / "images" / "Patient013_L.jpg").convert("RGB"))
+    (photos / "Patient013_L.jpg").write_bytes(
+        encode(srgb_to_adobe(rgb), "JPEG", quality=95, icc_profile=adobe_rgb_profile()))
+    shutil.copy(srahim / "images" / "Patient013_R.jpg", photos / "Patient013_R.jpg")
+    summary = run_batch(photos, tmp_path / "out", isolated_settings, workers=1)
+    with open(summary.results_csv, newline="", encoding="utf-8") as handle:
+        rows = {r["path"]: r for r in csv.DictReader(handle)}
+    assert rows["Patient013_L.jpg"]["colour_converted_from"] == ADOBE_RGB_NAME
+    assert rows["Patient013_R.jpg"]["colour_converted_from"] == ""
+    records = [json.loads(line) for line in summary.journal.read_text("utf-8").splitlines()]
+    assert {r["path"]: r["colour_profile"] for r in records if r["kind"] == "image"} == \
+        {"Patient013_L.jpg": ADOBE_RGB_NAME, "Patient013_R.jpg": ""}
+    (report,) = (tmp_path / "out" / "reports").glob("*.pdf")
+    text = " ".join(" ".join(page.extract_text() for page in pypdf.PdfReader(report).pages)
+                    .split())
+    assert f"Colour: converted to sRGB from {ADOBE_RGB_NAME}" in text
+    assert text.count("converted to sRGB") == 1
