@@ -56,8 +56,8 @@ def test_adobe_rgb_profile_converts_as_the_standard_does() -> None:
 def test_srgb_and_foreign_profiles_leave_the_pixels_as_they_are() -> None:
     colours = np.random.default_rng(4).integers(0, 256, (32, 32, 3)).astype(np.uint8)
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    grey = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
-    for icc in (None, b"", srgb, grey, b"not a profile at all"):
+    lab = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+    for icc in (None, b"", srgb, lab, b"not a profile at all"):
         converted, name = to_srgb(colours, icc)
         assert name is None and np.array_equal(converted, colours)
 
