@@ -31,12 +31,13 @@ sys.path.insert(0, str(ROOT / "tests" / "safety"))
 
 import degradation as d  # noqa: E402
 from fault_screening import (  # noqa: E402
+    damaged_grades,
     parse_arguments,
-    referred_internal_photos,
+    print_fall_table,
     screener_for,
 )
 
-from retina_screen.results import Eye, ImageResult, ImageStatus  # noqa: E402
+from retina_screen.results import ImageResult  # noqa: E402
 
 DARKENINGS = {
     **{f"exposure x{f}": partial(d.scale_exposure, factor=f) for f in (0.85, 0.7, 0.55, 0.45)},
@@ -57,28 +58,10 @@ def main() -> int:
     args = parse_arguments(__doc__.splitlines()[0])
     screener = screener_for(args.model, borderline_rules=False)
     threshold = screener.model.manifest.referable_threshold
-    rows = []  # (headroom, P undamaged, P darkened)
-    for rgb, plain in referred_internal_photos(screener, args.data):
-        for darken in DARKENINGS.values():
-            result = screener.screen_in_memory(darken(rgb), Eye.LEFT)
-            if result.status is ImageStatus.OK:
-                rows.append((headroom(result), plain.grading.p_referable,
-                             result.grading.p_referable))
-    data = np.array(rows)
+    # (headroom, P undamaged, P darkened)
+    data = damaged_grades(screener, args.data, DARKENINGS.values(), headroom)
     print(f"\n{len(data)} darkened photos still gradable; threshold {threshold:.4f}\n")
-    print("| exposure headroom | photos | fell below the threshold | fall of P: median | 90th "
-          "| 95th | lowest P of those that fell |")
-    print("|---|---|---|---|---|---|---|")
-    for low, high in zip(BINS[:-1], BINS[1:], strict=True):
-        chosen = (data[:, 0] >= low) & (data[:, 0] < high)
-        if not chosen.any():
-            continue
-        fall = data[chosen, 1] - data[chosen, 2]
-        flipped = data[chosen, 2] < threshold
-        lowest = f"{data[chosen, 2][flipped].min():.2f}" if flipped.any() else "-"
-        print(f"| {low:.2f}-{high:.2f} | {chosen.sum()} | {flipped.sum()} "
-              f"({flipped.mean():.1%}) | {np.median(fall):.3f} | {np.quantile(fall, 0.9):.3f} "
-              f"| {np.quantile(fall, 0.95):.3f} | {lowest} |")
+    print_fall_table(data, BINS, threshold, "exposure headroom", edges=".2f")
     for level in (0.35, 0.5, 0.75, 1.0):
         chosen = data[:, 0] < level
         fall = data[chosen, 1] - data[chosen, 2]

@@ -1,10 +1,10 @@
 """The evidence for the thresholds of the quality gate's fault checks (motion blur, noise,
 channel registration, double image, posterisation, interlaced rows, resolution, compression,
-smudge, file quality, earlier compression, palette).
+smudge, file quality, earlier compression, palette, and qg-3's sharpness re-checked).
 
 Usage: python benchmarks/fault_checks.py --check motion|noise|registration|double_image|
        posterisation|interlace|resolution|compression|smudge|file_quality|earlier_compression|
-       palette
+       palette|sharpness
        [--data ../shared/data] [--model models/dr_lite0.json]
 
 Internal validation photographs only (APTOS, EyePACS raw, IDRiD; never ``srahim_dev`` or
@@ -46,6 +46,8 @@ that read not referable. docs/quality.md's qg-5, qg-6 and qg-7 tables come from 
 - ``palette`` (``palette_colours``, kind min): the photo as decoded saved as a palette PNG of
   256, 128, 64 and 16 colours (``degradation.palette_png``; the strength is the number of
   colours), and loaded from those bytes as the engine loads a file.
+- ``sharpness`` (``sharpness``, kind min; qg-3's measure, re-checked for qg-18): a Gaussian
+  blur of 0.2-0.4% of the long side (``degradation.defocus``; the strength is the percent).
 - ``resolution`` (``field_diameter``, kind min): the photo downscaled so that its long side is
   384, 320, 256 or 192 px (``degradation.downscale``; larger photos only), then JPEG 90.
 """
@@ -69,7 +71,8 @@ from fault_screening import argument_parser, screener_for  # noqa: E402
 from retina_screen.evaluation import evaluation_sets  # noqa: E402
 from retina_screen.loading import LoadedImage, load_image, load_image_bytes  # noqa: E402
 from retina_screen.preprocess import DECODE_MAX_SIDE  # noqa: E402
-from retina_screen.results import Eye, ImageResult, ImageStatus  # noqa: E402
+from retina_screen.quality import Rule  # noqa: E402
+from retina_screen.results import Eye, ImageResult, ImageStatus, QualityCheck  # noqa: E402
 
 
 def camera_size_jpeg(rgb: np.ndarray, quality: int,
@@ -88,6 +91,7 @@ def camera_size_jpeg(rgb: np.ndarray, quality: int,
 
 @dataclass(frozen=True)
 class FaultCheck:
+    measure: str  # the quality measure its rule reads (a rule's check name can be shared)
     kind: str  # "min": refused below the threshold; "max": above it
     candidates: tuple[float, ...]
     strengths: tuple[float, ...]
@@ -97,32 +101,39 @@ class FaultCheck:
 
 
 CHECKS = {
-    "motion": FaultCheck("min", (0.6, 0.65, 0.7, 0.72, 0.75), (0.5, 0.75, 1.0, 1.5),
+    "motion": FaultCheck("sharpness_balance", "min", (0.6, 0.65, 0.7, 0.72, 0.75),
+                         (0.5, 0.75, 1.0, 1.5),
                          lambda rgb, s, i: d.motion_blur(rgb, s, 45.0 * (i % 4))),
-    "noise": FaultCheck("max", (0.8, 1.0, 1.2, 1.5, 2.0), (4.0, 8.0, 12.0, 16.0),
+    "noise": FaultCheck("noise", "max", (0.8, 1.0, 1.2, 1.5, 2.0), (4.0, 8.0, 12.0, 16.0),
                         lambda rgb, s, i: d.jpeg(d.sensor_noise(rgb, s, seed=i), 85)),
-    "registration": FaultCheck("max", (0.4, 0.5, 0.6, 0.8, 1.0), (0.1, 0.15, 0.25, 0.35),
+    "registration": FaultCheck("channel_shift", "max", (0.4, 0.5, 0.6, 0.8, 1.0),
+                               (0.1, 0.15, 0.25, 0.35),
                                lambda rgb, s, i: d.channel_misregistration(rgb, s,
                                                                            45.0 * (i % 4))),
-    "double_image": FaultCheck("max", (0.1, 0.12, 0.15, 0.2, 0.25), (0.5, 0.75, 1.0, 1.5),
+    "double_image": FaultCheck("double_image", "max", (0.1, 0.12, 0.15, 0.2, 0.25),
+                               (0.5, 0.75, 1.0, 1.5),
                                lambda rgb, s, i: d.double_exposure(rgb, s, 45.0 * (i % 4))),
-    "posterisation": FaultCheck("max", (0.4, 0.45, 0.5, 0.6, 0.7), (6, 5, 4, 3),
+    "posterisation": FaultCheck("level_comb", "max", (0.4, 0.45, 0.5, 0.6, 0.7), (6, 5, 4, 3),
                                 lambda rgb, s, i: d.jpeg(d.posterise(rgb, int(s)), 90)),
-    "interlace": FaultCheck("max", (1.4, 1.5, 1.6, 1.8, 2.0), (1, 2, 3, 4),
+    "interlace": FaultCheck("interlace", "max", (1.4, 1.5, 1.6, 1.8, 2.0), (1, 2, 3, 4),
                             lambda rgb, s, i: d.jpeg(d.interlace(rgb, int(s)), 90)),
-    "smudge": FaultCheck("min", (0.45, 0.5, 0.55, 0.6, 0.65), (0.6, 0.9, 1.2, 2.0),
+    "smudge": FaultCheck("centre_detail", "min", (0.45, 0.5, 0.55, 0.6, 0.65), (0.6, 0.9, 1.2, 2.0),
                          lambda rgb, s, i: d.smudge(rgb, 0.3, s / 100)),
-    "compression": FaultCheck("max", (2.0, 2.3, 2.6, 3.0, 3.5), (50, 40, 30, 20),
+    "compression": FaultCheck("block_edges", "max", (2.0, 2.3, 2.6, 3.0, 3.5), (50, 40, 30, 20),
                               lambda rgb, s, i: d.jpeg(rgb, int(s))),
-    "file_quality": FaultCheck("min", (20.0, 25.0, 30.0, 35.0, 40.0),
+    "file_quality": FaultCheck("jpeg_quality", "min", (20.0, 25.0, 30.0, 35.0, 40.0),
                                (40, 30, 20, 15, 10),
                                lambda rgb, s, i: camera_size_jpeg(rgb, int(s))),
-    "earlier_compression": FaultCheck("min", (20.0, 25.0, 30.0, 35.0, 40.0),
+    "earlier_compression": FaultCheck("earlier_jpeg_quality", "min", (20.0, 25.0, 30.0, 35.0, 40.0),
                                       (40, 30, 20, 15, 10),
                                       lambda rgb, s, i: camera_size_jpeg(rgb, int(s), 95)),
-    "palette": FaultCheck("min", (17.0, 65.0, 129.0, 257.0, 4097.0), (256, 128, 64, 16),
+    "palette": FaultCheck("palette_colours", "min", (17.0, 65.0, 129.0, 257.0, 4097.0),
+                          (256, 128, 64, 16),
                           lambda rgb, s, i: load_image_bytes(d.palette_png(rgb, int(s)))),
-    "resolution": FaultCheck("min", (160.0, 180.0, 200.0, 220.0, 240.0),
+    "sharpness": FaultCheck("sharpness", "min", (0.27, 0.35, 0.40, 0.45, 0.50),
+                            (0.2, 0.25, 0.3, 0.35, 0.4),
+                            lambda rgb, s, i: d.defocus(rgb, s)),
+    "resolution": FaultCheck("field_diameter", "min", (160.0, 180.0, 200.0, 220.0, 240.0),
                              (384, 320, 256, 192),
                              lambda rgb, s, i: d.jpeg(d.downscale(rgb, int(s)), 90)),
 }
@@ -142,21 +153,33 @@ def palette_files(data: Path) -> str:
     return f"{palette} of {photos}"
 
 
-def without_check(screener, check: str) -> None:
-    """Switch ``check`` off in ``screener`` (its rule can never refuse), so that every damaged
-    photo the other checks pass is graded and each candidate threshold can be judged."""
+def the_rule(screener, measure: str) -> Rule:  # noqa: ANN001
+    """The gate's quality rule that reads ``measure``."""
+    (rule,) = [r for r in screener.thresholds.quality_rules if r.measure == measure]
+    return rule
+
+
+def without_check(screener, measure: str) -> None:  # noqa: ANN001
+    """Switch the rule that reads ``measure`` off in ``screener`` (it can never refuse), so
+    that every damaged photo the other checks pass is graded and each candidate threshold can
+    be judged."""
     thresholds = screener.thresholds
     rules = tuple(replace(rule, threshold=-math.inf if rule.kind == "min" else math.inf)
-                  if rule.check == check else rule for rule in thresholds.quality_rules)
+                  if rule.measure == measure else rule for rule in thresholds.quality_rules)
     screener.thresholds = replace(thresholds, quality_rules=rules)
 
 
-def value_and_others(result: ImageResult, check: str) -> tuple[float, bool]:
-    """(the check's value, whether every other check passed)."""
+def value_and_others(result: ImageResult, rule: Rule) -> tuple[float, bool]:
+    """(the value of ``rule``'s check, switched off or not, whether every other check
+    passed)."""
+    def ours(check: QualityCheck) -> bool:
+        return check.name == rule.check and check.threshold in (rule.threshold, math.inf,
+                                                                 -math.inf)
+
     checks = result.quality.checks if result.quality else ()
-    value = next((c.value for c in checks if c.name == check), np.nan)
+    value = next((c.value for c in checks if ours(c)), np.nan)
     others = result.quality is not None and result.quality.is_fundus and all(
-        c.passed for c in checks if c.name != check)
+        c.passed for c in checks if not ours(c))
     return value, others
 
 
@@ -166,6 +189,7 @@ def main() -> int:
     args = parser.parse_args()
     spec = CHECKS[args.check]
     screener = screener_for(args.model, borderline_rules=False)
+    rule = the_rule(screener, spec.measure)
 
     def refused(v: np.ndarray, t: float) -> np.ndarray:
         return v < t if spec.kind == "min" else v > t
@@ -184,7 +208,7 @@ def main() -> int:
             loaded = load_image(photo.path, max_side=DECODE_MAX_SIDE)
             rgb = loaded.pixels
             result = screener.screen_in_memory(loaded, Eye.LEFT)
-            value, others = value_and_others(result, args.check)
+            value, others = value_and_others(result, rule)
             if not others:
                 continue
             values.append(value)
@@ -196,7 +220,7 @@ def main() -> int:
               + " | ".join(f"{refused(v, t).sum()} ({refused(v, t).mean():.1%})"
                            for t in spec.candidates) + " |", flush=True)
     threshold = screener.model.manifest.referable_threshold
-    without_check(screener, args.check)
+    without_check(screener, spec.measure)
     print(f"\n{len(referred)} referable photos referred undamaged; damaged, then screened with "
           f"the {args.check} check off. Per candidate: refused by the gate / gradable and not "
           "referable (missed):\n")
@@ -210,7 +234,7 @@ def main() -> int:
             if damaged is None:
                 continue
             result = screener.screen_in_memory(damaged, Eye.LEFT)
-            value, passed_others = value_and_others(result, args.check)
+            value, passed_others = value_and_others(result, rule)
             values.append(value)
             others.append(passed_others and result.status is ImageStatus.OK)
             missed.append(result.grading is not None

@@ -5,6 +5,7 @@ screened through the application's own pipeline with ``Screener.screen_in_memory
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from retina_screen.engine import Screener
@@ -58,3 +59,49 @@ def referred_internal_photos(screener: Screener, data: Path):  # noqa: ANN201 - 
                 referred += 1
                 yield rgb, plain
         print(f"{name}: {referred} referable photos referred undamaged", flush=True)
+
+
+def print_fall_table(data, bins, threshold: float, measure: str, edges: str = ".0f",  # noqa: ANN001
+                     extra: tuple[str, Callable[[float, float], str]] | None = None) -> None:
+    """The borderline benchmarks' table: ``data`` rows (the measure, P(referable) undamaged, P
+    damaged) of the damaged photos still gradable, by bins of the measure (``edges`` formats
+    a bin's edges): how many fell below ``threshold`` and how far P fell. ``extra`` adds a
+    column: its heading and (low, high) -> its cell."""
+    import numpy as np
+
+    heading = f" {extra[0]} |" if extra else ""
+    print(f"| {measure} | photos | fell below the threshold | fall of P: median | 90th | 95th "
+          f"| lowest P of those that fell |{heading}")
+    print("|---|---|---|---|---|---|---|" + ("---|" if extra else ""))
+    for low, high in zip(bins[:-1], bins[1:], strict=True):
+        chosen = (data[:, 0] >= low) & (data[:, 0] < high)
+        if not chosen.any():
+            continue
+        fall = data[chosen, 1] - data[chosen, 2]
+        fell = data[chosen, 2] < threshold
+        lowest = f"{data[chosen, 2][fell].min():.2f}" if fell.any() else "-"
+        cell = f" {extra[1](low, high)} |" if extra else ""
+        print(f"| {low:{edges}}-{high:{edges}} | {chosen.sum()} | {fell.sum()} ({fell.mean():.1%}) "
+              f"| {np.median(fall):.3f} | {np.quantile(fall, 0.9):.3f} "
+              f"| {np.quantile(fall, 0.95):.3f} | {lowest} |{cell}")
+
+
+def damaged_grades(screener: Screener, data: Path, damages, measure):  # noqa: ANN001, ANN201
+    """Rows (``measure`` of the damaged photo's result, P(referable) undamaged, P damaged) as
+    an array, for every referred internal referable photo under each of ``damages`` (photo ->
+    damaged photo, or None where it does not apply) that still passes the gate."""
+    import numpy as np
+
+    from retina_screen.results import ImageStatus
+
+    rows = []
+    for rgb, plain in referred_internal_photos(screener, data):
+        for damage in damages:
+            damaged = damage(rgb)
+            if damaged is None:
+                continue
+            result = screener.screen_in_memory(damaged, Eye.LEFT)
+            if result.status is ImageStatus.OK:
+                rows.append((measure(result), plain.grading.p_referable,
+                             result.grading.p_referable))
+    return np.array(rows)

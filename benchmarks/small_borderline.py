@@ -26,12 +26,13 @@ sys.path.insert(0, str(ROOT / "tests" / "safety"))
 
 import degradation as d  # noqa: E402
 from fault_screening import (  # noqa: E402
+    damaged_grades,
     parse_arguments,
-    referred_internal_photos,
+    print_fall_table,
     screener_for,
 )
 
-from retina_screen.results import Eye, ImageResult, ImageStatus  # noqa: E402
+from retina_screen.results import ImageResult  # noqa: E402
 
 LONG_SIDES = (None, 768, 640, 512, 448, 384, 320, 288, 256)  # None: the photo's own size
 BINS = (200, 240, 280, 320, 400, 480, 600, np.inf)
@@ -48,31 +49,21 @@ def main() -> int:
     args = parse_arguments(__doc__.splitlines()[0])
     screener = screener_for(args.model, borderline_rules=False)
     threshold = screener.model.manifest.referable_threshold
-    rows = []  # (field diameter, P undamaged, P of the copy)
-    for rgb, plain in referred_internal_photos(screener, args.data):
-        for long_side in LONG_SIDES:
+
+    def copy(long_side: int | None):  # noqa: ANN202
+        """The photo saved as JPEG 90 at ``long_side`` (None: its own size; no copy where that
+        would not be smaller, as the reference row has the photo)."""
+        def damage(rgb: np.ndarray) -> np.ndarray | None:
             if long_side is not None and long_side >= max(rgb.shape[:2]):
-                continue  # not a smaller copy (the reference row has it)
-            copy = rgb if long_side is None else d.downscale(rgb, long_side)
-            result = screener.screen_in_memory(d.jpeg(copy, 90), Eye.LEFT)
-            if result.status is ImageStatus.OK:
-                rows.append((field_diameter(result), plain.grading.p_referable,
-                             result.grading.p_referable))
-    data = np.array(rows)
+                return None
+            return d.jpeg(rgb if long_side is None else d.downscale(rgb, long_side), 90)
+        return damage
+
+    # (field diameter, P undamaged, P of the copy)
+    data = damaged_grades(screener, args.data, [copy(s) for s in LONG_SIDES], field_diameter)
     fell = data[:, 2] < threshold
     print(f"\n{len(data)} copies still gradable; threshold {threshold:.4f}\n")
-    print("| field diameter (px) | copies | fell below the threshold | fall of P: median | 90th "
-          "| 95th | lowest P of those that fell |")
-    print("|---|---|---|---|---|---|---|")
-    for low, high in zip(BINS[:-1], BINS[1:], strict=True):
-        chosen = (data[:, 0] >= low) & (data[:, 0] < high)
-        if not chosen.any():
-            continue
-        fall = data[chosen, 1] - data[chosen, 2]
-        lowest = f"{data[chosen & fell, 2].min():.2f}" if (chosen & fell).any() else "-"
-        print(f"| {low:.0f}-{high:.0f} | {chosen.sum()} | {(chosen & fell).sum()} "
-              f"({fell[chosen].mean():.1%}) | {np.median(fall):.3f} | {np.quantile(fall, 0.9):.3f} "
-              f"| {np.quantile(fall, 0.95):.3f} | {lowest} |")
+    print_fall_table(data, BINS, threshold, "field diameter (px)")
     reference = fell[data[:, 0] >= REFERENCE_FROM].mean()
     limit = max(2 * reference, 0.02)
     print(f"\nreference share (diameter >= {REFERENCE_FROM} px): {reference:.1%}; limit per bin "

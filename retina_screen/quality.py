@@ -594,17 +594,24 @@ class BorderlineRule:
 
     Some damage passes the gate's limits yet lowers the lesions' contrast or detail, and with it
     the model's P(referable) (darkening: ``dim_borderline``; a small, downscaled copy:
-    ``small_borderline``): on such a photograph a grade just below the threshold cannot rule
-    referable DR out. The photograph is *marginal* when any measure of ``below`` (measure ->
-    level, above the gate's own limit) is not reached; a marginal photograph with P(referable)
-    in ``[threshold - margin, threshold)`` is sent back (``reason``) instead of reading "no
-    referable DR".
+    ``small_borderline``; lifted mid-tones: ``bright_borderline``): on such a photograph a
+    grade just below the threshold cannot rule referable DR out. The photograph is *marginal*
+    when any measure of ``below`` (measure -> level, above the gate's own limit) is not
+    reached, or any measure of ``above`` reaches its level; a marginal photograph with
+    P(referable) in ``[threshold - margin, threshold)`` is sent back (``reason``) instead of
+    reading "no referable DR".
     """
 
     check: str
     below: tuple[tuple[str, float], ...]
     margin: float
     reason: str
+    above: tuple[tuple[str, float], ...] = ()
+
+    def marginal(self, measures: QualityMeasures) -> bool:
+        """Whether the photograph's measures put it in the rule's marginal range."""
+        return (any(getattr(measures, name) < level for name, level in self.below)
+                or any(getattr(measures, name) >= level for name, level in self.above))
 
 
 @dataclass(frozen=True)
@@ -659,15 +666,18 @@ def load_thresholds(path: Path = THRESHOLDS_FILE) -> Thresholds:
 
 def _checked_borderline(item: dict) -> BorderlineRule:
     try:
-        rule = BorderlineRule(str(item["check"]),
-                              tuple((str(k), float(v)) for k, v in item["below"].items()),
-                              float(item["margin"]), str(item["reason"]))
+        rule = BorderlineRule(
+            str(item["check"]),
+            tuple((str(k), float(v)) for k, v in item.get("below", {}).items()),
+            float(item["margin"]), str(item["reason"]),
+            tuple((str(k), float(v)) for k, v in item.get("above", {}).items()))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"quality thresholds: a borderline rule is incomplete ({exc})") from exc
-    unknown = [name for name, _ in rule.below if name not in _MEASURE_NAMES]
-    if unknown or not rule.below:
+    unknown = [name for name, _ in rule.below + rule.above if name not in _MEASURE_NAMES]
+    if unknown or not (rule.below or rule.above):
         raise ConfigError(f"quality thresholds: borderline rule {rule.check} needs known "
-                          f"measures in 'below' (unknown: {', '.join(unknown) or 'none given'})")
+                          f"measures in 'below' or 'above' (unknown: "
+                          f"{', '.join(unknown) or 'none given'})")
     if not 0.0 < rule.margin < 1.0:
         raise ConfigError(f"quality thresholds: borderline rule {rule.check} margin "
                           f"{rule.margin} is not between 0 and 1")
@@ -725,7 +735,7 @@ def borderline_check(measures: QualityMeasures, p_referable: float,
     Its value is P(referable) and its threshold the lower edge of the borderline band; it fails
     when P(referable) lies in ``[referable_threshold - rule.margin, referable_threshold)``.
     """
-    if all(getattr(measures, name) >= level for name, level in rule.below):
+    if not rule.marginal(measures):
         return None
     low = referable_threshold - rule.margin
     borderline = low <= p_referable < referable_threshold

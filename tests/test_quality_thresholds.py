@@ -28,6 +28,11 @@ def test_the_shipped_thresholds_load_with_every_rule_and_the_borderline_rules() 
     assert [r.check for r in thresholds.borderline] == [r["check"] for r in raw["borderline"]]
     dim = thresholds.borderline_rule("dim_borderline")
     assert dim is not None and dict(dim.below) == raw["borderline"][0]["below"]
+    assert dim.above == ()
+    bright = thresholds.borderline_rule("bright_borderline")
+    assert bright is not None and bright.below == ()
+    assert dict(bright.above) == next(r["above"] for r in raw["borderline"]
+                                      if r["check"] == "bright_borderline")
 
 
 def test_a_misspelled_measure_stops_loading_and_names_the_rule(tmp_path: Path) -> None:
@@ -58,8 +63,18 @@ def test_a_borderline_rule_needs_known_measures_and_a_sane_margin(tmp_path: Path
     def margin_too_large(raw: dict) -> None:
         raw["borderline"][0]["margin"] = 1.5
 
+    def unknown_above_measure(raw: dict) -> None:
+        raw["borderline"][0]["above"] = {"glare": 200.0}
+
+    def no_levels(raw: dict) -> None:
+        del raw["borderline"][0]["below"]
+
     with pytest.raises(ConfigError, match="unknown: green"):
         load_thresholds(_edited(tmp_path, unknown_dim_measure))
+    with pytest.raises(ConfigError, match="unknown: glare"):
+        load_thresholds(_edited(tmp_path, unknown_above_measure))
+    with pytest.raises(ConfigError, match="none given"):
+        load_thresholds(_edited(tmp_path, no_levels))
     with pytest.raises(ConfigError, match="margin 1.5"):
         load_thresholds(_edited(tmp_path, margin_too_large))
 

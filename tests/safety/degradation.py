@@ -123,6 +123,11 @@ def greyscale(rgb: np.ndarray) -> np.ndarray:
     return np.repeat(grey[..., None], 3, axis=2)
 
 
+def defocus(rgb: np.ndarray, percent_of_side: float) -> np.ndarray:
+    """A Gaussian blur of ``percent_of_side`` percent of the photo's long side (defocus)."""
+    return cv2.GaussianBlur(rgb, (0, 0), percent_of_side / 100 * max(rgb.shape[:2]))
+
+
 def motion_blur(rgb: np.ndarray, fraction: float, angle: float = 0.0) -> np.ndarray:
     """The eye or camera moving during the exposure: a straight smear of ``fraction`` percent
     of the photo's width, at ``angle`` degrees from the horizontal."""

@@ -13,7 +13,8 @@ by qg-13's, a camera-size file saved at very low JPEG quality by qg-14's, and su
 saved again at high quality by qg-15's, and a file stored with a colour palette by qg-16's;
 all twelve leave real photos of every camera alone.
 A reduced copy whose grade lands just below the threshold is sent back by the
-small-borderline rule (qg-11).
+small-borderline rule (qg-11), and a photo with lifted mid-tones by the bright-borderline rule
+(qg-17).
 """
 
 from __future__ import annotations
@@ -32,10 +33,6 @@ from retina_screen.preprocess import DECODE_MAX_SIDE
 from retina_screen.results import ImageStatus
 
 
-def _blur(rgb: np.ndarray, percent_of_side: float) -> np.ndarray:
-    return cv2.GaussianBlur(rgb, (0, 0), percent_of_side / 100 * max(rgb.shape[:2]))
-
-
 def _darken(rgb: np.ndarray, factor: float) -> np.ndarray:
     return (rgb * factor).astype(np.uint8)
 
@@ -51,7 +48,7 @@ def test_heavily_blurred_and_very_dark_photos_are_ungradable(srahim: Path, scree
     wrong = []
     for row in _labels(srahim)[::4]:
         rgb = real_rgb(srahim / row["file"])
-        for label, image, reason in (("blur", _blur(rgb, 1.25), "out of focus"),
+        for label, image, reason in (("blur", d.defocus(rgb, 1.25), "out of focus"),
                                      ("dark", _darken(rgb, 0.15), "too dark")):
             result = screener.screen_in_memory(image)
             if result.status is not ImageStatus.UNGRADABLE or not any(
@@ -90,7 +87,7 @@ def _hidden_by(referred_eyes: list, screener, label: str, degrade) -> list:  # n
 def test_slight_defocus_never_hides_referable_dr(referred_eyes: list, screener) -> None:  # noqa: ANN001
     # Blur by 0.5% of the side hid 11 referable eyes under qg-2 (its focus measure depends on
     # the photo's contrast); qg-3's sharpness (fine over coarse detail) refuses them.
-    hidden = _hidden_by(referred_eyes, screener, "blur 0.5%", lambda rgb: _blur(rgb, 0.5))
+    hidden = _hidden_by(referred_eyes, screener, "blur 0.5%", lambda rgb: d.defocus(rgb, 0.5))
     assert not hidden, f"defocus hid referable DR: {hidden}"
 
 
@@ -199,6 +196,56 @@ def test_small_borderline_rule_leaves_full_size_and_clear_grades_alone(srahim: P
     assert not borderline_check(small, borderline, threshold, rule).passed
     assert borderline_check(small, threshold, threshold, rule).passed
     assert borderline_check(small, threshold - rule.margin - 0.01, threshold, rule).passed
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_a_brightened_referable_eye_is_sent_back_not_hidden(srahim: Path, screener) -> None:  # noqa: ANN001
+    """Lifted mid-tones (gamma 0.45, a double gamma encoding) take a referred eye's grade just
+    below the threshold: without the borderline rules it reads not referable; with them the
+    bright-borderline rule (qg-17) sends it back with its reason and records the withheld grade.
+    The undamaged photo, with the same grade, would not be marginal (its green level is lower)."""
+    from retina_screen.engine import Screener
+
+    plain = Screener(screener.settings, model=screener.model, borderline_rules=False)
+    threshold = screener.model.manifest.referable_threshold
+    rule = screener.thresholds.borderline_rule("bright_borderline")
+    rgb = real_rgb(srahim / "images" / "Patient278_R.jpg")
+    assert screener.screen_in_memory(rgb).grading.referable
+    bright = d.gamma(rgb, 0.45)
+    without = plain.screen_in_memory(bright)
+    assert without.status is ImageStatus.OK and not without.grading.referable
+    assert threshold - rule.margin <= without.grading.p_referable
+    result = screener.screen_in_memory(bright)
+    assert result.status is ImageStatus.UNGRADABLE and result.grading is None
+    assert result.reasons == (rule.reason,)
+    check = result.quality.check(rule.check)
+    assert not check.passed
+    assert check.value == pytest.approx(without.grading.p_referable, abs=1e-4)
+    assert check.threshold == pytest.approx(threshold - rule.margin, abs=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_bright_borderline_rule_needs_a_bright_photo_and_a_band_grade(srahim: Path,
+                                                                     screener) -> None:  # noqa: ANN001
+    """Only a photo at or above the rule's green level with a grade in the band is sent back:
+    the same photo undamaged, and the bright photo graded referable or far below the
+    threshold, are graded as before."""
+    from retina_screen.preprocess import screening_crop
+    from retina_screen.quality import borderline_check, measure
+
+    threshold = screener.model.manifest.referable_threshold
+    rule = screener.thresholds.borderline_rule("bright_borderline")
+    level = dict(rule.above)["green_level"]
+    rgb = real_rgb(srahim / "images" / "Patient278_R.jpg")
+    plain, bright = measure(screening_crop(rgb)), measure(screening_crop(d.gamma(rgb, 0.45)))
+    assert plain.green_level < level <= bright.green_level
+    borderline = threshold - rule.margin / 2
+    assert borderline_check(plain, borderline, threshold, rule) is None
+    assert not borderline_check(bright, borderline, threshold, rule).passed
+    assert borderline_check(bright, threshold, threshold, rule).passed
+    assert borderline_check(bright, threshold - rule.margin - 0.01, threshold, rule).passed
 
 
 #: The camera-fault checks: (the check, two strengths, the damage as (photo, strength, eye
