@@ -4,7 +4,7 @@ smudge, file quality, earlier compression, palette, and qg-3's sharpness re-chec
 
 Usage: python benchmarks/fault_checks.py --check motion|noise|registration|double_image|
        posterisation|interlace|resolution|compression|smudge|file_quality|earlier_compression|
-       palette|sharpness
+       palette|sharpness|camera_sharpness
        [--data ../shared/data] [--model models/dr_lite0.json]
 
 Internal validation photographs only (APTOS, EyePACS raw, IDRiD; never ``srahim_dev`` or
@@ -48,6 +48,8 @@ that read not referable. docs/quality.md's qg-5, qg-6 and qg-7 tables come from 
   colours), and loaded from those bytes as the engine loads a file.
 - ``sharpness`` (``sharpness``, kind min; qg-3's measure, re-checked for qg-18): a Gaussian
   blur of 0.2-0.4% of the long side (``degradation.defocus``; the strength is the percent).
+- ``camera_sharpness`` (``camera_sharpness``, kind min; qg-18): the same, for the
+  sharpness of photos at camera resolution only (a field of view of 400 px or more).
 - ``resolution`` (``field_diameter``, kind min): the photo downscaled so that its long side is
   384, 320, 256 or 192 px (``degradation.downscale``; larger photos only), then JPEG 90.
 """
@@ -133,6 +135,9 @@ CHECKS = {
     "sharpness": FaultCheck("sharpness", "min", (0.27, 0.35, 0.40, 0.45, 0.50),
                             (0.2, 0.25, 0.3, 0.35, 0.4),
                             lambda rgb, s, i: d.defocus(rgb, s)),
+    "camera_sharpness": FaultCheck("camera_sharpness", "min", (0.35, 0.40, 0.45, 0.50),
+                                   (0.2, 0.25, 0.3, 0.35, 0.4),
+                                   lambda rgb, s, i: d.defocus(rgb, s)),
     "resolution": FaultCheck("field_diameter", "min", (160.0, 180.0, 200.0, 220.0, 240.0),
                              (384, 320, 256, 192),
                              lambda rgb, s, i: d.jpeg(d.downscale(rgb, int(s)), 90)),

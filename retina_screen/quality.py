@@ -24,6 +24,9 @@ from .results import QualityCheck, QualityReport
 
 WORKING_SIDE = SCREENING_CROP_SIDE  # the quality gate measures the model-input crop
 THRESHOLDS_FILE = Path(__file__).resolve().parent / "data" / "quality_thresholds.json"
+#: Field of view across, in pixels as decoded, from which a photo is at camera resolution: its
+#: sharpness at the working size then measures its focus, not an enlargement (qg-18).
+CAMERA_FIELD = 400.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,10 @@ class QualityMeasures:
     #: 4-8 px at the working size): defocus removes the fine band first, whatever the photo's
     #: contrast, so a slightly defocused photo whose small lesions are gone is caught.
     sharpness: float = 1.0
+    #: ``sharpness`` of a photo whose field of view is at least ``CAMERA_FIELD`` px across as
+    #: decoded (a camera's photo or its full-size export), 1.0 (not measured) for a smaller
+    #: one, whose sharpness at the working size is that of its enlargement (qg-18).
+    camera_sharpness: float = 1.0
     #: Least over greatest of the sharpness taken along the rows, the columns and both
     #: diagonals: motion blur (the eye moving during the exposure) removes fine detail in one
     #: direction only, which the all-direction sharpness averages away. Each direction's
@@ -273,6 +280,7 @@ def measure(crop: FovCrop, p_fundus: float | None = None,
         shadowed=shadowed,
         overlay=overlay,
         sharpness=sharpness,
+        camera_sharpness=sharpness if 2 * fov.radius >= CAMERA_FIELD else 1.0,
         sharpness_balance=sharpness_balance,
         noise=noise,
         channel_shift=channel_shift,
