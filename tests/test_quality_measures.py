@@ -47,3 +47,20 @@ def test_histogram_statistics_equal_numpys_on_real_photos(data_dir: Path) -> Non
         details = diagonal[core[0::2, 0::2]]
         expected = float(np.mean(details[details <= np.quantile(details, 0.8)]))
         assert quality._noise(green, core) == expected
+
+
+def test_camera_sharpness_is_the_sharpness_of_camera_resolution_photos_only(
+        data_dir: Path) -> None:
+    """qg-18's limit reads the sharpness of photos whose field of view is at least
+    CAMERA_FIELD px across as decoded; an APTOS-size export (its sharpness at the working size
+    is that of its enlargement) is not measured (1.0)."""
+    path = data_dir / "srahim_dev" / "images" / "Patient278_R.jpg"
+    rgb = load_image(path, max_side=DECODE_MAX_SIDE).pixels
+    full = quality.measure(screening_crop(rgb))
+    assert full.field_diameter >= quality.CAMERA_FIELD
+    assert full.camera_sharpness == full.sharpness < 1.0
+    small_rgb = cv2.resize(rgb, (rgb.shape[1] * 224 // rgb.shape[0], 224),
+                           interpolation=cv2.INTER_AREA)
+    small = quality.measure(screening_crop(small_rgb))
+    assert small.field_diameter < quality.CAMERA_FIELD
+    assert small.camera_sharpness == 1.0 and small.sharpness < 1.0

@@ -14,7 +14,8 @@ saved again at high quality by qg-15's, and a file stored with a colour palette 
 all twelve leave real photos of every camera alone.
 A reduced copy whose grade lands just below the threshold is sent back by the
 small-borderline rule (qg-11), and a photo with lifted mid-tones by the bright-borderline rule
-(qg-17).
+(qg-17). Milder defocus (0.3-0.35% of the side), sharpened afterwards or not, is refused by
+qg-18's sharpness limit for camera-resolution photos.
 """
 
 from __future__ import annotations
@@ -89,6 +90,40 @@ def test_slight_defocus_never_hides_referable_dr(referred_eyes: list, screener) 
     # the photo's contrast); qg-3's sharpness (fine over coarse detail) refuses them.
     hidden = _hidden_by(referred_eyes, screener, "blur 0.5%", lambda rgb: d.defocus(rgb, 0.5))
     assert not hidden, f"defocus hid referable DR: {hidden}"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("percent", [0.3, 0.35])
+def test_milder_defocus_never_hides_referable_dr(referred_eyes: list, screener,  # noqa: ANN001
+                                                 percent: float) -> None:
+    """Under qg-17, blur by 0.3 and 0.35% of the side hid 8 and 10 referred eyes (P(referable)
+    down to 0.03): qg-3's sharpness limit was placed with 0.5%. qg-18's sharpness limit for
+    photos at camera resolution (camera_sharpness) refuses them as slightly out of focus."""
+    hidden = _hidden_by(referred_eyes, screener, f"blur {percent}%",
+                        lambda rgb: d.defocus(rgb, percent))
+    assert not hidden, f"defocus hid referable DR: {hidden}"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_a_sharpened_defocused_photo_is_still_refused(srahim: Path, screener) -> None:  # noqa: ANN001
+    """An unsharp mask after a slight defocus (camera or viewer sharpening) lets the photo pass
+    qg-3's limit without restoring the lesions (under qg-17 it hid 10 of the 45 referable
+    eyes); qg-18's camera-resolution limit still reads it as out of focus, while the same
+    photo undamaged passes."""
+    import cv2
+
+    rule = next(r for r in screener.thresholds.quality_rules if r.measure == "camera_sharpness")
+    rgb = real_rgb(srahim / "images" / "Patient278_R.jpg")
+    blurred = d.defocus(rgb, 0.5)
+    sigma = 0.0025 * max(rgb.shape[:2])
+    sharpened = cv2.addWeighted(blurred, 4.0, cv2.GaussianBlur(blurred, (0, 0), sigma), -3.0, 0)
+    plain, result = screener.screen_in_memory(rgb), screener.screen_in_memory(sharpened)
+    assert plain.status is ImageStatus.OK
+    assert result.status is ImageStatus.UNGRADABLE and rule.reason in result.reasons
+    qg3 = next(c for c in result.quality.checks if c.name == "focus" and c.threshold == 0.27)
+    assert qg3.passed, "the sharpened photo should pass qg-3's own limit (the gap qg-18 closes)"
 
 
 @pytest.mark.slow
