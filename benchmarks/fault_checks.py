@@ -4,7 +4,7 @@ smudge, file quality, earlier compression, palette, and qg-3's sharpness re-chec
 
 Usage: python benchmarks/fault_checks.py --check motion|noise|registration|double_image|
        posterisation|interlace|resolution|compression|smudge|file_quality|earlier_compression|
-       palette|sharpness|camera_sharpness
+       palette|sharpness|camera_sharpness|camera_grain
        [--data ../shared/data] [--model models/dr_lite0.json]
 
 Internal validation photographs only (APTOS, EyePACS raw, IDRiD; never ``srahim_dev`` or
@@ -50,6 +50,9 @@ that read not referable. docs/quality.md's qg-5, qg-6 and qg-7 tables come from 
   blur of 0.2-0.4% of the long side (``degradation.defocus``; the strength is the percent).
 - ``camera_sharpness`` (``camera_sharpness``, kind min; qg-18): the same, for the
   sharpness of photos at camera resolution only (a field of view of 400 px or more).
+- ``camera_grain`` (``camera_grain``, kind min; qg-19 candidate): non-local-means noise
+  reduction (OpenCV ``fastNlMeansDenoisingColored``, h 3-10; the strength is h) of photos at
+  camera resolution.
 - ``resolution`` (``field_diameter``, kind min): the photo downscaled so that its long side is
   384, 320, 256 or 192 px (``degradation.downscale``; larger photos only), then JPEG 90.
 """
@@ -62,6 +65,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,6 +142,10 @@ CHECKS = {
     "camera_sharpness": FaultCheck("camera_sharpness", "min", (0.35, 0.40, 0.45, 0.50),
                                    (0.2, 0.25, 0.3, 0.35, 0.4),
                                    lambda rgb, s, i: d.defocus(rgb, s)),
+    "camera_grain": FaultCheck("camera_grain", "min", (0.10, 0.12, 0.14, 0.16, 0.18),
+                               (3, 5, 7, 10),
+                               lambda rgb, s, i: cv2.fastNlMeansDenoisingColored(
+                                   rgb, None, s, s, 7, 21)),
     "resolution": FaultCheck("field_diameter", "min", (160.0, 180.0, 200.0, 220.0, 240.0),
                              (384, 320, 256, 192),
                              lambda rgb, s, i: d.jpeg(d.downscale(rgb, int(s)), 90)),

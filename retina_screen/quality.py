@@ -27,6 +27,8 @@ THRESHOLDS_FILE = Path(__file__).resolve().parent / "data" / "quality_thresholds
 #: Field of view across, in pixels as decoded, from which a photo is at camera resolution: its
 #: sharpness at the working size then measures its focus, not an enlargement (qg-18).
 CAMERA_FIELD = 400.0
+#: ``camera_grain`` of a photo under ``CAMERA_FIELD`` (the largest grain 8-bit values can show).
+NOT_MEASURED_GRAIN = 255.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,10 @@ class QualityMeasures:
     #: sit in the largest 20%. High sensor gain (a weak flash made up for in the camera) buries
     #: microaneurysms and small haemorrhages in grain.
     noise: float = 0.0
+    #: ``noise`` of a photo at camera resolution (``CAMERA_FIELD``), ``NOT_MEASURED_GRAIN`` for
+    #: a smaller one: a camera photo without any grain has been through noise reduction, which
+    #: erases microaneurysms and dot haemorrhages with it.
+    camera_grain: float = NOT_MEASURED_GRAIN
     #: How far apart, in pixels at the working size, the fine detail of the red and the green
     #: channels sits: the peak of their normalised cross-correlation, refined to a fraction of
     #: a pixel. A misaligned sensor or lateral chromatic aberration gives every vessel and
@@ -283,6 +289,7 @@ def measure(crop: FovCrop, p_fundus: float | None = None,
         camera_sharpness=sharpness if 2 * fov.radius >= CAMERA_FIELD else 1.0,
         sharpness_balance=sharpness_balance,
         noise=noise,
+        camera_grain=noise if 2 * fov.radius >= CAMERA_FIELD else NOT_MEASURED_GRAIN,
         channel_shift=channel_shift,
         double_image=double_image,
         level_comb=level_comb,
