@@ -49,18 +49,20 @@ def test_histogram_statistics_equal_numpys_on_real_photos(data_dir: Path) -> Non
         assert quality._noise(green, core) == expected
 
 
-def test_camera_sharpness_is_the_sharpness_of_camera_resolution_photos_only(
+def test_camera_measures_read_camera_resolution_photos_only(
         data_dir: Path) -> None:
-    """qg-18's limit reads the sharpness of photos whose field of view is at least
-    CAMERA_FIELD px across as decoded; an APTOS-size export (its sharpness at the working size
-    is that of its enlargement) is not measured (1.0)."""
+    """qg-18's and qg-19's limits read the sharpness and the grain of photos whose field of
+    view is at least CAMERA_FIELD px across as decoded; an APTOS-size export (its detail at the
+    working size is that of its enlargement) is not measured."""
     path = data_dir / "srahim_dev" / "images" / "Patient278_R.jpg"
     rgb = load_image(path, max_side=DECODE_MAX_SIDE).pixels
     full = quality.measure(screening_crop(rgb))
     assert full.field_diameter >= quality.CAMERA_FIELD
     assert full.camera_sharpness == full.sharpness < 1.0
+    assert full.camera_grain == full.noise
     small_rgb = cv2.resize(rgb, (rgb.shape[1] * 224 // rgb.shape[0], 224),
                            interpolation=cv2.INTER_AREA)
     small = quality.measure(screening_crop(small_rgb))
     assert small.field_diameter < quality.CAMERA_FIELD
     assert small.camera_sharpness == 1.0 and small.sharpness < 1.0
+    assert small.camera_grain == quality.NOT_MEASURED_GRAIN != small.noise
