@@ -264,6 +264,8 @@ def measure(crop: FovCrop, p_fundus: float | None = None,
     shadowed = float((inner_values < 0.5 * max(float(np.median(inner_values)), 1.0)).mean())
     overlay = _overlay_share(image, circle)
 
+    field_diameter = float(2 * fov.radius)
+    at_camera_resolution = field_diameter >= CAMERA_FIELD
     centre_offset = np.hypot(fov.centre_x - fov.image_width / 2,
                              fov.centre_y - fov.image_height / 2)
     return QualityMeasures(
@@ -286,15 +288,15 @@ def measure(crop: FovCrop, p_fundus: float | None = None,
         shadowed=shadowed,
         overlay=overlay,
         sharpness=sharpness,
-        camera_sharpness=sharpness if 2 * fov.radius >= CAMERA_FIELD else 1.0,
+        camera_sharpness=sharpness if at_camera_resolution else 1.0,
         sharpness_balance=sharpness_balance,
         noise=noise,
-        camera_grain=noise if 2 * fov.radius >= CAMERA_FIELD else NOT_MEASURED_GRAIN,
+        camera_grain=noise if at_camera_resolution else NOT_MEASURED_GRAIN,
         channel_shift=channel_shift,
         double_image=double_image,
         level_comb=level_comb,
         interlace=interlace,
-        field_diameter=float(2 * fov.radius),
+        field_diameter=field_diameter,
         block_edges=block_edges,
         centre_detail=centre_detail,
         jpeg_quality=100.0 if jpeg_quality is None else float(jpeg_quality),
