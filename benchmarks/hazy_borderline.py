@@ -1,6 +1,7 @@
 """How far haze lowers P(referable): evidence for the hazy-borderline rule (qg-21).
 
 Usage: python benchmarks/hazy_borderline.py [--data ../shared/data] [--model models/dr_lite0.json]
+       [--measure haze_floor]
 
 Internal validation photographs only (APTOS, EyePACS raw, IDRiD; never ``srahim_dev`` or
 ``messidor2_dev``): every referable photo that the model refers undamaged is hazed (media
@@ -19,6 +20,11 @@ L, and at most 15% of the gradable undamaged photos are below L. The margin is t
 percentile of the fall of P(referable) below L, rounded up to 0.01, at most 0.22. Among the
 pairs that meet both, the one sending back the fewest undamaged photos is taken. Both belong to
 the model: re-run this after any model change.
+
+``--measure haze_floor`` (the rule's second form, written after the first run): the same for
+the veil measure ``haze_floor``, which haze raises: "below L" reads "at or above L", and the
+candidate levels are the undamaged gradable photos' 85th, 90th, 95th, 97.5th and 99th
+percentiles of it.
 """
 
 from __future__ import annotations
@@ -35,14 +41,15 @@ sys.path.insert(0, str(ROOT / "tests" / "safety"))
 
 import degradation as d  # noqa: E402
 from fault_screening import (  # noqa: E402
+    argument_parser,
     damaged_grades,
-    parse_arguments,
     print_fall_table,
+    referred_internal_photos,
     screener_for,
 )
 
 from retina_screen.evaluation import evaluation_sets  # noqa: E402
-from retina_screen.loading import load_image  # noqa: E402
+from retina_screen.loading import LoadedImage, load_image  # noqa: E402
 from retina_screen.preprocess import DECODE_MAX_SIDE  # noqa: E402
 from retina_screen.results import Eye, ImageResult, ImageStatus  # noqa: E402
 
@@ -68,9 +75,102 @@ def measured(result: ImageResult) -> tuple[float, float]:
                  for name, limit in MEASURES.values())
 
 
+def haze_floor(crop: np.ndarray) -> float:
+    """The veil measure of the second form (not part of the gate: no level met the rule): the
+    green channel's 2nd percentile over its median inside the field away from its rim (the
+    gate's own field mask and core, at its working size): how far the darkest retina (vessels
+    on the disc, the fovea) is lifted towards the rest, as scattered light lifts it."""
+    import cv2
+
+    from retina_screen import quality
+    from retina_screen.fov import illuminated_mask
+
+    image = crop
+    if image.shape[0] != quality.WORKING_SIDE:
+        interpolation = (cv2.INTER_AREA if image.shape[0] > quality.WORKING_SIDE
+                         else cv2.INTER_LINEAR)
+        image = cv2.resize(image, (quality.WORKING_SIDE,) * 2, interpolation=interpolation)
+    circle = quality._cached_mask(quality.WORKING_SIDE)
+    lit = illuminated_mask(image) & circle
+    inside = lit if lit.sum() > 0.05 * circle.sum() else circle
+    core = cv2.erode(inside.astype(np.uint8), quality._SHARPNESS_EROSION).astype(bool)
+    values = image[..., 1][core]
+    if values.size < 100:
+        return 0.0
+    counts = np.bincount(values, minlength=256)
+    median = quality._histogram_quantile(counts, values.size, 0.5)
+    return quality._histogram_quantile(counts, values.size, 0.02) / max(median, 1.0)
+
+
+def haze_floor_rule(screener, data_dir: Path) -> int:  # noqa: ANN001
+    """The second form: ``haze_floor``, levels from the undamaged photos' percentiles."""
+    threshold = screener.model.manifest.referable_threshold
+
+    def floor_of(rgb: np.ndarray) -> float:
+        return haze_floor(screener.quality_gate(LoadedImage.from_pixels(rgb))[0].image)
+
+    rows = []  # (haze_floor, P undamaged, P hazed) of the hazed copies still gradable
+    for rgb, plain in referred_internal_photos(screener, data_dir):
+        for haze in HAZES.values():
+            hazed = haze(rgb)
+            result = screener.screen_in_memory(hazed, Eye.LEFT)
+            if result.status is ImageStatus.OK:
+                rows.append((floor_of(hazed), plain.grading.p_referable,
+                             result.grading.p_referable))
+    data = np.array(rows)
+    clean = []
+    for photos in evaluation_sets(data_dir, sources=("aptos2019", "eyepacs_raw",
+                                                     "idrid")).values():
+        for photo in photos:
+            rgb = load_image(photo.path, max_side=DECODE_MAX_SIDE).pixels
+            result = screener.screen_in_memory(rgb, Eye.LEFT)
+            if result.status is ImageStatus.OK:
+                clean.append((floor_of(rgb), result.grading.p_referable))
+    undamaged = np.array(clean)
+    levels = np.quantile(undamaged[:, 0], (0.85, 0.9, 0.95, 0.975, 0.99))
+    print(f"\n{len(data)} hazed photos still gradable; threshold {threshold:.4f}; "
+          f"{len(undamaged)} undamaged photos gradable; haze_floor of the hazed: median "
+          f"{np.median(data[:, 0]):.3f}, undamaged median {np.median(undamaged[:, 0]):.3f}\n")
+    bins = (0.0, *levels, 1.01)
+
+    def undamaged_share(low: float, high: float) -> str:
+        return f"{((undamaged[:, 0] >= low) & (undamaged[:, 0] < high)).mean():.1%}"
+
+    print_fall_table(data, bins, threshold, "haze_floor", edges=".3f",
+                     extra=("undamaged photos", undamaged_share))
+    print()
+    results = []
+    for share, level in zip((85, 90, 95, 97.5, 99), levels, strict=True):
+        above = data[:, 0] >= level
+        fell_above = (data[above, 2] < threshold).mean() if above.any() else 0.0
+        fell_below = (data[~above, 2] < threshold).mean() if (~above).any() else 0.0
+        margin = (min(MAX_MARGIN, math.ceil(np.quantile(data[above, 1] - data[above, 2], 0.95)
+                                            * 100) / 100) if above.any() else 0.0)
+        hazy = undamaged[:, 0] >= level
+        in_band = hazy & (undamaged[:, 1] >= threshold - margin) & (undamaged[:, 1] < threshold)
+        caught = above & (data[:, 2] < threshold) & (data[:, 2] >= threshold - margin)
+        meets = above.any() and fell_above >= 3 * fell_below and hazy.mean() <= 0.15
+        results.append((meets, in_band.sum(), level, margin))
+        print(f"L {level:.3f} (undamaged {share}th percentile): fell at and above "
+              f"{fell_above:.1%} ({above.sum()} photos), below {fell_below:.1%} "
+              f"({(~above).sum()}); undamaged at and above {hazy.mean():.1%}; margin "
+              f"{margin:.2f}: undamaged refused {in_band.sum()}, hazed falls inside the band "
+              f"{caught.sum()} of {(above & (data[:, 2] < threshold)).sum()}; "
+              f"{'meets' if meets else 'fails'} the rule")
+    chosen = sorted((cost, level, margin) for meets, cost, level, margin in results if meets)
+    print("\nchosen:", f"haze_floor at or above {chosen[0][1]:.3f}, margin {chosen[0][2]:.2f}"
+          if chosen else "none (the gap stays open)")
+    return 0
+
+
 def main() -> int:
-    args = parse_arguments(__doc__.splitlines()[0])
+    parser = argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("--measure", choices=("vessels-focus", "haze_floor"),
+                        default="vessels-focus")
+    args = parser.parse_args()
     screener = screener_for(args.model, borderline_rules=False)
+    if args.measure == "haze_floor":
+        return haze_floor_rule(screener, args.data)
     threshold = screener.model.manifest.referable_threshold
     # damaged_grades keeps one number per photo: the index of its (vessels, focus) here.
     measures: list[tuple[float, float]] = []

@@ -29,6 +29,10 @@ THRESHOLDS_FILE = Path(__file__).resolve().parent / "data" / "quality_thresholds
 CAMERA_FIELD = 400.0
 #: ``camera_grain`` of a photo under ``CAMERA_FIELD`` (the largest grain 8-bit values can show).
 NOT_MEASURED_GRAIN = 255.0
+#: A JPEG file at camera resolution whose own and earlier quality both read at least this has
+#: its compression accounted for by the file itself (qg-14, qg-15), and its blocks are not
+#: held against it (``unexplained_block_edges``; docs/quality.md, qg-20).
+MODERATE_JPEG_QUALITY = 70.0
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,12 @@ class QualityMeasures:
     #: uncompressed photo reads about 1, camera JPEGs up to about 2.7 (EyePACS), quality 40
     #: copies 2.4-8 (docs/quality.md, qg-12).
     block_edges: float = 1.0
+    #: ``block_edges`` where the file does not account for them: 1.0 for a photo read from a
+    #: JPEG file (or a DICOM file's JPEG frame) at camera resolution (``CAMERA_FIELD``) whose
+    #: own and earlier quality both read at least ``MODERATE_JPEG_QUALITY``, whose compression
+    #: hides no lesion there; ``block_edges`` for every other photo (lossless files, which may
+    #: hold a decoded JPEG, smaller photos and harder-compressed files; qg-20).
+    unexplained_block_edges: float = 1.0
     #: Fine detail at the centre of the field against a ring around it: the median absolute
     #: difference between the green channel and its blur (sigma 1.5 px at the working size)
     #: inside 0.3 field radii over the same between 0.45 and 0.8 radii. A smudge or smear over
@@ -266,6 +276,10 @@ def measure(crop: FovCrop, p_fundus: float | None = None,
 
     field_diameter = float(2 * fov.radius)
     at_camera_resolution = field_diameter >= CAMERA_FIELD
+    compression_read_from_file = (
+        jpeg_quality is not None and at_camera_resolution
+        and min(jpeg_quality, 100.0 if earlier_jpeg_quality is None else earlier_jpeg_quality)
+        >= MODERATE_JPEG_QUALITY)
     centre_offset = np.hypot(fov.centre_x - fov.image_width / 2,
                              fov.centre_y - fov.image_height / 2)
     return QualityMeasures(
@@ -298,6 +312,7 @@ def measure(crop: FovCrop, p_fundus: float | None = None,
         interlace=interlace,
         field_diameter=field_diameter,
         block_edges=block_edges,
+        unexplained_block_edges=1.0 if compression_read_from_file else block_edges,
         centre_detail=centre_detail,
         jpeg_quality=100.0 if jpeg_quality is None else float(jpeg_quality),
         earlier_jpeg_quality=(100.0 if earlier_jpeg_quality is None

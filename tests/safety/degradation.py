@@ -174,6 +174,88 @@ def posterise(rgb: np.ndarray, bits: int) -> np.ndarray:
     return (rgb // step * step + step // 2).astype(np.uint8)
 
 
+def _radius_map(rgb: np.ndarray) -> tuple[Disc, np.ndarray, np.ndarray, np.ndarray]:
+    """The disc, pixel column and row grids, and each pixel's distance from the disc's centre
+    in disc radii."""
+    disc = disc_of(rgb)
+    yy, xx = np.ogrid[:rgb.shape[0], :rgb.shape[1]]
+    return disc, xx, yy, np.hypot(xx - disc.cx, yy - disc.cy) / disc.radius
+
+
+def media_opacity(rgb: np.ndarray, veil: float, blur_percent: float = 0.0) -> np.ndarray:
+    """A cataract or vitreous haze: a share ``veil`` of a warm scattered-light colour mixed
+    into the lit disc (lower contrast, lifted blacks), optionally with the blur such opacities
+    bring (``blur_percent`` of the long side)."""
+    _, _, _, r = _radius_map(rgb)
+    share = (veil * (r <= 1.0)).astype(np.float32)[..., None]
+    out = rgb * (1.0 - share) + share * np.array([210.0, 180.0, 140.0], np.float32)
+    out = np.clip(out, 0, 255).astype(np.uint8)
+    return defocus(out, blur_percent) if blur_percent > 0 else out
+
+
+def yellowed_lens(rgb: np.ndarray) -> np.ndarray:
+    """An ageing, yellowed lens: blue absorbed, red a little lifted, contrast flattened, a
+    light veil."""
+    cast = np.clip(rgb * np.array([1.15, 1.0, 0.75], np.float32), 0, 255)
+    lit = cast.reshape(-1, 3)[cast.reshape(-1, 3).max(axis=1) > 20].mean(axis=0)
+    flat = np.clip((cast - lit) * 0.7 + lit, 0, 255).astype(np.uint8)
+    return media_opacity(flat, 0.2)
+
+
+def rim_flare(rgb: np.ndarray, strength: float = 110.0, angle: float = 2.3) -> np.ndarray:
+    """A bright crescent along the rim of the field (light reflected off the iris or cornea
+    through a small pupil), centred at ``angle`` radians."""
+    disc, xx, yy, r = _radius_map(rgb)
+    direction = np.arctan2(yy - disc.cy, xx - disc.cx)
+    arc = np.exp(-((r - 0.93) / 0.06) ** 2) * np.clip(np.cos(direction - angle), 0, 1) ** 2
+    out = rgb + strength * (arc * (r <= 1.0))[..., None] * np.array([1.0, 0.9, 0.7])
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def haze_from_side(rgb: np.ndarray, amount: float = 80.0) -> np.ndarray:
+    """Stray light over one half of the field, strongest at its edge (the camera off-axis)."""
+    disc, xx, _, r = _radius_map(rgb)
+    ramp = np.clip((xx - disc.cx) / disc.radius, 0, 1) ** 2
+    out = rgb + (amount * ramp * (r <= 1.0))[..., None] * np.array([1.0, 0.85, 0.6])
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def small_pupil(rgb: np.ndarray, depth: float = 0.7) -> np.ndarray:
+    """A small pupil: the outer half of the field falls off towards ``1 - depth`` of its
+    brightness at the rim."""
+    _, _, _, r = _radius_map(rgb)
+    falloff = 1.0 - depth * np.clip((r - 0.5) / 0.5, 0, 1) ** 1.5
+    return np.clip(rgb * falloff[..., None], 0, 255).astype(np.uint8)
+
+
+def rotate(rgb: np.ndarray, degrees: float) -> np.ndarray:
+    """Rotated about the photo's centre by ``degrees`` (black corners; a camera held
+    askew, or an export straightened by hand)."""
+    h, w = rgb.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    return cv2.warpAffine(rgb, matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+
+
+def stretch(rgb: np.ndarray, x: float, y: float) -> np.ndarray:
+    """Resized by ``x`` across and ``y`` down (an export with the wrong aspect ratio: the
+    field becomes an ellipse)."""
+    h, w = rgb.shape[:2]
+    return cv2.resize(rgb, (round(w * x), round(h * y)), interpolation=cv2.INTER_CUBIC)
+
+
+def dust(rgb: np.ndarray, spots: int = 12, seed: int = 3) -> np.ndarray:
+    """Dust on the lens or sensor: ``spots`` soft dark spots of 3-5 px inside the field."""
+    disc, xx, yy, _ = _radius_map(rgb)
+    rng = np.random.default_rng(seed)
+    out = rgb.astype(np.float32)
+    for _ in range(spots):
+        angle, reach = rng.uniform(0, 2 * np.pi), rng.uniform(0, 0.8) * disc.radius
+        cx, cy = disc.cx + reach * np.cos(angle), disc.cy + reach * np.sin(angle)
+        size = rng.uniform(3, 5)
+        out *= (1.0 - 0.5 * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * size ** 2)))[..., None]
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
 def sensor_noise(rgb: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
     """Grain of a high sensor gain: Gaussian noise of ``sigma`` grey levels on every channel
     (cameras then write a JPEG: combine with :func:`jpeg`)."""

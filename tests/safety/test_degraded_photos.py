@@ -11,7 +11,8 @@ qg-6's registration check, double images by qg-7's, posterisation by qg-8's, int
 by qg-9's, thumbnails by qg-10's, heavy JPEG compression by qg-12's, a smudge over the lens
 by qg-13's, a camera-size file saved at very low JPEG quality by qg-14's, and such a file
 saved again at high quality by qg-15's, and a file stored with a colour palette by qg-16's;
-all twelve leave real photos of every camera alone.
+all twelve leave real photos of every camera alone. A camera-resolution JPEG file whose own
+quality is moderate (70 or more) is not held to qg-12's block limit (qg-20).
 A reduced copy whose grade lands just below the threshold is sent back by the
 small-borderline rule (qg-11), and a photo with lifted mid-tones by the bright-borderline rule
 (qg-17). Milder defocus (0.3-0.35% of the side), sharpened afterwards or not, is refused by
@@ -515,6 +516,40 @@ def test_jpeg_quality_is_read_from_the_file_header(srahim: Path) -> None:
         assert dicom.format == "DICOM"
         assert abs(dicom.jpeg_quality - quality) <= 1.0, (quality, dicom.jpeg_quality)
     assert load_image_bytes(make_dicom(small)).jpeg_quality is None  # uncompressed
+
+
+@pytest.mark.timeout(120)
+def test_a_moderate_camera_jpeg_export_is_not_refused_for_its_blocks(srahim: Path,  # noqa: ANN001
+                                                                    screener) -> None:
+    """qg-20: a camera-resolution photo exported as a 1280 px JPEG file at quality 70 shows
+    blocks above qg-12's limit, but its file says how it was compressed (qg-14, qg-15), and at
+    that quality nothing is hidden: it is not refused as compressed. The same pixels stored
+    losslessly (the header lost) and the same export at quality 60 (under the floor) are still
+    held to the block limit."""
+    from retina_screen import quality
+
+    bgr = cv2.imread(str(srahim / "images" / "Patient017_R.jpg"))
+    scale = 1280 / max(bgr.shape[:2])
+    export = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+
+    def compression(data: bytes) -> tuple[float, bool]:
+        _, measures, report = screener.quality_gate(
+            load_image_bytes(data, max_side=DECODE_MAX_SIDE))
+        check = next(c for c in report.checks if c.name == "compression")
+        assert measures.field_diameter >= quality.CAMERA_FIELD
+        return measures.block_edges, check.passed
+
+    ok, at_70 = cv2.imencode(".jpg", export, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    limit = next(r.threshold for r in screener.thresholds.quality_rules
+                 if r.check == "compression")
+    blocks, passed = compression(at_70.tobytes())
+    assert blocks > limit and passed, blocks
+    ok, lossless = cv2.imencode(".png", cv2.imdecode(at_70, cv2.IMREAD_COLOR))
+    blocks, passed = compression(lossless.tobytes())
+    assert blocks > limit and not passed, blocks
+    ok, at_60 = cv2.imencode(".jpg", export, [cv2.IMWRITE_JPEG_QUALITY, 60])
+    blocks, passed = compression(at_60.tobytes())
+    assert blocks > limit and not passed, blocks
 
 
 @pytest.mark.timeout(120)
