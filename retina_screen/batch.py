@@ -293,14 +293,22 @@ def group_by_patient(images: list[InputImage]) -> dict[GroupKey, list[InputImage
 def one_eyed_visits(groups: dict[GroupKey, list[InputImage]]) -> tuple[list[str], list[str]]:
     """Patient IDs of visits without both a right and a left photograph, and those of them
     that look like one patient split in two by the file names (another one-eyed visit on the
-    same day whose ID shares a long beginning)."""
+    same day whose ID shares a long beginning, and differs by more than a running number:
+    `Smith7a` and `Smith7b`, not a camera's or an archive's `..._34013_0400` and
+    `..._34071_0400`)."""
     one_eyed = {key: {i.eye for i in images} for key, images in groups.items()
                 if not {Eye.RIGHT, Eye.LEFT} <= {i.eye for i in images}}
     split = set()
     keys = sorted(one_eyed, key=lambda k: (k[1], k[0].lower()))  # alike IDs end up adjacent
     for (pid, visit), (other, other_visit) in zip(keys, keys[1:], strict=False):
-        common = len(os.path.commonprefix([pid.lower(), other.lower()]))
-        if visit == other_visit and common >= 4 and common * 2 >= min(len(pid), len(other)):
+        first, second = pid.lower(), other.lower()
+        common = len(os.path.commonprefix([first, second]))
+        if not (visit == other_visit and common >= 4
+                and common * 2 >= min(len(first), len(second))):
+            continue
+        ending = len(os.path.commonprefix([first[common:][::-1], second[common:][::-1]]))
+        differing = (first[common:len(first) - ending], second[common:len(second) - ending])
+        if not all(part.isdigit() for part in differing):
             split.update((pid, other))
     return sorted({pid for pid, _ in one_eyed}), sorted(split)
 

@@ -137,6 +137,24 @@ def test_pattern_matches_are_counted_and_split_patients_warned(srahim: Path,
     assert patients["A12"] == patients["Patient036"] == "R+L"  # the fallback kept working
 
 
+def test_running_numbers_are_not_taken_for_a_patient_split_in_two() -> None:
+    """Names without an eye that differ only by a running number (an archive's or a camera's
+    sequence, e.g. Messidor-2's) are one-eyed visits, not one patient split in two; names that
+    differ by a letter still are."""
+    from retina_screen.batch import InputImage, group_by_patient, one_eyed_visits
+    from retina_screen.results import Eye
+
+    def image(pid: str, eye: Eye = Eye.UNKNOWN) -> InputImage:
+        return InputImage(Path(f"{pid}.jpg"), f"{pid}.jpg", pid, eye, visit="2026-12-01")
+
+    archive = [image("20051110_34013_0400_PP"), image("20051110_34071_0400_PP"),
+               image("IMG_0012"), image("IMG_0013")]
+    one_eyed, split = one_eyed_visits(group_by_patient(archive))
+    assert len(one_eyed) == 4 and split == []
+    lettered = [image("Smith7a", Eye.RIGHT), image("Smith7b", Eye.LEFT)]
+    assert one_eyed_visits(group_by_patient(lettered))[1] == ["Smith7a", "Smith7b"]
+
+
 def test_screen_usage_mistakes_are_errors_without_a_record(srahim: Path,
                                                            tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("# not a photograph\n")
