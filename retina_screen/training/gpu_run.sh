@@ -27,8 +27,8 @@ nproc
 # The loader's workers hand batches over through /dev/shm, which some machines keep small.
 mount -o remount,size=32G /dev/shm 2>/dev/null || true
 df -h /dev/shm | tail -1
-work=/tmp/gpu_run
-rm -rf "$work"
+# A folder of its own: two runs on one machine (two checkouts' test suites) must not share one.
+work=$(mktemp -d /tmp/gpu_run.XXXXXX)
 # The outer limit leaves time to copy the best weights back even if the estimate is off.
 timeout $(( ${minutes%.*} * 60 + 90 )) python3 -m retina_screen.training.train \
     --cache .gpu/cache_compact.pkl --init-onnx models/dr_lite0.onnx --size 512 \
