@@ -256,6 +256,15 @@ def dust(rgb: np.ndarray, spots: int = 12, seed: int = 3) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def equalised(rgb: np.ndarray, share: float = 1.0) -> np.ndarray:
+    """The brightness histogram equalised (the V channel of HSV; hue and saturation kept), as
+    a viewer's or an export's "auto-contrast" does, blended with the original at ``share``."""
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    hsv[..., 2] = cv2.equalizeHist(hsv[..., 2])
+    out = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    return cv2.addWeighted(out, share, rgb, 1.0 - share, 0.0) if share < 1.0 else out
+
+
 def sensor_noise(rgb: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
     """Grain of a high sensor gain: Gaussian noise of ``sigma`` grey levels on every channel
     (cameras then write a JPEG: combine with :func:`jpeg`)."""

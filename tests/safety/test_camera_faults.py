@@ -188,6 +188,19 @@ def test_known_gap_media_opacity_with_blur(patients: Patients, screener,  # noqa
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.xfail(strict=True, reason="known gap (docs/quality.md, qg-22): an equalised "
+                   "brightness histogram leaves both eyes of two referable patients below the "
+                   "threshold; qg-22's limit reaches fully flat histograms of other cameras "
+                   "only, and no measured borderline rule was justified")
+def test_known_gap_histogram_equalised(patients: Patients, screener,  # noqa: ANN001
+                                       referred: list[str]) -> None:
+    hidden, _ = _hidden(patients, screener, referred, {
+        "histogram equalised + jpeg 90": lambda rgb: d.jpeg(d.equalised(rgb), 90)})
+    assert not hidden, f"histogram equalisation hid referable DR: {hidden}"
+
+
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_camera_faults_with_recompression_and_downscaling(patients: Patients, screener,  # noqa: ANN001
                                                           referred: list[str]) -> None:
