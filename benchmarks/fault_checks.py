@@ -4,7 +4,7 @@ smudge, file quality, earlier compression, palette, and qg-3's sharpness re-chec
 
 Usage: python benchmarks/fault_checks.py --check motion|noise|registration|double_image|
        posterisation|interlace|resolution|compression|smudge|file_quality|earlier_compression|
-       palette|sharpness|camera_sharpness|camera_grain|equalisation
+       palette|sharpness|camera_sharpness|camera_grain
        [--data ../shared/data] [--model models/dr_lite0.json]
 
 Internal validation photographs only (APTOS, EyePACS raw, IDRiD; never ``srahim_dev`` or
@@ -53,9 +53,6 @@ that read not referable. docs/quality.md's qg-5, qg-6 and qg-7 tables come from 
 - ``camera_grain`` (``camera_grain``, kind min; qg-19 candidate): non-local-means noise
   reduction (OpenCV ``fastNlMeansDenoisingColored``, h 3-10; the strength is h) of photos at
   camera resolution.
-- ``equalisation`` (``tone_flatness``, kind min; qg-22): the brightness histogram equalised
-  (``degradation.equalised``) and blended with the original at 100%, 75%, 50% and 25% (the
-  strength), then JPEG quality 90.
 - ``resolution`` (``field_diameter``, kind min): the photo downscaled so that its long side is
   384, 320, 256 or 192 px (``degradation.downscale``; larger photos only), then JPEG 90.
 """
@@ -149,9 +146,6 @@ CHECKS = {
                                (3, 5, 7, 10),
                                lambda rgb, s, i: cv2.fastNlMeansDenoisingColored(
                                    rgb, None, s, s, 7, 21)),
-    "equalisation": FaultCheck("tone_flatness", "min", (0.04, 0.06, 0.08, 0.10, 0.12),
-                               (1.0, 0.75, 0.5, 0.25),
-                               lambda rgb, s, i: d.jpeg(d.equalised(rgb, s), 90)),
     "resolution": FaultCheck("field_diameter", "min", (160.0, 180.0, 200.0, 220.0, 240.0),
                              (384, 320, 256, 192),
                              lambda rgb, s, i: d.jpeg(d.downscale(rgb, int(s)), 90)),

@@ -24,16 +24,13 @@ the model: re-run this after any model change.
 ``--measure haze_floor`` (the rule's second form, written after the first run): the same for
 the veil measure ``haze_floor``, which haze raises: "below L" reads "at or above L", and the
 candidate levels are the undamaged gradable photos' 85th, 90th, 95th, 97.5th and 99th
-percentiles of it. ``--measure tone_flatness`` (qg-22's second form): the same for the gate's
-``tone_flatness`` under histogram equalisation (the equalised photo blended with the original
-at 100%, 75%, 50% and 25%, then JPEG 90), "below L", levels 0.10-0.18.
+percentiles of it.
 """
 
 from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -62,11 +59,6 @@ HAZES = {
     "veil 0.3 + blur 0.15%": partial(d.media_opacity, veil=0.3, blur_percent=0.15),
     "yellowed lens": d.yellowed_lens,
 }
-#: qg-22's second form (docs/quality.md): the equalised photo blended with the original at
-#: these shares, then JPEG 90; the candidate levels of ``tone_flatness``.
-EQUALISATIONS = {f"equalised {share:.0%} + jpeg 90": (lambda rgb, share=share: d.jpeg(
-    d.equalised(rgb, share), 90)) for share in (1.0, 0.75, 0.5, 0.25)}
-TONE_LEVELS = (0.10, 0.12, 0.14, 0.16, 0.18)
 #: (check name, its threshold in the gate) -> the candidate measure it reads.
 MEASURES = {"vessels": ("contrast", 12.0), "focus": ("focus", 1.0)}
 BINS = {"vessels": (12.0, 14.0, 16.0, 18.0, 20.0, 24.0, 30.0, 1000.0),
@@ -110,22 +102,20 @@ def haze_floor(crop: np.ndarray) -> float:
     return quality._histogram_quantile(counts, values.size, 0.02) / max(median, 1.0)
 
 
-def one_measure_rule(screener, data_dir: Path, name: str,  # noqa: ANN001
-                     value_of: Callable[[np.ndarray], float],
-                     damages: dict[str, Callable[[np.ndarray], np.ndarray]],
-                     levels: tuple[float, ...] | None, raised: bool) -> int:
-    """The rule for one measure: the damaged copies that stay gradable, by ``value_of`` (the
-    measure from the photo); a level L takes the photos at or above it when the damage
-    ``raised`` the measure, below it otherwise. ``levels`` None: the undamaged gradable photos'
-    85th, 90th, 95th, 97.5th and 99th percentiles (the second form of qg-21)."""
+def haze_floor_rule(screener, data_dir: Path) -> int:  # noqa: ANN001
+    """The second form: ``haze_floor``, levels from the undamaged photos' percentiles."""
     threshold = screener.model.manifest.referable_threshold
-    rows = []  # (measure, P undamaged, P damaged) of the damaged copies still gradable
+
+    def floor_of(rgb: np.ndarray) -> float:
+        return haze_floor(screener.quality_gate(LoadedImage.from_pixels(rgb))[0].image)
+
+    rows = []  # (haze_floor, P undamaged, P hazed) of the hazed copies still gradable
     for rgb, plain in referred_internal_photos(screener, data_dir):
-        for damage in damages.values():
-            damaged = damage(rgb)
-            result = screener.screen_in_memory(damaged, Eye.LEFT)
+        for haze in HAZES.values():
+            hazed = haze(rgb)
+            result = screener.screen_in_memory(hazed, Eye.LEFT)
             if result.status is ImageStatus.OK:
-                rows.append((value_of(damaged), plain.grading.p_referable,
+                rows.append((floor_of(hazed), plain.grading.p_referable,
                              result.grading.p_referable))
     data = np.array(rows)
     clean = []
@@ -135,70 +125,52 @@ def one_measure_rule(screener, data_dir: Path, name: str,  # noqa: ANN001
             rgb = load_image(photo.path, max_side=DECODE_MAX_SIDE).pixels
             result = screener.screen_in_memory(rgb, Eye.LEFT)
             if result.status is ImageStatus.OK:
-                clean.append((value_of(rgb), result.grading.p_referable))
+                clean.append((floor_of(rgb), result.grading.p_referable))
     undamaged = np.array(clean)
-    shares = ("85th", "90th", "95th", "97.5th", "99th")
-    if levels is None:
-        levels = tuple(np.quantile(undamaged[:, 0], (0.85, 0.9, 0.95, 0.975, 0.99)))
-        labels = [f"undamaged {share} percentile" for share in shares]
-    else:
-        labels = ["fixed"] * len(levels)
-    print(f"\n{len(data)} damaged photos still gradable; threshold {threshold:.4f}; "
-          f"{len(undamaged)} undamaged photos gradable; {name} of the damaged: median "
+    levels = np.quantile(undamaged[:, 0], (0.85, 0.9, 0.95, 0.975, 0.99))
+    print(f"\n{len(data)} hazed photos still gradable; threshold {threshold:.4f}; "
+          f"{len(undamaged)} undamaged photos gradable; haze_floor of the hazed: median "
           f"{np.median(data[:, 0]):.3f}, undamaged median {np.median(undamaged[:, 0]):.3f}\n")
-    bins = (0.0, *sorted(levels), 1.01)
+    bins = (0.0, *levels, 1.01)
 
     def undamaged_share(low: float, high: float) -> str:
         return f"{((undamaged[:, 0] >= low) & (undamaged[:, 0] < high)).mean():.1%}"
 
-    print_fall_table(data, bins, threshold, name, edges=".3f",
+    print_fall_table(data, bins, threshold, "haze_floor", edges=".3f",
                      extra=("undamaged photos", undamaged_share))
     print()
-    side = "at and above" if raised else "below"
     results = []
-    for label, level in zip(labels, levels, strict=True):
-        inside = data[:, 0] >= level if raised else data[:, 0] < level
-        fell_in = (data[inside, 2] < threshold).mean() if inside.any() else 0.0
-        fell_out = (data[~inside, 2] < threshold).mean() if (~inside).any() else 0.0
-        margin = (min(MAX_MARGIN, math.ceil(np.quantile(data[inside, 1] - data[inside, 2],
-                                                        0.95) * 100) / 100)
-                  if inside.any() else 0.0)
-        flagged = undamaged[:, 0] >= level if raised else undamaged[:, 0] < level
-        in_band = (flagged & (undamaged[:, 1] >= threshold - margin)
-                   & (undamaged[:, 1] < threshold))
-        caught = inside & (data[:, 2] < threshold) & (data[:, 2] >= threshold - margin)
-        meets = inside.any() and fell_in >= 3 * fell_out and flagged.mean() <= 0.15
+    for share, level in zip((85, 90, 95, 97.5, 99), levels, strict=True):
+        above = data[:, 0] >= level
+        fell_above = (data[above, 2] < threshold).mean() if above.any() else 0.0
+        fell_below = (data[~above, 2] < threshold).mean() if (~above).any() else 0.0
+        margin = (min(MAX_MARGIN, math.ceil(np.quantile(data[above, 1] - data[above, 2], 0.95)
+                                            * 100) / 100) if above.any() else 0.0)
+        hazy = undamaged[:, 0] >= level
+        in_band = hazy & (undamaged[:, 1] >= threshold - margin) & (undamaged[:, 1] < threshold)
+        caught = above & (data[:, 2] < threshold) & (data[:, 2] >= threshold - margin)
+        meets = above.any() and fell_above >= 3 * fell_below and hazy.mean() <= 0.15
         results.append((meets, in_band.sum(), level, margin))
-        print(f"L {level:.3f} ({label}): fell {side} {fell_in:.1%} ({inside.sum()} photos), "
-              f"elsewhere {fell_out:.1%} ({(~inside).sum()}); undamaged {side} "
-              f"{flagged.mean():.1%}; margin {margin:.2f}: undamaged refused {in_band.sum()}, "
-              f"damaged falls inside the band {caught.sum()} of "
-              f"{(inside & (data[:, 2] < threshold)).sum()}; "
+        print(f"L {level:.3f} (undamaged {share}th percentile): fell at and above "
+              f"{fell_above:.1%} ({above.sum()} photos), below {fell_below:.1%} "
+              f"({(~above).sum()}); undamaged at and above {hazy.mean():.1%}; margin "
+              f"{margin:.2f}: undamaged refused {in_band.sum()}, hazed falls inside the band "
+              f"{caught.sum()} of {(above & (data[:, 2] < threshold)).sum()}; "
               f"{'meets' if meets else 'fails'} the rule")
     chosen = sorted((cost, level, margin) for meets, cost, level, margin in results if meets)
-    print("\nchosen:", f"{name} {side} {chosen[0][1]:.3f}, margin {chosen[0][2]:.2f}"
+    print("\nchosen:", f"haze_floor at or above {chosen[0][1]:.3f}, margin {chosen[0][2]:.2f}"
           if chosen else "none (the gap stays open)")
     return 0
 
 
 def main() -> int:
     parser = argument_parser(__doc__.splitlines()[0])
-    parser.add_argument("--measure", choices=("vessels-focus", "haze_floor", "tone_flatness"),
+    parser.add_argument("--measure", choices=("vessels-focus", "haze_floor"),
                         default="vessels-focus")
     args = parser.parse_args()
     screener = screener_for(args.model, borderline_rules=False)
-
-    def gate_crop(rgb: np.ndarray):  # noqa: ANN202
-        return screener.quality_gate(LoadedImage.from_pixels(rgb))
-
     if args.measure == "haze_floor":
-        return one_measure_rule(screener, args.data, "haze_floor",
-                                lambda rgb: haze_floor(gate_crop(rgb)[0].image), HAZES,
-                                levels=None, raised=True)
-    if args.measure == "tone_flatness":
-        return one_measure_rule(screener, args.data, "tone_flatness",
-                                lambda rgb: gate_crop(rgb)[1].tone_flatness, EQUALISATIONS,
-                                levels=TONE_LEVELS, raised=False)
+        return haze_floor_rule(screener, args.data)
     threshold = screener.model.manifest.referable_threshold
     # damaged_grades keeps one number per photo: the index of its (vessels, focus) here.
     measures: list[tuple[float, float]] = []

@@ -125,12 +125,6 @@ class QualityMeasures:
     #: uncompressed photo reads about 1, camera JPEGs up to about 2.7 (EyePACS), quality 40
     #: copies 2.4-8 (docs/quality.md, qg-12).
     block_edges: float = 1.0
-    #: How far the brightness (each pixel's largest channel) inside the field is from an even
-    #: spread: the largest distance between its cumulative histogram and the straight line
-    #: from its 1st to its 99th percentile. A natural fundus photo's brightness piles up in a
-    #: band (about 0.1-0.7); a histogram-equalised one (a viewer's "auto-contrast") is spread
-    #: evenly, which lowers lesion contrast (docs/quality.md, qg-22).
-    tone_flatness: float = 1.0
     #: ``block_edges`` where the file does not account for them: 1.0 for a photo read from a
     #: JPEG file (or a DICOM file's JPEG frame) at camera resolution (``CAMERA_FIELD``) whose
     #: own and earlier quality both read at least ``MODERATE_JPEG_QUALITY``, whose compression
@@ -271,7 +265,6 @@ def measure(crop: FovCrop, p_fundus: float | None = None,
     block_edges = _block_edges(crop.source, fov) if crop.source is not None else 1.0
     centre_detail = _centre_detail(green)
     red_green = float(r / max(g, 1e-3))
-    tone_flatness = _tone_flatness(image.max(axis=2)[inside])
     green_level = _uint8_median(image[..., 1][inside])
     small_inner = _small_inner_mask(small_side) & small_inside
     if small_inner.sum() < 10:
@@ -318,7 +311,6 @@ def measure(crop: FovCrop, p_fundus: float | None = None,
         level_comb=level_comb,
         interlace=interlace,
         field_diameter=field_diameter,
-        tone_flatness=tone_flatness,
         block_edges=block_edges,
         unexplained_block_edges=1.0 if compression_read_from_file else block_edges,
         centre_detail=centre_detail,
@@ -506,23 +498,6 @@ def _histogram_quantile(counts: np.ndarray, size: int, q: float) -> float:
     upper = float(np.searchsorted(cumulative, min(k + 1, size - 1), side="right"))
     t = position - k
     return lower + (upper - lower) * t if t < 0.5 else upper - (upper - lower) * (1 - t)
-
-
-def _tone_flatness(brightness: np.ndarray) -> float:
-    """The largest distance between the cumulative histogram of the 8-bit ``brightness``
-    values and the straight line from their 1st to their 99th percentile, over the levels
-    between the two."""
-    if brightness.size < 100:
-        return 1.0
-    counts = np.bincount(brightness, minlength=256)
-    low = _histogram_quantile(counts, brightness.size, 0.01)
-    high = _histogram_quantile(counts, brightness.size, 0.99)
-    if high - low < 1.0:
-        return 1.0
-    levels = np.arange(int(np.ceil(low)), int(np.floor(high)) + 1)
-    cumulative = np.cumsum(counts)[levels] / brightness.size
-    line = 0.01 + 0.98 * (levels - low) / (high - low)
-    return float(np.abs(cumulative - line).max())
 
 
 def _level_comb(green8: np.ndarray, core: np.ndarray) -> float:
