@@ -34,15 +34,13 @@ sys.path.insert(0, str(ROOT / "tests" / "safety"))
 import degradation as d  # noqa: E402
 from fault_screening import (  # noqa: E402
     damaged_grades,
+    gradable_internal_photos,
     parse_arguments,
     print_fall_table,
     screener_for,
 )
 
-from retina_screen.evaluation import evaluation_sets  # noqa: E402
-from retina_screen.loading import load_image  # noqa: E402
-from retina_screen.preprocess import DECODE_MAX_SIDE  # noqa: E402
-from retina_screen.results import Eye, ImageResult, ImageStatus  # noqa: E402
+from retina_screen.results import ImageResult  # noqa: E402
 
 BRIGHTENINGS = {
     **{f"gamma {g}": partial(d.gamma, value=g) for g in (0.8, 0.65, 0.5, 0.4)},
@@ -67,13 +65,8 @@ def main() -> int:
     # (green level, P undamaged, P brightened)
     data = damaged_grades(screener, args.data, BRIGHTENINGS.values(), green_level)
     clean = []  # (green level, P) of every gradable undamaged internal validation photo
-    for photos in evaluation_sets(args.data, sources=("aptos2019", "eyepacs_raw",
-                                                      "idrid")).values():
-        for photo in photos:
-            result = screener.screen_in_memory(
-                load_image(photo.path, max_side=DECODE_MAX_SIDE).pixels, Eye.LEFT)
-            if result.status is ImageStatus.OK:
-                clean.append((green_level(result), result.grading.p_referable))
+    for _, result in gradable_internal_photos(screener, args.data):
+        clean.append((green_level(result), result.grading.p_referable))
     undamaged = np.array(clean)
     print(f"\n{len(data)} brightened photos still gradable; threshold {threshold:.4f}; "
           f"{len(undamaged)} undamaged photos gradable\n")

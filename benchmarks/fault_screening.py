@@ -61,6 +61,23 @@ def referred_internal_photos(screener: Screener, data: Path):  # noqa: ANN201 - 
         print(f"{name}: {referred} referable photos referred undamaged", flush=True)
 
 
+def gradable_internal_photos(screener: Screener, data: Path):  # noqa: ANN201 - a generator
+    """(decoded RGB, its result) for every internal validation photograph (APTOS, EyePACS raw,
+    IDRiD; never the external checks) that ``screener`` finds gradable undamaged: the cost
+    side of the borderline benchmarks."""
+    from retina_screen.evaluation import evaluation_sets
+    from retina_screen.loading import load_image
+    from retina_screen.preprocess import DECODE_MAX_SIDE
+    from retina_screen.results import ImageStatus
+
+    for photos in evaluation_sets(data, sources=("aptos2019", "eyepacs_raw", "idrid")).values():
+        for photo in photos:
+            rgb = load_image(photo.path, max_side=DECODE_MAX_SIDE).pixels
+            result = screener.screen_in_memory(rgb, Eye.LEFT)
+            if result.status is ImageStatus.OK:
+                yield rgb, result
+
+
 def print_fall_table(data, bins, threshold: float, measure: str, edges: str = ".0f",  # noqa: ANN001
                      extra: tuple[str, Callable[[float, float], str]] | None = None) -> None:
     """The borderline benchmarks' table: ``data`` rows (the measure, P(referable) undamaged, P

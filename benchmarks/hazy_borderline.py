@@ -43,14 +43,13 @@ import degradation as d  # noqa: E402
 from fault_screening import (  # noqa: E402
     argument_parser,
     damaged_grades,
+    gradable_internal_photos,
     print_fall_table,
     referred_internal_photos,
     screener_for,
 )
 
-from retina_screen.evaluation import evaluation_sets  # noqa: E402
-from retina_screen.loading import LoadedImage, load_image  # noqa: E402
-from retina_screen.preprocess import DECODE_MAX_SIDE  # noqa: E402
+from retina_screen.loading import LoadedImage  # noqa: E402
 from retina_screen.results import Eye, ImageResult, ImageStatus  # noqa: E402
 
 HAZES = {
@@ -119,13 +118,8 @@ def haze_floor_rule(screener, data_dir: Path) -> int:  # noqa: ANN001
                              result.grading.p_referable))
     data = np.array(rows)
     clean = []
-    for photos in evaluation_sets(data_dir, sources=("aptos2019", "eyepacs_raw",
-                                                     "idrid")).values():
-        for photo in photos:
-            rgb = load_image(photo.path, max_side=DECODE_MAX_SIDE).pixels
-            result = screener.screen_in_memory(rgb, Eye.LEFT)
-            if result.status is ImageStatus.OK:
-                clean.append((floor_of(rgb), result.grading.p_referable))
+    for rgb, result in gradable_internal_photos(screener, data_dir):
+        clean.append((floor_of(rgb), result.grading.p_referable))
     undamaged = np.array(clean)
     levels = np.quantile(undamaged[:, 0], (0.85, 0.9, 0.95, 0.975, 0.99))
     print(f"\n{len(data)} hazed photos still gradable; threshold {threshold:.4f}; "
@@ -183,13 +177,8 @@ def main() -> int:
     # (vessels, focus, P undamaged, P hazed)
     data_all = np.array([(*measures[int(index)], p0, p1) for index, p0, p1 in rows])
     clean = []  # (vessels, focus, P) of every gradable undamaged internal validation photo
-    for photos in evaluation_sets(args.data, sources=("aptos2019", "eyepacs_raw",
-                                                      "idrid")).values():
-        for photo in photos:
-            result = screener.screen_in_memory(
-                load_image(photo.path, max_side=DECODE_MAX_SIDE).pixels, Eye.LEFT)
-            if result.status is ImageStatus.OK:
-                clean.append((*measured(result), result.grading.p_referable))
+    for _, result in gradable_internal_photos(screener, args.data):
+        clean.append((*measured(result), result.grading.p_referable))
     undamaged_all = np.array(clean)
     print(f"\n{len(data_all)} hazed photos still gradable; threshold {threshold:.4f}; "
           f"{len(undamaged_all)} undamaged photos gradable")
