@@ -4,7 +4,8 @@ smudge, file quality, earlier compression, palette, and qg-3's sharpness re-chec
 
 Usage: python benchmarks/fault_checks.py --check motion|noise|registration|double_image|
        posterisation|interlace|resolution|compression|smudge|file_quality|earlier_compression|
-       palette|sharpness|camera_sharpness|camera_grain
+       palette|sharpness|camera_sharpness|camera_grain|colour_balance|
+       colour_hue
        [--data ../shared/data] [--model models/dr_lite0.json]
 
 Internal validation photographs only (APTOS, EyePACS raw, IDRiD; never ``srahim_dev`` or
@@ -53,6 +54,12 @@ that read not referable. docs/quality.md's qg-5, qg-6 and qg-7 tables come from 
 - ``camera_grain`` (``camera_grain``, kind min; qg-19 candidate): non-local-means noise
   reduction (OpenCV ``fastNlMeansDenoisingColored``, h 3-10; the strength is h) of photos at
   camera resolution.
+- ``colour_balance`` (``redness``, kind min; qg-23): a grey-world white balance blended with
+  the original at 100%, 75%, 50% and 25% (``degradation.grey_world``; the strength is the
+  share).
+- ``colour_hue`` (``hue_spread``, kind max; qg-23's second rule): each colour channel
+  equalised on its own over the whole frame (``degradation.channels_equalised``), blended
+  with the original at 100%, 75%, 50% and 25%.
 - ``resolution`` (``field_diameter``, kind min): the photo downscaled so that its long side is
   384, 320, 256 or 192 px (``degradation.downscale``; larger photos only), then JPEG 90.
 """
@@ -146,6 +153,12 @@ CHECKS = {
                                (3, 5, 7, 10),
                                lambda rgb, s, i: cv2.fastNlMeansDenoisingColored(
                                    rgb, None, s, s, 7, 21)),
+    "colour_balance": FaultCheck("redness", "min", (0.34, 0.35, 0.36, 0.37, 0.38),
+                                 (1.0, 0.75, 0.5, 0.25),
+                                 lambda rgb, s, i: d.grey_world(rgb, s)),
+    "colour_hue": FaultCheck("hue_spread", "max", (0.06, 0.08, 0.10, 0.12, 0.15),
+                             (1.0, 0.75, 0.5, 0.25),
+                             lambda rgb, s, i: d.channels_equalised(rgb, s)),
     "resolution": FaultCheck("field_diameter", "min", (160.0, 180.0, 200.0, 220.0, 240.0),
                              (384, 320, 256, 192),
                              lambda rgb, s, i: d.jpeg(d.downscale(rgb, int(s)), 90)),

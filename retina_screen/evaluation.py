@@ -105,6 +105,8 @@ def screen_set(screener: Screener, photos: list[EvaluationPhoto]) -> list[ImageR
 
 def _with_ci(value: float, function: Callable[..., float], arrays: tuple, groups: np.ndarray,
              resamples: int) -> dict:
+    if len(arrays[0]) == 0:  # no gradable photo in the set: nothing to measure
+        return {"value": None, "ci95": [None, None]}
     low, high = bootstrap_ci(function, *arrays, resamples=resamples, groups=groups)
     return {"value": round(value, 4), "ci95": [round(low, 4), round(high, 4)]}
 
@@ -196,6 +198,8 @@ def evaluate_set(screener: Screener, photos: list[EvaluationPhoto], resamples: i
 
 def _fmt(metric: dict, percent: bool = False) -> str:
     value, (low, high) = metric["value"], metric["ci95"]
+    if value is None:
+        return "n/a"
     if percent:
         return f"{value * 100:.1f}% ({low * 100:.1f}-{high * 100:.1f})"
     return f"{value:.3f} ({low:.3f}-{high:.3f})"

@@ -10,6 +10,7 @@ Each measure is computed inside the field of view at a fixed working resolution
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
@@ -611,13 +612,19 @@ def _overlay_share(image: np.ndarray, circle: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class Rule:
-    """One check: ``measure`` must be >= (``kind`` "min") or <= ("max") ``threshold``."""
+    """One check: ``measure`` must be >= (``kind`` "min") or <= ("max") ``threshold``.
+
+    ``requires`` names earlier checks whose measure this one assumes (the overlay check assumes
+    a retina's own colours): the rule is evaluated only where each of them was evaluated and
+    passed. It is skipped only on photos those checks refuse, so it never makes one gradable.
+    """
 
     check: str
     measure: str
     kind: str
     threshold: float
     reason: str
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -663,8 +670,12 @@ _MEASURE_NAMES = frozenset(f.name for f in fields(QualityMeasures))
 
 def _checked_rule(item: dict, where: str) -> Rule:
     try:
+        requires = item.get("requires", [])
+        if not isinstance(requires, list):
+            raise TypeError("'requires' must be a list of check names")
         rule = Rule(check=str(item["check"]), measure=str(item["measure"]), kind=str(item["kind"]),
-                    threshold=float(item["threshold"]), reason=str(item["reason"]))
+                    threshold=float(item["threshold"]), reason=str(item["reason"]),
+                    requires=tuple(str(name) for name in requires))
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"quality thresholds: a rule in {where} is incomplete ({exc})") from exc
     if rule.measure not in _MEASURE_NAMES:
@@ -689,6 +700,13 @@ def load_thresholds(path: Path = THRESHOLDS_FILE) -> Thresholds:
             f"quality thresholds file {Path(path).name} is unreadable ({exc})") from exc
     fundus_rules = tuple(_checked_rule(item, "fundus") for item in fundus)
     quality_rules = tuple(_checked_rule(item, "quality") for item in quality)
+    for where, rules in (("fundus", fundus_rules), ("quality", quality_rules)):
+        for index, rule in enumerate(rules):
+            earlier = {r.check for r in rules[:index]}
+            missing = [name for name in rule.requires if name not in earlier]
+            if missing:
+                raise ConfigError(f"quality thresholds: rule {rule.check!r} requires "
+                                  f"{', '.join(missing)}, which no earlier {where} rule checks")
     borderline = raw.get("borderline", [])
     if not isinstance(borderline, list):
         raise ConfigError("quality thresholds: borderline must be a list of rules")
@@ -726,6 +744,24 @@ def _evaluate(rule: Rule, measures: QualityMeasures) -> QualityCheck:
                         "" if passed else rule.reason)
 
 
+def _evaluate_in_order(rules: Iterable[Rule], measures: QualityMeasures) -> list[QualityCheck]:
+    """Each rule's check, in order; a rule whose ``requires`` were not all evaluated and passed
+    is skipped (no check)."""
+    evaluated: set[str] = set()
+    not_passed: set[str] = set()
+    checks: list[QualityCheck] = []
+    for rule in rules:
+        if any(name not in evaluated or name in not_passed for name in rule.requires):
+            not_passed.add(rule.check)
+            continue
+        check = _evaluate(rule, measures)
+        evaluated.add(rule.check)
+        if not check.passed:
+            not_passed.add(rule.check)
+        checks.append(check)
+    return checks
+
+
 def assess(measures: QualityMeasures, thresholds: Thresholds,
            gate_threshold: float | None = None) -> QualityReport:
     """Apply the thresholds: fundus checks first (including the model's fundus gate when
@@ -733,7 +769,7 @@ def assess(measures: QualityMeasures, thresholds: Thresholds,
     rules = list(thresholds.fundus_rules)
     if measures.p_fundus is not None and gate_threshold is not None:
         rules.insert(0, Rule("fundus:model", "p_fundus", "min", gate_threshold, GATE_REASON))
-    fundus_checks = [_evaluate(rule, measures) for rule in rules]
+    fundus_checks = _evaluate_in_order(rules, measures)
     is_fundus = all(c.passed for c in fundus_checks)
     fundus = QualityCheck(
         "fundus", float(sum(c.passed for c in fundus_checks)), float(len(fundus_checks)),
@@ -742,8 +778,7 @@ def assess(measures: QualityMeasures, thresholds: Thresholds,
     checks = [fundus]
     quality_checks: list[QualityCheck] = []
     seen: set[str] = set()
-    for rule in thresholds.quality_rules:
-        check = _evaluate(rule, measures)
+    for check in _evaluate_in_order(thresholds.quality_rules, measures):
         # Report each kind of problem once (e.g. two exposure rules).
         if not check.passed and check.name in seen:
             continue

@@ -88,3 +88,55 @@ def test_an_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
     broken.write_text("{not json", encoding="utf-8")
     with pytest.raises(ConfigError, match="unreadable"):
         load_thresholds(broken)
+
+
+def test_a_rule_can_only_require_an_earlier_check(tmp_path: Path) -> None:
+    """``requires`` names checks evaluated before the rule (a typo, or a check listed after
+    it, would otherwise skip the rule on every photo)."""
+    def require_later(raw: dict) -> None:
+        raw["quality"][0]["requires"] = ["contrast"]
+
+    def require_unknown(raw: dict) -> None:
+        overlay = next(r for r in raw["quality"] if r["check"] == "overlay")
+        overlay["requires"] = ["colour_balanse"]
+
+    def require_text(raw: dict) -> None:
+        raw["quality"][3]["requires"] = "colour"
+
+    with pytest.raises(ConfigError, match="requires contrast"):
+        load_thresholds(_edited(tmp_path, require_later))
+    with pytest.raises(ConfigError, match="requires colour_balanse"):
+        load_thresholds(_edited(tmp_path, require_unknown))
+    with pytest.raises(ConfigError, match="incomplete"):
+        load_thresholds(_edited(tmp_path, require_text))
+
+
+def test_a_rule_is_skipped_only_where_a_check_it_requires_did_not_pass() -> None:
+    """The overlay check assumes a retina's own colours: it is evaluated where the colour
+    balance check passed, and skipped (no check, no reason) where that check failed or was
+    itself skipped (a red-free export fails the colour check first)."""
+    from dataclasses import MISSING, fields, replace
+
+    from retina_screen.quality import QualityMeasures, assess
+
+    thresholds = load_thresholds()
+    balance = next(r for r in thresholds.quality_rules if r.check == "colour_balance")
+    # Other measures do not matter here (each check is looked up by name).
+    some = {f.name: 1.0 for f in fields(QualityMeasures) if f.default is MISSING}
+    natural = replace(QualityMeasures(**some), coverage=0.9, chroma=50.0, redness=0.55,
+                      hue_spread=0.0, red_green=1.6, overlay=0.05)
+    report = assess(natural, thresholds)
+    assert report.check("colour_balance").passed
+    assert not report.check("overlay").passed  # drawn strokes on a natural photo: refused
+    grey = replace(natural, redness=balance.threshold - 0.01)
+    report = assess(grey, thresholds)
+    assert not report.check("colour_balance").passed and report.check("overlay") is None
+    assert not any("text or graphics" in reason for reason in report.reasons)
+    hues = [c for c in assess(replace(natural, hue_spread=0.5), thresholds).checks
+            if c.name in ("colour_balance", "overlay")]
+    assert [(c.name, c.passed) for c in hues] == [("colour_balance", True),
+                                                  ("colour_balance", False)]
+    red_free = replace(natural, red_green=0.5, redness=0.2)
+    report = assess(red_free, thresholds)
+    assert not report.check("colour").passed
+    assert report.check("colour_balance") is None and report.check("overlay") is None

@@ -265,6 +265,25 @@ def equalised(rgb: np.ndarray, share: float = 1.0) -> np.ndarray:
     return cv2.addWeighted(out, share, rgb, 1.0 - share, 0.0) if share < 1.0 else out
 
 
+def grey_world(rgb: np.ndarray, share: float = 1.0) -> np.ndarray:
+    """A grey-world white balance ("auto colour"): each channel scaled so that the lit field's
+    mean red, green and blue are equal, blended with the original at ``share``."""
+    pixels = rgb.astype(np.float32)
+    lit = pixels.max(axis=2) > 20
+    means = pixels[lit].mean(axis=0) if lit.any() else pixels.reshape(-1, 3).mean(axis=0)
+    balanced = pixels * (means.mean() / np.maximum(means, 1.0))
+    blended = share * balanced + (1.0 - share) * pixels
+    return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+
+
+def channels_equalised(rgb: np.ndarray, share: float = 1.0) -> np.ndarray:
+    """Each colour channel's histogram equalised on its own over the whole frame (as the
+    shared ``eyepacs_equalised`` photos were), blended with the original at ``share``."""
+    out = np.stack([cv2.equalizeHist(np.ascontiguousarray(rgb[..., c])) for c in range(3)],
+                   axis=2)
+    return cv2.addWeighted(out, share, rgb, 1.0 - share, 0.0) if share < 1.0 else out
+
+
 def sensor_noise(rgb: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
     """Grain of a high sensor gain: Gaussian noise of ``sigma`` grey levels on every channel
     (cameras then write a JPEG: combine with :func:`jpeg`)."""

@@ -12,7 +12,9 @@ by qg-9's, thumbnails by qg-10's, heavy JPEG compression by qg-12's, a smudge ov
 by qg-13's, a camera-size file saved at very low JPEG quality by qg-14's, and such a file
 saved again at high quality by qg-15's, and a file stored with a colour palette by qg-16's;
 all twelve leave real photos of every camera alone. A camera-resolution JPEG file whose own
-quality is moderate (70 or more) is not held to qg-12's block limit (qg-20).
+quality is moderate (70 or more) is not held to qg-12's block limit (qg-20). Colours altered
+by software (a grey-world balance, channels equalised) are refused with their own reason,
+not as drawn text (qg-23).
 A reduced copy whose grade lands just below the threshold is sent back by the
 small-borderline rule (qg-11), and a photo with lifted mid-tones by the bright-borderline rule
 (qg-17). Milder defocus (0.3-0.35% of the side), sharpened afterwards or not, is refused by
@@ -631,3 +633,32 @@ def test_a_palette_is_read_from_the_file(srahim: Path) -> None:
     buffer = io.BytesIO()
     dataset.save_as(buffer, enforce_file_format=True)
     assert load_image_bytes(buffer.getvalue()).palette_colours == 256
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_colours_altered_by_software_are_refused_for_their_colours_not_as_text(
+        data_dir: Path, screener) -> None:  # noqa: ANN001
+    """A grey-world white balance ("auto colour") of real srahim_dev photos, and the shared
+    EyePACS photos whose channels were equalised one by one, are refused by qg-23's colour
+    balance check with its own reason; the overlay check (drawn text), whose measure assumes a
+    retina's red-orange colours, is not evaluated on them, so no reason sends the operator
+    to look for annotations. The same photos undamaged pass that check."""
+    srahim = sorted((data_dir / "srahim_dev" / "images").glob("*.jpg"))[3::10]
+    equalised = sorted((data_dir / "eyepacs_equalised" / "images").iterdir())[5:400:40]
+    photos = [("grey world", d.grey_world(real_rgb(path))) for path in srahim]
+    photos += [("equalised", load_image_bytes(path.read_bytes(), max_side=DECODE_MAX_SIDE))
+               for path in equalised]
+    wrong = []
+    for label, photo in photos:
+        result = screener.screen_in_memory(photo)
+        reasons = result.reasons
+        if (result.status is not ImageStatus.UNGRADABLE
+                or not any("colours altered by software" in r for r in reasons)
+                or any("text or graphics" in r for r in reasons)
+                or result.quality.check("overlay") is not None):
+            wrong.append((label, result.status.value, reasons))
+    assert not wrong, wrong
+    for path in srahim:
+        check = screener.screen_in_memory(real_rgb(path)).quality.check("colour_balance")
+        assert check is not None and check.passed, (path.name, check)
