@@ -59,13 +59,6 @@ def _gains(rgb: np.ndarray, red: float, green: float, blue: float) -> np.ndarray
     return np.clip(rgb * np.array([red, green, blue], np.float32), 0, 255).astype(np.uint8)
 
 
-def _contrast(rgb: np.ndarray, factor: float) -> np.ndarray:
-    """Contrast scaled about the mean colour of the lit pixels (a flat, hazy export)."""
-    pixels = rgb.reshape(-1, 3).astype(np.float32)
-    mean = pixels[pixels.max(axis=1) > 20].mean(axis=0)
-    return np.clip((rgb - mean) * factor + mean, 0, 255).astype(np.uint8)
-
-
 def _saturation(rgb: np.ndarray, factor: float) -> np.ndarray:
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV).astype(np.float32)
     hsv[..., 1] = np.clip(hsv[..., 1] * factor, 0, 255)
@@ -121,8 +114,8 @@ PROBE_FAULTS = {
     "warm cast (red x1.25, blue x0.8)": lambda rgb: _gains(rgb, 1.25, 1.0, 0.8),
     "cool cast (red x0.8, blue x1.25)": lambda rgb: _gains(rgb, 0.8, 1.0, 1.25),
     "green cast (x1.2)": lambda rgb: _gains(rgb, 1.0, 1.2, 1.0),
-    "contrast x0.7": lambda rgb: _contrast(rgb, 0.7),
-    "contrast x0.5": lambda rgb: _contrast(rgb, 0.5),
+    "contrast x0.7": lambda rgb: d.contrast(rgb, 0.7),
+    "contrast x0.5": lambda rgb: d.contrast(rgb, 0.5),
     "desaturated x0.5": lambda rgb: _saturation(rgb, 0.5),
     "saturated x1.5": lambda rgb: _saturation(rgb, 1.5),
     "glare spot": lambda rgb: _glare(rgb, 0.15, 120.0),

@@ -79,26 +79,13 @@ def haze_floor(crop: np.ndarray) -> float:
     green channel's 2nd percentile over its median inside the field away from its rim (the
     gate's own field mask and core, at its working size): how far the darkest retina (vessels
     on the disc, the fovea) is lifted towards the rest, as scattered light lifts it."""
-    import cv2
+    from retina_screen.quality import uint8_quantile, working_field
 
-    from retina_screen import quality
-    from retina_screen.fov import illuminated_mask
-
-    image = crop
-    if image.shape[0] != quality.WORKING_SIDE:
-        interpolation = (cv2.INTER_AREA if image.shape[0] > quality.WORKING_SIDE
-                         else cv2.INTER_LINEAR)
-        image = cv2.resize(image, (quality.WORKING_SIDE,) * 2, interpolation=interpolation)
-    circle = quality._cached_mask(quality.WORKING_SIDE)
-    lit = illuminated_mask(image) & circle
-    inside = lit if lit.sum() > 0.05 * circle.sum() else circle
-    core = cv2.erode(inside.astype(np.uint8), quality._SHARPNESS_EROSION).astype(bool)
-    values = image[..., 1][core]
+    field = working_field(crop)
+    values = field.image[..., 1][field.core]
     if values.size < 100:
         return 0.0
-    counts = np.bincount(values, minlength=256)
-    median = quality._histogram_quantile(counts, values.size, 0.5)
-    return quality._histogram_quantile(counts, values.size, 0.02) / max(median, 1.0)
+    return uint8_quantile(values, 0.02) / max(uint8_quantile(values, 0.5), 1.0)
 
 
 def haze_floor_rule(screener, data_dir: Path) -> int:  # noqa: ANN001

@@ -191,6 +191,34 @@ def _cached_mask(side: int) -> np.ndarray:
     return _fov_mask(side)
 
 
+@dataclass(frozen=True)
+class WorkingField:
+    """A square FOV crop at the gate's working size and the regions its measures read."""
+
+    image: np.ndarray  # RGB uint8, WORKING_SIDE square
+    circle: np.ndarray  # the field-of-view circle (90% of the half side)
+    inside: np.ndarray  # its lit part (the whole circle when under 5% of it is lit)
+    core: np.ndarray  # ``inside`` away from its rim, whose edge would dominate detail measures
+
+
+def working_field(crop_image: np.ndarray) -> WorkingField:
+    """The crop (any size) resized to ``WORKING_SIDE`` and the gate's regions in it."""
+    image = crop_image
+    if image.shape[0] != WORKING_SIDE:
+        interpolation = cv2.INTER_AREA if image.shape[0] > WORKING_SIDE else cv2.INTER_LINEAR
+        image = cv2.resize(image, (WORKING_SIDE, WORKING_SIDE), interpolation=interpolation)
+    circle = _cached_mask(WORKING_SIDE)
+    lit = illuminated_mask(image) & circle
+    inside = lit if lit.sum() > 0.05 * circle.sum() else circle
+    core = cv2.erode(inside.astype(np.uint8), _SHARPNESS_EROSION).astype(bool)
+    return WorkingField(image, circle, inside, core)
+
+
+def uint8_quantile(values: np.ndarray, q: float) -> float:
+    """``np.quantile(values, q)`` of 8-bit ``values`` (not empty), from their histogram."""
+    return _histogram_quantile(np.bincount(values, minlength=256), values.size, q)
+
+
 def measure(crop: FovCrop, p_fundus: float | None = None,
             jpeg_quality: float | None = None,
             earlier_jpeg_quality: float | None = None,
@@ -202,14 +230,9 @@ def measure(crop: FovCrop, p_fundus: float | None = None,
     its compression and of the palette it stores the pixels with (``LoadedImage``), when it
     was read from one.
     """
-    image = crop.image
-    if image.shape[0] != WORKING_SIDE:
-        interpolation = cv2.INTER_AREA if image.shape[0] > WORKING_SIDE else cv2.INTER_LINEAR
-        image = cv2.resize(image, (WORKING_SIDE, WORKING_SIDE), interpolation=interpolation)
+    field = working_field(crop.image)
+    image, circle, inside, core = field.image, field.circle, field.inside, field.core
     fov: FieldOfView = crop.fov
-    circle = _cached_mask(WORKING_SIDE)
-    lit = illuminated_mask(image) & circle
-    inside = lit if lit.sum() > 0.05 * circle.sum() else circle
     r, g, b, _ = cv2.mean(image, mask=inside.astype(np.uint8))
     total = max(r + g + b, 1e-3)
 
@@ -254,8 +277,6 @@ def measure(crop: FovCrop, p_fundus: float | None = None,
     vessels = (float(_uint8_top_mean(blackhat, 0.95) / mean_green * 100) if blackhat.size
                else 0.0)
 
-    # The field away from its rim, whose edge would dominate any detail measure.
-    core = cv2.erode(inside.astype(np.uint8), _SHARPNESS_EROSION).astype(bool)
     sharpness = _sharpness(green, smooth, inside, core)
     sharpness_balance = _sharpness_balance(green, inside, core)
     noise = _noise(green, core)

@@ -197,9 +197,14 @@ def yellowed_lens(rgb: np.ndarray) -> np.ndarray:
     """An ageing, yellowed lens: blue absorbed, red a little lifted, contrast flattened, a
     light veil."""
     cast = np.clip(rgb * np.array([1.15, 1.0, 0.75], np.float32), 0, 255)
-    lit = cast.reshape(-1, 3)[cast.reshape(-1, 3).max(axis=1) > 20].mean(axis=0)
-    flat = np.clip((cast - lit) * 0.7 + lit, 0, 255).astype(np.uint8)
-    return media_opacity(flat, 0.2)
+    return media_opacity(contrast(cast, 0.7), 0.2)
+
+
+def contrast(rgb: np.ndarray, factor: float) -> np.ndarray:
+    """Contrast scaled about the mean colour of the lit pixels (a flat, hazy export)."""
+    pixels = rgb.reshape(-1, 3).astype(np.float32)
+    mean = pixels[pixels.max(axis=1) > 20].mean(axis=0)
+    return np.clip((rgb - mean) * factor + mean, 0, 255).astype(np.uint8)
 
 
 def rim_flare(rgb: np.ndarray, strength: float = 110.0, angle: float = 2.3) -> np.ndarray:
