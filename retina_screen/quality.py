@@ -638,6 +638,7 @@ class Rule:
     ``requires`` names earlier checks whose measure this one assumes (the overlay check assumes
     a retina's own colours): the rule is evaluated only where each of them was evaluated and
     passed. It is skipped only on photos those checks refuse, so it never makes one gradable.
+    A quality rule may require a fundus rule (all fundus rules come first).
     """
 
     check: str
@@ -721,13 +722,14 @@ def load_thresholds(path: Path = THRESHOLDS_FILE) -> Thresholds:
             f"quality thresholds file {Path(path).name} is unreadable ({exc})") from exc
     fundus_rules = tuple(_checked_rule(item, "fundus") for item in fundus)
     quality_rules = tuple(_checked_rule(item, "quality") for item in quality)
-    for where, rules in (("fundus", fundus_rules), ("quality", quality_rules)):
+    for where, rules, before in (("fundus", fundus_rules, ()),
+                                 ("quality", quality_rules, fundus_rules)):
         for index, rule in enumerate(rules):
-            earlier = {r.check for r in rules[:index]}
+            earlier = {r.check for r in (*before, *rules[:index])}
             missing = [name for name in rule.requires if name not in earlier]
             if missing:
                 raise ConfigError(f"quality thresholds: rule {rule.check!r} requires "
-                                  f"{', '.join(missing)}, which no earlier {where} rule checks")
+                                  f"{', '.join(missing)}, which no earlier rule checks")
     borderline = raw.get("borderline", [])
     if not isinstance(borderline, list):
         raise ConfigError("quality thresholds: borderline must be a list of rules")
@@ -765,11 +767,13 @@ def _evaluate(rule: Rule, measures: QualityMeasures) -> QualityCheck:
                         "" if passed else rule.reason)
 
 
-def _evaluate_in_order(rules: Iterable[Rule], measures: QualityMeasures) -> list[QualityCheck]:
-    """Each rule's check, in order; a rule whose ``requires`` were not all evaluated and passed
-    is skipped (no check)."""
-    evaluated: set[str] = set()
-    not_passed: set[str] = set()
+def _evaluate_in_order(rules: Iterable[Rule], measures: QualityMeasures,
+                       earlier: Iterable[QualityCheck] = ()) -> list[QualityCheck]:
+    """Each rule's check, in order; a rule whose ``requires`` were not all evaluated (here or
+    among the ``earlier`` checks) and passed is skipped (no check)."""
+    earlier = list(earlier)
+    evaluated = {c.name for c in earlier}
+    not_passed = {c.name for c in earlier if not c.passed}
     checks: list[QualityCheck] = []
     for rule in rules:
         if any(name not in evaluated or name in not_passed for name in rule.requires):
@@ -799,7 +803,7 @@ def assess(measures: QualityMeasures, thresholds: Thresholds,
     checks = [fundus]
     quality_checks: list[QualityCheck] = []
     seen: set[str] = set()
-    for check in _evaluate_in_order(thresholds.quality_rules, measures):
+    for check in _evaluate_in_order(thresholds.quality_rules, measures, fundus_checks):
         # Report each kind of problem once (e.g. two exposure rules).
         if not check.passed and check.name in seen:
             continue

@@ -103,6 +103,10 @@ def test_a_rule_can_only_require_an_earlier_check(tmp_path: Path) -> None:
     def require_text(raw: dict) -> None:
         raw["quality"][3]["requires"] = "colour"
 
+    def require_fundus(raw: dict) -> None:
+        raw["quality"][0]["requires"] = ["fundus:field"]
+
+    load_thresholds(_edited(tmp_path, require_fundus))  # every fundus rule comes first
     with pytest.raises(ConfigError, match="requires contrast"):
         load_thresholds(_edited(tmp_path, require_later))
     with pytest.raises(ConfigError, match="requires colour_balanse"):
@@ -140,3 +144,10 @@ def test_a_rule_is_skipped_only_where_a_check_it_requires_did_not_pass() -> None
     report = assess(red_free, thresholds)
     assert not report.check("colour").passed
     assert report.check("colour_balance") is None and report.check("overlay") is None
+    # A grey-scale photo fails the fundus colour rule: its reasons say so, not "colours
+    # altered by software" (a quality rule may require a fundus rule).
+    grey = replace(natural, chroma=0.0, redness=1 / 3, red_green=1.0)
+    report = assess(grey, thresholds)
+    assert not report.is_fundus
+    assert report.check("colour_balance") is None and report.check("overlay") is None
+    assert not any("colours altered" in reason for reason in report.reasons)
