@@ -519,7 +519,10 @@ def _decode_dicom(data: bytes
     if not has_pixels:
         raise ImageLoadError("DICOM file contains no image (no pixel data)")
     _check_dimensions(columns, rows)
-    _check_dicom_decoder(dataset)
+    from . import dicom_lossless  # imports pydicom: loaded with the first DICOM file
+
+    dicom_lossless.register()
+    _check_dicom_decoder(dataset, photometric)
     try:
         if hasattr(dataset, "pixel_array_options"):
             # pydicom 3: decode the first frame only (a small multi-frame file can hold
@@ -570,18 +573,26 @@ def _dicom_stored(dataset, photometric: str) -> _Stored:  # noqa: ANN001 - a pyd
     return _Stored(bytes(icc) if isinstance(icc, bytes | bytearray) and icc else None, palette)
 
 
-def _check_dicom_decoder(dataset) -> None:  # noqa: ANN001 - a pydicom Dataset
+def _check_dicom_decoder(dataset, photometric: str) -> None:  # noqa: ANN001 - a Dataset
     """Raise an operator-readable error when the file's pixel data is compressed in an
     encoding this installation cannot decode (rather than calling the file damaged)."""
     try:
         from pydicom.pixels import get_decoder
     except ImportError:  # pydicom 2.x: its decode error says what is missing
         return
+    from . import dicom_lossless
+
     try:
         syntax = dataset.file_meta.TransferSyntaxUID
         if not syntax.is_compressed:
             return
-        available = get_decoder(syntax).is_available
+        decoder = get_decoder(syntax)
+        available = decoder.is_available
+        if decoder.available_plugins == (dicom_lossless.PLUGIN_LABEL,):
+            # Only OpenCV's plugin: 8-bit RGB or monochrome photographs (dicom_lossless).
+            available = dicom_lossless.supported(int(dataset.get("BitsStored", 8) or 8),
+                                                 int(dataset.get("SamplesPerPixel", 1) or 1),
+                                                 photometric)
     except NotImplementedError:  # a transfer syntax pydicom has no decoder for at all
         available = False
     except Exception:  # noqa: BLE001 - a damaged header: the decode reports it

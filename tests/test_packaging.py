@@ -171,8 +171,9 @@ def test_screen_full_resolution_photo_matches_in_process(frozen: Path, srahim: P
 
 def test_dicom_encodings_and_colour_profiles_match_in_process(frozen: Path, srahim: Path, screener,
                                                   tmp_path: Path) -> None:
-    """DICOM pixel data in the lossless encodings archives use (JPEG-LS, JPEG 2000, RLE): the
-    frozen application finds their decoders (pydicom loads them by name) and grades each as
+    """DICOM pixel data in the lossless encodings archives use (JPEG-LS, JPEG 2000, RLE, JPEG
+    Lossless): the frozen application finds their decoders (pydicom loads them by name, the
+    last from retina_screen.dicom_lossless) and grades each as
     the development install does; and a JPEG in Adobe RGB is converted to sRGB there too
     (Pillow's colour management module)."""
     from safety.safety_helpers import encode, make_dicom, real_rgb, srgb_to_adobe
@@ -181,7 +182,7 @@ def test_dicom_encodings_and_colour_profiles_match_in_process(frozen: Path, srah
 
     rgb = real_rgb(srahim / "images" / "Patient013_L.jpg")
     paths = []
-    for kind in ("jpeg-ls", "jpeg2000", "rle"):
+    for kind in ("jpeg-ls", "jpeg2000", "rle", "jpeg-lossless"):
         path = tmp_path / f"{kind}.dcm"
         path.write_bytes(make_dicom(rgb, patient_id="Patient013", laterality="L",
                                     lossless=kind))

@@ -62,8 +62,9 @@ def make_dicom(rgb: np.ndarray | None, *, patient_id: str = "", patient_name: st
     """A DICOM Ophthalmic Photography file; ``rgb`` None gives one without pixel data.
 
     ``compressed`` stores the image as JPEG Baseline (YBR_FULL_422) at ``jpeg_quality``, as
-    fundus cameras do. ``lossless`` ("jpeg-ls", "jpeg2000" or "rle") stores one frame
-    losslessly compressed instead, as archives (PACS) often store what they receive.
+    fundus cameras do. ``lossless`` ("jpeg-ls", "jpeg2000", "rle", "jpeg-lossless" or
+    "jpeg-lossless-plain") stores one frame losslessly compressed instead, as archives (PACS)
+    often store what they receive.
     """
     if lossless is not None:
         return _lossless_dicom(make_dicom(rgb, patient_id=patient_id, patient_name=patient_name,
@@ -114,7 +115,14 @@ def _lossless_dicom(data: bytes, rgb: np.ndarray | None, kind: str) -> bytes:
     from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
 
     dataset = pydicom.dcmread(io.BytesIO(data))
-    if kind == "jpeg2000":  # pydicom encodes JPEG 2000 only through pylibjpeg: Pillow does it
+    if kind.startswith("jpeg-lossless"):
+        from pydicom.uid import JPEGLosslessSV1
+
+        dataset.file_meta.TransferSyntaxUID = JPEGLosslessSV1
+        dataset.PhotometricInterpretation = "RGB"
+        dataset.PixelData = encapsulate([jpeg_lossless(rgb, plain=kind.endswith("plain"))])
+        dataset["PixelData"].VR = "OB"
+    elif kind == "jpeg2000":  # pydicom encodes JPEG 2000 only through pylibjpeg: Pillow does it
         dataset.file_meta.TransferSyntaxUID = JPEG2000Lossless
         dataset.PixelData = encapsulate([encode(rgb, "JPEG2000", irreversible=False)])
         dataset["PixelData"].VR = "OB"
@@ -123,6 +131,27 @@ def _lossless_dicom(data: bytes, rgb: np.ndarray | None, kind: str) -> bytes:
     buffer = io.BytesIO()
     dataset.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
+
+
+def jpeg_lossless(rgb: np.ndarray, plain: bool = False, bits: int = 8) -> bytes:
+    """A lossless JPEG stream (process 14, first-order prediction) of ``rgb``, written by
+    libjpeg-turbo (imagecodecs), with its Adobe "no colour transform" marker and component
+    ids R, G, B; ``plain``: without the marker and with ids 1, 2, 3, as some DICOM encoders
+    write it. ``bits`` above 8 stores ``rgb`` scaled to that precision."""
+    import imagecodecs
+
+    pixels = rgb if bits == 8 else (rgb.astype(np.uint16) << (bits - 8))
+    stream = bytearray(imagecodecs.jpeg8_encode(pixels, lossless=True, colorspace="RGB",
+                                                bitspersample=bits))
+    if plain:
+        adobe = stream.index(b"\xff\xee")
+        del stream[adobe:adobe + 2 + int.from_bytes(stream[adobe + 2:adobe + 4], "big")]
+        frame = stream.index(b"\xff\xc3")
+        scan = stream.index(b"\xff\xda")
+        for number in range(3):
+            stream[frame + 10 + 3 * number] = number + 1
+            stream[scan + 5 + 2 * number] = number + 1
+    return bytes(stream)
 
 
 def running_as_root() -> bool:

@@ -28,6 +28,7 @@ from safety_helpers import (
     cli_env,
     encode,
     enforce_permissions,
+    jpeg_lossless,
     make_dicom,
     permissions_enforceable,
     read_csv,
@@ -190,9 +191,9 @@ def _dicom_short_pixels(src: Source) -> bytes:
     return buffer.getvalue()
 
 
-def _dicom_jpeg_lossless(src: Source) -> bytes:
-    """A DICOM photo in JPEG Lossless (process 14), which this installation cannot decode
-    (pydicom needs GDCM or the GPL libjpeg for it): its stream is not read at all."""
+def _dicom_mislabelled_lossless(src: Source) -> bytes:
+    """A DICOM file labelled JPEG Lossless (process 14) whose frame is a baseline (lossy) JPEG
+    stream: inconsistent, so damaged, not decoded as if nothing were wrong."""
     import pydicom
     from pydicom.uid import JPEGLosslessSV1
 
@@ -201,6 +202,44 @@ def _dicom_jpeg_lossless(src: Source) -> bytes:
     dataset.PhotometricInterpretation = "RGB"
     buffer = io.BytesIO()
     dataset.save_as(buffer)
+    return buffer.getvalue()
+
+
+def _dicom_jpeg_lossless_grey(src: Source) -> bytes:
+    """A grey-scale (MONOCHROME2) JPEG Lossless DICOM photo, e.g. a red-free export: decoded,
+    then refused for what it is (not a colour fundus photograph), not as an unreadable
+    file."""
+    import imagecodecs
+    import pydicom
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEGLossless
+
+    grey = np.ascontiguousarray(src.rgb[..., 1])
+    dataset = pydicom.dcmread(io.BytesIO(make_dicom(src.rgb)))
+    dataset.file_meta.TransferSyntaxUID = JPEGLossless
+    dataset.SamplesPerPixel, dataset.PhotometricInterpretation = 1, "MONOCHROME2"
+    del dataset.PlanarConfiguration
+    dataset.PixelData = encapsulate([imagecodecs.jpeg8_encode(grey, lossless=True)])
+    dataset["PixelData"].VR = "OB"
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def _dicom_jpeg_lossless_12bit(src: Source) -> bytes:
+    """A real JPEG Lossless DICOM photo stored at 12 bits a sample, which only 8-bit
+    photographs' decoding covers (dicom_lossless): refused by name, not called damaged."""
+    import pydicom
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEGLosslessSV1
+
+    dataset = pydicom.dcmread(io.BytesIO(make_dicom(src.rgb)))
+    dataset.file_meta.TransferSyntaxUID = JPEGLosslessSV1
+    dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit = 16, 12, 11
+    dataset.PixelData = encapsulate([jpeg_lossless(src.rgb, bits=12)])
+    dataset["PixelData"].VR = "OB"
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
 
 
@@ -275,7 +314,8 @@ CASES: tuple[Case, ...] = (
     *(Case(f"dicom_{kind.replace('-', '')}_fundus.dcm", (OK,), "",
            _bytes(lambda s, kind=kind, patient=patient: make_dicom(
                s.rgb, patient_id=patient, lossless=kind)), same_as_original=True)
-      for kind, patient in (("jpeg-ls", "D4"), ("jpeg2000", "D5"), ("rle", "D6"))),
+      for kind, patient in (("jpeg-ls", "D4"), ("jpeg2000", "D5"), ("rle", "D6"),
+                            ("jpeg-lossless", "D7"), ("jpeg-lossless-plain", "D8"))),
     Case("animated.gif", (ERROR,), r"unsupported image format GIF", _bytes(_animated_gif)),
     Case("all_black.jpg", (UNGRADABLE,), NOT_FUNDUS, _bytes(_uniform(0))),
     Case("all_white.jpg", (UNGRADABLE,), NOT_FUNDUS, _bytes(_uniform(255))),
@@ -288,9 +328,13 @@ CASES: tuple[Case, ...] = (
          _bytes(lambda s: make_dicom(None, patient_id="D3"))),
     Case("dicom_corrupt_stream.dcm", (ERROR,), r"DICOM image data is damaged",
          _bytes(_dicom_corrupt_stream)),
-    Case("dicom_jpeg_lossless_fundus.dcm", (ERROR,),
+    Case("dicom_mislabelled_lossless.dcm", (ERROR,), r"DICOM image data is damaged",
+         _bytes(_dicom_mislabelled_lossless)),
+    Case("dicom_jpeg_lossless_grey.dcm", (UNGRADABLE,), r"not a fundus photograph: load a colour",
+         _bytes(_dicom_jpeg_lossless_grey)),
+    Case("dicom_jpeg_lossless_12bit.dcm", (ERROR,),
          r"^DICOM image encoding not supported \(JPEG Lossless, Non-Hierarchical, First-Order "
-         r"Prediction.*\): export the photographs as JPEG", _bytes(_dicom_jpeg_lossless)),
+         r"Prediction.*\): export the photographs as JPEG", _bytes(_dicom_jpeg_lossless_12bit)),
     Case("dicom_short_pixel_data.dcm", (ERROR,), r"DICOM image data is damaged",
          _bytes(_dicom_short_pixels)),
     Case("dicom_cut_short.dcm", (ERROR,), r"DICOM file (is damaged|contains no image)",
