@@ -722,8 +722,7 @@ def load_thresholds(path: Path = THRESHOLDS_FILE) -> Thresholds:
             f"quality thresholds file {Path(path).name} is unreadable ({exc})") from exc
     fundus_rules = tuple(_checked_rule(item, "fundus") for item in fundus)
     quality_rules = tuple(_checked_rule(item, "quality") for item in quality)
-    for where, rules, before in (("fundus", fundus_rules, ()),
-                                 ("quality", quality_rules, fundus_rules)):
+    for rules, before in ((fundus_rules, ()), (quality_rules, fundus_rules)):
         for index, rule in enumerate(rules):
             earlier = {r.check for r in (*before, *rules[:index])}
             missing = [name for name in rule.requires if name not in earlier]
