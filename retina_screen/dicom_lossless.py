@@ -109,8 +109,10 @@ def register() -> None:
     with _register_lock:
         if _registered:
             return
-        from pydicom.pixels.decoders import JPEGLosslessDecoder, JPEGLosslessSV1Decoder
-
+        _registered = True
+        try:
+            from pydicom.pixels.decoders import JPEGLosslessDecoder, JPEGLosslessSV1Decoder
+        except ImportError:  # pydicom 2.x has no decoder plugins: its own decoders only
+            return
         for decoder in (JPEGLosslessDecoder, JPEGLosslessSV1Decoder):
             decoder.add_plugin(PLUGIN_LABEL, (__name__, "_decode_frame"))
-        _registered = True
