@@ -110,24 +110,40 @@ def make_dicom(rgb: np.ndarray | None, *, patient_id: str = "", patient_name: st
 
 
 def _lossless_dicom(data: bytes, rgb: np.ndarray | None, kind: str) -> bytes:
+    from pydicom.uid import JPEG2000Lossless, JPEGLosslessSV1, JPEGLSLossless, RLELossless
+
+    if kind.startswith("jpeg-lossless"):
+        return encapsulated_dicom(data, JPEGLosslessSV1,
+                                  jpeg_lossless(rgb, plain=kind.endswith("plain")),
+                                  PhotometricInterpretation="RGB")
+    if kind == "jpeg2000":  # pydicom encodes JPEG 2000 only through pylibjpeg: Pillow does it
+        return encapsulated_dicom(data, JPEG2000Lossless,
+                                  encode(rgb, "JPEG2000", irreversible=False))
     import pydicom
-    from pydicom.encaps import encapsulate
-    from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
 
     dataset = pydicom.dcmread(io.BytesIO(data))
-    if kind.startswith("jpeg-lossless"):
-        from pydicom.uid import JPEGLosslessSV1
+    dataset.compress({"jpeg-ls": JPEGLSLossless, "rle": RLELossless}[kind], rgb)
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
 
-        dataset.file_meta.TransferSyntaxUID = JPEGLosslessSV1
-        dataset.PhotometricInterpretation = "RGB"
-        dataset.PixelData = encapsulate([jpeg_lossless(rgb, plain=kind.endswith("plain"))])
-        dataset["PixelData"].VR = "OB"
-    elif kind == "jpeg2000":  # pydicom encodes JPEG 2000 only through pylibjpeg: Pillow does it
-        dataset.file_meta.TransferSyntaxUID = JPEG2000Lossless
-        dataset.PixelData = encapsulate([encode(rgb, "JPEG2000", irreversible=False)])
-        dataset["PixelData"].VR = "OB"
-    else:
-        dataset.compress({"jpeg-ls": JPEGLSLossless, "rle": RLELossless}[kind], rgb)
+
+def encapsulated_dicom(data: bytes, syntax: str, frame: bytes, **elements: object) -> bytes:
+    """The DICOM file ``data`` with one compressed ``frame`` as its pixel data, in transfer
+    syntax ``syntax``, and the data ``elements`` given set (None: removed), e.g.
+    ``PhotometricInterpretation="RGB"``."""
+    import pydicom
+    from pydicom.encaps import encapsulate
+
+    dataset = pydicom.dcmread(io.BytesIO(data))
+    dataset.file_meta.TransferSyntaxUID = syntax
+    for keyword, value in elements.items():
+        if value is None:
+            delattr(dataset, keyword)
+        else:
+            setattr(dataset, keyword, value)
+    dataset.PixelData = encapsulate([frame])
+    dataset["PixelData"].VR = "OB"
     buffer = io.BytesIO()
     dataset.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()

@@ -26,6 +26,7 @@ from PIL import Image
 from safety_helpers import (
     REFERABLE_PHOTO,
     cli_env,
+    encapsulated_dicom,
     encode,
     enforce_permissions,
     jpeg_lossless,
@@ -210,37 +211,22 @@ def _dicom_jpeg_lossless_grey(src: Source) -> bytes:
     then refused for what it is (not a colour fundus photograph), not as an unreadable
     file."""
     import imagecodecs
-    import pydicom
-    from pydicom.encaps import encapsulate
     from pydicom.uid import JPEGLossless
 
     grey = np.ascontiguousarray(src.rgb[..., 1])
-    dataset = pydicom.dcmread(io.BytesIO(make_dicom(src.rgb)))
-    dataset.file_meta.TransferSyntaxUID = JPEGLossless
-    dataset.SamplesPerPixel, dataset.PhotometricInterpretation = 1, "MONOCHROME2"
-    del dataset.PlanarConfiguration
-    dataset.PixelData = encapsulate([imagecodecs.jpeg8_encode(grey, lossless=True)])
-    dataset["PixelData"].VR = "OB"
-    buffer = io.BytesIO()
-    dataset.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
+    return encapsulated_dicom(make_dicom(src.rgb), JPEGLossless,
+                              imagecodecs.jpeg8_encode(grey, lossless=True), SamplesPerPixel=1,
+                              PhotometricInterpretation="MONOCHROME2", PlanarConfiguration=None)
 
 
 def _dicom_jpeg_lossless_12bit(src: Source) -> bytes:
     """A real JPEG Lossless DICOM photo stored at 12 bits a sample, which only 8-bit
     photographs' decoding covers (dicom_lossless): refused by name, not called damaged."""
-    import pydicom
-    from pydicom.encaps import encapsulate
     from pydicom.uid import JPEGLosslessSV1
 
-    dataset = pydicom.dcmread(io.BytesIO(make_dicom(src.rgb)))
-    dataset.file_meta.TransferSyntaxUID = JPEGLosslessSV1
-    dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit = 16, 12, 11
-    dataset.PixelData = encapsulate([jpeg_lossless(src.rgb, bits=12)])
-    dataset["PixelData"].VR = "OB"
-    buffer = io.BytesIO()
-    dataset.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
+    return encapsulated_dicom(make_dicom(src.rgb), JPEGLosslessSV1,
+                              jpeg_lossless(src.rgb, bits=12), BitsAllocated=16, BitsStored=12,
+                              HighBit=11)
 
 
 def _symlink_loop(path: Path, src: Source) -> None:
