@@ -135,6 +135,13 @@ FAULTS: dict[str, Fault] = {
     "rotated 15 degrees": lambda rgb: d.rotate(rgb, 15.0),
     "stretched 1.3 x wide": lambda rgb: d.stretch(rgb, 1.3, 1.0),
     "dust": d.dust,
+    # Software colour changes probed on 2026-12-01 (docs/quality.md, qg-23): a full grey-world
+    # balance is refused for its colours; partial ones and channels equalised in part are
+    # refused or referred.
+    "grey-world balance": d.grey_world,
+    "grey-world balance, half": lambda rgb: d.grey_world(rgb, 0.5),
+    "channels equalised, a quarter": lambda rgb: d.channels_equalised(rgb, 0.25),
+    "channels equalised, half": lambda rgb: d.channels_equalised(rgb, 0.5),
 }
 
 #: Combined with re-compression and downscaling.
@@ -171,7 +178,7 @@ def test_camera_faults_never_read_no_referable(patients: Patients, screener,  # 
     assert not hidden, f"camera faults hid referable DR: {hidden}"
     # The gate must actually see the faults it exists for: not everything may pass as graded.
     for name in ("field cut 30% left", "field cut 40% right", "red-free, green channel only",
-                 "red-free as grey", "monochrome", "under-exposed x0.35"):
+                 "red-free as grey", "monochrome", "under-exposed x0.35", "grey-world balance"):
         assert counts[name].get("insufficient", 0) >= 0.8 * len(referred), (name, counts[name])
 
 
