@@ -519,9 +519,6 @@ def _decode_dicom(data: bytes
     if not has_pixels:
         raise ImageLoadError("DICOM file contains no image (no pixel data)")
     _check_dimensions(columns, rows)
-    from . import dicom_lossless  # imports pydicom: loaded with the first DICOM file
-
-    dicom_lossless.register()
     _check_dicom_decoder(dataset, photometric)
     try:
         if hasattr(dataset, "pixel_array_options"):
@@ -575,13 +572,15 @@ def _dicom_stored(dataset, photometric: str) -> _Stored:  # noqa: ANN001 - a pyd
 
 def _check_dicom_decoder(dataset, photometric: str) -> None:  # noqa: ANN001 - a Dataset
     """Raise an operator-readable error when the file's pixel data is compressed in an
-    encoding this installation cannot decode (rather than calling the file damaged)."""
+    encoding this installation cannot decode (rather than calling the file damaged). Adds
+    OpenCV's JPEG Lossless decoder to pydicom's first (:mod:`.dicom_lossless`)."""
     try:
         from pydicom.pixels import get_decoder
     except ImportError:  # pydicom 2.x: its decode error says what is missing
         return
-    from . import dicom_lossless
+    from . import dicom_lossless  # imports pydicom: loaded with the first DICOM file
 
+    dicom_lossless.register()
     try:
         syntax = dataset.file_meta.TransferSyntaxUID
         if not syntax.is_compressed:
