@@ -8,7 +8,8 @@ models (their weights are read back). Every ``messidor2_dev`` and ``srahim_dev``
 through the one model-input path (the lossless screening crop, then ``training_input``) into the
 training network, photo and mirror image averaged; there is no quality gate, so the figures are
 lower than ``retina-screen evaluate``'s and only comparable with each other. A diagnostic for
-trials (README, the 2.5 trial), not a way to choose a model: choose on internal validation.
+trials (docs/model_trials.md, the 2.5 trial), not a way to choose a model: choose on internal
+validation.
 Needs the ``[train]`` extra; 6.7 minutes for two models on two cores (2026-11-30).
 """
 

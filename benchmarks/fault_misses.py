@@ -8,8 +8,8 @@ For each fault of the safety suite (``tests/safety/degradation.py``) applied to 
 their P(referable), and how many the quality gate refuses and for what. ``--probe`` runs the
 faults outside the suite instead (``PROBE_FAULTS``: the qg-6 and qg-7 faults and the known gaps
 after qg-7 in docs/quality.md). A model that is not in the trust anchor (e.g. a trial under
-``runs/``) is screened as unverified. The README's figures for the model 2.1 trial come from
-this script.
+``runs/``) is screened as unverified. The figures for the model 2.1 trial
+(docs/model_trials.md) come from this script.
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ def _freeze_long_lived() -> None:
     sessions, the report's fonts) lives as long as the worker, so it is moved out of the
     garbage collector's sight. The full collection after each visit (:func:`_release_memory`)
     then walks only that visit's objects: about 0.1 ms instead of 8-27 ms on the 2-core
-    machine (README, Speed). Not in the main process, whose objects come and go."""
+    machine (docs/speed.md). Not in the main process, whose objects come and go."""
     import gc
 
     gc.collect()
