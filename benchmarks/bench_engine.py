@@ -8,7 +8,9 @@ Prints, for the 6 full-resolution images of srahim_dev/full_resolution:
 - end to end, one image at a time in one process (load, FOV, quality gate, fundus gate,
   preprocessing, grading, decision fields),
 - batch throughput of ``run_batch`` over copies of the 6 images with one worker per core,
-  without reports and with reports.
+  without reports and with reports, each photo its own patient (a report per photo: the
+  worst case), and with reports for patients of two photos (a right and a left eye, as most
+  clinics take them: a report per two photos).
 """
 
 from __future__ import annotations
@@ -70,20 +72,26 @@ def main() -> None:
         print(f"end to end per image (one process):  median {e2e_ms:6.1f} ms "
               f"= {e2e_ms / (decode_ms + infer_ms):.2f} x (decode + inference)")
 
-        folder = Path(tmp) / "in"
-        folder.mkdir()
+        singles, pairs = Path(tmp) / "in", Path(tmp) / "in_pairs"
+        singles.mkdir()
+        pairs.mkdir()
         for copy in range(args.batch_copies):
-            for photo in photos:
-                shutil.copy(photo, folder / f"C{copy:03d}{photo.stem}.jpg")
+            for index, photo in enumerate(photos):
+                shutil.copy(photo, singles / f"C{copy:03d}{photo.stem}.jpg")
+                # The six photos as three patients of a right and a left eye.
+                eye = "R" if index % 2 == 0 else "L"
+                shutil.copy(photo, pairs / f"C{copy:03d}P{index // 2}_{eye}.jpg")
         count = len(photos) * args.batch_copies
-        for reports in (False, True):
-            out = Path(tmp) / f"out{int(reports)}"
+        runs = ((singles, False, count, "each photo its own patient, reports off"),
+                (singles, True, count, "each photo its own patient, reports on "),
+                (pairs, True, count // 2, "patients of two photos (R+L), reports on"))
+        for index, (folder, reports, patients, what) in enumerate(runs):
+            out = Path(tmp) / f"out{index}"
             start = time.perf_counter()
             summary = run_batch(folder, out, settings, reports=reports, audit=True)
             elapsed = time.perf_counter() - start
-            assert summary.images == count
-            print(f"batch, {count} images, {os.cpu_count()} workers, reports "
-                  f"{'on ' if reports else 'off'}: {elapsed:6.1f} s = "
+            assert summary.images == count and len(summary.patients) == patients
+            print(f"batch, {count} images, {os.cpu_count()} workers, {what}: {elapsed:6.1f} s = "
                   f"{count / elapsed:5.1f} images/s (includes worker start-up and model load)")
 
 
