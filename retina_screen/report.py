@@ -108,6 +108,14 @@ THUMB_PX = 320
 JPEG_QUALITY = 82
 UNPRINTABLE = "?"
 UNKNOWN = "not recorded"
+#: The most a report prints of one user-supplied value (a name, an ID, an address line) and of
+#: the clinic's address lines. Longer text is shortened with an ellipsis: reportlab cannot
+#: split a table cell across pages, so a name of a few thousand characters (a hostile DICOM
+#: or worklist entry) failed the report, and with it the batch (a report error stops the run).
+FIELD_MAX_CHARS = 200
+ADDRESS_MAX_LINES = 8
+FOOTER_ID_MAX_CHARS = 48  # the footer keeps to one line (the full ID is on page 1)
+SHORTENED = "\u2026"
 
 _MARGIN = 15 * mm
 _THUMB = 40 * mm
@@ -274,14 +282,20 @@ class _Text:
 
     def __init__(self, tr: Catalogue | None = None) -> None:
         self.lost: list[str] = []  # which fields lost characters
+        self.shortened: list[str] = []  # which fields were too long to print whole
         self.tr = tr or Catalogue()
 
-    def __call__(self, value: str, field: str = "", empty: str = UNKNOWN) -> str:
+    def __call__(self, value: str, field: str = "", empty: str = UNKNOWN,
+                 max_chars: int = FIELD_MAX_CHARS) -> str:
         text, lost = printable(value or "")
         if not text:
             return escape(self.tr(empty))
         if lost and field and field not in self.lost:
             self.lost.append(field)
+        if len(text) > max_chars:
+            text = text[:max_chars - 1].rstrip() + SHORTENED
+            if field and field not in self.shortened:
+                self.shortened.append(field)
         cjk = CJK if cjk_embedded(text) else _cid_font(_cjk_font_for(text))
         parts: list[str] = []
         run: list[str] = []
@@ -295,6 +309,14 @@ class _Text:
             run.append(ch)
             run_is_cjk = is_cjk
         return "".join(parts)
+
+
+def _address_lines(settings: Settings) -> list[str]:
+    """The clinic address's non-empty lines, at most ``ADDRESS_MAX_LINES`` of them."""
+    lines = [line for line in (settings.clinic_address or "").splitlines() if line.strip()]
+    if len(lines) > ADDRESS_MAX_LINES:
+        lines = lines[:ADDRESS_MAX_LINES - 1] + [lines[ADDRESS_MAX_LINES - 1] + " " + SHORTENED]
+    return lines
 
 
 def _plain(value: str) -> str:
@@ -515,8 +537,7 @@ class _Report:
         clinic = [self.para(t(settings.clinic_name, "clinic name",
                                empty="Diabetic eye screening"), "clinic")]
         tr = self.tr
-        address = [line for line in (settings.clinic_address or "").splitlines() if line.strip()]
-        for line in address:
+        for line in _address_lines(settings):
             clinic.append(self.para(t(line, "clinic address"), "small"))
         details = [
             self.para(_plain(tr(title)), "title"),
@@ -614,14 +635,24 @@ class _Report:
             ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
             ("SPAN", (1, 3), (3, 3)),
         ]
-        lost = [f for f in self.text.lost if f in ("name", "patient ID")]
-        if lost:
-            which = {("name",): "The name contains", ("patient ID",): "The patient ID contains",
-                     ("name", "patient ID"): "The name and patient ID contain"}[tuple(lost)]
+        # A name or patient ID printed otherwise than it was given is said so, under the table.
+        notes = (
+            (self.text.lost, ("The name contains", "The patient ID contains",
+                              "The name and patient ID contain"),
+             " characters this report cannot print, shown as \u201c{mark}\u201d: ", UNPRINTABLE),
+            (self.text.shortened, ("The name is", "The patient ID is",
+                                   "The name and patient ID are"),
+             " too long to print in full, shortened to end in \u201c{mark}\u201d: ", SHORTENED),
+        )
+        for flagged, (name, patient_id, both), problem, mark in notes:
+            fields = tuple(f for f in flagged if f in ("name", "patient ID"))
+            if not fields:
+                continue
+            which = {("name",): name, ("patient ID",): patient_id}.get(fields, both)
             rows.append(["", self.para(self.tr(
-                which + " characters this report cannot print, shown as \u201c{mark}\u201d: "
-                "check against the patient record.", mark=UNPRINTABLE), "small"), "", ""])
-            style.append(("SPAN", (1, 4), (3, 4)))
+                which + problem + "check against the patient record.", mark=mark), "small"),
+                "", ""])
+            style.append(("SPAN", (1, len(rows) - 1), (3, len(rows) - 1)))
         table = _Table(rows, colWidths=widths)
         table.setStyle(TableStyle(style))
         return [self.para(self.tr("Patient"), "h2"), table]
@@ -857,8 +888,7 @@ class _Report:
         result, t, tr = self.result, self.text, self.tr
         patient = result.patient
         clinic = t(self.settings.clinic_name, empty="the screening service")
-        address = ", ".join(t(line) for line in (self.settings.clinic_address or "").splitlines()
-                            if line.strip())
+        address = ", ".join(t(line) for line in _address_lines(self.settings))
         flow: list[Flowable] = [PageBreak(), *self.header("Referral to the eye service"),
                                 self.para(tr("Referral letter"), "letter_title")]
         meta = [
@@ -990,7 +1020,8 @@ class _Report:
         tr = self.tr
         left = Paragraph(tr("Report ID {id} \u00b7 patient ID {patient}",
                             id=self.text(self.report_id),
-                            patient=self.text(self.result.patient.patient_id)),
+                            patient=self.text(self.result.patient.patient_id,
+                                              max_chars=FOOTER_ID_MAX_CHARS)),
                          self.s["small_grey"])
         left.wrapOn(canvas, width - 2 * _MARGIN - 30 * mm, 10 * mm)
         left.drawOn(canvas, _MARGIN, 9.5 * mm)

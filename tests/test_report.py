@@ -382,6 +382,28 @@ def test_arabic_name_is_never_printed_as_boxes(negative, settings):
     assert not any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in page1)
 
 
+def test_text_too_long_for_a_page_is_shortened_not_fatal(referable, settings):
+    """A name of thousands of characters (a hostile DICOM or worklist entry) or a clinic
+    address of many long lines made reportlab raise LayoutError (a table cell cannot split
+    across pages): no report, and a batch stopped at that patient on every run. Each value is
+    now shortened with an ellipsis, and a shortened name or patient ID is said so."""
+    name = "Wolfeschlegelsteinhausen " * 200  # 5,000 characters
+    result = dataclasses.replace(referable, patient=dataclasses.replace(
+        referable.patient, name=name, patient_id="P" * 600))
+    long_settings = dataclasses.replace(
+        settings, clinic_name="Clinic " * 500, operator="Operator " * 400,
+        clinic_address="\n".join(f"Line{i} " + "Street " * 40 for i in range(30)))
+    data = report.report_bytes(result, long_settings)
+    text = " ".join(pdf_pages(data))
+    assert "The name and patient ID are too long to print in full, shortened to end in" in text
+    assert "Name " + name[:150] in text  # the start of the name is printed as it is
+    assert "Line6" in text and "Line7" in text and "Line8" not in text  # 8 address lines
+    # the footer keeps to one line: the ID shortened there, the full 200 characters on the page
+    short_id = "P" * (report.FOOTER_ID_MAX_CHARS - 1) + report.SHORTENED
+    assert f"patient ID {short_id} Page 1 of" in text
+    assert "too long to print" not in pdf_pages(report.report_bytes(referable, settings))[0]
+
+
 def test_printable_text_only_uses_glyphs_the_fonts_have():
     fonts = [TTFont(f"check{i}", str(ROOT / "assets" / "fonts" / name))
              for i, name in enumerate(("DejaVuSans.ttf", "DejaVuSans-Bold.ttf"))]

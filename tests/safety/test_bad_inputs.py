@@ -406,6 +406,29 @@ def test_dicom_patient_details_and_side_are_read(corpus: Path) -> None:
     assert loaded.dicom.birth_date == "1958-02-14"
 
 
+@pytest.mark.timeout(240)
+@pytest.mark.filterwarnings("ignore:The PN component length")  # pydicom, writing the file
+def test_hostile_dicom_patient_name_does_not_stop_the_batch(source: Source,
+                                                            tmp_path: Path) -> None:
+    """A DICOM whose patient name runs to thousands of characters (nothing in the file format
+    stops it) made the report fail to lay out, and since a report error stops a batch, every
+    run of that folder stopped at this patient. The report now shortens it and says so."""
+    from pypdf import PdfReader
+
+    folder = tmp_path / "export"
+    folder.mkdir()
+    name = "Hostile^" + "Verylongname " * 400  # 5,208 characters
+    (folder / "scan.dcm").write_bytes(make_dicom(source.rgb, patient_id="H1", patient_name=name,
+                                                 laterality="L", compressed=True))
+    out = tmp_path / "results"
+    result = run_cli(["batch", str(folder), "--out", str(out), "--quiet"], cli_env(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    (patient,) = read_csv(out / "patients.csv")
+    assert patient["outcome"] == "refer" and patient["report"], patient
+    text = " ".join(page.extract_text() for page in PdfReader(out / patient["report"]).pages)
+    assert "The name is too long to print in full" in " ".join(text.split())
+
+
 @pytest.mark.timeout(60)
 def test_multiframe_dicom_decodes_only_its_first_frame(source: Source) -> None:
     """A 3 MB file of 200 compressed frames once took half a minute and 5 GB to decode."""
