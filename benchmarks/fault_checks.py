@@ -1,11 +1,11 @@
 """The evidence for the thresholds of the quality gate's fault checks (motion blur, noise,
 channel registration, double image, posterisation, interlaced rows, resolution, compression,
-smudge, file quality, earlier compression, palette, and qg-3's sharpness re-checked).
+smudge, file quality, earlier compression, palette, texture, and qg-3's sharpness re-checked).
 
 Usage: python benchmarks/fault_checks.py --check motion|noise|registration|double_image|
        posterisation|interlace|resolution|compression|smudge|file_quality|earlier_compression|
        palette|sharpness|camera_sharpness|camera_grain|colour_balance|
-       colour_hue
+       colour_hue|texture
        [--data ../shared/data] [--model models/dr_lite0.json]
 
 Internal validation photographs only (APTOS, EyePACS raw, IDRiD; never ``srahim_dev`` or
@@ -60,6 +60,11 @@ that read not referable. docs/quality.md's qg-5, qg-6 and qg-7 tables come from 
 - ``colour_hue`` (``hue_spread``, kind max; qg-23's second rule): each colour channel
   equalised on its own over the whole frame (``degradation.channels_equalised``), blended
   with the original at 100%, 75%, 50% and 25%.
+- ``texture`` (``texture``, kind min; qg-24): the check's cost, not its target: sensor noise
+  of 4-16 grey levels then JPEG 85, as the ``noise`` check's damage (noise fills the finest
+  scale, where a drawing's only detail is). Its target, drawings of a fundus
+  (``safety_helpers.drawn_fundus``: 16 drawings at noise 1.5, 3 and 4.5, saved as PNG and as
+  JPEG 92), is screened through the application's file path in a third table.
 - ``resolution`` (``field_diameter``, kind min): the photo downscaled so that its long side is
   384, 320, 256 or 192 px (``degradation.downscale``; larger photos only), then JPEG 90.
 """
@@ -159,6 +164,8 @@ CHECKS = {
     "colour_hue": FaultCheck("hue_spread", "max", (0.06, 0.08, 0.10, 0.12, 0.15),
                              (1.0, 0.75, 0.5, 0.25),
                              lambda rgb, s, i: d.channels_equalised(rgb, s)),
+    "texture": FaultCheck("texture", "min", (0.65, 0.70, 0.75, 0.80, 0.85), (4.0, 8.0, 12.0, 16.0),
+                          lambda rgb, s, i: d.jpeg(d.sensor_noise(rgb, s, seed=i), 85)),
     "resolution": FaultCheck("field_diameter", "min", (160.0, 180.0, 200.0, 220.0, 240.0),
                              (384, 320, 256, 192),
                              lambda rgb, s, i: d.jpeg(d.downscale(rgb, int(s)), 90)),
@@ -272,7 +279,43 @@ def main() -> int:
             cells.append(f"{(~kept).sum()} / {(kept & low).sum()}")
         print(f"| {strength} | {len(v)} | {np.median(v):.3f} | {(gradable & low).sum()} | "
               + " | ".join(cells) + " |", flush=True)
+    if args.check == "texture":
+        drawings_table(screener, rule, spec.candidates)
     return 0
+
+
+def drawings_table(screener, rule: Rule, candidates: tuple[float, ...]) -> None:  # noqa: ANN001
+    """qg-24's target: drawings of a fundus saved as files and screened as the application
+    screens a file, with the texture check off; per candidate, how many are still graded."""
+    import tempfile
+
+    from safety_helpers import drawn_fundus
+
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for seed in range(16):
+            for noise in (1.5, 3.0, 4.5):
+                rgb = drawn_fundus(seed, noise)
+                for suffix, options in ((".png", []), (".jpg", [cv2.IMWRITE_JPEG_QUALITY, 92])):
+                    path = Path(folder) / f"drawing{seed}_{noise}{suffix}"
+                    cv2.imwrite(str(path), rgb[..., ::-1], options)
+                    result = screener.screen_image(path, Eye.LEFT, keep_display=False)
+                    value, others = value_and_others(result, rule)
+                    rows.append((value, others and result.status is ImageStatus.OK,
+                                 result.grading is not None and not result.grading.referable))
+    v = np.array([r[0] for r in rows])
+    graded = np.array([r[1] for r in rows])
+    not_referable = np.array([r[2] for r in rows])
+    print(f"\n{len(rows)} drawings of a fundus (16 drawings x noise 1.5, 3, 4.5 x PNG, JPEG 92), "
+          f"screened with the texture check off: {graded.sum()} graded, "
+          f"{(graded & not_referable).sum()} of them not referable; texture of the graded "
+          f"ones {np.nanmin(v[graded]) if graded.any() else np.nan:.3f}-"
+          f"{np.nanmax(v[graded]) if graded.any() else np.nan:.3f}.\n")
+    print("| candidate | drawings still graded | of them not referable |")
+    print("|---|---|---|")
+    for t in candidates:
+        kept = graded & ~(v < t)
+        print(f"| {t} | {kept.sum()} | {(kept & not_referable).sum()} |", flush=True)
 
 
 if __name__ == "__main__":

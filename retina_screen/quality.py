@@ -154,6 +154,13 @@ class QualityMeasures:
     #: whose dithering no pixel measure tells from grain); ``TRUE_COLOURS`` for files without
     #: a palette and photos not read from a file (docs/quality.md, qg-16).
     palette_colours: float = 16_777_216.0
+    #: Texture between the vessels: the median absolute mid-scale detail of the green channel
+    #: (the ``focus`` band: blurred by 1 px, minus that blurred by 4 px more) over the median
+    #: absolute finest detail (the channel minus its 1 px blur), in the field's core. A retina
+    #: has texture at every scale (choroid, nerve fibre layer); a drawing, a printed picture or
+    #: a model eye has flat ground between its lines, and what fine detail it has is noise,
+    #: whose energy sits in the finest scale (docs/quality.md, qg-24).
+    texture: float = 10.0
     #: Probability from the model's fundus gate (None when no gate model is used).
     p_fundus: float | None = None
 
@@ -286,6 +293,7 @@ def measure(crop: FovCrop, p_fundus: float | None = None,
     interlace = _row_alternation(crop.source, fov) if crop.source is not None else 1.0
     block_edges = _block_edges(crop.source, fov) if crop.source is not None else 1.0
     centre_detail = _centre_detail(green)
+    texture = _texture(green, smooth, detail, core)
     red_green = float(r / max(g, 1e-3))
     green_level = _uint8_median(image[..., 1][inside])
     small_inner = _small_inner_mask(small_side) & small_inside
@@ -340,10 +348,24 @@ def measure(crop: FovCrop, p_fundus: float | None = None,
         earlier_jpeg_quality=(100.0 if earlier_jpeg_quality is None
                               else float(earlier_jpeg_quality)),
         palette_colours=float(TRUE_COLOURS if palette_colours is None else palette_colours),
+        texture=texture,
     )
 
 
 _SHARPNESS_EROSION = np.ones((25, 25), np.uint8)
+#: Steps per grey level of the texture measure's detail, taken to 8 bits for a histogram
+#: median (detail beyond 8 grey levels is counted as 8: only the medians matter).
+_TEXTURE_STEPS = 32.0
+
+
+def _texture(green: np.ndarray, smooth: np.ndarray, detail: np.ndarray,
+             core: np.ndarray) -> float:
+    """``QualityMeasures.texture``: median |mid-scale detail| over median |finest detail|."""
+    if not core.any():
+        return 10.0
+    finest = cv2.convertScaleAbs(cv2.subtract(green, smooth), alpha=_TEXTURE_STEPS)
+    middle = cv2.convertScaleAbs(detail, alpha=_TEXTURE_STEPS)
+    return _uint8_median(middle[core]) / max(_uint8_median(finest[core]), 1.0)
 
 
 def _sharpness(green: np.ndarray, smooth: np.ndarray, inside: np.ndarray,

@@ -56,6 +56,45 @@ def srgb_to_adobe(rgb: np.ndarray) -> np.ndarray:
     return np.round(adobe ** (1 / ADOBE_GAMMA) * 255).astype(np.uint8)
 
 
+def drawn_fundus(seed: int, noise: float, side: int = 1024) -> np.ndarray:
+    """A drawing of a fundus (RGB uint8): an orange disc shaded to its edge, darker curves
+    for vessels fanning out from a bright optic disc, a darker fovea, blurred slightly, with
+    Gaussian noise of ``noise`` grey levels, as a photographed illustration, a printed
+    picture or a model eye gives. Colour, vessel count and width, disc place and blur vary
+    with ``seed``. Not a photograph of a retina: it must never be graded (qg-24)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:side, :side].astype(np.float32)
+    radius = rng.uniform(0.42, 0.48) * side
+    r = np.hypot(xx - side / 2, yy - side / 2) / radius
+    shade = np.clip(1 - rng.uniform(0.3, 0.6) * r ** 2, 0, 1)
+    base = np.array([rng.uniform(170, 230), rng.uniform(60, 120), rng.uniform(15, 50)],
+                    np.float32)
+    image = shade[..., None] * base
+    disc_x = side * (0.5 + rng.choice((-1, 1)) * rng.uniform(0.12, 0.2))
+    disc_y = side * rng.uniform(0.45, 0.55)
+    fovea_x = side - disc_x
+    fovea = np.exp(-((xx - fovea_x) ** 2 + (yy - side / 2) ** 2) / (2 * (0.06 * side) ** 2))
+    image *= (1 - rng.uniform(0.15, 0.35) * fovea)[..., None]
+    vessel = base * rng.uniform(0.45, 0.65)
+    for k in range(int(rng.integers(8, 17))):
+        angle = 2 * np.pi * k / 16 + rng.uniform(-0.2, 0.2)
+        bend = rng.uniform(-0.8, 0.8)
+        t = np.linspace(0, 1, 80)
+        length = rng.uniform(0.5, 0.9) * side
+        points = np.stack([disc_x + np.cos(angle + bend * t) * t * length,
+                           disc_y + np.sin(angle + bend * t) * t * length], 1)
+        cv2.polylines(image, [points.astype(np.int32)], False, vessel.tolist(),
+                      int(rng.integers(3, 9)), cv2.LINE_AA)
+    cv2.circle(image, (int(disc_x), int(disc_y)), int(0.06 * side),
+               (250.0, 225.0, 170.0), -1, cv2.LINE_AA)
+    image = cv2.GaussianBlur(image, (0, 0), rng.uniform(1.0, 3.0))
+    image = image + rng.normal(0, noise, (side, side, 1)).astype(np.float32)
+    image *= (r < 1)[..., None]
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
 def make_dicom(rgb: np.ndarray | None, *, patient_id: str = "", patient_name: str = "",
                laterality: str = "", compressed: bool = False, frames: int = 1,
                jpeg_quality: int = 92, lossless: str | None = None) -> bytes:

@@ -26,6 +26,7 @@ from PIL import Image
 from safety_helpers import (
     REFERABLE_PHOTO,
     cli_env,
+    drawn_fundus,
     encapsulated_dicom,
     encode,
     enforce_permissions,
@@ -593,6 +594,28 @@ def test_unseen_ordinary_photographs_are_not_fundus(tmp_path: Path, screener) ->
         assert result.status is UNGRADABLE and result.grading is None, (name, result.reasons)
         if name == "china.jpg":
             assert _not_fundus(result), (name, result.status, result.reasons)
+
+
+@pytest.mark.timeout(300)
+def test_drawings_of_a_fundus_are_never_graded(tmp_path: Path, screener) -> None:  # noqa: ANN001
+    """A drawing of a retina (an illustration photographed or printed, a model eye) with a
+    little noise passed the fundus gate and every quality check and read "no referable DR"
+    (qg-24, docs/quality.md). Each is refused now: as not a fundus photograph, or for having
+    no retinal texture, with the reason that says so."""
+    graded, reasons = [], set()
+    for seed in range(16):
+        for noise in (1.5, 3.0):
+            rgb = drawn_fundus(seed, noise)
+            for suffix, options in ((".png", []), (".jpg", [cv2.IMWRITE_JPEG_QUALITY, 92])):
+                path = tmp_path / f"drawing{seed}_{noise}{suffix}"
+                cv2.imwrite(str(path), rgb[..., ::-1], options)
+                result = screener.screen_image(path)
+                if result.status is not UNGRADABLE or result.grading is not None:
+                    graded.append((path.name, result.status.value))
+                elif result.quality.is_fundus:
+                    reasons.update(result.reasons)
+    assert not graded, f"drawings graded: {graded}"
+    assert any(r.startswith("no retinal texture") for r in reasons), reasons
 
 
 def test_real_fundus_photographs_pass_the_fundus_gate(srahim: Path, screener) -> None:  # noqa: ANN001
