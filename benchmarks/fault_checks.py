@@ -1,11 +1,12 @@
 """The evidence for the thresholds of the quality gate's fault checks (motion blur, noise,
 channel registration, double image, posterisation, interlaced rows, resolution, compression,
-smudge, file quality, earlier compression, palette, texture, and qg-3's sharpness re-checked).
+smudge, file quality, earlier compression, palette, texture, vessel tree, and qg-3's sharpness
+re-checked).
 
 Usage: python benchmarks/fault_checks.py --check motion|noise|registration|double_image|
        posterisation|interlace|resolution|compression|smudge|file_quality|earlier_compression|
        palette|sharpness|camera_sharpness|camera_grain|colour_balance|
-       colour_hue|texture
+       colour_hue|texture|vessel_tree
        [--data ../shared/data] [--model models/dr_lite0.json]
 
 Internal validation photographs only (APTOS, EyePACS raw, IDRiD; never ``srahim_dev`` or
@@ -65,6 +66,11 @@ that read not referable. docs/quality.md's qg-5, qg-6 and qg-7 tables come from 
   scale, where a drawing's only detail is). Its target, drawings of a fundus
   (``safety_helpers.drawn_fundus``: 16 drawings at noise 1.5, 3 and 4.5, saved as PNG and as
   JPEG 92), is screened through the application's file path in a third table.
+- ``vessel_tree`` (``vessel_tree``, kind min; qg-25): the check's cost: a defocus of 0.2-0.4%
+  of the side (``degradation.defocus``, qg-3's damage), which fades the vessels. Its target,
+  textured orange discs without vessels (``safety_helpers.textured_disc``: 16 discs at noise
+  1.5 and 3, saved as PNG and as JPEG 92), is screened through the application's file path in
+  a third table.
 - ``resolution`` (``field_diameter``, kind min): the photo downscaled so that its long side is
   384, 320, 256 or 192 px (``degradation.downscale``; larger photos only), then JPEG 90.
 """
@@ -166,6 +172,8 @@ CHECKS = {
                              lambda rgb, s, i: d.channels_equalised(rgb, s)),
     "texture": FaultCheck("texture", "min", (0.65, 0.70, 0.75, 0.80, 0.85), (4.0, 8.0, 12.0, 16.0),
                           lambda rgb, s, i: d.jpeg(d.sensor_noise(rgb, s, seed=i), 85)),
+    "vessel_tree": FaultCheck("vessel_tree", "min", (0.15, 0.20, 0.25, 0.30), (0.2, 0.3, 0.4),
+                              lambda rgb, s, i: d.defocus(rgb, s)),
     "resolution": FaultCheck("field_diameter", "min", (160.0, 180.0, 200.0, 220.0, 240.0),
                              (384, 320, 256, 192),
                              lambda rgb, s, i: d.jpeg(d.downscale(rgb, int(s)), 90)),
@@ -280,24 +288,31 @@ def main() -> int:
         print(f"| {strength} | {len(v)} | {np.median(v):.3f} | {(gradable & low).sum()} | "
               + " | ".join(cells) + " |", flush=True)
     if args.check == "texture":
-        drawings_table(screener, rule, spec.candidates)
+        look_alikes_table(screener, rule, spec.candidates, "drawings of a fundus",
+                          "drawn_fundus", (1.5, 3.0, 4.5))
+    if args.check == "vessel_tree":
+        look_alikes_table(screener, rule, spec.candidates, "textured discs without vessels",
+                          "textured_disc", (1.5, 3.0))
     return 0
 
 
-def drawings_table(screener, rule: Rule, candidates: tuple[float, ...]) -> None:  # noqa: ANN001
-    """qg-24's target: drawings of a fundus saved as files and screened as the application
-    screens a file, with the texture check off; per candidate, how many are still graded."""
+def look_alikes_table(screener, rule: Rule, candidates: tuple[float, ...], what: str,  # noqa: ANN001
+                      maker: str, noises: tuple[float, ...]) -> None:
+    """A check's target: images that are not retinas (``safety_helpers.<maker>``: 16 seeds
+    at each noise), saved as PNG and JPEG 92 and screened as the application screens a file,
+    with the check off; per candidate, how many are still graded."""
     import tempfile
 
-    from safety_helpers import drawn_fundus
+    import safety_helpers
 
+    make = getattr(safety_helpers, maker)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for seed in range(16):
-            for noise in (1.5, 3.0, 4.5):
-                rgb = drawn_fundus(seed, noise)
+            for noise in noises:
+                rgb = make(seed, noise)
                 for suffix, options in ((".png", []), (".jpg", [cv2.IMWRITE_JPEG_QUALITY, 92])):
-                    path = Path(folder) / f"drawing{seed}_{noise}{suffix}"
+                    path = Path(folder) / f"{maker}{seed}_{noise}{suffix}"
                     cv2.imwrite(str(path), rgb[..., ::-1], options)
                     result = screener.screen_image(path, Eye.LEFT, keep_display=False)
                     value, others = value_and_others(result, rule)
@@ -306,12 +321,12 @@ def drawings_table(screener, rule: Rule, candidates: tuple[float, ...]) -> None:
     v = np.array([r[0] for r in rows])
     graded = np.array([r[1] for r in rows])
     not_referable = np.array([r[2] for r in rows])
-    print(f"\n{len(rows)} drawings of a fundus (16 drawings x noise 1.5, 3, 4.5 x PNG, JPEG 92), "
-          f"screened with the texture check off: {graded.sum()} graded, "
-          f"{(graded & not_referable).sum()} of them not referable; texture of the graded "
+    print(f"\n{len(rows)} {what} (16 x noise {noises} x PNG, JPEG 92), "
+          f"screened with the {rule.check} check off: {graded.sum()} graded, "
+          f"{(graded & not_referable).sum()} of them not referable; {rule.measure} of the graded "
           f"ones {np.nanmin(v[graded]) if graded.any() else np.nan:.3f}-"
           f"{np.nanmax(v[graded]) if graded.any() else np.nan:.3f}.\n")
-    print("| candidate | drawings still graded | of them not referable |")
+    print(f"| candidate | {what}: still graded | of them not referable |")
     print("|---|---|---|")
     for t in candidates:
         kept = graded & ~(v < t)

@@ -161,6 +161,12 @@ class QualityMeasures:
     #: a model eye has flat ground between its lines, and what fine detail it has is noise,
     #: whose energy sits in the finest scale (docs/quality.md, qg-24).
     texture: float = 10.0
+    #: How far the retina's vessel tree reaches: the strongest 10% of the dark-line (black-hat)
+    #: responses of the green channel in the field's core, the extent (longer side of the
+    #: bounding box) of their largest connected piece, over the core's diameter. Vessels form
+    #: one tree across most of the field; a planet's or a ball's spots and texture break up
+    #: into short pieces (docs/quality.md, qg-25).
+    vessel_tree: float = 1.0
     #: Probability from the model's fundus gate (None when no gate model is used).
     p_fundus: float | None = None
 
@@ -280,9 +286,11 @@ def measure(crop: FovCrop, p_fundus: float | None = None,
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))
     # Morphology on 8-bit data is several times faster than on float.
     smooth8 = np.clip(smooth + 0.5, 0, 255).astype(np.uint8)
-    blackhat = cv2.morphologyEx(smooth8, cv2.MORPH_BLACKHAT, kernel)[eroded]
+    blackhat_map = cv2.morphologyEx(smooth8, cv2.MORPH_BLACKHAT, kernel)
+    blackhat = blackhat_map[eroded]
     vessels = (float(_uint8_top_mean(blackhat, 0.95) / mean_green * 100) if blackhat.size
                else 0.0)
+    vessel_tree = _vessel_tree(blackhat_map, core)
 
     sharpness = _sharpness(green, smooth, inside, core)
     sharpness_balance = _sharpness_balance(green, inside, core)
@@ -349,6 +357,7 @@ def measure(crop: FovCrop, p_fundus: float | None = None,
                               else float(earlier_jpeg_quality)),
         palette_colours=float(TRUE_COLOURS if palette_colours is None else palette_colours),
         texture=texture,
+        vessel_tree=vessel_tree,
     )
 
 
@@ -356,6 +365,21 @@ _SHARPNESS_EROSION = np.ones((25, 25), np.uint8)
 #: Steps per grey level of the texture measure's detail, taken to 8 bits for a histogram
 #: median (detail beyond 8 grey levels is counted as 8: only the medians matter).
 _TEXTURE_STEPS = 32.0
+
+
+def _vessel_tree(blackhat: np.ndarray, core: np.ndarray) -> float:
+    """``QualityMeasures.vessel_tree``: the reach of the largest piece of strong dark lines."""
+    values = blackhat[core]
+    if values.size < 100:
+        return 1.0
+    level = uint8_quantile(values, 0.90)
+    strong = ((blackhat > level) & core).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(strong, connectivity=8)
+    if count <= 1:
+        return 0.0
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    extent = max(stats[largest, cv2.CC_STAT_WIDTH], stats[largest, cv2.CC_STAT_HEIGHT])
+    return float(extent / (2 * np.sqrt(values.size / np.pi)))
 
 
 def _texture(green: np.ndarray, smooth: np.ndarray, detail: np.ndarray,

@@ -95,6 +95,35 @@ def drawn_fundus(seed: int, noise: float, side: int = 1024) -> np.ndarray:
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
+def textured_disc(seed: int, noise: float, side: int = 1024) -> np.ndarray:
+    """An orange disc on black with a natural-looking texture (fractal noise) and, for most
+    seeds, dark round spots, as a photograph of Mars, an orange or a ball gives (RGB uint8).
+    It has texture at every scale but no vessel tree: not a retina, never to be graded
+    (qg-25)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    freq = np.fft.fftfreq(side)[:, None] ** 2 + np.fft.fftfreq(side)[None, :] ** 2
+    freq[0, 0] = 1.0
+    spectrum = rng.normal(size=(side, side)) + 1j * rng.normal(size=(side, side))
+    texture = np.real(np.fft.ifft2(spectrum / freq ** (rng.uniform(2.0, 3.2) / 4)))
+    texture = ((texture - texture.mean()) / texture.std()).astype(np.float32)
+    yy, xx = np.mgrid[:side, :side].astype(np.float32)
+    r = np.hypot(xx - side / 2, yy - side / 2) / (rng.uniform(0.42, 0.48) * side)
+    base = np.array([rng.uniform(170, 230), rng.uniform(70, 120), rng.uniform(20, 60)],
+                    np.float32)
+    shade = np.clip(1 - rng.uniform(0.3, 0.6) * r ** 2, 0, 1)
+    image = (shade * (1 + rng.uniform(0.08, 0.25) * texture))[..., None] * base
+    for _ in range(int(rng.integers(0, 30))):
+        centre = (int(rng.uniform(0.2, 0.8) * side), int(rng.uniform(0.2, 0.8) * side))
+        cv2.circle(image, centre, int(rng.uniform(4, 40)), (base * 0.6).tolist(), -1,
+                   cv2.LINE_AA)
+    image = cv2.GaussianBlur(image, (0, 0), 1.0)
+    image = image + rng.normal(0, noise, (side, side, 1)).astype(np.float32)
+    image *= (r < 1)[..., None]
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
 def make_dicom(rgb: np.ndarray | None, *, patient_id: str = "", patient_name: str = "",
                laterality: str = "", compressed: bool = False, frames: int = 1,
                jpeg_quality: int = 92, lossless: str | None = None) -> bytes:

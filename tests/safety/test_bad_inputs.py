@@ -37,6 +37,7 @@ from safety_helpers import (
     real_rgb,
     run_cli,
     running_as_root,
+    textured_disc,
 )
 
 from retina_screen import loading
@@ -597,25 +598,30 @@ def test_unseen_ordinary_photographs_are_not_fundus(tmp_path: Path, screener) ->
 
 
 @pytest.mark.timeout(300)
-def test_drawings_of_a_fundus_are_never_graded(tmp_path: Path, screener) -> None:  # noqa: ANN001
-    """A drawing of a retina (an illustration photographed or printed, a model eye) with a
-    little noise passed the fundus gate and every quality check and read "no referable DR"
-    (qg-24, docs/quality.md). Each is refused now: as not a fundus photograph, or for having
-    no retinal texture, with the reason that says so."""
+@pytest.mark.parametrize(("make", "reason"), [(drawn_fundus, "no retinal texture"),
+                                              (textured_disc, "no network of blood vessels")],
+                         ids=["drawing", "textured disc"])
+def test_fundus_look_alikes_are_never_graded(make: Callable, reason: str, tmp_path: Path,
+                                             screener) -> None:  # noqa: ANN001
+    """Images that look like a fundus to the fundus gate but are not a retina passed every
+    check and were graded, most of them "not referable" (docs/quality.md): a drawing of a
+    retina with a little noise (an illustration photographed or printed, a model eye; qg-24)
+    and an orange disc with a natural texture but no vessels (a planet, an orange, a ball;
+    qg-25). Each is refused now, and the check made for it gives its reason."""
     graded, reasons = [], set()
     for seed in range(16):
         for noise in (1.5, 3.0):
-            rgb = drawn_fundus(seed, noise)
+            rgb = make(seed, noise)
             for suffix, options in ((".png", []), (".jpg", [cv2.IMWRITE_JPEG_QUALITY, 92])):
-                path = tmp_path / f"drawing{seed}_{noise}{suffix}"
+                path = tmp_path / f"look_alike{seed}_{noise}{suffix}"
                 cv2.imwrite(str(path), rgb[..., ::-1], options)
                 result = screener.screen_image(path)
                 if result.status is not UNGRADABLE or result.grading is not None:
                     graded.append((path.name, result.status.value))
                 elif result.quality.is_fundus:
                     reasons.update(result.reasons)
-    assert not graded, f"drawings graded: {graded}"
-    assert any(r.startswith("no retinal texture") for r in reasons), reasons
+    assert not graded, f"graded: {graded}"
+    assert any(r.startswith(reason) for r in reasons), reasons
 
 
 def test_real_fundus_photographs_pass_the_fundus_gate(srahim: Path, screener) -> None:  # noqa: ANN001
