@@ -12,7 +12,9 @@ Rules (conservative by design: nothing unscreened ever reads as "no DR"):
 - An eye with no gradable image is *insufficient*.
 - The patient is referred if any eye is referable (urgency from the most severe grade); if no
   eye is referable but an eye is insufficient, missing or of unknown side, the patient outcome
-  is *insufficient*; only two screened, non-referable eyes give "no referable DR".
+  is *insufficient*; only two screened, non-referable eyes give "no referable DR". The same
+  photograph (by content) given for both eyes screens one eye only: such a patient is not
+  "no referable DR" either.
 - The referral table (grade to headline, action, interval) is read from one JSON file,
   ``data/referral_table.json``, or from the file the ``referral_table`` setting names.
 """
@@ -88,6 +90,18 @@ def combine_eye(eye: Eye, images: tuple[ImageResult, ...], table: ReferralTable)
     return EyeResult(eye, images, table.for_grade(grade).outcome, grade, p_referable, note)
 
 
+SAME_PHOTOGRAPH_FOR_BOTH_EYES = (
+    "The same photograph was given for the right and the left eye: only one eye was screened; "
+    "photograph each eye")
+
+
+def _same_photograph_for_both_eyes(images: list[ImageResult] | tuple[ImageResult, ...]) -> bool:
+    """Whether one photograph (by content: its sha256) was given for both the right and the
+    left eye (a file dropped or exported twice)."""
+    right = {i.sha256 for i in images if i.eye is Eye.RIGHT and i.sha256}
+    return any(i.eye is Eye.LEFT and i.sha256 in right for i in images)
+
+
 def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[ImageResult, ...],
                     table: ReferralTable, screened_at: str, model: ModelInfo | None,
                     thresholds_version: str) -> PatientResult:
@@ -107,6 +121,9 @@ def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[Imag
                          "be photographed")
     if Eye.UNKNOWN in present:
         notes.append("Some photographs have no known eye (right/left): assign the eye")
+    both_eyes = _same_photograph_for_both_eyes(images)
+    if both_eyes:
+        notes.append(SAME_PHOTOGRAPH_FOR_BOTH_EYES)
     # An unknown side counts as screened only alongside both known eyes (see module docstring).
     for e in eyes:
         if e.outcome is Outcome.INSUFFICIENT:
@@ -116,7 +133,7 @@ def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[Imag
         worst = max(e.grade for e in referable)
         referral = table.for_grade(worst)
     elif (not images or any(e.outcome is Outcome.INSUFFICIENT for e in eyes)
-          or not {Eye.RIGHT, Eye.LEFT} <= present):
+          or not {Eye.RIGHT, Eye.LEFT} <= present or both_eyes):
         referral = table.insufficient
     else:
         referral = table.for_grade(max(e.grade for e in graded))

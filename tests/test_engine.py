@@ -13,7 +13,11 @@ import cv2
 import numpy as np
 import pytest
 
-from retina_screen.decision import combine_patient, load_referral_table
+from retina_screen.decision import (
+    SAME_PHOTOGRAPH_FOR_BOTH_EYES,
+    combine_patient,
+    load_referral_table,
+)
 from retina_screen.errors import ConfigError, ImageLoadError, ModelError
 from retina_screen.fov import crop_to_fov, find_fov
 from retina_screen.inference import GradingModel
@@ -240,6 +244,28 @@ def test_ungradable_images_do_not_vote_and_never_read_as_no_dr(screener, srahim:
     rescued = screener.decide(PatientInfo("x"), [good_right, bad_left, good_left])
     assert rescued.outcome is Outcome.NO_REFERABLE
     assert "ungradable" in rescued.eye(Eye.LEFT).note
+
+
+def test_one_photograph_given_for_both_eyes_is_not_a_negative_screening(
+        screener, srahim: Path, tmp_path: Path) -> None:
+    """The same file dropped on both eyes, or a camera export with one photo under both
+    names, read "no referable DR" although the other eye was never photographed."""
+    right = tmp_path / "P1_R.jpg"
+    left = tmp_path / "P1_L.jpg"
+    right.write_bytes((srahim / "images/Patient006_R.jpg").read_bytes())
+    left.write_bytes(right.read_bytes())
+    result = screener.screen_patient([(right, Eye.RIGHT), (left, Eye.LEFT)], PatientInfo("P1"))
+    assert result.outcome is Outcome.INSUFFICIENT
+    assert SAME_PHOTOGRAPH_FOR_BOTH_EYES in result.notes
+    # The control: each eye its own photograph.
+    left.write_bytes((srahim / "images/Patient006_L.jpg").read_bytes())
+    result = screener.screen_patient([(right, Eye.RIGHT), (left, Eye.LEFT)], PatientInfo("P1"))
+    assert result.outcome is Outcome.NO_REFERABLE and not result.notes
+    # A referable photograph given for both eyes still refers (it shows referable DR), noted.
+    for path in (right, left):
+        path.write_bytes((srahim / "images/Patient145_R.jpg").read_bytes())
+    result = screener.screen_patient([(right, Eye.RIGHT), (left, Eye.LEFT)], PatientInfo("P1"))
+    assert result.outcome.is_referral and SAME_PHOTOGRAPH_FOR_BOTH_EYES in result.notes
 
 
 def test_most_severe_gradable_image_decides_the_eye(screener, srahim: Path) -> None:
