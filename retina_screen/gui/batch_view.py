@@ -567,11 +567,32 @@ class BatchPage(QWidget):
                        if resumed else "")
                     + ". " + self.tr("Results are in results.csv and patients.csv in the "
                                      "output folder."))
+                self._naming_message(summary)
         else:
             self.count_label.setText(self.tr("Stopped"))
             self.progress_label.setText(self.tr("Watching stopped."))
         log.info("batch run ended (%s)", "error" if error else "ok")
         self.runFinished.emit(summary, error)
+
+    def _naming_message(self, summary) -> None:  # noqa: ANN001 - batch.BatchSummary
+        """What the run found about the file names (as the command line prints it): visits that
+        look like one patient split in two, else visits with one eye only."""
+        split = tuple(getattr(summary, "split_by_naming", ()) or ())
+        one_eyed = tuple(getattr(summary, "one_eyed", ()) or ())
+
+        def listed(ids: tuple[str, ...]) -> str:
+            return ", ".join(ids[:6]) + (" \u2026" if len(ids) > 6 else "")
+
+        if split:
+            self.message.emit("warning", self.tr(
+                "{0:,} patient visits look like one patient split in two by the file names (one "
+                "eye each): {1}. Check the names, or describe them under File names, and screen "
+                "the folder again.").format(len(split), listed(split)))
+        elif one_eyed:
+            self.message.emit("info", self.tr(
+                "{0:,} patient visits have photographs of one eye only, or of an unknown eye: "
+                "{1}. If the file names carry the eye another way, describe them under File "
+                "names.").format(len(one_eyed), listed(one_eyed)))
 
     def _open_row(self, index: QModelIndex) -> None:
         row = self.proxy.data(self.proxy.index(index.row(), 0), Qt.ItemDataRole.UserRole)

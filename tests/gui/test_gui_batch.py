@@ -130,6 +130,20 @@ def test_batch_cancel_resume_and_table(open_window, isolated_settings, srahim, t
     assert again.batch_page.output_dir.text() == str(out)
 
 
+def _screen_folder(open_window, settings, camera: Path, out: Path, qtbot):  # noqa: ANN001, ANN202
+    """Open the window with one worker, screen ``camera`` into ``out``; (window, page, summary)."""
+    window = open_window(settings=settings.replace(workers=1))
+    page = window.batch_page
+    window.show_page(page)
+    page.input_dir.setText(str(camera))
+    page.output_dir.setText(str(out))
+    with qtbot.waitSignal(page.runFinished, timeout=RUN_MS) as finished:
+        assert page.start()
+    summary, error = finished.args
+    assert error is None, error
+    return window, page, summary
+
+
 def test_two_visits_of_one_patient_are_two_rows(open_window, isolated_settings, srahim,
                                                 tmp_path, qtbot):
     """Last year's and this year's photographs of one patient (date folders) are two visits,
@@ -141,15 +155,7 @@ def test_two_visits_of_one_patient_are_two_rows(open_window, isolated_settings, 
     for visit in ("2025-11-29", "2026-11-29"):
         _camera(srahim, camera / visit, ("Patient006",))
     os.remove(camera / "2026-11-29" / "Patient006_L.jpg")  # this year: left eye not yet taken
-    window = open_window(settings=isolated_settings.replace(workers=1))
-    page = window.batch_page
-    window.show_page(page)
-    page.input_dir.setText(str(camera))
-    page.output_dir.setText(str(out))
-    with qtbot.waitSignal(page.runFinished, timeout=RUN_MS) as finished:
-        assert page.start()
-    summary, error = finished.args
-    assert error is None, error
+    _, page, summary = _screen_folder(open_window, isolated_settings, camera, out, qtbot)
     assert summary.images == 3 and len(summary.patients) == 2
 
     rows = check_table(page, out)
@@ -173,6 +179,23 @@ def test_two_visits_of_one_patient_are_two_rows(open_window, isolated_settings, 
     assert again.args[1] is None and again.args[0].resumed == 3
     assert page.model.rowCount() == 2
     check_table(page, out)
+
+
+def test_file_names_that_split_a_patient_are_pointed_out(open_window, isolated_settings,
+                                                         srahim, tmp_path, qtbot):
+    """The command line warns when file names seem to split one patient in two (one eye
+    each); the window said nothing, and the operator saw two "retake" rows. It now says so,
+    naming the visits and where to describe the file names."""
+    camera, out = tmp_path / "camera", tmp_path / "results"
+    _camera(srahim, camera, ("Patient013",))
+    shutil.copy(srahim / "images" / "Patient006_R.jpg", camera / "Smith7a right.jpg")
+    shutil.copy(srahim / "images" / "Patient006_L.jpg", camera / "Smith7b left.jpg")
+    window, _, summary = _screen_folder(open_window, isolated_settings, camera, out, qtbot)
+    assert summary.split_by_naming == ("Smith7a", "Smith7b")
+    kind, text = window.messages[-1]
+    assert kind == "warning", window.messages
+    assert "2 patient visits look like one patient split in two" in text
+    assert "Smith7a, Smith7b" in text and "File names" in text
 
 
 def test_batch_refuses_a_missing_folder(open_window, tmp_path):

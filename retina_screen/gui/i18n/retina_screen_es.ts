@@ -260,84 +260,95 @@ Add this folder&apos;s results to that output folder anyway?</source>
         <translation>vigilando si llegan fotografías nuevas</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="514"/>
+        <location filename="../batch_view.py" line="515"/>
         <source>1 patient</source>
         <translation>1 paciente</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="514"/>
+        <location filename="../batch_view.py" line="515"/>
         <source>{0} patients</source>
         <translation>{0} pacientes</translation>
     </message>
     <message>
+        <location filename="../batch_view.py" line="517"/>
         <source>({0} visits)</source>
         <translation>({0} visitas)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="515"/>
+        <location filename="../batch_view.py" line="518"/>
         <source>{0} to refer · {1} to retake or grade by hand</source>
         <translation>{0} a derivar · {1} a repetir o evaluar a mano</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="518"/>
+        <location filename="../batch_view.py" line="521"/>
         <source>showing referrals only</source>
         <translation>solo se muestran derivaciones</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="531"/>
+        <location filename="../batch_view.py" line="534"/>
         <source>The run stopped because of a problem.</source>
         <translation>El lote se detuvo por un problema.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="532"/>
-        <location filename="../batch_view.py" line="537"/>
-        <location filename="../batch_view.py" line="548"/>
-        <location filename="../batch_view.py" line="568"/>
+        <location filename="../batch_view.py" line="535"/>
+        <location filename="../batch_view.py" line="540"/>
+        <location filename="../batch_view.py" line="551"/>
+        <location filename="../batch_view.py" line="572"/>
         <source>Stopped</source>
         <translation>Detenido</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="539"/>
+        <location filename="../batch_view.py" line="542"/>
         <source>Watching stopped. The output folder holds {0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors.</source>
         <translation>Vigilancia detenida. La carpeta de salida contiene {0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3:,} errores.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="550"/>
+        <location filename="../batch_view.py" line="553"/>
         <source>Stopped after {0:,} of {1:,} photographs. Press Start to resume: photographs already screened are not screened again.</source>
         <translation>Detenido tras {0:,} de {1:,} fotografías. Pulse Iniciar para reanudar: las fotografías ya analizadas no se vuelven a analizar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="553"/>
+        <location filename="../batch_view.py" line="556"/>
         <source>Batch stopped safely. Press Start again to resume.</source>
         <translation>Lote detenido sin riesgo. Pulse Iniciar otra vez para reanudar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="558"/>
+        <location filename="../batch_view.py" line="561"/>
         <source>Finished</source>
         <translation>Terminado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="561"/>
+        <location filename="../batch_view.py" line="564"/>
         <source>{0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors</source>
         <translation>{0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3:,} errores</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="563"/>
+        <location filename="../batch_view.py" line="566"/>
         <source>({0:,} from the earlier run)</source>
         <translation>({0:,} del lote anterior)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="565"/>
+        <location filename="../batch_view.py" line="568"/>
         <source>Results are in results.csv and patients.csv in the output folder.</source>
         <translation>Los resultados están en results.csv y patients.csv en la carpeta de salida.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="569"/>
+        <location filename="../batch_view.py" line="573"/>
         <source>Watching stopped.</source>
         <translation>Vigilancia detenida.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="578"/>
+        <location filename="../batch_view.py" line="588"/>
+        <source>{0:,} patient visits look like one patient split in two by the file names (one eye each): {1}. Check the names, or describe them under File names, and screen the folder again.</source>
+        <translation>{0:,} visitas parecen un mismo paciente partido en dos por los nombres de archivo (un ojo cada una): {1}. Revise los nombres, o descríbalos en Nombres de archivo, y analice la carpeta de nuevo.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="593"/>
+        <source>{0:,} patient visits have photographs of one eye only, or of an unknown eye: {1}. If the file names carry the eye another way, describe them under File names.</source>
+        <translation>{0:,} visitas tienen fotografías de un solo ojo, o de un ojo desconocido: {1}. Si los nombres de archivo indican el ojo de otra manera, descríbalos en Nombres de archivo.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="602"/>
         <source>There is no report for this patient (reports were switched off, or the run stopped before it was written).</source>
         <translation>No hay informe para este paciente (los informes estaban desactivados, o el lote se detuvo antes de escribirlo).</translation>
     </message>
@@ -512,37 +523,37 @@ o pulse Añadir…</translation>
         <translation>No hay servidor de lista de trabajo configurado: indique worklist_host, worklist_port y worklist_ae_title en el archivo de configuración.</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="369"/>
+        <location filename="../clinic_view.py" line="375"/>
         <source>Patient from &amp;worklist…</source>
         <translation>Paciente de la &amp;lista de trabajo…</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="371"/>
+        <location filename="../clinic_view.py" line="377"/>
         <source>Fill the patient form from the day&apos;s worklist</source>
         <translation>Rellenar el formulario del paciente desde la lista de trabajo del día</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="375"/>
+        <location filename="../clinic_view.py" line="381"/>
         <source>&amp;Clinic</source>
         <translation>C&amp;línica</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="379"/>
+        <location filename="../clinic_view.py" line="385"/>
         <source>From &amp;worklist…</source>
         <translation>Desde la &amp;lista de trabajo…</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="380"/>
+        <location filename="../clinic_view.py" line="386"/>
         <source>Fill the patient form from the worklist</source>
         <translation>Rellenar el formulario del paciente desde la lista de trabajo</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="397"/>
+        <location filename="../clinic_view.py" line="404"/>
         <source>Send this &amp;patient to PACS</source>
         <translation>Enviar este &amp;paciente al PACS</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="407"/>
+        <location filename="../clinic_view.py" line="414"/>
         <source>&amp;Send batch results to PACS</source>
         <translation>&amp;Enviar los resultados del lote al PACS</translation>
     </message>
@@ -781,17 +792,17 @@ o pulse Añadir…</translation>
         <translation>PACS: no enviado ({0}).</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="355"/>
+        <location filename="../clinic_view.py" line="361"/>
         <source>The patient&apos;s results were sent to the PACS {0}.</source>
         <translation>Los resultados del paciente se enviaron al PACS {0}.</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="359"/>
+        <location filename="../clinic_view.py" line="365"/>
         <source>not confirmed by the PACS</source>
         <translation>el PACS no lo ha confirmado</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="361"/>
+        <location filename="../clinic_view.py" line="367"/>
         <source>The patient&apos;s results stay queued and are sent next time ({0}).</source>
         <translation>Los resultados del paciente quedan en cola y se enviarán la próxima vez ({0}).</translation>
     </message>
