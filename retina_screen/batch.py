@@ -159,6 +159,9 @@ class BatchSummary:
     #: patient split in two by the file naming (IDs, for the operator; never logged).
     one_eyed: tuple[str, ...] = ()
     split_by_naming: tuple[str, ...] = ()
+    #: Patients (IDs, for the operator; never logged) one of whose photographs, by content,
+    #: stands under another patient's name too: a wrong-patient export or copy.
+    shared_with_another_patient: tuple[str, ...] = ()
     #: Photographs whose file time lies in the future (camera clock fast); screened anyway.
     future_timestamps: int = 0
     #: Photographs held back in watch mode because they were still changing.
@@ -536,6 +539,20 @@ def _pending_groups(groups: dict[GroupKey, list[InputImage]], done_images: dict,
     return pending, waiting
 
 
+def shared_photographs(done_images: dict, groups: dict) -> tuple[str, ...]:
+    """The patients of this folder one of whose photographs (by content, its sha256) is also
+    another patient's: one of them has the other's result."""
+    owners: dict[str, set[str]] = {}
+    for record in done_images.values():
+        if record.get("sha256") and group_key(record) in groups:
+            owners.setdefault(record["sha256"], set()).add(record["patient_id"])
+    shared = {patient for patients in owners.values() if len(patients) > 1 for patient in patients}
+    if shared:
+        log.warning("%d patients share a photograph (by content) with another patient",
+                    len(shared))
+    return tuple(sorted(shared))
+
+
 def _naming_notes(scanned: list[InputImage], groups: dict, pattern: str | None) -> dict:
     """What the operator should know about file names and file times."""
     one_eyed, split = one_eyed_visits(groups)
@@ -629,6 +646,7 @@ class BatchRun:
             journal=self.out_dir / JOURNAL, cancelled=cancelled, resumed=resumed,
             error_files=errors, waiting=waiting, damaged_records=self.journal.damaged,
             damaged_copy=self.journal.damaged_copy,
+            shared_with_another_patient=shared_photographs(self.done_images, groups),
             **_naming_notes(scanned, groups, options.pattern),
         )
 

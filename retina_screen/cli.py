@@ -314,6 +314,12 @@ def _print_batch_notes(summary) -> None:  # noqa: ANN001 - BatchSummary
     if summary.pattern_matched is not None:
         print(f"File names: {summary.pattern_matched} of {summary.found} matched --pattern; "
               "the others were read with the built-in naming conventions.")
+    if summary.shared_with_another_patient:
+        shared = summary.shared_with_another_patient
+        print(f"Warning: {len(shared)} patients have a photograph that is also another patient's "
+              f"(the same file content): {', '.join(shared[:10])}"
+              + (" ..." if len(shared) > 10 else "")
+              + ". One of them has the other's result: check which photographs are whose.")
     if summary.split_by_naming:
         print(f"Warning: {len(summary.split_by_naming)} patient visits look like one patient "
               "split in two by the file names (one eye each): "

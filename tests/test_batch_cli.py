@@ -246,6 +246,25 @@ def test_cli_batch_reports_bad_files_and_exits_zero(camera_folder: Path, tmp_pat
     assert missing.returncode == 1 and "input folder not found" in missing.stderr
 
 
+def test_a_photograph_under_two_patients_is_pointed_out(data_dir: Path,
+                                                        tmp_path: Path) -> None:
+    """One patient's photograph copied under another patient's name (a wrong-patient export)
+    gave the second patient the first one's result, and nothing said so."""
+    camera = tmp_path / "camera"
+    camera.mkdir()
+    images = data_dir / "srahim_dev" / "images"
+    for name in ("Patient006_R.jpg", "Patient006_L.jpg", "Patient013_R.jpg",
+                 "Patient016_R.jpg", "Patient016_L.jpg"):
+        shutil.copy(images / name, camera / name)
+    shutil.copy(images / "Patient006_L.jpg", camera / "Patient013_L.jpg")
+    done = _cli("batch", str(camera), "--out", str(tmp_path / "o"), "--workers", "1",
+                "--no-reports", env_home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert ("Warning: 2 patients have a photograph that is also another patient's (the same "
+            "file content): Patient006, Patient013.") in done.stdout
+    assert "Patient016" not in done.stdout.split("Warning: 2 patients")[1].split("\n")[0]
+
+
 def test_audit_trail_detects_edits_and_deletions(full_run, settings_for) -> None:
     db = settings_for.audit_db
     assert verify(db).ok and verify(db).records >= 6

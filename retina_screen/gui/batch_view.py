@@ -575,15 +575,22 @@ class BatchPage(QWidget):
         self.runFinished.emit(summary, error)
 
     def _naming_message(self, summary) -> None:  # noqa: ANN001 - batch.BatchSummary
-        """What the run found about the file names (as the command line prints it): visits that
-        look like one patient split in two, else visits with one eye only."""
+        """What the run found about whose photographs are whose (as the command line prints it):
+        a photograph that is two patients', else visits that look like one patient split in
+        two, else visits with one eye only."""
+        shared = tuple(getattr(summary, "shared_with_another_patient", ()) or ())
         split = tuple(getattr(summary, "split_by_naming", ()) or ())
         one_eyed = tuple(getattr(summary, "one_eyed", ()) or ())
 
         def listed(ids: tuple[str, ...]) -> str:
             return ", ".join(ids[:6]) + (" \u2026" if len(ids) > 6 else "")
 
-        if split:
+        if shared:
+            self.message.emit("warning", self.tr(
+                "{0:,} patients have a photograph that is also another patient's (the same file "
+                "content): {1}. One of them has the other's result: check which photographs are "
+                "whose before using these results.").format(len(shared), listed(shared)))
+        elif split:
             self.message.emit("warning", self.tr(
                 "{0:,} patient visits look like one patient split in two by the file names (one "
                 "eye each): {1}. Check the names, or describe them under File names, and screen "

@@ -181,21 +181,30 @@ def test_two_visits_of_one_patient_are_two_rows(open_window, isolated_settings, 
     check_table(page, out)
 
 
-def test_file_names_that_split_a_patient_are_pointed_out(open_window, isolated_settings,
-                                                         srahim, tmp_path, qtbot):
+@pytest.mark.parametrize(("copies", "field", "ids", "words"), [
+    ((("Patient013_R", "Patient013_R"), ("Patient013_L", "Patient013_L"),
+      ("Patient006_R", "Smith7a right"), ("Patient006_L", "Smith7b left")),
+     "split_by_naming", ("Smith7a", "Smith7b"),
+     "2 patient visits look like one patient split in two"),
+    ((("Patient006_R", "Patient006_R"), ("Patient006_L", "Patient006_L"),
+      ("Patient013_R", "Patient013_R"), ("Patient006_L", "Patient013_L")),
+     "shared_with_another_patient", ("Patient006", "Patient013"),
+     "2 patients have a photograph that is also another patient's"),
+], ids=["split by naming", "one photograph, two patients"])
+def test_whose_photographs_are_whose_is_pointed_out(copies, field, ids, words, open_window,
+                                                    isolated_settings, srahim, tmp_path, qtbot):
     """The command line warns when file names seem to split one patient in two (one eye
-    each); the window said nothing, and the operator saw two "retake" rows. It now says so,
-    naming the visits and where to describe the file names."""
+    each), and when one photograph stands under two patients' names; the window said nothing
+    (the operator saw two "retake" rows, or two results). It now says so, naming them."""
     camera, out = tmp_path / "camera", tmp_path / "results"
-    _camera(srahim, camera, ("Patient013",))
-    shutil.copy(srahim / "images" / "Patient006_R.jpg", camera / "Smith7a right.jpg")
-    shutil.copy(srahim / "images" / "Patient006_L.jpg", camera / "Smith7b left.jpg")
+    camera.mkdir()
+    for source, target in copies:
+        shutil.copy(srahim / "images" / f"{source}.jpg", camera / f"{target}.jpg")
     window, _, summary = _screen_folder(open_window, isolated_settings, camera, out, qtbot)
-    assert summary.split_by_naming == ("Smith7a", "Smith7b")
+    assert getattr(summary, field) == ids
     kind, text = window.messages[-1]
     assert kind == "warning", window.messages
-    assert "2 patient visits look like one patient split in two" in text
-    assert "Smith7a, Smith7b" in text and "File names" in text
+    assert text.startswith(words) and ", ".join(ids) in text, text
 
 
 def test_batch_refuses_a_missing_folder(open_window, tmp_path):
