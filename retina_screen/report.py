@@ -237,7 +237,8 @@ def cjk_embedded(text: str) -> bool:
 
 
 def _is_cjk(code: int) -> bool:
-    return any(low <= code <= high for low, high in _CJK_RANGES)
+    # Most text is below the first range: answered without walking the ranges.
+    return code >= _CJK_RANGES[0][0] and any(low <= code <= high for low, high in _CJK_RANGES)
 
 
 def _cjk_font_for(text: str) -> str:
@@ -471,6 +472,21 @@ class _NumberedCanvas(Canvas):
         super().save()
 
 
+class _Paragraph(Paragraph):
+    """A paragraph that lays out its lines once per width: a table asks each of its cells'
+    sizes several times over (column widths, row heights, drawing), and line breaking was
+    most of a report's time."""
+
+    _wrapped: tuple[float, tuple[float, float]] | None = None
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
+        if self._wrapped is not None and self._wrapped[0] == availWidth:
+            return self._wrapped[1]
+        size = super().wrap(availWidth, availHeight)
+        self._wrapped = (availWidth, size)
+        return size
+
+
 class _Table(Table):
     """A table whose plain-string cells use the embedded font (reportlab's default: Helvetica)."""
 
@@ -530,7 +546,7 @@ class _Report:
     # ---- pieces
 
     def para(self, markup: str, style: str = "body") -> Paragraph:
-        return Paragraph(markup, self.s[style])
+        return _Paragraph(markup, self.s[style])
 
     def header(self, title: str = "Diabetic retinopathy screening report") -> list[Flowable]:
         settings, t = self.settings, self.text
