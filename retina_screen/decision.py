@@ -14,7 +14,8 @@ Rules (conservative by design: nothing unscreened ever reads as "no DR"):
   eye is referable but an eye is insufficient, missing or of unknown side, the patient outcome
   is *insufficient*; only two screened, non-referable eyes give "no referable DR". The same
   photograph (by content) given for both eyes screens one eye only: such a patient is not
-  "no referable DR" either.
+  "no referable DR" either; nor is one photograph given for both eyes as a copy with other
+  bytes or a mirror image (:func:`mark_copies`, docs/decisions.md).
 - The referral table (grade to headline, action, interval) is read from one JSON file,
   ``data/referral_table.json``, or from the file the ``referral_table`` setting names.
 """
@@ -22,10 +23,11 @@ Rules (conservative by design: nothing unscreened ever reads as "no DR"):
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import ConfigError
+from .likeness import COPY_LIKENESS_MIN, copy_likeness
 from .results import (
     Eye,
     EyeResult,
@@ -93,6 +95,29 @@ def combine_eye(eye: Eye, images: tuple[ImageResult, ...], table: ReferralTable)
 SAME_PHOTOGRAPH_FOR_BOTH_EYES = (
     "The same photograph was given for the right and the left eye: only one eye was screened; "
     "photograph each eye")
+COPY_FOR_BOTH_EYES = (
+    "The photographs of the right and the left eye are one photograph (a copy or a mirror "
+    "image of the other): only one eye was screened; photograph each eye")
+
+
+def mark_copies(images: list[ImageResult] | tuple[ImageResult, ...]) -> tuple[ImageResult, ...]:
+    """``images`` with ``copy_of`` set on each gradable right-eye photograph that is a copy or
+    a mirror image of a gradable left-eye one, and the other way round (``copy_likeness`` of
+    their signatures at least ``COPY_LIKENESS_MIN``). Images without a signature (rebuilt from
+    records) keep the ``copy_of`` they were recorded with."""
+    compared = [i for i in images if i.signature is not None and i.status is ImageStatus.OK
+                and i.eye in (Eye.RIGHT, Eye.LEFT)]
+    if not compared:
+        return tuple(images)
+    copies: dict[int, str] = {}
+    for right in (i for i in compared if i.eye is Eye.RIGHT):
+        for left in (i for i in compared if i.eye is Eye.LEFT):
+            if right.sha256 != left.sha256 \
+                    and copy_likeness(right.signature, left.signature) >= COPY_LIKENESS_MIN:
+                copies.setdefault(id(right), left.sha256)
+                copies.setdefault(id(left), right.sha256)
+    return tuple(replace(i, copy_of=copies.get(id(i), "")) if i.signature is not None else i
+                 for i in images)
 
 
 def _same_photograph_for_both_eyes(images: list[ImageResult] | tuple[ImageResult, ...]) -> bool:
@@ -102,10 +127,21 @@ def _same_photograph_for_both_eyes(images: list[ImageResult] | tuple[ImageResult
     return any(i.eye is Eye.LEFT and i.sha256 in right for i in images)
 
 
+def _copy_for_both_eyes(images: list[ImageResult] | tuple[ImageResult, ...]) -> bool:
+    """Whether a right-eye photograph is a copy or mirror image of a left-eye one present
+    (:func:`mark_copies`)."""
+    sides = {Eye.RIGHT: {i.sha256 for i in images if i.eye is Eye.RIGHT},
+             Eye.LEFT: {i.sha256 for i in images if i.eye is Eye.LEFT}}
+    return any(i.copy_of and i.copy_of in sides[Eye.LEFT if i.eye is Eye.RIGHT else Eye.RIGHT]
+               for i in images if i.eye in sides)
+
+
 def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[ImageResult, ...],
                     table: ReferralTable, screened_at: str, model: ModelInfo | None,
                     thresholds_version: str) -> PatientResult:
-    """The patient outcome from all of a patient's image results."""
+    """The patient outcome from all of a patient's image results (copies between the eyes
+    marked first: :func:`mark_copies`)."""
+    images = mark_copies(images)
     eyes = []
     for eye in (Eye.RIGHT, Eye.LEFT, Eye.UNKNOWN):
         members = tuple(i for i in images if i.eye is eye)
@@ -124,6 +160,9 @@ def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[Imag
     both_eyes = _same_photograph_for_both_eyes(images)
     if both_eyes:
         notes.append(SAME_PHOTOGRAPH_FOR_BOTH_EYES)
+    elif _copy_for_both_eyes(images):
+        both_eyes = True
+        notes.append(COPY_FOR_BOTH_EYES)
     # An unknown side counts as screened only alongside both known eyes (see module docstring).
     for e in eyes:
         if e.outcome is Outcome.INSUFFICIENT:

@@ -18,6 +18,7 @@ from .decision import ReferralTable, combine_patient, load_referral_table
 from .errors import ImageLoadError
 from .fov import FovCrop
 from .inference import GradingModel
+from .likeness import photo_signature
 from .loading import LoadedImage, load_image
 from .preprocess import DECODE_MAX_SIDE, model_input, screening_crop
 from .quality import (
@@ -116,7 +117,8 @@ class Screener:
         common = dict(source=source, eye=eye, sha256=loaded.sha256, quality=quality,
                       width=loaded.original_width, height=loaded.original_height,
                       display_image=display, model=self.model_info,
-                      colour_profile=loaded.colour_profile or "")
+                      colour_profile=loaded.colour_profile or "",
+                      signature=photo_signature(crop.image))
         if not quality.gradable:
             return ImageResult(status=ImageStatus.UNGRADABLE, **common)
         probabilities, heatmaps = self.model.predict(model_input(crop.image, self.model.spec)[None])

@@ -175,6 +175,12 @@ class ImageResult:
     #: The colour space the photo's pixels were converted from to sRGB before screening (its
     #: ICC profile's name, or "Adobe RGB (1998)" from a camera's Exif marks); "" when none.
     colour_profile: str = ""
+    #: The fine detail of the screening crop (:func:`likeness.photo_signature`), compared by the
+    #: patient decision between the eyes; not kept in records or sent between processes.
+    signature: np.ndarray | None = field(default=None, compare=False, repr=False)
+    #: The sha256 of a photograph of the other eye that this one is a copy or mirror image of
+    #: (:func:`decision.mark_copies`); "" when none was found.
+    copy_of: str = ""
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -209,6 +215,7 @@ class ImageResult:
             "manifest_sha256": model.manifest_sha256 if model else "",
             "model_verified": model.verified if model else None,
             "colour_profile": self.colour_profile,
+            "copy_of": self.copy_of,
         }
 
     @classmethod
@@ -223,7 +230,8 @@ class ImageResult:
         return cls(record["path"], Eye(record["eye"]), ImageStatus(record["status"]),
                    record.get("sha256", ""), quality, grading, record.get("error", ""),
                    record.get("width", 0), record.get("height", 0), model=model,
-                   colour_profile=record.get("colour_profile") or "")
+                   colour_profile=record.get("colour_profile") or "",
+                   copy_of=record.get("copy_of") or "")
 
 
 @dataclass(frozen=True)

@@ -265,6 +265,35 @@ def test_a_photograph_under_two_patients_is_pointed_out(data_dir: Path,
     assert "Patient016" not in done.stdout.split("Warning: 2 patients")[1].split("\n")[0]
 
 
+def test_a_mirrored_copy_for_the_other_eye_is_found_in_a_batch(data_dir: Path, settings_for,
+                                                                tmp_path: Path) -> None:
+    """Found in the worker (where the photographs' signatures are), kept in the journal, so
+    the main process and a later run rebuild the same decision from the records."""
+    import cv2
+
+    camera = tmp_path / "camera"
+    camera.mkdir()
+    images = data_dir / "srahim_dev" / "images"
+    shutil.copy(images / "Patient006_R.jpg", camera / "P1_R.jpg")
+    cv2.imwrite(str(camera / "P1_L.jpg"), cv2.imread(str(images / "Patient006_R.jpg"))[:, ::-1],
+                [cv2.IMWRITE_JPEG_QUALITY, 85])
+    for eye in "RL":
+        shutil.copy(images / f"Patient036_{eye}.jpg", camera / f"P2_{eye}.jpg")
+    out = tmp_path / "out"
+    for run in range(2):
+        summary = run_batch(camera, out, settings_for, workers=2, reports=run == 0)
+        outcomes = {p.patient_id: p for p in summary.patients}
+        assert outcomes["P1"].outcome is Outcome.INSUFFICIENT, run
+        assert outcomes["P2"].outcome is not Outcome.INSUFFICIENT, run
+        rows = {r["patient_id"]: r for r in read_csv(out / "patients.csv")}
+        assert "one photograph (a copy or a mirror image" in rows["P1"]["notes"]
+        assert "copy" not in rows["P2"]["notes"]
+        records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+        copies = {r["path"]: r["copy_of"] for r in records if r.get("kind") == "image"}
+        assert copies["P1_L.jpg"] and copies["P1_R.jpg"] and not copies["P2_L.jpg"]
+        shutil.copy(images / "Patient108_R.jpg", camera / "P3_R.jpg")  # the second run resumes
+
+
 def test_audit_trail_detects_edits_and_deletions(full_run, settings_for) -> None:
     db = settings_for.audit_db
     assert verify(db).ok and verify(db).records >= 6

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from retina_screen.decision import (
+    COPY_FOR_BOTH_EYES,
     SAME_PHOTOGRAPH_FOR_BOTH_EYES,
     combine_patient,
     load_referral_table,
@@ -266,6 +267,43 @@ def test_one_photograph_given_for_both_eyes_is_not_a_negative_screening(
         path.write_bytes((srahim / "images/Patient145_R.jpg").read_bytes())
     result = screener.screen_patient([(right, Eye.RIGHT), (left, Eye.LEFT)], PatientInfo("P1"))
     assert result.outcome.is_referral and SAME_PHOTOGRAPH_FOR_BOTH_EYES in result.notes
+
+
+@pytest.mark.parametrize("copy", ["mirrored, JPEG 80", "PNG", "half size, JPEG 75"])
+def test_a_copy_of_one_eye_given_for_the_other_is_not_a_negative_screening(
+        screener, srahim: Path, tmp_path: Path, copy: str) -> None:
+    """A copy with other bytes (re-saved, smaller, or mirrored so that a right eye looks like
+    a left one) given for the other eye read "no referable DR" on one eye's evidence."""
+    right = srahim / "images/Patient006_R.jpg"
+    rgb = cv2.imread(str(right))
+    if copy.startswith("mirrored"):
+        rgb = np.ascontiguousarray(rgb[:, ::-1])
+    if copy.startswith("half"):
+        rgb = cv2.resize(rgb, (rgb.shape[1] // 2, rgb.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    left = tmp_path / ("P1_L.png" if copy == "PNG" else "P1_L.jpg")
+    cv2.imwrite(str(left), rgb, [cv2.IMWRITE_JPEG_QUALITY, 80 if "80" in copy else 75])
+    result = screener.screen_patient([(right, Eye.RIGHT), (left, Eye.LEFT)], PatientInfo("P1"))
+    assert all(i.status is ImageStatus.OK for i in result.images)  # both graded, not refused
+    assert result.outcome is Outcome.INSUFFICIENT
+    assert COPY_FOR_BOTH_EYES in result.notes
+    first, second = sorted(result.images, key=lambda i: i.eye.value, reverse=True)
+    assert (first.copy_of, second.copy_of) == (second.sha256, first.sha256)
+    # Rebuilt from its records (no signatures), the decision is the same.
+    records = [ImageResult.from_record(i.to_record()) for i in result.images]
+    rebuilt = combine_patient(PatientInfo("P1"), records, load_referral_table(),
+                              result.screened_at, None, "")
+    assert rebuilt.outcome is Outcome.INSUFFICIENT and COPY_FOR_BOTH_EYES in rebuilt.notes
+
+
+def test_two_eyes_of_one_patient_are_not_taken_for_copies(screener, srahim: Path) -> None:
+    """The control: fellow eyes are alike in layout (mirror images of each other), not in
+    detail; none of these patients' two photographs is taken for one."""
+    for patient in ("Patient006", "Patient036", "Patient108", "Patient221"):
+        result = screener.screen_patient(
+            [(srahim / f"images/{patient}_{eye[0]}.jpg", Eye(eye)) for eye in ("right", "left")],
+            PatientInfo(patient))
+        assert COPY_FOR_BOTH_EYES not in result.notes, patient
+        assert not any(i.copy_of for i in result.images), patient
 
 
 def test_most_severe_gradable_image_decides_the_eye(screener, srahim: Path) -> None:

@@ -1,0 +1,69 @@
+"""Whether two photographs are one photograph: a copy with other bytes, or a mirror image.
+
+The same file given for both eyes is found by its sha256 (:mod:`.decision`); a copy re-saved
+(another JPEG quality, PNG, a smaller export) or mirrored left to right (a right eye's photo
+then looks like a left eye's) has other bytes. :func:`photo_signature` keeps the fine pattern
+of the vessel tree where it lies in the screening crop; :func:`copy_likeness` compares two
+signatures, directly and mirrored, over small shifts. Two eyes of one person have vessel trees
+alike in layout, not in detail. The limit and the evidence for it: docs/decisions.md.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+#: Side of the signature (the screening crop's green channel, area-averaged).
+SIGNATURE_SIDE = 128
+#: The detail kept: the signature minus its Gaussian blur of this sigma (px at SIGNATURE_SIDE).
+_DETAIL_SIGMA = 2.0
+#: Only inside this fraction of the field's radius (the rim's edge would dominate).
+_RADIUS_FRACTION = 0.75
+#: Shifts searched, each way, in signature pixels (the field of view is found again in each
+#: copy, a pixel or two apart).
+_SHIFT = 4
+#: A right- and a left-eye photograph at least this alike are one photograph
+#: (docs/decisions.md, "One eye's photograph given for both eyes").
+COPY_LIKENESS_MIN = 0.65
+
+
+@lru_cache(maxsize=1)
+def _inner_circle() -> np.ndarray:
+    side = SIGNATURE_SIDE
+    ys, xs = np.mgrid[:side, :side]
+    centre = side / 2 - 0.5
+    return (ys - centre) ** 2 + (xs - centre) ** 2 <= (_RADIUS_FRACTION * side / 2) ** 2
+
+
+def photo_signature(crop_image: np.ndarray) -> np.ndarray:
+    """The fine detail of a square screening crop (RGB uint8, any size) inside the central
+    part of its field: float32, ``SIGNATURE_SIDE`` square, zero outside, unit norm inside (all
+    zero for a photograph without detail)."""
+    green = cv2.resize(crop_image[..., 1].astype(np.float32), (SIGNATURE_SIDE, SIGNATURE_SIDE),
+                       interpolation=cv2.INTER_AREA)
+    detail = green - cv2.GaussianBlur(green, (0, 0), _DETAIL_SIGMA)
+    inside = _inner_circle()
+    values = detail[inside]
+    values = values - values.mean()
+    norm = float(np.linalg.norm(values))
+    signature = np.zeros((SIGNATURE_SIDE, SIGNATURE_SIDE), np.float32)
+    if norm > 1e-6:
+        signature[inside] = values / norm
+    return signature
+
+
+def _best_match(moving: np.ndarray, fixed: np.ndarray) -> float:
+    template = fixed[_SHIFT:-_SHIFT, _SHIFT:-_SHIFT]
+    if not template.any() or not moving.any():
+        return 0.0
+    return float(np.nan_to_num(cv2.matchTemplate(moving, template, cv2.TM_CCOEFF_NORMED)).max())
+
+
+def copy_likeness(first: np.ndarray, second: np.ndarray) -> float:
+    """How alike two signatures are, -1 to 1: the highest normalised cross-correlation of
+    ``first`` with ``second`` and with ``second`` mirrored left to right, over shifts of up
+    to ``_SHIFT`` pixels each way."""
+    mirrored = np.ascontiguousarray(second[:, ::-1])
+    return max(_best_match(second, first), _best_match(mirrored, first))
