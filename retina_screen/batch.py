@@ -44,7 +44,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import __version__
@@ -87,6 +87,13 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".dcm", ".dicom", ".gif"}
+#: Picture files this application does not read (a camera or phone adapter set to HEIC or
+#: JPEG 2000, a RAW or WebP export): listed to the operator as not screened, never passed over
+#: in silence.
+UNREAD_PICTURE_EXTENSIONS = frozenset({
+    ".heic", ".heif", ".avif", ".webp", ".jp2", ".j2k", ".jpx", ".jpf", ".jxl", ".jfif", ".jpe",
+    ".dng", ".nef", ".cr2", ".cr3", ".arw", ".orf", ".rw2", ".raf", ".pef", ".srw", ".psd",
+    ".pnm", ".ppm", ".pgm", ".exr", ".hdr"})
 CSV_REFRESH_SECONDS = 2.0
 FUTURE_TOLERANCE_S = 120.0  # a file time further ahead than this: the camera's clock is fast
 
@@ -169,6 +176,9 @@ class BatchSummary:
     #: Damaged journal records skipped, and the copy of the damaged journal that was kept.
     damaged_records: int = 0
     damaged_copy: Path | None = None
+    #: What under the input folder was not looked at, and why (relative path, reason): picture
+    #: files in formats not read, folders that could not be read, linked folders not followed.
+    passed_over: tuple[tuple[str, str], ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,24 +229,64 @@ def _input_image(path: Path, input_dir: Path, regex: re.Pattern[str] | None) -> 
                       accession=(info.accession or "") if info else "")
 
 
-def scan_folder(input_dir: Path, pattern: str | None = None,
-                exclude: Path | None = None) -> list[InputImage]:
+PASSED_OVER_FORMAT = ("a picture format this application does not read ({0}): export the "
+                      "photographs as JPEG, PNG, TIFF or DICOM")
+PASSED_OVER_UNREADABLE = "a folder that could not be read ({0})"
+PASSED_OVER_LINK = ("a linked folder (symbolic link), not followed: screen the folder it points "
+                    "to itself")
+
+
+def scan_folder(input_dir: Path, pattern: str | None = None, exclude: Path | None = None,
+                passed_over: list[tuple[str, str]] | None = None) -> list[InputImage]:
     """Every candidate image under ``input_dir`` (recursive, symlinked folders not followed),
     with patient, eye and visit from DICOM tags, the path and the file name. Sorted by path.
-    Any file name works: bytes that are not UTF-8 are shown escaped (``M\\xfcller``)."""
+    Any file name works: bytes that are not UTF-8 are shown escaped (``M\\xfcller``).
+
+    ``passed_over``, when given, receives what was not looked at and why (relative path,
+    reason): picture files in formats not read, unreadable folders, linked folders."""
     regex = compile_pattern(pattern) if pattern else None
     input_dir = input_dir.resolve()
     exclude_resolved = exclude.resolve() if exclude else None
     found: list[InputImage] = []
-    for root, dirs, files in os.walk(input_dir, followlinks=False, onerror=lambda e: None):
+    skipped: list[tuple[str, str]] = []
+
+    def relative(path: Path) -> str:
+        try:
+            return display_text(path.relative_to(input_dir).as_posix())
+        except ValueError:
+            return display_text(str(path))
+
+    def unreadable(error: OSError) -> None:
+        if error.filename is not None:
+            skipped.append((relative(Path(error.filename)),
+                            PASSED_OVER_UNREADABLE.format(error.strerror or "error")))
+
+    for root, dirs, files in os.walk(input_dir, followlinks=False, onerror=unreadable):
         root_path = Path(root)
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                         and (exclude_resolved is None or (root_path / d).resolve()
-                              != exclude_resolved))
+        kept = []
+        for d in sorted(dirs):
+            if d.startswith(".") or (exclude_resolved is not None
+                                     and (root_path / d).resolve() == exclude_resolved):
+                continue
+            try:
+                linked = (root_path / d).is_symlink()
+            except OSError as exc:  # its path is too long to look at, or it has gone
+                unreadable(exc)
+                continue
+            if linked:
+                skipped.append((relative(root_path / d), PASSED_OVER_LINK))
+            kept.append(d)
+        dirs[:] = kept
         for name in sorted(files):
             path = root_path / name
-            if not name.startswith(".") and _is_candidate(path):
+            if name.startswith("."):
+                continue
+            if _is_candidate(path):
                 found.append(_input_image(path, input_dir, regex))
+            elif path.suffix.lower() in UNREAD_PICTURE_EXTENSIONS:
+                skipped.append((relative(path), PASSED_OVER_FORMAT.format(path.suffix.lower())))
+    if passed_over is not None:
+        passed_over.extend(sorted(skipped))
     return found
 
 
@@ -477,11 +527,13 @@ def run_batch(input_dir: Path, out_dir: Path, settings: Settings, *, pattern: st
     manifest = GradingModel(manifest_path, threads=1,
                             allow_unverified=settings.allow_unverified_model).manifest
     _release_memory()
-    scanned = scan_folder(input_dir, pattern, exclude=out_dir)
+    passed_over: list[tuple[str, str]] = []
+    scanned = scan_folder(input_dir, pattern, exclude=out_dir, passed_over=passed_over)
     if not scanned and not allow_empty:
         raise ConfigError(
             f"no photographs found in {input_dir} (looked for "
-            f"{', '.join(sorted(IMAGE_EXTENSIONS))} and DICOM files); nothing was screened")
+            f"{', '.join(sorted(IMAGE_EXTENSIONS))} and DICOM files); nothing was screened"
+            + (f". Not looked at: {passed_over_text(passed_over)}" if passed_over else ""))
     try:
         out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         (out_dir / "reports").mkdir(mode=0o700, exist_ok=True)
@@ -493,7 +545,22 @@ def run_batch(input_dir: Path, out_dir: Path, settings: Settings, *, pattern: st
     with output_lock(out_dir):
         _check_run_file(out_dir, input_dir.resolve(), manifest.sha256, settings.file_mode,
                         manifest.manifest_sha256, allow_other_input, load_thresholds().version)
-        return BatchRun(input_dir, out_dir, settings, manifest, options).run(scanned)
+        summary = BatchRun(input_dir, out_dir, settings, manifest, options).run(scanned)
+    if passed_over:
+        log.warning("%d files or folders under the input folder were not looked at (formats "
+                    "not read, unreadable or linked folders)", len(passed_over))
+    return replace(summary, passed_over=tuple(passed_over))
+
+
+def passed_over_text(passed_over: list[tuple[str, str]] | tuple[tuple[str, str], ...],
+                     most: int = 5) -> str:
+    """What was not looked at, for the operator: the first ``most`` paths with their reasons."""
+    def short(path: str) -> str:  # a deep path keeps its start and its end
+        return path if len(path) <= 100 else path[:40] + "\u2026" + path[-50:]
+
+    shown = "; ".join(f"{short(path)}: {why}" for path, why in passed_over[:most])
+    more = len(passed_over) - most
+    return shown + (f"; and {more} more" if more > 0 else "")
 
 
 

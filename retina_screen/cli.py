@@ -314,6 +314,11 @@ def _print_batch_notes(summary) -> None:  # noqa: ANN001 - BatchSummary
     if summary.pattern_matched is not None:
         print(f"File names: {summary.pattern_matched} of {summary.found} matched --pattern; "
               "the others were read with the built-in naming conventions.")
+    if summary.passed_over:
+        from .batch import passed_over_text
+
+        print(f"Warning: {len(summary.passed_over)} files or folders under the input folder were "
+              f"not screened: {passed_over_text(summary.passed_over)}.")
     if summary.shared_with_another_patient:
         shared = summary.shared_with_another_patient
         print(f"Warning: {len(shared)} patients have a photograph that is also another patient's "

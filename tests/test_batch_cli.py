@@ -294,6 +294,57 @@ def test_a_mirrored_copy_for_the_other_eye_is_found_in_a_batch(data_dir: Path, s
         shutil.copy(images / "Patient108_R.jpg", camera / "P3_R.jpg")  # the second run resumes
 
 
+def _too_long_to_open(folder: Path) -> Path:
+    """Folders nested so deep that their path exceeds the system's limit (4,096 bytes): a
+    folder the scan cannot read even as root (as an unreadable network share would be)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        for _ in range(24):
+            os.mkdir("d" * 200, dir_fd=fd)
+            inner = os.open("d" * 200, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    finally:
+        os.close(fd)
+    return folder
+
+
+def test_what_the_scan_passes_over_is_named(data_dir: Path, tmp_path: Path) -> None:
+    """Photographs in a format the application does not read (HEIC from a phone adapter,
+    JPEG 2000), a linked folder and a folder that cannot be read were passed over in silence:
+    the operator took the day's screening for complete."""
+    camera = tmp_path / "camera"
+    (camera / "deep").mkdir(parents=True)
+    images = data_dir / "srahim_dev" / "images"
+    for eye in "RL":
+        shutil.copy(images / f"Patient006_{eye}.jpg", camera / f"Patient006_{eye}.jpg")
+    (camera / "Patient013_R.heic").write_bytes(b"\0\0\0\x18ftypheic")
+    (camera / "Patient013_L.jp2").write_bytes(b"\0\0\0\x0cjP  \r\n\x87\n")
+    (camera / "notes.txt").write_text("not a picture")
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    shutil.copy(images / "Patient016_R.jpg", other / "Patient016_R.jpg")
+    (camera / "linked").symlink_to(other, target_is_directory=True)
+    _too_long_to_open(camera / "deep")
+    done = _cli("batch", str(camera), "--out", str(tmp_path / "o"), "--workers", "1",
+                "--no-reports", env_home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    warning = next(line for line in done.stdout.splitlines() if "were not screened" in line)
+    assert warning.startswith("Warning: 4 files or folders under the input folder")
+    assert "Patient013_R.heic: a picture format this application does not read (.heic)" in warning
+    assert "Patient013_L.jp2: a picture format" in warning
+    assert "linked: a linked folder (symbolic link), not followed" in warning
+    assert "deep/dddd" in warning and "could not be read (File name too long)" in warning
+    assert "notes.txt" not in warning
+    # Nothing else in the folder: the run refuses, and says what it passed over.
+    for eye in "RL":
+        (camera / f"Patient006_{eye}.jpg").unlink()
+    empty = _cli("batch", str(camera), "--out", str(tmp_path / "o2"), "--workers", "1",
+                 "--no-reports", env_home=tmp_path)
+    assert empty.returncode == 1
+    assert "no photographs found" in empty.stderr and "Patient013_R.heic" in empty.stderr
+
+
 def test_audit_trail_detects_edits_and_deletions(full_run, settings_for) -> None:
     db = settings_for.audit_db
     assert verify(db).ok and verify(db).records >= 6

@@ -575,9 +575,11 @@ class BatchPage(QWidget):
         self.runFinished.emit(summary, error)
 
     def _naming_message(self, summary) -> None:  # noqa: ANN001 - batch.BatchSummary
-        """What the run found about whose photographs are whose (as the command line prints it):
-        a photograph that is two patients', else visits that look like one patient split in
-        two, else visits with one eye only."""
+        """What the run found about whose photographs are whose and what it could not screen
+        (as the command line prints it): a photograph that is two patients', else files or
+        folders not looked at, else visits that look like one patient split in two, else
+        visits with one eye only."""
+        passed_over = tuple(getattr(summary, "passed_over", ()) or ())
         shared = tuple(getattr(summary, "shared_with_another_patient", ()) or ())
         split = tuple(getattr(summary, "split_by_naming", ()) or ())
         one_eyed = tuple(getattr(summary, "one_eyed", ()) or ())
@@ -590,6 +592,12 @@ class BatchPage(QWidget):
                 "{0:,} patients have a photograph that is also another patient's (the same file "
                 "content): {1}. One of them has the other's result: check which photographs are "
                 "whose before using these results.").format(len(shared), listed(shared)))
+        elif passed_over:
+            self.message.emit("warning", self.tr(
+                "{0:,} files or folders in the input folder were not screened: {1}. Export the "
+                "photographs as JPEG, PNG, TIFF or DICOM, or screen a linked folder itself, and "
+                "run again.").format(len(passed_over),
+                                     listed(tuple(path for path, _ in passed_over))))
         elif split:
             self.message.emit("warning", self.tr(
                 "{0:,} patient visits look like one patient split in two by the file names (one "

@@ -207,6 +207,23 @@ def test_whose_photographs_are_whose_is_pointed_out(copies, field, ids, words, o
     assert text.startswith(words) and ", ".join(ids) in text, text
 
 
+def test_files_the_run_could_not_screen_are_named(open_window, isolated_settings, srahim,
+                                                  tmp_path, qtbot):
+    """A photograph in a format the application does not read (HEIC from a phone adapter) was
+    passed over in silence: the window now names it after the run."""
+    camera, out = tmp_path / "camera", tmp_path / "results"
+    camera.mkdir()
+    for eye in "RL":
+        shutil.copy(srahim / "images" / f"Patient006_{eye}.jpg", camera)
+    (camera / "Patient013_R.heic").write_bytes(b"\0\0\0\x18ftypheic")
+    window, _, summary = _screen_folder(open_window, isolated_settings, camera, out, qtbot)
+    assert [path for path, _ in summary.passed_over] == ["Patient013_R.heic"]
+    kind, text = window.messages[-1]
+    assert kind == "warning", window.messages
+    assert text.startswith("1 files or folders in the input folder were not screened: "
+                           "Patient013_R.heic"), text
+
+
 def test_batch_refuses_a_missing_folder(open_window, tmp_path):
     window = open_window(wait_model=False)
     page = window.batch_page
