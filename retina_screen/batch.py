@@ -169,6 +169,9 @@ class BatchSummary:
     #: Patients (IDs, for the operator; never logged) one of whose photographs, by content,
     #: stands under another patient's name too: a wrong-patient export or copy.
     shared_with_another_patient: tuple[str, ...] = ()
+    #: Patients (IDs, as above) one of whose photographs, by content, is in two of their
+    #: visits: one visit's result may rest on a photograph taken at the other.
+    in_two_visits: tuple[str, ...] = ()
     #: Photographs whose file time lies in the future (camera clock fast); screened anyway.
     future_timestamps: int = 0
     #: Photographs held back in watch mode because they were still changing.
@@ -606,18 +609,29 @@ def _pending_groups(groups: dict[GroupKey, list[InputImage]], done_images: dict,
     return pending, waiting
 
 
-def shared_photographs(done_images: dict, groups: dict) -> tuple[str, ...]:
-    """The patients of this folder one of whose photographs (by content, its sha256) is also
-    another patient's: one of them has the other's result."""
+def shared_photographs(done_images: dict, groups: dict) -> dict[str, tuple[str, ...]]:
+    """Photographs (by content, their sha256) that stand in two places of this folder: the
+    patients one of whose photographs is also another patient's (one of them has the other's
+    result), and the patients one of whose photographs is in two of their visits (a visit's
+    result may rest on a photograph taken at another). ``BatchSummary``'s fields by name."""
     owners: dict[str, set[str]] = {}
+    visits: dict[str, set[GroupKey]] = {}
     for record in done_images.values():
-        if record.get("sha256") and group_key(record) in groups:
+        key = group_key(record)
+        if record.get("sha256") and key in groups:
             owners.setdefault(record["sha256"], set()).add(record["patient_id"])
+            visits.setdefault(record["sha256"], set()).add(key)
     shared = {patient for patients in owners.values() if len(patients) > 1 for patient in patients}
+    revisited = {patient for sha256, keys in visits.items() if len(owners[sha256]) == 1
+                 and len(keys) > 1 for patient, _ in keys}
     if shared:
         log.warning("%d patients share a photograph (by content) with another patient",
                     len(shared))
-    return tuple(sorted(shared))
+    if revisited:
+        log.warning("%d patients have a photograph (by content) in two of their visits",
+                    len(revisited))
+    return {"shared_with_another_patient": tuple(sorted(shared)),
+            "in_two_visits": tuple(sorted(revisited))}
 
 
 def _naming_notes(scanned: list[InputImage], groups: dict, pattern: str | None) -> dict:
@@ -713,7 +727,7 @@ class BatchRun:
             journal=self.out_dir / JOURNAL, cancelled=cancelled, resumed=resumed,
             error_files=errors, waiting=waiting, damaged_records=self.journal.damaged,
             damaged_copy=self.journal.damaged_copy,
-            shared_with_another_patient=shared_photographs(self.done_images, groups),
+            **shared_photographs(self.done_images, groups),
             **_naming_notes(scanned, groups, options.pattern),
         )
 

@@ -325,6 +325,13 @@ def _print_batch_notes(summary) -> None:  # noqa: ANN001 - BatchSummary
               f"(the same file content): {', '.join(shared[:10])}"
               + (" ..." if len(shared) > 10 else "")
               + ". One of them has the other's result: check which photographs are whose.")
+    if summary.in_two_visits:
+        revisited = summary.in_two_visits
+        print(f"Warning: {len(revisited)} patients have a photograph that is in two of their "
+              f"visits (the same file content): {', '.join(revisited[:10])}"
+              + (" ..." if len(revisited) > 10 else "")
+              + ". One visit's result may rest on a photograph taken at the other: check when "
+              "each was taken.")
     if summary.split_by_naming:
         print(f"Warning: {len(summary.split_by_naming)} patient visits look like one patient "
               "split in two by the file names (one eye each): "

@@ -265,6 +265,29 @@ def test_a_photograph_under_two_patients_is_pointed_out(data_dir: Path,
     assert "Patient016" not in done.stdout.split("Warning: 2 patients")[1].split("\n")[0]
 
 
+def test_a_photograph_in_two_visits_of_a_patient_is_pointed_out(data_dir: Path,
+                                                                 tmp_path: Path) -> None:
+    """Last year's photograph exported again into this year's visit gave this year's result
+    from it, and nothing said so."""
+    camera = tmp_path / "camera"
+    images = data_dir / "srahim_dev" / "images"
+    for visit in ("2025-11-29", "2026-11-29"):
+        (camera / visit).mkdir(parents=True)
+        for name in ("Patient016_R.jpg", "Patient016_L.jpg"):
+            shutil.copy(images / name, camera / visit / name)
+    shutil.copy(images / "Patient006_R.jpg", camera / "2025-11-29" / "Patient006_R.jpg")
+    shutil.copy(images / "Patient006_L.jpg", camera / "2025-11-29" / "Patient006_L.jpg")
+    shutil.copy(images / "Patient006_R.jpg", camera / "2026-11-29" / "Patient006_R.jpg")
+    shutil.copy(images / "Patient013_L.jpg", camera / "2026-11-29" / "Patient006_L.jpg")
+    done = _cli("batch", str(camera), "--out", str(tmp_path / "o"), "--workers", "1",
+                "--no-reports", env_home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    warning = next(line for line in done.stdout.splitlines() if "two of their visits" in line)
+    assert warning.startswith("Warning: 2 patients have a photograph that is in two of their "
+                              "visits (the same file content): Patient006, Patient016.")
+    assert "another patient's" not in done.stdout
+
+
 def test_a_mirrored_copy_for_the_other_eye_is_found_in_a_batch(data_dir: Path, settings_for,
                                                                 tmp_path: Path) -> None:
     """Found in the worker (where the photographs' signatures are), kept in the journal, so

@@ -576,10 +576,11 @@ class BatchPage(QWidget):
 
     def _naming_message(self, summary) -> None:  # noqa: ANN001 - batch.BatchSummary
         """What the run found about whose photographs are whose and what it could not screen
-        (as the command line prints it): a photograph that is two patients', else files or
-        folders not looked at, else visits that look like one patient split in two, else
-        visits with one eye only."""
+        (as the command line prints it): a photograph that is two patients', else one in two
+        visits of a patient, else files or folders not looked at, else visits that look like
+        one patient split in two, else visits with one eye only."""
         passed_over = tuple(getattr(summary, "passed_over", ()) or ())
+        revisited = tuple(getattr(summary, "in_two_visits", ()) or ())
         shared = tuple(getattr(summary, "shared_with_another_patient", ()) or ())
         split = tuple(getattr(summary, "split_by_naming", ()) or ())
         one_eyed = tuple(getattr(summary, "one_eyed", ()) or ())
@@ -592,6 +593,11 @@ class BatchPage(QWidget):
                 "{0:,} patients have a photograph that is also another patient's (the same file "
                 "content): {1}. One of them has the other's result: check which photographs are "
                 "whose before using these results.").format(len(shared), listed(shared)))
+        elif revisited:
+            self.message.emit("warning", self.tr(
+                "{0:,} patients have a photograph that is in two of their visits (the same file "
+                "content): {1}. One visit's result may rest on a photograph taken at the other: "
+                "check when each was taken.").format(len(revisited), listed(revisited)))
         elif passed_over:
             self.message.emit("warning", self.tr(
                 "{0:,} files or folders in the input folder were not screened: {1}. Export the "

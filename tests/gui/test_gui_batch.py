@@ -155,7 +155,12 @@ def test_two_visits_of_one_patient_are_two_rows(open_window, isolated_settings, 
     for visit in ("2025-11-29", "2026-11-29"):
         _camera(srahim, camera / visit, ("Patient006",))
     os.remove(camera / "2026-11-29" / "Patient006_L.jpg")  # this year: left eye not yet taken
-    _, page, summary = _screen_folder(open_window, isolated_settings, camera, out, qtbot)
+    window, page, summary = _screen_folder(open_window, isolated_settings, camera, out, qtbot)
+    # This year's right eye is last year's file (copied here as a stand-in): said so.
+    assert summary.in_two_visits == ("Patient006",)
+    kind, text = window.messages[-1]
+    assert kind == "warning" and text.startswith(
+        "1 patients have a photograph that is in two of their visits"), window.messages
     assert summary.images == 3 and len(summary.patients) == 2
 
     rows = check_table(page, out)
