@@ -69,6 +69,8 @@ COPIES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "mirrored": lambda rgb: np.ascontiguousarray(rgb[:, ::-1]),
     "mirrored + JPEG 70": lambda rgb: _jpeg(np.ascontiguousarray(rgb[:, ::-1]), 70),
     "gamma 0.8 + JPEG 85": lambda rgb: _jpeg(_gamma(rgb, 0.8), 85),
+    "turned half a turn + JPEG 85": lambda rgb: _jpeg(np.ascontiguousarray(rgb[::-1, ::-1]), 85),
+    "flipped upside down": lambda rgb: np.ascontiguousarray(rgb[::-1]),
     "central 90% of the frame": lambda rgb: _central(rgb, 0.9),
 }
 

@@ -1,11 +1,12 @@
 """Whether two photographs are one photograph: a copy with other bytes, or a mirror image.
 
 The same file given for both eyes is found by its sha256 (:mod:`.decision`); a copy re-saved
-(another JPEG quality, PNG, a smaller export) or mirrored left to right (a right eye's photo
-then looks like a left eye's) has other bytes. :func:`photo_signature` keeps the fine pattern
-of the vessel tree where it lies in the screening crop; :func:`copy_likeness` compares two
-signatures, directly and mirrored, over small shifts. Two eyes of one person have vessel trees
-alike in layout, not in detail. The limit and the evidence for it: docs/decisions.md.
+(another JPEG quality, PNG, a smaller export), mirrored left to right (a right eye's photo then
+looks like a left eye's), flipped or turned half a turn has other bytes. :func:`photo_signature`
+keeps the fine pattern of the vessel tree where it lies in the screening crop;
+:func:`copy_likeness` compares two signatures, as they are, mirrored, flipped and turned, over
+small shifts. Two eyes of one person have vessel trees alike in layout, not in detail. The
+limit and the evidence for it: docs/decisions.md.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def _best_match(moving: np.ndarray, fixed: np.ndarray) -> float:
 
 def copy_likeness(first: np.ndarray, second: np.ndarray) -> float:
     """How alike two signatures are, -1 to 1: the highest normalised cross-correlation of
-    ``first`` with ``second`` and with ``second`` mirrored left to right, over shifts of up
-    to ``_SHIFT`` pixels each way."""
-    mirrored = np.ascontiguousarray(second[:, ::-1])
-    return max(_best_match(second, first), _best_match(mirrored, first))
+    ``first`` with ``second`` as it is, mirrored left to right, flipped upside down and
+    turned half a turn (each moves the optic disc to the other side or keeps it, as a copy
+    passed off as the other eye would), over shifts of up to ``_SHIFT`` pixels each way."""
+    return max(_best_match(np.ascontiguousarray(view), first)
+               for view in (second, second[:, ::-1], second[::-1, :], second[::-1, ::-1]))

@@ -269,15 +269,19 @@ def test_one_photograph_given_for_both_eyes_is_not_a_negative_screening(
     assert result.outcome.is_referral and SAME_PHOTOGRAPH_FOR_BOTH_EYES in result.notes
 
 
-@pytest.mark.parametrize("copy", ["mirrored, JPEG 80", "PNG", "half size, JPEG 75"])
+@pytest.mark.parametrize("copy", ["mirrored, JPEG 80", "PNG", "half size, JPEG 75",
+                                  "turned half a turn, JPEG 80"])
 def test_a_copy_of_one_eye_given_for_the_other_is_not_a_negative_screening(
         screener, srahim: Path, tmp_path: Path, copy: str) -> None:
-    """A copy with other bytes (re-saved, smaller, or mirrored so that a right eye looks like
-    a left one) given for the other eye read "no referable DR" on one eye's evidence."""
+    """A copy with other bytes (re-saved, smaller, or mirrored or turned so that a right eye
+    looks like a left one) given for the other eye read "no referable DR" on one eye's
+    evidence."""
     right = srahim / "images/Patient006_R.jpg"
     rgb = cv2.imread(str(right))
     if copy.startswith("mirrored"):
         rgb = np.ascontiguousarray(rgb[:, ::-1])
+    if copy.startswith("turned"):
+        rgb = np.ascontiguousarray(rgb[::-1, ::-1])
     if copy.startswith("half"):
         rgb = cv2.resize(rgb, (rgb.shape[1] // 2, rgb.shape[0] // 2), interpolation=cv2.INTER_AREA)
     left = tmp_path / ("P1_L.png" if copy == "PNG" else "P1_L.jpg")
