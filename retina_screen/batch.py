@@ -49,7 +49,7 @@ from pathlib import Path
 
 from . import __version__
 from .atomic import write_atomic
-from .decision import combine_patient, load_referral_table
+from .decision import MAX_PHOTOGRAPHS_PER_EYE, combine_patient, load_referral_table
 from .errors import ConfigError, OtherInputFolderError, OutputError
 from .executors import (  # noqa: F401 - re-exported
     WORKER_CRASH_LOG,
@@ -166,6 +166,9 @@ class BatchSummary:
     #: patient split in two by the file naming (IDs, for the operator; never logged).
     one_eyed: tuple[str, ...] = ()
     split_by_naming: tuple[str, ...] = ()
+    #: Patient visits (IDs, as above) with more photographs of one eye than a visit plausibly
+    #: takes: the file names may have put several patients under one ID.
+    crowded: tuple[str, ...] = ()
     #: Patients (IDs, for the operator; never logged) one of whose photographs, by content,
     #: stands under another patient's name too: a wrong-patient export or copy.
     shared_with_another_patient: tuple[str, ...] = ()
@@ -645,10 +648,15 @@ def _naming_notes(scanned: list[InputImage], groups: dict, pattern: str | None) 
     if split:
         log.warning("%d patient visits look split in two by the file naming (one eye each); "
                     "check the names or give a --pattern", len(split))
+    crowded = sorted({pid for (pid, _), images in groups.items()
+                      if max(Counter(i.eye for i in images).values()) > MAX_PHOTOGRAPHS_PER_EYE})
+    if crowded:
+        log.warning("%d patient visits have more than %d photographs of one eye (several "
+                    "patients under one ID?)", len(crowded), MAX_PHOTOGRAPHS_PER_EYE)
     return dict(found=len(scanned),
                 pattern_matched=sum(i.matched_pattern for i in scanned) if pattern else None,
                 one_eyed=tuple(one_eyed), split_by_naming=tuple(split),
-                future_timestamps=future_count)
+                crowded=tuple(crowded), future_timestamps=future_count)
 
 
 

@@ -332,6 +332,14 @@ def _print_batch_notes(summary) -> None:  # noqa: ANN001 - BatchSummary
               + (" ..." if len(revisited) > 10 else "")
               + ". One visit's result may rest on a photograph taken at the other: check when "
               "each was taken.")
+    if summary.crowded:
+        from .decision import MAX_PHOTOGRAPHS_PER_EYE
+
+        print(f"Warning: {len(summary.crowded)} patient visits have more than "
+              f"{MAX_PHOTOGRAPHS_PER_EYE} photographs of one eye: "
+              f"{', '.join(summary.crowded[:10])}" + (" ..." if len(summary.crowded) > 10 else "")
+              + ". The file names may have put several patients under one ID (such a visit "
+              "is never 'no referable DR'): check the names or give --pattern.")
     if summary.split_by_naming:
         print(f"Warning: {len(summary.split_by_naming)} patient visits look like one patient "
               "split in two by the file names (one eye each): "

@@ -15,7 +15,10 @@ Rules (conservative by design: nothing unscreened ever reads as "no DR"):
   is *insufficient*; only two screened, non-referable eyes give "no referable DR". The same
   photograph (by content) given for both eyes screens one eye only: such a patient is not
   "no referable DR" either; nor is one photograph given for both eyes as a copy with other
-  bytes or a mirror image (:func:`mark_copies`, docs/decisions.md).
+  bytes or a mirror image (:func:`mark_copies`, docs/decisions.md), nor an eye with more
+  photographs than one visit plausibly takes (``MAX_PHOTOGRAPHS_PER_EYE``: file names that put
+  many patients under one ID, where one patient's ungradable eye would hide behind another's
+  gradable photographs).
 - The referral table (grade to headline, action, interval) is read from one JSON file,
   ``data/referral_table.json``, or from the file the ``referral_table`` setting names.
 """
@@ -92,6 +95,13 @@ def combine_eye(eye: Eye, images: tuple[ImageResult, ...], table: ReferralTable)
     return EyeResult(eye, images, table.for_grade(grade).outcome, grade, p_referable, note)
 
 
+#: More photographs of one eye than a visit plausibly takes (seven fields and retakes): the
+#: file names may have put several patients under one ID (docs/decisions.md).
+MAX_PHOTOGRAPHS_PER_EYE = 12
+TOO_MANY_PHOTOGRAPHS = (
+    "{eye}: {count} photographs in one visit, more than one eye plausibly has: the file names "
+    "may have put several patients under this ID; check them")
+
 SAME_PHOTOGRAPH_FOR_BOTH_EYES = (
     "The same photograph was given for the right and the left eye: only one eye was screened; "
     "photograph each eye")
@@ -163,6 +173,9 @@ def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[Imag
     elif _copy_for_both_eyes(images):
         both_eyes = True
         notes.append(COPY_FOR_BOTH_EYES)
+    crowded = [e for e in eyes if len(e.images) > MAX_PHOTOGRAPHS_PER_EYE]
+    for e in crowded:
+        notes.append(TOO_MANY_PHOTOGRAPHS.format(eye=e.eye.label, count=len(e.images)))
     # An unknown side counts as screened only alongside both known eyes (see module docstring).
     for e in eyes:
         if e.outcome is Outcome.INSUFFICIENT:
@@ -172,7 +185,7 @@ def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[Imag
         worst = max(e.grade for e in referable)
         referral = table.for_grade(worst)
     elif (not images or any(e.outcome is Outcome.INSUFFICIENT for e in eyes)
-          or not {Eye.RIGHT, Eye.LEFT} <= present or both_eyes):
+          or not {Eye.RIGHT, Eye.LEFT} <= present or both_eyes or crowded):
         referral = table.insufficient
     else:
         referral = table.for_grade(max(e.grade for e in graded))

@@ -288,6 +288,29 @@ def test_a_photograph_in_two_visits_of_a_patient_is_pointed_out(data_dir: Path,
     assert "another patient's" not in done.stdout
 
 
+def test_a_visit_of_many_patients_under_one_id_is_pointed_out(data_dir: Path,
+                                                               tmp_path: Path) -> None:
+    """A camera export named "Fundus_R_001.jpg" ... put a day's patients under one ID: one
+    visit, one result, and nothing said so."""
+    from retina_screen.decision import MAX_PHOTOGRAPHS_PER_EYE
+
+    camera = tmp_path / "camera"
+    camera.mkdir()
+    photos = sorted((data_dir / "srahim_dev" / "images").glob("*_R.jpg"))
+    for index, photo in enumerate(photos[:MAX_PHOTOGRAPHS_PER_EYE + 1]):
+        shutil.copy(photo, camera / f"Fundus_R_{index:03d}.jpg")
+        shutil.copy(photo.with_name(photo.name.replace("_R", "_L")),
+                    camera / f"Fundus_L_{index:03d}.jpg")
+    done = _cli("batch", str(camera), "--out", str(tmp_path / "o"), "--workers", "2",
+                "--no-reports", env_home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (f"Warning: 1 patient visits have more than {MAX_PHOTOGRAPHS_PER_EYE} photographs of "
+            "one eye: Fundus.") in done.stdout
+    row = read_csv(tmp_path / "o" / "patients.csv")[0]
+    assert row["outcome"] != "no_referable"
+    assert f"{MAX_PHOTOGRAPHS_PER_EYE + 1} photographs in one visit" in row["notes"]
+
+
 def test_a_mirrored_copy_for_the_other_eye_is_found_in_a_batch(data_dir: Path, settings_for,
                                                                 tmp_path: Path) -> None:
     """Found in the worker (where the photographs' signatures are), kept in the journal, so

@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -15,6 +16,7 @@ import pytest
 
 from retina_screen.decision import (
     COPY_FOR_BOTH_EYES,
+    MAX_PHOTOGRAPHS_PER_EYE,
     SAME_PHOTOGRAPH_FOR_BOTH_EYES,
     combine_patient,
     load_referral_table,
@@ -308,6 +310,33 @@ def test_two_eyes_of_one_patient_are_not_taken_for_copies(screener, srahim: Path
             PatientInfo(patient))
         assert COPY_FOR_BOTH_EYES not in result.notes, patient
         assert not any(i.copy_of for i in result.images), patient
+
+
+def test_an_eye_with_more_photographs_than_a_visit_takes_is_not_a_negative_screening(
+        screener, srahim: Path) -> None:
+    """File names that put a day's patients under one ID ("Fundus_R_001" ...) made one visit
+    of many people: one person's ungradable eye then hid behind another's gradable photos,
+    and the visit read "no referable DR"."""
+    import csv
+
+    with open(srahim / "labels.csv", newline="") as handle:
+        healthy = [r["file"] for r in csv.DictReader(handle) if r["icdr_grade"] == "0"]
+    graded = []
+    for name in healthy:
+        result = screener.screen_image(srahim / name, Eye.RIGHT, keep_display=False)
+        if result.status is ImageStatus.OK and not result.grading.referable:
+            graded.append(result)
+        if len(graded) == MAX_PHOTOGRAPHS_PER_EYE + 2:
+            break
+    left, rights = graded[0], [replace(r, eye=Eye.RIGHT) for r in graded[1:]]
+    left = replace(left, eye=Eye.LEFT)
+    # The control: as many right-eye photographs as a visit may take.
+    plausible = screener.decide(PatientInfo("Fundus"), [left, *rights[:MAX_PHOTOGRAPHS_PER_EYE]])
+    assert plausible.outcome is Outcome.NO_REFERABLE and not plausible.notes
+    crowded = screener.decide(PatientInfo("Fundus"), [left, *rights])
+    assert crowded.outcome is Outcome.INSUFFICIENT
+    assert any(note.startswith(f"Right eye (OD): {MAX_PHOTOGRAPHS_PER_EYE + 1} photographs in "
+                               "one visit") for note in crowded.notes), crowded.notes
 
 
 def test_most_severe_gradable_image_decides_the_eye(screener, srahim: Path) -> None:

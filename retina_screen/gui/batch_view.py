@@ -577,10 +577,12 @@ class BatchPage(QWidget):
     def _naming_message(self, summary) -> None:  # noqa: ANN001 - batch.BatchSummary
         """What the run found about whose photographs are whose and what it could not screen
         (as the command line prints it): a photograph that is two patients', else one in two
-        visits of a patient, else files or folders not looked at, else visits that look like
-        one patient split in two, else visits with one eye only."""
+        visits of a patient, else visits with too many photographs of one eye, else files or
+        folders not looked at, else visits that look like one patient split in two, else
+        visits with one eye only."""
         passed_over = tuple(getattr(summary, "passed_over", ()) or ())
         revisited = tuple(getattr(summary, "in_two_visits", ()) or ())
+        crowded = tuple(getattr(summary, "crowded", ()) or ())
         shared = tuple(getattr(summary, "shared_with_another_patient", ()) or ())
         split = tuple(getattr(summary, "split_by_naming", ()) or ())
         one_eyed = tuple(getattr(summary, "one_eyed", ()) or ())
@@ -598,6 +600,12 @@ class BatchPage(QWidget):
                 "{0:,} patients have a photograph that is in two of their visits (the same file "
                 "content): {1}. One visit's result may rest on a photograph taken at the other: "
                 "check when each was taken.").format(len(revisited), listed(revisited)))
+        elif crowded:
+            self.message.emit("warning", self.tr(
+                "{0:,} patient visits have more photographs of one eye than a visit takes: {1}. "
+                "The file names may have put several patients under one ID (such a visit is "
+                "never 'no referable DR'): check the names, or describe them under File "
+                "names.").format(len(crowded), listed(crowded)))
         elif passed_over:
             self.message.emit("warning", self.tr(
                 "{0:,} files or folders in the input folder were not screened: {1}. Export the "
