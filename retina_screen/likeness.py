@@ -22,12 +22,14 @@ SIGNATURE_SIDE = 128
 _DETAIL_SIGMA = 2.0
 #: Only inside this fraction of the field's radius (the rim's edge would dominate).
 _RADIUS_FRACTION = 0.75
+#: Detail beyond this many standard deviations is clipped (see :func:`photo_signature`).
+_CLIP_SD = 2.0
 #: Shifts searched, each way, in signature pixels (the field of view is found again in each
 #: copy, a pixel or two apart).
 _SHIFT = 4
 #: A right- and a left-eye photograph at least this alike are one photograph
 #: (docs/decisions.md, "One eye's photograph given for both eyes").
-COPY_LIKENESS_MIN = 0.65
+COPY_LIKENESS_MIN = 0.60
 
 
 @lru_cache(maxsize=1)
@@ -40,13 +42,19 @@ def _inner_circle() -> np.ndarray:
 
 def photo_signature(crop_image: np.ndarray) -> np.ndarray:
     """The fine detail of a square screening crop (RGB uint8, any size) inside the central
-    part of its field: float32, ``SIGNATURE_SIDE`` square, zero outside, unit norm inside (all
-    zero for a photograph without detail)."""
+    part of its field, clipped at ``_CLIP_SD`` standard deviations: float32,
+    ``SIGNATURE_SIDE`` square, zero outside, unit norm inside (all zero for a photograph
+    without detail)."""
     green = cv2.resize(crop_image[..., 1].astype(np.float32), (SIGNATURE_SIDE, SIGNATURE_SIDE),
                        interpolation=cv2.INTER_AREA)
     detail = green - cv2.GaussianBlur(green, (0, 0), _DETAIL_SIGMA)
     inside = _inner_circle()
     values = detail[inside]
+    values = values - values.mean()
+    # Strong isolated spots (dust or reflections in the camera, at the same place in both eyes'
+    # photographs) would outweigh the vessels' many moderate ones: clipped.
+    limit = _CLIP_SD * float(values.std())
+    values = np.clip(values, -limit, limit)
     values = values - values.mean()
     norm = float(np.linalg.norm(values))
     signature = np.zeros((SIGNATURE_SIDE, SIGNATURE_SIDE), np.float32)
