@@ -258,10 +258,10 @@ def screen_visit(task: PatientTask, screener) -> VisitResult:  # noqa: ANN001
 
     started = time.monotonic()
     keep = task.report_path is not None
-    # Copies between the eyes are found here, where the photographs' signatures are: the
-    # main process rebuilds the decision from results without them.
-    results = list(mark_copies([_screen_one(screener, path, rel, eye, keep)
-                                for path, rel, eye in task.images]))
+    # Copies between the eyes are found here, once, where the photographs' signatures are;
+    # the report's decision and the main process's use the marks (``copy_of``).
+    results = [replace(r, signature=None) for r in mark_copies(
+        [_screen_one(screener, path, rel, eye, keep) for path, rel, eye in task.images])]
     screened_at = now_iso()
     if task.report_path is not None:
         decision = screener.decide(_patient_info(task, screened_at), results, screened_at)
@@ -272,7 +272,7 @@ def screen_visit(task: PatientTask, screener) -> VisitResult:  # noqa: ANN001
         except Exception as exc:  # report bugs must stop the run, not lose results silently
             log.exception("report could not be built")
             raise OutputError(f"report could not be built ({type(exc).__name__})") from exc
-    stripped = tuple(replace(r, display_image=None, signature=None) for r in results)
+    stripped = tuple(replace(r, display_image=None) for r in results)
     del results
     _release_memory()  # cycles and heap fragmentation otherwise grow each worker by ~100 MB
     log.info("worker %d screened a visit: %d photographs in %.2f s", os.getpid(),

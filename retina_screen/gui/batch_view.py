@@ -580,48 +580,44 @@ class BatchPage(QWidget):
         visits of a patient, else visits with too many photographs of one eye, else files or
         folders not looked at, else visits that look like one patient split in two, else
         visits with one eye only."""
-        passed_over = tuple(getattr(summary, "passed_over", ()) or ())
-        revisited = tuple(getattr(summary, "in_two_visits", ()) or ())
-        crowded = tuple(getattr(summary, "crowded", ()) or ())
-        shared = tuple(getattr(summary, "shared_with_another_patient", ()) or ())
-        split = tuple(getattr(summary, "split_by_naming", ()) or ())
-        one_eyed = tuple(getattr(summary, "one_eyed", ()) or ())
+        def found(name: str) -> tuple[str, ...]:
+            return tuple(getattr(summary, name, ()) or ())
 
         def listed(ids: tuple[str, ...]) -> str:
             return ", ".join(ids[:6]) + (" \u2026" if len(ids) > 6 else "")
 
-        if shared:
-            self.message.emit("warning", self.tr(
+        # In order of weight; the first that applies is shown.
+        findings = (
+            (found("shared_with_another_patient"), "warning", self.tr(
                 "{0:,} patients have a photograph that is also another patient's (the same file "
                 "content): {1}. One of them has the other's result: check which photographs are "
-                "whose before using these results.").format(len(shared), listed(shared)))
-        elif revisited:
-            self.message.emit("warning", self.tr(
+                "whose before using these results.")),
+            (found("in_two_visits"), "warning", self.tr(
                 "{0:,} patients have a photograph that is in two of their visits (the same file "
                 "content): {1}. One visit's result may rest on a photograph taken at the other: "
-                "check when each was taken.").format(len(revisited), listed(revisited)))
-        elif crowded:
-            self.message.emit("warning", self.tr(
+                "check when each was taken.")),
+            (found("crowded"), "warning", self.tr(
                 "{0:,} patient visits have more photographs of one eye than a visit takes: {1}. "
                 "The file names may have put several patients under one ID (such a visit is "
                 "never 'no referable DR'): check the names, or describe them under File "
-                "names.").format(len(crowded), listed(crowded)))
-        elif passed_over:
-            self.message.emit("warning", self.tr(
+                "names.")),
+            (tuple(path for path, _ in found("passed_over")), "warning", self.tr(
                 "{0:,} files or folders in the input folder were not screened: {1}. Export the "
                 "photographs as JPEG, PNG, TIFF or DICOM, or screen a linked folder itself, and "
-                "run again.").format(len(passed_over),
-                                     listed(tuple(path for path, _ in passed_over))))
-        elif split:
-            self.message.emit("warning", self.tr(
+                "run again.")),
+            (found("split_by_naming"), "warning", self.tr(
                 "{0:,} patient visits look like one patient split in two by the file names (one "
                 "eye each): {1}. Check the names, or describe them under File names, and screen "
-                "the folder again.").format(len(split), listed(split)))
-        elif one_eyed:
-            self.message.emit("info", self.tr(
+                "the folder again.")),
+            (found("one_eyed"), "info", self.tr(
                 "{0:,} patient visits have photographs of one eye only, or of an unknown eye: "
                 "{1}. If the file names carry the eye another way, describe them under File "
-                "names.").format(len(one_eyed), listed(one_eyed)))
+                "names.")),
+        )
+        for ids, kind, text in findings:
+            if ids:
+                self.message.emit(kind, text.format(len(ids), listed(ids)))
+                break
 
     def _open_row(self, index: QModelIndex) -> None:
         row = self.proxy.data(self.proxy.index(index.row(), 0), Qt.ItemDataRole.UserRole)
