@@ -840,10 +840,35 @@ def watch_folder(input_dir: Path, out_dir: Path, settings: Settings, *, interval
     """
     stability = StabilityTracker(settle_s)
     hashes = ContentCache()
-    summary = run_batch(input_dir, out_dir, settings, cancel=cancel, allow_empty=True,
-                        stability=stability, hashes=hashes, **kwargs)
-    kwargs.pop("allow_other_input", None)  # the first pass recorded this input folder
-    while not cancel.wait(interval_s):
+    said_once = _SaidOnce()
+    log.addFilter(said_once)
+    try:
         summary = run_batch(input_dir, out_dir, settings, cancel=cancel, allow_empty=True,
-                            retry_errors=False, stability=stability, hashes=hashes, **kwargs)
+                            stability=stability, hashes=hashes, **kwargs)
+        kwargs.pop("allow_other_input", None)  # the first pass recorded this input folder
+        while not cancel.wait(interval_s):
+            summary = run_batch(input_dir, out_dir, settings, cancel=cancel, allow_empty=True,
+                                retry_errors=False, stability=stability, hashes=hashes,
+                                **kwargs)
+    finally:
+        log.removeFilter(said_once)
     return summary
+
+
+class _SaidOnce(logging.Filter):
+    """In watch mode: a warning of this module the same as an earlier pass's (the same
+    findings about the folder) is not logged again, so that days of passes every few seconds
+    do not push the log's history out of its rotation."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.said: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        said = record.getMessage()
+        if said in self.said:
+            return False
+        self.said.add(said)
+        return True
