@@ -78,7 +78,14 @@ from .journal import (  # noqa: F401 - re-exported: the journal's readers import
     remove_stale_temporaries,
     write_tables,
 )
-from .loading import DicomInfo, is_dicom_file, read_dicom_info
+from .loading import (
+    IMAGE_EXTENSIONS,
+    UNREAD_FORMAT,
+    UNREAD_PICTURE_EXTENSIONS,
+    DicomInfo,
+    is_dicom_file,
+    read_dicom_info,
+)
 from .naming import compile_pattern, date_in_text, display_text, parse_name, safe_file_stem
 from .quality import load_thresholds
 from .results import Eye, ImageResult, Outcome
@@ -86,14 +93,6 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".dcm", ".dicom", ".gif"}
-#: Picture files this application does not read (a camera or phone adapter set to HEIC or
-#: JPEG 2000, a RAW or WebP export): listed to the operator as not screened, never passed over
-#: in silence.
-UNREAD_PICTURE_EXTENSIONS = frozenset({
-    ".heic", ".heif", ".avif", ".webp", ".jp2", ".j2k", ".jpx", ".jpf", ".jxl", ".jfif", ".jpe",
-    ".dng", ".nef", ".cr2", ".cr3", ".arw", ".orf", ".rw2", ".raf", ".pef", ".srw", ".psd",
-    ".pnm", ".ppm", ".pgm", ".exr", ".hdr"})
 CSV_REFRESH_SECONDS = 2.0
 FUTURE_TOLERANCE_S = 120.0  # a file time further ahead than this: the camera's clock is fast
 
@@ -208,7 +207,9 @@ def visit_of(path: Path, info: DicomInfo | None, mtime_ns: int) -> str:
     return dt.datetime.fromtimestamp(mtime_ns / 1e9).date().isoformat()
 
 
-def _is_candidate(path: Path) -> bool:
+def is_photograph_file(path: Path) -> bool:
+    """Whether a file is one this application screens: by its extension, or an extension-less
+    DICOM file (by its signature)."""
     suffix = path.suffix.lower()
     if suffix in IMAGE_EXTENSIONS:
         return True
@@ -235,8 +236,6 @@ def _input_image(path: Path, input_dir: Path, regex: re.Pattern[str] | None) -> 
                       accession=(info.accession or "") if info else "")
 
 
-PASSED_OVER_FORMAT = ("a picture format this application does not read ({0}): export the "
-                      "photographs as JPEG, PNG, TIFF or DICOM")
 PASSED_OVER_UNREADABLE = "a folder that could not be read ({0})"
 PASSED_OVER_LINK = ("a linked folder (symbolic link), not followed: screen the folder it points "
                     "to itself")
@@ -287,10 +286,10 @@ def scan_folder(input_dir: Path, pattern: str | None = None, exclude: Path | Non
             path = root_path / name
             if name.startswith("."):
                 continue
-            if _is_candidate(path):
+            if is_photograph_file(path):
                 found.append(_input_image(path, input_dir, regex))
             elif path.suffix.lower() in UNREAD_PICTURE_EXTENSIONS:
-                skipped.append((relative(path), PASSED_OVER_FORMAT.format(path.suffix.lower())))
+                skipped.append((relative(path), UNREAD_FORMAT.format(path.suffix.lower())))
     if passed_over is not None:
         passed_over.extend(sorted(skipped))
     return found

@@ -111,8 +111,7 @@ class UsageError(Exception):
 def _photo_patient(path: Path) -> tuple[Eye, str, object | None]:
     """(eye, patient ID, DICOM tags) of one photograph given to ``screen``, or UsageError when
     the path is not a photograph at all."""
-    from .batch import IMAGE_EXTENSIONS
-    from .loading import is_dicom_file, read_dicom_info
+    from .loading import IMAGE_EXTENSIONS, is_dicom_file, read_dicom_info
     from .naming import display_text, parse_stem
 
     shown = display_text(str(path))

@@ -37,6 +37,17 @@ MAX_PIXELS = 80_000_000  # about 10,000 x 8,000: larger than any fundus camera
 MIN_SIDE = 64
 MAX_ASPECT = 4.0
 SUPPORTED_FORMATS = ("JPEG", "PNG", "TIFF", "BMP", "DICOM")
+#: File extensions of the photographs this application reads (DICOM files may have none).
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".tif", ".tiff", ".bmp",
+                              ".dcm", ".dicom", ".gif"})
+#: Picture files this application does not read (a camera or phone adapter set to HEIC or
+#: JPEG 2000, a RAW or WebP export): named to the operator, never passed over in silence.
+UNREAD_PICTURE_EXTENSIONS = frozenset({
+    ".heic", ".heif", ".avif", ".webp", ".jp2", ".j2k", ".jpx", ".jpf", ".jxl",
+    ".dng", ".nef", ".cr2", ".cr3", ".arw", ".orf", ".rw2", ".raf", ".pef", ".srw", ".psd",
+    ".pnm", ".ppm", ".pgm", ".exr", ".hdr"})
+UNREAD_FORMAT = ("a picture format this application does not read ({0}): export the "
+                 "photographs as JPEG, PNG, TIFF or DICOM")
 
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
@@ -687,4 +698,10 @@ def load_image(path: Path | str, max_side: int | None = None) -> LoadedImage:
         raise ImageLoadError("is a folder, not an image file") from exc
     except OSError as exc:
         raise ImageLoadError(f"file cannot be read ({exc.strerror or 'I/O error'})") from exc
-    return load_image_bytes(data, max_side)
+    try:
+        return load_image_bytes(data, max_side)
+    except ImageLoadError as exc:
+        # Decoded by content; where that fails, a known picture format says why better.
+        if path.suffix.lower() in UNREAD_PICTURE_EXTENSIONS:
+            raise ImageLoadError(UNREAD_FORMAT.format(path.suffix.lower())) from exc
+        raise

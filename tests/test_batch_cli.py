@@ -367,6 +367,7 @@ def test_what_the_scan_passes_over_is_named(data_dir: Path, tmp_path: Path) -> N
     (camera / "Patient013_R.heic").write_bytes(b"\0\0\0\x18ftypheic")
     (camera / "Patient013_L.jp2").write_bytes(b"\0\0\0\x0cjP  \r\n\x87\n")
     (camera / "notes.txt").write_text("not a picture")
+    shutil.copy(images / "Patient016_R.jpg", camera / "Patient016_R.jfif")  # a JPEG: read
     other = tmp_path / "elsewhere"
     other.mkdir()
     shutil.copy(images / "Patient016_R.jpg", other / "Patient016_R.jpg")
@@ -381,10 +382,12 @@ def test_what_the_scan_passes_over_is_named(data_dir: Path, tmp_path: Path) -> N
     assert "Patient013_L.jp2: a picture format" in warning
     assert "linked: a linked folder (symbolic link), not followed" in warning
     assert "deep/dddd" in warning and "could not be read (File name too long)" in warning
-    assert "notes.txt" not in warning
+    assert "notes.txt" not in warning and "jfif" not in warning
+    assert "Screened 3 images" in done.stdout
     # Nothing else in the folder: the run refuses, and says what it passed over.
     for eye in "RL":
         (camera / f"Patient006_{eye}.jpg").unlink()
+    (camera / "Patient016_R.jfif").unlink()
     empty = _cli("batch", str(camera), "--out", str(tmp_path / "o2"), "--workers", "1",
                  "--no-reports", env_home=tmp_path)
     assert empty.returncode == 1

@@ -46,7 +46,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..loading import DicomInfo
+from ..batch import is_photograph_file
+from ..loading import IMAGE_EXTENSIONS, UNREAD_PICTURE_EXTENSIONS, DicomInfo
 from ..naming import safe_file_stem
 from ..results import Eye, Outcome, PatientInfo, PatientResult, sex_code
 from ..settings import Settings
@@ -63,9 +64,8 @@ log = logging.getLogger(__name__)
 HEATMAP_LEGEND = QT_TRANSLATE_NOOP("PatientPage", "Heatmap: areas that most influenced the "
                                                   "grade (brightest yellow = strongest). It is "
                                                   "not a map of lesions.")
-PHOTO_FILTER = ("Photographs (*.jpg *.jpeg *.png *.tif *.tiff *.bmp *.dcm *.dicom);;"
+PHOTO_FILTER = (f"Photographs ({' '.join('*' + e for e in sorted(IMAGE_EXTENSIONS))});;"
                 "All files (*)")
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".dcm", ".dicom"}
 DIABETES_TYPES = ("", "type 1", "type 2", "gestational", "other")
 SEX_CODES = ("", "F", "M", "O")  # the sex combo box's items, as DICOM codes
 EYE_SHORT = {Eye.RIGHT: QT_TRANSLATE_NOOP("ResultPanel", "Right (OD)"),
@@ -75,15 +75,17 @@ LEVEL_COLOURS = {"ok": "#2E7D32", "warning": "#8A5A00", "error": "#B3261E", "pen
 
 
 def local_files(urls: list) -> list[Path]:  # noqa: ANN001
-    """Local files from dropped URLs; a dropped folder contributes the photos directly in it."""
+    """Local files from dropped URLs; a dropped folder contributes the photos directly in it
+    (and the pictures in formats not read, whose cards then say why)."""
     paths: list[Path] = []
     for url in urls:
         if not url.isLocalFile():
             continue
         path = Path(url.toLocalFile())
         if path.is_dir():
-            paths.extend(sorted(p for p in path.iterdir()
-                                if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES))
+            # Pictures in formats not read come too: their cards say so (never left out silently).
+            paths.extend(sorted(p for p in path.iterdir() if p.is_file() and (
+                is_photograph_file(p) or p.suffix.lower() in UNREAD_PICTURE_EXTENSIONS)))
         else:
             paths.append(path)
     return paths

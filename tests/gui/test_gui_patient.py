@@ -162,6 +162,28 @@ def test_unreadable_file_shows_a_plain_message(window, srahim, tmp_path, wait_re
     assert page.result_panel.title.text() == "RETAKE PHOTOGRAPHS"
 
 
+def test_a_dropped_folder_brings_every_picture_in_it(window, srahim, tmp_path, wait_result):
+    """A dropped folder brought only the usual extensions: a JPEG saved as .jfif (as Windows
+    saves some) was left out, and an iPhone adapter's HEIC photo was left out in silence. Now
+    the .jfif is screened, and the HEIC's card says the format is not read and what to do."""
+    folder = tmp_path / "Patient006"
+    folder.mkdir()
+    shutil.copy(srahim / "images" / "Patient006_R.jpg", folder / "Patient006_R.jfif")
+    (folder / "Patient006_L.heic").write_bytes(b"\0\0\0\x18ftypheic")
+    (folder / "notes.txt").write_text("not a picture", encoding="utf-8")
+    page = window.patient_page
+    drop_files(page.slots[Eye.RIGHT], [folder])
+    result = wait_result(window)
+    verdicts = {page.session.photos[photo_id].path.name: card.verdict_text
+                for photo_id, card in page.cards.items()}
+    assert set(verdicts) == {"Patient006_R.jfif", "Patient006_L.heic"}
+    assert "a picture format this application does not read (.heic)" in verdicts[
+        "Patient006_L.heic"]
+    graded = next(i for i in result.images if i.source.endswith(".jfif"))
+    assert graded.status is ImageStatus.OK
+    assert result.outcome is Outcome.INSUFFICIENT  # the left eye's photo could not be read
+
+
 def test_new_patient_asks_before_discarding(window, srahim, wait_result):
     page = window.patient_page
     page.add_photos([srahim / "images" / "Patient006_R.jpg", srahim / "images" /
