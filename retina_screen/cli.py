@@ -111,7 +111,13 @@ class UsageError(Exception):
 def _photo_patient(path: Path) -> tuple[Eye, str, object | None]:
     """(eye, patient ID, DICOM tags) of one photograph given to ``screen``, or UsageError when
     the path is not a photograph at all."""
-    from .loading import IMAGE_EXTENSIONS, is_dicom_file, read_dicom_info
+    from .loading import (
+        IMAGE_EXTENSIONS,
+        UNREAD_FORMAT,
+        UNREAD_PICTURE_EXTENSIONS,
+        is_dicom_file,
+        read_dicom_info,
+    )
     from .naming import display_text, parse_stem
 
     shown = display_text(str(path))
@@ -121,6 +127,8 @@ def _photo_patient(path: Path) -> tuple[Eye, str, object | None]:
     if not path.exists():
         raise UsageError(f"photograph not found: {shown}")
     dicom = is_dicom_file(path)
+    if path.suffix.lower() in UNREAD_PICTURE_EXTENSIONS and not dicom:
+        raise UsageError(f"{shown}: {UNREAD_FORMAT.format(path.suffix.lower())}")
     if path.suffix.lower() not in IMAGE_EXTENSIONS and not dicom:
         raise UsageError(f"{shown} is not a photograph (expected "
                          f"{', '.join(sorted(IMAGE_EXTENSIONS))} or a DICOM file)")

@@ -158,11 +158,14 @@ def test_running_numbers_are_not_taken_for_a_patient_split_in_two() -> None:
 def test_screen_usage_mistakes_are_errors_without_a_record(srahim: Path,
                                                            tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("# not a photograph\n")
+    (tmp_path / "P1_R.heic").write_bytes(b"\0\0\0\x18ftypheic")  # an iPhone adapter's
     pdf = tmp_path / "r.pdf"
     right = str(srahim / "images/Patient006_R.jpg")
     for args, message in [
         ((str(tmp_path / "missing_R.jpg"),), "not found"),
         ((str(tmp_path / "README.md"),), "is not a photograph"),
+        ((str(tmp_path / "P1_R.heic"),), "a picture format this application does not read "
+                                         "(.heic): export the photographs as JPEG"),
         ((str(tmp_path),), "is a folder"),
         ((right, str(srahim / "images/Patient036_L.jpg")), "different patients"),
         (("--right", right, "--left", str(tmp_path / "gone.jpg")), "not found"),
