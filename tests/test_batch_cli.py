@@ -338,6 +338,14 @@ def test_a_mirrored_copy_for_the_other_eye_is_found_in_a_batch(data_dir: Path, s
         copies = {r["path"]: r["copy_of"] for r in records if r.get("kind") == "image"}
         assert copies["P1_L.jpg"] and copies["P1_R.jpg"] and not copies["P2_L.jpg"]
         shutil.copy(images / "Patient108_R.jpg", camera / "P3_R.jpg")  # the second run resumes
+    # The clinic systems get the reason too: the FHIR report's conclusion carries the note.
+    from retina_screen.clinic.fhir_export import write_bundles
+
+    assert write_bundles(out, settings_for) == 3
+    bundle = json.loads((out / "fhir" / "P1.json").read_text(encoding="utf-8"))
+    report = next(e["resource"] for e in bundle["entry"]
+                  if e["resource"]["resourceType"] == "DiagnosticReport")
+    assert "one photograph (a copy or a mirror image of the other)" in report["conclusion"]
 
 
 def _too_long_to_open(folder: Path) -> Path:

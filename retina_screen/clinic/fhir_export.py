@@ -157,8 +157,11 @@ def bundle_for(patient: dict, images: list[dict], pdf: bytes | None,
                  "text": "Diabetic retinopathy screening report"},
         "subject": patient_ref, "effectiveDateTime": issued, "issued": issued,
         "result": results,
+        # The decision's notes too (why images are insufficient, what to check), as the
+        # report and the DICOM SR give them.
         "conclusion": "; ".join(filter(None, [patient.get("decision"), patient.get("action"),
-                                              patient.get("interval")])),
+                                              patient.get("interval"),
+                                              *(patient.get("notes") or [])])),
     }
     if study_uid:
         report["imagingStudy"] = [{"reference": f"urn:uuid:{ids['study']}"}]

@@ -273,6 +273,8 @@ def check_fhir_bundles(out: Path, patients: dict[str, dict[str, str]]) -> None:
         row = patients[person.identifier[0].value]
         report = resources[kinds.index("DiagnosticReport")]
         assert row["decision"] in report.conclusion
+        for note in filter(None, row["notes"].split(" | ")):  # as the report and the SR
+            assert note in report.conclusion, (note, report.conclusion)
         assert report.presentedForm[0].contentType == "application/pdf"
         pdf = base64.b64decode(next(e["resource"] for e in data["entry"] if e["resource"][
             "resourceType"] == "DiagnosticReport")["presentedForm"][0]["data"])
