@@ -9,10 +9,10 @@ Usage: python benchmarks/copy_likeness.py [--data ../shared/data] [--model model
    0.05 or more above the highest pair.
 2. The same for ``srahim_dev`` (external check, looked at after the choice, never to choose).
 3. Copies: internal validation photographs (APTOS, EyePACS raw, IDRiD) that pass the gate,
-   every 4th, each copied in seven ways; a copy counts where it also passes the gate; the
+   every 4th, each copied in nine ways; a copy counts where it also passes the gate; the
    share found at each candidate.
 
-About 4 minutes on two cores.
+About 5 minutes on two cores.
 """
 
 from __future__ import annotations
