@@ -231,6 +231,14 @@ class PatientSession(QObject):
             return
         self.result = self.screener.decide(self.patient, results, screened_at=self._screened_at)
         self._screened_at = self.result.screened_at
+        # The decision marks a photograph that is a copy of the other eye's: its card says so.
+        marks = {(i.source, i.eye): i.copy_of for i in self.result.images}
+        for photo in self.photos.values():
+            result = photo.result
+            if result is not None and marks.get((result.source, result.eye), "") != result.copy_of:
+                photo.result = dataclasses.replace(
+                    result, copy_of=marks.get((result.source, result.eye), ""))
+                self.photoChanged.emit(photo.id)
         log.info("patient decision: %s", self.result.outcome.value)
         self.resultChanged.emit(self.result)
 

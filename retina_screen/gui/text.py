@@ -116,7 +116,11 @@ def image_verdict(result: ImageResult) -> tuple[str, str]:
     grading = result.grading
     if grading is None:  # gradable without a grading cannot happen; shown defensively
         return "warning", translate("Results", "Quality passed, not graded.")
-    return "ok", (translate("Results", "Quality: pass") + "\n" + grade_text(grading.grade) + "\n"
-                  + translate("Results", "P(referable) {p}").format(
-                      p=probability_text(grading.p_referable))
-                  + (translate("Results", " · referable") if grading.referable else ""))
+    graded = (translate("Results", "Quality: pass") + "\n" + grade_text(grading.grade) + "\n"
+              + translate("Results", "P(referable) {p}").format(
+                  p=probability_text(grading.p_referable))
+              + (translate("Results", " · referable") if grading.referable else ""))
+    if result.copy_of:  # marked by the patient decision (decision.mark_copies)
+        return "warning", graded + "\n" + translate(
+            "Results", "Copy of the other eye")
+    return "ok", graded

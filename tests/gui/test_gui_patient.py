@@ -184,6 +184,33 @@ def test_a_dropped_folder_brings_every_picture_in_it(window, srahim, tmp_path, w
     assert result.outcome is Outcome.INSUFFICIENT  # the left eye's photo could not be read
 
 
+def test_a_copy_of_the_other_eyes_photograph_is_marked_on_its_card(window, srahim, tmp_path,
+                                                                   wait_result):
+    """The result said one photograph was given for both eyes, but not which: the operator had
+    to guess which photograph to retake. Both cards now say so; a new left photograph clears
+    it."""
+    import cv2
+
+    right = srahim / "images" / "Patient006_R.jpg"
+    mirrored = tmp_path / "Patient006_L.jpg"
+    cv2.imwrite(str(mirrored), cv2.imread(str(right))[:, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
+    page = window.patient_page
+    page.add_photos([right], Eye.RIGHT)
+    page.add_photos([mirrored], Eye.LEFT)
+    result = wait_result(window)
+    assert result.outcome is Outcome.INSUFFICIENT
+    words = "Copy of the other eye"
+    assert [card.level for card in page.cards.values()] == ["warning", "warning"]
+    assert all(words in card.verdict_text for card in page.cards.values())
+    # The operator removes the copy and adds the left eye's own photograph.
+    copy_id = next(i for i, p in page.session.photos.items() if p.path == mirrored)
+    page.session.remove(copy_id)
+    page.add_photos([srahim / "images" / "Patient006_L.jpg"], Eye.LEFT)
+    result = wait_result(window)
+    assert result.outcome is Outcome.NO_REFERABLE
+    assert not any(words in card.verdict_text for card in page.cards.values())
+
+
 def test_new_patient_asks_before_discarding(window, srahim, wait_result):
     page = window.patient_page
     page.add_photos([srahim / "images" / "Patient006_R.jpg", srahim / "images" /

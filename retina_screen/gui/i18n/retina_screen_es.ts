@@ -376,44 +376,44 @@ Add this folder&apos;s results to that output folder anyway?</source>
 <context>
     <name>EyeSlot</name>
     <message>
-        <location filename="../patient_view.py" line="424"/>
+        <location filename="../patient_view.py" line="426"/>
         <source>{0} photographs</source>
         <translation>Fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="429"/>
+        <location filename="../patient_view.py" line="431"/>
         <source>Add…</source>
         <translation>Añadir…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="430"/>
+        <location filename="../patient_view.py" line="432"/>
         <source>Add {0} photographs</source>
         <translation>Añadir fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="431"/>
+        <location filename="../patient_view.py" line="433"/>
         <source>Choose {0} photographs from a folder</source>
         <translation>Elegir fotografías de una carpeta: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="434"/>
+        <location filename="../patient_view.py" line="436"/>
         <source>Drop photographs here
 or click Add…</source>
         <translation>Suelte aquí las fotografías
 o pulse Añadir…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="457"/>
+        <location filename="../patient_view.py" line="459"/>
         <source>Choose right or left eye for each of these photographs</source>
         <translation>Elija ojo derecho o izquierdo para cada una de estas fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="488"/>
+        <location filename="../patient_view.py" line="490"/>
         <source>· 1 photo</source>
         <translation>· 1 foto</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="489"/>
+        <location filename="../patient_view.py" line="491"/>
         <source>· {0} photos</source>
         <translation>· {0} fotos</translation>
     </message>
@@ -637,134 +637,134 @@ o pulse Añadir…</translation>
 <context>
     <name>PatientForm</name>
     <message>
-        <location filename="../patient_view.py" line="166"/>
+        <location filename="../patient_view.py" line="168"/>
         <source>e.g. hospital number</source>
         <translation>p. ej. número de historia</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="167"/>
+        <location filename="../patient_view.py" line="169"/>
         <source>Patient ID</source>
         <translation>ID del paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="169"/>
+        <location filename="../patient_view.py" line="171"/>
         <source>Given name and family name</source>
         <translation>Nombre y apellidos</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="170"/>
+        <location filename="../patient_view.py" line="172"/>
         <source>Patient name</source>
         <translation>Nombre del paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="172"/>
+        <location filename="../patient_view.py" line="174"/>
         <source>YYYY-MM-DD</source>
         <translation>AAAA-MM-DD</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="173"/>
+        <location filename="../patient_view.py" line="175"/>
         <source>Date of birth</source>
         <translation>Fecha de nacimiento</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="178"/>
-        <location filename="../patient_view.py" line="182"/>
+        <location filename="../patient_view.py" line="180"/>
+        <location filename="../patient_view.py" line="184"/>
         <source>not recorded</source>
         <translation>no registrado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="178"/>
+        <location filename="../patient_view.py" line="180"/>
         <source>Type 1</source>
         <translation>Tipo 1</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="178"/>
+        <location filename="../patient_view.py" line="180"/>
         <source>Type 2</source>
         <translation>Tipo 2</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="179"/>
+        <location filename="../patient_view.py" line="181"/>
         <source>Gestational</source>
         <translation>Gestacional</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="179"/>
-        <location filename="../patient_view.py" line="183"/>
+        <location filename="../patient_view.py" line="181"/>
+        <location filename="../patient_view.py" line="185"/>
         <source>Other</source>
         <translation>Otro</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="180"/>
+        <location filename="../patient_view.py" line="182"/>
         <source>Diabetes type</source>
         <translation>Tipo de diabetes</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="182"/>
+        <location filename="../patient_view.py" line="184"/>
         <source>Female</source>
         <translation>Femenino</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="182"/>
+        <location filename="../patient_view.py" line="184"/>
         <source>Male</source>
         <translation>Masculino</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="184"/>
+        <location filename="../patient_view.py" line="186"/>
         <source>Sex</source>
         <translation>Sexo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="186"/>
+        <location filename="../patient_view.py" line="188"/>
         <source>e.g. from the worklist</source>
         <translation>p. ej. de la lista de trabajo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="187"/>
+        <location filename="../patient_view.py" line="189"/>
         <source>Accession number</source>
         <translation>Número de acceso</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="190"/>
+        <location filename="../patient_view.py" line="192"/>
         <source>Patient</source>
         <translation>Paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="197"/>
+        <location filename="../patient_view.py" line="199"/>
         <source>Se&amp;x</source>
         <translation>Se&amp;xo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="195"/>
+        <location filename="../patient_view.py" line="197"/>
         <source>&amp;ID</source>
         <translation>&amp;ID</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="195"/>
+        <location filename="../patient_view.py" line="197"/>
         <source>&amp;Name</source>
         <translation>&amp;Nombre</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="196"/>
+        <location filename="../patient_view.py" line="198"/>
         <source>&amp;Date of birth</source>
         <translation>&amp;Fecha de nacimiento</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="198"/>
+        <location filename="../patient_view.py" line="200"/>
         <source>Dia&amp;betes</source>
         <translation>Dia&amp;betes</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="199"/>
+        <location filename="../patient_view.py" line="201"/>
         <source>&amp;Accession no.</source>
         <translation>N.º de &amp;acceso</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="269"/>
+        <location filename="../patient_view.py" line="271"/>
         <source>Enter a real date as YYYY-MM-DD, not in the future</source>
         <translation>Introduzca una fecha real como AAAA-MM-DD, no futura</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="280"/>
+        <location filename="../patient_view.py" line="282"/>
         <source>The date of birth &apos;{0}&apos; is not a valid date. Enter it as YYYY-MM-DD (for example 1950-02-28) or leave it empty.</source>
         <translation>La fecha de nacimiento «{0}» no es una fecha válida. Introdúzcala como AAAA-MM-DD (por ejemplo 1950-02-28) o déjela vacía.</translation>
     </message>
@@ -830,195 +830,195 @@ o pulse Añadir…</translation>
 <context>
     <name>PatientPage</name>
     <message>
-        <location filename="../patient_view.py" line="63"/>
+        <location filename="../patient_view.py" line="64"/>
         <source>Heatmap: areas that most influenced the grade (brightest yellow = strongest). It is not a map of lesions.</source>
         <translation>Mapa de calor: zonas que más influyeron en el grado (amarillo más brillante = más influencia). No es un mapa de lesiones.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="742"/>
+        <location filename="../patient_view.py" line="744"/>
         <source>&amp;Open photographs…</source>
         <extracomment>Asks before an unsaved screening is discarded; ``quitting`` when the window closes.</extracomment>
         <translation>&amp;Abrir fotografías…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="745"/>
+        <location filename="../patient_view.py" line="747"/>
         <source>Add photographs of this patient</source>
         <translation>Añadir fotografías de este paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="746"/>
+        <location filename="../patient_view.py" line="748"/>
         <source>&amp;New patient</source>
         <translation>&amp;Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="747"/>
+        <location filename="../patient_view.py" line="749"/>
         <source>Clear everything for the next patient</source>
         <translation>Borrar todo para el siguiente paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="750"/>
+        <location filename="../patient_view.py" line="752"/>
         <source>&amp;Print report…</source>
         <translation>&amp;Imprimir informe…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="752"/>
+        <location filename="../patient_view.py" line="754"/>
         <source>Preview and print the report</source>
         <translation>Vista previa e impresión del informe</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="754"/>
+        <location filename="../patient_view.py" line="756"/>
         <source>&amp;Save PDF…</source>
         <translation>&amp;Guardar PDF…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="756"/>
+        <location filename="../patient_view.py" line="758"/>
         <source>Save the report as a PDF file</source>
         <translation>Guardar el informe como archivo PDF</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="758"/>
+        <location filename="../patient_view.py" line="760"/>
         <source>Show &amp;heatmap</source>
         <translation>Mostrar &amp;mapa de calor</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="760"/>
+        <location filename="../patient_view.py" line="762"/>
         <source>Overlay where the model looked on the photograph</source>
         <translation>Superponer dónde miró el modelo en la fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="763"/>
+        <location filename="../patient_view.py" line="765"/>
         <source>Zoom &amp;in</source>
         <translation>&amp;Ampliar</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="765"/>
+        <location filename="../patient_view.py" line="767"/>
         <source>Zoom in on the photograph</source>
         <translation>Ampliar la fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="766"/>
+        <location filename="../patient_view.py" line="768"/>
         <source>Zoom &amp;out</source>
         <translation>&amp;Reducir</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="768"/>
+        <location filename="../patient_view.py" line="770"/>
         <source>Zoom out</source>
         <translation>Reducir</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="769"/>
+        <location filename="../patient_view.py" line="771"/>
         <source>&amp;Fit to window</source>
         <translation>Ajustar a la &amp;ventana</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="770"/>
+        <location filename="../patient_view.py" line="772"/>
         <source>Show the whole photograph</source>
         <translation>Mostrar la fotografía completa</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="798"/>
-        <location filename="../patient_view.py" line="958"/>
+        <location filename="../patient_view.py" line="800"/>
+        <location filename="../patient_view.py" line="960"/>
         <source>No photograph selected</source>
         <translation>Ninguna fotografía seleccionada</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="833"/>
+        <location filename="../patient_view.py" line="835"/>
         <source>Print report</source>
         <translation>Imprimir informe</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="834"/>
-        <location filename="../patient_view.py" line="1099"/>
+        <location filename="../patient_view.py" line="836"/>
+        <location filename="../patient_view.py" line="1101"/>
         <source>Save report as PDF</source>
         <translation>Guardar informe como PDF</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="835"/>
+        <location filename="../patient_view.py" line="837"/>
         <source>New patient</source>
         <translation>Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="884"/>
+        <location filename="../patient_view.py" line="886"/>
         <source>Add {0} photographs</source>
         <translation>Añadir fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="885"/>
+        <location filename="../patient_view.py" line="887"/>
         <source>Add photographs</source>
         <translation>Añadir fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="957"/>
+        <location filename="../patient_view.py" line="959"/>
         <source>Select or drop a photograph</source>
         <translation>Seleccione o suelte una fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1005"/>
+        <location filename="../patient_view.py" line="1007"/>
         <source>Heatmap: no area stood out to the model in this photograph.</source>
         <translation>Mapa de calor: ninguna zona destacó para el modelo en esta fotografía.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1013"/>
+        <location filename="../patient_view.py" line="1015"/>
         <source>Patient details were filled in from the DICOM file. Check them before printing.</source>
         <translation>Los datos del paciente se rellenaron desde el archivo DICOM. Compruébelos antes de imprimir.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1017"/>
+        <location filename="../patient_view.py" line="1019"/>
         <source>A DICOM photograph carries a different patient ID from the one entered. Check that it is this patient.</source>
         <translation>Una fotografía DICOM tiene un ID de paciente distinto del introducido. Compruebe que es este paciente.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1032"/>
+        <location filename="../patient_view.py" line="1034"/>
         <source>Quit without the report?</source>
         <translation>¿Salir sin el informe?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1033"/>
+        <location filename="../patient_view.py" line="1035"/>
         <source>The screening result has not been printed or saved. Quit Retina Screen anyway? The result will be lost.</source>
         <translation>El resultado del cribado no se ha impreso ni guardado. ¿Salir de Retina Screen de todos modos? El resultado se perderá.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1036"/>
+        <location filename="../patient_view.py" line="1038"/>
         <source>Discard this screening?</source>
         <translation>¿Descartar este cribado?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1037"/>
+        <location filename="../patient_view.py" line="1039"/>
         <source>The screening result has not been printed or saved. Start a new patient anyway?</source>
         <translation>El resultado del cribado no se ha impreso ni guardado. ¿Empezar un paciente nuevo de todos modos?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1043"/>
+        <location filename="../patient_view.py" line="1045"/>
         <source>Quit anyway</source>
         <translation>Salir de todos modos</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1043"/>
+        <location filename="../patient_view.py" line="1045"/>
         <source>Discard and start a new patient</source>
         <translation>Descartar y empezar un paciente nuevo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1068"/>
+        <location filename="../patient_view.py" line="1070"/>
         <source>Wait until every photograph has been screened.</source>
         <translation>Espere a que se hayan analizado todas las fotografías.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1072"/>
+        <location filename="../patient_view.py" line="1074"/>
         <source>Enter the patient ID before printing, saving or sending the report.</source>
         <translation>Introduzca el ID del paciente antes de imprimir, guardar o enviar el informe.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1085"/>
+        <location filename="../patient_view.py" line="1087"/>
         <source>The report font for Chinese, Japanese and Korean characters is missing from this installation: some PDF viewers and printers will show the name as empty boxes. Check the printed name.</source>
         <translation>Falta en esta instalación la fuente del informe para caracteres chinos, japoneses y coreanos: algunos visores de PDF e impresoras mostrarán el nombre como cuadros vacíos. Compruebe el nombre impreso.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1100"/>
+        <location filename="../patient_view.py" line="1102"/>
         <source>PDF files (*.pdf)</source>
         <translation>Archivos PDF (*.pdf)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1120"/>
+        <location filename="../patient_view.py" line="1122"/>
         <source>Report saved to {0}</source>
         <translation>Informe guardado en {0}</translation>
     </message>
@@ -1074,38 +1074,38 @@ o pulse Añadir…</translation>
 <context>
     <name>PhotoCard</name>
     <message>
-        <location filename="../patient_view.py" line="314"/>
+        <location filename="../patient_view.py" line="316"/>
         <source>Right eye</source>
         <translation>Ojo derecho</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="314"/>
+        <location filename="../patient_view.py" line="316"/>
         <source>Left eye</source>
         <translation>Ojo izquierdo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="314"/>
+        <location filename="../patient_view.py" line="316"/>
         <source>Eye not known</source>
         <translation>Ojo desconocido</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="315"/>
+        <location filename="../patient_view.py" line="317"/>
         <source>Eye of this photograph</source>
         <translation>Ojo de esta fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="316"/>
+        <location filename="../patient_view.py" line="318"/>
         <source>Which eye this photograph shows</source>
         <translation>Qué ojo muestra esta fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="321"/>
-        <location filename="../patient_view.py" line="322"/>
+        <location filename="../patient_view.py" line="323"/>
+        <location filename="../patient_view.py" line="324"/>
         <source>Remove this photograph</source>
         <translation>Quitar esta fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="375"/>
+        <location filename="../patient_view.py" line="377"/>
         <source>Photograph {0}: {1}</source>
         <translation>Fotografía {0}: {1}</translation>
     </message>
@@ -1214,82 +1214,82 @@ El informe está listo para imprimir o guardar.</translation>
         <translation>Ojo desconocido</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="559"/>
+        <location filename="../patient_view.py" line="561"/>
         <source>Print report…</source>
         <translation>Imprimir informe…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="561"/>
+        <location filename="../patient_view.py" line="563"/>
         <source>Save PDF…</source>
         <translation>Guardar PDF…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="562"/>
+        <location filename="../patient_view.py" line="564"/>
         <source>New patient</source>
         <translation>Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="576"/>
+        <location filename="../patient_view.py" line="578"/>
         <source>Screening result</source>
         <translation>Resultado del cribado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="618"/>
+        <location filename="../patient_view.py" line="620"/>
         <source>Screening…</source>
         <translation>Analizando…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="619"/>
+        <location filename="../patient_view.py" line="621"/>
         <source>1 photograph being checked</source>
         <translation>1 fotografía en análisis</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="620"/>
+        <location filename="../patient_view.py" line="622"/>
         <source>{0} photographs being checked</source>
         <translation>{0} fotografías en análisis</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="624"/>
+        <location filename="../patient_view.py" line="626"/>
         <source>Outcome: {0}</source>
         <translation>Resultado: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="637"/>
+        <location filename="../patient_view.py" line="639"/>
         <source>No photographs yet</source>
         <translation>Aún no hay fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="638"/>
+        <location filename="../patient_view.py" line="640"/>
         <source>Add the right and left eye photographs</source>
         <translation>Añada las fotografías del ojo derecho e izquierdo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="640"/>
+        <location filename="../patient_view.py" line="642"/>
         <source>Drop the photographs onto the eye boxes, or use Add… (Ctrl+O). Each photograph is checked as soon as it is added.</source>
         <translation>Suelte las fotografías en los recuadros de cada ojo, o use Añadir… (Ctrl+O). Cada fotografía se analiza en cuanto se añade.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="656"/>
+        <location filename="../patient_view.py" line="658"/>
         <source>Eye</source>
         <translation>Ojo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="656"/>
+        <location filename="../patient_view.py" line="658"/>
         <source>Grade</source>
         <translation>Grado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="657"/>
+        <location filename="../patient_view.py" line="659"/>
         <source>P(referable)</source>
         <translation>P(derivable)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="677"/>
+        <location filename="../patient_view.py" line="679"/>
         <source>model {0} {1}, </source>
         <translation>modelo {0} {1}, </translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="679"/>
+        <location filename="../patient_view.py" line="681"/>
         <source>Screened {0} · {1}quality thresholds {2} · research use, not a diagnosis</source>
         <translation>Analizado {0} · {1}umbrales de calidad {2} · uso en investigación, no es un diagnóstico</translation>
     </message>
@@ -1402,6 +1402,11 @@ El informe está listo para imprimir o guardar.</translation>
         <location filename="../text.py" line="122"/>
         <source> · referable</source>
         <translation> · derivable</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="124"/>
+        <source>Copy of the other eye</source>
+        <translation>Copia del otro ojo</translation>
     </message>
 </context>
 <context>
