@@ -111,6 +111,37 @@ def default_report_name(result: PatientResult) -> str:
     return f"{stem}_{date}_DR-screening.pdf"
 
 
+class WrappedLabel(QLabel):
+    """A word-wrapped label that asks its layout for the height its text needs at the width
+    it has (Qt's scroll areas and nested layouts otherwise size it from a guessed width: long
+    texts were cut off, short ones left empty space)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+
+    def _needed(self) -> int:
+        return self.heightForWidth(max(self.width(), 1))
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        hint = super().sizeHint()
+        return QSize(hint.width(), self._needed()) if self.width() > 1 else hint
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        hint = super().minimumSizeHint()
+        return QSize(hint.width(), self._needed()) if self.width() > 1 else hint
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001,N802
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self.updateGeometry()
+
+    def setText(self, text: str) -> None:  # noqa: N802
+        super().setText(text)
+        self.updateGeometry()
+
+
 class ElidedLabel(QLabel):
     """A one-line label that shrinks with its column, eliding the middle of its text (the full
     text stays in the tooltip and the accessible name)."""
@@ -308,8 +339,7 @@ class PhotoCard(QFrame):
         self.file_label = ElidedLabel()
         self.file_label.setObjectName("fileName")
         self.file_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.verdict = QLabel()
-        self.verdict.setWordWrap(True)
+        self.verdict = WrappedLabel()
         self.verdict.setTextFormat(Qt.TextFormat.RichText)
         self.verdict.setObjectName("verdict")
         self.eye_box = QComboBox()

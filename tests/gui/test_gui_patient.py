@@ -211,6 +211,24 @@ def test_a_copy_of_the_other_eyes_photograph_is_marked_on_its_card(window, srahi
     assert not any(words in card.verdict_text for card in page.cards.values())
 
 
+def test_a_long_verdict_is_shown_whole_on_its_card(window, data_dir, wait_result, qtbot):
+    """A picture that fails many checks lists every reason on its card; at 1366x768 the card
+    cut its text off at the bottom (and left empty space elsewhere): the word-wrapped text
+    was sized for a guessed width, not the card's. The verdict now gets the height its text
+    needs at the width it has."""
+    outlier = sorted((data_dir / "drimdb" / "images" / "outlier").glob("*.jpg"))[0]
+    window.resize(1366, 768)
+    page = window.patient_page
+    page.add_photos([outlier], Eye.LEFT)
+    wait_result(window)
+    (card,) = page.cards.values()
+    assert card.level == "warning" and card.verdict_text.count(";") >= 2  # several reasons
+    qtbot.wait(200)  # the layout settles
+    label = card.verdict
+    assert label.height() >= label.heightForWidth(label.width()), (
+        label.height(), label.heightForWidth(label.width()))
+
+
 def test_new_patient_asks_before_discarding(window, srahim, wait_result):
     page = window.patient_page
     page.add_photos([srahim / "images" / "Patient006_R.jpg", srahim / "images" /
