@@ -217,6 +217,15 @@ def is_photograph_file(path: Path) -> bool:
     return suffix == "" and path.is_file() and is_dicom_file(path)
 
 
+def _shown_relative(path: Path, input_dir: Path) -> str:
+    """A path under the input folder as results and messages show it: relative, '/'-separated,
+    printable (the input folder's own path where it is not under it)."""
+    try:
+        return display_text(path.relative_to(input_dir).as_posix())
+    except ValueError:
+        return display_text(str(path))
+
+
 def _input_image(path: Path, input_dir: Path, regex: re.Pattern[str] | None) -> InputImage:
     suffix = path.suffix.lower()
     try:
@@ -228,7 +237,7 @@ def _input_image(path: Path, input_dir: Path, regex: re.Pattern[str] | None) -> 
     parsed = parse_name(display_text(path.stem), regex)
     patient = display_text(info.patient_id) if info and info.patient_id else parsed.patient
     eye = Eye(info.laterality) if info and info.laterality else parsed.eye
-    rel = display_text(path.relative_to(input_dir).as_posix())
+    rel = _shown_relative(path, input_dir)
     return InputImage(path, rel, patient, eye, visit_of(path, info, mtime_ns), size, mtime_ns,
                       (info.patient_name or "") if info else "",
                       (info.birth_date or "") if info else "", parsed.matched_pattern,
@@ -255,15 +264,9 @@ def scan_folder(input_dir: Path, pattern: str | None = None, exclude: Path | Non
     found: list[InputImage] = []
     skipped: list[tuple[str, str]] = []
 
-    def relative(path: Path) -> str:
-        try:
-            return display_text(path.relative_to(input_dir).as_posix())
-        except ValueError:
-            return display_text(str(path))
-
     def unreadable(error: OSError) -> None:
         if error.filename is not None:
-            skipped.append((relative(Path(error.filename)),
+            skipped.append((_shown_relative(Path(error.filename), input_dir),
                             PASSED_OVER_UNREADABLE.format(error.strerror or "error")))
 
     for root, dirs, files in os.walk(input_dir, followlinks=False, onerror=unreadable):
@@ -279,7 +282,7 @@ def scan_folder(input_dir: Path, pattern: str | None = None, exclude: Path | Non
                 unreadable(exc)
                 continue
             if linked:
-                skipped.append((relative(root_path / d), PASSED_OVER_LINK))
+                skipped.append((_shown_relative(root_path / d, input_dir), PASSED_OVER_LINK))
             kept.append(d)
         dirs[:] = kept
         for name in sorted(files):
@@ -289,7 +292,8 @@ def scan_folder(input_dir: Path, pattern: str | None = None, exclude: Path | Non
             if is_photograph_file(path):
                 found.append(_input_image(path, input_dir, regex))
             elif path.suffix.lower() in UNREAD_PICTURE_EXTENSIONS:
-                skipped.append((relative(path), UNREAD_FORMAT.format(path.suffix.lower())))
+                skipped.append((_shown_relative(path, input_dir),
+                                UNREAD_FORMAT.format(path.suffix.lower())))
     if passed_over is not None:
         passed_over.extend(sorted(skipped))
     return found
