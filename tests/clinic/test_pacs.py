@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 JPEG_PATIENTS = ("Patient006", "Patient013")  # no referable DR / referable (both eyes)
+#: The referable JPEG patient's left photograph is a mirrored copy of the right one: the patient
+#: is still referred, with a note the PACS and the EHR must carry (decision.COPY_FOR_BOTH_EYES).
+MIRRORED_LEFT = "Patient013"
 DICOM_PATIENT = ("DCM-0042", "Okafor^Chidi", "19580214", "F")
 DICOM_STUDY_UID = "1.2.826.0.1.3680043.8.498.4242424242"
 DICOM_ACCESSION = "ACC20250301"
@@ -85,6 +88,9 @@ def clinic_input(srahim: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     for patient in JPEG_PATIENTS:
         for eye in "RL":
             shutil.copy(srahim / "images" / f"{patient}_{eye}.jpg", folder)
+    with Image.open(srahim / "images" / f"{MIRRORED_LEFT}_R.jpg") as right:
+        right.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(
+            folder / f"{MIRRORED_LEFT}_L.jpg", "JPEG", quality=90)
     for number, eye in enumerate("RL", start=1):
         (folder / f"IMG{number:04d}.dcm").write_bytes(
             dicom_photo(srahim / "images" / f"Patient044_{eye}.jpg", eye, number))
@@ -138,6 +144,8 @@ def test_batch_send_puts_sr_and_pdf_of_every_patient_into_the_pacs(
         items = _sr_text(sr)
         assert ("Conclusion", row["decision"]) in items
         assert ("Recommendation", row["action"]) in items
+        for note in filter(None, row["notes"].split(" | ")):
+            assert ("Conclusion", note) in items, (note, items)
         assert ("Referral or rescreening interval", row["interval"]) in items
         grades = [int(v) for name, v in items if name == "ICDR diabetic retinopathy grade"]
         assert grades == [int(row["right_grade"]), int(row["left_grade"])]
@@ -179,6 +187,8 @@ def test_batch_send_puts_sr_and_pdf_of_every_patient_into_the_pacs(
         path.write_bytes(orthanc.get(f"/instances/{instance}/file"))
         assert_valid_dicom(path)
 
+    assert "one photograph" in patients[MIRRORED_LEFT]["notes"], patients[MIRRORED_LEFT]
+    assert patients[MIRRORED_LEFT]["outcome"].startswith("refer")
     check_fhir_bundles(out, patients)
 
     # The same command again sends nothing twice.
