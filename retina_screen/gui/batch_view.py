@@ -575,18 +575,18 @@ class BatchPage(QWidget):
         self.runFinished.emit(summary, error)
 
     def _naming_message(self, summary) -> None:  # noqa: ANN001 - batch.BatchSummary
-        """What the run found about whose photographs are whose and what it could not screen
-        (as the command line prints it): a photograph that is two patients', else one in two
-        visits of a patient, else visits with too many photographs of one eye, else files or
-        folders not looked at, else visits that look like one patient split in two, else
-        visits with one eye only."""
+        """What the run found about whose photographs are whose and what it could not screen,
+        every finding the command line prints, in one message, weightiest first: a photograph
+        that is two patients', one in two visits of a patient, visits with too many
+        photographs of one eye, files or folders not looked at, visits that look like one
+        patient split in two, visits with one eye only."""
         def found(name: str) -> tuple[str, ...]:
             return tuple(getattr(summary, name, ()) or ())
 
         def listed(ids: tuple[str, ...]) -> str:
             return ", ".join(ids[:6]) + (" \u2026" if len(ids) > 6 else "")
 
-        # In order of weight; the first that applies is shown.
+        # In order of weight; every one that applies is shown, the weightiest first.
         findings = (
             (found("shared_with_another_patient"), "warning", self.tr(
                 "{0:,} patients have a photograph that is also another patient's (the same file "
@@ -614,10 +614,10 @@ class BatchPage(QWidget):
                 "{1}. If the file names carry the eye another way, describe them under File "
                 "names.")),
         )
-        for ids, kind, text in findings:
-            if ids:
-                self.message.emit(kind, text.format(len(ids), listed(ids)))
-                break
+        applying = [(kind, text.format(len(ids), listed(ids)))
+                    for ids, kind, text in findings if ids]
+        if applying:
+            self.message.emit(applying[0][0], "\n\n".join(text for _, text in applying))
 
     def _open_row(self, index: QModelIndex) -> None:
         row = self.proxy.data(self.proxy.index(index.row(), 0), Qt.ItemDataRole.UserRole)

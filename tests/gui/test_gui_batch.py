@@ -229,6 +229,27 @@ def test_files_the_run_could_not_screen_are_named(open_window, isolated_settings
                            "Patient013_R.heic"), text
 
 
+def test_every_finding_of_a_run_is_shown(open_window, isolated_settings, srahim, tmp_path,
+                                        qtbot):
+    """A run with two findings showed only the weightier one (a photograph under two patients'
+    names), so the operator never learnt of the file it had not screened. Every finding is
+    now in the message, the weightiest first."""
+    camera, out = tmp_path / "camera", tmp_path / "results"
+    camera.mkdir()
+    for patient in ("Patient006", "Patient008"):
+        for eye in "RL":
+            shutil.copy(srahim / "images" / f"Patient006_{eye}.jpg",
+                        camera / f"{patient}_{eye}.jpg")
+    (camera / "Patient013_R.heic").write_bytes(b"\0\0\0\x18ftypheic")
+    window, _, summary = _screen_folder(open_window, isolated_settings, camera, out, qtbot)
+    assert summary.shared_with_another_patient and summary.passed_over
+    kind, text = window.messages[-1]
+    assert kind == "warning", window.messages
+    shared = text.index("have a photograph that is also another patient's")
+    passed_over = text.index("were not screened: Patient013_R.heic")
+    assert shared < passed_over, text
+
+
 def test_batch_refuses_a_missing_folder(open_window, tmp_path):
     window = open_window(wait_model=False)
     page = window.batch_page
