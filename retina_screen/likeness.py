@@ -5,8 +5,9 @@ The same file given for both eyes is found by its sha256 (:mod:`.decision`); a c
 looks like a left eye's), flipped or turned half a turn has other bytes. :func:`photo_signature`
 keeps the fine pattern of the vessel tree where it lies in the screening crop;
 :func:`copy_likeness` compares two signatures, as they are, mirrored, flipped and turned, over
-small shifts. Two eyes of one person have vessel trees alike in layout, not in detail. The
-limit and the evidence for it: docs/decisions.md.
+small shifts and either one enlarged a little (a copy cut to part of its frame has its field
+found at another size). Two eyes of one person have vessel trees alike in layout, not in
+detail. The limit and the evidence for it: docs/decisions.md.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ _CLIP_SD = 2.0
 #: Shifts searched, each way, in signature pixels (the field of view is found again in each
 #: copy, a pixel or two apart).
 _SHIFT = 4
+#: Enlargements of one signature about its centre also compared: a copy cut to a smaller part of
+#: its frame has its circle found about 10% smaller (docs/decisions.md).
+_ZOOMS = (1.05, 1.10, 1.15, 1.20, 1.25)
 #: A right- and a left-eye photograph at least this alike are one photograph
 #: (docs/decisions.md, "One eye's photograph given for both eyes").
 COPY_LIKENESS_MIN = 0.60
@@ -70,10 +74,25 @@ def _best_match(moving: np.ndarray, fixed: np.ndarray) -> float:
     return float(np.nan_to_num(cv2.matchTemplate(moving, template, cv2.TM_CCOEFF_NORMED)).max())
 
 
+def _zoomed(signature: np.ndarray, zoom: float) -> np.ndarray:
+    """``signature`` enlarged by ``zoom`` about its centre (same size; the rim falls out)."""
+    centre = signature.shape[0] / 2 - 0.5
+    warp = np.float32([[zoom, 0, centre * (1 - zoom)], [0, zoom, centre * (1 - zoom)]])
+    return cv2.warpAffine(signature, warp, signature.shape[::-1], flags=cv2.INTER_LINEAR)
+
+
+def _oriented_match(first: np.ndarray, second: np.ndarray) -> float:
+    return max(_best_match(np.ascontiguousarray(view), first)
+               for view in (second, second[:, ::-1], second[::-1, :], second[::-1, ::-1]))
+
+
 def copy_likeness(first: np.ndarray, second: np.ndarray) -> float:
     """How alike two signatures are, -1 to 1: the highest normalised cross-correlation of
     ``first`` with ``second`` as it is, mirrored left to right, flipped upside down and
     turned half a turn (each moves the optic disc to the other side or keeps it, as a copy
-    passed off as the other eye would), over shifts of up to ``_SHIFT`` pixels each way."""
-    return max(_best_match(np.ascontiguousarray(view), first)
-               for view in (second, second[:, ::-1], second[::-1, :], second[::-1, ::-1]))
+    passed off as the other eye would), over shifts of up to ``_SHIFT`` pixels each way, and
+    with either signature enlarged by each of ``_ZOOMS``."""
+    pairs = [(first, second)]
+    pairs += [(first, _zoomed(second, zoom)) for zoom in _ZOOMS]
+    pairs += [(_zoomed(first, zoom), second) for zoom in _ZOOMS]
+    return max(_oriented_match(fixed, moving) for fixed, moving in pairs)
