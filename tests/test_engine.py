@@ -301,6 +301,23 @@ def test_a_copy_of_one_eye_given_for_the_other_is_not_a_negative_screening(
     assert rebuilt.outcome is Outcome.INSUFFICIENT and COPY_FOR_BOTH_EYES in rebuilt.notes
 
 
+def test_a_copy_cut_to_part_of_its_frame_is_found(screener, data_dir: Path,
+                                                  tmp_path: Path) -> None:
+    """A photograph whose whole field lies inside its frame, cut to the central 90% of the
+    frame and given for the other eye: its field is found about 10% smaller, and the copy was
+    not found (likeness 0.24 at one size)."""
+    right = data_dir / "aptos2019/images/1d29cb2f4296.jpg"  # grade 0
+    bgr = cv2.imread(str(right))
+    height, width = bgr.shape[:2]
+    top, left_edge = int(height * 0.05), int(width * 0.05)
+    left = tmp_path / "P1_L.jpg"
+    cv2.imwrite(str(left), bgr[top:height - top, left_edge:width - left_edge],
+                [cv2.IMWRITE_JPEG_QUALITY, 80])
+    result = screener.screen_patient([(right, Eye.RIGHT), (left, Eye.LEFT)], PatientInfo("P1"))
+    assert all(i.status is ImageStatus.OK for i in result.images)  # both graded, not refused
+    assert result.outcome is Outcome.INSUFFICIENT and COPY_FOR_BOTH_EYES in result.notes
+
+
 def test_two_eyes_of_one_patient_are_not_taken_for_copies(screener, srahim: Path) -> None:
     """The control: fellow eyes are alike in layout (mirror images of each other), not in
     detail; none of these patients' two photographs is taken for one."""
