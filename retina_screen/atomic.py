@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -27,6 +28,15 @@ def os_reason(exc: OSError) -> str:
     if exc.errno == errno.EROFS:
         return "the disk is read-only"
     return exc.strerror or str(exc)
+
+
+def file_sha256(path: Path | str) -> str:
+    """The sha256 of a file's bytes, read in blocks (raises ``OSError`` if it cannot be read)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def fsync_folder(folder: Path) -> None:

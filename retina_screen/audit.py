@@ -42,10 +42,14 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .atomic import fsync_folder
+from .atomic import file_sha256, fsync_folder
 from .errors import AuditError
 from .results import ImageResult, PatientResult
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -369,8 +373,13 @@ class AuditTrail:
     def patient_ref(self, patient_id: str) -> str:
         return patient_ref(patient_id, self.key)
 
-    def record_patient(self, result: PatientResult, operator: str = "") -> int:
-        """One record for a patient's screening (all its images and the decision)."""
+    def record_patient(self, result: PatientResult, operator: str = "",
+                       report: Path | bytes | None = None, issued: str = "") -> int:
+        """One record for a patient's screening (all its images and the decision), with the
+        sha256 of the PDF ``report`` (a file or its bytes) it was issued as, if any, and how
+        (``issued``: "saved", "printed", "sent to PACS"; empty for a batch's or a command's own
+        report), so that a report can later be checked against the trail
+        (:func:`check_reports`)."""
         model = result.model
         payload = {
             "outcome": result.outcome.value,
@@ -387,8 +396,34 @@ class AuditTrail:
         }
         if model is not None and not model.verified:
             payload["model_warning"] = model.trust_label
+        if report is not None:
+            payload["report_sha256"] = report_sha256(report)
+        if issued:
+            payload["issued"] = issued
         return self.append("patient", operator, self.patient_ref(result.patient.patient_id),
                            payload)
+
+
+def report_sha256(report: Path | bytes) -> str:
+    """The sha256 of a written report (a file or its bytes), as the trail records it."""
+    if isinstance(report, bytes):
+        return hashlib.sha256(report).hexdigest()
+    try:
+        return file_sha256(report)
+    except OSError as exc:
+        raise AuditError(f"the report {report} cannot be read to record it: "
+                         f"{exc.strerror or exc}") from exc
+
+
+def record_issued_report(result: PatientResult, report: Path | bytes, issued: str,
+                         settings: Settings) -> int:
+    """Record a decision issued from the desktop app as a report (saved, printed or sent to the
+    PACS): its audit record, naming the report by its sha256. Returns the record's number."""
+    trail = AuditTrail(settings.audit_db, settings.file_mode, key_path=settings.audit_key)
+    try:
+        return trail.record_patient(result, settings.operator, report, issued)
+    finally:
+        trail.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -469,6 +504,53 @@ def verify(path: Path, key_path: Path | None = None) -> VerifyReport:
                         "deleted, moved or replaced)")
     _check_head(path, key, trail_id, len(rows), problems)
     return VerifyReport(not problems, len(rows), tuple(problems), tuple(notes))
+
+
+@dataclass(frozen=True)
+class IssuedReport:
+    """A record of the trail that names a report by its sha256."""
+
+    record_id: int
+    time: str
+    kind: str
+    outcome: str
+    issued: str
+
+
+@dataclass(frozen=True)
+class ReportCheck:
+    """What the trail says about one report file (:func:`check_reports`)."""
+
+    path: Path
+    sha256: str
+    records: tuple[IssuedReport, ...]  # empty: not in this trail (not issued here, or changed)
+
+
+def check_reports(db: Path, reports: list[Path], key_path: Path | None = None
+                  ) -> tuple[VerifyReport, list[ReportCheck]]:
+    """The trail's own verification, and for each report file the records that issued it
+    (found by its sha256: a report changed after it was written is not found). Changes
+    nothing. Raises ``AuditError`` if the trail cannot be read and ``OSError`` if a report
+    cannot."""
+    hashes = [file_sha256(path) for path in reports]
+    verified = verify(db, key_path)
+    try:
+        _, rows, _ = _read_trail(Path(db), read_only=True)
+    except sqlite3.Error as exc:
+        raise AuditError(f"audit trail {db} cannot be read: {exc}") from exc
+    found: dict[str, list[IssuedReport]] = {}
+    for record_id, time, kind, _operator, _reference, payload, _prev, _digest in rows:
+        if '"report_sha256"' not in payload:
+            continue
+        try:
+            content = json.loads(payload)
+        except ValueError:
+            continue  # verification reports the damage
+        found.setdefault(str(content.get("report_sha256")), []).append(IssuedReport(
+            record_id, time, kind, str(content.get("outcome", "")),
+            str(content.get("issued", ""))))
+    return verified, [ReportCheck(path, digest, tuple(found.get(digest, ())))
+                      for path, digest in zip(reports, hashes, strict=True)]
 
 
 def _read_trail(path: Path, read_only: bool) -> tuple[set[str], list, dict[str, str]]:

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import __version__
-from .atomic import write_atomic
+from .atomic import file_sha256, write_atomic
 from .decision import MAX_PHOTOGRAPHS_PER_EYE, combine_patient, load_referral_table
 from .errors import ConfigError, OtherInputFolderError, OutputError
 from .executors import (  # noqa: F401 - re-exported
@@ -377,14 +377,10 @@ def one_eyed_visits(groups: dict[GroupKey, list[InputImage]]) -> tuple[list[str]
 
 def sha256_of_file(path: Path) -> str | None:
     """The sha256 of a file's bytes (what the loader records), None if it cannot be read."""
-    digest = hashlib.sha256()
     try:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        return file_sha256(path)
     except OSError:
         return None
-    return digest.hexdigest()
 
 
 class ContentCache:
@@ -811,7 +807,10 @@ class BatchRun:
             build_report(decision, Path(task.report_path), self.settings)
         record = patient_record(decision, [r.source for r in results], report_rel, task.visit)
         if self.auditor is not None:
-            self.auditor.record_patient(decision, self.settings.operator)
+            report = Path(task.report_path) if task.report_path is not None else None
+            self.auditor.record_patient(decision, self.settings.operator,
+                                        report if report is not None and report.is_file()
+                                        else None)
         images = [image_record(r, task.patient_id, self.sources[(*key, r.source)])
                   for r in results]
         self.journal.append([*images, record])

@@ -210,15 +210,16 @@ def cmd_screen(args: argparse.Namespace, settings: Settings) -> int:
         for image in result.images:
             print(f"  {image.source}: {image.error}", file=sys.stderr)
         return EXIT_FAILED
-    trail = AuditTrail(settings.audit_db, settings.file_mode, key_path=settings.audit_key)
-    try:
-        trail.record_patient(result, settings.operator)
-    finally:
-        trail.close()
-    if args.report:
+    if args.report:  # written first, so that its record names the report (its sha256)
         from .report import build_report
 
         build_report(result, Path(args.report), settings)
+    trail = AuditTrail(settings.audit_db, settings.file_mode, key_path=settings.audit_key)
+    try:
+        trail.record_patient(result, settings.operator,
+                             Path(args.report) if args.report else None)
+    finally:
+        trail.close()
     if args.json:
         print(json.dumps(patient_summary(result), indent=2, ensure_ascii=False))
     else:
@@ -437,7 +438,7 @@ def rebuild_decision(record: dict, images: list[dict], settings: Settings,
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from .audit import AuditTrail
+    from .audit import AuditTrail, report_sha256
     from .batch import JOURNAL, Journal, latest_records, report_names
     from .report import build_report
 
@@ -474,11 +475,43 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         trail.append("report", settings.operator, trail.patient_ref(args.patient_id),
                      {"rebuilt_from": "batch results", "outcome": result.outcome.value,
                       "screened_at": record["screened_at"], "visit": key[1],
-                      "images": [i.sha256 for i in result.images]})
+                      "images": [i.sha256 for i in result.images],
+                      "report_sha256": report_sha256(target), "issued": "rebuilt"})
     finally:
         trail.close()
     print(f"{result.referral.headline}\nReport: {target}")
     return EXIT_OK
+
+
+def cmd_audit_check_report(args: argparse.Namespace, settings: Settings) -> int:
+    from .audit import check_reports
+
+    reports = [Path(name) for name in args.reports]
+    for path in reports:
+        if not path.is_file():
+            print(f"error: {path} is not a file", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        verified, checks = check_reports(Path(args.db) if args.db else settings.audit_db,
+                                         reports, settings.audit_key)
+    except OSError as exc:
+        print(f"error: a report cannot be read: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    for check in checks:
+        if not check.records:
+            print(f"{check.path}: NOT FOUND in this installation's audit trail: it was not "
+                  "issued here, or it was changed after it was issued.")
+            continue
+        issued = "; ".join(f"record {r.record_id} of {r.time}"
+                           + (f" ({r.issued})" if r.issued else "") + f", outcome {r.outcome}"
+                           for r in check.records)
+        print(f"{check.path}: issued by this installation, unchanged since ({issued}).")
+    if not verified.ok:
+        print(f"AUDIT TRAIL FAILED VERIFICATION ({verified.records} records), so what it says "
+              "above cannot be relied on:")
+        for problem in verified.problems:
+            print(f"  - {problem}")
+    return EXIT_OK if verified.ok and all(c.records for c in checks) else EXIT_FAILED
 
 
 def cmd_model_info(args: argparse.Namespace, settings: Settings) -> int:
@@ -655,6 +688,12 @@ def build_parser() -> argparse.ArgumentParser:
         "checkpoints (detects edited, deleted, emptied or replaced records)")
     verify.add_argument("--db", help="audit database (default: from settings)")
     verify.set_defaults(handler=cmd_audit_verify)
+    check = audit_sub.add_parser(
+        "check-report", help="check PDF reports against the audit trail: issued by this "
+        "installation and unchanged since (found by their sha256), or not")
+    check.add_argument("reports", nargs="+", metavar="REPORT.pdf")
+    check.add_argument("--db", help="audit database (default: from settings)")
+    check.set_defaults(handler=cmd_audit_check_report)
 
     evaluate = sub.add_parser("evaluate", help="measure the model through the app's pipeline")
     evaluate.add_argument("--data", default="../shared/data")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import file_sha256 as sha256_of
 from .errors import ModelError
 from .preprocess import SUPPORTED_PREPROCESSING, PreprocessSpec, gate_input
 from .results import ICDR_LABELS, ModelInfo
@@ -78,14 +79,6 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax of (N, K) logits."""
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_manifest(path: Path) -> Manifest:

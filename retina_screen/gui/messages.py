@@ -45,7 +45,8 @@ DOINGS = (QT_TRANSLATE_NOOP("messages", "save the report"),
           QT_TRANSLATE_NOOP("messages", "show the preview"),
           QT_TRANSLATE_NOOP("messages", "screen the folder"),
           QT_TRANSLATE_NOOP("messages", "apply the settings"),
-          QT_TRANSLATE_NOOP("messages", "screen this photograph"))
+          QT_TRANSLATE_NOOP("messages", "screen this photograph"),
+          QT_TRANSLATE_NOOP("messages", "record the report in the audit trail"))
 
 
 def _tr(text: str) -> str:

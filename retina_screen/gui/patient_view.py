@@ -1152,7 +1152,7 @@ class PatientPage(QWidget):
             self.message.emit("info", self.tr("Report saved to {0}").format(path))
             self.reportSaved.emit(Path(path))  # type: ignore[arg-type]
 
-        run_task(build_report_file, result, target, settings, on_done=done)
+        run_task(issue_report_file, result, target, settings, on_done=done)
 
     def print_report(self) -> None:
         """Build the report to a temporary file, then show the preview with its Print button."""
@@ -1186,10 +1186,26 @@ class PatientPage(QWidget):
         dialog.message.connect(self.message)
         dialog.printed.connect(self.session.mark_saved)
         dialog.saved.connect(lambda _p: self.session.mark_saved())
+        # Printed or saved from here, the report is issued: the audit trail records it (the
+        # bytes read now: the preview's temporary file goes when the dialog closes).
+        dialog.printed.connect(lambda: self._record_issued(result, pdf.read_bytes(), "printed"))
+        dialog.saved.connect(lambda path: self._record_issued(result, path, "saved"))
         self.preview = dialog
         dialog.destroyed.connect(lambda: setattr(self, "preview", None))
         dialog.open()
         QTimer.singleShot(0, dialog.raise_)
+
+
+    def _record_issued(self, result: PatientResult, report: Path | bytes, issued: str) -> None:
+        """The audit record of a report printed or saved from the preview (worker thread)."""
+        from ..audit import record_issued_report
+
+        def done(_record: object, error: BaseException | None) -> None:
+            if error is not None:
+                self.message.emit("error", plain_message(error, "record the report in the "
+                                                                "audit trail"))
+
+        run_task(record_issued_report, result, report, issued, self._settings(), on_done=done)
 
 
 def build_report_file(result: PatientResult, target: Path, settings: Settings) -> Path:
@@ -1198,3 +1214,13 @@ def build_report_file(result: PatientResult, target: Path, settings: Settings) -
 
     target.parent.mkdir(parents=True, exist_ok=True)
     return Path(build_report(result, target, settings))
+
+
+def issue_report_file(result: PatientResult, target: Path, settings: Settings) -> Path:
+    """Worker-thread job: the report written to ``target`` and recorded, with its sha256, in
+    the audit trail (a saved report is an issued one)."""
+    from ..audit import record_issued_report
+
+    path = build_report_file(result, target, settings)
+    record_issued_report(result, path, "saved", settings)
+    return path

@@ -299,6 +299,19 @@ def test_report_save_preview_and_print(window, srahim, tmp_path, wait_result, qt
         page.save_pdf_to(target)
     assert target.read_bytes().startswith(b"%PDF")
     assert not page.session.unsaved
+    # A saved report is an issued one: the audit trail records the decision and the report's
+    # sha256 (the desktop app recorded nothing before 2026-12-02).
+    from retina_screen.audit import check_reports
+
+    def issued(pdf: Path) -> list[str]:
+        settings = window.settings
+        if not Path(settings.audit_db).is_file():
+            return []
+        verified, (check,) = check_reports(settings.audit_db, [pdf], settings.audit_key)
+        assert verified.ok, verified.problems
+        return [r.issued for r in check.records]
+
+    assert issued(target) == ["saved"]
 
     # Print: the report is built, a preview shows its pages, then it goes to a printer
     # (a PDF printer here, as the offscreen platform has no printers).
@@ -321,6 +334,7 @@ def test_report_save_preview_and_print(window, srahim, tmp_path, wait_result, qt
         dialog.print_to(printer)
     assert printed.read_bytes().startswith(b"%PDF")
     assert not page.session.unsaved
+    qtbot.waitUntil(lambda: issued(dialog.pdf) == ["printed"], timeout=WAIT_MS)
     temporary = dialog.temporary_dir
     assert temporary is not None and temporary.is_dir()
     dialog.close()

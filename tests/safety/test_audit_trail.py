@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from safety_helpers import ROOT
+from safety_helpers import ROOT, cli_env, run_cli
 
 from retina_screen.audit import AuditTrail, verify
 from retina_screen.errors import AuditError
@@ -141,3 +141,44 @@ def test_verify_reports_no_damage_after_kills_at_random_moments(tmp_path: Path) 
         assert report.records >= previous
         previous = report.records
     assert previous > 15  # records were being written when the kills came
+
+
+def test_a_report_is_checked_against_the_trail(srahim: Path, tmp_path: Path) -> None:
+    """A report is tied to the trail by its sha256: one written by `screen --report`, by a
+    batch, or rebuilt by `report` is found, issued by this installation; a copy changed after
+    it was written (one byte, as an edited outcome would change many) is not, and the command
+    says so with exit code 1. Before 2026-12-02 nothing tied a report to its record."""
+    env = cli_env(tmp_path)
+    photos = tmp_path / "camera"
+    photos.mkdir()
+    for patient in ("Patient006", "Patient013"):
+        for eye in "RL":
+            shutil.copy(srahim / "images" / f"{patient}_{eye}.jpg", photos)
+    single = tmp_path / "single.pdf"
+    screened = run_cli(["screen", str(srahim / "images" / "Patient008_R.jpg"),
+                        str(srahim / "images" / "Patient008_L.jpg"), "--report", str(single)],
+                       env)
+    assert screened.returncode == 0, screened.stderr
+    out = tmp_path / "results"
+    batch = run_cli(["batch", str(photos), "--out", str(out), "--quiet", "--workers", "1"], env)
+    assert batch.returncode == 0, batch.stderr
+    rebuilt = tmp_path / "rebuilt.pdf"
+    assert run_cli(["report", str(out), "Patient013", "--pdf", str(rebuilt)], env).returncode == 0
+    reports = [single, *sorted((out / "reports").glob("*.pdf")), rebuilt]
+    assert len(reports) == 4
+
+    checked = run_cli(["audit", "check-report", *map(str, reports)], env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    lines = checked.stdout.splitlines()
+    assert len(lines) == 4 and all("issued by this installation, unchanged since" in line
+                                   for line in lines), lines
+    assert "outcome refer" in lines[2] and "(rebuilt)" in lines[3], lines
+
+    edited = tmp_path / "edited.pdf"
+    data = bytearray(reports[2].read_bytes())
+    data[len(data) // 2] ^= 0x01
+    edited.write_bytes(bytes(data))
+    checked = run_cli(["audit", "check-report", str(reports[1]), str(edited)], env)
+    assert checked.returncode == 1
+    assert "NOT FOUND in this installation's audit trail" in checked.stdout.splitlines()[1]
+    assert "issued by this installation" in checked.stdout.splitlines()[0]

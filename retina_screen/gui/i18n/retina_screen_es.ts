@@ -376,44 +376,44 @@ Add this folder&apos;s results to that output folder anyway?</source>
 <context>
     <name>EyeSlot</name>
     <message>
-        <location filename="../patient_view.py" line="426"/>
+        <location filename="../patient_view.py" line="456"/>
         <source>{0} photographs</source>
         <translation>Fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="431"/>
+        <location filename="../patient_view.py" line="461"/>
         <source>Add…</source>
         <translation>Añadir…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="432"/>
+        <location filename="../patient_view.py" line="462"/>
         <source>Add {0} photographs</source>
         <translation>Añadir fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="433"/>
+        <location filename="../patient_view.py" line="463"/>
         <source>Choose {0} photographs from a folder</source>
         <translation>Elegir fotografías de una carpeta: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="436"/>
+        <location filename="../patient_view.py" line="466"/>
         <source>Drop photographs here
 or click Add…</source>
         <translation>Suelte aquí las fotografías
 o pulse Añadir…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="459"/>
+        <location filename="../patient_view.py" line="489"/>
         <source>Choose right or left eye for each of these photographs</source>
         <translation>Elija ojo derecho o izquierdo para cada una de estas fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="490"/>
+        <location filename="../patient_view.py" line="520"/>
         <source>· 1 photo</source>
         <translation>· 1 foto</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="491"/>
+        <location filename="../patient_view.py" line="521"/>
         <source>· {0} photos</source>
         <translation>· {0} fotos</translation>
     </message>
@@ -637,134 +637,134 @@ o pulse Añadir…</translation>
 <context>
     <name>PatientForm</name>
     <message>
-        <location filename="../patient_view.py" line="168"/>
+        <location filename="../patient_view.py" line="199"/>
         <source>e.g. hospital number</source>
         <translation>p. ej. número de historia</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="169"/>
+        <location filename="../patient_view.py" line="200"/>
         <source>Patient ID</source>
         <translation>ID del paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="171"/>
+        <location filename="../patient_view.py" line="202"/>
         <source>Given name and family name</source>
         <translation>Nombre y apellidos</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="172"/>
+        <location filename="../patient_view.py" line="203"/>
         <source>Patient name</source>
         <translation>Nombre del paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="174"/>
+        <location filename="../patient_view.py" line="205"/>
         <source>YYYY-MM-DD</source>
         <translation>AAAA-MM-DD</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="175"/>
+        <location filename="../patient_view.py" line="206"/>
         <source>Date of birth</source>
         <translation>Fecha de nacimiento</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="180"/>
-        <location filename="../patient_view.py" line="184"/>
+        <location filename="../patient_view.py" line="211"/>
+        <location filename="../patient_view.py" line="215"/>
         <source>not recorded</source>
         <translation>no registrado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="180"/>
+        <location filename="../patient_view.py" line="211"/>
         <source>Type 1</source>
         <translation>Tipo 1</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="180"/>
+        <location filename="../patient_view.py" line="211"/>
         <source>Type 2</source>
         <translation>Tipo 2</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="181"/>
+        <location filename="../patient_view.py" line="212"/>
         <source>Gestational</source>
         <translation>Gestacional</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="181"/>
-        <location filename="../patient_view.py" line="185"/>
+        <location filename="../patient_view.py" line="212"/>
+        <location filename="../patient_view.py" line="216"/>
         <source>Other</source>
         <translation>Otro</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="182"/>
+        <location filename="../patient_view.py" line="213"/>
         <source>Diabetes type</source>
         <translation>Tipo de diabetes</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="184"/>
+        <location filename="../patient_view.py" line="215"/>
         <source>Female</source>
         <translation>Femenino</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="184"/>
+        <location filename="../patient_view.py" line="215"/>
         <source>Male</source>
         <translation>Masculino</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="186"/>
+        <location filename="../patient_view.py" line="217"/>
         <source>Sex</source>
         <translation>Sexo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="188"/>
+        <location filename="../patient_view.py" line="219"/>
         <source>e.g. from the worklist</source>
         <translation>p. ej. de la lista de trabajo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="189"/>
+        <location filename="../patient_view.py" line="220"/>
         <source>Accession number</source>
         <translation>Número de acceso</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="192"/>
+        <location filename="../patient_view.py" line="223"/>
         <source>Patient</source>
         <translation>Paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="199"/>
+        <location filename="../patient_view.py" line="230"/>
         <source>Se&amp;x</source>
         <translation>Se&amp;xo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="197"/>
+        <location filename="../patient_view.py" line="228"/>
         <source>&amp;ID</source>
         <translation>&amp;ID</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="197"/>
+        <location filename="../patient_view.py" line="228"/>
         <source>&amp;Name</source>
         <translation>&amp;Nombre</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="198"/>
+        <location filename="../patient_view.py" line="229"/>
         <source>&amp;Date of birth</source>
         <translation>&amp;Fecha de nacimiento</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="200"/>
+        <location filename="../patient_view.py" line="231"/>
         <source>Dia&amp;betes</source>
         <translation>Dia&amp;betes</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="201"/>
+        <location filename="../patient_view.py" line="232"/>
         <source>&amp;Accession no.</source>
         <translation>N.º de &amp;acceso</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="271"/>
+        <location filename="../patient_view.py" line="302"/>
         <source>Enter a real date as YYYY-MM-DD, not in the future</source>
         <translation>Introduzca una fecha real como AAAA-MM-DD, no futura</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="282"/>
+        <location filename="../patient_view.py" line="313"/>
         <source>The date of birth &apos;{0}&apos; is not a valid date. Enter it as YYYY-MM-DD (for example 1950-02-28) or leave it empty.</source>
         <translation>La fecha de nacimiento «{0}» no es una fecha válida. Introdúzcala como AAAA-MM-DD (por ejemplo 1950-02-28) o déjela vacía.</translation>
     </message>
@@ -835,190 +835,190 @@ o pulse Añadir…</translation>
         <translation>Mapa de calor: zonas que más influyeron en el grado (amarillo más brillante = más influencia). No es un mapa de lesiones.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="744"/>
+        <location filename="../patient_view.py" line="774"/>
         <source>&amp;Open photographs…</source>
         <extracomment>Asks before an unsaved screening is discarded; ``quitting`` when the window closes.</extracomment>
         <translation>&amp;Abrir fotografías…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="747"/>
+        <location filename="../patient_view.py" line="777"/>
         <source>Add photographs of this patient</source>
         <translation>Añadir fotografías de este paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="748"/>
+        <location filename="../patient_view.py" line="778"/>
         <source>&amp;New patient</source>
         <translation>&amp;Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="749"/>
+        <location filename="../patient_view.py" line="779"/>
         <source>Clear everything for the next patient</source>
         <translation>Borrar todo para el siguiente paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="752"/>
+        <location filename="../patient_view.py" line="782"/>
         <source>&amp;Print report…</source>
         <translation>&amp;Imprimir informe…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="754"/>
+        <location filename="../patient_view.py" line="784"/>
         <source>Preview and print the report</source>
         <translation>Vista previa e impresión del informe</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="756"/>
+        <location filename="../patient_view.py" line="786"/>
         <source>&amp;Save PDF…</source>
         <translation>&amp;Guardar PDF…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="758"/>
+        <location filename="../patient_view.py" line="788"/>
         <source>Save the report as a PDF file</source>
         <translation>Guardar el informe como archivo PDF</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="760"/>
+        <location filename="../patient_view.py" line="790"/>
         <source>Show &amp;heatmap</source>
         <translation>Mostrar &amp;mapa de calor</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="762"/>
+        <location filename="../patient_view.py" line="792"/>
         <source>Overlay where the model looked on the photograph</source>
         <translation>Superponer dónde miró el modelo en la fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="765"/>
+        <location filename="../patient_view.py" line="795"/>
         <source>Zoom &amp;in</source>
         <translation>&amp;Ampliar</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="767"/>
+        <location filename="../patient_view.py" line="797"/>
         <source>Zoom in on the photograph</source>
         <translation>Ampliar la fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="768"/>
+        <location filename="../patient_view.py" line="798"/>
         <source>Zoom &amp;out</source>
         <translation>&amp;Reducir</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="770"/>
+        <location filename="../patient_view.py" line="800"/>
         <source>Zoom out</source>
         <translation>Reducir</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="771"/>
+        <location filename="../patient_view.py" line="801"/>
         <source>&amp;Fit to window</source>
         <translation>Ajustar a la &amp;ventana</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="772"/>
+        <location filename="../patient_view.py" line="802"/>
         <source>Show the whole photograph</source>
         <translation>Mostrar la fotografía completa</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="800"/>
-        <location filename="../patient_view.py" line="960"/>
+        <location filename="../patient_view.py" line="830"/>
+        <location filename="../patient_view.py" line="990"/>
         <source>No photograph selected</source>
         <translation>Ninguna fotografía seleccionada</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="835"/>
+        <location filename="../patient_view.py" line="865"/>
         <source>Print report</source>
         <translation>Imprimir informe</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="836"/>
-        <location filename="../patient_view.py" line="1101"/>
+        <location filename="../patient_view.py" line="866"/>
+        <location filename="../patient_view.py" line="1131"/>
         <source>Save report as PDF</source>
         <translation>Guardar informe como PDF</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="837"/>
+        <location filename="../patient_view.py" line="867"/>
         <source>New patient</source>
         <translation>Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="886"/>
+        <location filename="../patient_view.py" line="916"/>
         <source>Add {0} photographs</source>
         <translation>Añadir fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="887"/>
+        <location filename="../patient_view.py" line="917"/>
         <source>Add photographs</source>
         <translation>Añadir fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="959"/>
+        <location filename="../patient_view.py" line="989"/>
         <source>Select or drop a photograph</source>
         <translation>Seleccione o suelte una fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1007"/>
+        <location filename="../patient_view.py" line="1037"/>
         <source>Heatmap: no area stood out to the model in this photograph.</source>
         <translation>Mapa de calor: ninguna zona destacó para el modelo en esta fotografía.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1015"/>
+        <location filename="../patient_view.py" line="1045"/>
         <source>Patient details were filled in from the DICOM file. Check them before printing.</source>
         <translation>Los datos del paciente se rellenaron desde el archivo DICOM. Compruébelos antes de imprimir.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1019"/>
+        <location filename="../patient_view.py" line="1049"/>
         <source>A DICOM photograph carries a different patient ID from the one entered. Check that it is this patient.</source>
         <translation>Una fotografía DICOM tiene un ID de paciente distinto del introducido. Compruebe que es este paciente.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1034"/>
+        <location filename="../patient_view.py" line="1064"/>
         <source>Quit without the report?</source>
         <translation>¿Salir sin el informe?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1035"/>
+        <location filename="../patient_view.py" line="1065"/>
         <source>The screening result has not been printed or saved. Quit Retina Screen anyway? The result will be lost.</source>
         <translation>El resultado del cribado no se ha impreso ni guardado. ¿Salir de Retina Screen de todos modos? El resultado se perderá.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1038"/>
+        <location filename="../patient_view.py" line="1068"/>
         <source>Discard this screening?</source>
         <translation>¿Descartar este cribado?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1039"/>
+        <location filename="../patient_view.py" line="1069"/>
         <source>The screening result has not been printed or saved. Start a new patient anyway?</source>
         <translation>El resultado del cribado no se ha impreso ni guardado. ¿Empezar un paciente nuevo de todos modos?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1045"/>
+        <location filename="../patient_view.py" line="1075"/>
         <source>Quit anyway</source>
         <translation>Salir de todos modos</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1045"/>
+        <location filename="../patient_view.py" line="1075"/>
         <source>Discard and start a new patient</source>
         <translation>Descartar y empezar un paciente nuevo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1070"/>
+        <location filename="../patient_view.py" line="1100"/>
         <source>Wait until every photograph has been screened.</source>
         <translation>Espere a que se hayan analizado todas las fotografías.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1074"/>
+        <location filename="../patient_view.py" line="1104"/>
         <source>Enter the patient ID before printing, saving or sending the report.</source>
         <translation>Introduzca el ID del paciente antes de imprimir, guardar o enviar el informe.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1087"/>
+        <location filename="../patient_view.py" line="1117"/>
         <source>The report font for Chinese, Japanese and Korean characters is missing from this installation: some PDF viewers and printers will show the name as empty boxes. Check the printed name.</source>
         <translation>Falta en esta instalación la fuente del informe para caracteres chinos, japoneses y coreanos: algunos visores de PDF e impresoras mostrarán el nombre como cuadros vacíos. Compruebe el nombre impreso.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1102"/>
+        <location filename="../patient_view.py" line="1132"/>
         <source>PDF files (*.pdf)</source>
         <translation>Archivos PDF (*.pdf)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1122"/>
+        <location filename="../patient_view.py" line="1152"/>
         <source>Report saved to {0}</source>
         <translation>Informe guardado en {0}</translation>
     </message>
@@ -1074,38 +1074,38 @@ o pulse Añadir…</translation>
 <context>
     <name>PhotoCard</name>
     <message>
-        <location filename="../patient_view.py" line="316"/>
+        <location filename="../patient_view.py" line="346"/>
         <source>Right eye</source>
         <translation>Ojo derecho</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="316"/>
+        <location filename="../patient_view.py" line="346"/>
         <source>Left eye</source>
         <translation>Ojo izquierdo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="316"/>
+        <location filename="../patient_view.py" line="346"/>
         <source>Eye not known</source>
         <translation>Ojo desconocido</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="317"/>
+        <location filename="../patient_view.py" line="347"/>
         <source>Eye of this photograph</source>
         <translation>Ojo de esta fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="318"/>
+        <location filename="../patient_view.py" line="348"/>
         <source>Which eye this photograph shows</source>
         <translation>Qué ojo muestra esta fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="323"/>
-        <location filename="../patient_view.py" line="324"/>
+        <location filename="../patient_view.py" line="353"/>
+        <location filename="../patient_view.py" line="354"/>
         <source>Remove this photograph</source>
         <translation>Quitar esta fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="377"/>
+        <location filename="../patient_view.py" line="407"/>
         <source>Photograph {0}: {1}</source>
         <translation>Fotografía {0}: {1}</translation>
     </message>
@@ -1214,82 +1214,82 @@ El informe está listo para imprimir o guardar.</translation>
         <translation>Ojo desconocido</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="561"/>
+        <location filename="../patient_view.py" line="591"/>
         <source>Print report…</source>
         <translation>Imprimir informe…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="563"/>
+        <location filename="../patient_view.py" line="593"/>
         <source>Save PDF…</source>
         <translation>Guardar PDF…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="564"/>
+        <location filename="../patient_view.py" line="594"/>
         <source>New patient</source>
         <translation>Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="578"/>
+        <location filename="../patient_view.py" line="608"/>
         <source>Screening result</source>
         <translation>Resultado del cribado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="620"/>
+        <location filename="../patient_view.py" line="650"/>
         <source>Screening…</source>
         <translation>Analizando…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="621"/>
+        <location filename="../patient_view.py" line="651"/>
         <source>1 photograph being checked</source>
         <translation>1 fotografía en análisis</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="622"/>
+        <location filename="../patient_view.py" line="652"/>
         <source>{0} photographs being checked</source>
         <translation>{0} fotografías en análisis</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="626"/>
+        <location filename="../patient_view.py" line="656"/>
         <source>Outcome: {0}</source>
         <translation>Resultado: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="639"/>
+        <location filename="../patient_view.py" line="669"/>
         <source>No photographs yet</source>
         <translation>Aún no hay fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="640"/>
+        <location filename="../patient_view.py" line="670"/>
         <source>Add the right and left eye photographs</source>
         <translation>Añada las fotografías del ojo derecho e izquierdo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="642"/>
+        <location filename="../patient_view.py" line="672"/>
         <source>Drop the photographs onto the eye boxes, or use Add… (Ctrl+O). Each photograph is checked as soon as it is added.</source>
         <translation>Suelte las fotografías en los recuadros de cada ojo, o use Añadir… (Ctrl+O). Cada fotografía se analiza en cuanto se añade.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="658"/>
+        <location filename="../patient_view.py" line="688"/>
         <source>Eye</source>
         <translation>Ojo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="658"/>
+        <location filename="../patient_view.py" line="688"/>
         <source>Grade</source>
         <translation>Grado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="659"/>
+        <location filename="../patient_view.py" line="689"/>
         <source>P(referable)</source>
         <translation>P(derivable)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="679"/>
+        <location filename="../patient_view.py" line="709"/>
         <source>model {0} {1}, </source>
         <translation>modelo {0} {1}, </translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="681"/>
+        <location filename="../patient_view.py" line="711"/>
         <source>Screened {0} · {1}quality thresholds {2} · research use, not a diagnosis</source>
         <translation>Analizado {0} · {1}umbrales de calidad {2} · uso en investigación, no es un diagnóstico</translation>
     </message>
@@ -1713,47 +1713,52 @@ El informe está listo para imprimir o guardar.</translation>
         <translation>analizar esta fotografía</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="60"/>
+        <location filename="../messages.py" line="49"/>
+        <source>record the report in the audit trail</source>
+        <translation>registrar el informe en la auditoría</translation>
+    </message>
+    <message>
+        <location filename="../messages.py" line="61"/>
         <source>Could not {0}: </source>
         <translation>No se pudo {0}: </translation>
     </message>
     <message>
-        <location filename="../messages.py" line="62"/>
+        <location filename="../messages.py" line="63"/>
         <source>the grading model cannot be used ({0}). Screening is switched off until the application is reinstalled or repaired.</source>
         <translation>no se puede usar el modelo de graduación ({0}). El cribado queda desactivado hasta que se reinstale o repare la aplicación.</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="71"/>
+        <location filename="../messages.py" line="72"/>
         <source>the disk is full. Free some space or choose another folder.</source>
         <translation>el disco está lleno. Libere espacio o elija otra carpeta.</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="74"/>
+        <location filename="../messages.py" line="75"/>
         <source>permission denied. Choose a folder you are allowed to write to, or ask your IT support.</source>
         <translation>permiso denegado. Elija una carpeta en la que pueda escribir, o consulte a su soporte informático.</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="78"/>
+        <location filename="../messages.py" line="79"/>
         <source>the file or folder no longer exists.</source>
         <translation>el archivo o la carpeta ya no existe.</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="80"/>
+        <location filename="../messages.py" line="81"/>
         <source>the disk is read-only. Choose another folder.</source>
         <translation>el disco es de solo lectura. Elija otra carpeta.</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="82"/>
+        <location filename="../messages.py" line="83"/>
         <source>input/output error</source>
         <translation>error de entrada/salida</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="85"/>
+        <location filename="../messages.py" line="86"/>
         <source>the computer ran out of memory. Close other programs and try again.</source>
         <translation>el equipo se quedó sin memoria. Cierre otros programas y vuelva a intentarlo.</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="87"/>
+        <location filename="../messages.py" line="88"/>
         <source>an unexpected problem occurred ({0}). The details were written to the log; please report it to your support contact.</source>
         <translation>se produjo un problema inesperado ({0}). Los detalles se escribieron en el registro; comuníquelo a su contacto de soporte.</translation>
     </message>
