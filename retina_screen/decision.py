@@ -18,13 +18,16 @@ Rules (conservative by design: nothing unscreened ever reads as "no DR"):
   bytes or a mirror image (:func:`mark_copies`, docs/decisions.md), nor an eye with more
   photographs than one visit plausibly takes (``MAX_PHOTOGRAPHS_PER_EYE``: file names that put
   many patients under one ID, where one patient's ungradable eye would hide behind another's
-  gradable photographs).
+  gradable photographs), nor a visit whose photographs their cameras dated more than
+  ``DAYS_APART_MAX`` days apart (another day's photograph, e.g. last year's, given for an eye:
+  that eye was not screened at this visit).
 - The referral table (grade to headline, action, interval) is read from one JSON file,
   ``data/referral_table.json``, or from the file the ``referral_table`` setting names.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -105,6 +108,11 @@ TOO_MANY_PHOTOGRAPHS = (
 SAME_PHOTOGRAPH_FOR_BOTH_EYES = (
     "The same photograph was given for the right and the left eye: only one eye was screened; "
     "photograph each eye")
+#: Photographs of one visit taken more than this many days apart by their cameras' dates.
+DAYS_APART_MAX = 1
+TAKEN_ON_DIFFERENT_DAYS = (
+    "The photographs of this visit were taken on different days by their cameras' dates "
+    "({dates}): check that each one was taken at this visit")
 COPY_FOR_BOTH_EYES = (
     "The photographs of the right and the left eye are one photograph (a copy or a mirror "
     "image of the other): only one eye was screened; photograph each eye")
@@ -146,6 +154,19 @@ def _copy_for_both_eyes(images: list[ImageResult] | tuple[ImageResult, ...]) -> 
                for i in images if i.eye in sides)
 
 
+def taken_days_apart(images: list[ImageResult] | tuple[ImageResult, ...]) -> tuple[str, ...]:
+    """The camera dates of a visit's photographs (sorted, each once) when any two lie more than
+    ``DAYS_APART_MAX`` days apart (another day's photograph in this visit); () otherwise, and
+    where fewer than two photographs carry a date."""
+    dates = sorted({i.taken for i in images if i.taken})
+    try:
+        span = (dt.date.fromisoformat(dates[-1]) - dt.date.fromisoformat(dates[0])).days \
+            if len(dates) > 1 else 0
+    except ValueError:  # not a date as this application records them
+        return ()
+    return tuple(dates) if span > DAYS_APART_MAX else ()
+
+
 def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[ImageResult, ...],
                     table: ReferralTable, screened_at: str, model: ModelInfo | None,
                     thresholds_version: str) -> PatientResult:
@@ -173,6 +194,9 @@ def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[Imag
     elif _copy_for_both_eyes(images):
         both_eyes = True
         notes.append(COPY_FOR_BOTH_EYES)
+    days = taken_days_apart(images)
+    if days:
+        notes.append(TAKEN_ON_DIFFERENT_DAYS.format(dates=", ".join(days)))
     crowded = [e for e in eyes if len(e.images) > MAX_PHOTOGRAPHS_PER_EYE]
     for e in crowded:
         notes.append(TOO_MANY_PHOTOGRAPHS.format(eye=e.eye.label, count=len(e.images)))
@@ -185,7 +209,7 @@ def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[Imag
         worst = max(e.grade for e in referable)
         referral = table.for_grade(worst)
     elif (not images or any(e.outcome is Outcome.INSUFFICIENT for e in eyes)
-          or not {Eye.RIGHT, Eye.LEFT} <= present or both_eyes or crowded):
+          or not {Eye.RIGHT, Eye.LEFT} <= present or both_eyes or crowded or days):
         referral = table.insufficient
     else:
         referral = table.for_grade(max(e.grade for e in graded))

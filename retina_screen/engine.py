@@ -118,7 +118,7 @@ class Screener:
                       width=loaded.original_width, height=loaded.original_height,
                       display_image=display, model=self.model_info,
                       colour_profile=loaded.colour_profile or "",
-                      signature=photo_signature(crop.image))
+                      signature=photo_signature(crop.image), taken=loaded.taken or "")
         if not quality.gradable:
             return ImageResult(status=ImageStatus.UNGRADABLE, **common)
         probabilities, heatmaps = self.model.predict(model_input(crop.image, self.model.spec)[None])

@@ -35,7 +35,7 @@ PATIENTS_CSV = "patients.csv"
 RESULT_COLUMNS = ["path", "patient_id", "eye", "status", "reasons", "icdr_grade", "p_referable",
                   "referable", "model_version", "quality_version", "sha256", "visit",
                   "referable_threshold", "manifest_sha256", "model_verified",
-                  "colour_converted_from"]
+                  "colour_converted_from", "taken"]
 PATIENT_COLUMNS = ["patient_id", "eyes", "outcome", "decision", "action", "interval", "urgency",
                    "right_grade", "left_grade", "images", "ungradable", "errors", "report",
                    "notes", "visit", "model_verified", "pacs"]
@@ -250,6 +250,7 @@ def write_tables(out_dir: Path, images: dict[tuple[str, str, str], dict],
             "model_verified": _yes_no(r.get("model_verified")),
             "visit": r.get("visit") or "",
             "colour_converted_from": r.get("colour_profile") or "",
+            "taken": r.get("taken") or "",
         })
     patient_rows = []
     from .clinic.outbox import pacs_status  # "pending"/"sent" per visit (clinic/outbox.py)

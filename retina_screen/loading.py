@@ -9,6 +9,7 @@ Every failure raises :class:`ImageLoadError` with a one-line reason.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import logging
@@ -93,6 +94,9 @@ class LoadedImage:
     #: The number of colours of the palette the file's pixels index (PNG colour type 3,
     #: palette BMP and TIFF, DICOM PALETTE COLOR); None for files without one.
     palette_colours: int | None = None
+    #: The date the photograph was taken by the camera's clock (ISO yyyy-mm-dd: Exif, or the
+    #: DICOM acquisition date); None where the file does not say.
+    taken: str | None = None
 
     @property
     def scale(self) -> float:
@@ -361,6 +365,26 @@ class _Stored:
 
     icc: bytes | None = None
     palette_colours: int | None = None
+    taken: str | None = None  # the camera's date (ISO yyyy-mm-dd) from its Exif data
+
+
+def exif_date(header: Image.Image) -> str | None:
+    """The date a camera says it took the photograph (Exif DateTimeOriginal, else
+    DateTimeDigitized, else DateTime) as ISO yyyy-mm-dd; None where absent or implausible."""
+    try:
+        exif = header.getexif()
+        details = exif.get_ifd(0x8769)
+        value = details.get(0x9003) or details.get(0x9004) or exif.get(0x0132)
+    except Exception:  # noqa: BLE001 - damaged Exif data gives no date
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    text = str(value or "").strip("\0 ")
+    try:
+        taken = dt.date(int(text[0:4]), int(text[5:7]), int(text[8:10]))
+    except ValueError:
+        return None
+    return taken.isoformat() if 1990 <= taken.year <= 2100 and text[4:5] in ":-/" else None
 
 
 def _palette_colours(header: Image.Image) -> int | None:
@@ -383,7 +407,8 @@ def _decode_raster(data: bytes, max_side: int | None
     icc = header.info.get("icc_profile")
     if not icc and fmt in ("JPEG", "TIFF"):
         icc = _exif_colour_profile(header)
-    return rgb, width, height, fmt, compression, _Stored(icc or None, _palette_colours(header))
+    return rgb, width, height, fmt, compression, _Stored(icc or None, _palette_colours(header),
+                                                         exif_date(header))
 
 
 def _decode_raster_pixels(data: bytes, max_side: int | None
@@ -646,14 +671,14 @@ def load_image_bytes(data: bytes, max_side: int | None = None) -> LoadedImage:
         pixels, width, height, info, (file_quality, earlier), stored = _decode_dicom(data)
         pixels, profile = _in_srgb(pixels, stored.icc)
         return LoadedImage(pixels, width, height, "DICOM", digest, info, file_quality, earlier,
-                           profile, stored.palette_colours)
+                           profile, stored.palette_colours, info.acquisition_date)
     pixels, width, height, fmt, (file_quality, earlier), stored = _decode_raster(data, max_side)
     if pixels.shape[1] != width and pixels.shape[0] == width:
         width, height = height, width  # EXIF rotation swapped the sides
     pixels, profile = _in_srgb(pixels, stored.icc)
     return LoadedImage(pixels, width, height, fmt, digest, jpeg_quality=file_quality,
                        earlier_jpeg_quality=earlier, colour_profile=profile,
-                       palette_colours=stored.palette_colours)
+                       palette_colours=stored.palette_colours, taken=stored.taken)
 
 
 def _in_srgb(pixels: np.ndarray, icc: bytes | None) -> tuple[np.ndarray, str | None]:

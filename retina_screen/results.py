@@ -181,6 +181,9 @@ class ImageResult:
     #: The sha256 of a photograph of the other eye that this one is a copy or mirror image of
     #: (:func:`decision.mark_copies`); "" when none was found.
     copy_of: str = ""
+    #: The date the photograph was taken by the camera's clock (ISO yyyy-mm-dd, from its Exif
+    #: data or DICOM acquisition date); "" where the file does not say.
+    taken: str = ""
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -216,6 +219,7 @@ class ImageResult:
             "model_verified": model.verified if model else None,
             "colour_profile": self.colour_profile,
             "copy_of": self.copy_of,
+            "taken": self.taken,
         }
 
     @classmethod
@@ -231,7 +235,7 @@ class ImageResult:
                    record.get("sha256", ""), quality, grading, record.get("error", ""),
                    record.get("width", 0), record.get("height", 0), model=model,
                    colour_profile=record.get("colour_profile") or "",
-                   copy_of=record.get("copy_of") or "")
+                   copy_of=record.get("copy_of") or "", taken=record.get("taken") or "")
 
 
 @dataclass(frozen=True)

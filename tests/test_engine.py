@@ -318,6 +318,59 @@ def test_a_copy_cut_to_part_of_its_frame_is_found(screener, data_dir: Path,
     assert result.outcome is Outcome.INSUFFICIENT and COPY_FOR_BOTH_EYES in result.notes
 
 
+def _dated(photo: Path, target: Path, taken: str | None) -> Path:
+    """``photo`` with an Exif segment dating it ``taken`` ("yyyy:mm:dd hh:mm:ss"), as a camera
+    writes it; the image data untouched."""
+    from PIL import Image
+
+    data = photo.read_bytes()
+    if taken is not None:
+        exif = Image.Exif()
+        exif[0x0132] = taken
+        exif.get_ifd(0x8769)[0x9003] = taken
+        segment = exif.tobytes()
+        data = data[:2] + b"\xff\xe1" + (len(segment) + 2).to_bytes(2, "big") + segment + data[2:]
+    target.write_bytes(data)
+    return target
+
+
+@pytest.mark.parametrize(("right", "left", "outcome"), [
+    ("2026:11:29 10:02:11", "2025:11:27 09:40:05", Outcome.INSUFFICIENT),  # last year's left eye
+    ("2026:11:29 23:59:40", "2026:11:30 00:00:15", Outcome.NO_REFERABLE),  # over midnight
+    ("2026:11:29 10:02:11", None, Outcome.NO_REFERABLE),  # one undated: nothing to compare
+])
+def test_a_photograph_from_another_day_is_not_a_negative_screening(
+        screener, srahim: Path, tmp_path: Path, right: str, left: str | None,
+        outcome: Outcome) -> None:
+    """Last year's photograph of one eye given with today's of the other (picked from the
+    wrong folder, or exported into today's visit) read "no referable DR", although that eye
+    was not photographed at this visit. Their cameras' dates now say so, and such a visit is
+    not a negative screening; photographs of one sitting, or undated ones, are left alone."""
+    from retina_screen.decision import TAKEN_ON_DIFFERENT_DAYS
+
+    photos = [(_dated(srahim / f"images/Patient006_{side}.jpg", tmp_path / f"P1_{side}.jpg",
+                      taken), eye)
+              for side, taken, eye in (("R", right, Eye.RIGHT), ("L", left, Eye.LEFT))]
+    result = screener.screen_patient(photos, PatientInfo("P1"))
+    assert all(i.status is ImageStatus.OK for i in result.images)
+    assert result.images[0].taken == right[:10].replace(":", "-")
+    assert result.outcome is outcome, result.notes
+    assert any(note.startswith(TAKEN_ON_DIFFERENT_DAYS.split("(")[0]) for note in result.notes) \
+        is (outcome is Outcome.INSUFFICIENT)
+    if outcome is Outcome.INSUFFICIENT:
+        assert "2025-11-27, 2026-11-29" in " ".join(result.notes)
+        from retina_screen.i18n import Catalogue
+
+        spanish = Catalogue("es")
+        assert any("días distintos" in spanish.engine(note) for note in result.notes)
+        assert not spanish.missing, spanish.missing
+    # Rebuilt from its records, the decision is the same.
+    records = [ImageResult.from_record(i.to_record()) for i in result.images]
+    rebuilt = combine_patient(PatientInfo("P1"), records, load_referral_table(),
+                              result.screened_at, None, "")
+    assert rebuilt.outcome is outcome and rebuilt.notes == result.notes
+
+
 def test_two_eyes_of_one_patient_are_not_taken_for_copies(screener, srahim: Path) -> None:
     """The control: fellow eyes are alike in layout (mirror images of each other), not in
     detail; none of these patients' two photographs is taken for one."""
