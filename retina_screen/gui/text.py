@@ -120,6 +120,8 @@ def image_verdict(result: ImageResult) -> tuple[str, str]:
               + translate("Results", "P(referable) {p}").format(
                   p=probability_text(grading.p_referable))
               + (translate("Results", " · referable") if grading.referable else ""))
+    if result.taken:  # the camera's date: the patient decision compares a visit's dates
+        graded += "\n" + translate("Results", "Taken {date}").format(date=result.taken)
     if result.copy_of:  # marked by the patient decision (decision.mark_copies)
         return "warning", graded + "\n" + translate(
             "Results", "Copy of the other eye")

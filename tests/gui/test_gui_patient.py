@@ -211,6 +211,33 @@ def test_a_copy_of_the_other_eyes_photograph_is_marked_on_its_card(window, srahi
     assert not any(words in card.verdict_text for card in page.cards.values())
 
 
+def test_last_years_photograph_of_one_eye_is_pointed_out(window, srahim, tmp_path,
+                                                         wait_result):
+    """Last year's photograph of the left eye, picked with today's of the right, read "no
+    referable DR". The cameras' dates now make the patient "images insufficient", the result
+    says why, and each card shows its date, so the operator sees which one to replace."""
+    from PIL import Image
+
+    def dated(side: str, taken: str) -> Path:
+        data = (srahim / "images" / f"Patient006_{side}.jpg").read_bytes()
+        exif = Image.Exif()
+        exif.get_ifd(0x8769)[0x9003] = taken
+        segment = exif.tobytes()
+        target = tmp_path / f"Patient006_{side}.jpg"
+        target.write_bytes(data[:2] + b"\xff\xe1" + (len(segment) + 2).to_bytes(2, "big")
+                           + segment + data[2:])
+        return target
+
+    page = window.patient_page
+    page.add_photos([dated("R", "2026:11:29 10:02:11")], Eye.RIGHT)
+    page.add_photos([dated("L", "2025:11:27 09:40:05")], Eye.LEFT)
+    result = wait_result(window)
+    assert result.outcome is Outcome.INSUFFICIENT
+    assert "taken on different days" in page.result_panel.notes.text()
+    texts = sorted(card.verdict_text for card in page.cards.values())
+    assert "Taken 2025-11-27" in texts[0] + texts[1] and "Taken 2026-11-29" in texts[0] + texts[1]
+
+
 def test_a_long_verdict_is_shown_whole_on_its_card(window, data_dir, wait_result, qtbot):
     """A picture that fails many checks lists every reason on its card; at 1366x768 the card
     cut its text off at the bottom (and left empty space elsewhere): the word-wrapped text

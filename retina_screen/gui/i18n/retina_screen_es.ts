@@ -1405,6 +1405,11 @@ El informe está listo para imprimir o guardar.</translation>
     </message>
     <message>
         <location filename="../text.py" line="124"/>
+        <source>Taken {date}</source>
+        <translation>Tomada el {date}</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="126"/>
         <source>Copy of the other eye</source>
         <translation>Copia del otro ojo</translation>
     </message>
