@@ -415,10 +415,12 @@ def report_sha256(report: Path | bytes) -> str:
                          f"{exc.strerror or exc}") from exc
 
 
-def record_issued_report(result: PatientResult, report: Path | bytes, issued: str,
-                         settings: Settings) -> int:
-    """Record a decision issued from the desktop app as a report (saved, printed or sent to the
-    PACS): its audit record, naming the report by its sha256. Returns the record's number."""
+def record_decision(result: PatientResult, settings: Settings,
+                    report: Path | bytes | None = None, issued: str = "") -> int:
+    """A patient's decision recorded in the installation's trail (opened and closed here), with
+    the report it was issued as and how (:meth:`AuditTrail.record_patient`): ``screen``, and
+    the desktop app's patient screen when it saves, prints or sends a report. Returns the
+    record's number."""
     trail = AuditTrail(settings.audit_db, settings.file_mode, key_path=settings.audit_key)
     try:
         return trail.record_patient(result, settings.operator, report, issued)

@@ -190,7 +190,7 @@ def _sex_argument(value: str) -> str:
 
 
 def cmd_screen(args: argparse.Namespace, settings: Settings) -> int:
-    from .audit import AuditTrail
+    from .audit import record_decision
     from .engine import Screener
 
     try:
@@ -214,12 +214,7 @@ def cmd_screen(args: argparse.Namespace, settings: Settings) -> int:
         from .report import build_report
 
         build_report(result, Path(args.report), settings)
-    trail = AuditTrail(settings.audit_db, settings.file_mode, key_path=settings.audit_key)
-    try:
-        trail.record_patient(result, settings.operator,
-                             Path(args.report) if args.report else None)
-    finally:
-        trail.close()
+    record_decision(result, settings, Path(args.report) if args.report else None)
     if args.json:
         print(json.dumps(patient_summary(result), indent=2, ensure_ascii=False))
     else:

@@ -339,9 +339,9 @@ def send_patient(result: PatientResult, out_dir: Path, settings: Settings, *,
             sources = [Path(i.source) for i in result.images if Path(i.source).is_file()]
             queued = _queue_visit(outbox, patient, images, pdf, sources, settings)
             if audit:  # the decision, issued to the PACS: its record names the report sent
-                from ..audit import record_issued_report
+                from ..audit import record_decision
 
-                record_issued_report(result, pdf, "queued for the PACS", settings)
+                record_decision(result, settings, pdf, "queued for the PACS")
         sent, error = _send_audited(out_dir, settings, wait_s, audit)
     return _summary(out_dir, settings, queued, sent, error,
                     (result.patient.patient_id, visit))

@@ -1198,14 +1198,14 @@ class PatientPage(QWidget):
 
     def _record_issued(self, result: PatientResult, report: Path | bytes, issued: str) -> None:
         """The audit record of a report printed or saved from the preview (worker thread)."""
-        from ..audit import record_issued_report
+        from ..audit import record_decision
 
         def done(_record: object, error: BaseException | None) -> None:
             if error is not None:
                 self.message.emit("error", plain_message(error, "record the report in the "
                                                                 "audit trail"))
 
-        run_task(record_issued_report, result, report, issued, self._settings(), on_done=done)
+        run_task(record_decision, result, self._settings(), report, issued, on_done=done)
 
 
 def build_report_file(result: PatientResult, target: Path, settings: Settings) -> Path:
@@ -1219,8 +1219,8 @@ def build_report_file(result: PatientResult, target: Path, settings: Settings) -
 def issue_report_file(result: PatientResult, target: Path, settings: Settings) -> Path:
     """Worker-thread job: the report written to ``target`` and recorded, with its sha256, in
     the audit trail (a saved report is an issued one)."""
-    from ..audit import record_issued_report
+    from ..audit import record_decision
 
     path = build_report_file(result, target, settings)
-    record_issued_report(result, path, "saved", settings)
+    record_decision(result, settings, path, "saved")
     return path
