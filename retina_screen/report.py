@@ -722,9 +722,10 @@ class _Report:
         ]))
         tr = self.tr
         size = f" \u00b7 {image.width} \u00d7 {image.height} px" if image.width else ""
+        taken = " \u00b7 " + tr("taken {date}", date=image.taken) if image.taken else ""
         lines = [pictures, self.para(
             tr("<b>Photograph {number} of {count}:</b>", number=number, count=count)
-            + f" {t(_file_name(image.source))}{size}", "small")]
+            + f" {t(_file_name(image.source))}{size}{taken}", "small")]
         if image.status is ImageStatus.ERROR:
             lines.append(self.para(tr("<b>Quality: could not be read</b> \u2013 {reason}",
                                       reason=t(tr.engine(image.error))), "small"))

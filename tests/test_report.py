@@ -589,6 +589,25 @@ def test_spanish_report_has_no_untranslated_text(referable, negative, one_eye, r
     assert all(c.language == "es" for c in catalogues)
 
 
+def test_each_photograph_shows_its_camera_date(negative, settings):
+    """A visit whose photographs were taken on different days reads "images insufficient" with
+    a note naming the dates; each photograph's line says its own date, so the reader sees which
+    one is from another day (English and Spanish)."""
+    from retina_screen.decision import combine_patient, load_referral_table
+
+    right, left = negative.images
+    dated = combine_patient(negative.patient, (dataclasses.replace(right, taken="2026-11-29"),
+                                               dataclasses.replace(left, taken="2025-11-27")),
+                            load_referral_table(), negative.screened_at, negative.model,
+                            negative.thresholds_version)
+    assert dated.outcome is Outcome.INSUFFICIENT
+    text = " ".join(pdf_pages(report.report_bytes(dated, settings)))
+    assert "taken 2026-11-29" in text and "taken 2025-11-27" in text
+    assert "taken on different days" in text
+    spanish = " ".join(pdf_pages(report.report_bytes(dated, settings.replace(language="es"))))
+    assert "tomada el 2026-11-29" in spanish and "tomada el 2025-11-27" in spanish
+
+
 def test_language_setting_follows_the_system_by_default(monkeypatch):
     from retina_screen import i18n
 
