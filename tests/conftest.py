@@ -55,3 +55,27 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
                    "log_dir": tmp_path / "logs"},
         use_environment=False, use_file=False,
     )
+
+
+def with_camera_date(photo: Path, target: Path, taken: str | None) -> Path:
+    """A copy of the JPEG ``photo`` at ``target`` carrying an Exif segment that dates it
+    ``taken`` ("yyyy:mm:dd hh:mm:ss"), as a camera writes it (none when None); the image data
+    untouched."""
+    from PIL import Image
+
+    data = photo.read_bytes()
+    if taken is not None:
+        exif = Image.Exif()
+        exif[0x0132] = taken
+        exif.get_ifd(0x8769)[0x9003] = taken
+        segment = exif.tobytes()
+        data = data[:2] + b"\xff\xe1" + (len(segment) + 2).to_bytes(2, "big") + segment + data[2:]
+    target.write_bytes(data)
+    return target
+
+
+@pytest.fixture()
+def camera_dated():
+    """:func:`with_camera_date`, for tests in other folders."""
+    return with_camera_date
+

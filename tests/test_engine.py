@@ -318,38 +318,22 @@ def test_a_copy_cut_to_part_of_its_frame_is_found(screener, data_dir: Path,
     assert result.outcome is Outcome.INSUFFICIENT and COPY_FOR_BOTH_EYES in result.notes
 
 
-def _dated(photo: Path, target: Path, taken: str | None) -> Path:
-    """``photo`` with an Exif segment dating it ``taken`` ("yyyy:mm:dd hh:mm:ss"), as a camera
-    writes it; the image data untouched."""
-    from PIL import Image
-
-    data = photo.read_bytes()
-    if taken is not None:
-        exif = Image.Exif()
-        exif[0x0132] = taken
-        exif.get_ifd(0x8769)[0x9003] = taken
-        segment = exif.tobytes()
-        data = data[:2] + b"\xff\xe1" + (len(segment) + 2).to_bytes(2, "big") + segment + data[2:]
-    target.write_bytes(data)
-    return target
-
-
 @pytest.mark.parametrize(("right", "left", "outcome"), [
     ("2026:11:29 10:02:11", "2025:11:27 09:40:05", Outcome.INSUFFICIENT),  # last year's left eye
     ("2026:11:29 23:59:40", "2026:11:30 00:00:15", Outcome.NO_REFERABLE),  # over midnight
     ("2026:11:29 10:02:11", None, Outcome.NO_REFERABLE),  # one undated: nothing to compare
 ])
 def test_a_photograph_from_another_day_is_not_a_negative_screening(
-        screener, srahim: Path, tmp_path: Path, right: str, left: str | None,
-        outcome: Outcome) -> None:
+        screener, srahim: Path, tmp_path: Path, camera_dated, right: str,  # noqa: ANN001
+        left: str | None, outcome: Outcome) -> None:
     """Last year's photograph of one eye given with today's of the other (picked from the
     wrong folder, or exported into today's visit) read "no referable DR", although that eye
     was not photographed at this visit. Their cameras' dates now say so, and such a visit is
     not a negative screening; photographs of one sitting, or undated ones, are left alone."""
     from retina_screen.decision import TAKEN_ON_DIFFERENT_DAYS
 
-    photos = [(_dated(srahim / f"images/Patient006_{side}.jpg", tmp_path / f"P1_{side}.jpg",
-                      taken), eye)
+    photos = [(camera_dated(srahim / f"images/Patient006_{side}.jpg",
+                            tmp_path / f"P1_{side}.jpg", taken), eye)
               for side, taken, eye in (("R", right, Eye.RIGHT), ("L", left, Eye.LEFT))]
     result = screener.screen_patient(photos, PatientInfo("P1"))
     assert all(i.status is ImageStatus.OK for i in result.images)

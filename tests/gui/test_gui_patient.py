@@ -212,21 +212,13 @@ def test_a_copy_of_the_other_eyes_photograph_is_marked_on_its_card(window, srahi
 
 
 def test_last_years_photograph_of_one_eye_is_pointed_out(window, srahim, tmp_path,
-                                                         wait_result):
+                                                         camera_dated, wait_result):
     """Last year's photograph of the left eye, picked with today's of the right, read "no
     referable DR". The cameras' dates now make the patient "images insufficient", the result
     says why, and each card shows its date, so the operator sees which one to replace."""
-    from PIL import Image
-
     def dated(side: str, taken: str) -> Path:
-        data = (srahim / "images" / f"Patient006_{side}.jpg").read_bytes()
-        exif = Image.Exif()
-        exif.get_ifd(0x8769)[0x9003] = taken
-        segment = exif.tobytes()
-        target = tmp_path / f"Patient006_{side}.jpg"
-        target.write_bytes(data[:2] + b"\xff\xe1" + (len(segment) + 2).to_bytes(2, "big")
-                           + segment + data[2:])
-        return target
+        return camera_dated(srahim / "images" / f"Patient006_{side}.jpg",
+                            tmp_path / f"Patient006_{side}.jpg", taken)
 
     page = window.patient_page
     page.add_photos([dated("R", "2026:11:29 10:02:11")], Eye.RIGHT)
