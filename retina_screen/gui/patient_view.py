@@ -394,8 +394,12 @@ class PhotoCard(QFrame):
             grading = photo.result.grading if photo.result is not None else None
             grade_colour = (OUTCOME_COLOURS[Outcome.REFER] if grading is not None
                             and grading.referable else "#1F2933")
+            # The grade and its probability in the grade's colour; what follows (the camera's
+            # date, a copy mark) in the verdict's.
             body = (f"<span style='color:{colour}'>{lines[0]}</span><br>"
-                    f"<span style='color:{grade_colour}'>{'<br>'.join(lines[1:])}</span>")
+                    f"<span style='color:{grade_colour}'>{'<br>'.join(lines[1:3])}</span>"
+                    + "".join(f"<br><span style='color:{colour}'>{line}</span>"
+                              for line in lines[3:]))
         else:
             body = f"<span style='color:{colour}'>{'<br>'.join(lines)}</span>"
         self.verdict.setText(body)
