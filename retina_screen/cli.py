@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import logging
 import logging.handlers
@@ -191,6 +192,7 @@ def _sex_argument(value: str) -> str:
 
 def cmd_screen(args: argparse.Namespace, settings: Settings) -> int:
     from .audit import record_decision
+    from .decision import OLD_PHOTOGRAPH_DAYS, days_before
     from .engine import Screener
 
     try:
@@ -215,6 +217,13 @@ def cmd_screen(args: argparse.Namespace, settings: Settings) -> int:
 
         build_report(result, Path(args.report), settings)
     record_decision(result, settings, Path(args.report) if args.report else None)
+    today = dt.date.today()
+    for image in result.images:
+        age = days_before(image, today)
+        if age is not None and age > OLD_PHOTOGRAPH_DAYS:
+            print(f"warning: {image.source} was taken on {image.taken} by its camera's date, "
+                  f"{age} days ago: check it is this patient's photograph of today",
+                  file=sys.stderr)
     if args.json:
         print(json.dumps(patient_summary(result), indent=2, ensure_ascii=False))
     else:

@@ -154,6 +154,19 @@ def _copy_for_both_eyes(images: list[ImageResult] | tuple[ImageResult, ...]) -> 
                for i in images if i.eye in sides)
 
 
+#: A photograph its camera dated more than this many days before a patient's screening in the
+#: desktop app or ``screen`` is pointed out (a warning: an archive screened in a batch is old).
+OLD_PHOTOGRAPH_DAYS = 30
+
+
+def days_before(image: ImageResult, day: dt.date) -> int | None:
+    """How many days before ``day`` the photograph's camera dated it; None where undated."""
+    try:
+        return (day - dt.date.fromisoformat(image.taken)).days if image.taken else None
+    except ValueError:
+        return None
+
+
 def taken_days_apart(images: list[ImageResult] | tuple[ImageResult, ...]) -> tuple[str, ...]:
     """The camera dates of a visit's photographs (sorted, each once) when any two lie more than
     ``DAYS_APART_MAX`` days apart (another day's photograph in this visit); () otherwise, and

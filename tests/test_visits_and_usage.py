@@ -181,6 +181,26 @@ def test_screen_usage_mistakes_are_errors_without_a_record(srahim: Path,
     assert pdf.exists() and audit_records(tmp_path) == 1
 
 
+def test_screen_points_out_a_photograph_dated_long_before_today(srahim: Path, tmp_path: Path,
+                                                                camera_dated) -> None:  # noqa: ANN001
+    """`screen` is a patient screened now: a photograph its camera dated more than 30 days ago
+    is named in a warning (last year's photograph picked by mistake), and with today's of the
+    other eye the patient is not "no referable DR" (the visit's dates lie apart)."""
+    import datetime as dt
+
+    today = dt.date.today()
+    old = today - dt.timedelta(days=400)
+    right = camera_dated(srahim / "images" / "Patient006_R.jpg", tmp_path / "P9_R.jpg",
+                         today.strftime("%Y:%m:%d 09:00:00"))
+    left = camera_dated(srahim / "images" / "Patient006_L.jpg", tmp_path / "P9_L.jpg",
+                        old.strftime("%Y:%m:%d 09:00:00"))
+    result = cli("screen", str(right), str(left), "--json", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "P9_L.jpg" in warnings[0] and "400 days ago" in warnings[0]
+    assert '"outcome": "insufficient"' in result.stdout
+
+
 def test_a_folder_without_photographs_is_refused_and_nothing_created(isolated_settings,
                                                                      tmp_path: Path) -> None:
     empty, notes, out = tmp_path / "empty", tmp_path / "notes", tmp_path / "out"

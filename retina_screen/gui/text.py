@@ -6,8 +6,11 @@ the engine's own wording through :func:`~retina_screen.gui.i18n.engine_text`).
 
 from __future__ import annotations
 
+import datetime as dt
+
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
+from ..decision import OLD_PHOTOGRAPH_DAYS, days_before
 from ..results import (
     ICDR_LABELS,
     Eye,
@@ -120,9 +123,15 @@ def image_verdict(result: ImageResult) -> tuple[str, str]:
               + translate("Results", "P(referable) {p}").format(
                   p=probability_text(grading.p_referable))
               + (translate("Results", " · referable") if grading.referable else ""))
+    level = "ok"
     if result.taken:  # the camera's date: the patient decision compares a visit's dates
         graded += "\n" + translate("Results", "Taken {date}").format(date=result.taken)
+        age = days_before(result, dt.date.today())
+        if age is not None and age > OLD_PHOTOGRAPH_DAYS:
+            level = "warning"
+            graded += translate("Results", ", {days} days ago: is it today's photograph?"
+                                ).format(days=age)
     if result.copy_of:  # marked by the patient decision (decision.mark_copies)
-        return "warning", graded + "\n" + translate(
-            "Results", "Copy of the other eye")
-    return "ok", graded
+        level = "warning"
+        graded += "\n" + translate("Results", "Copy of the other eye")
+    return level, graded

@@ -215,19 +215,28 @@ def test_last_years_photograph_of_one_eye_is_pointed_out(window, srahim, tmp_pat
                                                          camera_dated, wait_result):
     """Last year's photograph of the left eye, picked with today's of the right, read "no
     referable DR". The cameras' dates now make the patient "images insufficient", the result
-    says why, and each card shows its date, so the operator sees which one to replace."""
-    def dated(side: str, taken: str) -> Path:
+    says why, and each card shows its date (last year's, as a warning), so the operator sees
+    which one to replace."""
+    import datetime as dt
+
+    today = dt.date.today()
+    last_year = today - dt.timedelta(days=370)
+
+    def dated(side: str, day: dt.date) -> Path:
         return camera_dated(srahim / "images" / f"Patient006_{side}.jpg",
-                            tmp_path / f"Patient006_{side}.jpg", taken)
+                            tmp_path / f"Patient006_{side}.jpg", day.strftime("%Y:%m:%d 10:02:11"))
 
     page = window.patient_page
-    page.add_photos([dated("R", "2026:11:29 10:02:11")], Eye.RIGHT)
-    page.add_photos([dated("L", "2025:11:27 09:40:05")], Eye.LEFT)
+    page.add_photos([dated("R", today)], Eye.RIGHT)
+    page.add_photos([dated("L", last_year)], Eye.LEFT)
     result = wait_result(window)
     assert result.outcome is Outcome.INSUFFICIENT
     assert "taken on different days" in page.result_panel.notes.text()
-    texts = sorted(card.verdict_text for card in page.cards.values())
-    assert "Taken 2025-11-27" in texts[0] + texts[1] and "Taken 2026-11-29" in texts[0] + texts[1]
+    cards = {card.file_label.text(): card for card in page.cards.values()}
+    right, left = cards["Patient006_R.jpg"], cards["Patient006_L.jpg"]
+    assert f"Taken {today.isoformat()}" in right.verdict_text and right.level == "ok"
+    assert f"Taken {last_year.isoformat()}, 370 days ago" in left.verdict_text
+    assert left.level == "warning"
 
 
 def test_a_long_verdict_is_shown_whole_on_its_card(window, data_dir, wait_result, qtbot):

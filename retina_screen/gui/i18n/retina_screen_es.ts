@@ -376,44 +376,44 @@ Add this folder&apos;s results to that output folder anyway?</source>
 <context>
     <name>EyeSlot</name>
     <message>
-        <location filename="../patient_view.py" line="456"/>
+        <location filename="../patient_view.py" line="460"/>
         <source>{0} photographs</source>
         <translation>Fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="461"/>
+        <location filename="../patient_view.py" line="465"/>
         <source>Add…</source>
         <translation>Añadir…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="462"/>
+        <location filename="../patient_view.py" line="466"/>
         <source>Add {0} photographs</source>
         <translation>Añadir fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="463"/>
+        <location filename="../patient_view.py" line="467"/>
         <source>Choose {0} photographs from a folder</source>
         <translation>Elegir fotografías de una carpeta: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="466"/>
+        <location filename="../patient_view.py" line="470"/>
         <source>Drop photographs here
 or click Add…</source>
         <translation>Suelte aquí las fotografías
 o pulse Añadir…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="489"/>
+        <location filename="../patient_view.py" line="493"/>
         <source>Choose right or left eye for each of these photographs</source>
         <translation>Elija ojo derecho o izquierdo para cada una de estas fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="520"/>
+        <location filename="../patient_view.py" line="524"/>
         <source>· 1 photo</source>
         <translation>· 1 foto</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="521"/>
+        <location filename="../patient_view.py" line="525"/>
         <source>· {0} photos</source>
         <translation>· {0} fotos</translation>
     </message>
@@ -835,190 +835,190 @@ o pulse Añadir…</translation>
         <translation>Mapa de calor: zonas que más influyeron en el grado (amarillo más brillante = más influencia). No es un mapa de lesiones.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="774"/>
+        <location filename="../patient_view.py" line="778"/>
         <source>&amp;Open photographs…</source>
         <extracomment>Asks before an unsaved screening is discarded; ``quitting`` when the window closes.</extracomment>
         <translation>&amp;Abrir fotografías…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="777"/>
+        <location filename="../patient_view.py" line="781"/>
         <source>Add photographs of this patient</source>
         <translation>Añadir fotografías de este paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="778"/>
+        <location filename="../patient_view.py" line="782"/>
         <source>&amp;New patient</source>
         <translation>&amp;Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="779"/>
+        <location filename="../patient_view.py" line="783"/>
         <source>Clear everything for the next patient</source>
         <translation>Borrar todo para el siguiente paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="782"/>
+        <location filename="../patient_view.py" line="786"/>
         <source>&amp;Print report…</source>
         <translation>&amp;Imprimir informe…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="784"/>
+        <location filename="../patient_view.py" line="788"/>
         <source>Preview and print the report</source>
         <translation>Vista previa e impresión del informe</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="786"/>
+        <location filename="../patient_view.py" line="790"/>
         <source>&amp;Save PDF…</source>
         <translation>&amp;Guardar PDF…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="788"/>
+        <location filename="../patient_view.py" line="792"/>
         <source>Save the report as a PDF file</source>
         <translation>Guardar el informe como archivo PDF</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="790"/>
+        <location filename="../patient_view.py" line="794"/>
         <source>Show &amp;heatmap</source>
         <translation>Mostrar &amp;mapa de calor</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="792"/>
+        <location filename="../patient_view.py" line="796"/>
         <source>Overlay where the model looked on the photograph</source>
         <translation>Superponer dónde miró el modelo en la fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="795"/>
+        <location filename="../patient_view.py" line="799"/>
         <source>Zoom &amp;in</source>
         <translation>&amp;Ampliar</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="797"/>
+        <location filename="../patient_view.py" line="801"/>
         <source>Zoom in on the photograph</source>
         <translation>Ampliar la fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="798"/>
+        <location filename="../patient_view.py" line="802"/>
         <source>Zoom &amp;out</source>
         <translation>&amp;Reducir</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="800"/>
+        <location filename="../patient_view.py" line="804"/>
         <source>Zoom out</source>
         <translation>Reducir</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="801"/>
+        <location filename="../patient_view.py" line="805"/>
         <source>&amp;Fit to window</source>
         <translation>Ajustar a la &amp;ventana</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="802"/>
+        <location filename="../patient_view.py" line="806"/>
         <source>Show the whole photograph</source>
         <translation>Mostrar la fotografía completa</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="830"/>
-        <location filename="../patient_view.py" line="990"/>
+        <location filename="../patient_view.py" line="834"/>
+        <location filename="../patient_view.py" line="994"/>
         <source>No photograph selected</source>
         <translation>Ninguna fotografía seleccionada</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="865"/>
+        <location filename="../patient_view.py" line="869"/>
         <source>Print report</source>
         <translation>Imprimir informe</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="866"/>
-        <location filename="../patient_view.py" line="1131"/>
+        <location filename="../patient_view.py" line="870"/>
+        <location filename="../patient_view.py" line="1135"/>
         <source>Save report as PDF</source>
         <translation>Guardar informe como PDF</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="867"/>
+        <location filename="../patient_view.py" line="871"/>
         <source>New patient</source>
         <translation>Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="916"/>
+        <location filename="../patient_view.py" line="920"/>
         <source>Add {0} photographs</source>
         <translation>Añadir fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="917"/>
+        <location filename="../patient_view.py" line="921"/>
         <source>Add photographs</source>
         <translation>Añadir fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="989"/>
+        <location filename="../patient_view.py" line="993"/>
         <source>Select or drop a photograph</source>
         <translation>Seleccione o suelte una fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1037"/>
+        <location filename="../patient_view.py" line="1041"/>
         <source>Heatmap: no area stood out to the model in this photograph.</source>
         <translation>Mapa de calor: ninguna zona destacó para el modelo en esta fotografía.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1045"/>
+        <location filename="../patient_view.py" line="1049"/>
         <source>Patient details were filled in from the DICOM file. Check them before printing.</source>
         <translation>Los datos del paciente se rellenaron desde el archivo DICOM. Compruébelos antes de imprimir.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1049"/>
+        <location filename="../patient_view.py" line="1053"/>
         <source>A DICOM photograph carries a different patient ID from the one entered. Check that it is this patient.</source>
         <translation>Una fotografía DICOM tiene un ID de paciente distinto del introducido. Compruebe que es este paciente.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1064"/>
+        <location filename="../patient_view.py" line="1068"/>
         <source>Quit without the report?</source>
         <translation>¿Salir sin el informe?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1065"/>
+        <location filename="../patient_view.py" line="1069"/>
         <source>The screening result has not been printed or saved. Quit Retina Screen anyway? The result will be lost.</source>
         <translation>El resultado del cribado no se ha impreso ni guardado. ¿Salir de Retina Screen de todos modos? El resultado se perderá.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1068"/>
+        <location filename="../patient_view.py" line="1072"/>
         <source>Discard this screening?</source>
         <translation>¿Descartar este cribado?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1069"/>
+        <location filename="../patient_view.py" line="1073"/>
         <source>The screening result has not been printed or saved. Start a new patient anyway?</source>
         <translation>El resultado del cribado no se ha impreso ni guardado. ¿Empezar un paciente nuevo de todos modos?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1075"/>
+        <location filename="../patient_view.py" line="1079"/>
         <source>Quit anyway</source>
         <translation>Salir de todos modos</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1075"/>
+        <location filename="../patient_view.py" line="1079"/>
         <source>Discard and start a new patient</source>
         <translation>Descartar y empezar un paciente nuevo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1100"/>
+        <location filename="../patient_view.py" line="1104"/>
         <source>Wait until every photograph has been screened.</source>
         <translation>Espere a que se hayan analizado todas las fotografías.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1104"/>
+        <location filename="../patient_view.py" line="1108"/>
         <source>Enter the patient ID before printing, saving or sending the report.</source>
         <translation>Introduzca el ID del paciente antes de imprimir, guardar o enviar el informe.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1117"/>
+        <location filename="../patient_view.py" line="1121"/>
         <source>The report font for Chinese, Japanese and Korean characters is missing from this installation: some PDF viewers and printers will show the name as empty boxes. Check the printed name.</source>
         <translation>Falta en esta instalación la fuente del informe para caracteres chinos, japoneses y coreanos: algunos visores de PDF e impresoras mostrarán el nombre como cuadros vacíos. Compruebe el nombre impreso.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1132"/>
+        <location filename="../patient_view.py" line="1136"/>
         <source>PDF files (*.pdf)</source>
         <translation>Archivos PDF (*.pdf)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1152"/>
+        <location filename="../patient_view.py" line="1156"/>
         <source>Report saved to {0}</source>
         <translation>Informe guardado en {0}</translation>
     </message>
@@ -1105,7 +1105,7 @@ o pulse Añadir…</translation>
         <translation>Quitar esta fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="407"/>
+        <location filename="../patient_view.py" line="411"/>
         <source>Photograph {0}: {1}</source>
         <translation>Fotografía {0}: {1}</translation>
     </message>
@@ -1214,82 +1214,82 @@ El informe está listo para imprimir o guardar.</translation>
         <translation>Ojo desconocido</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="591"/>
+        <location filename="../patient_view.py" line="595"/>
         <source>Print report…</source>
         <translation>Imprimir informe…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="593"/>
+        <location filename="../patient_view.py" line="597"/>
         <source>Save PDF…</source>
         <translation>Guardar PDF…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="594"/>
+        <location filename="../patient_view.py" line="598"/>
         <source>New patient</source>
         <translation>Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="608"/>
+        <location filename="../patient_view.py" line="612"/>
         <source>Screening result</source>
         <translation>Resultado del cribado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="650"/>
+        <location filename="../patient_view.py" line="654"/>
         <source>Screening…</source>
         <translation>Analizando…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="651"/>
+        <location filename="../patient_view.py" line="655"/>
         <source>1 photograph being checked</source>
         <translation>1 fotografía en análisis</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="652"/>
+        <location filename="../patient_view.py" line="656"/>
         <source>{0} photographs being checked</source>
         <translation>{0} fotografías en análisis</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="656"/>
+        <location filename="../patient_view.py" line="660"/>
         <source>Outcome: {0}</source>
         <translation>Resultado: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="669"/>
+        <location filename="../patient_view.py" line="673"/>
         <source>No photographs yet</source>
         <translation>Aún no hay fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="670"/>
+        <location filename="../patient_view.py" line="674"/>
         <source>Add the right and left eye photographs</source>
         <translation>Añada las fotografías del ojo derecho e izquierdo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="672"/>
+        <location filename="../patient_view.py" line="676"/>
         <source>Drop the photographs onto the eye boxes, or use Add… (Ctrl+O). Each photograph is checked as soon as it is added.</source>
         <translation>Suelte las fotografías en los recuadros de cada ojo, o use Añadir… (Ctrl+O). Cada fotografía se analiza en cuanto se añade.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="688"/>
+        <location filename="../patient_view.py" line="692"/>
         <source>Eye</source>
         <translation>Ojo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="688"/>
+        <location filename="../patient_view.py" line="692"/>
         <source>Grade</source>
         <translation>Grado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="689"/>
+        <location filename="../patient_view.py" line="693"/>
         <source>P(referable)</source>
         <translation>P(derivable)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="709"/>
+        <location filename="../patient_view.py" line="713"/>
         <source>model {0} {1}, </source>
         <translation>modelo {0} {1}, </translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="711"/>
+        <location filename="../patient_view.py" line="715"/>
         <source>Screened {0} · {1}quality thresholds {2} · research use, not a diagnosis</source>
         <translation>Analizado {0} · {1}umbrales de calidad {2} · uso en investigación, no es un diagnóstico</translation>
     </message>
@@ -1297,119 +1297,124 @@ El informe está listo para imprimir o guardar.</translation>
 <context>
     <name>Results</name>
     <message>
-        <location filename="../text.py" line="32"/>
+        <location filename="../text.py" line="35"/>
         <source>REFER URGENTLY</source>
         <extracomment>The outcome in large words.</extracomment>
         <translation>DERIVAR URGENTE</translation>
     </message>
     <message>
-        <location filename="../text.py" line="33"/>
+        <location filename="../text.py" line="36"/>
         <source>REFER</source>
         <translation>DERIVAR</translation>
     </message>
     <message>
-        <location filename="../text.py" line="34"/>
+        <location filename="../text.py" line="37"/>
         <source>NO REFERABLE DR</source>
         <translation>SIN RD DERIVABLE</translation>
     </message>
     <message>
-        <location filename="../text.py" line="35"/>
+        <location filename="../text.py" line="38"/>
         <source>RETAKE PHOTOGRAPHS</source>
         <translation>REPETIR FOTOGRAFÍAS</translation>
     </message>
     <message>
-        <location filename="../text.py" line="38"/>
+        <location filename="../text.py" line="41"/>
         <source>PHOTOGRAPH BOTH EYES</source>
         <translation>FOTOGRAFIAR AMBOS OJOS</translation>
     </message>
     <message>
-        <location filename="../text.py" line="53"/>
+        <location filename="../text.py" line="56"/>
         <source>Refer urgently</source>
         <extracomment>Short outcome words for tables (translated when shown: :func:`outcome_short`).</extracomment>
         <translation>Derivar urgente</translation>
     </message>
     <message>
-        <location filename="../text.py" line="54"/>
+        <location filename="../text.py" line="57"/>
         <source>Refer</source>
         <translation>Derivar</translation>
     </message>
     <message>
-        <location filename="../text.py" line="55"/>
+        <location filename="../text.py" line="58"/>
         <source>No referable DR</source>
         <translation>Sin RD derivable</translation>
     </message>
     <message>
-        <location filename="../text.py" line="56"/>
+        <location filename="../text.py" line="59"/>
         <source>Retake / human grader</source>
         <translation>Repetir / evaluador humano</translation>
     </message>
     <message>
-        <location filename="../text.py" line="73"/>
+        <location filename="../text.py" line="76"/>
         <source>not gradable</source>
         <translation>no evaluable</translation>
     </message>
     <message>
-        <location filename="../text.py" line="74"/>
+        <location filename="../text.py" line="77"/>
         <source>Grade {grade}: {label}</source>
         <translation>Grado {grade}: {label}</translation>
     </message>
     <message>
-        <location filename="../text.py" line="93"/>
+        <location filename="../text.py" line="96"/>
         <source>No gradable photograph</source>
         <translation>Ninguna fotografía evaluable</translation>
     </message>
     <message>
-        <location filename="../text.py" line="100"/>
+        <location filename="../text.py" line="103"/>
         <source>quality check failed</source>
         <translation>no superó el control de calidad</translation>
     </message>
     <message>
-        <location filename="../text.py" line="102"/>
+        <location filename="../text.py" line="105"/>
         <source>. Retake this photograph</source>
         <translation>. Repita esta fotografía</translation>
     </message>
     <message>
-        <location filename="../text.py" line="110"/>
+        <location filename="../text.py" line="113"/>
         <source>unreadable file</source>
         <translation>archivo ilegible</translation>
     </message>
     <message>
-        <location filename="../text.py" line="111"/>
+        <location filename="../text.py" line="114"/>
         <source>Cannot use this file: {reason}. Check the file, or export it from the camera again.</source>
         <translation>No se puede usar este archivo: {reason}. Compruebe el archivo o vuelva a exportarlo desde la cámara.</translation>
     </message>
     <message>
-        <location filename="../text.py" line="115"/>
+        <location filename="../text.py" line="118"/>
         <source>Ungradable.</source>
         <translation>No evaluable.</translation>
     </message>
     <message>
-        <location filename="../text.py" line="118"/>
+        <location filename="../text.py" line="121"/>
         <source>Quality passed, not graded.</source>
         <translation>Calidad superada, sin grado.</translation>
     </message>
     <message>
-        <location filename="../text.py" line="119"/>
+        <location filename="../text.py" line="122"/>
         <source>Quality: pass</source>
         <translation>Calidad: correcta</translation>
     </message>
     <message>
-        <location filename="../text.py" line="120"/>
+        <location filename="../text.py" line="123"/>
         <source>P(referable) {p}</source>
         <translation>P(derivable) {p}</translation>
     </message>
     <message>
-        <location filename="../text.py" line="122"/>
+        <location filename="../text.py" line="125"/>
         <source> · referable</source>
         <translation> · derivable</translation>
     </message>
     <message>
-        <location filename="../text.py" line="124"/>
+        <location filename="../text.py" line="128"/>
         <source>Taken {date}</source>
         <translation>Tomada el {date}</translation>
     </message>
     <message>
-        <location filename="../text.py" line="126"/>
+        <location filename="../text.py" line="132"/>
+        <source>, {days} days ago: is it today&apos;s photograph?</source>
+        <translation>, hace {days} días: ¿es la fotografía de hoy?</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="136"/>
         <source>Copy of the other eye</source>
         <translation>Copia del otro ojo</translation>
     </message>
