@@ -377,8 +377,8 @@ class AuditTrail:
                        report: Path | bytes | None = None, issued: str = "") -> int:
         """One record for a patient's screening (all its images and the decision), with the
         sha256 of the PDF ``report`` (a file or its bytes) it was issued as, if any, and how
-        (``issued``: "saved", "printed", "sent to PACS"; empty for a batch's or a command's own
-        report), so that a report can later be checked against the trail
+        (``issued``: "saved", "printed", "queued for the PACS"; empty for a batch's or a
+        command's own report), so that a report can later be checked against the trail
         (:func:`check_reports`)."""
         model = result.model
         payload = {
