@@ -444,6 +444,11 @@ class VerifyReport:
 def verify(path: Path, key_path: Path | None = None) -> VerifyReport:
     """Check the whole trail against the installation's key and checkpoints. Changes nothing
     (except that SQLite rolls back a write that was interrupted, as any reader would)."""
+    return _verified(path, key_path)[0]
+
+
+def _verified(path: Path, key_path: Path | None) -> tuple[VerifyReport, list]:
+    """:func:`verify`'s report, and the records it read (for :func:`check_reports`)."""
     path = Path(path)
     key_path = Path(key_path) if key_path is not None else default_key_path()
     key = load_key(key_path, create=False)
@@ -453,7 +458,7 @@ def verify(path: Path, key_path: Path | None = None) -> VerifyReport:
         if written:
             return VerifyReport(False, 0, (
                 f"the audit database is missing: this installation wrote {written} records "
-                "to it (deleted or moved)",))
+                "to it (deleted or moved)",)), []
         raise AuditError(f"audit trail not found: {path}")
     try:
         try:
@@ -467,14 +472,14 @@ def verify(path: Path, key_path: Path | None = None) -> VerifyReport:
     except sqlite3.Error as exc:
         raise AuditError(f"audit trail {path} cannot be read: {exc}") from exc
     if not meta.get("trail_id"):
-        return _verify_without_identity(path, tables, rows, known)
+        return _verify_without_identity(path, tables, rows, known), rows
     problems: list[str] = []
     notes: list[str] = []
     trail_id = meta["trail_id"]
     if meta.get("key_id") != key_id(key):
         return VerifyReport(False, len(rows), (
             "this trail was written with another installation's audit key (or the key was "
-            "replaced): its records cannot be checked here",))
+            "replaced): its records cannot be checked here",)), rows
     _check_chain(rows, key, genesis(key, trail_id), problems)
     checkpoint = _read_checkpoint(key, _checkpoint_dir(key_path) / f"{trail_id}.json")
     if checkpoint is None:
@@ -505,7 +510,7 @@ def verify(path: Path, key_path: Path | None = None) -> VerifyReport:
                         f"{earlier.get('records')} records disappeared (the database was "
                         "deleted, moved or replaced)")
     _check_head(path, key, trail_id, len(rows), problems)
-    return VerifyReport(not problems, len(rows), tuple(problems), tuple(notes))
+    return VerifyReport(not problems, len(rows), tuple(problems), tuple(notes)), rows
 
 
 @dataclass(frozen=True)
@@ -535,11 +540,7 @@ def check_reports(db: Path, reports: list[Path], key_path: Path | None = None
     nothing. Raises ``AuditError`` if the trail cannot be read and ``OSError`` if a report
     cannot."""
     hashes = [file_sha256(path) for path in reports]
-    verified = verify(db, key_path)
-    try:
-        _, rows, _ = _read_trail(Path(db), read_only=True)
-    except sqlite3.Error as exc:
-        raise AuditError(f"audit trail {db} cannot be read: {exc}") from exc
+    verified, rows = _verified(Path(db), key_path)
     found: dict[str, list[IssuedReport]] = {}
     for record_id, time, kind, _operator, _reference, payload, _prev, _digest in rows:
         if '"report_sha256"' not in payload:
