@@ -49,7 +49,12 @@ from pathlib import Path
 
 from . import __version__
 from .atomic import file_sha256, write_atomic
-from .decision import MAX_PHOTOGRAPHS_PER_EYE, combine_patient, load_referral_table
+from .decision import (
+    MAX_PHOTOGRAPHS_PER_EYE,
+    combine_patient,
+    load_referral_table,
+    taken_days_apart,
+)
 from .errors import ConfigError, OtherInputFolderError, OutputError
 from .executors import (  # noqa: F401 - re-exported
     WORKER_CRASH_LOG,
@@ -174,6 +179,9 @@ class BatchSummary:
     #: Patients (IDs, as above) one of whose photographs, by content, is in two of their
     #: visits: one visit's result may rest on a photograph taken at the other.
     in_two_visits: tuple[str, ...] = ()
+    #: Patient visits (IDs, as above) whose photographs their cameras dated on days apart
+    #: (``decision.taken_days_apart``): such a visit is never "no referable DR".
+    taken_days_apart: tuple[str, ...] = ()
     #: Photographs whose file time lies in the future (camera clock fast); screened anyway.
     future_timestamps: int = 0
     #: Photographs held back in watch mode because they were still changing.
@@ -615,7 +623,8 @@ def shared_photographs(done_images: dict, groups: dict) -> dict[str, tuple[str, 
     """Photographs (by content, their sha256) that stand in two places of this folder: the
     patients one of whose photographs is also another patient's (one of them has the other's
     result), and the patients one of whose photographs is in two of their visits (a visit's
-    result may rest on a photograph taken at another). ``BatchSummary``'s fields by name."""
+    result may rest on a photograph taken at another); and the patients of visits whose
+    photographs their cameras dated on days apart. ``BatchSummary``'s fields by name."""
     owners: dict[str, set[str]] = {}
     visits: dict[str, set[GroupKey]] = {}
     for record in done_images.values():
@@ -632,8 +641,14 @@ def shared_photographs(done_images: dict, groups: dict) -> dict[str, tuple[str, 
     if revisited:
         log.warning("%d patients have a photograph (by content) in two of their visits",
                     len(revisited))
+    dates: dict[GroupKey, list[str]] = {}
+    for record in done_images.values():
+        if group_key(record) in groups:
+            dates.setdefault(group_key(record), []).append(record.get("taken") or "")
+    apart = {patient for (patient, _visit), taken in dates.items() if taken_days_apart(taken)}
     return {"shared_with_another_patient": tuple(sorted(shared)),
-            "in_two_visits": tuple(sorted(revisited))}
+            "in_two_visits": tuple(sorted(revisited)),
+            "taken_days_apart": tuple(sorted(apart))}
 
 
 def _naming_notes(scanned: list[InputImage], groups: dict, pattern: str | None) -> dict:

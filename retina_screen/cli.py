@@ -344,6 +344,12 @@ def _print_batch_notes(summary) -> None:  # noqa: ANN001 - BatchSummary
               + (" ..." if len(revisited) > 10 else "")
               + ". One visit's result may rest on a photograph taken at the other: check when "
               "each was taken.")
+    if summary.taken_days_apart:
+        apart = summary.taken_days_apart
+        print(f"Warning: {len(apart)} patient visits have photographs their cameras dated on "
+              f"different days: {', '.join(apart[:10])}" + (" ..." if len(apart) > 10 else "")
+              + ". Another day's photograph may stand for an eye (such a visit is never 'no "
+              "referable DR'): check when each was taken.")
     if summary.crowded:
         from .decision import MAX_PHOTOGRAPHS_PER_EYE
 

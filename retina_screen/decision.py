@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -167,11 +168,11 @@ def days_before(image: ImageResult, day: dt.date) -> int | None:
         return None
 
 
-def taken_days_apart(images: list[ImageResult] | tuple[ImageResult, ...]) -> tuple[str, ...]:
-    """The camera dates of a visit's photographs (sorted, each once) when any two lie more than
-    ``DAYS_APART_MAX`` days apart (another day's photograph in this visit); () otherwise, and
-    where fewer than two photographs carry a date."""
-    dates = sorted({i.taken for i in images if i.taken})
+def taken_days_apart(taken: Iterable[str]) -> tuple[str, ...]:
+    """The camera dates of a visit's photographs (``ImageResult.taken``; sorted, each once)
+    when any two lie more than ``DAYS_APART_MAX`` days apart (another day's photograph in this
+    visit); () otherwise, and where fewer than two photographs carry a date."""
+    dates = sorted({day for day in taken if day})
     try:
         span = (dt.date.fromisoformat(dates[-1]) - dt.date.fromisoformat(dates[0])).days \
             if len(dates) > 1 else 0
@@ -207,7 +208,7 @@ def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[Imag
     elif _copy_for_both_eyes(images):
         both_eyes = True
         notes.append(COPY_FOR_BOTH_EYES)
-    days = taken_days_apart(images)
+    days = taken_days_apart(i.taken for i in images)
     if days:
         notes.append(TAKEN_ON_DIFFERENT_DAYS.format(dates=", ".join(days)))
     crowded = [e for e in eyes if len(e.images) > MAX_PHOTOGRAPHS_PER_EYE]

@@ -288,6 +288,37 @@ def test_a_photograph_in_two_visits_of_a_patient_is_pointed_out(data_dir: Path,
     assert "another patient's" not in done.stdout
 
 
+def test_a_visit_of_photographs_taken_on_different_days_is_pointed_out(
+        data_dir: Path, tmp_path: Path, camera_dated) -> None:  # noqa: ANN001
+    """Last year's photograph of one eye exported into today's visit folder (today's file
+    date): the visit reads "images insufficient" with the note, and the batch names it, as it
+    names the other visits whose photographs need a look; a visit of one sitting is left
+    alone. The journal and results.csv keep each photograph's camera date."""
+    camera = tmp_path / "camera" / "2026-11-29"
+    camera.mkdir(parents=True)
+    images = data_dir / "srahim_dev" / "images"
+    for patient, left_taken in (("Patient006", "2025:11:27 09:40:05"),
+                                ("Patient016", "2026:11:29 10:05:00")):
+        camera_dated(images / f"{patient}_R.jpg", camera / f"{patient}_R.jpg",
+                     "2026:11:29 10:02:11")
+        camera_dated(images / f"{patient}_L.jpg", camera / f"{patient}_L.jpg", left_taken)
+    out = tmp_path / "o"
+    done = _cli("batch", str(camera.parent), "--out", str(out), "--workers", "1",
+                "--no-reports", env_home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    warning = next(line for line in done.stdout.splitlines() if "different days" in line)
+    assert warning.startswith("Warning: 1 patient visits have photographs their cameras dated "
+                              "on different days: Patient006.")
+    with open(out / "patients.csv", newline="", encoding="utf-8") as handle:
+        rows = {row["patient_id"]: row for row in csv.DictReader(handle)}
+    assert rows["Patient006"]["outcome"] == "insufficient"
+    assert "2025-11-27, 2026-11-29" in rows["Patient006"]["notes"]
+    assert rows["Patient016"]["outcome"] == "no_referable"
+    with open(out / "results.csv", newline="", encoding="utf-8") as handle:
+        taken = {row["path"]: row["taken"] for row in csv.DictReader(handle)}
+    assert taken["2026-11-29/Patient006_L.jpg"] == "2025-11-27"
+
+
 def test_a_visit_of_many_patients_under_one_id_is_pointed_out(data_dir: Path,
                                                                tmp_path: Path) -> None:
     """A camera export named "Fundus_R_001.jpg" ... put a day's patients under one ID: one

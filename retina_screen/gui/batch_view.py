@@ -577,9 +577,10 @@ class BatchPage(QWidget):
     def _naming_message(self, summary) -> None:  # noqa: ANN001 - batch.BatchSummary
         """What the run found about whose photographs are whose and what it could not screen,
         every finding the command line prints, in one message, weightiest first: a photograph
-        that is two patients', one in two visits of a patient, visits with too many
-        photographs of one eye, files or folders not looked at, visits that look like one
-        patient split in two, visits with one eye only."""
+        that is two patients', one in two visits of a patient, visits whose photographs were
+        taken on different days, visits with too many photographs of one eye, files or
+        folders not looked at, visits that look like one patient split in two, visits with
+        one eye only."""
         def found(name: str) -> tuple[str, ...]:
             return tuple(getattr(summary, name, ()) or ())
 
@@ -596,6 +597,10 @@ class BatchPage(QWidget):
                 "{0:,} patients have a photograph that is in two of their visits (the same file "
                 "content): {1}. One visit's result may rest on a photograph taken at the other: "
                 "check when each was taken.")),
+            (found("taken_days_apart"), "warning", self.tr(
+                "{0:,} patient visits have photographs their cameras dated on different days: "
+                "{1}. Another day's photograph may stand for an eye (such a visit is never 'no "
+                "referable DR'): check when each was taken.")),
             (found("crowded"), "warning", self.tr(
                 "{0:,} patient visits have more photographs of one eye than a visit takes: {1}. "
                 "The file names may have put several patients under one ID (such a visit is "

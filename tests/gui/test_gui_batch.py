@@ -230,7 +230,7 @@ def test_files_the_run_could_not_screen_are_named(open_window, isolated_settings
 
 
 def test_every_finding_of_a_run_is_shown(open_window, isolated_settings, srahim, tmp_path,
-                                        qtbot):
+                                        camera_dated, qtbot):
     """A run with two findings showed only the weightier one (a photograph under two patients'
     names), so the operator never learnt of the file it had not screened. Every finding is
     now in the message, the weightiest first."""
@@ -241,13 +241,18 @@ def test_every_finding_of_a_run_is_shown(open_window, isolated_settings, srahim,
             shutil.copy(srahim / "images" / f"Patient006_{eye}.jpg",
                         camera / f"{patient}_{eye}.jpg")
     (camera / "Patient013_R.heic").write_bytes(b"\0\0\0\x18ftypheic")
+    for side, taken in (("R", "2026:11:29 10:02:11"), ("L", "2025:11:27 09:40:05")):
+        camera_dated(srahim / "images" / f"Patient016_{side}.jpg",
+                     camera / f"Patient016_{side}.jpg", taken)
     window, _, summary = _screen_folder(open_window, isolated_settings, camera, out, qtbot)
     assert summary.shared_with_another_patient and summary.passed_over
+    assert summary.taken_days_apart == ("Patient016",)
     kind, text = window.messages[-1]
     assert kind == "warning", window.messages
     shared = text.index("have a photograph that is also another patient's")
+    apart = text.index("dated on different days: Patient016")
     passed_over = text.index("were not screened: Patient013_R.heic")
-    assert shared < passed_over, text
+    assert shared < apart < passed_over, text
 
 
 def test_batch_refuses_a_missing_folder(open_window, tmp_path):
