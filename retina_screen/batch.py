@@ -619,7 +619,7 @@ def _pending_groups(groups: dict[GroupKey, list[InputImage]], done_images: dict,
     return pending, waiting
 
 
-def shared_photographs(done_images: dict, groups: dict) -> dict[str, tuple[str, ...]]:
+def photographs_to_check(done_images: dict, groups: dict) -> dict[str, tuple[str, ...]]:
     """Photographs (by content, their sha256) that stand in two places of this folder: the
     patients one of whose photographs is also another patient's (one of them has the other's
     result), and the patients one of whose photographs is in two of their visits (a visit's
@@ -749,7 +749,7 @@ class BatchRun:
             journal=self.out_dir / JOURNAL, cancelled=cancelled, resumed=resumed,
             error_files=errors, waiting=waiting, damaged_records=self.journal.damaged,
             damaged_copy=self.journal.damaged_copy,
-            **shared_photographs(self.done_images, groups),
+            **photographs_to_check(self.done_images, groups),
             **_naming_notes(scanned, groups, options.pattern),
         )
 
