@@ -20,7 +20,8 @@ Rules (conservative by design: nothing unscreened ever reads as "no DR"):
   many patients under one ID, where one patient's ungradable eye would hide behind another's
   gradable photographs), nor a visit whose photographs their cameras dated more than
   ``DAYS_APART_MAX`` days apart (another day's photograph, e.g. last year's, given for an eye:
-  that eye was not screened at this visit).
+  that eye was not screened at this visit), nor a visit whose right- and left-eye photographs
+  show the optic disc on the same side (:mod:`.laterality`: one eye photographed for both).
 - The referral table (grade to headline, action, interval) is read from one JSON file,
   ``data/referral_table.json``, or from the file the ``referral_table`` setting names.
 """
@@ -118,6 +119,11 @@ COPY_FOR_BOTH_EYES = (
     "The photographs of the right and the left eye are one photograph (a copy or a mirror "
     "image of the other): only one eye was screened; photograph each eye")
 
+DISC_ON_ONE_SIDE = (
+    "The photographs of the right and the left eye show the optic disc on the same side, as "
+    "two photographs of one eye do: one eye may have been photographed for both, or given "
+    "under the wrong eye; check which eye each photograph shows and photograph each eye")
+
 
 def mark_copies(images: list[ImageResult] | tuple[ImageResult, ...]) -> tuple[ImageResult, ...]:
     """``images`` with ``copy_of`` set on each gradable right-eye photograph that is a copy or
@@ -153,6 +159,16 @@ def _copy_for_both_eyes(images: list[ImageResult] | tuple[ImageResult, ...]) -> 
              Eye.LEFT: {i.sha256 for i in images if i.eye is Eye.LEFT}}
     return any(i.copy_of and i.copy_of in sides[Eye.LEFT if i.eye is Eye.RIGHT else Eye.RIGHT]
                for i in images if i.eye in sides)
+
+
+def _disc_on_one_side(images: list[ImageResult] | tuple[ImageResult, ...]) -> bool:
+    """Whether the gradable right- and left-eye photographs show the optic disc on the same
+    side (each eye's side by the majority of its photographs; see :mod:`.laterality`, which
+    also says why a photograph's side is not checked against its eye alone)."""
+    sides = {eye: sum(i.disc_side for i in images
+                      if i.eye is eye and i.status is ImageStatus.OK)
+             for eye in (Eye.RIGHT, Eye.LEFT)}
+    return sides[Eye.RIGHT] * sides[Eye.LEFT] > 0
 
 
 #: A photograph its camera dated more than this many days before a patient's screening in the
@@ -208,6 +224,9 @@ def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[Imag
     elif _copy_for_both_eyes(images):
         both_eyes = True
         notes.append(COPY_FOR_BOTH_EYES)
+    elif _disc_on_one_side(images):
+        both_eyes = True
+        notes.append(DISC_ON_ONE_SIDE)
     days = taken_days_apart(i.taken for i in images)
     if days:
         notes.append(TAKEN_ON_DIFFERENT_DAYS.format(dates=", ".join(days)))

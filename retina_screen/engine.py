@@ -18,6 +18,7 @@ from .decision import ReferralTable, combine_patient, load_referral_table
 from .errors import ImageLoadError
 from .fov import FovCrop
 from .inference import GradingModel
+from .laterality import optic_disc_side
 from .likeness import photo_signature
 from .loading import LoadedImage, load_image
 from .preprocess import DECODE_MAX_SIDE, model_input, screening_crop
@@ -133,7 +134,8 @@ class Screener:
         if any(check is not None and not check.passed for check in checks):
             # the checks record P(referable) as their value
             return ImageResult(status=ImageStatus.UNGRADABLE, **common)
-        return ImageResult(status=ImageStatus.OK, grading=grading, **common)
+        return ImageResult(status=ImageStatus.OK, grading=grading,
+                           disc_side=optic_disc_side(crop.image).side, **common)
 
     def _grading(self, probabilities: np.ndarray, heatmaps: np.ndarray | None) -> Grading:
         p = tuple(float(v) for v in probabilities)

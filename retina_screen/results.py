@@ -184,6 +184,9 @@ class ImageResult:
     #: The date the photograph was taken by the camera's clock (ISO yyyy-mm-dd, from its Exif
     #: data or DICOM acquisition date); "" where the file does not say.
     taken: str = ""
+    #: The side of the photograph its optic disc lies on (:func:`laterality.optic_disc_side`):
+    #: 1 right, -1 left, 0 undecided or not looked for (ungradable photographs).
+    disc_side: int = 0
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -220,6 +223,7 @@ class ImageResult:
             "colour_profile": self.colour_profile,
             "copy_of": self.copy_of,
             "taken": self.taken,
+            "disc_side": self.disc_side,
         }
 
     @classmethod
@@ -235,7 +239,8 @@ class ImageResult:
                    record.get("sha256", ""), quality, grading, record.get("error", ""),
                    record.get("width", 0), record.get("height", 0), model=model,
                    colour_profile=record.get("colour_profile") or "",
-                   copy_of=record.get("copy_of") or "", taken=record.get("taken") or "")
+                   copy_of=record.get("copy_of") or "", taken=record.get("taken") or "",
+                   disc_side=int(record.get("disc_side") or 0))
 
 
 @dataclass(frozen=True)

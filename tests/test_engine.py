@@ -7,7 +7,6 @@ import json
 import shutil
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -16,6 +15,7 @@ import pytest
 
 from retina_screen.decision import (
     COPY_FOR_BOTH_EYES,
+    DISC_ON_ONE_SIDE,
     MAX_PHOTOGRAPHS_PER_EYE,
     SAME_PHOTOGRAPH_FOR_BOTH_EYES,
     combine_patient,
@@ -23,6 +23,7 @@ from retina_screen.decision import (
 )
 from retina_screen.errors import ConfigError, ImageLoadError, ModelError
 from retina_screen.fov import crop_to_fov, find_fov
+from retina_screen.i18n import Catalogue
 from retina_screen.inference import GradingModel
 from retina_screen.loading import LoadedImage, load_image
 from retina_screen.naming import compile_pattern, parse_stem, safe_file_stem
@@ -34,7 +35,14 @@ from retina_screen.preprocess import (
     preprocess_photo,
     resize_crop,
 )
-from retina_screen.results import Eye, ImageResult, ImageStatus, Outcome, PatientInfo
+from retina_screen.results import (
+    Eye,
+    ImageResult,
+    ImageStatus,
+    Outcome,
+    PatientInfo,
+    PatientResult,
+)
 from retina_screen.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -295,9 +303,7 @@ def test_a_copy_of_one_eye_given_for_the_other_is_not_a_negative_screening(
     first, second = sorted(result.images, key=lambda i: i.eye.value, reverse=True)
     assert (first.copy_of, second.copy_of) == (second.sha256, first.sha256)
     # Rebuilt from its records (no signatures), the decision is the same.
-    records = [ImageResult.from_record(i.to_record()) for i in result.images]
-    rebuilt = combine_patient(PatientInfo("P1"), records, load_referral_table(),
-                              result.screened_at, None, "")
+    rebuilt = _rebuilt(result)
     assert rebuilt.outcome is Outcome.INSUFFICIENT and COPY_FOR_BOTH_EYES in rebuilt.notes
 
 
@@ -316,6 +322,13 @@ def test_a_copy_cut_to_part_of_its_frame_is_found(screener, data_dir: Path,
     result = screener.screen_patient([(right, Eye.RIGHT), (left, Eye.LEFT)], PatientInfo("P1"))
     assert all(i.status is ImageStatus.OK for i in result.images)  # both graded, not refused
     assert result.outcome is Outcome.INSUFFICIENT and COPY_FOR_BOTH_EYES in result.notes
+
+
+def _rebuilt(result: PatientResult) -> PatientResult:
+    """The patient decision rebuilt from its photographs' records (as from a batch's journal)."""
+    records = [ImageResult.from_record(i.to_record()) for i in result.images]
+    return combine_patient(PatientInfo("P1"), records, load_referral_table(),
+                           result.screened_at, None, "")
 
 
 @pytest.mark.parametrize(("right", "left", "outcome"), [
@@ -343,15 +356,10 @@ def test_a_photograph_from_another_day_is_not_a_negative_screening(
         is (outcome is Outcome.INSUFFICIENT)
     if outcome is Outcome.INSUFFICIENT:
         assert "2025-11-27, 2026-11-29" in " ".join(result.notes)
-        from retina_screen.i18n import Catalogue
-
         spanish = Catalogue("es")
         assert any("días distintos" in spanish.engine(note) for note in result.notes)
         assert not spanish.missing, spanish.missing
-    # Rebuilt from its records, the decision is the same.
-    records = [ImageResult.from_record(i.to_record()) for i in result.images]
-    rebuilt = combine_patient(PatientInfo("P1"), records, load_referral_table(),
-                              result.screened_at, None, "")
+    rebuilt = _rebuilt(result)
     assert rebuilt.outcome is outcome and rebuilt.notes == result.notes
 
 
@@ -366,6 +374,41 @@ def test_two_eyes_of_one_patient_are_not_taken_for_copies(screener, srahim: Path
         assert not any(i.copy_of for i in result.images), patient
 
 
+def test_two_photographs_of_one_eye_given_for_both_are_not_a_negative_screening(
+        screener, srahim: Path) -> None:
+    """Two different photographs of right eyes (here two patients': healthy, neither a copy of
+    the other) given as one patient's right and left eye read "no referable DR", although no
+    left eye was screened. Both show the optic disc on the right, as a visit's two eyes almost
+    never do."""
+    photos = [(srahim / "images/Patient006_R.jpg", Eye.RIGHT),
+              (srahim / "images/Patient008_R.jpg", Eye.LEFT)]
+    result = screener.screen_patient(photos, PatientInfo("P1"))
+    assert all(i.status is ImageStatus.OK and not i.grading.referable for i in result.images)
+    assert [i.disc_side for i in result.images] == [1, 1]
+    assert not any(i.copy_of for i in result.images)  # not one photograph: another check
+    assert result.outcome is Outcome.INSUFFICIENT and DISC_ON_ONE_SIDE in result.notes
+    spanish = Catalogue("es")
+    assert any("disco óptico del mismo lado" in spanish.engine(note) for note in result.notes)
+    assert not spanish.missing, spanish.missing
+    rebuilt = _rebuilt(result)
+    assert rebuilt.outcome is Outcome.INSUFFICIENT and rebuilt.notes == result.notes
+
+
+@pytest.mark.parametrize(("right", "left"), [
+    ("srahim_dev/images/Patient006_R.jpg", "srahim_dev/images/Patient006_L.jpg"),
+    # A camera that shows the fundus inverted: the right eye's disc on the left, and the
+    # left eye's on the right. Only the two eyes are compared, so it is left alone.
+    ("eyepacs_raw/images/100_right.jpg", "eyepacs_raw/images/100_left.jpg"),
+    ("eyepacs_raw/images/1024_right.jpg", "eyepacs_raw/images/1024_left.jpg"),
+])
+def test_a_patients_two_eyes_show_the_disc_on_either_side(screener, data_dir: Path,
+                                                         right: str, left: str) -> None:
+    result = screener.screen_patient([(data_dir / right, Eye.RIGHT), (data_dir / left, Eye.LEFT)],
+                                     PatientInfo("P1"))
+    assert sorted(i.disc_side for i in result.images) == [-1, 1]
+    assert result.outcome is Outcome.NO_REFERABLE, result.notes
+
+
 def test_an_eye_with_more_photographs_than_a_visit_takes_is_not_a_negative_screening(
         screener, srahim: Path) -> None:
     """File names that put a day's patients under one ID ("Fundus_R_001" ...) made one visit
@@ -374,16 +417,16 @@ def test_an_eye_with_more_photographs_than_a_visit_takes_is_not_a_negative_scree
     import csv
 
     with open(srahim / "labels.csv", newline="") as handle:
-        healthy = [r["file"] for r in csv.DictReader(handle) if r["icdr_grade"] == "0"]
-    graded = []
-    for name in healthy:
-        result = screener.screen_image(srahim / name, Eye.RIGHT, keep_display=False)
+        healthy = [r for r in csv.DictReader(handle) if r["icdr_grade"] == "0"]
+    graded: dict[str, list[ImageResult]] = {"L": [], "R": []}
+    for row in healthy:
+        eye = Eye.RIGHT if row["eye"] == "R" else Eye.LEFT
+        result = screener.screen_image(srahim / row["file"], eye, keep_display=False)
         if result.status is ImageStatus.OK and not result.grading.referable:
-            graded.append(result)
-        if len(graded) == MAX_PHOTOGRAPHS_PER_EYE + 2:
-            break
-    left, rights = graded[0], [replace(r, eye=Eye.RIGHT) for r in graded[1:]]
-    left = replace(left, eye=Eye.LEFT)
+            graded[row["eye"]].append(result)
+    # Right-eye photographs of several people (the disc on the right in each, as one eye's).
+    left, rights = graded["L"][0], graded["R"][:MAX_PHOTOGRAPHS_PER_EYE + 1]
+    assert len(rights) == MAX_PHOTOGRAPHS_PER_EYE + 1
     # The control: as many right-eye photographs as a visit may take.
     plausible = screener.decide(PatientInfo("Fundus"), [left, *rights[:MAX_PHOTOGRAPHS_PER_EYE]])
     assert plausible.outcome is Outcome.NO_REFERABLE and not plausible.notes
