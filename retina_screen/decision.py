@@ -21,7 +21,9 @@ Rules (conservative by design: nothing unscreened ever reads as "no DR"):
   gradable photographs), nor a visit whose photographs their cameras dated more than
   ``DAYS_APART_MAX`` days apart (another day's photograph, e.g. last year's, given for an eye:
   that eye was not screened at this visit), nor a visit whose right- and left-eye photographs
-  show the optic disc on the same side (:mod:`.laterality`: one eye photographed for both).
+  show the optic disc on the same side (:mod:`.laterality`: one eye photographed for both),
+  nor a visit whose photographs' frames have different proportions (:func:`frames_differ`:
+  another camera's photograph, e.g. another person's).
 - The referral table (grade to headline, action, interval) is read from one JSON file,
   ``data/referral_table.json``, or from the file the ``referral_table`` setting names.
 """
@@ -124,6 +126,11 @@ DISC_ON_ONE_SIDE = (
     "two photographs of one eye do: one eye may have been photographed for both, or given "
     "under the wrong eye; check which eye each photograph shows and photograph each eye")
 
+FRAMES_DIFFER = (
+    "The photographs of this visit have frames of different proportions ({sizes}), as "
+    "photographs from different cameras do: check that each one was taken at this visit, of "
+    "this patient")
+
 
 def mark_copies(images: list[ImageResult] | tuple[ImageResult, ...]) -> tuple[ImageResult, ...]:
     """``images`` with ``copy_of`` set on each gradable right-eye photograph that is a copy or
@@ -169,6 +176,27 @@ def _disc_on_one_side(images: list[ImageResult] | tuple[ImageResult, ...]) -> bo
                       if i.eye is eye and i.status is ImageStatus.OK)
              for eye in (Eye.RIGHT, Eye.LEFT)}
     return sides[Eye.RIGHT] * sides[Eye.LEFT] > 0
+
+
+def _one_frame(first: tuple[int, int], second: tuple[int, int]) -> bool:
+    """Whether two (width, height) frames have one proportion, up to what rounding each side of
+    a resized copy to whole pixels explains (a camera's original and its smaller export)."""
+    (w1, h1), (w2, h2) = first, second
+    ratio1, ratio2 = w1 / h1, w2 / h2
+    rounding = ratio1 * (0.5 / w1 + 0.5 / h1) + ratio2 * (0.5 / w2 + 0.5 / h2)
+    return abs(ratio1 - ratio2) <= rounding
+
+
+def frames_differ(images: list[ImageResult] | tuple[ImageResult, ...]) -> tuple[str, ...]:
+    """The pixel sizes ("width×height", sorted, each once; a photograph turned a quarter counts
+    as unturned) of a visit's gradable photographs when their frames are not all of one
+    proportion: one camera's sitting gives one frame, a smaller export keeps its proportion,
+    another camera's usually has another; () otherwise."""
+    frames = sorted({tuple(sorted((i.width, i.height), reverse=True)) for i in images
+                     if i.status is ImageStatus.OK and i.width and i.height})
+    if all(_one_frame(frames[0], other) for other in frames[1:]):
+        return ()
+    return tuple(f"{w}×{h}" for w, h in frames)
 
 
 #: A photograph its camera dated more than this many days before a patient's screening in the
@@ -230,6 +258,9 @@ def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[Imag
     days = taken_days_apart(i.taken for i in images)
     if days:
         notes.append(TAKEN_ON_DIFFERENT_DAYS.format(dates=", ".join(days)))
+    frames = frames_differ(images)
+    if frames:
+        notes.append(FRAMES_DIFFER.format(sizes=", ".join(frames)))
     crowded = [e for e in eyes if len(e.images) > MAX_PHOTOGRAPHS_PER_EYE]
     for e in crowded:
         notes.append(TOO_MANY_PHOTOGRAPHS.format(eye=e.eye.label, count=len(e.images)))
@@ -242,7 +273,8 @@ def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[Imag
         worst = max(e.grade for e in referable)
         referral = table.for_grade(worst)
     elif (not images or any(e.outcome is Outcome.INSUFFICIENT for e in eyes)
-          or not {Eye.RIGHT, Eye.LEFT} <= present or both_eyes or crowded or days):
+          or not {Eye.RIGHT, Eye.LEFT} <= present or both_eyes or crowded or days
+          or frames):
         referral = table.insufficient
     else:
         referral = table.for_grade(max(e.grade for e in graded))

@@ -88,7 +88,7 @@ class Catalogue:
             match = regex.match(text)
             if match:
                 return target.format(**{name: self.engine(match.group(name)) for name in names})
-        if re.fullmatch(r"[\d\s.,%<>=()/:+-]*", text):
+        if re.fullmatch(r"[\d\s.,%<>=()/:+×-]*", text):
             return text  # numbers and symbols read the same
         self.missing.add(text)
         return text

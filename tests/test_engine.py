@@ -16,6 +16,7 @@ import pytest
 from retina_screen.decision import (
     COPY_FOR_BOTH_EYES,
     DISC_ON_ONE_SIDE,
+    FRAMES_DIFFER,
     MAX_PHOTOGRAPHS_PER_EYE,
     SAME_PHOTOGRAPH_FOR_BOTH_EYES,
     combine_patient,
@@ -407,6 +408,43 @@ def test_a_patients_two_eyes_show_the_disc_on_either_side(screener, data_dir: Pa
                                      PatientInfo("P1"))
     assert sorted(i.disc_side for i in result.images) == [-1, 1]
     assert result.outcome is Outcome.NO_REFERABLE, result.notes
+
+
+@pytest.mark.parametrize(("left", "sizes"), [
+    ("idrid/images/IDRiD_test_030.jpg", "1024×680, 1600×1071"),
+    ("eyepacs_raw/images/1040_left.jpg", "1024×683, 1600×1071"),  # 0.4% apart
+])
+def test_a_photograph_from_another_camera_is_not_a_negative_screening(
+        screener, data_dir: Path, srahim: Path, left: str, sizes: str) -> None:
+    """A healthy left eye of another person from another camera (its disc on the left, as a
+    left eye's) given with this patient's right eye read "no referable DR". One camera's
+    sitting gives photographs of one frame; another camera's usually has other proportions."""
+    photos = [(srahim / "images/Patient006_R.jpg", Eye.RIGHT), (data_dir / left, Eye.LEFT)]
+    result = screener.screen_patient(photos, PatientInfo("P1"))
+    assert all(i.status is ImageStatus.OK and not i.grading.referable for i in result.images)
+    assert [i.disc_side for i in result.images] == [1, -1]  # not the disc check's case
+    assert result.outcome is Outcome.INSUFFICIENT, result.notes
+    assert FRAMES_DIFFER.format(sizes=sizes) in result.notes
+    spanish = Catalogue("es")
+    assert any("proporciones distintas" in spanish.engine(note) for note in result.notes)
+    assert not spanish.missing, spanish.missing
+    rebuilt = _rebuilt(result)
+    assert rebuilt.outcome is Outcome.INSUFFICIENT and rebuilt.notes == result.notes
+
+
+def test_a_camera_original_with_a_smaller_export_is_one_camera(screener, srahim: Path,
+                                                              tmp_path: Path) -> None:
+    """The control: a camera's original (3872×2592) of one eye with a smaller export of the
+    other (1600×1071 and, saved again, 1200×803) keep one frame's proportion."""
+    smaller = tmp_path / "P1_R.jpg"
+    bgr = cv2.imread(str(srahim / "images/Patient006_R.jpg"))
+    cv2.imwrite(str(smaller), cv2.resize(bgr, (1200, 803), interpolation=cv2.INTER_AREA),
+                [cv2.IMWRITE_JPEG_QUALITY, 92])
+    for right in (srahim / "images/Patient006_R.jpg", smaller):
+        result = screener.screen_patient(
+            [(right, Eye.RIGHT), (srahim / "full_resolution/Patient006_L.jpg", Eye.LEFT)],
+            PatientInfo("P1"))
+        assert result.outcome is Outcome.NO_REFERABLE, result.notes
 
 
 def test_an_eye_with_more_photographs_than_a_visit_takes_is_not_a_negative_screening(
