@@ -211,6 +211,31 @@ def test_a_copy_of_the_other_eyes_photograph_is_marked_on_its_card(window, srahi
     assert not any(words in card.verdict_text for card in page.cards.values())
 
 
+def test_two_photographs_of_one_eye_are_not_a_negative_screening(window, srahim, tmp_path,
+                                                                 wait_result):
+    """A right eye's photograph filed as the left eye's (here another healthy right eye) read
+    "no referable DR" in the window: the left eye was never screened. The result now says why
+    it is insufficient; the left eye's own photograph clears it."""
+    import shutil
+
+    from retina_screen.decision import DISC_ON_ONE_SIDE
+
+    filed_as_left = tmp_path / "Patient006_L.jpg"
+    shutil.copy(srahim / "images" / "Patient008_R.jpg", filed_as_left)
+    page = window.patient_page
+    page.add_photos([srahim / "images" / "Patient006_R.jpg"], Eye.RIGHT)
+    page.add_photos([filed_as_left], Eye.LEFT)
+    result = wait_result(window)
+    assert result.outcome is Outcome.INSUFFICIENT
+    assert DISC_ON_ONE_SIDE in page.result_panel.notes.text()
+    wrong = next(i for i, p in page.session.photos.items() if p.path == filed_as_left)
+    page.session.remove(wrong)
+    page.add_photos([srahim / "images" / "Patient006_L.jpg"], Eye.LEFT)
+    result = wait_result(window)
+    assert result.outcome is Outcome.NO_REFERABLE
+    assert DISC_ON_ONE_SIDE not in page.result_panel.notes.text()
+
+
 def test_last_years_photograph_of_one_eye_is_pointed_out(window, srahim, tmp_path,
                                                          camera_dated, wait_result):
     """Last year's photograph of the left eye, picked with today's of the right, read "no
