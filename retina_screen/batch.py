@@ -52,6 +52,7 @@ from .atomic import file_sha256, write_atomic
 from .decision import (
     MAX_PHOTOGRAPHS_PER_EYE,
     combine_patient,
+    eyes_in_doubt,
     load_referral_table,
     taken_days_apart,
 )
@@ -182,6 +183,10 @@ class BatchSummary:
     #: Patient visits (IDs, as above) whose photographs their cameras dated on days apart
     #: (``decision.taken_days_apart``): such a visit is never "no referable DR".
     taken_days_apart: tuple[str, ...] = ()
+    #: Patient visits (IDs, as above) whose photographs may not be the eyes they are filed as
+    #: (``decision.eyes_in_doubt``: one eye's photographs given for both, or a photograph from
+    #: another camera): such a visit is never "no referable DR".
+    eyes_in_doubt: tuple[str, ...] = ()
     #: Photographs whose file time lies in the future (camera clock fast); screened anyway.
     future_timestamps: int = 0
     #: Photographs held back in watch mode because they were still changing.
@@ -623,8 +628,9 @@ def photographs_to_check(done_images: dict, groups: dict) -> dict[str, tuple[str
     """Photographs (by content, their sha256) that stand in two places of this folder: the
     patients one of whose photographs is also another patient's (one of them has the other's
     result), and the patients one of whose photographs is in two of their visits (a visit's
-    result may rest on a photograph taken at another); and the patients of visits whose
-    photographs their cameras dated on days apart. ``BatchSummary``'s fields by name."""
+    result may rest on a photograph taken at another); the patients of visits whose
+    photographs their cameras dated on days apart, and of visits whose photographs may not be
+    the eyes they are filed as. ``BatchSummary``'s fields by name."""
     owners: dict[str, set[str]] = {}
     visits: dict[str, set[GroupKey]] = {}
     for record in done_images.values():
@@ -641,14 +647,18 @@ def photographs_to_check(done_images: dict, groups: dict) -> dict[str, tuple[str
     if revisited:
         log.warning("%d patients have a photograph (by content) in two of their visits",
                     len(revisited))
-    dates: dict[GroupKey, list[str]] = {}
+    visit_records: dict[GroupKey, list[dict]] = {}
     for record in done_images.values():
         if group_key(record) in groups:
-            dates.setdefault(group_key(record), []).append(record.get("taken") or "")
-    apart = {patient for (patient, _visit), taken in dates.items() if taken_days_apart(taken)}
+            visit_records.setdefault(group_key(record), []).append(record)
+    apart = {patient for (patient, _visit), records in visit_records.items()
+             if taken_days_apart(r.get("taken") or "" for r in records)}
+    in_doubt = {patient for (patient, _visit), records in visit_records.items()
+                if eyes_in_doubt([image_from_record(r) for r in records])}
     return {"shared_with_another_patient": tuple(sorted(shared)),
             "in_two_visits": tuple(sorted(revisited)),
-            "taken_days_apart": tuple(sorted(apart))}
+            "taken_days_apart": tuple(sorted(apart)),
+            "eyes_in_doubt": tuple(sorted(in_doubt))}
 
 
 def _naming_notes(scanned: list[InputImage], groups: dict, pattern: str | None) -> dict:

@@ -350,6 +350,13 @@ def _print_batch_notes(summary) -> None:  # noqa: ANN001 - BatchSummary
               f"different days: {', '.join(apart[:10])}" + (" ..." if len(apart) > 10 else "")
               + ". Another day's photograph may stand for an eye (such a visit is never 'no "
               "referable DR'): check when each was taken.")
+    if summary.eyes_in_doubt:
+        doubt = summary.eyes_in_doubt
+        print(f"Warning: {len(doubt)} patient visits have photographs that may not be the eyes "
+              f"they are filed as: {', '.join(doubt[:10])}" + (" ..." if len(doubt) > 10 else "")
+              + ". One eye's photographs may stand for both, or a photograph may come from "
+              "another camera (such a visit is never 'no referable DR'): check which eye and "
+              "whose each photograph is.")
     if summary.crowded:
         from .decision import MAX_PHOTOGRAPHS_PER_EYE
 

@@ -199,6 +199,15 @@ def frames_differ(images: list[ImageResult] | tuple[ImageResult, ...]) -> tuple[
     return tuple(f"{w}×{h}" for w, h in frames)
 
 
+def eyes_in_doubt(images: list[ImageResult] | tuple[ImageResult, ...]) -> bool:
+    """Whether a visit's photographs may not be the eyes they are filed as: one photograph
+    (the same file, a copy or a mirror image) or one eye's photographs (the optic disc on one
+    side) given for both eyes, or a photograph from another camera (:func:`frames_differ`).
+    Such a visit is never "no referable DR"; a batch names it for a look."""
+    return (_same_photograph_for_both_eyes(images) or _copy_for_both_eyes(images)
+            or _disc_on_one_side(images) or bool(frames_differ(images)))
+
+
 #: A photograph its camera dated more than this many days before a patient's screening in the
 #: desktop app or ``screen`` is pointed out (a warning: an archive screened in a batch is old).
 OLD_PHOTOGRAPH_DAYS = 30

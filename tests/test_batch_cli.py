@@ -319,6 +319,39 @@ def test_a_visit_of_photographs_taken_on_different_days_is_pointed_out(
     assert taken["2026-11-29/Patient006_L.jpg"] == "2025-11-27"
 
 
+def test_visits_whose_photographs_may_not_be_the_eyes_filed_are_pointed_out(
+        data_dir: Path, tmp_path: Path) -> None:
+    """A day's folder where one patient's "left eye" is another right eye (the disc on the same
+    side) and another's comes from another camera (IDRiD): both visits read "images
+    insufficient" with their notes, and the batch names them for a look; a real pair is left
+    alone."""
+    from retina_screen.decision import DISC_ON_ONE_SIDE
+
+    camera = tmp_path / "camera"
+    camera.mkdir()
+    images = data_dir / "srahim_dev" / "images"
+    for target, source in (("Patient006_R", images / "Patient006_R.jpg"),
+                           ("Patient006_L", images / "Patient008_R.jpg"),
+                           ("Patient016_R", images / "Patient016_R.jpg"),
+                           ("Patient016_L", data_dir / "idrid/images/IDRiD_test_030.jpg"),
+                           ("Patient017_R", images / "Patient017_R.jpg"),
+                           ("Patient017_L", images / "Patient017_L.jpg")):
+        shutil.copy(source, camera / f"{target}.jpg")
+    out = tmp_path / "o"
+    done = _cli("batch", str(camera), "--out", str(out), "--workers", "2", "--no-reports",
+                env_home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    warning = next(line for line in done.stdout.splitlines() if "filed as" in line)
+    assert warning.startswith("Warning: 2 patient visits have photographs that may not be the "
+                              "eyes they are filed as: Patient006, Patient016."), warning
+    with open(out / "patients.csv", newline="", encoding="utf-8") as handle:
+        rows = {row["patient_id"]: row for row in csv.DictReader(handle)}
+    assert rows["Patient006"]["outcome"] == rows["Patient016"]["outcome"] == "insufficient"
+    assert DISC_ON_ONE_SIDE in rows["Patient006"]["notes"]
+    assert "frames of different proportions (1024×680, 1600×1071)" in rows["Patient016"]["notes"]
+    assert rows["Patient017"]["outcome"] == "no_referable", rows["Patient017"]["notes"]
+
+
 def test_a_visit_of_many_patients_under_one_id_is_pointed_out(data_dir: Path,
                                                                tmp_path: Path) -> None:
     """A camera export named "Fundus_R_001.jpg" ... put a day's patients under one ID: one

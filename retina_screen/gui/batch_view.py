@@ -578,7 +578,8 @@ class BatchPage(QWidget):
         """What the run found about whose photographs are whose and what it could not screen,
         every finding the command line prints, in one message, weightiest first: a photograph
         that is two patients', one in two visits of a patient, visits whose photographs were
-        taken on different days, visits with too many photographs of one eye, files or
+        taken on different days, visits whose photographs may not be the eyes they are filed
+        as, visits with too many photographs of one eye, files or
         folders not looked at, visits that look like one patient split in two, visits with
         one eye only."""
         def found(name: str) -> tuple[str, ...]:
@@ -601,6 +602,11 @@ class BatchPage(QWidget):
                 "{0:,} patient visits have photographs their cameras dated on different days: "
                 "{1}. Another day's photograph may stand for an eye (such a visit is never 'no "
                 "referable DR'): check when each was taken.")),
+            (found("eyes_in_doubt"), "warning", self.tr(
+                "{0:,} patient visits have photographs that may not be the eyes they are filed "
+                "as: {1}. One eye's photographs may stand for both, or a photograph may come "
+                "from another camera (such a visit is never 'no referable DR'): check which eye "
+                "and whose each photograph is.")),
             (found("crowded"), "warning", self.tr(
                 "{0:,} patient visits have more photographs of one eye than a visit takes: {1}. "
                 "The file names may have put several patients under one ID (such a visit is "

@@ -244,15 +244,20 @@ def test_every_finding_of_a_run_is_shown(open_window, isolated_settings, srahim,
     for side, taken in (("R", "2026:11:29 10:02:11"), ("L", "2025:11:27 09:40:05")):
         camera_dated(srahim / "images" / f"Patient016_{side}.jpg",
                      camera / f"Patient016_{side}.jpg", taken)
+    # A "left eye" that is another right eye: the optic disc on the same side.
+    shutil.copy(srahim / "images" / "Patient017_R.jpg", camera / "Patient017_R.jpg")
+    shutil.copy(srahim / "images" / "Patient008_R.jpg", camera / "Patient017_L.jpg")
     window, _, summary = _screen_folder(open_window, isolated_settings, camera, out, qtbot)
     assert summary.shared_with_another_patient and summary.passed_over
     assert summary.taken_days_apart == ("Patient016",)
+    assert summary.eyes_in_doubt == ("Patient017",)
     kind, text = window.messages[-1]
     assert kind == "warning", window.messages
     shared = text.index("have a photograph that is also another patient's")
     apart = text.index("dated on different days: Patient016")
+    doubt = text.index("may not be the eyes they are filed as: Patient017")
     passed_over = text.index("were not screened: Patient013_R.heic")
-    assert shared < apart < passed_over, text
+    assert shared < apart < doubt < passed_over, text
 
 
 def test_batch_refuses_a_missing_folder(open_window, tmp_path):

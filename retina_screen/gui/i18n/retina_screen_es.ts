@@ -338,42 +338,47 @@ Add this folder&apos;s results to that output folder anyway?</source>
         <translation>Vigilancia detenida.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="593"/>
+        <location filename="../batch_view.py" line="594"/>
         <source>{0:,} patients have a photograph that is also another patient&apos;s (the same file content): {1}. One of them has the other&apos;s result: check which photographs are whose before using these results.</source>
         <translation>{0:,} pacientes tienen una fotografía que también es de otro paciente (el mismo contenido de archivo): {1}. Uno de ellos tiene el resultado del otro: compruebe de quién es cada fotografía antes de usar estos resultados.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="597"/>
+        <location filename="../batch_view.py" line="598"/>
         <source>{0:,} patients have a photograph that is in two of their visits (the same file content): {1}. One visit&apos;s result may rest on a photograph taken at the other: check when each was taken.</source>
         <translation>{0:,} pacientes tienen una fotografía que está en dos de sus visitas (el mismo contenido de archivo): {1}. El resultado de una visita puede basarse en una fotografía tomada en la otra: compruebe cuándo se tomó cada una.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="601"/>
+        <location filename="../batch_view.py" line="602"/>
         <source>{0:,} patient visits have photographs their cameras dated on different days: {1}. Another day&apos;s photograph may stand for an eye (such a visit is never &apos;no referable DR&apos;): check when each was taken.</source>
         <translation>{0:,} visitas de pacientes tienen fotografías que sus cámaras fecharon en días distintos: {1}. Una fotografía de otro día puede estar en lugar de un ojo (una visita así nunca es &apos;sin RD derivable&apos;): compruebe cuándo se tomó cada una.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="605"/>
+        <location filename="../batch_view.py" line="606"/>
+        <source>{0:,} patient visits have photographs that may not be the eyes they are filed as: {1}. One eye&apos;s photographs may stand for both, or a photograph may come from another camera (such a visit is never &apos;no referable DR&apos;): check which eye and whose each photograph is.</source>
+        <translation>{0:,} visitas de pacientes tienen fotografías que quizá no sean los ojos con los que están archivadas: {1}. Las fotografías de un ojo pueden figurar por los dos, o una fotografía puede venir de otra cámara (una visita así nunca es &apos;sin RD derivable&apos;): compruebe de qué ojo y de quién es cada fotografía.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="611"/>
         <source>{0:,} patient visits have more photographs of one eye than a visit takes: {1}. The file names may have put several patients under one ID (such a visit is never &apos;no referable DR&apos;): check the names, or describe them under File names.</source>
         <translation>{0:,} visitas de pacientes tienen más fotografías de un ojo de las que toma una visita: {1}. Los nombres de archivo pueden haber puesto a varios pacientes bajo un mismo ID (una visita así nunca es &apos;sin RD derivable&apos;): compruebe los nombres o descríbalos en Nombres de archivo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="610"/>
+        <location filename="../batch_view.py" line="616"/>
         <source>{0:,} files or folders in the input folder were not screened: {1}. Export the photographs as JPEG, PNG, TIFF or DICOM, or screen a linked folder itself, and run again.</source>
         <translation>{0:,} archivos o carpetas de la carpeta de entrada no se analizaron: {1}. Exporte las fotografías como JPEG, PNG, TIFF o DICOM, o analice directamente la carpeta enlazada, y vuelva a ejecutar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="614"/>
+        <location filename="../batch_view.py" line="620"/>
         <source>{0:,} patient visits look like one patient split in two by the file names (one eye each): {1}. Check the names, or describe them under File names, and screen the folder again.</source>
         <translation>{0:,} visitas parecen un mismo paciente partido en dos por los nombres de archivo (un ojo cada una): {1}. Revise los nombres, o descríbalos en Nombres de archivo, y analice la carpeta de nuevo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="618"/>
+        <location filename="../batch_view.py" line="624"/>
         <source>{0:,} patient visits have photographs of one eye only, or of an unknown eye: {1}. If the file names carry the eye another way, describe them under File names.</source>
         <translation>{0:,} visitas tienen fotografías de un solo ojo, o de un ojo desconocido: {1}. Si los nombres de archivo indican el ojo de otra manera, descríbalos en Nombres de archivo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="632"/>
+        <location filename="../batch_view.py" line="638"/>
         <source>There is no report for this patient (reports were switched off, or the run stopped before it was written).</source>
         <translation>No hay informe para este paciente (los informes estaban desactivados, o el lote se detuvo antes de escribirlo).</translation>
     </message>
