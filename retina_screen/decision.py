@@ -194,7 +194,7 @@ def frames_differ(images: list[ImageResult] | tuple[ImageResult, ...]) -> tuple[
     another camera's usually has another; () otherwise."""
     frames = sorted({tuple(sorted((i.width, i.height), reverse=True)) for i in images
                      if i.status is ImageStatus.OK and i.width and i.height})
-    if all(_one_frame(frames[0], other) for other in frames[1:]):
+    if len(frames) < 2 or all(_one_frame(frames[0], other) for other in frames[1:]):
         return ()
     return tuple(f"{w}×{h}" for w, h in frames)
 

@@ -93,8 +93,6 @@ def optic_disc_side(crop_image: np.ndarray) -> DiscSide:
     density = _field_mean(vessels, _DENSITY_SIGMA)
     inside = _mask(_SEARCH_FRACTION)
     score = _scaled(spot, inside) + _scaled(density, inside)
-    if float(np.ptp(score[inside])) < 1e-3:  # a featureless field: no spot stands out
-        return DiscSide(0.0, 0)
     score[~inside] = -np.inf
     _, x = np.unravel_index(int(np.argmax(score)), score.shape)
     offset = (x - (_SIDE / 2 - 0.5)) / (_SIDE / 2)
