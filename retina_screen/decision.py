@@ -179,12 +179,13 @@ def _disc_on_one_side(images: list[ImageResult] | tuple[ImageResult, ...]) -> bo
 
 
 def _one_frame(first: tuple[int, int], second: tuple[int, int]) -> bool:
-    """Whether two (width, height) frames have one proportion, up to what rounding each side of
-    a resized copy to whole pixels explains (a camera's original and its smaller export)."""
-    (w1, h1), (w2, h2) = first, second
-    ratio1, ratio2 = w1 / h1, w2 / h2
-    rounding = ratio1 * (0.5 / w1 + 0.5 / h1) + ratio2 * (0.5 / w2 + 0.5 / h2)
-    return abs(ratio1 - ratio2) <= rounding
+    """Whether two (width, height) frames have one proportion, up to what whole pixels explain:
+    half a pixel a side of the larger (an original, or a copy rounded to whole pixels) and a
+    pixel a side of the smaller (a smaller export, rounded or cut to whole pixels)."""
+    (w1, h1), (w2, h2) = sorted((first, second), key=lambda frame: frame[0] * frame[1])
+    small, large = w1 / h1, w2 / h2
+    whole_pixels = small * (1 / w1 + 1 / h1) + large * (0.5 / w2 + 0.5 / h2)
+    return abs(small - large) <= whole_pixels
 
 
 def frames_differ(images: list[ImageResult] | tuple[ImageResult, ...]) -> tuple[str, ...]:
