@@ -189,7 +189,7 @@ def _one_frame(first: tuple[int, int], second: tuple[int, int]) -> bool:
 
 
 def frames_differ(images: list[ImageResult] | tuple[ImageResult, ...]) -> tuple[str, ...]:
-    """The pixel sizes ("width×height", sorted, each once; a photograph turned a quarter counts
+    """The pixel sizes ("width × height", sorted, each once; a photograph turned a quarter counts
     as unturned) of a visit's gradable photographs when their frames are not all of one
     proportion: one camera's sitting gives one frame, a smaller export keeps its proportion,
     another camera's usually has another; () otherwise."""
@@ -197,7 +197,7 @@ def frames_differ(images: list[ImageResult] | tuple[ImageResult, ...]) -> tuple[
                      if i.status is ImageStatus.OK and i.width and i.height})
     if len(frames) < 2 or all(_one_frame(frames[0], other) for other in frames[1:]):
         return ()
-    return tuple(f"{w}×{h}" for w, h in frames)
+    return tuple(f"{w} × {h}" for w, h in frames)
 
 
 def eyes_in_doubt(images: list[ImageResult] | tuple[ImageResult, ...]) -> bool:

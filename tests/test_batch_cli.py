@@ -348,7 +348,7 @@ def test_visits_whose_photographs_may_not_be_the_eyes_filed_are_pointed_out(
         rows = {row["patient_id"]: row for row in csv.DictReader(handle)}
     assert rows["Patient006"]["outcome"] == rows["Patient016"]["outcome"] == "insufficient"
     assert DISC_ON_ONE_SIDE in rows["Patient006"]["notes"]
-    assert "frames of different proportions (1024×680, 1600×1071)" in rows["Patient016"]["notes"]
+    assert "different proportions (1024 × 680, 1600 × 1071)" in rows["Patient016"]["notes"]
     assert rows["Patient017"]["outcome"] == "no_referable", rows["Patient017"]["notes"]
 
 

@@ -411,8 +411,8 @@ def test_a_patients_two_eyes_show_the_disc_on_either_side(screener, data_dir: Pa
 
 
 @pytest.mark.parametrize(("left", "sizes"), [
-    ("idrid/images/IDRiD_test_030.jpg", "1024×680, 1600×1071"),
-    ("eyepacs_raw/images/1040_left.jpg", "1024×683, 1600×1071"),  # 0.4% apart
+    ("idrid/images/IDRiD_test_030.jpg", "1024 × 680, 1600 × 1071"),
+    ("eyepacs_raw/images/1040_left.jpg", "1024 × 683, 1600 × 1071"),  # 0.4% apart
 ])
 def test_a_photograph_from_another_camera_is_not_a_negative_screening(
         screener, data_dir: Path, srahim: Path, left: str, sizes: str) -> None:
