@@ -13,7 +13,8 @@ For every patient of EyePACS raw (internal data, where the detector's settings w
   photograph given with a mirror image (or another photograph) of the right eye for the left
   would be found: the share of pairs where both are decided and opposite;
 - where the eye is known, how many photographs show the disc on the side the usual
-  orientation puts it (right eye: right) and how many the other (an inverting camera).
+  orientation puts it (right eye: right) and how many the other (an inverting camera);
+- the frame check (``decision.frames_differ``): pairs whose two frames read as two cameras'.
 
 About 3 minutes on two cores.
 """
@@ -26,6 +27,7 @@ import logging
 from collections import defaultdict
 from pathlib import Path
 
+from retina_screen.decision import frames_differ
 from retina_screen.engine import Screener
 from retina_screen.loading import load_image
 from retina_screen.preprocess import DECODE_MAX_SIDE
@@ -59,7 +61,7 @@ def main() -> None:
     screener = Screener(load_settings(use_environment=False, use_file=False, overrides=overrides))
     for source, role in SOURCES:
         graded = 0
-        same, opposite = [], 0
+        same, opposite, cameras = [], 0, []
         usual = inverted = 0
         pairs = _pairs(args.data, source)
         for key, members in sorted(pairs.items()):
@@ -69,6 +71,8 @@ def main() -> None:
             if not all(r.status is ImageStatus.OK for r in results):
                 continue
             graded += 1
+            if frames_differ(results):
+                cameras.append(key)
             sides = [r.disc_side for r in results]
             if sides[0] * sides[1] > 0:
                 same.append(key)
@@ -83,6 +87,8 @@ def main() -> None:
               f"{': ' + ', '.join(same) if same else ''}")
         print(f"  opposite sides (a photograph of the other eye would be found): {opposite} "
               f"({100 * opposite / max(graded, 1):.1f}%)")
+        print(f"  frames of two cameras (false alarms of the frame check): {len(cameras)}"
+              f"{': ' + ', '.join(cameras) if cameras else ''}")
         if usual or inverted:
             print(f"  photographs with the disc on its eye's usual side: {usual}, "
                   f"on the other (an inverting camera): {inverted}")
