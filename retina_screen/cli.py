@@ -321,6 +321,11 @@ def _batch_executor(args: argparse.Namespace, settings: Settings):  # noqa: ANN2
     return DaskExecutor(settings, local_workers=parse_local(args.dask), notice=notice)
 
 
+def _listed(ids: tuple[str, ...]) -> str:
+    """Up to ten patient IDs for a batch's warning, then "..." where there are more."""
+    return ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
+
+
 def _print_batch_notes(summary) -> None:  # noqa: ANN001 - BatchSummary
     """What the operator should check after a batch: naming, clocks, damaged journal."""
     if summary.pattern_matched is not None:
@@ -334,46 +339,39 @@ def _print_batch_notes(summary) -> None:  # noqa: ANN001 - BatchSummary
     if summary.shared_with_another_patient:
         shared = summary.shared_with_another_patient
         print(f"Warning: {len(shared)} patients have a photograph that is also another patient's "
-              f"(the same file content): {', '.join(shared[:10])}"
-              + (" ..." if len(shared) > 10 else "")
-              + ". One of them has the other's result: check which photographs are whose.")
+              f"(the same file content): {_listed(shared)}. One of them has the other's result: "
+              "check which photographs are whose.")
     if summary.in_two_visits:
         revisited = summary.in_two_visits
         print(f"Warning: {len(revisited)} patients have a photograph that is in two of their "
-              f"visits (the same file content): {', '.join(revisited[:10])}"
-              + (" ..." if len(revisited) > 10 else "")
-              + ". One visit's result may rest on a photograph taken at the other: check when "
-              "each was taken.")
+              f"visits (the same file content): {_listed(revisited)}. One visit's result may "
+              "rest on a photograph taken at the other: check when each was taken.")
     if summary.taken_days_apart:
         apart = summary.taken_days_apart
         print(f"Warning: {len(apart)} patient visits have photographs their cameras dated on "
-              f"different days: {', '.join(apart[:10])}" + (" ..." if len(apart) > 10 else "")
-              + ". Another day's photograph may stand for an eye (such a visit is never 'no "
-              "referable DR'): check when each was taken.")
+              f"different days: {_listed(apart)}. Another day's photograph may stand for an eye "
+              "(such a visit is never 'no referable DR'): check when each was taken.")
     if summary.eyes_in_doubt:
         doubt = summary.eyes_in_doubt
         print(f"Warning: {len(doubt)} patient visits have photographs that may not be the eyes "
-              f"they are filed as: {', '.join(doubt[:10])}" + (" ..." if len(doubt) > 10 else "")
-              + ". One eye's photographs may stand for both, or a photograph may come from "
-              "another camera (such a visit is never 'no referable DR'): check which eye and "
-              "whose each photograph is.")
+              f"they are filed as: {_listed(doubt)}. One eye's photographs may stand for both, "
+              "or a photograph may come from another camera (such a visit is never 'no "
+              "referable DR'): check which eye and whose each photograph is.")
     if summary.crowded:
         from .decision import MAX_PHOTOGRAPHS_PER_EYE
 
         print(f"Warning: {len(summary.crowded)} patient visits have more than "
-              f"{MAX_PHOTOGRAPHS_PER_EYE} photographs of one eye: "
-              f"{', '.join(summary.crowded[:10])}" + (" ..." if len(summary.crowded) > 10 else "")
-              + ". The file names may have put several patients under one ID (such a visit "
-              "is never 'no referable DR'): check the names or give --pattern.")
+              f"{MAX_PHOTOGRAPHS_PER_EYE} photographs of one eye: {_listed(summary.crowded)}. "
+              "The file names may have put several patients under one ID (such a visit is "
+              "never 'no referable DR'): check the names or give --pattern.")
     if summary.split_by_naming:
         print(f"Warning: {len(summary.split_by_naming)} patient visits look like one patient "
               "split in two by the file names (one eye each): "
               f"{', '.join(summary.split_by_naming[:10])}; check the names or give --pattern.")
     elif summary.one_eyed:
         print(f"Note: {len(summary.one_eyed)} patient visits have photographs of one eye only "
-              f"or of an unknown eye: {', '.join(summary.one_eyed[:10])}"
-              + (" ..." if len(summary.one_eyed) > 10 else "")
-              + ". If the file names carry the eye another way, give --pattern.")
+              f"or of an unknown eye: {_listed(summary.one_eyed)}. If the file names carry the "
+              "eye another way, give --pattern.")
     if summary.future_timestamps:
         print(f"Warning: {summary.future_timestamps} photographs have a file time in the "
               "future (is the camera's clock ahead?); they were screened by content.")
