@@ -52,6 +52,10 @@ class FieldOfView:
     #: half that is present. A camera that cuts the top and bottom symmetrically keeps it high;
     #: a field cut on one side (misalignment, eyelid, off-centre export) drives it down.
     worst_half: float = 1.0
+    #: The largest illuminated region apart from the field, as a share of the field's: a
+    #: second photograph in the same file (two fields side by side or in a grid, as layout and
+    #: report exports put them) reads about 1; burned-in text reads a few hundredths at most.
+    other_field: float = 0.0
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -76,6 +80,7 @@ class FieldOfView:
             self.frame_fraction,
             self.dark_border_fraction,
             self.worst_half,
+            self.other_field,
         )
 
 
@@ -238,7 +243,9 @@ def find_fov(rgb: np.ndarray) -> FieldOfView:
             dark_border_fraction, 0.0,
         )
     # The disc is the largest illuminated component; text that does not touch it is ignored.
-    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    largest = 1 + int(np.argmax(areas))
+    other_field = float(np.partition(areas, -2)[-2] / areas.max()) if areas.size > 1 else 0.0
     region = labels == largest
     bounding = _bounding_circle(region)
     fitted = _fit_arc(region, 0.25 * max(sw, sh), 1.5 * max(sw, sh))
@@ -252,7 +259,7 @@ def find_fov(rgb: np.ndarray) -> FieldOfView:
     coverage, worst = _presence(region, cx, cy, radius)
     return FieldOfView(
         cx / scale, cy / scale, radius / scale, width, height, coverage,
-        frame_fraction, dark_border_fraction, worst,
+        frame_fraction, dark_border_fraction, worst, other_field,
     )
 
 

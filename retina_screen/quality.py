@@ -167,6 +167,10 @@ class QualityMeasures:
     #: one tree across most of the field; a planet's or a ball's spots and texture break up
     #: into short pieces (docs/quality.md, qg-25).
     vessel_tree: float = 1.0
+    #: The largest illuminated region of the frame apart from the field of view, over the
+    #: field's (``FieldOfView.other_field``): a second photograph in the same file reads about
+    #: 1, a single photograph with burned-in text a few hundredths (docs/quality.md, qg-26).
+    other_field: float = 0.0
     #: Probability from the model's fundus gate (None when no gate model is used).
     p_fundus: float | None = None
 
@@ -358,6 +362,7 @@ def measure(crop: FovCrop, p_fundus: float | None = None,
         palette_colours=float(TRUE_COLOURS if palette_colours is None else palette_colours),
         texture=texture,
         vessel_tree=vessel_tree,
+        other_field=float(fov.other_field),
     )
 
 

@@ -630,3 +630,50 @@ def test_real_fundus_photographs_pass_the_fundus_gate(srahim: Path, screener) ->
     rejected = [p.name for p in photos
                 if (r := screener.screen_image(p)).quality is None or not r.quality.is_fundus]
     assert not rejected
+
+
+#: The gate's reason for a file that holds more than one photograph (qg-26).
+MORE_THAN_ONE = "the file holds more than one photograph"
+
+
+def _layouts(right: np.ndarray, left: np.ndarray) -> dict[str, np.ndarray]:
+    """Both eyes' photographs in one picture, as layout and report exports put them."""
+    height = right.shape[0]
+    white = np.full((height, 40, 3), 255, np.uint8)
+    return {
+        "side by side": np.concatenate([right, left], axis=1),
+        "side by side on white": np.concatenate([right, white, left], axis=1),
+        "a grid of four": np.concatenate([np.concatenate([right, left], axis=1),
+                                          np.concatenate([right[:, ::-1], left[:, ::-1]], axis=1)],
+                                         axis=0),
+    }
+
+
+@pytest.mark.timeout(300)
+def test_two_photographs_in_one_file_are_named_for_what_they_are(
+        srahim: Path, tmp_path: Path, screener) -> None:  # noqa: ANN001
+    """A layout or report export holds both eyes' photographs side by side, or four fields in
+    a grid. It was refused as "off-centre: align the camera with the pupil and retake", which
+    sends the operator back to a camera that did nothing wrong (docs/quality.md, qg-26). Now
+    it is refused because the file holds more than one photograph, without the off-centre or
+    cut-off reasons that follow from the layout; each photograph alone passes that check."""
+    refused = []
+    for patient in ("Patient006", "Patient013", "Patient049", "Patient266"):
+        right = real_rgb(srahim / "images" / f"{patient}_R.jpg")
+        left = real_rgb(srahim / "images" / f"{patient}_L.jpg")
+        for eye, photo in (("R", right), ("L", left)):
+            checks = {c.name: c for c in screener.screen_in_memory(photo).quality.checks}
+            assert checks["one_photograph"].passed, (patient, eye, checks["one_photograph"])
+            assert checks["one_photograph"].value < 0.1, (patient, eye)
+        for layout, rgb in _layouts(right, left).items():
+            for suffix, options in ((".jpg", [cv2.IMWRITE_JPEG_QUALITY, 92]), (".png", [])):
+                path = tmp_path / f"{patient}_{layout.replace(' ', '_')}{suffix}"
+                cv2.imwrite(str(path), rgb[..., ::-1], options)
+                result = screener.screen_image(path)
+                assert result.status is UNGRADABLE and result.grading is None, (path.name,
+                                                                                 result.reasons)
+                assert result.reasons[0].startswith(MORE_THAN_ONE), (path.name, result.reasons)
+                assert not any("off-centre" in r or "missing on one side" in r
+                               for r in result.reasons), (path.name, result.reasons)
+                refused.append(path.name)
+    assert len(refused) == 24
