@@ -97,11 +97,18 @@ def eye_summary(eye: EyeResult) -> tuple[str, str]:
     return grade_text(eye.grade), probability_text(eye.p_referable)
 
 
+#: Words with which a quality reason (the engine's English text) already says what to do.
+_ACTIONS = ("retake", "load ", "export")
+
+
 def _with_retake(reasons: tuple[str, ...]) -> str:
-    retake = any("retake" in r.lower() for r in reasons)
+    """The reasons as one sentence, with "Retake this photograph" only where none of them says
+    what to do: a new photograph is not the remedy for a file holding two photographs or for a
+    compressed export, whose reasons ask for the original file instead."""
+    says_what_to_do = any(action in r.lower() for r in reasons for action in _ACTIONS)
     text = "; ".join(engine_text(r).rstrip(".") for r in reasons if r) or \
         translate("Results", "quality check failed")
-    if not retake:
+    if not says_what_to_do:
         text += translate("Results", ". Retake this photograph")
     return text[0].upper() + text[1:] + "."
 

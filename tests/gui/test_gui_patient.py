@@ -264,6 +264,29 @@ def test_last_years_photograph_of_one_eye_is_pointed_out(window, srahim, tmp_pat
     assert left.level == "warning"
 
 
+def test_a_card_does_not_ask_for_a_retake_that_would_not_help(window, srahim, wait_result,
+                                                              tmp_path):
+    """Both eyes' photographs saved in one file (a layout export) are refused because the file
+    holds more than one photograph, and the remedy is to load each photograph's own file. The
+    card added "Retake this photograph." to every reason that did not say "retake" itself, so
+    it asked for a new photograph of an eye already well photographed (as it did for a
+    compressed export, whose remedy is the camera's original file). A reason that says what to
+    do is now left to say it."""
+    import cv2
+
+    right = cv2.imread(str(srahim / "images" / "Patient013_R.jpg"))
+    left = cv2.imread(str(srahim / "images" / "Patient013_L.jpg"))
+    layout = tmp_path / "Patient013_layout_R.jpg"
+    cv2.imwrite(str(layout), np.concatenate([right, left], axis=1))
+    page = window.patient_page
+    page.add_photos([layout], Eye.RIGHT)
+    wait_result(window)
+    (card,) = page.slots[Eye.RIGHT].cards.values()
+    assert card.level == "warning"
+    assert "load each photograph from its own file" in card.verdict_text
+    assert "retake" not in card.verdict_text.lower(), card.verdict_text
+
+
 def test_a_long_verdict_is_shown_whole_on_its_card(window, data_dir, wait_result, qtbot):
     """A picture that fails many checks lists every reason on its card; at 1366x768 the card
     cut its text off at the bottom (and left empty space elsewhere): the word-wrapped text
