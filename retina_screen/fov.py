@@ -56,6 +56,12 @@ class FieldOfView:
     #: second photograph in the same file (two fields side by side or in a grid, as layout and
     #: report exports put them) reads about 1; burned-in text reads a few hundredths at most.
     other_field: float = 0.0
+    #: The darkest corner of the frame (the median brightness of a square of 3% of the
+    #: shorter side at each corner, the lowest of the four) over the frame's central half: a
+    #: photograph that shows its field's edge anywhere has a dark corner (under 0.04 for every
+    #: camera photograph of the shared data); a crop inside the field (zoomed in, or the
+    #: black border cut away) has none, and shows only part of the retina.
+    corner_light: float = 0.0
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -81,6 +87,7 @@ class FieldOfView:
             self.dark_border_fraction,
             self.worst_half,
             self.other_field,
+            self.corner_light,
         )
 
 
@@ -230,6 +237,7 @@ def find_fov(rgb: np.ndarray) -> FieldOfView:
     ) if scale < 1 else rgb
     scale = small.shape[1] / width
     mask = illuminated_mask(small)
+    corner_light = _corner_light(small)
     sh, sw = mask.shape
     border = np.concatenate([mask[0, :], mask[-1, :], mask[:, 0], mask[:, -1]])
     dark_border_fraction = float(1.0 - border.mean()) if border.size else 0.0
@@ -240,7 +248,7 @@ def find_fov(rgb: np.ndarray) -> FieldOfView:
         radius = min(sw, sh) / 2
         return FieldOfView(
             width / 2, height / 2, radius / scale, width, height, 0.0, frame_fraction,
-            dark_border_fraction, 0.0,
+            dark_border_fraction, 0.0, 0.0, corner_light,
         )
     # The disc is the largest illuminated component; text that does not touch it is ignored.
     areas = stats[1:, cv2.CC_STAT_AREA]
@@ -259,8 +267,20 @@ def find_fov(rgb: np.ndarray) -> FieldOfView:
     coverage, worst = _presence(region, cx, cy, radius)
     return FieldOfView(
         cx / scale, cy / scale, radius / scale, width, height, coverage,
-        frame_fraction, dark_border_fraction, worst, other_field,
+        frame_fraction, dark_border_fraction, worst, other_field, corner_light,
     )
+
+
+def _corner_light(small: np.ndarray) -> float:
+    """``FieldOfView.corner_light`` of the photograph at the detector's size."""
+    brightness = channel_max(small)
+    height, width = brightness.shape
+    side = max(2, int(0.03 * min(height, width)))
+    corners = (brightness[:side, :side], brightness[:side, -side:],
+               brightness[-side:, :side], brightness[-side:, -side:])
+    centre = brightness[height // 4:3 * height // 4, width // 4:3 * width // 4]
+    darkest = min(float(np.median(corner)) for corner in corners)
+    return darkest / max(float(np.median(centre)), 1.0)
 
 
 def crop_to_fov(rgb: np.ndarray, side: int, fov: FieldOfView | None = None) -> FovCrop:

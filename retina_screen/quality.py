@@ -171,6 +171,10 @@ class QualityMeasures:
     #: field's (``FieldOfView.other_field``): a second photograph in the same file reads about
     #: 1, a single photograph with burned-in text a few hundredths (docs/quality.md, qg-26).
     other_field: float = 0.0
+    #: The frame's darkest corner over its centre (``FieldOfView.corner_light``): a photograph
+    #: showing no edge of its field anywhere (every corner lit) may be a crop inside the field,
+    #: part of the retina only (docs/quality.md, qg-27).
+    corner_light: float = 0.0
     #: Probability from the model's fundus gate (None when no gate model is used).
     p_fundus: float | None = None
 
@@ -363,6 +367,7 @@ def measure(crop: FovCrop, p_fundus: float | None = None,
         texture=texture,
         vessel_tree=vessel_tree,
         other_field=float(fov.other_field),
+        corner_light=float(fov.corner_light),
     )
 
 
@@ -711,7 +716,8 @@ class BorderlineRule:
     when any measure of ``below`` (measure -> level, above the gate's own limit) is not
     reached, or any measure of ``above`` reaches its level; a marginal photograph with
     P(referable) in ``[threshold - margin, threshold)`` is sent back (``reason``) instead of
-    reading "no referable DR".
+    reading "no referable DR". A margin of 1 takes every grade below the threshold (a photo
+    that may show only part of the retina: ``partial_field``).
     """
 
     check: str
@@ -801,9 +807,10 @@ def _checked_borderline(item: dict) -> BorderlineRule:
         raise ConfigError(f"quality thresholds: borderline rule {rule.check} needs known "
                           f"measures in 'below' or 'above' (unknown: "
                           f"{', '.join(unknown) or 'none given'})")
-    if not 0.0 < rule.margin < 1.0:
+    if not 0.0 < rule.margin <= 1.0:
         raise ConfigError(f"quality thresholds: borderline rule {rule.check} margin "
-                          f"{rule.margin} is not between 0 and 1")
+                          f"{rule.margin} is not between 0 and 1 (1: any grade below the "
+                          "threshold)")
     return rule
 
 

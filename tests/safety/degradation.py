@@ -73,6 +73,16 @@ def crop_field(rgb: np.ndarray, fraction: float) -> np.ndarray:
     return rgb * mask[..., None]
 
 
+def inside_field(rgb: np.ndarray, fraction: float) -> np.ndarray:
+    """A square crop inside the field of view, ``fraction`` of its radius on each side of its
+    centre: the photograph zoomed in, or its black border cut away (at 0.7 the largest square
+    inside the field); no edge of the field is left in it."""
+    disc = disc_of(rgb)
+    half = int(disc.radius * fraction)
+    x, y = int(disc.cx), int(disc.cy)
+    return rgb[max(0, y - half):y + half, max(0, x - half):x + half].copy()
+
+
 def cut_side(rgb: np.ndarray, fraction: float, side: str = "left",
              frame: bool = False) -> np.ndarray:
     """The disc cut by ``fraction`` of its diameter on one side: blacked out inside the frame

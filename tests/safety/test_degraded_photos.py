@@ -311,6 +311,40 @@ def test_bright_borderline_rule_needs_a_bright_photo_and_a_band_grade(srahim: Pa
     assert borderline_check(bright, threshold - rule.margin - 0.01, threshold, rule).passed
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_crop_inside_the_field_never_reads_no_referable_dr(referred_eyes: list, srahim: Path,
+                                                             screener) -> None:  # noqa: ANN001
+    """A photograph cropped inside its field (zoomed in, or its black border cut away) shows
+    part of the retina only, and was graded as a whole one: squares of 0.6 and 0.7 of the
+    field's radius hid 4 referred eyes under qg-26 (Patient207_R, 0.62 undamaged, read 0.23 and
+    0.15). No edge of the field shows in such a crop, and since qg-27 no grade below the
+    threshold is taken from it (``partial_field``, docs/quality.md): it refers or is sent back
+    with its reason. The undamaged photographs, which show their field's edge, are left alone."""
+    rule = screener.thresholds.borderline_rule("partial_field")
+    level = dict(rule.above)["corner_light"]
+    for fraction in (0.6, 0.7):
+        hidden = _hidden_by(referred_eyes, screener, f"inside {fraction}",
+                            lambda rgb, f=fraction: d.inside_field(rgb, f))
+        assert not hidden, f"a crop inside the field hid referable DR: {hidden}"
+    sent_back = []
+    for row in [row for row in _labels(srahim) if row["referable"] == "0"][::6]:
+        rgb = real_rgb(srahim / row["file"])
+        whole = screener.screen_in_memory(rgb)
+        assert whole.quality.check(rule.check) is None, row["image"]  # not marginal
+        crop = screener.screen_in_memory(d.inside_field(rgb, 0.7))
+        if crop.status is ImageStatus.OK:  # a crop enlarges the retina; some read referable
+            assert crop.grading.referable, row["image"]
+        elif crop.quality.check(rule.check) is not None:  # passed the gate, then sent back
+            assert crop.reasons == (rule.reason,), (row["image"], crop.reasons)
+            sent_back.append(row["image"])
+    assert len(sent_back) >= 5, sent_back  # 8 of the 13 under qg-27
+    from retina_screen.fov import find_fov
+
+    for image, rgb in referred_eyes:
+        assert find_fov(rgb).corner_light < level / 4, image
+
+
 #: The camera-fault checks: (the check, two strengths, the damage as (photo, strength, eye
 #: index)). Under qg-4 a smear of 1% of the width hid 4 referred srahim_dev eyes (P(referable)
 #: down to 0.04: the all-direction sharpness averages a one-direction loss away), and noise of
