@@ -317,8 +317,8 @@ def test_a_crop_inside_the_field_never_reads_no_referable_dr(referred_eyes: list
                                                              screener) -> None:  # noqa: ANN001
     """A photograph cropped inside its field (zoomed in, or its black border cut away) shows
     part of the retina only, and was graded as a whole one: squares of 0.6 and 0.7 of the
-    field's radius hid 4 referred eyes under qg-26 (Patient207_R, 0.62 undamaged, read 0.23 and
-    0.15). No edge of the field shows in such a crop, and since qg-27 no grade below the
+    field's radius hid 8 of the 78 crops under qg-26 (Patient207_R, 0.53 undamaged, read 0.20
+    and 0.16). No edge of the field shows in such a crop, and since qg-27 no grade below the
     threshold is taken from it (``partial_field``, docs/quality.md): it refers or is sent back
     with its reason. The undamaged photographs, which show their field's edge, are left alone."""
     rule = screener.thresholds.borderline_rule("partial_field")
