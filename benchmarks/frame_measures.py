@@ -5,8 +5,12 @@ Usage: python benchmarks/frame_measures.py [--data ../shared/data]
 
 - ``other_field`` (qg-26, ``one_photograph``: refused above 0.25): the largest lit region of
   the frame apart from the field, over the field's. Highest values of every source, then
-  layouts made of ``srahim_dev`` pairs (side by side, on a white gap, stacked, a grid of
-  four), as a layout or report export would give them.
+  layouts made of ``srahim_dev`` pairs (``degradation.layouts``: side by side, on a white
+  gap, stacked, a grid of four), as a layout or report export would give them.
+- ``light_surround`` (qg-28, ``light_surround``: refused above 0.5): the least light-grey
+  corner of a frame that holds a dark surround of its own. Highest values of every source, then
+  ``srahim_dev`` photographs on light backgrounds (``degradation.on_light_backgrounds``: white
+  and grey margins, a thin white frame, a viewer's grey window).
 - ``corner_light`` (qg-27, ``partial_field``: above the level, no grade below the referral
   threshold is accepted): the frame's darkest corner over its centre. Highest values of every
   source, how many photographs of each reach each candidate level, then crops inside the field
@@ -28,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "safety"))
 
-from degradation import inside_field  # noqa: E402
+from degradation import inside_field, layouts, on_light_backgrounds  # noqa: E402
 
 from retina_screen.fov import FieldOfView, find_fov  # noqa: E402
 from retina_screen.loading import load_image  # noqa: E402
@@ -43,15 +47,6 @@ CORNER_LEVELS = (0.2, 0.3, 0.4, 0.5)
 
 def _fov(path: Path) -> FieldOfView:
     return find_fov(load_image(path, max_side=DECODE_MAX_SIDE).pixels)
-
-
-def _layouts(right: np.ndarray, left: np.ndarray) -> dict[str, np.ndarray]:
-    white = np.full((right.shape[0], 40, 3), 255, np.uint8)
-    pair = np.concatenate([right, left], axis=1)
-    return {"side by side": pair,
-            "on a white gap": np.concatenate([right, white, left], axis=1),
-            "stacked": np.concatenate([right, left], axis=0),
-            "a grid of four": np.concatenate([pair, pair[:, ::-1]], axis=0)}
 
 
 def _top(values: list[tuple[float, str]]) -> str:
@@ -71,16 +66,19 @@ def main() -> None:
 
 def _sources(data: Path) -> None:
     levels = " | ".join(f"corner_light >= {level}" for level in CORNER_LEVELS)
-    print(f"| source | photographs | highest other_field | highest corner_light | {levels} |")
-    print("|---|---|---|---|" + "---|" * len(CORNER_LEVELS))
+    print(f"| source | photographs | highest other_field | highest corner_light | {levels} | "
+          "highest light_surround |")
+    print("|---|---|---|---|" + "---|" * len(CORNER_LEVELS) + "---|")
     for source in SOURCES:
         files = sorted(p for p in (data / source).rglob("*") if p.suffix.lower() in SUFFIXES)
         fovs = [(_fov(p), p.name) for p in files]
         other = [(fov.other_field, name) for fov, name in fovs]
         corner = [(fov.corner_light, name) for fov, name in fovs]
+        light = [(fov.light_surround, name) for fov, name in fovs]
         counts = " | ".join(str(sum(value >= level for value, _ in corner))
                             for level in CORNER_LEVELS)
-        print(f"| {source} | {len(fovs)} | {_top(other)} | {_top(corner)} | {counts} |")
+        print(f"| {source} | {len(fovs)} | {_top(other)} | {_top(corner)} | {counts} | "
+              f"{_top(light)} |")
 
 
 def _layouts_and_crops(data: Path) -> None:
@@ -91,7 +89,13 @@ def _layouts_and_crops(data: Path) -> None:
     for patient in sorted({row["patient"] for row in rows})[:8]:
         right, left = (load_image(srahim / "images" / f"{patient}_{eye}.jpg",
                                   max_side=DECODE_MAX_SIDE).pixels for eye in ("R", "L"))
-        readings = {name: find_fov(rgb).other_field for name, rgb in _layouts(right, left).items()}
+        readings = {name: find_fov(rgb).other_field for name, rgb in layouts(right, left).items()}
+        print(patient, ", ".join(f"{name} {value:.3f}" for name, value in readings.items()))
+    print("\nThe same right eyes on light backgrounds: light_surround")
+    for patient in sorted({row["patient"] for row in rows})[:8]:
+        right = load_image(srahim / "images" / f"{patient}_R.jpg", max_side=DECODE_MAX_SIDE).pixels
+        readings = {name: find_fov(rgb).light_surround
+                    for name, rgb in on_light_backgrounds(right).items()}
         print(patient, ", ".join(f"{name} {value:.3f}" for name, value in readings.items()))
     print("\nCrops inside the field of the referable srahim_dev eyes: corner_light")
     for fraction in (0.6, 0.7):

@@ -62,6 +62,12 @@ class FieldOfView:
     #: camera photograph of the shared data); a crop inside the field (zoomed in, or the
     #: black border cut away) has none, and shows only part of the retina.
     corner_light: float = 0.0
+    #: The least share of light grey or white among the frame's four corners (squares of 3% of
+    #: the shorter side), where the frame also holds a dark surround of its own (0 where under
+    #: 3% of it is dark): a photograph pasted onto a page or a viewer's window, or a
+    #: screenshot, lies on a light background; a camera's corners are dark, and a washed-out
+    #: or blank frame has no dark surround.
+    light_surround: float = 0.0
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -88,6 +94,7 @@ class FieldOfView:
             self.worst_half,
             self.other_field,
             self.corner_light,
+            self.light_surround,
         )
 
 
@@ -238,6 +245,7 @@ def find_fov(rgb: np.ndarray) -> FieldOfView:
     scale = small.shape[1] / width
     mask = illuminated_mask(small)
     corner_light = _corner_light(small)
+    light_surround = _light_surround(small)
     sh, sw = mask.shape
     border = np.concatenate([mask[0, :], mask[-1, :], mask[:, 0], mask[:, -1]])
     dark_border_fraction = float(1.0 - border.mean()) if border.size else 0.0
@@ -248,7 +256,7 @@ def find_fov(rgb: np.ndarray) -> FieldOfView:
         radius = min(sw, sh) / 2
         return FieldOfView(
             width / 2, height / 2, radius / scale, width, height, 0.0, frame_fraction,
-            dark_border_fraction, 0.0, 0.0, corner_light,
+            dark_border_fraction, 0.0, 0.0, corner_light, light_surround,
         )
     # The disc is the largest illuminated component; text that does not touch it is ignored.
     areas = stats[1:, cv2.CC_STAT_AREA]
@@ -267,19 +275,49 @@ def find_fov(rgb: np.ndarray) -> FieldOfView:
     coverage, worst = _presence(region, cx, cy, radius)
     return FieldOfView(
         cx / scale, cy / scale, radius / scale, width, height, coverage,
-        frame_fraction, dark_border_fraction, worst, other_field, corner_light,
+        frame_fraction, dark_border_fraction, worst, other_field, corner_light, light_surround,
     )
+
+
+#: A pixel is light grey or white when its brightest channel reaches this and its channels
+#: lie within ``_GREY_SPREAD`` of each other (a retina is red to orange, even washed out).
+_LIGHT_LEVEL = 96
+_GREY_SPREAD = 32
+#: A pixel is dark (a photograph's own surround) below this; a photograph on a page keeps
+#: its surround, so at least ``_OWN_SURROUND`` of the frame is dark.
+_DARK_LEVEL = 40
+_OWN_SURROUND = 0.03
+
+
+def _corners(image: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The four corner squares of an image, 3% of its shorter side each."""
+    height, width = image.shape[:2]
+    side = max(2, int(0.03 * min(height, width)))
+    return (image[:side, :side], image[:side, -side:], image[-side:, :side],
+            image[-side:, -side:])
+
+
+def _light_surround(small: np.ndarray) -> float:
+    """``FieldOfView.light_surround`` of the photograph at the detector's size."""
+    brightness = channel_max(small)
+    if (brightness < _DARK_LEVEL).mean() < _OWN_SURROUND:
+        return 0.0  # no surround of its own: a washed-out or blank frame, not a page
+
+    def light_share(corner: np.ndarray) -> float:
+        corner = corner.reshape(-1, 3).astype(np.int16)
+        brightest, darkest = corner.max(axis=1), corner.min(axis=1)
+        return float(((brightest >= _LIGHT_LEVEL)
+                      & (brightest - darkest <= _GREY_SPREAD)).mean())
+
+    return min(light_share(corner) for corner in _corners(small))
 
 
 def _corner_light(small: np.ndarray) -> float:
     """``FieldOfView.corner_light`` of the photograph at the detector's size."""
     brightness = channel_max(small)
     height, width = brightness.shape
-    side = max(2, int(0.03 * min(height, width)))
-    corners = (brightness[:side, :side], brightness[:side, -side:],
-               brightness[-side:, :side], brightness[-side:, -side:])
     centre = brightness[height // 4:3 * height // 4, width // 4:3 * width // 4]
-    darkest = min(float(np.median(corner)) for corner in corners)
+    darkest = min(float(np.median(corner)) for corner in _corners(brightness))
     return darkest / max(float(np.median(centre)), 1.0)
 
 

@@ -175,6 +175,10 @@ class QualityMeasures:
     #: showing no edge of its field anywhere (every corner lit) may be a crop inside the field,
     #: part of the retina only (docs/quality.md, qg-27).
     corner_light: float = 0.0
+    #: Share of the frame's outermost ring that is light grey or white
+    #: (``FieldOfView.light_surround``): a photograph on a page or in a screenshot
+    #: (docs/quality.md, qg-28).
+    light_surround: float = 0.0
     #: Probability from the model's fundus gate (None when no gate model is used).
     p_fundus: float | None = None
 
@@ -368,6 +372,7 @@ def measure(crop: FovCrop, p_fundus: float | None = None,
         vessel_tree=vessel_tree,
         other_field=float(fov.other_field),
         corner_light=float(fov.corner_light),
+        light_surround=float(fov.light_surround),
     )
 
 
@@ -738,6 +743,9 @@ class Thresholds:
     fundus_rules: tuple[Rule, ...]
     quality_rules: tuple[Rule, ...]
     borderline: tuple[BorderlineRule, ...] = ()
+    #: What the file holds: one photograph's frame, not a layout of several or a photograph on
+    #: a page (qg-26, qg-28). Checked first; where one fails, only these are reported.
+    frame_rules: tuple[Rule, ...] = ()
 
     def borderline_rule(self, check: str) -> BorderlineRule | None:
         """The borderline rule of that check name, if the thresholds have one."""
@@ -774,9 +782,14 @@ def load_thresholds(path: Path = THRESHOLDS_FILE) -> Thresholds:
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
         fundus, quality, version = raw["fundus"], raw["quality"], str(raw["version"])
+        frame = raw.get("frame", [])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(
             f"quality thresholds file {Path(path).name} is unreadable ({exc})") from exc
+    frame_rules = tuple(_checked_rule(item, "frame") for item in frame)
+    if any(rule.requires for rule in frame_rules):
+        raise ConfigError("quality thresholds: the frame rules are checked first and cannot "
+                          "require other checks")
     fundus_rules = tuple(_checked_rule(item, "fundus") for item in fundus)
     quality_rules = tuple(_checked_rule(item, "quality") for item in quality)
     for rules, before in ((fundus_rules, ()), (quality_rules, fundus_rules)):
@@ -790,7 +803,7 @@ def load_thresholds(path: Path = THRESHOLDS_FILE) -> Thresholds:
     if not isinstance(borderline, list):
         raise ConfigError("quality thresholds: borderline must be a list of rules")
     return Thresholds(version, fundus_rules, quality_rules,
-                      tuple(_checked_borderline(item) for item in borderline))
+                      tuple(_checked_borderline(item) for item in borderline), frame_rules)
 
 
 def _checked_borderline(item: dict) -> BorderlineRule:
@@ -846,8 +859,13 @@ def _evaluate_in_order(rules: Iterable[Rule], measures: QualityMeasures,
 
 def assess(measures: QualityMeasures, thresholds: Thresholds,
            gate_threshold: float | None = None) -> QualityReport:
-    """Apply the thresholds: fundus checks first (including the model's fundus gate when
-    ``measures.p_fundus`` and ``gate_threshold`` are given), then the quality checks."""
+    """Apply the thresholds: the frame checks first, then the fundus checks (including the
+    model's fundus gate when ``measures.p_fundus`` and ``gate_threshold`` are given), then the
+    quality checks. A file that fails a frame check (several photographs in one file, a
+    photograph on a light page) is reported by those checks and the fundus verdict alone: the
+    quality measures would read the layout, and name faults (off-centre, cut off) that are not
+    the photograph's."""
+    frame_checks = [_evaluate(rule, measures) for rule in thresholds.frame_rules]
     rules = list(thresholds.fundus_rules)
     if measures.p_fundus is not None and gate_threshold is not None:
         rules.insert(0, Rule("fundus:model", "p_fundus", "min", gate_threshold, GATE_REASON))
@@ -857,7 +875,13 @@ def assess(measures: QualityMeasures, thresholds: Thresholds,
         "fundus", float(sum(c.passed for c in fundus_checks)), float(len(fundus_checks)),
         is_fundus, "" if is_fundus else GATE_REASON,
     )
-    checks = [fundus]
+    if not all(check.passed for check in frame_checks):
+        # Several photographs in one file, or one on a page: the quality measures would read
+        # the layout (off-centre, cut off, ...), not the retina. Whether it is a fundus
+        # photograph at all is still said.
+        checks = [*frame_checks, fundus, *([] if is_fundus else fundus_checks)]
+        return QualityReport(tuple(checks), is_fundus, thresholds.version)
+    checks = [*frame_checks, fundus]
     quality_checks: list[QualityCheck] = []
     seen: set[str] = set()
     for check in _evaluate_in_order(thresholds.quality_rules, measures, fundus_checks):

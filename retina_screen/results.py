@@ -84,10 +84,10 @@ class QualityReport:
     @property
     def reasons(self) -> tuple[str, ...]:
         if not self.is_fundus:
-            failed = [c.reason for c in self.checks if c.name == "fundus" and c.reason]
-            # Quality problems found as well (a blurred fundus photo can fail the fundus gate).
-            failed += [c.reason for c in self.checks
-                       if not c.passed and not c.name.startswith("fundus") and c.reason]
+            # The fundus verdict (not its parts), with the other problems found in their order
+            # (a blurred fundus photo can fail the fundus gate; a frame check comes first).
+            failed = [c.reason for c in self.checks if not c.passed and c.reason
+                      and (c.name == "fundus" or not c.name.startswith("fundus"))]
             return tuple(failed) or ("not a fundus photograph",)
         return tuple(c.reason for c in self.checks if not c.passed)
 

@@ -25,9 +25,11 @@ def test_the_shipped_thresholds_load_with_every_rule_and_the_borderline_rules() 
     assert thresholds.version == raw["version"]
     assert [r.check for r in thresholds.quality_rules] == [r["check"] for r in raw["quality"]]
     assert [r.check for r in thresholds.fundus_rules] == [r["check"] for r in raw["fundus"]]
+    assert [r.check for r in thresholds.frame_rules] == [r["check"] for r in raw["frame"]]
     assert [r.check for r in thresholds.borderline] == [r["check"] for r in raw["borderline"]]
     # Every reason fits the one-line contract the bad-input tests check (tests/safety).
-    rules = (*thresholds.fundus_rules, *thresholds.quality_rules, *thresholds.borderline)
+    rules = (*thresholds.frame_rules, *thresholds.fundus_rules, *thresholds.quality_rules,
+             *thresholds.borderline)
     assert all(len(r.reason) < 200 for r in rules), [r.check for r in rules
                                                      if len(r.reason) >= 200]
     dim = thresholds.borderline_rule("dim_borderline")

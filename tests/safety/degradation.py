@@ -83,6 +83,31 @@ def inside_field(rgb: np.ndarray, fraction: float) -> np.ndarray:
     return rgb[max(0, y - half):y + half, max(0, x - half):x + half].copy()
 
 
+def layouts(right: np.ndarray, left: np.ndarray) -> dict[str, np.ndarray]:
+    """Both eyes' photographs in one picture, as layout and report exports put them."""
+    white = np.full((right.shape[0], 40, 3), 255, np.uint8)
+    pair = np.concatenate([right, left], axis=1)
+    return {"side by side": pair,
+            "side by side on white": np.concatenate([right, white, left], axis=1),
+            "stacked": np.concatenate([right, left], axis=0),
+            "a grid of four": np.concatenate([pair, pair[:, ::-1]], axis=0)}
+
+
+def on_light_backgrounds(rgb: np.ndarray) -> dict[str, np.ndarray]:
+    """A photograph as a screenshot or a page shows it: on a light background."""
+    height, width = rgb.shape[:2]
+    band = width // 20
+    window = np.full((height + 400, width + 700, 3), 200, np.uint8)
+    window[200:200 + height, 350:350 + width] = rgb
+
+    def margin(size: int, grey: int) -> np.ndarray:
+        return cv2.copyMakeBorder(rgb, size, size, size, size, cv2.BORDER_CONSTANT,
+                                  value=(grey, grey, grey))
+
+    return {"white margin": margin(band, 255), "grey margin": margin(band, 128),
+            "thin white frame": margin(10, 255), "a viewer's window": window}
+
+
 def cut_side(rgb: np.ndarray, fraction: float, side: str = "left",
              frame: bool = False) -> np.ndarray:
     """The disc cut by ``fraction`` of its diameter on one side: blacked out inside the frame
