@@ -104,7 +104,8 @@ class Screener:
         crop = screening_crop(loaded.pixels)
         gate = self.model.manifest.gate
         measures = measure(crop, self.model.p_fundus(crop.image), loaded.jpeg_quality,
-                           loaded.earlier_jpeg_quality, loaded.palette_colours)
+                           loaded.earlier_jpeg_quality, loaded.palette_colours,
+                           loaded.photographs)
         return crop, measures, assess(measures, self.thresholds, gate.threshold if gate else None)
 
     def screen_loaded(self, loaded: LoadedImage, source: str, eye: Eye = Eye.UNKNOWN,

@@ -97,6 +97,9 @@ class LoadedImage:
     #: The date the photograph was taken by the camera's clock (ISO yyyy-mm-dd: Exif, or the
     #: DICOM acquisition date); None where the file does not say.
     taken: str | None = None
+    #: The photographs the file holds: a DICOM file's frames, a TIFF file's pages (those not
+    #: marked as reduced-resolution copies); 1 for other formats. Only the first is decoded.
+    photographs: int = 1
 
     @property
     def scale(self) -> float:
@@ -366,6 +369,7 @@ class _Stored:
     icc: bytes | None = None
     palette_colours: int | None = None
     taken: str | None = None  # the camera's date (ISO yyyy-mm-dd) from its Exif data
+    photographs: int = 1  # frames or full-resolution pages (``LoadedImage.photographs``)
 
 
 def exif_date(header: Image.Image) -> str | None:
@@ -408,7 +412,30 @@ def _decode_raster(data: bytes, max_side: int | None
     if not icc and fmt in ("JPEG", "TIFF"):
         icc = _exif_colour_profile(header)
     return rgb, width, height, fmt, compression, _Stored(icc or None, _palette_colours(header),
-                                                         exif_date(header))
+                                                         exif_date(header),
+                                                         _tiff_photographs(header, fmt))
+
+
+#: Pages of a TIFF file looked at (a file with more is counted as holding this many).
+_TIFF_PAGES_READ = 16
+
+
+def _tiff_photographs(header: Image.Image, fmt: str) -> int:
+    """The pages of a TIFF file that are photographs of their own: those whose
+    NewSubfileType does not mark them as a reduced-resolution copy (a thumbnail or preview of
+    another page); 1 for other formats and for a file whose pages cannot be read."""
+    if fmt != "TIFF":
+        return 1
+    count = 0
+    try:
+        for index in range(min(getattr(header, "n_frames", 1), _TIFF_PAGES_READ)):
+            header.seek(index)
+            if not int(header.tag_v2.get(254, 0)) & 1:
+                count += 1
+        header.seek(0)
+    except Exception:  # noqa: BLE001 - a damaged page directory: the first page is screened
+        return 1
+    return max(count, 1)
 
 
 def _decode_raster_pixels(data: bytes, max_side: int | None
@@ -591,8 +618,9 @@ def _decode_dicom(data: bytes
 
 
 def _dicom_stored(dataset, photometric: str) -> _Stored:  # noqa: ANN001 - a pydicom Dataset
-    """A DICOM file's ICC Profile attribute and, for PALETTE COLOR pixel data, the number of
-    entries of its lookup tables (a descriptor's first value; 0 means 65,536)."""
+    """A DICOM file's ICC Profile attribute, for PALETTE COLOR pixel data the number of
+    entries of its lookup tables (a descriptor's first value; 0 means 65,536), and its number
+    of frames."""
     try:
         icc = dataset.get("ICCProfile")
     except Exception:  # noqa: BLE001 - a damaged attribute says nothing about colour
@@ -603,7 +631,12 @@ def _dicom_stored(dataset, photometric: str) -> _Stored:  # noqa: ANN001 - a pyd
             palette = int(dataset.RedPaletteColorLookupTableDescriptor[0]) or 65536
         except Exception:  # noqa: BLE001 - a damaged descriptor: still a palette
             palette = 256
-    return _Stored(bytes(icc) if isinstance(icc, bytes | bytearray) and icc else None, palette)
+    try:
+        frames = max(int(dataset.get("NumberOfFrames", 1) or 1), 1)
+    except (TypeError, ValueError):
+        frames = 1
+    return _Stored(bytes(icc) if isinstance(icc, bytes | bytearray) and icc else None, palette,
+                   photographs=frames)
 
 
 def _check_dicom_decoder(dataset, photometric: str) -> None:  # noqa: ANN001 - a Dataset
@@ -671,14 +704,16 @@ def load_image_bytes(data: bytes, max_side: int | None = None) -> LoadedImage:
         pixels, width, height, info, (file_quality, earlier), stored = _decode_dicom(data)
         pixels, profile = _in_srgb(pixels, stored.icc)
         return LoadedImage(pixels, width, height, "DICOM", digest, info, file_quality, earlier,
-                           profile, stored.palette_colours, info.acquisition_date)
+                           profile, stored.palette_colours, info.acquisition_date,
+                           stored.photographs)
     pixels, width, height, fmt, (file_quality, earlier), stored = _decode_raster(data, max_side)
     if pixels.shape[1] != width and pixels.shape[0] == width:
         width, height = height, width  # EXIF rotation swapped the sides
     pixels, profile = _in_srgb(pixels, stored.icc)
     return LoadedImage(pixels, width, height, fmt, digest, jpeg_quality=file_quality,
                        earlier_jpeg_quality=earlier, colour_profile=profile,
-                       palette_colours=stored.palette_colours, taken=stored.taken)
+                       palette_colours=stored.palette_colours, taken=stored.taken,
+                       photographs=stored.photographs)
 
 
 def _in_srgb(pixels: np.ndarray, icc: bytes | None) -> tuple[np.ndarray, str | None]:

@@ -179,6 +179,10 @@ class QualityMeasures:
     #: (``FieldOfView.light_surround``): a photograph on a page or in a screenshot
     #: (docs/quality.md, qg-28).
     light_surround: float = 0.0
+    #: The photographs the file holds (``LoadedImage.photographs``: a DICOM file's frames, a
+    #: TIFF file's full-resolution pages), of which only the first is screened (qg-29); 1 for
+    #: photos not read from a file.
+    photographs: float = 1.0
     #: Probability from the model's fundus gate (None when no gate model is used).
     p_fundus: float | None = None
 
@@ -247,13 +251,14 @@ def uint8_quantile(values: np.ndarray, q: float) -> float:
 def measure(crop: FovCrop, p_fundus: float | None = None,
             jpeg_quality: float | None = None,
             earlier_jpeg_quality: float | None = None,
-            palette_colours: int | None = None) -> QualityMeasures:
+            palette_colours: int | None = None,
+            photographs: int = 1) -> QualityMeasures:
     """All quality measures of a square FOV crop (any size; resized to WORKING_SIDE).
 
     ``p_fundus`` is the fundus gate's output for this crop, when the caller has one;
-    ``jpeg_quality``, ``earlier_jpeg_quality`` and ``palette_colours`` what the file says of
-    its compression and of the palette it stores the pixels with (``LoadedImage``), when it
-    was read from one.
+    ``jpeg_quality``, ``earlier_jpeg_quality``, ``palette_colours`` and ``photographs`` what
+    the file says of its compression, of the palette it stores the pixels with and of how many
+    photographs it holds (``LoadedImage``), when it was read from one.
     """
     field = working_field(crop.image)
     image, circle, inside, core = field.image, field.circle, field.inside, field.core
@@ -373,6 +378,7 @@ def measure(crop: FovCrop, p_fundus: float | None = None,
         other_field=float(fov.other_field),
         corner_light=float(fov.corner_light),
         light_surround=float(fov.light_surround),
+        photographs=float(photographs),
     )
 
 

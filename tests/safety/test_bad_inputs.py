@@ -447,6 +447,48 @@ def test_multiframe_dicom_decodes_only_its_first_frame(source: Source) -> None:
     assert np.abs(loaded.pixels.astype(int) - frame.astype(int)).mean() < 4  # colours right
 
 
+#: The gate's reason for a file of several frames or pages (qg-29).
+SEVERAL_FRAMES = "the file holds more than one photograph (several frames or pages)"
+
+
+@pytest.mark.timeout(120)
+def test_a_file_of_several_photographs_is_refused_not_screened_by_its_first(
+        srahim: Path, tmp_path: Path, screener) -> None:  # noqa: ANN001
+    """A DICOM file of several frames, or a TIFF file of several pages, holds several
+    photographs (the fields of one eye, both eyes, a stereo pair). The first was screened and
+    the others passed over without a word, so an eye could read "no referable DR" from a
+    field without its lesions (docs/quality.md, qg-29). Such a file is now refused with its
+    reason; pages marked as reduced-resolution copies (thumbnails) are not counted, and files
+    of one photograph are screened as before."""
+    right = real_rgb(srahim / "images" / "Patient013_R.jpg")
+    left = real_rgb(srahim / "images" / "Patient013_L.jpg")
+
+    def tiff(pages: list[np.ndarray], **options: object) -> bytes:
+        buffer = io.BytesIO()
+        first, *rest = [Image.fromarray(page) for page in pages]
+        first.save(buffer, "TIFF", save_all=True, append_images=rest, compression="tiff_lzw",
+                   **options)
+        return buffer.getvalue()
+
+    files = {
+        "two frames.dcm": (make_dicom(right, compressed=True, frames=2), 2),
+        "both eyes.tif": (tiff([right, left]), 2),
+        "one frame.dcm": (make_dicom(right, compressed=True), 1),
+        "one page.tif": (tiff([right]), 1),
+        "reduced copies.tif": (tiff([right, left], tiffinfo={254: 1}), 1),
+    }
+    for name, (data, photographs) in files.items():
+        assert loading.load_image_bytes(data).photographs == photographs, name
+        path = tmp_path / name
+        path.write_bytes(data)
+        result = screener.screen_image(path)
+        if photographs > 1:
+            assert result.status is UNGRADABLE and result.grading is None, (name, result.status)
+            assert result.reasons[0].startswith(SEVERAL_FRAMES), (name, result.reasons)
+        else:
+            assert result.status is OK and result.grading.referable, (name, result.reasons)
+
+
 def test_permission_denied_simulated(corpus: Path, screener, original: ImageResult,  # noqa: ANN001
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """EACCES from the operating system (simulated: works as root too) gives a clear error."""
