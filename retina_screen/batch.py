@@ -197,6 +197,17 @@ class BatchSummary:
     #: What under the input folder was not looked at, and why (relative path, reason): picture
     #: files in formats not read, folders that could not be read, linked folders not followed.
     passed_over: tuple[tuple[str, str], ...] = ()
+    #: Why the ungradable photographs were refused: (the gate's reason, how many photographs
+    #: gave it), most frequent first. A setting of the camera's export (layouts, compression,
+    #: thumbnails) shows as one reason given for many photographs.
+    ungradable_reasons: tuple[tuple[str, int], ...] = ()
+
+
+def ungradable_reasons(done_images: dict) -> tuple[tuple[str, int], ...]:
+    """``BatchSummary.ungradable_reasons`` of the screened photographs' records."""
+    counts = Counter(reason for record in done_images.values()
+                     if record["status"] == "ungradable" for reason in record["reasons"])
+    return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -759,6 +770,7 @@ class BatchRun:
             journal=self.out_dir / JOURNAL, cancelled=cancelled, resumed=resumed,
             error_files=errors, waiting=waiting, damaged_records=self.journal.damaged,
             damaged_copy=self.journal.damaged_copy,
+            ungradable_reasons=ungradable_reasons(self.done_images),
             **photographs_to_check(self.done_images, groups),
             **_naming_notes(scanned, groups, options.pattern),
         )

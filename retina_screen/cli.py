@@ -298,6 +298,10 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
           f"{len(summary.patients) - refer - insufficient} no referable DR.")
     for path, reason in summary.error_files:
         print(f"  unreadable: {path}: {reason}")
+    if summary.ungradable_reasons:
+        print("Ungradable photographs, by reason (the most frequent first):")
+        for reason, count in summary.ungradable_reasons[:UNGRADABLE_REASONS_SHOWN]:
+            print(f"  {count:>6}  {reason}")
     _print_batch_notes(summary)
     print(f"Results: {summary.results_csv}, {summary.patients_csv}, {summary.journal}")
     clinic.after_batch(args, settings, Path(args.out))  # --fhir, --send (clinic/commands.py)
@@ -319,6 +323,10 @@ def _batch_executor(args: argparse.Namespace, settings: Settings):  # noqa: ANN2
     if args.scheduler:
         return DaskExecutor(settings, scheduler=args.scheduler, notice=notice)
     return DaskExecutor(settings, local_workers=parse_local(args.dask), notice=notice)
+
+
+#: The most frequent reasons for ungradable photographs a batch's summary prints.
+UNGRADABLE_REASONS_SHOWN = 3
 
 
 def _listed(ids: tuple[str, ...]) -> str:

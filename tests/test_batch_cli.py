@@ -352,6 +352,37 @@ def test_visits_whose_photographs_may_not_be_the_eyes_filed_are_pointed_out(
     assert rows["Patient017"]["outcome"] == "no_referable", rows["Patient017"]["notes"]
 
 
+def test_the_most_frequent_reasons_for_ungradable_photographs_are_given(
+        data_dir: Path, settings_for, tmp_path: Path) -> None:  # noqa: ANN001
+    """A camera's export set to lay both eyes out in one picture makes every visit "images
+    insufficient", and the summary only counted ungradable photographs: the operator had to
+    open results.csv to learn that one export setting was the cause. The summary now gives
+    the most frequent reasons, with how many photographs gave each."""
+    import cv2
+
+    from retina_screen.quality import load_thresholds
+
+    camera = tmp_path / "camera"
+    camera.mkdir()
+    images = data_dir / "srahim_dev" / "images"
+    for patient in ("Patient006", "Patient008", "Patient013"):
+        right, left = (cv2.imread(str(images / f"{patient}_{eye}.jpg")) for eye in "RL")
+        cv2.imwrite(str(camera / f"{patient}_R.jpg"), np.concatenate([right, left], axis=1))
+    shutil.copy(images / "Patient016_R.jpg", camera)
+    shutil.copy(images / "Patient016_L.jpg", camera)
+    out = tmp_path / "o"
+    done = _cli("batch", str(camera), "--out", str(out), "--workers", "2", "--no-reports",
+                env_home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    layout = next(r.reason for r in load_thresholds().frame_rules
+                  if r.check == "one_photograph")
+    lines = done.stdout.splitlines()
+    heading = lines.index("Ungradable photographs, by reason (the most frequent first):")
+    assert lines[heading + 1] == f"       3  {layout}", lines[heading:heading + 3]
+    resumed = run_batch(camera, out, settings_for, workers=1, reports=False)
+    assert resumed.resumed == 5 and resumed.ungradable_reasons == ((layout, 3),)
+
+
 def test_a_visit_of_many_patients_under_one_id_is_pointed_out(data_dir: Path,
                                                                tmp_path: Path) -> None:
     """A camera export named "Fundus_R_001.jpg" ... put a day's patients under one ID: one

@@ -581,7 +581,7 @@ class BatchPage(QWidget):
         taken on different days, visits whose photographs may not be the eyes they are filed
         as, visits with too many photographs of one eye, files or
         folders not looked at, visits that look like one patient split in two, visits with
-        one eye only."""
+        one eye only; then the most frequent reason for ungradable photographs."""
         def found(name: str) -> tuple[str, ...]:
             return tuple(getattr(summary, name, ()) or ())
 
@@ -627,6 +627,12 @@ class BatchPage(QWidget):
         )
         applying = [(kind, text.format(len(ids), listed(ids)))
                     for ids, kind, text in findings if ids]
+        reasons = tuple(getattr(summary, "ungradable_reasons", ()) or ())
+        if reasons:  # an export setting (layouts, compression) shows as one frequent reason
+            reason, count = reasons[0]
+            applying.append(("info", self.tr(
+                "{0:,} photographs could not be graded; the most frequent reason ({1:,} of "
+                "them): {2}.").format(summary.ungradable, count, engine_text(reason))))
         if applying:
             self.message.emit(applying[0][0], "\n\n".join(text for _, text in applying))
 

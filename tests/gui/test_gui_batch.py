@@ -353,3 +353,28 @@ def test_closing_the_window_stops_a_batch_safely(open_window, isolated_settings,
     summary, error = finished[0]
     assert error is None and summary.cancelled
     assert (out / "patients.csv").is_file()
+
+
+def test_the_most_frequent_reason_for_ungradable_photographs_is_given(
+        open_window, isolated_settings, srahim, tmp_path, qtbot):
+    """A camera export that lays both eyes out in one picture makes every such photograph
+    ungradable; the window counted them and no more. It now names the most frequent reason
+    after the run, so one export setting at the root of many refusals is seen at once."""
+    import cv2
+    import numpy as np
+
+    camera, out = tmp_path / "camera", tmp_path / "results"
+    camera.mkdir()
+    for patient in ("Patient006", "Patient008"):
+        right, left = (cv2.imread(str(srahim / "images" / f"{patient}_{eye}.jpg"))
+                       for eye in "RL")
+        cv2.imwrite(str(camera / f"{patient}_R.jpg"), np.concatenate([right, left], axis=1))
+    for eye in "RL":
+        shutil.copy(srahim / "images" / f"Patient016_{eye}.jpg", camera)
+    window, _, summary = _screen_folder(open_window, isolated_settings, camera, out, qtbot)
+    assert summary.ungradable == 2 and len(summary.ungradable_reasons) == 1
+    kind, text = window.messages[-1]
+    assert text.endswith("2 photographs could not be graded; the most frequent reason (2 of "
+                         "them): the file holds more than one photograph (side by side or in a "
+                         "grid, as a layout or report export puts them): load each photograph "
+                         "from its own file."), text

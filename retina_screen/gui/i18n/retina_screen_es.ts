@@ -378,7 +378,12 @@ Add this folder&apos;s results to that output folder anyway?</source>
         <translation>{0:,} visitas tienen fotografías de un solo ojo, o de un ojo desconocido: {1}. Si los nombres de archivo indican el ojo de otra manera, descríbalos en Nombres de archivo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="638"/>
+        <location filename="../batch_view.py" line="634"/>
+        <source>{0:,} photographs could not be graded; the most frequent reason ({1:,} of them): {2}.</source>
+        <translation>{0:,} fotografías no se pudieron graduar; el motivo más frecuente ({1:,} de ellas): {2}.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="644"/>
         <source>There is no report for this patient (reports were switched off, or the run stopped before it was written).</source>
         <translation>No hay informe para este paciente (los informes estaban desactivados, o el lote se detuvo antes de escribirlo).</translation>
     </message>
@@ -1369,62 +1374,63 @@ El informe está listo para imprimir o guardar.</translation>
         <translation>Ninguna fotografía evaluable</translation>
     </message>
     <message>
-        <location filename="../text.py" line="103"/>
+        <location filename="../text.py" line="110"/>
         <source>quality check failed</source>
+        <extracomment>Words with which a quality reason (the engine&apos;s English text) already says what to do.</extracomment>
         <translation>no superó el control de calidad</translation>
     </message>
     <message>
-        <location filename="../text.py" line="105"/>
+        <location filename="../text.py" line="112"/>
         <source>. Retake this photograph</source>
         <translation>. Repita esta fotografía</translation>
     </message>
     <message>
-        <location filename="../text.py" line="113"/>
+        <location filename="../text.py" line="120"/>
         <source>unreadable file</source>
         <translation>archivo ilegible</translation>
     </message>
     <message>
-        <location filename="../text.py" line="114"/>
+        <location filename="../text.py" line="121"/>
         <source>Cannot use this file: {reason}. Check the file, or export it from the camera again.</source>
         <translation>No se puede usar este archivo: {reason}. Compruebe el archivo o vuelva a exportarlo desde la cámara.</translation>
     </message>
     <message>
-        <location filename="../text.py" line="118"/>
+        <location filename="../text.py" line="125"/>
         <source>Ungradable.</source>
         <translation>No evaluable.</translation>
     </message>
     <message>
-        <location filename="../text.py" line="121"/>
+        <location filename="../text.py" line="128"/>
         <source>Quality passed, not graded.</source>
         <translation>Calidad superada, sin grado.</translation>
     </message>
     <message>
-        <location filename="../text.py" line="122"/>
+        <location filename="../text.py" line="129"/>
         <source>Quality: pass</source>
         <translation>Calidad: correcta</translation>
     </message>
     <message>
-        <location filename="../text.py" line="123"/>
+        <location filename="../text.py" line="130"/>
         <source>P(referable) {p}</source>
         <translation>P(derivable) {p}</translation>
     </message>
     <message>
-        <location filename="../text.py" line="125"/>
+        <location filename="../text.py" line="132"/>
         <source> · referable</source>
         <translation> · derivable</translation>
     </message>
     <message>
-        <location filename="../text.py" line="128"/>
+        <location filename="../text.py" line="135"/>
         <source>Taken {date}</source>
         <translation>Tomada el {date}</translation>
     </message>
     <message>
-        <location filename="../text.py" line="132"/>
+        <location filename="../text.py" line="139"/>
         <source>, {days} days ago: is it today&apos;s photograph?</source>
         <translation>, hace {days} días: ¿es la fotografía de hoy?</translation>
     </message>
     <message>
-        <location filename="../text.py" line="136"/>
+        <location filename="../text.py" line="143"/>
         <source>Copy of the other eye</source>
         <translation>Copia del otro ojo</translation>
     </message>
