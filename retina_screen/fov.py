@@ -244,8 +244,9 @@ def find_fov(rgb: np.ndarray) -> FieldOfView:
     ) if scale < 1 else rgb
     scale = small.shape[1] / width
     mask = illuminated_mask(small)
-    corner_light = _corner_light(small)
-    light_surround = _light_surround(small)
+    brightness = channel_max(small)
+    corner_light = _corner_light(brightness)
+    light_surround = _light_surround(small, brightness)
     sh, sw = mask.shape
     border = np.concatenate([mask[0, :], mask[-1, :], mask[:, 0], mask[:, -1]])
     dark_border_fraction = float(1.0 - border.mean()) if border.size else 0.0
@@ -297,9 +298,9 @@ def _corners(image: np.ndarray) -> tuple[np.ndarray, ...]:
             image[-side:, -side:])
 
 
-def _light_surround(small: np.ndarray) -> float:
-    """``FieldOfView.light_surround`` of the photograph at the detector's size."""
-    brightness = channel_max(small)
+def _light_surround(small: np.ndarray, brightness: np.ndarray) -> float:
+    """``FieldOfView.light_surround`` of the photograph at the detector's size (RGB, and its
+    per-pixel brightest channel)."""
     if (brightness < _DARK_LEVEL).mean() < _OWN_SURROUND:
         return 0.0  # no surround of its own: a washed-out or blank frame, not a page
 
@@ -312,9 +313,9 @@ def _light_surround(small: np.ndarray) -> float:
     return min(light_share(corner) for corner in _corners(small))
 
 
-def _corner_light(small: np.ndarray) -> float:
-    """``FieldOfView.corner_light`` of the photograph at the detector's size."""
-    brightness = channel_max(small)
+def _corner_light(brightness: np.ndarray) -> float:
+    """``FieldOfView.corner_light`` of the photograph at the detector's size, from its
+    per-pixel brightest channel."""
     height, width = brightness.shape
     centre = brightness[height // 4:3 * height // 4, width // 4:3 * width // 4]
     darkest = min(float(np.median(corner)) for corner in _corners(brightness))

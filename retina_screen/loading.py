@@ -463,7 +463,8 @@ def _decode_raster_pixels(data: bytes, max_side: int | None
     except Exception as exc:  # e.g. a TIFF whose second directory is damaged
         raise ImageLoadError(f"{fmt} file is damaged (unreadable image directory)") from exc
     if frames > 1:
-        log.info("multi-frame %s: using the first frame", fmt)
+        log.info("multi-frame %s: decoding the first frame (a file of several photographs is "
+                 "refused by the gate)", fmt)
     if fmt == "JPEG" and not _jpeg_is_complete(data):
         raise ImageLoadError("JPEG file is truncated or damaged (incomplete download or copy)")
     if fmt == "PNG" and not _png_is_complete(data):

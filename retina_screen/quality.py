@@ -175,8 +175,8 @@ class QualityMeasures:
     #: showing no edge of its field anywhere (every corner lit) may be a crop inside the field,
     #: part of the retina only (docs/quality.md, qg-27).
     corner_light: float = 0.0
-    #: Share of the frame's outermost ring that is light grey or white
-    #: (``FieldOfView.light_surround``): a photograph on a page or in a screenshot
+    #: The least light-grey of the frame's four corners, in a frame with a dark surround of its
+    #: own (``FieldOfView.light_surround``): a photograph on a page or in a screenshot
     #: (docs/quality.md, qg-28).
     light_surround: float = 0.0
     #: The photographs the file holds (``LoadedImage.photographs``: a DICOM file's frames, a
