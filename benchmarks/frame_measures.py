@@ -1,5 +1,5 @@
-"""The evidence for the gate's two measures of what the frame holds (docs/quality.md, qg-26
-and qg-27), both read by the field-of-view detector (``retina_screen.fov.find_fov``).
+"""The evidence for the gate's three measures of what the frame holds (docs/quality.md,
+qg-26 to qg-28), all read by the field-of-view detector (``retina_screen.fov.find_fov``).
 
 Usage: python benchmarks/frame_measures.py [--data ../shared/data]
 
@@ -57,7 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--no-sources", action="store_true",
-                        help="only the layouts and crops (seconds instead of minutes)")
+                        help="only the layouts, backgrounds and crops (seconds, not minutes)")
     args = parser.parse_args()
     if not args.no_sources:
         _sources(args.data)
