@@ -117,6 +117,9 @@ class InputImage:
     matched_pattern: bool = False  # a custom --pattern matched the file name
     sex: str = ""  # from DICOM tags: "F", "M", "O" or ""
     accession: str = ""
+    # The file's status change time, which a program cannot set back the way it can a
+    # modification time (on Linux and macOS; on Windows Python reports the creation time).
+    ctime_ns: int = 0
 
     @property
     def key(self) -> GroupKey:
@@ -254,9 +257,9 @@ def _input_image(path: Path, input_dir: Path, regex: re.Pattern[str] | None) -> 
     suffix = path.suffix.lower()
     try:
         stat = path.stat()
-        size, mtime_ns = stat.st_size, stat.st_mtime_ns
+        size, mtime_ns, ctime_ns = stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
     except OSError:
-        size, mtime_ns = -1, time.time_ns()
+        size, mtime_ns, ctime_ns = -1, time.time_ns(), 0
     info = read_dicom_info(path) if suffix in (".dcm", ".dicom", "") and path.is_file() else None
     parsed = parse_name(display_text(path.stem), regex)
     patient = display_text(info.patient_id) if info and info.patient_id else parsed.patient
@@ -266,7 +269,7 @@ def _input_image(path: Path, input_dir: Path, regex: re.Pattern[str] | None) -> 
                       (info.patient_name or "") if info else "",
                       (info.birth_date or "") if info else "", parsed.matched_pattern,
                       sex=(info.sex or "") if info else "",
-                      accession=(info.accession or "") if info else "")
+                      accession=(info.accession or "") if info else "", ctime_ns=ctime_ns)
 
 
 PASSED_OVER_UNREADABLE = "a folder that could not be read ({0})"
@@ -408,13 +411,14 @@ def sha256_of_file(path: Path) -> str | None:
 
 
 class ContentCache:
-    """sha256 of files, remembered by (path, size, modification time) for one watch session."""
+    """sha256 of files, remembered by (path, size, modification and change times) for one
+    watch session."""
 
     def __init__(self) -> None:
-        self._known: dict[tuple[Path, int, int], str | None] = {}
+        self._known: dict[tuple[Path, int, int, int], str | None] = {}
 
     def sha256(self, image: InputImage) -> str | None:
-        key = (image.path, image.size, image.mtime_ns)
+        key = (image.path, image.size, image.mtime_ns, image.ctime_ns)
         if key not in self._known:
             self._known[key] = sha256_of_file(image.path)
         return self._known[key]
@@ -595,9 +599,12 @@ def passed_over_text(passed_over: list[tuple[str, str]] | tuple[tuple[str, str],
 
 def _unchanged(image: InputImage, old: dict, hashes: ContentCache, retry_errors: bool) -> bool:
     """Whether ``image`` still holds the content its journal record ``old`` was screened from:
-    same size and modification time, or else the same sha256. An unreadable photograph counts
-    as changed on every new run (``retry_errors``), else when its size or time changed."""
-    same_stat = (old.get("size"), old.get("mtime_ns")) == (image.size, image.mtime_ns)
+    same size, modification time and change time, or else the same sha256. An unreadable
+    photograph counts as changed on every new run (``retry_errors``), else when its size or a
+    time changed. The change time is why an edit that keeps the size and sets the modification
+    time back is still noticed (records written before it was kept have none: hashed again)."""
+    same_stat = ((old.get("size"), old.get("mtime_ns"), old.get("ctime_ns"))
+                 == (image.size, image.mtime_ns, image.ctime_ns))
     if old.get("status") == "error":
         return same_stat and not retry_errors
     if same_stat:

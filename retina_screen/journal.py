@@ -50,12 +50,13 @@ GroupKey = tuple[str, str]
 
 def image_record(result: ImageResult, patient_id: str, source: InputImage | None = None) -> dict:
     """The journal record of one image: :meth:`ImageResult.to_record` plus the patient, the
-    visit and the file's size and modification time that the screened content had."""
+    visit and the file's size, modification and change times that the screened content had."""
     record = result.to_record()
     return {"kind": "image", "path": record.pop("path"), "patient_id": patient_id,
             "visit": source.visit if source else "",
             "size": source.size if source else None,
-            "mtime_ns": source.mtime_ns if source else None, **record}
+            "mtime_ns": source.mtime_ns if source else None,
+            "ctime_ns": source.ctime_ns if source else None, **record}
 
 
 def image_from_record(record: dict) -> ImageResult:

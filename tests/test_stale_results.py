@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import logging
 import os
@@ -83,6 +84,55 @@ def test_copy_with_an_older_time_is_screened_again(srahim: Path, isolated_settin
     shutil.copy2(srahim / f"images/{REFERABLE}_L.jpg", folder / f"{NO_DR}_L.jpg")
     os.utime(folder / f"{NO_DR}_L.jpg", ns=(old.st_atime_ns, old.st_mtime_ns - 10**9))
     run_batch(folder, out, isolated_settings, workers=1, reports=False)
+    assert outcomes(out)[NO_DR] in ("refer", "refer_urgent")
+    assert_hashes_match_files(out, folder)
+
+
+def _same_size_jpeg(source: Path, size: int) -> bytes:
+    """``source`` re-encoded as a JPEG of exactly ``size`` bytes (comment segments fill the
+    difference), so that it can stand in for another photograph of that size."""
+    from PIL import Image
+
+    with Image.open(source) as image:
+        for quality in (95, 90, 85, 80, 75, 70):
+            buffer = io.BytesIO()
+            image.save(buffer, "JPEG", quality=quality)
+            data = buffer.getvalue()
+            if len(data) + 4 <= size:
+                break
+    padding = size - len(data)
+    segments = b""
+    while padding:
+        chunk = min(padding, 65535 + 2)
+        if padding - chunk in (1, 2, 3):  # a segment is at least 4 bytes: leave room for one
+            chunk -= 4
+        segments += b"\xff\xfe" + (chunk - 2).to_bytes(2, "big") + b" " * (chunk - 4)
+        padding -= chunk
+    out = data[:2] + segments + data[2:]
+    assert len(out) == size
+    return out
+
+
+def test_an_edit_that_keeps_size_and_time_is_screened_again(srahim: Path, isolated_settings,
+                                                            tmp_path: Path) -> None:
+    """Another photograph written over one in place with the same size, and its modification
+    time set back (``touch -r``, or a tool that keeps it): size and time are the same as when
+    it was screened, but the file's change time is not, so its sha256 is looked at again and
+    the visit is screened again (before, the old "no referable DR" stood)."""
+    folder, out = tmp_path / "camera", tmp_path / "out"
+    copy_patient(srahim, NO_DR, folder)
+    run_batch(folder, out, isolated_settings, workers=1, reports=False)
+    assert outcomes(out) == {NO_DR: "no_referable"}
+    photo = folder / f"{NO_DR}_L.jpg"
+    old = photo.stat()
+    data = _same_size_jpeg(srahim / f"images/{REFERABLE}_L.jpg", old.st_size)
+    with open(photo, "r+b") as handle:  # in place: the same file, the same size
+        handle.write(data)
+    os.utime(photo, ns=(old.st_atime_ns, old.st_mtime_ns))
+    now = photo.stat()
+    assert (now.st_size, now.st_mtime_ns) == (old.st_size, old.st_mtime_ns)
+    summary = run_batch(folder, out, isolated_settings, workers=1, reports=False)
+    assert summary.resumed == 0
     assert outcomes(out)[NO_DR] in ("refer", "refer_urgent")
     assert_hashes_match_files(out, folder)
 
