@@ -522,6 +522,7 @@ class IssuedReport:
     kind: str
     outcome: str
     issued: str
+    patient_ref: str = ""  # the pseudonymous reference of the patient it was issued for
 
 
 @dataclass(frozen=True)
@@ -542,7 +543,7 @@ def check_reports(db: Path, reports: list[Path], key_path: Path | None = None
     hashes = [file_sha256(path) for path in reports]
     verified, rows = _verified(Path(db), key_path)
     found: dict[str, list[IssuedReport]] = {}
-    for record_id, time, kind, _operator, _reference, payload, _prev, _digest in rows:
+    for record_id, time, kind, _operator, reference, payload, _prev, _digest in rows:
         if '"report_sha256"' not in payload:
             continue
         try:
@@ -551,9 +552,44 @@ def check_reports(db: Path, reports: list[Path], key_path: Path | None = None
             continue  # verification reports the damage
         found.setdefault(str(content.get("report_sha256")), []).append(IssuedReport(
             record_id, time, kind, str(content.get("outcome", "")),
-            str(content.get("issued", ""))))
+            str(content.get("issued", "")), str(reference)))
     return verified, [ReportCheck(path, digest, tuple(found.get(digest, ())))
                       for path, digest in zip(reports, hashes, strict=True)]
+
+
+def confirm_recorded_decision(db: Path, result: PatientResult, key_path: Path | None = None
+                              ) -> int:
+    """The number of the trail's record of ``result``'s decision, confirmed against what
+    ``result`` says: the same patient, screening time, outcome and photographs (each one's
+    sha256, eye, status, grade and P(referable)). A decision rebuilt from a batch's results
+    file (which anyone who can write the folder can edit) is reported only when this
+    installation's verified trail recorded it so. Raises ``AuditError`` with the reason."""
+    key_path = Path(key_path) if key_path is not None else default_key_path()
+    key = load_key(key_path, create=False)
+    verified, rows = _verified(Path(db), key_path)
+    if not verified.ok:
+        raise AuditError("the audit trail fails verification ("
+                         + "; ".join(verified.problems[:2])
+                         + "), so the recorded decision cannot be confirmed")
+    reference = patient_ref(result.patient.patient_id, key)
+    photos = sorted(json.dumps(_image_summary(i), sort_keys=True) for i in result.images)
+    recorded = False
+    for record_id, _time, kind, _operator, ref, payload, _prev, _digest in reversed(rows):
+        if kind != "patient" or ref != reference:
+            continue
+        content = json.loads(payload)
+        if content.get("screened_at") != result.screened_at:
+            continue
+        recorded = True
+        if (content.get("outcome") == result.outcome.value
+                and sorted(json.dumps(i, sort_keys=True) for i in content.get("images", []))
+                == photos):
+            return record_id
+    if recorded:
+        raise AuditError("the results file differs from the audit trail's record of this "
+                         "decision (it was changed after screening)")
+    raise AuditError("this decision is not in this installation's audit trail (the results "
+                     "file was changed, or the batch ran on another installation)")
 
 
 def _read_trail(path: Path, read_only: bool) -> tuple[set[str], list, dict[str, str]]:

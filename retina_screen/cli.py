@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import __version__
 from .atomic import make_private_folder
-from .errors import ConfigError, RetinaScreenError
+from .errors import AuditError, ConfigError, RetinaScreenError
 from .results import Eye, ImageStatus, PatientInfo, PatientResult, sex_code
 from .settings import Settings, add_setting_arguments, load_settings, setting_arguments
 
@@ -461,7 +461,7 @@ def rebuild_decision(record: dict, images: list[dict], settings: Settings,
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from .audit import AuditTrail, report_sha256
+    from .audit import AuditTrail, confirm_recorded_decision, report_sha256
     from .batch import JOURNAL, Journal, latest_records, report_names
     from .report import build_report
 
@@ -487,6 +487,12 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_FAILED
     result = rebuild_decision(record, [images[(*key, rel)] for rel in record["images"]],
                               settings, args.name)
+    try:
+        confirm_recorded_decision(settings.audit_db, result, settings.audit_key)
+    except AuditError as exc:
+        print(f"error: the report is not rebuilt: {exc}. Screen the patient again "
+              "(retina-screen screen, or the desktop app)", file=sys.stderr)
+        return EXIT_FAILED
     if args.pdf:
         target = Path(args.pdf)
     else:  # the name the batch gave it, else a name no other patient visit has
@@ -507,7 +513,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_audit_check_report(args: argparse.Namespace, settings: Settings) -> int:
-    from .audit import check_reports
+    from .audit import check_reports, load_key, patient_ref
 
     reports = [Path(name) for name in args.reports]
     for path in reports:
@@ -520,6 +526,9 @@ def cmd_audit_check_report(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         print(f"error: a report cannot be read: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILED
+    wanted = patient_ref(args.patient, load_key(settings.audit_key, create=False)) \
+        if args.patient is not None else None
+    others = 0
     for check in checks:
         if not check.records:
             print(f"{check.path}: NOT FOUND in this installation's audit trail: it was not "
@@ -529,12 +538,23 @@ def cmd_audit_check_report(args: argparse.Namespace, settings: Settings) -> int:
                            + (f" ({r.issued})" if r.issued else "") + f", outcome {r.outcome}"
                            for r in check.records)
         print(f"{check.path}: issued by this installation, unchanged since ({issued}).")
+        if wanted is None:
+            continue
+        if any(r.patient_ref == wanted for r in check.records):
+            print(f"{check.path}: issued for patient {args.patient}.")
+        else:
+            others += 1
+            print(f"{check.path}: NOT patient {args.patient}'s report: it was issued for "
+                  "another patient.")
     if not verified.ok:
         print(f"AUDIT TRAIL FAILED VERIFICATION ({verified.records} records), so what it says "
               "above cannot be relied on:")
         for problem in verified.problems:
             print(f"  - {problem}")
-    return EXIT_OK if verified.ok and all(c.records for c in checks) else EXIT_FAILED
+    if wanted is None and verified.ok and all(c.records for c in checks):
+        print("note: to confirm whose report each one is, add --patient ID", file=sys.stderr)
+    return EXIT_OK if verified.ok and all(c.records for c in checks) and not others \
+        else EXIT_FAILED
 
 
 def cmd_model_info(args: argparse.Namespace, settings: Settings) -> int:
@@ -716,6 +736,8 @@ def build_parser() -> argparse.ArgumentParser:
         "installation and unchanged since (found by their sha256), or not")
     check.add_argument("reports", nargs="+", metavar="REPORT.pdf")
     check.add_argument("--db", help="audit database (default: from settings)")
+    check.add_argument("--patient", metavar="ID",
+                       help="also confirm that each report was issued for this patient ID")
     check.set_defaults(handler=cmd_audit_check_report)
 
     evaluate = sub.add_parser("evaluate", help="measure the model through the app's pipeline")

@@ -7,6 +7,7 @@ real batch's trail in ``test_privacy.py``; these tests need only the trail.
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import signal
@@ -182,3 +183,64 @@ def test_a_report_is_checked_against_the_trail(srahim: Path, tmp_path: Path) -> 
     assert checked.returncode == 1
     assert "NOT FOUND in this installation's audit trail" in checked.stdout.splitlines()[1]
     assert "issued by this installation" in checked.stdout.splitlines()[0]
+
+
+def _forge_no_referable(journal: Path, patient: str) -> None:
+    """The batch's results file edited so that ``patient``'s decision reads "no referable DR"
+    (every photograph grade 0), as someone who can write the output folder could."""
+    lines = []
+    for line in journal.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record.get("patient_id") == patient and record.get("kind") == "image":
+            record.update(icdr_grade=0, p_referable=0.05, referable=False,
+                          probabilities=[0.9, 0.05, 0.03, 0.01, 0.01])
+        elif record.get("patient_id") == patient and record.get("kind") == "patient":
+            record.update(outcome="no_referable", right_grade=0, left_grade=0)
+        lines.append(json.dumps(record))
+    journal.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_a_report_is_rebuilt_only_as_the_trail_recorded_it(srahim: Path, tmp_path: Path) -> None:
+    """``report`` rebuilds a visit's decision from the batch's results file, which anyone who
+    can write the output folder can edit. Before 2026-12-02 an edited file (a referred patient
+    turned "no referable DR") gave a "rescreen in 12 months" report, recorded in the trail as
+    issued, which ``check-report`` then called genuine. Now the rebuilt decision must match the
+    trail's record of it (outcome, and each photograph's sha256, eye, grade, probability), or
+    no report is written. ``check-report --patient`` says whose report a file is."""
+    env = cli_env(tmp_path)
+    photos = tmp_path / "camera"
+    photos.mkdir()
+    for patient in ("Patient006", "Patient013"):  # no DR; referable (ICDR 2)
+        for eye in "RL":
+            shutil.copy(srahim / "images" / f"{patient}_{eye}.jpg", photos)
+    out = tmp_path / "results"
+    batch = run_cli(["batch", str(photos), "--out", str(out), "--quiet", "--workers", "1"], env)
+    assert batch.returncode == 0, batch.stderr
+    genuine = tmp_path / "genuine.pdf"
+    done = run_cli(["report", str(out), "Patient013", "--pdf", str(genuine)], env)
+    assert done.returncode == 0 and "REFER" in done.stdout.upper(), done.stdout + done.stderr
+
+    _forge_no_referable(out / "results.jsonl", "Patient013")
+    forged = tmp_path / "forged.pdf"
+    done = run_cli(["report", str(out), "Patient013", "--pdf", str(forged)], env)
+    assert done.returncode == 1, done.stdout
+    assert "differs from the audit trail's record of this decision" in done.stderr
+    assert not forged.exists()
+
+    # A decision the trail never recorded (its time changed as well) is refused too.
+    journal = out / "results.jsonl"
+    journal.write_text(journal.read_text(encoding="utf-8").replace(
+        '"screened_at": "20', '"screened_at": "19'), encoding="utf-8")
+    done = run_cli(["report", str(out), "Patient013", "--pdf", str(forged)], env)
+    assert done.returncode == 1 and "not in this installation's audit trail" in done.stderr
+    assert not forged.exists()
+
+    reports = out / "reports"
+    mine = run_cli(["audit", "check-report", str(genuine), str(reports / "Patient013.pdf"),
+                    "--patient", "Patient013"], env)
+    assert mine.returncode == 0, mine.stdout + mine.stderr
+    assert mine.stdout.count("issued for patient Patient013") == 2, mine.stdout
+    other = run_cli(["audit", "check-report", str(reports / "Patient006.pdf"),
+                     "--patient", "Patient013"], env)
+    assert other.returncode == 1
+    assert "NOT patient Patient013's report" in other.stdout, other.stdout
