@@ -202,6 +202,10 @@ def cmd_screen(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
     from .naming import display_text
 
+    if args.report:  # before the screening, so that a wrong name costs no wait
+        from .report import check_report_target
+
+        check_report_target(Path(args.report))
     screener = Screener(settings)
     result = screener.decide(patient, [screener.screen_image(path, eye,
                                                              source=display_text(str(path)))
@@ -463,7 +467,7 @@ def rebuild_decision(record: dict, images: list[dict], settings: Settings,
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from .audit import AuditTrail, confirm_recorded_decision, report_sha256
     from .batch import JOURNAL, Journal, latest_records, report_names
-    from .report import build_report
+    from .report import build_report, check_report_target
 
     out_dir = Path(args.results_dir)
     if not (out_dir / JOURNAL).is_file():
@@ -495,6 +499,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_FAILED
     if args.pdf:
         target = Path(args.pdf)
+        check_report_target(target)
     else:  # the name the batch gave it, else a name no other patient visit has
         taken = {k: r["report"] for k, r in patients.items() if r.get("report")}
         target = out_dir / report_names(set(patients), taken)[key]

@@ -1090,6 +1090,27 @@ def _render(result: PatientResult, settings: Settings, report_id: str) -> tuple[
 # Writing
 
 
+def check_report_target(path: Path) -> None:
+    """Raise :class:`OutputError` unless ``path`` may take a report: its name ends in .pdf and
+    it is not a file other than a PDF (one of the photographs, or a batch's results file,
+    given by a slip of the keyboard, would be lost: found 2026-12-02)."""
+    if path.suffix.lower() != ".pdf":
+        raise OutputError(f"the report was not written: its file name ({path.name}) must end "
+                          "in .pdf")
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(5)
+    except FileNotFoundError:
+        return
+    except IsADirectoryError:
+        raise OutputError(f"the report was not written: {path.name} is a folder") from None
+    except OSError:
+        return  # writing says what is wrong with the place
+    if head != b"%PDF-":
+        raise OutputError(f"the report was not written: {path.name} exists and is not a PDF "
+                          "report (it would be lost): choose another file name")
+
+
 def build_report(result: PatientResult, path: Path, settings: Settings, *,
                  report_id: str | None = None) -> Path:
     """Render ``result`` as a PDF report and write it atomically to ``path``; returns ``path``.
@@ -1097,6 +1118,7 @@ def build_report(result: PatientResult, path: Path, settings: Settings, *,
     Raises :class:`OutputError` when the file cannot be written (disk full, permission denied).
     """
     path = Path(path)
+    check_report_target(path)
     report_id = report_id or new_report_id()
     data, pages = _render(result, settings, report_id)
     write_atomic(path, data, settings.file_mode, what="report")

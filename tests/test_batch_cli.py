@@ -583,3 +583,38 @@ def test_dicom_sex_and_accession_reach_the_reports_and_the_journal(data_dir: Pat
     assert "Female" in text and "ACC-2026-0042" in text and "MRN-4242" in text
     override = _cli("screen", "--sex", "X", str(camera / "IMG_R.dcm"), env_home=tmp_path)
     assert override.returncode == 2 and "F (female), M (male) or O (other)" in override.stderr
+
+
+def test_a_report_never_replaces_a_photograph_or_the_results(srahim: Path,
+                                                              tmp_path: Path) -> None:
+    """A slip of the keyboard gave ``screen --report`` one of its own photographs, or ``report
+    --pdf`` the batch's results file: both were overwritten with the PDF (found 2026-12-02;
+    the camera's export may be the only copy). Now a report is written only to a name ending
+    in .pdf that is not another kind of file, and ``screen`` says so before screening."""
+    camera = tmp_path / "camera"
+    camera.mkdir()
+    for eye in "RL":
+        shutil.copy(srahim / f"images/Patient013_{eye}.jpg", camera)
+    left, right = camera / "Patient013_L.jpg", camera / "Patient013_R.jpg"
+    before = left.read_bytes()
+    done = _cli("screen", str(left), str(right), "--report", str(left), env_home=tmp_path)
+    assert done.returncode == 1 and "must end in .pdf" in done.stderr, done.stderr
+    disguised = camera / "photo.pdf"  # a photograph under a PDF's name
+    shutil.copy(right, disguised)
+    done = _cli("screen", str(left), str(right), "--report", str(disguised), env_home=tmp_path)
+    assert done.returncode == 1 and "exists and is not a PDF report" in done.stderr
+    assert left.read_bytes() == before and disguised.read_bytes() == right.read_bytes()
+
+    out = tmp_path / "out"
+    disguised.unlink()
+    assert _cli("batch", str(camera), "--out", str(out), "--workers", "1", "--quiet",
+                env_home=tmp_path).returncode == 0
+    journal = (out / "results.jsonl").read_bytes()
+    done = _cli("report", str(out), "Patient013", "--pdf", str(out / "results.jsonl"),
+                env_home=tmp_path)
+    assert done.returncode == 1 and "must end in .pdf" in done.stderr
+    assert (out / "results.jsonl").read_bytes() == journal
+    # Replacing a PDF report (issuing it again) stays allowed.
+    again = _cli("report", str(out), "Patient013", "--pdf", str(out / "reports/Patient013.pdf"),
+                 env_home=tmp_path)
+    assert again.returncode == 0, again.stderr
