@@ -51,6 +51,7 @@ from . import __version__
 from .atomic import file_sha256, write_atomic
 from .decision import (
     MAX_PHOTOGRAPHS_PER_EYE,
+    ReferralTable,
     combine_patient,
     eyes_in_doubt,
     load_referral_table,
@@ -204,6 +205,9 @@ class BatchSummary:
     #: gave it), most frequent first. A setting of the camera's export (layouts, compression,
     #: thumbnails) shows as one reason given for many photographs.
     ungradable_reasons: tuple[tuple[str, int], ...] = ()
+    #: Patient visits (IDs, as above) decided again in this run (a photograph added, changed
+    #: or retaken) whose recorded referral the new decision does not keep.
+    referrals_withdrawn: tuple[str, ...] = ()
 
 
 def ungradable_reasons(done_images: dict) -> tuple[tuple[str, int], ...]:
@@ -474,8 +478,16 @@ def check_input_folder(out_dir: Path, input_dir: Path, allow_other_input: bool =
 
 def _check_run_file(out_dir: Path, input_dir: Path, model_sha: str, mode: int,
                     manifest_sha: str = "", allow_other_input: bool = False,
-                    quality_version: str = "") -> None:
+                    quality_version: str = "", referral_table: ReferralTable | None = None
+                    ) -> None:
     previous = _read_run_file(out_dir)
+    table_sha = referral_table.sha256 if referral_table is not None else ""
+    if previous.get("referral_table_sha256") and previous["referral_table_sha256"] != table_sha:
+        raise OutputError(
+            f"{out_dir} holds visits decided by another referral table (version "
+            f"{previous.get('referral_table_version', '?')}; this run's: "
+            f"{referral_table.version if referral_table else '?'}), so one table would word "
+            "and time some referrals and another the rest; choose a new output folder")
     if previous.get("model_sha256") and previous["model_sha256"] != model_sha:
         raise OutputError(
             f"{out_dir} holds results from another model version; choose a new output "
@@ -496,6 +508,8 @@ def _check_run_file(out_dir: Path, input_dir: Path, model_sha: str, mode: int,
         "input_dirs": sorted({*inputs, str(input_dir)}),
         "model_sha256": model_sha, "app_version": __version__,
         "manifest_sha256": manifest_sha, "quality_version": quality_version,
+        **({"referral_table_sha256": table_sha, "referral_table_version": referral_table.version}
+           if referral_table is not None else {}),
     }, indent=2).encode(), mode)
 
 
@@ -577,7 +591,8 @@ def run_batch(input_dir: Path, out_dir: Path, settings: Settings, *, pattern: st
                        retry_errors, stability, hashes, executor)
     with output_lock(out_dir):
         _check_run_file(out_dir, input_dir.resolve(), manifest.sha256, settings.file_mode,
-                        manifest.manifest_sha256, allow_other_input, load_thresholds().version)
+                        manifest.manifest_sha256, allow_other_input, load_thresholds().version,
+                        load_referral_table(settings.referral_table))
         summary = BatchRun(input_dir, out_dir, settings, manifest, options).run(scanned)
     if passed_over:
         log.warning("%d files or folders under the input folder were not looked at (formats "
@@ -615,8 +630,15 @@ def _unchanged(image: InputImage, old: dict, hashes: ContentCache, retry_errors:
 def _needs_screening(key: GroupKey, images: list[InputImage], done_images: dict,
                      done_patients: dict, options: _Options, hashes: ContentCache) -> bool:
     record = done_patients.get(key)
-    if record is None or sorted(i.rel for i in images) != sorted(record["images"]):
+    if record is None:
         return True
+    recorded = set(record["images"])
+    if any(image.rel not in recorded for image in images):
+        return True  # a photograph added
+    # A recorded photograph no longer in the folder (archived, or sent to a grader) is no
+    # reason to decide again: its recorded decision stands, as for a visit all of whose
+    # photographs have gone. Deciding again on the rest turned a recorded referral into
+    # "no referable DR" when the referable photograph was the one moved away.
     for image in images:
         old = done_images.get((*key, image.rel))
         if old is None or not _unchanged(image, old, hashes, options.retry_errors):
@@ -728,6 +750,7 @@ class BatchRun:
         self.rows: list[PatientRow] = []
         self.counts = {"errors": 0, "ungradable": 0, "ok": 0}
         self.auditor = None
+        self.withdrawn: list[str] = []
 
     def _row(self, record: dict) -> PatientRow:
         report = self.out_dir / record["report"] if record.get("report") else None
@@ -778,6 +801,7 @@ class BatchRun:
             error_files=errors, waiting=waiting, damaged_records=self.journal.damaged,
             damaged_copy=self.journal.damaged_copy,
             ungradable_reasons=ungradable_reasons(self.done_images),
+            referrals_withdrawn=tuple(self.withdrawn),
             **photographs_to_check(self.done_images, groups),
             **_naming_notes(scanned, groups, options.pattern),
         )
@@ -850,6 +874,12 @@ class BatchRun:
 
             build_report(decision, Path(task.report_path), self.settings)
         record = patient_record(decision, [r.source for r in results], report_rel, task.visit)
+        earlier = self.done_patients.get(key)
+        if (earlier is not None and Outcome(earlier["outcome"]).is_referral
+                and not decision.outcome.is_referral):
+            log.warning("a visit decided again no longer refers: its earlier referral is "
+                        "withdrawn")
+            self.withdrawn.append(task.patient_id)
         if self.auditor is not None:
             report = Path(task.report_path) if task.report_path is not None else None
             self.auditor.record_patient(decision, self.settings.operator,

@@ -348,6 +348,11 @@ def _print_batch_notes(summary) -> None:  # noqa: ANN001 - BatchSummary
 
         print(f"Warning: {len(summary.passed_over)} files or folders under the input folder were "
               f"not screened: {passed_over_text(summary.passed_over)}.")
+    if summary.referrals_withdrawn:
+        withdrawn = summary.referrals_withdrawn
+        print(f"Warning: {len(withdrawn)} patient visits referred by an earlier run were decided "
+              f"again (a photograph added, changed or retaken) and no longer refer: "
+              f"{_listed(withdrawn)}. Check that their referral should be withdrawn.")
     if summary.shared_with_another_patient:
         shared = summary.shared_with_another_patient
         print(f"Warning: {len(shared)} patients have a photograph that is also another patient's "

@@ -31,6 +31,7 @@ Rules (conservative by design: nothing unscreened ever reads as "no DR"):
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -61,6 +62,15 @@ class ReferralTable:
 
     def for_grade(self, grade: int) -> Referral:
         return self.by_grade[grade]
+
+    @property
+    def sha256(self) -> str:
+        """A digest of every entry (outcome, wording, interval, urgency), whatever the file's
+        layout: two tables decide and word every visit alike exactly when it is the same."""
+        entries = [[r.outcome.value, r.headline, r.action, r.interval, r.urgency]
+                   for r in (*self.by_grade, self.insufficient)]
+        text = json.dumps([self.version, entries], ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _referral(entry: dict) -> Referral:

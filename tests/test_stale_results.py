@@ -137,6 +137,46 @@ def test_an_edit_that_keeps_size_and_time_is_screened_again(srahim: Path, isolat
     assert_hashes_match_files(out, folder)
 
 
+def test_a_photograph_moved_away_keeps_the_recorded_referral(srahim: Path, isolated_settings,
+                                                             tmp_path: Path) -> None:
+    """A visit's referable photograph moved out of the export folder (archived, or sent to a
+    grader): before 2026-12-02 the next run decided the visit again on the photographs left and
+    turned its recorded referral into "no referable DR", overwriting the report, without a
+    word. A photograph no longer in the folder is now no reason to decide again: the recorded
+    decision stands, as for a visit all of whose photographs have gone."""
+    folder, out = tmp_path / "camera", tmp_path / "out"
+    folder.mkdir()
+    shutil.copy(srahim / f"images/{REFERABLE}_R.jpg", folder / "P9_R.jpg")
+    shutil.copy(srahim / f"images/{NO_DR}_R.jpg", folder / "P9_R_2.jpg")
+    shutil.copy(srahim / f"images/{NO_DR}_L.jpg", folder / "P9_L.jpg")
+    run_batch(folder, out, isolated_settings, workers=1, reports=False)
+    assert outcomes(out)["P9"] in ("refer", "refer_urgent")
+    shutil.move(folder / "P9_R.jpg", tmp_path / "to_the_grader.jpg")
+    summary = run_batch(folder, out, isolated_settings, workers=1, reports=False)
+    assert summary.resumed == 2 and not summary.referrals_withdrawn
+    assert outcomes(out)["P9"] in ("refer", "refer_urgent")
+
+
+def test_a_retake_that_withdraws_a_referral_is_named(srahim: Path, isolated_settings,
+                                                     tmp_path: Path) -> None:
+    """A retake under the same name decides the visit again, and may rightly no longer refer;
+    the run names such visits so that a withdrawn referral is looked at, not missed."""
+    folder, out = tmp_path / "camera", tmp_path / "out"
+    folder.mkdir()
+    shutil.copy(srahim / f"images/{REFERABLE}_R.jpg", folder / "P9_R.jpg")
+    shutil.copy(srahim / f"images/{NO_DR}_L.jpg", folder / "P9_L.jpg")
+    first = run_batch(folder, out, isolated_settings, workers=1, reports=False)
+    assert outcomes(out)["P9"] in ("refer", "refer_urgent") and not first.referrals_withdrawn
+    shutil.copy(srahim / f"images/{NO_DR}_R.jpg", folder / "P9_R.jpg")
+    done = cli("batch", str(folder), "--out", str(out), "--workers", "1", home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert outcomes(out)["P9"] == "no_referable"
+    assert "1 patient visits referred by an earlier run" in done.stdout
+    assert "no longer refer: P9." in done.stdout, done.stdout
+    summary = run_batch(folder, out, isolated_settings, workers=1, reports=False)
+    assert summary.resumed == 2 and not summary.referrals_withdrawn  # nothing decided again
+
+
 def test_same_content_with_a_new_time_is_not_screened_again(srahim: Path, isolated_settings,
                                                             tmp_path: Path) -> None:
     folder, out = tmp_path / "camera", tmp_path / "out"
@@ -363,3 +403,36 @@ def test_report_on_a_wrong_folder_is_a_clear_error(tmp_path: Path) -> None:
     done = cli("report", str(tmp_path / "other"), "P1", home=tmp_path)
     assert done.returncode == 1 and "not a batch output folder" in done.stderr
     assert list((tmp_path / "other").iterdir()) == []
+
+
+def test_another_referral_table_is_refused_for_an_output_folder(srahim: Path, isolated_settings,
+                                                               tmp_path: Path) -> None:
+    """A clinic's own referral table (grade 2 urgent, say) used on an output folder decided by
+    another: before 2026-12-02 the visits already there kept the old wording and urgency and new
+    ones got the new, in one patients.csv, without a word. Now the folder is refused, as for
+    another model or quality gate; the same table in another file layout is not."""
+    from dataclasses import replace
+
+    from retina_screen.decision import DEFAULT_REFERRAL_TABLE
+    from retina_screen.errors import OutputError
+
+    folder, out = tmp_path / "camera", tmp_path / "out"
+    copy_patient(srahim, REFERABLE, folder)
+    run_batch(folder, out, isolated_settings, workers=1, reports=False)
+    table = json.loads(DEFAULT_REFERRAL_TABLE.read_text(encoding="utf-8"))
+    same = tmp_path / "same.json"
+    same.write_text(json.dumps(table, indent=4), encoding="utf-8")
+    summary = run_batch(folder, out, replace(isolated_settings, referral_table=same),
+                        workers=1, reports=False)
+    assert summary.resumed == 2
+    table["version"] = "local-2"
+    table["grades"]["2"].update(outcome="refer_urgent", interval="to be seen within 1 week",
+                                urgency="urgent")
+    local = tmp_path / "local.json"
+    local.write_text(json.dumps(table), encoding="utf-8")
+    with pytest.raises(OutputError, match="another referral table .*local-2"):
+        run_batch(folder, out, replace(isolated_settings, referral_table=local), workers=1,
+                  reports=False)
+    assert run_batch(folder, tmp_path / "new_out", replace(isolated_settings,
+                                                           referral_table=local),
+                     workers=1, reports=False).patients

@@ -59,10 +59,11 @@ def test_an_older_visit_never_decides_todays(srahim: Path, data_dir: Path, isola
     assert visits["2026-11-29"]["outcome"] == "insufficient"
     images = {(r["visit"], r["path"]) for r in rows(tmp_path / "out/results.csv")}
     assert ("2026-11-29", "2026-11-29/Patient006_R.jpg") in images and len(images) == 4
-    latest = cli("report", str(tmp_path / "out"), "Patient006", home=tmp_path)
+    trail = ("--audit-db", str(isolated_settings.audit_db))  # the batch's own trail
+    latest = cli(*trail, "report", str(tmp_path / "out"), "Patient006", home=tmp_path)
     assert latest.returncode == 0, latest.stderr
     assert latest.stdout.startswith("Images insufficient") and "2 visits" in latest.stderr
-    older = cli("report", str(tmp_path / "out"), "Patient006", "--visit", "2025-11-29",
+    older = cli(*trail, "report", str(tmp_path / "out"), "Patient006", "--visit", "2025-11-29",
                 home=tmp_path)
     assert older.returncode == 0 and older.stdout.startswith("No referable"), older.stderr
     assert len(list((tmp_path / "out/reports").glob("Patient006*.pdf"))) == 2
