@@ -57,7 +57,7 @@ from .decision import (
     load_referral_table,
     taken_days_apart,
 )
-from .errors import ConfigError, OtherInputFolderError, OutputError
+from .errors import ConfigError, OtherInputFolderError, OutputError, RetinaScreenError
 from .executors import (  # noqa: F401 - re-exported
     WORKER_CRASH_LOG,
     Executor,
@@ -627,11 +627,48 @@ def _unchanged(image: InputImage, old: dict, hashes: ContentCache, retry_errors:
     return bool(old.get("sha256")) and hashes.sha256(image) == old["sha256"]
 
 
+def report_file_record(path: Path) -> dict:
+    """What the journal keeps of a visit's written report, to know it again on a later run:
+    its size, modification and change times and sha256."""
+    from .audit import report_sha256
+
+    stat = path.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "ctime_ns": stat.st_ctime_ns,
+            "sha256": report_sha256(path)}
+
+
+def _report_intact(record: dict, out_dir: Path) -> bool:
+    """Whether a recorded visit's report is still the one its run wrote: present, and (where
+    the journal knows it, since 2026-12-02) the same file by its size and times, or else by
+    its sha256. A report deleted, or replaced by another (another patient's, by a slip), was
+    left as it was by every later run."""
+    if not record.get("report"):
+        return True
+    path = out_dir / record["report"]
+    try:
+        stat = path.stat()
+    except OSError:
+        return False
+    known = record.get("report_file")
+    if not known:
+        return True
+    if (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns) == (
+            known["size"], known["mtime_ns"], known["ctime_ns"]):
+        return True
+    try:
+        return report_file_record(path)["sha256"] == known["sha256"]
+    except (OSError, RetinaScreenError):
+        return False
+
+
 def _needs_screening(key: GroupKey, images: list[InputImage], done_images: dict,
-                     done_patients: dict, options: _Options, hashes: ContentCache) -> bool:
+                     done_patients: dict, options: _Options, hashes: ContentCache,
+                     out_dir: Path | None = None) -> bool:
     record = done_patients.get(key)
     if record is None:
         return True
+    if options.reports and out_dir is not None and not _report_intact(record, out_dir):
+        return True  # screened again, so that its report is written again
     recorded = set(record["images"])
     if any(image.rel not in recorded for image in images):
         return True  # a photograph added
@@ -647,12 +684,14 @@ def _needs_screening(key: GroupKey, images: list[InputImage], done_images: dict,
 
 
 def _pending_groups(groups: dict[GroupKey, list[InputImage]], done_images: dict,
-                    done_patients: dict, options: _Options) -> tuple[dict, int]:
+                    done_patients: dict, options: _Options,
+                    out_dir: Path | None = None) -> tuple[dict, int]:
     """Visits to screen now, and how many photographs wait because they are still changing."""
     hashes = options.hashes or ContentCache()
     pending, waiting = {}, 0
     for key, images in groups.items():
-        if not _needs_screening(key, images, done_images, done_patients, options, hashes):
+        if not _needs_screening(key, images, done_images, done_patients, options, hashes,
+                                out_dir):
             continue
         if options.stability is not None:
             # Every photograph is looked at on every pass, so that all settle together.
@@ -768,7 +807,8 @@ class BatchRun:
         remove_stale_temporaries(self.out_dir)
         self.done_images, self.done_patients = load_journal(self.journal)
         groups = group_by_patient(scanned)
-        pending, waiting = _pending_groups(groups, self.done_images, self.done_patients, options)
+        pending, waiting = _pending_groups(groups, self.done_images, self.done_patients, options,
+                                           self.out_dir)
         resumed = sum(len(imgs) for key, imgs in groups.items()
                       if key not in pending and key in self.done_patients)
         if options.audit:
@@ -874,6 +914,9 @@ class BatchRun:
 
             build_report(decision, Path(task.report_path), self.settings)
         record = patient_record(decision, [r.source for r in results], report_rel, task.visit)
+        report = Path(task.report_path) if task.report_path is not None else None
+        if report is not None and report.is_file():
+            record["report_file"] = report_file_record(report)
         earlier = self.done_patients.get(key)
         if (earlier is not None and Outcome(earlier["outcome"]).is_referral
                 and not decision.outcome.is_referral):
@@ -881,7 +924,6 @@ class BatchRun:
                         "withdrawn")
             self.withdrawn.append(task.patient_id)
         if self.auditor is not None:
-            report = Path(task.report_path) if task.report_path is not None else None
             self.auditor.record_patient(decision, self.settings.operator,
                                         report if report is not None and report.is_file()
                                         else None)

@@ -436,3 +436,35 @@ def test_another_referral_table_is_refused_for_an_output_folder(srahim: Path, is
     assert run_batch(folder, tmp_path / "new_out", replace(isolated_settings,
                                                            referral_table=local),
                      workers=1, reports=False).patients
+
+
+def test_a_deleted_or_replaced_report_is_written_again(srahim: Path, isolated_settings,
+                                                       tmp_path: Path) -> None:
+    """A visit's report deleted, or replaced by another patient's (a copy made by a slip), was
+    left so by every later run, with patients.csv still naming it (found 2026-12-02). A run now
+    knows each report it wrote (size, times, sha256) and screens a visit again whose report is
+    gone or is another file, so that the report is its own again."""
+    from pypdf import PdfReader
+
+    def text(path: Path) -> str:
+        return " ".join(page.extract_text() for page in PdfReader(path).pages)
+
+    folder, out = tmp_path / "camera", tmp_path / "out"
+    copy_patient(srahim, NO_DR, folder)
+    copy_patient(srahim, REFERABLE, folder)
+    run_batch(folder, out, isolated_settings, workers=1)
+    reports = {p["patient_id"]: out / p["report"] for p in rows(out / "patients.csv")}
+    assert REFERABLE in text(reports[REFERABLE])
+    reports[NO_DR].unlink()
+    summary = run_batch(folder, out, isolated_settings, workers=1)
+    assert summary.resumed == 2 and reports[NO_DR].is_file()
+    assert NO_DR in text(reports[NO_DR])
+
+    shutil.copy(reports[NO_DR], reports[REFERABLE])  # the wrong patient's report in its place
+    summary = run_batch(folder, out, isolated_settings, workers=1)
+    assert summary.resumed == 2
+    assert REFERABLE in text(reports[REFERABLE]) and "REFER" in text(reports[REFERABLE])
+    assert outcomes(out)[NO_DR] == "no_referable"
+    assert outcomes(out)[REFERABLE] in ("refer", "refer_urgent")
+    untouched = run_batch(folder, out, isolated_settings, workers=1)
+    assert untouched.resumed == 4
