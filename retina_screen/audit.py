@@ -374,12 +374,14 @@ class AuditTrail:
         return patient_ref(patient_id, self.key)
 
     def record_patient(self, result: PatientResult, operator: str = "",
-                       report: Path | bytes | None = None, issued: str = "") -> int:
+                       report: Path | bytes | None = None, issued: str = "",
+                       visit: str = "") -> int:
         """One record for a patient's screening (all its images and the decision), with the
         sha256 of the PDF ``report`` (a file or its bytes) it was issued as, if any, and how
         (``issued``: "saved", "printed", "queued for the PACS"; empty for a batch's or a
         command's own report), so that a report can later be checked against the trail
-        (:func:`check_reports`)."""
+        (:func:`check_reports`). ``visit`` is the batch's visit (by default the screening
+        date): a later record of the same patient and visit replaces this one's decision."""
         model = result.model
         payload = {
             "outcome": result.outcome.value,
@@ -393,6 +395,7 @@ class AuditTrail:
             "model_verified": model.verified if model else False,
             "thresholds_version": result.thresholds_version,
             "screened_at": result.screened_at,
+            "visit": visit or result.patient.screening_date,
         }
         if model is not None and not model.verified:
             payload["model_warning"] = model.trust_label
@@ -523,6 +526,9 @@ class IssuedReport:
     outcome: str
     issued: str
     patient_ref: str = ""  # the pseudonymous reference of the patient it was issued for
+    #: A later decision of the same patient and visit that replaced this one ("record N of
+    #: TIME, outcome X"); empty while this is the visit's latest.
+    superseded_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -543,27 +549,37 @@ def check_reports(db: Path, reports: list[Path], key_path: Path | None = None
     hashes = [file_sha256(path) for path in reports]
     verified, rows = _verified(Path(db), key_path)
     found: dict[str, list[IssuedReport]] = {}
-    for record_id, time, kind, _operator, reference, payload, _prev, _digest in rows:
-        if '"report_sha256"' not in payload:
-            continue
+    latest: dict[tuple[str, str], tuple[int, str, str, str]] = {}  # (ref, visit) -> decision
+    for record_id, time, kind, _operator, reference, payload, _prev, _digest in reversed(rows):
         try:
             content = json.loads(payload)
         except ValueError:
             continue  # verification reports the damage
-        found.setdefault(str(content.get("report_sha256")), []).append(IssuedReport(
+        visit = str(content.get("visit", ""))
+        if kind == "patient" and visit:
+            latest.setdefault((reference, visit), (record_id, time, str(content.get(
+                "outcome", "")), str(content.get("screened_at", ""))))
+        if "report_sha256" not in content:
+            continue
+        newer = latest.get((reference, visit)) if visit else None
+        superseded = (f"record {newer[0]} of {newer[1]}, outcome {newer[2]}"
+                      if newer and newer[0] > record_id
+                      and newer[3] != content.get("screened_at") else "")
+        found.setdefault(str(content.get("report_sha256")), []).insert(0, IssuedReport(
             record_id, time, kind, str(content.get("outcome", "")),
-            str(content.get("issued", "")), str(reference)))
+            str(content.get("issued", "")), str(reference), superseded))
     return verified, [ReportCheck(path, digest, tuple(found.get(digest, ())))
                       for path, digest in zip(reports, hashes, strict=True)]
 
 
-def confirm_recorded_decision(db: Path, result: PatientResult, key_path: Path | None = None
-                              ) -> int:
+def confirm_recorded_decision(db: Path, result: PatientResult, key_path: Path | None = None,
+                              visit: str = "") -> int:
     """The number of the trail's record of ``result``'s decision, confirmed against what
     ``result`` says: the same patient, screening time, outcome and photographs (each one's
     sha256, eye, status, grade and P(referable)). A decision rebuilt from a batch's results
     file (which anyone who can write the folder can edit) is reported only when this
-    installation's verified trail recorded it so. Raises ``AuditError`` with the reason."""
+    installation's verified trail recorded it so, and (given its ``visit``) recorded no later
+    decision of that visit. Raises ``AuditError`` with the reason."""
     key_path = Path(key_path) if key_path is not None else default_key_path()
     key = load_key(key_path, create=False)
     verified, rows = _verified(Path(db), key_path)
@@ -574,16 +590,24 @@ def confirm_recorded_decision(db: Path, result: PatientResult, key_path: Path | 
     reference = patient_ref(result.patient.patient_id, key)
     photos = sorted(json.dumps(_image_summary(i), sort_keys=True) for i in result.images)
     recorded = False
+    latest: tuple[int, dict] | None = None  # the visit's latest recorded decision
     for record_id, _time, kind, _operator, ref, payload, _prev, _digest in reversed(rows):
         if kind != "patient" or ref != reference:
             continue
         content = json.loads(payload)
+        if visit and content.get("visit") == visit and latest is None:
+            latest = (record_id, content)
         if content.get("screened_at") != result.screened_at:
             continue
         recorded = True
         if (content.get("outcome") == result.outcome.value
                 and sorted(json.dumps(i, sort_keys=True) for i in content.get("images", []))
                 == photos):
+            if latest is not None and latest[0] != record_id:
+                raise AuditError(
+                    f"a later decision of this visit (record {latest[0]}, outcome "
+                    f"{latest[1].get('outcome')}) replaced the one in the results file (an "
+                    "older copy of the results, restored from a backup?)")
             return record_id
     if recorded:
         raise AuditError("the results file differs from the audit trail's record of this "

@@ -672,15 +672,31 @@ def _needs_screening(key: GroupKey, images: list[InputImage], done_images: dict,
     recorded = set(record["images"])
     if any(image.rel not in recorded for image in images):
         return True  # a photograph added
-    # A recorded photograph no longer in the folder (archived, or sent to a grader) is no
-    # reason to decide again: its recorded decision stands, as for a visit all of whose
-    # photographs have gone. Deciding again on the rest turned a recorded referral into
-    # "no referable DR" when the referable photograph was the one moved away.
+    if (recorded - {image.rel for image in images}
+            and not Outcome(record["outcome"]).is_referral):
+        return True  # decided again without the photographs that have gone (kept_records)
     for image in images:
         old = done_images.get((*key, image.rel))
         if old is None or not _unchanged(image, old, hashes, options.retry_errors):
             return True
     return False
+
+
+def kept_records(key: GroupKey, images: list[InputImage], done_images: dict,
+                 done_patients: dict) -> tuple[dict, ...]:
+    """The journal records of a referred visit's photographs that are no longer in the input
+    folder (archived, moved to a grader, or in the other input folder of a continued output
+    folder): their recorded results join the visit's new decision, so that a recorded
+    referral is never withdrawn because its photograph has gone (before 2026-12-02 the rest
+    were decided again: "no referable DR" when the referable photograph was the one moved).
+    A visit that was not referred is decided on the photographs present: a photograph
+    removed (another patient's, filed here by mistake) no longer counts for it."""
+    record = done_patients.get(key)
+    if record is None or not Outcome(record["outcome"]).is_referral:
+        return ()
+    present = {image.rel for image in images}
+    return tuple(done_images[(*key, rel)] for rel in record["images"]
+                 if rel not in present and (*key, rel) in done_images)
 
 
 def _pending_groups(groups: dict[GroupKey, list[InputImage]], done_images: dict,
@@ -826,8 +842,10 @@ class BatchRun:
         self.names = report_names(set(groups), {k: r["report"] for k, r in
                                                 self.done_patients.items() if r.get("report")})
         self.sources = {(*key, i.rel): i for key, imgs in pending.items() for i in imgs}
-        tasks = [_task(key, pending[key],
-                       str(self.out_dir / self.names[key]) if options.reports else None)
+        tasks = [replace(_task(key, pending[key],
+                               str(self.out_dir / self.names[key]) if options.reports else None),
+                         kept=kept_records(key, pending[key], self.done_images,
+                                           self.done_patients))
                  for key in sorted(pending)]
         cancelled = self._screen(tasks, resumed, len(scanned))
         errors = tuple((r["path"], "; ".join(r["reasons"])) for r in self.done_images.values()
@@ -926,8 +944,10 @@ class BatchRun:
         if self.auditor is not None:
             self.auditor.record_patient(decision, self.settings.operator,
                                         report if report is not None and report.is_file()
-                                        else None)
-        images = [image_record(r, task.patient_id, self.sources[(*key, r.source)])
+                                        else None, visit=task.visit)
+        kept = {record["path"]: record for record in task.kept}
+        images = [kept[r.source] if r.source in kept
+                  else image_record(r, task.patient_id, self.sources[(*key, r.source)])
                   for r in results]
         self.journal.append([*images, record])
         self.done_patients[key] = record

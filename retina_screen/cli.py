@@ -497,7 +497,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     result = rebuild_decision(record, [images[(*key, rel)] for rel in record["images"]],
                               settings, args.name)
     try:
-        confirm_recorded_decision(settings.audit_db, result, settings.audit_key)
+        confirm_recorded_decision(settings.audit_db, result, settings.audit_key, key[1])
     except AuditError as exc:
         print(f"error: the report is not rebuilt: {exc}. Screen the patient again "
               "(retina-screen screen, or the desktop app)", file=sys.stderr)
@@ -538,7 +538,7 @@ def cmd_audit_check_report(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_FAILED
     wanted = patient_ref(args.patient, load_key(settings.audit_key, create=False)) \
         if args.patient is not None else None
-    others = 0
+    refused = 0
     for check in checks:
         if not check.records:
             print(f"{check.path}: NOT FOUND in this installation's audit trail: it was not "
@@ -548,12 +548,18 @@ def cmd_audit_check_report(args: argparse.Namespace, settings: Settings) -> int:
                            + (f" ({r.issued})" if r.issued else "") + f", outcome {r.outcome}"
                            for r in check.records)
         print(f"{check.path}: issued by this installation, unchanged since ({issued}).")
+        replaced = next((r.superseded_by for r in reversed(check.records) if r.superseded_by),
+                        "") if all(r.superseded_by for r in check.records) else ""
+        if replaced:
+            refused += 1
+            print(f"{check.path}: SUPERSEDED: a later decision of this patient's visit replaced "
+                  f"it ({replaced}); it is not the current result.")
         if wanted is None:
             continue
         if any(r.patient_ref == wanted for r in check.records):
             print(f"{check.path}: issued for patient {args.patient}.")
         else:
-            others += 1
+            refused += 1
             print(f"{check.path}: NOT patient {args.patient}'s report: it was issued for "
                   "another patient.")
     if not verified.ok:
@@ -563,7 +569,7 @@ def cmd_audit_check_report(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  - {problem}")
     if wanted is None and verified.ok and all(c.records for c in checks):
         print("note: to confirm whose report each one is, add --patient ID", file=sys.stderr)
-    return EXIT_OK if verified.ok and all(c.records for c in checks) and not others \
+    return EXIT_OK if verified.ok and all(c.records for c in checks) and not refused \
         else EXIT_FAILED
 
 

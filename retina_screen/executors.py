@@ -231,6 +231,9 @@ class PatientTask:
     birth_date: str = ""
     sex: str = ""  # DICOM Patient's Sex code: "F", "M", "O" or ""
     accession: str = ""
+    #: Journal records of photographs of a referred visit that are no longer in the input
+    #: folder: their recorded results join the new decision (``batch.kept_records``).
+    kept: tuple[dict, ...] = ()
 
     @property
     def key(self) -> GroupKey:
@@ -260,8 +263,11 @@ def screen_visit(task: PatientTask, screener) -> VisitResult:  # noqa: ANN001
     keep = task.report_path is not None
     # Copies between the eyes are found here, once, where the photographs' signatures are;
     # the report's decision and the main process's use the marks (``copy_of``).
+    from .journal import image_from_record
+
+    screened = [_screen_one(screener, path, rel, eye, keep) for path, rel, eye in task.images]
     results = [replace(r, signature=None) for r in mark_copies(
-        [_screen_one(screener, path, rel, eye, keep) for path, rel, eye in task.images])]
+        screened + [image_from_record(record) for record in task.kept])]
     screened_at = now_iso()
     if task.report_path is not None:
         decision = screener.decide(_patient_info(task, screened_at), results, screened_at)

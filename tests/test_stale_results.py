@@ -142,8 +142,8 @@ def test_a_photograph_moved_away_keeps_the_recorded_referral(srahim: Path, isola
     """A visit's referable photograph moved out of the export folder (archived, or sent to a
     grader): before 2026-12-02 the next run decided the visit again on the photographs left and
     turned its recorded referral into "no referable DR", overwriting the report, without a
-    word. A photograph no longer in the folder is now no reason to decide again: the recorded
-    decision stands, as for a visit all of whose photographs have gone."""
+    word. Now a referred visit's photograph that has gone is no reason to decide again, and
+    when the visit is decided again (a photograph added), its recorded result still counts."""
     folder, out = tmp_path / "camera", tmp_path / "out"
     folder.mkdir()
     shutil.copy(srahim / f"images/{REFERABLE}_R.jpg", folder / "P9_R.jpg")
@@ -155,6 +155,30 @@ def test_a_photograph_moved_away_keeps_the_recorded_referral(srahim: Path, isola
     summary = run_batch(folder, out, isolated_settings, workers=1, reports=False)
     assert summary.resumed == 2 and not summary.referrals_withdrawn
     assert outcomes(out)["P9"] in ("refer", "refer_urgent")
+    # A photograph added later decides the visit again: the one that has gone still counts.
+    shutil.copy(srahim / f"images/{NO_DR}_L.jpg", folder / "P9_L_2.jpg")
+    summary = run_batch(folder, out, isolated_settings, workers=1, reports=False)
+    assert summary.resumed == 0 and not summary.referrals_withdrawn
+    assert outcomes(out)["P9"] in ("refer", "refer_urgent")
+    assert {r["path"] for r in rows(out / "results.csv")} == {
+        "P9_R.jpg", "P9_R_2.jpg", "P9_L.jpg", "P9_L_2.jpg"}
+
+
+def test_a_photograph_removed_no_longer_counts_for_a_visit_not_referred(
+        srahim: Path, isolated_settings, tmp_path: Path) -> None:
+    """The other way round: another patient's photograph filed under this one by mistake and
+    then removed must not keep supporting "no referable DR" for an eye never photographed."""
+    folder, out = tmp_path / "camera", tmp_path / "out"
+    folder.mkdir()
+    shutil.copy(srahim / "images/Patient008_R.jpg", folder / "P1_R.jpg")  # not P1's
+    shutil.copy(srahim / f"images/{NO_DR}_L.jpg", folder / "P1_L.jpg")
+    run_batch(folder, out, isolated_settings, workers=1, reports=False)
+    assert outcomes(out)["P1"] == "no_referable"
+    (folder / "P1_R.jpg").unlink()
+    summary = run_batch(folder, out, isolated_settings, workers=1, reports=False)
+    assert summary.resumed == 0
+    assert outcomes(out)["P1"] == "insufficient"
+    assert {r["path"] for r in rows(out / "results.csv")} == {"P1_L.jpg"}
 
 
 def test_a_retake_that_withdraws_a_referral_is_named(srahim: Path, isolated_settings,

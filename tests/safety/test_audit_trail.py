@@ -244,3 +244,36 @@ def test_a_report_is_rebuilt_only_as_the_trail_recorded_it(srahim: Path, tmp_pat
                      "--patient", "Patient013"], env)
     assert other.returncode == 1
     assert "NOT patient Patient013's report" in other.stdout, other.stdout
+
+
+def test_a_superseded_decision_is_named_and_never_rebuilt(srahim: Path, tmp_path: Path) -> None:
+    """A visit decided again (a photograph added) replaces its earlier decision: the earlier
+    report, printed or mailed, is still genuine but no longer the result, and a results file
+    restored from a backup holds the earlier decision. Before 2026-12-02 ``check-report``
+    called the old report genuine without more, and ``report`` rebuilt the old decision from
+    the restored file. Now the first says SUPERSEDED (exit 1), the second refuses."""
+    env = cli_env(tmp_path)
+    photos = tmp_path / "camera"
+    photos.mkdir()
+    for eye in "RL":
+        shutil.copy(srahim / "images" / f"Patient006_{eye}.jpg", photos)  # no DR
+    out = tmp_path / "results"
+    args = ["batch", str(photos), "--out", str(out), "--quiet", "--workers", "1"]
+    assert run_cli(args, env).returncode == 0
+    earlier = tmp_path / "earlier.pdf"
+    shutil.copy(out / "reports" / "Patient006.pdf", earlier)
+    backup = (out / "results.jsonl").read_bytes()
+    shutil.copy(srahim / "images" / "Patient145_R.jpg", photos / "Patient006_R_2.jpg")  # ICDR 4
+    assert run_cli(args, env).returncode == 0
+    checked = run_cli(["audit", "check-report", str(earlier),
+                       str(out / "reports" / "Patient006.pdf")], env)
+    assert checked.returncode == 1
+    lines = checked.stdout.splitlines()
+    assert "outcome no_referable" in lines[0] and "SUPERSEDED" in lines[1], lines
+    assert "outcome refer" in lines[1] and "SUPERSEDED" not in "".join(lines[2:]), lines
+
+    (out / "results.jsonl").write_bytes(backup)  # the results of before, put back
+    rebuilt = tmp_path / "rebuilt.pdf"
+    done = run_cli(["report", str(out), "Patient006", "--pdf", str(rebuilt)], env)
+    assert done.returncode == 1 and "a later decision of this visit" in done.stderr, done.stderr
+    assert not rebuilt.exists()
