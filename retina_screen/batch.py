@@ -42,7 +42,7 @@ import os
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -121,6 +121,8 @@ class InputImage:
     # The file's status change time, which a program cannot set back the way it can a
     # modification time (on Linux and macOS; on Windows Python reports the creation time).
     ctime_ns: int = 0
+    #: The patient ID comes from the file name (False: from the DICOM file's Patient ID).
+    id_from_name: bool = True
 
     @property
     def key(self) -> GroupKey:
@@ -208,6 +210,9 @@ class BatchSummary:
     #: Patient visits (IDs, as above) decided again in this run (a photograph added, changed
     #: or retaken) whose recorded referral the new decision does not keep.
     referrals_withdrawn: tuple[str, ...] = ()
+    #: Patient IDs given to photographs whose file names named one patient in several folders
+    #: (``separate_folders``: the folder before the file name's ID).
+    kept_apart_by_folder: tuple[str, ...] = ()
 
 
 def ungradable_reasons(done_images: dict) -> tuple[tuple[str, int], ...]:
@@ -257,6 +262,37 @@ def _shown_relative(path: Path, input_dir: Path) -> str:
         return display_text(str(path))
 
 
+def _folder_of(rel: str) -> str:
+    return rel.rsplit("/", 1)[0] if "/" in rel else ""
+
+
+def separate_folders(scanned: list[InputImage]) -> tuple[list[InputImage], tuple[str, ...]]:
+    """Photographs whose file names give one patient and visit but which lie in different
+    folders (per-patient export folders with the same file names, ``Smith John/fundus_OD.jpg``
+    and ``Doe Jane/fundus_OD.jpg``; one ID in two cameras' folders) are kept apart: each
+    folder's become a patient of their own, the folder before the ID. Merged, one person's
+    ungradable eye was covered by another person's photograph and the visit read "no
+    referable DR" (found 2026-12-02). IDs from DICOM tags are left as they are. Returns the
+    photographs and the IDs given (for the operator; never logged)."""
+    folders: dict[GroupKey, set[str]] = defaultdict(set)
+    for image in scanned:
+        if image.id_from_name:
+            folders[image.key].add(_folder_of(image.rel))
+    apart = {key for key, found in folders.items() if len(found) > 1}
+    if not apart:
+        return scanned, ()
+    given: set[str] = set()
+    kept_apart = []
+    for image in scanned:
+        if image.id_from_name and image.key in apart:
+            folder = _folder_of(image.rel)
+            image = replace(image, patient_id=f"{folder}/{image.patient_id}" if folder
+                            else image.patient_id)
+            given.add(image.patient_id)
+        kept_apart.append(image)
+    return kept_apart, tuple(sorted(given))
+
+
 def _input_image(path: Path, input_dir: Path, regex: re.Pattern[str] | None) -> InputImage:
     suffix = path.suffix.lower()
     try:
@@ -273,7 +309,8 @@ def _input_image(path: Path, input_dir: Path, regex: re.Pattern[str] | None) -> 
                       (info.patient_name or "") if info else "",
                       (info.birth_date or "") if info else "", parsed.matched_pattern,
                       sex=(info.sex or "") if info else "",
-                      accession=(info.accession or "") if info else "", ctime_ns=ctime_ns)
+                      accession=(info.accession or "") if info else "", ctime_ns=ctime_ns,
+                      id_from_name=not (info and info.patient_id))
 
 
 PASSED_OVER_UNREADABLE = "a folder that could not be read ({0})"
@@ -575,7 +612,11 @@ def run_batch(input_dir: Path, out_dir: Path, settings: Settings, *, pattern: st
                             allow_unverified=settings.allow_unverified_model).manifest
     _release_memory()
     passed_over: list[tuple[str, str]] = []
-    scanned = scan_folder(input_dir, pattern, exclude=out_dir, passed_over=passed_over)
+    scanned, kept_apart = separate_folders(
+        scan_folder(input_dir, pattern, exclude=out_dir, passed_over=passed_over))
+    if kept_apart:
+        log.warning("%d patient IDs from file names were in several folders: each folder's "
+                    "photographs were kept apart as a patient of their own", len(kept_apart))
     if not scanned and not allow_empty:
         raise ConfigError(
             f"no photographs found in {input_dir} (looked for "
@@ -597,7 +638,7 @@ def run_batch(input_dir: Path, out_dir: Path, settings: Settings, *, pattern: st
     if passed_over:
         log.warning("%d files or folders under the input folder were not looked at (formats "
                     "not read, unreadable or linked folders)", len(passed_over))
-    return replace(summary, passed_over=tuple(passed_over))
+    return replace(summary, passed_over=tuple(passed_over), kept_apart_by_folder=kept_apart)
 
 
 def passed_over_text(passed_over: list[tuple[str, str]] | tuple[tuple[str, str], ...],

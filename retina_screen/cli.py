@@ -348,6 +348,12 @@ def _print_batch_notes(summary) -> None:  # noqa: ANN001 - BatchSummary
 
         print(f"Warning: {len(summary.passed_over)} files or folders under the input folder were "
               f"not screened: {passed_over_text(summary.passed_over)}.")
+    if summary.kept_apart_by_folder:
+        apart = summary.kept_apart_by_folder
+        print(f"Warning: file names gave one patient ID to photographs in several folders; each "
+              f"folder's were screened as a patient of their own ({len(apart)}): "
+              f"{_listed(apart)}. If the folders are the patients, this is right; otherwise "
+              "name the files by patient, or give --pattern.")
     if summary.referrals_withdrawn:
         withdrawn = summary.referrals_withdrawn
         print(f"Warning: {len(withdrawn)} patient visits referred by an earlier run were decided "

@@ -9,7 +9,8 @@ at ``_``, ``-``, ``.`` and spaces:
   ``P001_L``, ``P001_OD_macula``, ``P001_L_2``, ``Patient221_20261127_101500_OD``
 - a camera time stamp between the patient and the eye (``20261127_101500``,
   ``2026-11-27_10-15-00``, ``20261127101500``) is not part of the patient ID, so both eyes'
-  photographs, taken seconds apart, belong to one patient
+  photographs, taken seconds apart, belong to one patient; unless all that is left is a generic
+  camera word (``IMG_20261127_101500_OD``): then the stamp is the only identity and stays
 - ``OD_P001``: an eye word (``OD``/``OS``/``right``/``left``) before the patient
 - anything else: the whole stem is the patient, the eye unknown.
 
@@ -85,11 +86,22 @@ class ParsedName:
     matched_pattern: bool = False
 
 
+#: Words cameras and export tools put before a time stamp in place of a patient
+#: (``IMG_20261202_091500_OD``): with one of them, the time stamp is the photograph's only
+#: identity and stays in the ID (stripped, every patient of the day was patient "IMG").
+GENERIC_NAME_WORDS = frozenset({
+    "img", "image", "dsc", "dscn", "dscf", "dcim", "pic", "pict", "picture", "photo", "foto",
+    "fundus", "retina", "eye", "scan", "capture", "export", "cam", "camera", "exam", "file"})
+
+
 def _without_stamps(text: str) -> str:
-    """``text`` without a camera time stamp at its start or end (never empty)."""
+    """``text`` without a camera time stamp at its start or end (never empty, and never only
+    a generic camera word such as ``IMG``)."""
     stripped = text
     for stamp in (_TRAILING_STAMP, _LEADING_STAMP):
         stripped = stamp.sub("", stripped).strip(" _-.")
+    if stripped.lower() in GENERIC_NAME_WORDS:
+        return text
     return stripped or text
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import os
 import sys
 import tomllib
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 #: Version of the settings file's layout; written as ``schema_version`` by :func:`save_settings`.
 SCHEMA_VERSION = 2
@@ -162,6 +165,24 @@ class Settings:
 _ENV_PREFIX = "RETINA_SCREEN_"
 
 
+def _file_mode(value: Any) -> int:
+    """Permissions written as chmod takes them (``600``, ``0640``, ``0o640``; a TOML integer
+    600 too): octal. Read as decimal, "600" gave files their owner could not read and others
+    could write (found 2026-12-02). The owner must keep reading and writing them."""
+    text = str(value).strip().lower()
+    if isinstance(value, int) and not isinstance(value, bool) and value <= 0o777:
+        text = oct(value)  # an integer as such (0o600 in TOML, saved settings, Python)
+    digits = text[2:] if text.startswith("0o") else text
+    if not digits or not set(digits) <= set("01234567"):
+        raise ValueError(text)
+    mode = int(digits, 8)
+    if mode > 0o777 or mode & 0o600 != 0o600:
+        raise ValueError(text)
+    if mode & 0o022:
+        log.warning("file_mode %s lets other users change results and reports", oct(mode))
+    return mode
+
+
 def _coerce(name: str, value: Any) -> Any:
     declared = {f.name: f for f in fields(Settings)}[name]
     kind = str(declared.type)
@@ -179,6 +200,8 @@ def _coerce(name: str, value: Any) -> Any:
             if text not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
                 raise ValueError(text)
             return text in ("1", "true", "yes", "on")
+        if name == "file_mode":
+            return _file_mode(value)
         if kind == "int":
             return int(str(value), 0) if isinstance(value, str) else int(value)
         return str(value)

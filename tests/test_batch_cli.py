@@ -618,3 +618,69 @@ def test_a_report_never_replaces_a_photograph_or_the_results(srahim: Path,
     again = _cli("report", str(out), "Patient013", "--pdf", str(out / "reports/Patient013.pdf"),
                  env_home=tmp_path)
     assert again.returncode == 0, again.stderr
+
+
+def test_generic_file_names_never_merge_patients(srahim: Path, isolated_settings,
+                                                 tmp_path: Path) -> None:
+    """Two common export layouts gave every patient the same ID, and one person's ungradable
+    (blurred) right eye was covered by other people's photographs: "no referable DR" for a
+    visit of six photographs of three people (found 2026-12-02). Per-patient folders with the
+    same file names are now kept apart by folder; a camera's ``IMG_<date>_<time>_OD`` keeps
+    its time stamp as the identity. Smith's visit reads "images insufficient" either way."""
+    from PIL import Image, ImageFilter
+
+    def blurred(source: Path, target: Path) -> None:
+        with Image.open(source) as image:
+            image.filter(ImageFilter.GaussianBlur(6)).save(target, quality=92)
+
+    people = {"Smith John": "Patient016", "Doe Jane": "Patient008", "Roe Rick": "Patient017"}
+    folders = tmp_path / "per_patient"
+    for person, patient in people.items():
+        (folders / person).mkdir(parents=True)
+        shutil.copy(srahim / f"images/{patient}_L.jpg", folders / person / "fundus_OS.jpg")
+        shutil.copy(srahim / f"images/{patient}_R.jpg", folders / person / "fundus_OD.jpg")
+    blurred(srahim / "images/Patient016_R.jpg", folders / "Smith John/fundus_OD.jpg")
+    summary = run_batch(folders, tmp_path / "out1", isolated_settings, workers=1,
+                        reports=False)
+    outcomes = {p.patient_id: p.outcome for p in summary.patients}
+    assert set(outcomes) == {f"{person}/fundus" for person in people}, outcomes
+    assert outcomes["Smith John/fundus"] is Outcome.INSUFFICIENT
+    assert summary.kept_apart_by_folder == tuple(sorted(outcomes))
+
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for index, patient in enumerate(people.values()):
+        for eye, word, second in (("R", "OD", "00"), ("L", "OS", "30")):
+            target = flat / f"IMG_20261202_09{index}5{second}_{word}.jpg"
+            shutil.copy(srahim / f"images/{patient}_{eye}.jpg", target)
+    blurred(srahim / "images/Patient016_R.jpg", flat / "IMG_20261202_090500_OD.jpg")
+    summary = run_batch(flat, tmp_path / "out2", isolated_settings, workers=1, reports=False)
+    assert len(summary.patients) == 6  # each photograph its own: no eye covered by another's
+    assert all(p.outcome is not Outcome.NO_REFERABLE or p.eyes != "R+L"
+               for p in summary.patients)
+    smith = [p for p in summary.patients if p.patient_id == "IMG_20261202_090500"]
+    assert smith and smith[0].outcome is Outcome.INSUFFICIENT
+
+
+def test_file_mode_is_read_as_chmod_reads_it(srahim: Path, tmp_path: Path) -> None:
+    """``--file-mode 600`` (as chmod and the README write it) was read as the decimal number
+    600: results and reports got mode 1130 (the owner could not read them, others could write;
+    found 2026-12-02). Now it is octal, as chmod's; a mode that takes the owner's reading or
+    writing away, or is not octal, is refused before anything is written."""
+    camera = tmp_path / "camera"
+    camera.mkdir()
+    for eye in "RL":
+        shutil.copy(srahim / f"images/Patient006_{eye}.jpg", camera)
+    for given, expected in (("600", 0o600), ("0640", 0o640), ("0o644", 0o644)):
+        out = tmp_path / f"out{given}"
+        done = _cli("--file-mode", given, "batch", str(camera), "--out", str(out), "--quiet",
+                    "--workers", "1", env_home=tmp_path)
+        assert done.returncode == 0, done.stderr
+        for written in (out / "patients.csv", out / "reports" / "Patient006.pdf"):
+            assert written.stat().st_mode & 0o7777 == expected, (given, written)
+    for wrong in ("999", "400", "rw"):
+        out = tmp_path / f"wrong{wrong}"
+        done = _cli("--file-mode", wrong, "batch", str(camera), "--out", str(out), "--quiet",
+                    env_home=tmp_path)
+        assert done.returncode != 0 and "file_mode" in done.stderr, (wrong, done.stderr)
+        assert not out.exists()
