@@ -13,6 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import (
     QT_TRANSLATE_NOOP,
+    QEvent,
     QRegularExpression,
     QSize,
     Qt,
@@ -557,17 +558,15 @@ class ResultPanel(QFrame):
         self.setMinimumWidth(350)
         self.icon = QLabel()
         self.icon.setFixedSize(44, 44)
-        self.title = QLabel()
+        # Wrapped labels that claim the height their words need at their width: the decision
+        # word and the interval are never squeezed (the page scrolls on a small screen).
+        self.title = WrappedLabel()
         self.title.setObjectName("outcomeTitle")
-        self.title.setWordWrap(True)
-        self.interval = QLabel()
+        self.interval = WrappedLabel()
         self.interval.setObjectName("outcomeInterval")
-        self.interval.setWordWrap(True)
-        self.headline = QLabel()
+        self.headline = WrappedLabel()
         self.headline.setObjectName("outcomeHeadline")
-        self.headline.setWordWrap(True)
-        self.action = QLabel()
-        self.action.setWordWrap(True)
+        self.action = WrappedLabel()
         for label in (self.title, self.interval, self.headline, self.action):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.banner = QFrame()
@@ -627,6 +626,14 @@ class ResultPanel(QFrame):
         on a small screen) instead of letting the layout squeeze the labels."""
         super().resizeEvent(event)
         self._claim_height()
+
+    def event(self, event: QEvent) -> bool:
+        """Texts set after the last resize (the per-eye rows, a longer interval) change the
+        height needed: claim it again whenever the layout is redone."""
+        handled = super().event(event)
+        if event.type() == QEvent.Type.LayoutRequest:
+            self._claim_height()
+        return handled
 
     def _claim_height(self) -> None:
         needed = self.layout().totalMinimumHeightForWidth(self.width())

@@ -3,7 +3,9 @@
 Each case starts its own Xvfb screen and runs ``layout_probe.py`` in a subprocess with
 ``QT_SCALE_FACTOR``: the window must lie inside the screen, and from 1024x700 logical pixels up
 the outcome banner, the per-eye rows and the action buttons lie inside the window, unclipped and
-not elided; a message never moves the form. Screenshots go to ``out/layout/<case>/``.
+not elided; a message never moves the form. On every screen, small ones included (1366x768 at
+150 %), the outcome banner's words get the height they need and the page scrolls instead.
+Screenshots go to ``out/layout/<case>/``.
 
 CI (``.ci/run``) starts one Xvfb server with the three screen sizes as X screens 0, 1 and 2 and
 names it in ``RETINA_SCREEN_XVFB_DISPLAY``; without it each case starts its own Xvfb. Skipped
@@ -29,7 +31,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 #: (screen width, height in device pixels, QT_SCALE_FACTOR)
 CASES = [(1024, 700, 1.0), (1366, 768, 1.0), (1920, 1080, 1.25), (1920, 1080, 1.5),
-         (1366, 768, 1.25), (3840, 2160, 2.0)]
+         (1366, 768, 1.25), (1366, 768, 1.5), (3840, 2160, 2.0)]
 #: The X screens of the shared Xvfb server that .ci/run starts, in order.
 SHARED_SCREENS = [(1024, 700), (1366, 768), (1920, 1080)]
 SHARED_DISPLAY = os.environ.get("RETINA_SCREEN_XVFB_DISPLAY", "")
