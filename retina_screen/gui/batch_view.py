@@ -50,6 +50,7 @@ from ..settings import Settings
 from .i18n import engine_text
 from .icons import ACCENT, OUTCOME_COLOURS, line_icon, outcome_icon
 from .messages import plain_message
+from .patient_view import WrappedLabel
 from .prefs import Preferences
 from .settings_view import PathField
 from .text import outcome_short
@@ -64,6 +65,9 @@ COLUMNS = (QT_TRANSLATE_NOOP("PatientTableModel", "Patient ID"),
            QT_TRANSLATE_NOOP("PatientTableModel", "Outcome"),
            QT_TRANSLATE_NOOP("PatientTableModel", "Interval"),
            QT_TRANSLATE_NOOP("PatientTableModel", "Report"))
+#: The patient table's row height and the rows it always shows (the page scrolls for them).
+ROW_HEIGHT = 30
+MIN_TABLE_ROWS = 5
 COLUMN_PATIENT, COLUMN_VISIT, COLUMN_EYES, COLUMN_OUTCOME, COLUMN_INTERVAL, COLUMN_REPORT = \
     range(len(COLUMNS))
 
@@ -323,7 +327,9 @@ class BatchPage(QWidget):
         self.progress_bar.setTextVisible(False)
         self.count_label = QLabel(self.tr("0 of 0"))
         self.count_label.setObjectName("bigNumber")
-        self.progress_label = QLabel(self.tr("Choose the camera export folder and press Start."))
+        # Wrapped: a long finished line (and its Spanish) must not widen the page.
+        self.progress_label = WrappedLabel()
+        self.progress_label.setText(self.tr("Choose the camera export folder and press Start."))
         self.progress_label.setObjectName("muted")
         self.progress_label.setAccessibleName(self.tr("Batch progress details"))
         progress = QFrame()
@@ -341,7 +347,8 @@ class BatchPage(QWidget):
         self.refer_only.setAccessibleName(self.tr("Show only patients to refer"))
         self.refer_only.toggled.connect(self.proxy.set_refer_only)
         self.refer_only.toggled.connect(lambda _on: self._update_counts())
-        self.patients_label = QLabel(self.tr("No patients yet"))
+        self.patients_label = WrappedLabel()
+        self.patients_label.setText(self.tr("No patients yet"))
         self.patients_label.setObjectName("muted")
         self.open_folder_button = QPushButton(line_icon("folder"), self.tr("Open output folder"))
         self.open_folder_button.setEnabled(False)
@@ -365,7 +372,11 @@ class BatchPage(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
         self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(30)
+        self.table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
+        # A usable table on a small screen: the page scrolls rather than squeeze it.
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height()
+                                    + MIN_TABLE_ROWS * ROW_HEIGHT
+                                    + 2 * self.table.frameWidth() + 2)
         header = self.table.horizontalHeader()
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)

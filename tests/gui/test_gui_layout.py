@@ -26,6 +26,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = Path(__file__).with_name("layout_probe.py")
+BATCH_PROBE = Path(__file__).with_name("batch_layout_probe.py")
 SHOTS = ROOT / "out" / "layout"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -84,9 +85,11 @@ class Screen:
             self.process.wait()
 
 
-def run_probe(width: int, height: int, scale: float, language: str = "en") -> dict:
+def run_probe(width: int, height: int, scale: float, language: str = "en",
+              probe: Path = PROBE) -> dict:
     """Run the probe on a fresh Xvfb screen; returns its layout.json."""
-    name = f"{width}x{height}@{scale:g}" + ("" if language == "en" else f"-{language}")
+    name = (f"{width}x{height}@{scale:g}" + ("" if language == "en" else f"-{language}")
+            + ("" if probe == PROBE else f"-{probe.stem}"))
     out = SHOTS / name
     shutil.rmtree(out, ignore_errors=True)
     screen = None
@@ -99,7 +102,7 @@ def run_probe(width: int, height: int, scale: float, language: str = "en") -> di
         env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb",
                    QT_SCALE_FACTOR=f"{scale:g}")
         env.pop("WAYLAND_DISPLAY", None)
-        done = subprocess.run([sys.executable, str(PROBE), "--out", str(out),
+        done = subprocess.run([sys.executable, str(probe), "--out", str(out),
                                "--language", language],
                               env=env, capture_output=True, text=True, timeout=240)
     finally:
@@ -128,4 +131,16 @@ def test_window_fits_real_screens(width, height, scale, language, data_dir):
         abs(report["screen"][1] - logical[1]) <= 1, report
     assert report["comfortable"] == (logical[0] >= 1024 and logical[1] >= 700)
     assert report["outcome"] is not None, "the patient was not screened"
+    assert report["problems"] == [], "\n".join(report["problems"])
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_folder_screen_fits_a_scaled_laptop(language, data_dir):
+    """1366x768 at 125 %, a real folder stopped and resumed: the long finished line wraps
+    (nothing is pushed off to the right, no sideways scrolling) and the patient table shows at
+    least five rows (the page scrolls to give them room)."""
+    report = run_probe(1366, 768, 1.25, language, probe=BATCH_PROBE)
+    assert report["error"] is None, report["error"]
+    assert report["rows"] == 5, report  # three patients, a one-eyed one, a damaged file's
+    assert report["resumed"] > 0, report  # the second run resumed the first
     assert report["problems"] == [], "\n".join(report["problems"])
