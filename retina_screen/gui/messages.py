@@ -60,10 +60,12 @@ def plain_message(error: BaseException, doing: str = "") -> str:
 
     prefix = translate("messages", "Could not {0}: ").format(_tr(doing)) if doing else ""
     if isinstance(error, ModelError):
-        return prefix + translate(
-            "messages", "the grading model cannot be used ({0}). Screening is switched off "
-                        "until the application is reinstalled or repaired.").format(
-                            engine_text(str(error)))
+        # Plain words first; the technical reason (a file path) last, for the support contact.
+        text = translate(
+            "messages", "the grading model could not be loaded, so screening is switched off. "
+                        "Ask your support contact to repair or reinstall Retina Screen "
+                        "(details for them: {0}).").format(engine_text(str(error)))
+        return prefix + text if prefix else text[:1].upper() + text[1:]
     if isinstance(error, RetinaScreenError):
         return prefix + engine_text(str(error))
     if isinstance(error, OSError):

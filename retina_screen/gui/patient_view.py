@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import (
     QT_TRANSLATE_NOOP,
     QEvent,
@@ -378,15 +379,25 @@ class PhotoCard(QFrame):
         self.remove_button.clicked.connect(lambda: self.removeRequested.emit(self.photo_id))
         self.update_from(photo)
 
-    def update_from(self, photo: Photo) -> None:
+    def update_from(self, photo: Photo, preview: np.ndarray | None = None,
+                    unreadable: str = "") -> None:
+        """Show ``photo``'s state. Not screened for want of a grading model: ``preview`` is
+        its picture (a good file is not shown as a damaged one), ``unreadable`` why it could
+        not even be read."""
         self.file_label.setText(photo.name)
         self.eye_box.setCurrentIndex(self.EYES.index(photo.eye))
         if photo.result is not None:
             level, text = image_verdict(photo.result)
+        elif photo.no_model and unreadable:
+            level, text = "error", self.tr("Not screened, and this file cannot be read: "
+                                           "{0}").format(unreadable)
+        elif photo.no_model:
+            level, text = "warning", self.tr("Not screened: screening is unavailable because "
+                                             "the grading model could not be loaded.")
         elif photo.error:
-            level, text = "error", f"Not screened: {photo.error}"
+            level, text = "error", self.tr("Not screened: {0}").format(photo.error)
         else:
-            level, text = "pending", "Checking quality…"
+            level, text = "pending", self.tr("Checking quality…")
         self.level = level
         self.verdict_text = text
         lines = [html.escape(line) for line in text.split("\n")]
@@ -410,15 +421,16 @@ class PhotoCard(QFrame):
                 "pending": status_icon("pending", NEUTRAL)}[level]
         self.icon.setPixmap(icon.pixmap(QSize(18, 18), self.devicePixelRatioF()))
         self.setAccessibleName(self.tr("Photograph {0}: {1}").format(photo.name, text))
-        if photo.result is not None and photo.result.display_image is not None:
-            image = rgb_to_qimage(photo.result.display_image)
+        shown = photo.result.display_image if photo.result is not None else preview
+        if shown is not None:
+            image = rgb_to_qimage(shown)
             ratio = self.devicePixelRatioF()
             pixmap = QPixmap.fromImage(image).scaled(
                 round(72 * ratio), round(72 * ratio), Qt.AspectRatioMode.KeepAspectRatio,
                 Qt.TransformationMode.SmoothTransformation)
             pixmap.setDevicePixelRatio(ratio)
             self.thumb.setPixmap(pixmap)
-        elif photo.result is not None or photo.error:
+        elif photo.result is not None or (photo.error and (unreadable or not photo.no_model)):
             self.thumb.setPixmap(status_icon("warning" if level == "warning" else "error",
                                              LEVEL_COLOURS[level]).pixmap(QSize(28, 28)))
         else:
@@ -662,6 +674,24 @@ class ResultPanel(QFrame):
         self.interval.setText(self.tr("1 photograph being checked") if count == 1
                               else self.tr("{0} photographs being checked").format(count))
 
+    def show_unavailable(self, count: int) -> None:
+        """Photographs were added but the grading model could not be loaded: say so (the
+        operator must not keep adding or retaking photographs that are fine)."""
+        self._show_result(None)
+        colour = LEVEL_COLOURS["error"]
+        self.icon.setPixmap(status_icon("error", colour).pixmap(QSize(40, 40)))
+        self._banner_colour(colour)
+        self.title.setText(self.tr("Screening unavailable"))
+        self.interval.setText(self.tr("The grading model could not be loaded"))
+        self.headline.setText(self.tr("1 photograph added, not screened") if count == 1
+                              else self.tr("{0} photographs added, not screened").format(count))
+        self.action.setText(self.tr("The photographs are fine but cannot be screened on this "
+                                    "computer now. Ask your support contact to repair or "
+                                    "reinstall Retina Screen, then screen this patient again."))
+        self.icon.setAccessibleName(self.tr("Outcome: {0}").format(self.title.text()))
+        self.banner.setAccessibleName(self.outcome_text().replace("\n", ". "))
+        self._claim_height()
+
     def show_result(self, result: PatientResult | None, busy: int = 0) -> None:
         self._show_result(result, busy)
         self.icon.setAccessibleName(self.tr("Outcome: {0}").format(self.title.text()))
@@ -748,6 +778,10 @@ class PatientPage(QWidget):
         self._settings = settings
         self.session = PatientSession(self)
         self.cards: dict[int, PhotoCard] = {}
+        #: Pictures of photographs not screened (no grading model), shown as they are; None
+        #: while being loaded. ``unreadable``: why such a photograph could not be read.
+        self.pictures: dict[int, np.ndarray | None] = {}
+        self.unreadable: dict[int, str] = {}
         self.current_photo: int | None = None
         self.preview = None
         #: Asks before an unsaved screening is discarded; ``quitting`` when the window closes.
@@ -947,6 +981,31 @@ class PatientPage(QWidget):
         self.slots[photo.eye].add_card(card)
         if self.current_photo is None:
             self.select_photo(photo_id)
+        self._not_screened(photo)
+
+    def _not_screened(self, photo: Photo) -> None:
+        """Without a grading model: load the photograph's picture to show it (worker), and
+        say in the result panel that screening is unavailable."""
+        if not photo.no_model:
+            return
+        self._result_changed(self.session.result)
+        if photo.id in self.pictures or photo.id in self.unreadable:
+            return
+        self.pictures[photo.id] = None  # being loaded
+        photo_id = photo.id
+
+        def done(rgb: object, error: BaseException | None) -> None:
+            if photo_id not in self.pictures:  # removed meanwhile
+                return
+            if error is not None:  # a damaged file: its card and the viewer say so
+                log.info("photograph not shown: %s", type(error).__name__)
+                del self.pictures[photo_id]
+                self.unreadable[photo_id] = plain_message(error)
+            else:
+                self.pictures[photo_id] = rgb  # type: ignore[assignment]
+            self._photo_changed(photo_id)
+
+        run_task(load_picture, photo.path, on_done=done)
 
     def _slot_of(self, photo_id: int) -> EyeSlot | None:
         return next((s for s in self.slots.values() if photo_id in s.cards), None)
@@ -960,14 +1019,17 @@ class PatientPage(QWidget):
         if slot is not None and slot.eye is not photo.eye:
             slot.take_card(photo_id)
             self.slots[photo.eye].add_card(card)
-        card.update_from(photo)
+        card.update_from(photo, self.pictures.get(photo_id), self.unreadable.get(photo_id, ""))
         if self.current_photo == photo_id:
             self._show_photo(photo)
+        self._not_screened(photo)
 
     def _photo_removed(self, photo_id: int) -> None:
         slot = self._slot_of(photo_id)
         card = slot.take_card(photo_id) if slot else None
         self.cards.pop(photo_id, None)
+        self.pictures.pop(photo_id, None)
+        self.unreadable.pop(photo_id, None)
         if card is not None:
             card.deleteLater()
         if self.current_photo == photo_id:
@@ -977,6 +1039,8 @@ class PatientPage(QWidget):
                 self.select_photo(remaining[-1])
             else:
                 self._show_photo(None)
+        if self.session.model_problem:  # the result panel counts the photographs
+            self._result_changed(self.session.result)
 
     def _cleared(self) -> None:
         for photo_id in list(self.cards):
@@ -985,6 +1049,8 @@ class PatientPage(QWidget):
             if card is not None:
                 card.deleteLater()
         self.cards.clear()
+        self.pictures.clear()
+        self.unreadable.clear()
         self.current_photo = None
         self._show_photo(None)
 
@@ -1003,10 +1069,15 @@ class PatientPage(QWidget):
             return
         result = photo.result
         self.photo_caption.setText(f"{photo.name} · {eye_name(photo.eye)}")
-        if result is None or result.display_image is None:
+        picture = self.pictures.get(photo.id)
+        if (result is None or result.display_image is None) and picture is not None:
+            self.viewer.show_image(picture)  # not screened (no grading model), shown as is
+        elif result is None or result.display_image is None:
             self.viewer.show_image(None)
-            self.viewer.set_placeholder("Checking quality…" if photo.pending
-                                        else "This file cannot be shown")
+            self.viewer.set_placeholder(
+                self.tr("Checking quality…") if photo.pending
+                else self.tr("Loading the photograph…") if photo.id in self.pictures
+                else self.tr("This file cannot be shown"))
         else:
             heatmap = result.grading.heatmap if result.grading is not None else None
             self.viewer.show_image(result.display_image, heatmap)
@@ -1063,7 +1134,10 @@ class PatientPage(QWidget):
 
     def _result_changed(self, result: PatientResult | None) -> None:
         busy = self.session.pending if self.session.screener is not None else 0
-        self.result_panel.show_result(result, busy)
+        if self.session.screener is None and self.session.model_problem and self.session.photos:
+            self.result_panel.show_unavailable(len(self.session.photos))
+        else:
+            self.result_panel.show_result(result, busy)
         ready = result is not None and not busy
         self.print_action.setEnabled(ready)
         self.save_action.setEnabled(ready)
@@ -1217,6 +1291,15 @@ class PatientPage(QWidget):
                                                                 "audit trail"))
 
         run_task(record_decision, result, self._settings(), report, issued, on_done=done)
+
+
+def load_picture(path: Path) -> np.ndarray:
+    """Worker-thread job: a photograph's picture to show (no screening: the grading model is
+    unavailable), at the engine's decode size."""
+    from ..loading import load_image
+    from ..preprocess import DECODE_MAX_SIDE
+
+    return load_image(path, max_side=DECODE_MAX_SIDE).pixels
 
 
 def build_report_file(result: PatientResult, target: Path, settings: Settings) -> Path:
