@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -118,6 +119,7 @@ class MainWindow(QMainWindow):
 
         self.patient_page.message.connect(self.show_message)
         self.patient_page.frontRequested.connect(lambda: self.show_page(self.patient_page))
+        self.patient_page.identityWanted.connect(self.ask_identity)
         self.batch_page.message.connect(self.show_message)
         self.batch_page.reportRequested.connect(self.open_report_preview)
         self.report_preview = None
@@ -291,6 +293,19 @@ class MainWindow(QMainWindow):
         dialog = FirstRunDialog(self.prefs, self.settings, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(self.reload_settings)
+        self.first_run_dialog = dialog
+        dialog.open()
+
+    def ask_identity(self, then: Callable[[], None] | None = None) -> None:
+        """The clinic name and operator dialog (as at first run), e.g. when a report was about
+        to go out without them; ``then`` runs once they are saved."""
+        from .settings_view import FirstRunDialog
+
+        dialog = FirstRunDialog(self.prefs, self.settings, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(self.reload_settings)
+        if then is not None:
+            dialog.accepted.connect(then)
         self.first_run_dialog = dialog
         dialog.open()
 

@@ -58,6 +58,7 @@ from .icons import NEUTRAL, OUTCOME_COLOURS, line_icon, outcome_icon, status_ico
 from .image_view import ImageView, full_resolution_crop, rgb_to_qimage
 from .messages import plain_message
 from .session import PatientSession, Photo
+from .settings_view import ask_identity, identity_missing
 from .text import eye_name, eye_summary, image_verdict, outcome_title
 from .workers import run_task
 
@@ -772,6 +773,8 @@ class PatientPage(QWidget):
     resultShown = Signal(object)  # noqa: N815  PatientResult | None, after the panel updated
     reportSaved = Signal(Path)  # noqa: N815
     frontRequested = Signal()  # noqa: N815  a file action wants this page in view
+    #: The clinic name/operator should be entered; the argument is called once they are.
+    identityWanted = Signal(object)  # noqa: N815
 
     def __init__(self, settings: Callable[[], Settings], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -786,6 +789,10 @@ class PatientPage(QWidget):
         self.preview = None
         #: Asks before an unsaved screening is discarded; ``quitting`` when the window closes.
         self.confirm_discard: Callable[..., bool] = self._ask_discard
+        #: Asks when a report would go out without clinic name or operator (replaceable in
+        #: tests): returns "enter", "anyway" or "cancel".
+        self.ask_identity: Callable[[list[str]], str] = lambda missing: ask_identity(
+            self, missing)
         self.active = True  # False while another tab is in front
 
         self.form = PatientForm()
@@ -1206,9 +1213,22 @@ class PatientPage(QWidget):
                                                  "printed name."))
         return result
 
+    def _identity_ready(self, then: Callable[[], None]) -> bool:
+        """True when the clinic name and operator are set or the operator chose to go on
+        without them; "enter" asks the window for the dialog, which calls ``then`` once they
+        are saved."""
+        missing = identity_missing(self._settings())
+        if not missing:
+            return True
+        answer = self.ask_identity(missing)
+        log.info("report without %s: %s", " and ".join(missing), answer)
+        if answer == "enter":
+            self.identityWanted.emit(then)
+        return answer == "anyway"
+
     def save_pdf(self) -> None:
         result = self._report_result()
-        if result is None:
+        if result is None or not self._identity_ready(self.save_pdf):
             return
         settings = self._settings()
         start = Path(settings.output_dir) / default_report_name(result)
@@ -1242,7 +1262,7 @@ class PatientPage(QWidget):
     def print_report(self) -> None:
         """Build the report to a temporary file, then show the preview with its Print button."""
         result = self._report_result()
-        if result is None:
+        if result is None or not self._identity_ready(self.print_report):
             return
         settings = self._settings()
         folder = Path(tempfile.mkdtemp(prefix="retina-screen-report-"))

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -352,6 +353,48 @@ class SettingsDialog(QDialog):
             return
         log.info("settings saved")
         super().accept()
+
+
+def identity_missing(settings: Settings) -> list[str]:
+    """What a report would be headed with for want of a setting: the placeholder clinic name
+    and/or "Operator: not recorded" (names of the missing settings; empty when both are set)."""
+    missing = []
+    if not settings.clinic_name.strip() or settings.clinic_name == Settings().clinic_name:
+        missing.append("clinic_name")
+    if not settings.operator.strip():
+        missing.append("operator")
+    return missing
+
+
+def ask_identity(parent: QWidget, missing: list[str]) -> str:
+    """Before a report is printed or saved without a clinic name or operator: "enter" (open
+    the dialog to set them), "anyway" (the operator confirmed) or "cancel"."""
+    if missing == ["operator"]:
+        what = translate("SettingsDialog", "Your name (the operator) is not set: the report "
+                                           "will say 'Operator: not recorded'.")
+    elif missing == ["clinic_name"]:
+        what = translate("SettingsDialog", "The clinic name is not set: the report will be "
+                                           "headed with a placeholder name, not your clinic's.")
+    else:
+        what = translate("SettingsDialog", "The clinic name and your name (the operator) are "
+                                           "not set: the report will be headed with a "
+                                           "placeholder clinic name and say 'Operator: not "
+                                           "recorded'.")
+    box = QMessageBox(QMessageBox.Icon.Warning,
+                      translate("SettingsDialog", "Clinic or operator not set"),
+                      what + "\n\n" + translate("SettingsDialog", "The report goes into the "
+                                                                   "patient's record. Enter "
+                                                                   "them now?"),
+                      QMessageBox.StandardButton.NoButton, parent)
+    enter = box.addButton(translate("SettingsDialog", "Enter them now…"),
+                          QMessageBox.ButtonRole.AcceptRole)
+    anyway = box.addButton(translate("SettingsDialog", "Continue without them"),
+                           QMessageBox.ButtonRole.DestructiveRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(enter)
+    box.exec()
+    clicked = box.clickedButton()
+    return "enter" if clicked is enter else "anyway" if clicked is anyway else "cancel"
 
 
 class FirstRunDialog(QDialog):

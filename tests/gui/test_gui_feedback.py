@@ -130,3 +130,61 @@ def test_save_pdf_opens_in_the_output_folder_it_creates(window, srahim, wait_res
         lambda parent, caption, start, filters: (asked.append(Path(start)) or "", filters)))
     window.patient_page.save_action.trigger()
     assert asked and asked[0].parent == folder and folder.is_dir()
+
+
+def test_report_without_clinic_or_operator_asks_first(open_window, srahim, wait_result, qtbot,
+                                                      tmp_path, monkeypatch):
+    """First-run dialog cancelled: Print/Save ask before a report goes out with the
+    placeholder clinic name and 'Operator: not recorded'; entering them continues."""
+    import pypdf
+    from PySide6.QtWidgets import QFileDialog
+
+    from retina_screen.gui.prefs import Preferences
+    from retina_screen.settings import Settings
+
+    fresh = Preferences(tmp_path / "fresh.ini", settings_path=tmp_path / "fresh.toml")
+    fresh.store_settings({"output_dir": str(tmp_path / "out")})
+    assert not fresh.first_run_done
+    window = open_window(preferences=fresh)
+    page = window.patient_page
+    asked: list[list[str]] = []
+    answers = iter(["cancel", "enter", "anyway"])
+    page.ask_identity = lambda missing: asked.append(list(missing)) or next(answers)
+    screen_patient(window, srahim, wait_result)
+
+    # Cancelled: no report is prepared.
+    page.print_action.trigger()
+    assert asked == [["clinic_name", "operator"]]
+    qtbot.wait(300)
+    assert page.preview is None
+
+    # "Enter them now…": the clinic/operator dialog, then the save goes on with them.
+    target = tmp_path / "report.pdf"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(
+        lambda *_args: (str(target), "")))
+    page.save_action.trigger()
+    assert len(asked) == 2 and not target.exists()
+    dialog = window.first_run_dialog
+    qtbot.waitUntil(dialog.isVisible, timeout=WAIT_MS)
+    dialog.clinic_name.setText("Hill Street Surgery")
+    dialog.operator.setText("B. Photographer")
+    with qtbot.waitSignal(page.reportSaved, timeout=WAIT_MS):
+        dialog.accept()
+    text = " ".join(p.extract_text() for p in pypdf.PdfReader(target).pages)
+    assert "Hill Street Surgery" in text and "B. Photographer" in text
+    assert Settings().clinic_name not in text
+    assert "Hill Street Surgery" in window.clinic_label.text()
+
+    # Set: printing asks nothing.
+    page.print_action.trigger()
+    qtbot.waitUntil(lambda: page.preview is not None, timeout=WAIT_MS)
+    assert len(asked) == 2
+    first = page.preview
+    first.done(0)
+
+    # Operator removed later: asked again, for the operator only; the operator may go on.
+    fresh.store_settings({"operator": ""})
+    window.reload_settings()
+    page.print_action.trigger()
+    assert asked[-1] == ["operator"]
+    qtbot.waitUntil(lambda: page.preview not in (None, first), timeout=WAIT_MS)

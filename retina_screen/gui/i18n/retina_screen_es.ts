@@ -391,44 +391,44 @@ Add this folder&apos;s results to that output folder anyway?</source>
 <context>
     <name>EyeSlot</name>
     <message>
-        <location filename="../patient_view.py" line="473"/>
+        <location filename="../patient_view.py" line="474"/>
         <source>{0} photographs</source>
         <translation>Fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="478"/>
+        <location filename="../patient_view.py" line="479"/>
         <source>Add…</source>
         <translation>Añadir…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="479"/>
+        <location filename="../patient_view.py" line="480"/>
         <source>Add {0} photographs</source>
         <translation>Añadir fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="480"/>
+        <location filename="../patient_view.py" line="481"/>
         <source>Choose {0} photographs from a folder</source>
         <translation>Elegir fotografías de una carpeta: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="483"/>
+        <location filename="../patient_view.py" line="484"/>
         <source>Drop photographs here
 or click Add…</source>
         <translation>Suelte aquí las fotografías
 o pulse Añadir…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="506"/>
+        <location filename="../patient_view.py" line="507"/>
         <source>Choose right or left eye for each of these photographs</source>
         <translation>Elija ojo derecho o izquierdo para cada una de estas fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="537"/>
+        <location filename="../patient_view.py" line="538"/>
         <source>· 1 photo</source>
         <translation>· 1 foto</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="538"/>
+        <location filename="../patient_view.py" line="539"/>
         <source>· {0} photos</source>
         <translation>· {0} fotos</translation>
     </message>
@@ -450,105 +450,105 @@ o pulse Añadir…</translation>
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../main_window.py" line="85"/>
+        <location filename="../main_window.py" line="86"/>
         <source>Retina Screen – diabetic retinopathy screening</source>
         <extracomment>The window&apos;s comfortable size; smaller screens get a window that fits them (pages scroll).</extracomment>
         <translation>Retina Screen – cribado de retinopatía diabética</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="96"/>
+        <location filename="../main_window.py" line="97"/>
         <source>Screen a patient</source>
         <translation>Cribado de un paciente</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="98"/>
+        <location filename="../main_window.py" line="99"/>
         <source>Screen a folder</source>
         <translation>Cribado de una carpeta</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="100"/>
         <location filename="../main_window.py" line="101"/>
+        <location filename="../main_window.py" line="102"/>
         <source>Screens</source>
         <translation>Pantallas</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="113"/>
-        <location filename="../main_window.py" line="221"/>
+        <location filename="../main_window.py" line="114"/>
+        <location filename="../main_window.py" line="223"/>
         <source>Loading the grading model…</source>
         <translation>Cargando el modelo de graduación…</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="137"/>
+        <location filename="../main_window.py" line="139"/>
         <source>&amp;File</source>
         <translation>&amp;Archivo</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="144"/>
+        <location filename="../main_window.py" line="146"/>
         <source>Se&amp;ttings…</source>
         <translation>&amp;Configuración…</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="149"/>
+        <location filename="../main_window.py" line="151"/>
         <source>&amp;Quit</source>
         <translation>&amp;Salir</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="154"/>
+        <location filename="../main_window.py" line="156"/>
         <source>&amp;View</source>
         <translation>&amp;Ver</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="155"/>
+        <location filename="../main_window.py" line="157"/>
         <source>Screen a &amp;patient</source>
         <translation>Cribado de un &amp;paciente</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="158"/>
+        <location filename="../main_window.py" line="160"/>
         <source>Screen a &amp;folder</source>
         <translation>Cribado de una &amp;carpeta</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="168"/>
+        <location filename="../main_window.py" line="170"/>
         <source>&amp;Help</source>
         <translation>A&amp;yuda</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="169"/>
+        <location filename="../main_window.py" line="171"/>
         <source>Open the &amp;log folder</source>
         <translation>Abrir la carpeta de &amp;registros</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="172"/>
+        <location filename="../main_window.py" line="174"/>
         <source>&amp;About Retina Screen</source>
         <translation>&amp;Acerca de Retina Screen</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="227"/>
+        <location filename="../main_window.py" line="229"/>
         <source>Screening unavailable: the grading model could not be loaded</source>
         <translation>Cribado no disponible: no se pudo cargar el modelo de graduación</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="236"/>
+        <location filename="../main_window.py" line="238"/>
         <source>Model {0} {1} (sha256 {2}) ready</source>
         <translation>Modelo {0} {1} (sha256 {2}) listo</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="281"/>
+        <location filename="../main_window.py" line="283"/>
         <source>Settings saved.</source>
         <translation>Configuración guardada.</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="301"/>
+        <location filename="../main_window.py" line="316"/>
         <source>About Retina Screen</source>
         <translation>Acerca de Retina Screen</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="302"/>
+        <location filename="../main_window.py" line="317"/>
         <source>&lt;b&gt;Retina Screen&lt;/b&gt; {0}&lt;br&gt;Offline screening of colour fundus photographs for diabetic retinopathy.&lt;br&gt;&lt;br&gt;Grading model: {1}&lt;br&gt;&lt;br&gt;Research use only: not cleared for clinical diagnosis. Every result must be reviewed under your local screening programme&apos;s rules.</source>
         <translation>&lt;b&gt;Retina Screen&lt;/b&gt; {0}&lt;br&gt;Cribado sin conexión de retinopatía diabética en fotografías de fondo de ojo en color.&lt;br&gt;&lt;br&gt;Modelo de graduación: {1}&lt;br&gt;&lt;br&gt;Solo para investigación: no autorizado para el diagnóstico clínico. Cada resultado debe revisarse según las normas de su programa de cribado.</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="357"/>
+        <location filename="../main_window.py" line="372"/>
         <source>Stopping the folder screening safely…</source>
         <translation>Deteniendo el cribado de la carpeta sin riesgo…</translation>
     </message>
@@ -652,134 +652,134 @@ o pulse Añadir…</translation>
 <context>
     <name>PatientForm</name>
     <message>
-        <location filename="../patient_view.py" line="201"/>
+        <location filename="../patient_view.py" line="202"/>
         <source>e.g. hospital number</source>
         <translation>p. ej. número de historia</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="202"/>
+        <location filename="../patient_view.py" line="203"/>
         <source>Patient ID</source>
         <translation>ID del paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="204"/>
+        <location filename="../patient_view.py" line="205"/>
         <source>Given name and family name</source>
         <translation>Nombre y apellidos</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="205"/>
+        <location filename="../patient_view.py" line="206"/>
         <source>Patient name</source>
         <translation>Nombre del paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="207"/>
+        <location filename="../patient_view.py" line="208"/>
         <source>YYYY-MM-DD</source>
         <translation>AAAA-MM-DD</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="208"/>
+        <location filename="../patient_view.py" line="209"/>
         <source>Date of birth</source>
         <translation>Fecha de nacimiento</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="213"/>
-        <location filename="../patient_view.py" line="217"/>
+        <location filename="../patient_view.py" line="214"/>
+        <location filename="../patient_view.py" line="218"/>
         <source>not recorded</source>
         <translation>no registrado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="213"/>
+        <location filename="../patient_view.py" line="214"/>
         <source>Type 1</source>
         <translation>Tipo 1</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="213"/>
+        <location filename="../patient_view.py" line="214"/>
         <source>Type 2</source>
         <translation>Tipo 2</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="214"/>
+        <location filename="../patient_view.py" line="215"/>
         <source>Gestational</source>
         <translation>Gestacional</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="214"/>
-        <location filename="../patient_view.py" line="218"/>
+        <location filename="../patient_view.py" line="215"/>
+        <location filename="../patient_view.py" line="219"/>
         <source>Other</source>
         <translation>Otro</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="215"/>
+        <location filename="../patient_view.py" line="216"/>
         <source>Diabetes type</source>
         <translation>Tipo de diabetes</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="217"/>
+        <location filename="../patient_view.py" line="218"/>
         <source>Female</source>
         <translation>Femenino</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="217"/>
+        <location filename="../patient_view.py" line="218"/>
         <source>Male</source>
         <translation>Masculino</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="219"/>
+        <location filename="../patient_view.py" line="220"/>
         <source>Sex</source>
         <translation>Sexo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="221"/>
+        <location filename="../patient_view.py" line="222"/>
         <source>e.g. from the worklist</source>
         <translation>p. ej. de la lista de trabajo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="222"/>
+        <location filename="../patient_view.py" line="223"/>
         <source>Accession number</source>
         <translation>Número de acceso</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="225"/>
+        <location filename="../patient_view.py" line="226"/>
         <source>Patient</source>
         <translation>Paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="232"/>
+        <location filename="../patient_view.py" line="233"/>
         <source>Se&amp;x</source>
         <translation>Se&amp;xo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="230"/>
+        <location filename="../patient_view.py" line="231"/>
         <source>&amp;ID</source>
         <translation>&amp;ID</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="230"/>
+        <location filename="../patient_view.py" line="231"/>
         <source>&amp;Name</source>
         <translation>&amp;Nombre</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="231"/>
+        <location filename="../patient_view.py" line="232"/>
         <source>&amp;Date of birth</source>
         <translation>&amp;Fecha de nacimiento</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="233"/>
+        <location filename="../patient_view.py" line="234"/>
         <source>Dia&amp;betes</source>
         <translation>Dia&amp;betes</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="234"/>
+        <location filename="../patient_view.py" line="235"/>
         <source>&amp;Accession no.</source>
         <translation>N.º de &amp;acceso</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="304"/>
+        <location filename="../patient_view.py" line="305"/>
         <source>Enter a real date as YYYY-MM-DD, not in the future</source>
         <translation>Introduzca una fecha real como AAAA-MM-DD, no futura</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="315"/>
+        <location filename="../patient_view.py" line="316"/>
         <source>The date of birth &apos;{0}&apos; is not a valid date. Enter it as YYYY-MM-DD (for example 1950-02-28) or leave it empty.</source>
         <translation>La fecha de nacimiento «{0}» no es una fecha válida. Introdúzcala como AAAA-MM-DD (por ejemplo 1950-02-28) o déjela vacía.</translation>
     </message>
@@ -845,210 +845,210 @@ o pulse Añadir…</translation>
 <context>
     <name>PatientPage</name>
     <message>
-        <location filename="../patient_view.py" line="66"/>
+        <location filename="../patient_view.py" line="67"/>
         <source>Heatmap: areas that most influenced the grade (brightest yellow = strongest). It is not a map of lesions.</source>
         <translation>Mapa de calor: zonas que más influyeron en el grado (amarillo más brillante = más influencia). No es un mapa de lesiones.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="819"/>
+        <location filename="../patient_view.py" line="826"/>
         <source>&amp;Open photographs…</source>
-        <extracomment>Pictures of photographs not screened (no grading model), shown as they are; None while being loaded. ``unreadable``: why such a photograph could not be read. Asks before an unsaved screening is discarded; ``quitting`` when the window closes.</extracomment>
+        <extracomment>The clinic name/operator should be entered; the argument is called once they are. Pictures of photographs not screened (no grading model), shown as they are; None while being loaded. ``unreadable``: why such a photograph could not be read. Asks before an unsaved screening is discarded; ``quitting`` when the window closes. Asks when a report would go out without clinic name or operator (replaceable in tests): returns &quot;enter&quot;, &quot;anyway&quot; or &quot;cancel&quot;.</extracomment>
         <translation>&amp;Abrir fotografías…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="822"/>
+        <location filename="../patient_view.py" line="829"/>
         <source>Add photographs of this patient</source>
         <translation>Añadir fotografías de este paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="823"/>
+        <location filename="../patient_view.py" line="830"/>
         <source>&amp;New patient</source>
         <translation>&amp;Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="824"/>
+        <location filename="../patient_view.py" line="831"/>
         <source>Clear everything for the next patient</source>
         <translation>Borrar todo para el siguiente paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="827"/>
+        <location filename="../patient_view.py" line="834"/>
         <source>&amp;Print report…</source>
         <translation>&amp;Imprimir informe…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="829"/>
+        <location filename="../patient_view.py" line="836"/>
         <source>Preview and print the report</source>
         <translation>Vista previa e impresión del informe</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="831"/>
+        <location filename="../patient_view.py" line="838"/>
         <source>&amp;Save PDF…</source>
         <translation>&amp;Guardar PDF…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="833"/>
+        <location filename="../patient_view.py" line="840"/>
         <source>Save the report as a PDF file</source>
         <translation>Guardar el informe como archivo PDF</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="835"/>
+        <location filename="../patient_view.py" line="842"/>
         <source>Show &amp;heatmap</source>
         <translation>Mostrar &amp;mapa de calor</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="837"/>
+        <location filename="../patient_view.py" line="844"/>
         <source>Overlay where the model looked on the photograph</source>
         <translation>Superponer dónde miró el modelo en la fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="840"/>
+        <location filename="../patient_view.py" line="847"/>
         <source>Zoom &amp;in</source>
         <translation>&amp;Ampliar</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="842"/>
+        <location filename="../patient_view.py" line="849"/>
         <source>Zoom in on the photograph</source>
         <translation>Ampliar la fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="843"/>
+        <location filename="../patient_view.py" line="850"/>
         <source>Zoom &amp;out</source>
         <translation>&amp;Reducir</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="845"/>
+        <location filename="../patient_view.py" line="852"/>
         <source>Zoom out</source>
         <translation>Reducir</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="846"/>
+        <location filename="../patient_view.py" line="853"/>
         <source>&amp;Fit to window</source>
         <translation>Ajustar a la &amp;ventana</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="847"/>
+        <location filename="../patient_view.py" line="854"/>
         <source>Show the whole photograph</source>
         <translation>Mostrar la fotografía completa</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="875"/>
-        <location filename="../patient_view.py" line="1067"/>
+        <location filename="../patient_view.py" line="882"/>
+        <location filename="../patient_view.py" line="1074"/>
         <source>No photograph selected</source>
         <translation>Ninguna fotografía seleccionada</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="910"/>
+        <location filename="../patient_view.py" line="917"/>
         <source>Print report</source>
         <translation>Imprimir informe</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="911"/>
-        <location filename="../patient_view.py" line="1216"/>
+        <location filename="../patient_view.py" line="918"/>
+        <location filename="../patient_view.py" line="1236"/>
         <source>Save report as PDF</source>
         <translation>Guardar informe como PDF</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="912"/>
+        <location filename="../patient_view.py" line="919"/>
         <source>New patient</source>
         <translation>Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="961"/>
+        <location filename="../patient_view.py" line="968"/>
         <source>Add {0} photographs</source>
         <translation>Añadir fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="962"/>
+        <location filename="../patient_view.py" line="969"/>
         <source>Add photographs</source>
         <translation>Añadir fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1066"/>
+        <location filename="../patient_view.py" line="1073"/>
         <source>Select or drop a photograph</source>
         <translation>Seleccione o suelte una fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1078"/>
+        <location filename="../patient_view.py" line="1085"/>
         <source>Checking quality…</source>
         <translation>Comprobando la calidad…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1079"/>
+        <location filename="../patient_view.py" line="1086"/>
         <source>Loading the photograph…</source>
         <translation>Cargando la fotografía…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1080"/>
+        <location filename="../patient_view.py" line="1087"/>
         <source>This file cannot be shown</source>
         <translation>Este archivo no se puede mostrar</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1119"/>
+        <location filename="../patient_view.py" line="1126"/>
         <source>Heatmap: no area stood out to the model in this photograph.</source>
         <translation>Mapa de calor: ninguna zona destacó para el modelo en esta fotografía.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1127"/>
+        <location filename="../patient_view.py" line="1134"/>
         <source>Patient details were filled in from the DICOM file. Check them before printing.</source>
         <translation>Los datos del paciente se rellenaron desde el archivo DICOM. Compruébelos antes de imprimir.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1131"/>
+        <location filename="../patient_view.py" line="1138"/>
         <source>A DICOM photograph carries a different patient ID from the one entered. Check that it is this patient.</source>
         <translation>Una fotografía DICOM tiene un ID de paciente distinto del introducido. Compruebe que es este paciente.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1149"/>
+        <location filename="../patient_view.py" line="1156"/>
         <source>Quit without the report?</source>
         <translation>¿Salir sin el informe?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1150"/>
+        <location filename="../patient_view.py" line="1157"/>
         <source>The screening result has not been printed or saved. Quit Retina Screen anyway? The result will be lost.</source>
         <translation>El resultado del cribado no se ha impreso ni guardado. ¿Salir de Retina Screen de todos modos? El resultado se perderá.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1153"/>
+        <location filename="../patient_view.py" line="1160"/>
         <source>Discard this screening?</source>
         <translation>¿Descartar este cribado?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1154"/>
+        <location filename="../patient_view.py" line="1161"/>
         <source>The screening result has not been printed or saved. Start a new patient anyway?</source>
         <translation>El resultado del cribado no se ha impreso ni guardado. ¿Empezar un paciente nuevo de todos modos?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1160"/>
+        <location filename="../patient_view.py" line="1167"/>
         <source>Quit anyway</source>
         <translation>Salir de todos modos</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1160"/>
+        <location filename="../patient_view.py" line="1167"/>
         <source>Discard and start a new patient</source>
         <translation>Descartar y empezar un paciente nuevo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1185"/>
+        <location filename="../patient_view.py" line="1192"/>
         <source>Wait until every photograph has been screened.</source>
         <translation>Espere a que se hayan analizado todas las fotografías.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1189"/>
+        <location filename="../patient_view.py" line="1196"/>
         <source>Enter the patient ID before printing, saving or sending the report.</source>
         <translation>Introduzca el ID del paciente antes de imprimir, guardar o enviar el informe.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1202"/>
+        <location filename="../patient_view.py" line="1209"/>
         <source>The report font for Chinese, Japanese and Korean characters is missing from this installation: some PDF viewers and printers will show the name as empty boxes. Check the printed name.</source>
         <translation>Falta en esta instalación la fuente del informe para caracteres chinos, japoneses y coreanos: algunos visores de PDF e impresoras mostrarán el nombre como cuadros vacíos. Compruebe el nombre impreso.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1217"/>
+        <location filename="../patient_view.py" line="1237"/>
         <source>PDF files (*.pdf)</source>
         <translation>Archivos PDF (*.pdf)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1237"/>
+        <location filename="../patient_view.py" line="1257"/>
         <source>Report saved to {0}</source>
         <translation>Informe guardado en {0}</translation>
     </message>
@@ -1105,58 +1105,58 @@ o pulse Añadir…</translation>
 <context>
     <name>PhotoCard</name>
     <message>
-        <location filename="../patient_view.py" line="348"/>
+        <location filename="../patient_view.py" line="349"/>
         <source>Right eye</source>
         <translation>Ojo derecho</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="348"/>
+        <location filename="../patient_view.py" line="349"/>
         <source>Left eye</source>
         <translation>Ojo izquierdo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="348"/>
+        <location filename="../patient_view.py" line="349"/>
         <source>Eye not known</source>
         <translation>Ojo desconocido</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="349"/>
+        <location filename="../patient_view.py" line="350"/>
         <source>Eye of this photograph</source>
         <translation>Ojo de esta fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="350"/>
+        <location filename="../patient_view.py" line="351"/>
         <source>Which eye this photograph shows</source>
         <translation>Qué ojo muestra esta fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="355"/>
         <location filename="../patient_view.py" line="356"/>
+        <location filename="../patient_view.py" line="357"/>
         <source>Remove this photograph</source>
         <translation>Quitar esta fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="392"/>
+        <location filename="../patient_view.py" line="393"/>
         <source>Not screened, and this file cannot be read: {0}</source>
         <translation>Sin cribar, y este archivo no se puede leer: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="395"/>
+        <location filename="../patient_view.py" line="396"/>
         <source>Not screened: screening is unavailable because the grading model could not be loaded.</source>
         <translation>Sin cribar: el cribado no está disponible porque no se pudo cargar el modelo de graduación.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="398"/>
+        <location filename="../patient_view.py" line="399"/>
         <source>Not screened: {0}</source>
         <translation>Sin cribar: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="400"/>
+        <location filename="../patient_view.py" line="401"/>
         <source>Checking quality…</source>
         <translation>Comprobando la calidad…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="423"/>
+        <location filename="../patient_view.py" line="424"/>
         <source>Photograph {0}: {1}</source>
         <translation>Fotografía {0}: {1}</translation>
     </message>
@@ -1250,123 +1250,123 @@ El informe está listo para imprimir o guardar.</translation>
 <context>
     <name>ResultPanel</name>
     <message>
-        <location filename="../patient_view.py" line="73"/>
+        <location filename="../patient_view.py" line="74"/>
         <source>Right (OD)</source>
         <translation>Derecho (OD)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="74"/>
+        <location filename="../patient_view.py" line="75"/>
         <source>Left (OS)</source>
         <translation>Izquierdo (OI)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="75"/>
+        <location filename="../patient_view.py" line="76"/>
         <source>Eye not known</source>
         <translation>Ojo desconocido</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="606"/>
+        <location filename="../patient_view.py" line="607"/>
         <source>Print report…</source>
         <translation>Imprimir informe…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="608"/>
+        <location filename="../patient_view.py" line="609"/>
         <source>Save PDF…</source>
         <translation>Guardar PDF…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="609"/>
+        <location filename="../patient_view.py" line="610"/>
         <source>New patient</source>
         <translation>Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="623"/>
+        <location filename="../patient_view.py" line="624"/>
         <source>Screening result</source>
         <translation>Resultado del cribado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="673"/>
+        <location filename="../patient_view.py" line="674"/>
         <source>Screening…</source>
         <translation>Analizando…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="674"/>
+        <location filename="../patient_view.py" line="675"/>
         <source>1 photograph being checked</source>
         <translation>1 fotografía en análisis</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="675"/>
+        <location filename="../patient_view.py" line="676"/>
         <source>{0} photographs being checked</source>
         <translation>{0} fotografías en análisis</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="684"/>
+        <location filename="../patient_view.py" line="685"/>
         <source>Screening unavailable</source>
         <translation>Cribado no disponible</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="685"/>
+        <location filename="../patient_view.py" line="686"/>
         <source>The grading model could not be loaded</source>
         <translation>No se pudo cargar el modelo de graduación</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="686"/>
+        <location filename="../patient_view.py" line="687"/>
         <source>1 photograph added, not screened</source>
         <translation>1 fotografía añadida, sin cribar</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="687"/>
+        <location filename="../patient_view.py" line="688"/>
         <source>{0} photographs added, not screened</source>
         <translation>{0} fotografías añadidas, sin cribar</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="688"/>
+        <location filename="../patient_view.py" line="689"/>
         <source>The photographs are fine but cannot be screened on this computer now. Ask your support contact to repair or reinstall Retina Screen, then screen this patient again.</source>
         <translation>Las fotografías están bien, pero ahora no se pueden cribar en este ordenador. Pida a su servicio de soporte que repare o reinstale Retina Screen y vuelva a cribar a este paciente.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="691"/>
-        <location filename="../patient_view.py" line="697"/>
+        <location filename="../patient_view.py" line="692"/>
+        <location filename="../patient_view.py" line="698"/>
         <source>Outcome: {0}</source>
         <translation>Resultado: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="710"/>
+        <location filename="../patient_view.py" line="711"/>
         <source>No photographs yet</source>
         <translation>Aún no hay fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="711"/>
+        <location filename="../patient_view.py" line="712"/>
         <source>Add the right and left eye photographs</source>
         <translation>Añada las fotografías del ojo derecho e izquierdo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="713"/>
+        <location filename="../patient_view.py" line="714"/>
         <source>Drop the photographs onto the eye boxes, or use Add… (Ctrl+O). Each photograph is checked as soon as it is added.</source>
         <translation>Suelte las fotografías en los recuadros de cada ojo, o use Añadir… (Ctrl+O). Cada fotografía se analiza en cuanto se añade.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="729"/>
+        <location filename="../patient_view.py" line="730"/>
         <source>Eye</source>
         <translation>Ojo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="729"/>
+        <location filename="../patient_view.py" line="730"/>
         <source>Grade</source>
         <translation>Grado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="730"/>
+        <location filename="../patient_view.py" line="731"/>
         <source>P(referable)</source>
         <translation>P(derivable)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="750"/>
+        <location filename="../patient_view.py" line="751"/>
         <source>model {0} {1}, </source>
         <translation>modelo {0} {1}, </translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="752"/>
+        <location filename="../patient_view.py" line="753"/>
         <source>Screened {0} · {1}quality thresholds {2} · research use, not a diagnosis</source>
         <translation>Analizado {0} · {1}umbrales de calidad {2} · uso en investigación, no es un diagnóstico</translation>
     </message>
@@ -1500,187 +1500,222 @@ El informe está listo para imprimir o guardar.</translation>
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../settings_view.py" line="44"/>
-        <location filename="../settings_view.py" line="382"/>
+        <location filename="../settings_view.py" line="45"/>
+        <location filename="../settings_view.py" line="425"/>
         <source>Clinic name</source>
         <extracomment>The settings&apos; titles and help (declared in retina_screen/settings.py), for translation.</extracomment>
         <translation>Nombre de la clínica</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="45"/>
+        <location filename="../settings_view.py" line="46"/>
         <source>The clinic&apos;s name, printed at the top of every report.</source>
         <translation>El nombre de la clínica, impreso al principio de cada informe.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="46"/>
+        <location filename="../settings_view.py" line="47"/>
         <source>Address</source>
         <translation>Dirección</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="47"/>
+        <location filename="../settings_view.py" line="48"/>
         <source>The clinic&apos;s address, printed under its name (one line per line).</source>
         <translation>La dirección de la clínica, impresa bajo su nombre (una línea por línea).</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="49"/>
+        <location filename="../settings_view.py" line="50"/>
         <source>Logo</source>
         <translation>Logotipo</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="50"/>
+        <location filename="../settings_view.py" line="51"/>
         <source>Image printed at the top left of every report.</source>
         <translation>Imagen impresa arriba a la izquierda de cada informe.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="51"/>
-        <location filename="../settings_view.py" line="385"/>
+        <location filename="../settings_view.py" line="52"/>
+        <location filename="../settings_view.py" line="428"/>
         <source>Operator</source>
         <translation>Operador</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="52"/>
+        <location filename="../settings_view.py" line="53"/>
         <source>Name of the person screening, recorded in reports and the audit trail.</source>
         <translation>Nombre de la persona que realiza el cribado, registrado en los informes y en la auditoría.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="54"/>
+        <location filename="../settings_view.py" line="55"/>
         <source>Paper size</source>
         <translation>Tamaño del papel</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="55"/>
+        <location filename="../settings_view.py" line="56"/>
         <source>Paper of the PDF reports and the printer.</source>
         <translation>Papel de los informes PDF y de la impresora.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="56"/>
+        <location filename="../settings_view.py" line="57"/>
         <source>Language</source>
         <translation>Idioma</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="57"/>
+        <location filename="../settings_view.py" line="58"/>
         <source>Language of the app and the reports (system: the computer&apos;s language; en: English; es: Spanish).</source>
         <translation>Idioma de la aplicación y de los informes (system: el idioma del equipo; en: inglés; es: español).</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="59"/>
+        <location filename="../settings_view.py" line="60"/>
         <source>Default output folder</source>
         <translation>Carpeta de salida predeterminada</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="60"/>
+        <location filename="../settings_view.py" line="61"/>
         <source>Where reports are saved and batch results are written by default.</source>
         <translation>Dónde se guardan por defecto los informes y se escriben los resultados de los lotes.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="136"/>
+        <location filename="../settings_view.py" line="137"/>
         <source>Browse…</source>
         <translation>Examinar…</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="137"/>
+        <location filename="../settings_view.py" line="138"/>
         <source>Browse for {0}</source>
         <translation>Buscar {0}</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="171"/>
+        <location filename="../settings_view.py" line="172"/>
         <source>Settings</source>
         <translation>Configuración</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="174"/>
+        <location filename="../settings_view.py" line="175"/>
         <source>Clinic &amp;&amp; operator</source>
         <translation>Clínica &amp;&amp; operador</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="175"/>
+        <location filename="../settings_view.py" line="176"/>
         <source>Reports &amp;&amp; output</source>
         <translation>Informes &amp;&amp; salida</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="176"/>
+        <location filename="../settings_view.py" line="177"/>
         <source>Model</source>
         <translation>Modelo</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="243"/>
+        <location filename="../settings_view.py" line="244"/>
         <source>Name printed on reports as the person screening</source>
         <translation>Nombre impreso en los informes como la persona que realiza el cribado</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="263"/>
+        <location filename="../settings_view.py" line="264"/>
         <source>Reports are saved here by default, and batch runs write their results (results.csv, patients.csv, reports) into a folder you choose, starting here.</source>
         <translation>Los informes se guardan aquí por defecto, y los lotes escriben sus resultados (results.csv, patients.csv, informes) en una carpeta que usted elige, empezando aquí.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="270"/>
+        <location filename="../settings_view.py" line="271"/>
         <source>These settings are kept in {0}, which the retina-screen command line reads too.</source>
         <translation>Esta configuración se guarda en {0}, que también lee la línea de órdenes de retina-screen.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="287"/>
+        <location filename="../settings_view.py" line="288"/>
         <source>The model cannot be read: {0}</source>
         <translation>No se puede leer el modelo: {0}</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="298"/>
+        <location filename="../settings_view.py" line="299"/>
         <source>Model details</source>
         <translation>Detalles del modelo</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="305"/>
-        <location filename="../settings_view.py" line="314"/>
+        <location filename="../settings_view.py" line="306"/>
+        <location filename="../settings_view.py" line="315"/>
         <source>Model card summary</source>
         <translation>Resumen de la ficha del modelo</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="310"/>
+        <location filename="../settings_view.py" line="311"/>
         <source>Model in use (read-only)</source>
         <translation>Modelo en uso (solo lectura)</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="339"/>
+        <location filename="../settings_view.py" line="340"/>
         <source>Enter the clinic name: it is printed on every report.</source>
         <translation>Introduzca el nombre de la clínica: se imprime en cada informe.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="344"/>
+        <location filename="../settings_view.py" line="345"/>
         <source>The logo file is not a readable image.</source>
         <translation>El archivo del logotipo no es una imagen legible.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="350"/>
+        <location filename="../settings_view.py" line="351"/>
         <source>The settings could not be saved: {0}</source>
         <translation>No se pudo guardar la configuración: {0}</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="364"/>
-        <location filename="../settings_view.py" line="367"/>
+        <location filename="../settings_view.py" line="373"/>
+        <source>Your name (the operator) is not set: the report will say &apos;Operator: not recorded&apos;.</source>
+        <translation>Su nombre (el operador) no está configurado: el informe dirá «Operador: no registrado».</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="376"/>
+        <source>The clinic name is not set: the report will be headed with a placeholder name, not your clinic&apos;s.</source>
+        <translation>El nombre de la clínica no está configurado: el informe llevará en el encabezado un nombre de ejemplo, no el de su clínica.</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="379"/>
+        <source>The clinic name and your name (the operator) are not set: the report will be headed with a placeholder clinic name and say &apos;Operator: not recorded&apos;.</source>
+        <translation>El nombre de la clínica y su nombre (el operador) no están configurados: el informe llevará en el encabezado un nombre de clínica de ejemplo y dirá «Operador: no registrado».</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="384"/>
+        <source>Clinic or operator not set</source>
+        <translation>Clínica u operador sin configurar</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="385"/>
+        <source>The report goes into the patient&apos;s record. Enter them now?</source>
+        <translation>El informe se incorpora a la historia del paciente. ¿Introducirlos ahora?</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="389"/>
+        <source>Enter them now…</source>
+        <translation>Introducirlos ahora…</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="391"/>
+        <source>Continue without them</source>
+        <translation>Continuar sin ellos</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="407"/>
+        <location filename="../settings_view.py" line="410"/>
         <source>Welcome to Retina Screen</source>
         <translation>Bienvenido a Retina Screen</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="372"/>
+        <location filename="../settings_view.py" line="415"/>
         <source>Before the first screening, enter the clinic name and your name. Both are printed on every report and can be changed later in Settings.</source>
         <translation>Antes del primer cribado, introduzca el nombre de la clínica y su nombre. Ambos se imprimen en cada informe y se pueden cambiar después en Configuración.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="380"/>
+        <location filename="../settings_view.py" line="423"/>
         <source>e.g. Riverside Diabetes Clinic</source>
         <translation>p. ej. Clínica de Diabetes del Río</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="384"/>
+        <location filename="../settings_view.py" line="427"/>
         <source>e.g. A. Nurse</source>
         <translation>p. ej. A. Enfermera</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="390"/>
+        <location filename="../settings_view.py" line="433"/>
         <source>Your &amp;name (operator)</source>
         <translation>Su &amp;nombre (operador)</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="397"/>
+        <location filename="../settings_view.py" line="440"/>
         <source>Start</source>
         <translation>Empezar</translation>
     </message>
