@@ -21,18 +21,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("RETINA_SCREEN_DATA", ROOT.parent / "shared" / "data"))
 PATIENTS = ("Patient006", "Patient013", "Patient036")
+#: Patients with the right eye only: eight "one eye only" visits with the damaged one below.
+ONE_EYED = ("Patient008", "Patient017", "Patient033", "Patient044", "Patient049", "Patient058",
+            "Patient060")
 #: The patient table must show at least this many rows (the page scrolls to give them room).
 MIN_ROWS = 5
 
 
 def make_camera_folder(folder: Path) -> None:
-    """Three real patients, a one-eyed patient and a damaged copy of a real photograph."""
+    """Three real patients, seven one-eyed patients and a damaged copy of a real photograph."""
     images = DATA / "srahim_dev" / "images"
     folder.mkdir(parents=True)
     for patient in PATIENTS:
         for eye in "RL":
             shutil.copy(images / f"{patient}_{eye}.jpg", folder)
-    shutil.copy(images / "Patient008_R.jpg", folder)
+    for patient in ONE_EYED:
+        shutil.copy(images / f"{patient}_R.jpg", folder)
     data = (images / "Patient016_L.jpg").read_bytes()
     (folder / "Patient016_L.jpg").write_bytes(data[: len(data) // 3])
 
@@ -105,6 +109,9 @@ def main() -> int:  # noqa: C901, PLR0915
     report["progress_text"] = page.progress_label.text()
     report["rows"] = page.proxy.rowCount()
     report["messages"] = window.messages
+    findings = getattr(page, "findings", None)  # before 2026-12-02: in the message strip
+    report["findings"] = (findings.text() if findings is not None and findings.isVisible()
+                          else window.messages[-1][1] if window.messages else "")
 
     area = window.tabs.currentWidget()
     viewport = area.viewport()
@@ -144,6 +151,20 @@ def main() -> int:  # noqa: C901, PLR0915
     inside = QRect(table.mapTo(page, QPoint(0, 0)), table.size())
     if not page.rect().contains(inside):
         problems.append("the patient table lies outside the folder screen")
+    # The run's findings are in the page and readable; the message strip covers no control.
+    if findings is not None and findings.isVisible() and \
+            findings.heightForWidth(findings.width()) > findings.height() + 1:
+        problems.append(f"the run's findings are cut ({findings.height()} px high, need "
+                        f"{findings.heightForWidth(findings.width())})")
+    bar = window.message_bar
+    if bar.isVisible():
+        central = window.centralWidget()
+        strip = bar.geometry()
+        for widget in controls + [page.reports, findings, page.table]:
+            if widget is not None and widget.isVisible():
+                where = QRect(widget.mapTo(central, QPoint(0, 0)), widget.size())
+                if strip.intersects(where):
+                    problems.append(f"the message strip {strip.getRect()} covers {name(widget)}")
     window.grab().save(str(args.out / "batch.png"))
 
     window.close()

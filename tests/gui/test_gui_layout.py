@@ -138,9 +138,16 @@ def test_window_fits_real_screens(width, height, scale, language, data_dir):
 def test_folder_screen_fits_a_scaled_laptop(language, data_dir):
     """1366x768 at 125 %, a real folder stopped and resumed: the long finished line wraps
     (nothing is pushed off to the right, no sideways scrolling) and the patient table shows at
-    least five rows (the page scrolls to give them room)."""
+    least five rows (the page scrolls to give them room); the run's findings are listed under
+    the progress bar, and the message strip covers no folder control."""
     report = run_probe(1366, 768, 1.25, language, probe=BATCH_PROBE)
     assert report["error"] is None, report["error"]
-    assert report["rows"] == 5, report  # three patients, a one-eyed one, a damaged file's
+    assert report["rows"] == 11, report  # 3 patients, 7 one-eyed ones, a damaged file's
     assert report["resumed"] > 0, report  # the second run resumed the first
+    # The run's findings are listed in the page (the strip covered the folder controls),
+    # with no "…." and no "most frequent" reason when each reason occurred once.
+    findings = report["findings"]
+    assert "Patient008" in findings and ("2 more" in findings or "2 más" in findings), findings
+    assert "\u2026." not in findings and "most frequent" not in findings, findings
+    assert "más frecuente" not in findings, findings
     assert report["problems"] == [], "\n".join(report["problems"])

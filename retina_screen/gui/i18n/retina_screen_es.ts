@@ -4,204 +4,209 @@
 <context>
     <name>BatchPage</name>
     <message>
-        <location filename="../batch_view.py" line="202"/>
+        <location filename="../batch_view.py" line="203"/>
         <source>estimating time left…</source>
         <translation>calculando el tiempo restante…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="205"/>
+        <location filename="../batch_view.py" line="206"/>
         <source>about {0} s left</source>
         <translation>quedan unos {0} s</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="208"/>
+        <location filename="../batch_view.py" line="209"/>
         <source>about {0} min {1:02d} s left</source>
         <translation>quedan unos {0} min {1:02d} s</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="210"/>
+        <location filename="../batch_view.py" line="211"/>
         <source>about {0} h {1:02d} min left</source>
         <translation>quedan unas {0} h {1:02d} min</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="215"/>
+        <location filename="../batch_view.py" line="216"/>
         <source>{0:,} of {1:,} photographs</source>
         <translation>{0:,} de {1:,} fotografías</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="217"/>
+        <location filename="../batch_view.py" line="218"/>
         <source>{0:,} ungradable</source>
         <translation>{0:,} no evaluables</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="219"/>
+        <location filename="../batch_view.py" line="220"/>
         <source>1 error</source>
         <translation>1 error</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="220"/>
+        <location filename="../batch_view.py" line="221"/>
         <source>{0:,} errors</source>
         <translation>{0:,} errores</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="223"/>
+        <location filename="../batch_view.py" line="224"/>
         <source>{0:.1f} photos/s</source>
         <translation>{0:.1f} fotos/s</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="262"/>
+        <location filename="../batch_view.py" line="263"/>
         <source>Camera export folder</source>
         <translation>Carpeta de exportación de la cámara</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="263"/>
+        <location filename="../batch_view.py" line="264"/>
         <source>Folder the fundus camera exports photographs to</source>
         <translation>Carpeta donde la cámara de fondo de ojo exporta las fotografías</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="265"/>
+        <location filename="../batch_view.py" line="266"/>
         <source>Output folder</source>
         <translation>Carpeta de salida</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="272"/>
+        <location filename="../batch_view.py" line="273"/>
         <source>automatic (e.g. P001_R.jpg, P001-left-2.jpg)</source>
         <translation>automático (p. ej. P001_R.jpg, P001-left-2.jpg)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="273"/>
+        <location filename="../batch_view.py" line="274"/>
         <source>File-name pattern</source>
         <translation>Patrón de nombres de archivo</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="274"/>
+        <location filename="../batch_view.py" line="275"/>
         <source>Optional: how file names encode patient and eye, e.g. {patient}_{eye}_{any}</source>
         <translation>Opcional: cómo indican los nombres de archivo el paciente y el ojo, p. ej. {patient}_{eye}_{any}</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="276"/>
+        <location filename="../batch_view.py" line="277"/>
         <source>Write a PDF report for each patient</source>
         <translation>Escribir un informe PDF por paciente</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="278"/>
+        <location filename="../batch_view.py" line="279"/>
         <source>Keep watching the folder for new photographs</source>
         <translation>Seguir vigilando la carpeta por si llegan fotografías nuevas</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="279"/>
+        <location filename="../batch_view.py" line="280"/>
         <source>Screens each new patient as the camera writes the files; runs until you press Stop.</source>
         <translation>Analiza cada paciente nuevo cuando la cámara escribe los archivos; sigue hasta que pulse Detener.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="282"/>
+        <location filename="../batch_view.py" line="283"/>
         <source>&amp;Camera export folder</source>
         <translation>Carpeta de exportación de la &amp;cámara</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="283"/>
+        <location filename="../batch_view.py" line="284"/>
         <source>&amp;Output folder</source>
         <translation>Carpeta de &amp;salida</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="284"/>
+        <location filename="../batch_view.py" line="285"/>
         <source>File &amp;names</source>
         <translation>&amp;Nombres de archivo</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="292"/>
+        <location filename="../batch_view.py" line="293"/>
         <source>Start screening</source>
         <translation>Iniciar cribado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="295"/>
+        <location filename="../batch_view.py" line="296"/>
         <source>Start or resume screening the folder (Ctrl+R)</source>
         <translation>Iniciar o reanudar el cribado de la carpeta (Ctrl+R)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="296"/>
+        <location filename="../batch_view.py" line="297"/>
         <source>Start screening the folder</source>
         <translation>Iniciar el cribado de la carpeta</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="297"/>
-        <location filename="../batch_view.py" line="498"/>
+        <location filename="../batch_view.py" line="298"/>
+        <location filename="../batch_view.py" line="510"/>
         <source>Stop</source>
         <translation>Detener</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="299"/>
+        <location filename="../batch_view.py" line="300"/>
         <source>Stop safely: screened photographs are kept (Esc)</source>
         <translation>Detener sin riesgo: las fotografías analizadas se conservan (Esc)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="300"/>
+        <location filename="../batch_view.py" line="301"/>
         <source>Stop screening</source>
         <translation>Detener el cribado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="317"/>
+        <location filename="../batch_view.py" line="318"/>
         <source>Screen a folder</source>
         <translation>Cribado de una carpeta</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="324"/>
+        <location filename="../batch_view.py" line="325"/>
         <source>Batch progress</source>
         <translation>Progreso del lote</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="328"/>
+        <location filename="../batch_view.py" line="329"/>
         <source>0 of 0</source>
         <translation>0 de 0</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="332"/>
+        <location filename="../batch_view.py" line="333"/>
         <source>Choose the camera export folder and press Start.</source>
         <translation>Elija la carpeta de exportación de la cámara y pulse Iniciar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="334"/>
+        <location filename="../batch_view.py" line="335"/>
         <source>Batch progress details</source>
         <translation>Detalles del progreso del lote</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="346"/>
+        <location filename="../batch_view.py" line="352"/>
+        <source>What the run found to check</source>
+        <translation>Lo que el lote encontró para revisar</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="357"/>
         <source>Show only patients to &amp;refer</source>
         <translation>Mostrar solo pacientes a de&amp;rivar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="347"/>
+        <location filename="../batch_view.py" line="358"/>
         <source>Show only patients to refer</source>
         <translation>Mostrar solo pacientes a derivar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="351"/>
-        <location filename="../batch_view.py" line="523"/>
+        <location filename="../batch_view.py" line="362"/>
+        <location filename="../batch_view.py" line="535"/>
         <source>No patients yet</source>
         <translation>Aún no hay pacientes</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="353"/>
+        <location filename="../batch_view.py" line="364"/>
         <source>Open output folder</source>
         <translation>Abrir carpeta de salida</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="358"/>
+        <location filename="../batch_view.py" line="369"/>
         <source>Patients</source>
         <translation>Pacientes</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="368"/>
+        <location filename="../batch_view.py" line="379"/>
         <source>Screened patients</source>
         <translation>Pacientes analizados</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="419"/>
+        <location filename="../batch_view.py" line="430"/>
         <source>Another camera folder</source>
         <translation>Otra carpeta de cámara</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="420"/>
+        <location filename="../batch_view.py" line="431"/>
         <source>{0}
 
 Add this folder&apos;s results to that output folder anyway?</source>
@@ -210,180 +215,205 @@ Add this folder&apos;s results to that output folder anyway?</source>
 ¿Añadir de todos modos los resultados de esta carpeta a esa carpeta de salida?</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="433"/>
+        <location filename="../batch_view.py" line="444"/>
         <source>Choose the camera export folder first (it must exist).</source>
         <translation>Elija primero la carpeta de exportación de la cámara (debe existir).</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="438"/>
+        <location filename="../batch_view.py" line="449"/>
         <source>Choose an output folder for the results.</source>
         <translation>Elija una carpeta de salida para los resultados.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="443"/>
+        <location filename="../batch_view.py" line="454"/>
         <source>Choose an output folder different from the camera folder.</source>
         <translation>Elija una carpeta de salida distinta de la carpeta de la cámara.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="461"/>
+        <location filename="../batch_view.py" line="473"/>
         <source>Watching</source>
         <translation>Vigilando</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="462"/>
+        <location filename="../batch_view.py" line="474"/>
         <source>Watching the camera folder: each new patient is screened as soon as the camera has written the photographs. Press Stop to end.</source>
         <translation>Vigilando la carpeta de la cámara: cada paciente nuevo se analiza en cuanto la cámara ha escrito las fotografías. Pulse Detener para terminar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="466"/>
+        <location filename="../batch_view.py" line="478"/>
         <source>Starting…</source>
         <translation>Iniciando…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="467"/>
+        <location filename="../batch_view.py" line="479"/>
         <source>Looking for photographs…</source>
         <translation>Buscando fotografías…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="484"/>
+        <location filename="../batch_view.py" line="496"/>
         <source>Stopping…</source>
         <translation>Deteniendo…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="485"/>
+        <location filename="../batch_view.py" line="497"/>
         <source>Stopping after the photographs in progress…</source>
         <translation>Deteniendo tras las fotografías en curso…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="510"/>
+        <location filename="../batch_view.py" line="522"/>
         <source>watching for new photographs</source>
         <translation>vigilando si llegan fotografías nuevas</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="526"/>
+        <location filename="../batch_view.py" line="538"/>
         <source>1 patient</source>
         <translation>1 paciente</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="526"/>
+        <location filename="../batch_view.py" line="538"/>
         <source>{0} patients</source>
         <translation>{0} pacientes</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="528"/>
+        <location filename="../batch_view.py" line="540"/>
         <source>({0} visits)</source>
         <translation>({0} visitas)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="529"/>
+        <location filename="../batch_view.py" line="541"/>
         <source>{0} to refer · {1} to retake or grade by hand</source>
         <translation>{0} a derivar · {1} a repetir o evaluar a mano</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="532"/>
+        <location filename="../batch_view.py" line="544"/>
         <source>showing referrals only</source>
         <translation>solo se muestran derivaciones</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="545"/>
+        <location filename="../batch_view.py" line="557"/>
         <source>The run stopped because of a problem.</source>
         <translation>El lote se detuvo por un problema.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="546"/>
-        <location filename="../batch_view.py" line="551"/>
-        <location filename="../batch_view.py" line="562"/>
-        <location filename="../batch_view.py" line="583"/>
+        <location filename="../batch_view.py" line="558"/>
+        <location filename="../batch_view.py" line="563"/>
+        <location filename="../batch_view.py" line="574"/>
+        <location filename="../batch_view.py" line="595"/>
         <source>Stopped</source>
         <translation>Detenido</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="553"/>
+        <location filename="../batch_view.py" line="565"/>
         <source>Watching stopped. The output folder holds {0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors.</source>
         <translation>Vigilancia detenida. La carpeta de salida contiene {0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3:,} errores.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="564"/>
+        <location filename="../batch_view.py" line="576"/>
         <source>Stopped after {0:,} of {1:,} photographs. Press Start to resume: photographs already screened are not screened again.</source>
         <translation>Detenido tras {0:,} de {1:,} fotografías. Pulse Iniciar para reanudar: las fotografías ya analizadas no se vuelven a analizar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="567"/>
+        <location filename="../batch_view.py" line="579"/>
         <source>Batch stopped safely. Press Start again to resume.</source>
         <translation>Lote detenido sin riesgo. Pulse Iniciar otra vez para reanudar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="572"/>
+        <location filename="../batch_view.py" line="584"/>
         <source>Finished</source>
         <translation>Terminado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="575"/>
+        <location filename="../batch_view.py" line="587"/>
         <source>{0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors</source>
         <translation>{0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3:,} errores</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="577"/>
+        <location filename="../batch_view.py" line="589"/>
         <source>({0:,} from the earlier run)</source>
         <translation>({0:,} del lote anterior)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="579"/>
+        <location filename="../batch_view.py" line="591"/>
         <source>Results are in results.csv and patients.csv in the output folder.</source>
         <translation>Los resultados están en results.csv y patients.csv en la carpeta de salida.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="584"/>
+        <location filename="../batch_view.py" line="596"/>
         <source>Watching stopped.</source>
         <translation>Vigilancia detenida.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="605"/>
+        <location filename="../batch_view.py" line="615"/>
+        <source>{0} and {1:,} more</source>
+        <translation>{0} y {1:,} más</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="621"/>
         <source>{0:,} patients have a photograph that is also another patient&apos;s (the same file content): {1}. One of them has the other&apos;s result: check which photographs are whose before using these results.</source>
         <translation>{0:,} pacientes tienen una fotografía que también es de otro paciente (el mismo contenido de archivo): {1}. Uno de ellos tiene el resultado del otro: compruebe de quién es cada fotografía antes de usar estos resultados.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="609"/>
+        <location filename="../batch_view.py" line="625"/>
         <source>{0:,} patients have a photograph that is in two of their visits (the same file content): {1}. One visit&apos;s result may rest on a photograph taken at the other: check when each was taken.</source>
         <translation>{0:,} pacientes tienen una fotografía que está en dos de sus visitas (el mismo contenido de archivo): {1}. El resultado de una visita puede basarse en una fotografía tomada en la otra: compruebe cuándo se tomó cada una.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="613"/>
+        <location filename="../batch_view.py" line="629"/>
         <source>{0:,} patient visits have photographs their cameras dated on different days: {1}. Another day&apos;s photograph may stand for an eye (such a visit is never &apos;no referable DR&apos;): check when each was taken.</source>
         <translation>{0:,} visitas de pacientes tienen fotografías que sus cámaras fecharon en días distintos: {1}. Una fotografía de otro día puede estar en lugar de un ojo (una visita así nunca es &apos;sin RD derivable&apos;): compruebe cuándo se tomó cada una.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="617"/>
+        <location filename="../batch_view.py" line="633"/>
         <source>{0:,} patient visits have photographs that may not be the eyes they are filed as: {1}. One eye&apos;s photographs may stand for both, or a photograph may come from another camera (such a visit is never &apos;no referable DR&apos;): check which eye and whose each photograph is.</source>
         <translation>{0:,} visitas de pacientes tienen fotografías que quizá no sean los ojos con los que están archivadas: {1}. Las fotografías de un ojo pueden figurar por los dos, o una fotografía puede venir de otra cámara (una visita así nunca es &apos;sin RD derivable&apos;): compruebe de qué ojo y de quién es cada fotografía.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="622"/>
+        <location filename="../batch_view.py" line="638"/>
         <source>{0:,} patient visits have more photographs of one eye than a visit takes: {1}. The file names may have put several patients under one ID (such a visit is never &apos;no referable DR&apos;): check the names, or describe them under File names.</source>
         <translation>{0:,} visitas de pacientes tienen más fotografías de un ojo de las que toma una visita: {1}. Los nombres de archivo pueden haber puesto a varios pacientes bajo un mismo ID (una visita así nunca es &apos;sin RD derivable&apos;): compruebe los nombres o descríbalos en Nombres de archivo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="627"/>
+        <location filename="../batch_view.py" line="643"/>
         <source>{0:,} files or folders in the input folder were not screened: {1}. Export the photographs as JPEG, PNG, TIFF or DICOM, or screen a linked folder itself, and run again.</source>
         <translation>{0:,} archivos o carpetas de la carpeta de entrada no se analizaron: {1}. Exporte las fotografías como JPEG, PNG, TIFF o DICOM, o analice directamente la carpeta enlazada, y vuelva a ejecutar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="631"/>
+        <location filename="../batch_view.py" line="647"/>
         <source>{0:,} patient visits look like one patient split in two by the file names (one eye each): {1}. Check the names, or describe them under File names, and screen the folder again.</source>
         <translation>{0:,} visitas parecen un mismo paciente partido en dos por los nombres de archivo (un ojo cada una): {1}. Revise los nombres, o descríbalos en Nombres de archivo, y analice la carpeta de nuevo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="635"/>
+        <location filename="../batch_view.py" line="651"/>
         <source>{0:,} patient visits have photographs of one eye only, or of an unknown eye: {1}. If the file names carry the eye another way, describe them under File names.</source>
         <translation>{0:,} visitas tienen fotografías de un solo ojo, o de un ojo desconocido: {1}. Si los nombres de archivo indican el ojo de otra manera, descríbalos en Nombres de archivo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="645"/>
+        <location filename="../batch_view.py" line="661"/>
         <source>{0:,} photographs could not be graded; the most frequent reason ({1:,} of them): {2}.</source>
         <translation>{0:,} fotografías no se pudieron graduar; el motivo más frecuente ({1:,} de ellas): {2}.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="655"/>
+        <location filename="../batch_view.py" line="665"/>
+        <source>1 photograph could not be graded: {0}.</source>
+        <translation>1 fotografía no se pudo graduar: {0}.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="668"/>
+        <source>{0:,} photographs could not be graded; the reasons: {1}.</source>
+        <translation>{0:,} fotografías no se pudieron graduar; los motivos: {1}.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="675"/>
+        <source>1 finding to check after this run: see it under the progress bar.</source>
+        <translation>1 hallazgo que revisar tras este lote: véalo bajo la barra de progreso.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="677"/>
+        <source>{0} findings to check after this run: see them under the progress bar.</source>
+        <translation>{0} hallazgos que revisar tras este lote: véalos bajo la barra de progreso.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="696"/>
         <source>There is no report for this patient (reports were switched off, or the run stopped before it was written).</source>
         <translation>No hay informe para este paciente (los informes estaban desactivados, o el lote se detuvo antes de escribirlo).</translation>
     </message>
@@ -596,17 +626,18 @@ o pulse Añadir…</translation>
 <context>
     <name>MessageBar</name>
     <message>
-        <location filename="../message_bar.py" line="48"/>
+        <location filename="../message_bar.py" line="50"/>
         <source>Message</source>
+        <extracomment>A warning goes after a minute (it stayed until closed); an error stays until closed.</extracomment>
         <translation>Mensaje</translation>
     </message>
     <message>
-        <location filename="../message_bar.py" line="52"/>
+        <location filename="../message_bar.py" line="54"/>
         <source>Dismiss</source>
         <translation>Cerrar</translation>
     </message>
     <message>
-        <location filename="../message_bar.py" line="53"/>
+        <location filename="../message_bar.py" line="55"/>
         <source>Dismiss message</source>
         <translation>Cerrar el mensaje</translation>
     </message>
@@ -1056,48 +1087,48 @@ o pulse Añadir…</translation>
 <context>
     <name>PatientTableModel</name>
     <message>
-        <location filename="../batch_view.py" line="62"/>
+        <location filename="../batch_view.py" line="63"/>
         <source>Patient ID</source>
         <translation>ID del paciente</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="63"/>
+        <location filename="../batch_view.py" line="64"/>
         <source>Visit</source>
         <translation>Visita</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="64"/>
+        <location filename="../batch_view.py" line="65"/>
         <source>Eyes</source>
         <translation>Ojos</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="65"/>
+        <location filename="../batch_view.py" line="66"/>
         <source>Outcome</source>
         <translation>Resultado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="66"/>
+        <location filename="../batch_view.py" line="67"/>
         <source>Interval</source>
         <translation>Plazo</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="67"/>
+        <location filename="../batch_view.py" line="68"/>
         <source>Report</source>
         <translation>Informe</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="127"/>
+        <location filename="../batch_view.py" line="128"/>
         <source>Open report</source>
         <extracomment>The patient table&apos;s row height and the rows it always shows (the page scrolls for them).</extracomment>
         <translation>Abrir informe</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="132"/>
+        <location filename="../batch_view.py" line="133"/>
         <source>Double-click to preview and print the report</source>
         <translation>Doble clic para ver e imprimir el informe</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="133"/>
+        <location filename="../batch_view.py" line="134"/>
         <source>No report was written for this patient</source>
         <translation>No se escribió informe para este paciente</translation>
     </message>
