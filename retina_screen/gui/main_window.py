@@ -270,8 +270,13 @@ class MainWindow(QMainWindow):
         self.batch_page.settings_changed()
 
     def _update_clinic_label(self) -> None:
-        operator = self.settings.operator or "operator not set"
-        self.clinic_label.setText(f"{self.settings.clinic_name} · {operator}")
+        from .settings_view import identity_missing
+
+        missing = identity_missing(self.settings)
+        clinic = (self.tr("clinic name not set") if "clinic_name" in missing
+                  else self.settings.clinic_name)
+        operator = self.tr("operator not set") if "operator" in missing else self.settings.operator
+        self.clinic_label.setText(f"{clinic} · {operator}")
 
     def open_settings(self) -> None:
         from .settings_view import SettingsDialog
@@ -280,7 +285,10 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(self.prefs, self.settings, manifest, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(self.reload_settings)
-        dialog.accepted.connect(lambda: self.show_message("info", self.tr("Settings saved.")))
+        dialog.accepted.connect(lambda: self.show_message("info", self.tr(
+            "Settings saved. Restart Retina Screen to change the app's language; new reports "
+            "use the new language at once.") if dialog.language_changed
+            else self.tr("Settings saved.")))
         self.settings_dialog = dialog
         dialog.open()
 

@@ -563,22 +563,37 @@ o pulse Añadir…</translation>
         <translation>Modelo {0} {1} (sha256 {2}) listo</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="283"/>
+        <location filename="../main_window.py" line="276"/>
+        <source>clinic name not set</source>
+        <translation>nombre de la clínica sin configurar</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="278"/>
+        <source>operator not set</source>
+        <translation>operador sin configurar</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="289"/>
+        <source>Settings saved. Restart Retina Screen to change the app&apos;s language; new reports use the new language at once.</source>
+        <translation>Configuración guardada. Reinicie Retina Screen para cambiar el idioma de la aplicación; los informes nuevos usan el nuevo idioma de inmediato.</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="291"/>
         <source>Settings saved.</source>
         <translation>Configuración guardada.</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="316"/>
+        <location filename="../main_window.py" line="324"/>
         <source>About Retina Screen</source>
         <translation>Acerca de Retina Screen</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="317"/>
+        <location filename="../main_window.py" line="325"/>
         <source>&lt;b&gt;Retina Screen&lt;/b&gt; {0}&lt;br&gt;Offline screening of colour fundus photographs for diabetic retinopathy.&lt;br&gt;&lt;br&gt;Grading model: {1}&lt;br&gt;&lt;br&gt;Research use only: not cleared for clinical diagnosis. Every result must be reviewed under your local screening programme&apos;s rules.</source>
         <translation>&lt;b&gt;Retina Screen&lt;/b&gt; {0}&lt;br&gt;Cribado sin conexión de retinopatía diabética en fotografías de fondo de ojo en color.&lt;br&gt;&lt;br&gt;Modelo de graduación: {1}&lt;br&gt;&lt;br&gt;Solo para investigación: no autorizado para el diagnóstico clínico. Cada resultado debe revisarse según las normas de su programa de cribado.</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="372"/>
+        <location filename="../main_window.py" line="380"/>
         <source>Stopping the folder screening safely…</source>
         <translation>Deteniendo el cribado de la carpeta sin riesgo…</translation>
     </message>
@@ -1531,222 +1546,243 @@ El informe está listo para imprimir o guardar.</translation>
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../settings_view.py" line="45"/>
-        <location filename="../settings_view.py" line="425"/>
+        <location filename="../settings_view.py" line="44"/>
+        <source>System default</source>
+        <extracomment>How a choice is shown, where the stored value is a code: languages in their own language.</extracomment>
+        <translation>Predeterminado del sistema</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="50"/>
+        <location filename="../settings_view.py" line="450"/>
         <source>Clinic name</source>
-        <extracomment>The settings&apos; titles and help (declared in retina_screen/settings.py), for translation.</extracomment>
+        <extracomment>Choice names that are shown as they are (a language&apos;s name in that language). The settings&apos; titles and help (declared in retina_screen/settings.py), for translation.</extracomment>
         <translation>Nombre de la clínica</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="46"/>
+        <location filename="../settings_view.py" line="51"/>
         <source>The clinic&apos;s name, printed at the top of every report.</source>
         <translation>El nombre de la clínica, impreso al principio de cada informe.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="47"/>
+        <location filename="../settings_view.py" line="52"/>
         <source>Address</source>
         <translation>Dirección</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="48"/>
+        <location filename="../settings_view.py" line="53"/>
         <source>The clinic&apos;s address, printed under its name (one line per line).</source>
         <translation>La dirección de la clínica, impresa bajo su nombre (una línea por línea).</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="50"/>
+        <location filename="../settings_view.py" line="55"/>
         <source>Logo</source>
         <translation>Logotipo</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="51"/>
+        <location filename="../settings_view.py" line="56"/>
         <source>Image printed at the top left of every report.</source>
         <translation>Imagen impresa arriba a la izquierda de cada informe.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="52"/>
-        <location filename="../settings_view.py" line="428"/>
+        <location filename="../settings_view.py" line="57"/>
+        <location filename="../settings_view.py" line="453"/>
         <source>Operator</source>
         <translation>Operador</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="53"/>
+        <location filename="../settings_view.py" line="58"/>
         <source>Name of the person screening, recorded in reports and the audit trail.</source>
         <translation>Nombre de la persona que realiza el cribado, registrado en los informes y en la auditoría.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="55"/>
+        <location filename="../settings_view.py" line="60"/>
         <source>Paper size</source>
         <translation>Tamaño del papel</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="56"/>
+        <location filename="../settings_view.py" line="61"/>
         <source>Paper of the PDF reports and the printer.</source>
         <translation>Papel de los informes PDF y de la impresora.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="57"/>
+        <location filename="../settings_view.py" line="62"/>
         <source>Language</source>
         <translation>Idioma</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="58"/>
+        <location filename="../settings_view.py" line="63"/>
         <source>Language of the app and the reports (system: the computer&apos;s language; en: English; es: Spanish).</source>
         <translation>Idioma de la aplicación y de los informes (system: el idioma del equipo; en: inglés; es: español).</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="60"/>
+        <location filename="../settings_view.py" line="65"/>
         <source>Default output folder</source>
         <translation>Carpeta de salida predeterminada</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="61"/>
+        <location filename="../settings_view.py" line="66"/>
         <source>Where reports are saved and batch results are written by default.</source>
         <translation>Dónde se guardan por defecto los informes y se escriben los resultados de los lotes.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="137"/>
+        <location filename="../settings_view.py" line="142"/>
         <source>Browse…</source>
         <translation>Examinar…</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="138"/>
+        <location filename="../settings_view.py" line="143"/>
         <source>Browse for {0}</source>
         <translation>Buscar {0}</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="172"/>
+        <location filename="../settings_view.py" line="177"/>
         <source>Settings</source>
         <translation>Configuración</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="175"/>
+        <location filename="../settings_view.py" line="180"/>
         <source>Clinic &amp;&amp; operator</source>
         <translation>Clínica &amp;&amp; operador</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="176"/>
+        <location filename="../settings_view.py" line="181"/>
         <source>Reports &amp;&amp; output</source>
         <translation>Informes &amp;&amp; salida</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="177"/>
+        <location filename="../settings_view.py" line="182"/>
         <source>Model</source>
         <translation>Modelo</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="244"/>
+        <location filename="../settings_view.py" line="253"/>
         <source>Name printed on reports as the person screening</source>
         <translation>Nombre impreso en los informes como la persona que realiza el cribado</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="264"/>
+        <location filename="../settings_view.py" line="261"/>
+        <source>No logo</source>
+        <translation>Sin logotipo</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="262"/>
+        <source>This file is not an image</source>
+        <translation>Este archivo no es una imagen</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="272"/>
+        <source>The app&apos;s language changes when Retina Screen is started again; new reports use it at once.</source>
+        <translation>El idioma de la aplicación cambia cuando se vuelve a iniciar Retina Screen; los informes nuevos lo usan de inmediato.</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="284"/>
         <source>Reports are saved here by default, and batch runs write their results (results.csv, patients.csv, reports) into a folder you choose, starting here.</source>
         <translation>Los informes se guardan aquí por defecto, y los lotes escriben sus resultados (results.csv, patients.csv, informes) en una carpeta que usted elige, empezando aquí.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="271"/>
+        <location filename="../settings_view.py" line="291"/>
         <source>These settings are kept in {0}, which the retina-screen command line reads too.</source>
         <translation>Esta configuración se guarda en {0}, que también lee la línea de órdenes de retina-screen.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="288"/>
+        <location filename="../settings_view.py" line="308"/>
         <source>The model cannot be read: {0}</source>
         <translation>No se puede leer el modelo: {0}</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="299"/>
+        <location filename="../settings_view.py" line="319"/>
         <source>Model details</source>
         <translation>Detalles del modelo</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="306"/>
-        <location filename="../settings_view.py" line="315"/>
+        <location filename="../settings_view.py" line="326"/>
+        <location filename="../settings_view.py" line="335"/>
         <source>Model card summary</source>
         <translation>Resumen de la ficha del modelo</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="311"/>
+        <location filename="../settings_view.py" line="331"/>
         <source>Model in use (read-only)</source>
         <translation>Modelo en uso (solo lectura)</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="340"/>
+        <location filename="../settings_view.py" line="365"/>
         <source>Enter the clinic name: it is printed on every report.</source>
         <translation>Introduzca el nombre de la clínica: se imprime en cada informe.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="345"/>
+        <location filename="../settings_view.py" line="370"/>
         <source>The logo file is not a readable image.</source>
         <translation>El archivo del logotipo no es una imagen legible.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="351"/>
+        <location filename="../settings_view.py" line="376"/>
         <source>The settings could not be saved: {0}</source>
         <translation>No se pudo guardar la configuración: {0}</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="373"/>
+        <location filename="../settings_view.py" line="398"/>
         <source>Your name (the operator) is not set: the report will say &apos;Operator: not recorded&apos;.</source>
         <translation>Su nombre (el operador) no está configurado: el informe dirá «Operador: no registrado».</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="376"/>
+        <location filename="../settings_view.py" line="401"/>
         <source>The clinic name is not set: the report will be headed with a placeholder name, not your clinic&apos;s.</source>
         <translation>El nombre de la clínica no está configurado: el informe llevará en el encabezado un nombre de ejemplo, no el de su clínica.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="379"/>
+        <location filename="../settings_view.py" line="404"/>
         <source>The clinic name and your name (the operator) are not set: the report will be headed with a placeholder clinic name and say &apos;Operator: not recorded&apos;.</source>
         <translation>El nombre de la clínica y su nombre (el operador) no están configurados: el informe llevará en el encabezado un nombre de clínica de ejemplo y dirá «Operador: no registrado».</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="384"/>
+        <location filename="../settings_view.py" line="409"/>
         <source>Clinic or operator not set</source>
         <translation>Clínica u operador sin configurar</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="385"/>
+        <location filename="../settings_view.py" line="410"/>
         <source>The report goes into the patient&apos;s record. Enter them now?</source>
         <translation>El informe se incorpora a la historia del paciente. ¿Introducirlos ahora?</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="389"/>
+        <location filename="../settings_view.py" line="414"/>
         <source>Enter them now…</source>
         <translation>Introducirlos ahora…</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="391"/>
+        <location filename="../settings_view.py" line="416"/>
         <source>Continue without them</source>
         <translation>Continuar sin ellos</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="407"/>
-        <location filename="../settings_view.py" line="410"/>
+        <location filename="../settings_view.py" line="432"/>
+        <location filename="../settings_view.py" line="435"/>
         <source>Welcome to Retina Screen</source>
         <translation>Bienvenido a Retina Screen</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="415"/>
+        <location filename="../settings_view.py" line="440"/>
         <source>Before the first screening, enter the clinic name and your name. Both are printed on every report and can be changed later in Settings.</source>
         <translation>Antes del primer cribado, introduzca el nombre de la clínica y su nombre. Ambos se imprimen en cada informe y se pueden cambiar después en Configuración.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="423"/>
+        <location filename="../settings_view.py" line="448"/>
         <source>e.g. Riverside Diabetes Clinic</source>
         <translation>p. ej. Clínica de Diabetes del Río</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="427"/>
+        <location filename="../settings_view.py" line="452"/>
         <source>e.g. A. Nurse</source>
         <translation>p. ej. A. Enfermera</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="433"/>
+        <location filename="../settings_view.py" line="458"/>
         <source>Your &amp;name (operator)</source>
         <translation>Su &amp;nombre (operador)</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="440"/>
+        <location filename="../settings_view.py" line="465"/>
         <source>Start</source>
         <translation>Empezar</translation>
     </message>
