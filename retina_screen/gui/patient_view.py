@@ -94,6 +94,28 @@ def local_files(urls: list) -> list[Path]:  # noqa: ANN001
     return paths
 
 
+#: The patient screen's columns (form and photos, viewer, result) at the comfortable width.
+SPLITTER_SIZES = (330, 620, 410)
+LEFT_MIN_WIDTH, RESULT_MIN_WIDTH = 300, 320
+#: The viewer's least share of a narrow window: the side columns give way down to their minimum.
+VIEWER_SHARE = 0.4
+
+
+def column_widths(total: int, left_min: int = LEFT_MIN_WIDTH,
+                  result_min: int = RESULT_MIN_WIDTH) -> list[int]:
+    """Widths of the three columns in ``total`` pixels: the comfortable ones where they fit;
+    in a narrower window the side columns give way (down to their minimum, e.g. the width
+    the report buttons' words need) before the viewer drops below :data:`VIEWER_SHARE`."""
+    left, viewer, result = SPLITTER_SIZES
+    result = max(result, result_min)
+    if total >= left + viewer + result:
+        return [left, total - left - result, result]
+    sides = min(max(total * (1 - VIEWER_SHARE), left_min + result_min), left + result)
+    left = max(left_min, round(sides * left / (left + result)))
+    result = max(result_min, round(sides) - left)
+    return [left, max(total - left - result, 0), result]
+
+
 def tint(colour: str, alpha: int) -> str:
     """A translucent version of a ``#RRGGBB`` colour for style sheets."""
     red, green, blue = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
@@ -568,7 +590,7 @@ class ResultPanel(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("resultPanel")
-        self.setMinimumWidth(350)
+        self.setMinimumWidth(RESULT_MIN_WIDTH)
         self.icon = QLabel()
         self.icon.setFixedSize(44, 44)
         # Wrapped labels that claim the height their words need at their width: the decision
@@ -877,7 +899,7 @@ class PatientPage(QWidget):
         scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         left_layout.addWidget(scroll, 1)
-        left.setMinimumWidth(300)
+        left.setMinimumWidth(LEFT_MIN_WIDTH)
 
         self.photo_caption = ElidedLabel(self.tr("No photograph selected"))
         self.photo_caption.setObjectName("viewerCaption")
@@ -927,8 +949,12 @@ class PatientPage(QWidget):
         splitter.setStretchFactor(1, 1)
         splitter.setStretchFactor(2, 0)
         splitter.setChildrenCollapsible(False)
-        splitter.setSizes([330, 620, 410])
+        splitter.setSizes(list(SPLITTER_SIZES))
         self.splitter = splitter
+        # Until the operator drags a divider, the columns share the width so that the viewer
+        # keeps a usable part of a narrow window (half a 1920 screen left it a 190 px sliver).
+        self.splitter_dragged = False
+        splitter.splitterMoved.connect(lambda *_args: setattr(self, "splitter_dragged", True))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 12, 12, 12)
         layout.addWidget(splitter)
@@ -941,6 +967,17 @@ class PatientPage(QWidget):
                  self.result_panel.new_button]
         for first, second in zip(order, order[1:], strict=False):
             QWidget.setTabOrder(first, second)
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001,N802
+        super().resizeEvent(event)
+        if not self.splitter_dragged:
+            panel = self.result_panel
+            margins = panel.layout().contentsMargins()
+            needed = (panel.button_grid.sizeHint().width() + margins.left() + margins.right()
+                      + 2 * panel.frameWidth() + 8)  # the card's border, a little air
+            self.splitter.setSizes(column_widths(
+                self.splitter.width() - 2 * self.splitter.handleWidth(),
+                result_min=max(RESULT_MIN_WIDTH, needed)))
 
     def _connect(self) -> None:
         session = self.session

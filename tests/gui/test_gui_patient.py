@@ -618,3 +618,35 @@ def test_entry_point_opens_the_window(tmp_path):
     assert shown.is_file()
     log = tmp_path / "data" / "retina-screen" / "logs" / "retina-screen-gui.log"
     assert "window shown" in log.read_text(encoding="utf-8")
+
+
+def test_viewer_keeps_a_usable_width_in_half_a_wide_screen(window, srahim, wait_result, qtbot):
+    """A window snapped to half of a 1920x1080 screen left the photograph viewer a ~190 px
+    sliver while the result panel kept its full width: the side columns now give way first
+    (the result panel no narrower than its buttons need), until the operator drags a divider."""
+    from PySide6.QtWidgets import QApplication
+
+    page = window.patient_page
+    window.setGeometry(0, 0, 960, 1050)
+    page.add_photos([srahim / "images" / "Patient013_R.jpg"], Eye.RIGHT)
+    page.add_photos([srahim / "images" / "Patient013_L.jpg"], Eye.LEFT)
+    wait_result(window)
+    qtbot.waitUntil(lambda: window.width() == 960, timeout=WAIT_MS)
+    QApplication.processEvents()
+    left, viewer, result = page.splitter.sizes()
+    total = left + viewer + result
+    assert viewer >= 0.3 * total and viewer >= 280, page.splitter.sizes()
+    assert page.viewer.has_image and page.viewer.width() >= 270
+    panel = page.result_panel
+    for button in (panel.print_button, panel.save_button, panel.new_button):
+        assert button.width() + 1 >= button.sizeHint().width(), button.text()
+    # The comfortable window keeps the comfortable columns.
+    window.resize(1360, 860)
+    QApplication.processEvents()
+    assert page.splitter.sizes()[0] == 330 and page.splitter.sizes()[2] == 410
+    # A divider the operator dragged stays where it was put.
+    page.splitter.splitterMoved.emit(500, 1)
+    page.splitter.setSizes([330, 400, 630])
+    window.resize(1300, 860)
+    QApplication.processEvents()
+    assert page.splitter.sizes()[2] >= 600
