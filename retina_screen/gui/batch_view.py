@@ -43,7 +43,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..errors import OtherInputFolderError
+from ..errors import ConfigError, OtherInputFolderError
 from ..journal import GroupKey
 from ..results import Outcome
 from ..settings import Settings
@@ -552,7 +552,18 @@ class BatchPage(QWidget):
         if isinstance(error, OtherInputFolderError) and self.confirm_other_input(str(error)):
             self.start(allow_other_input=True)
             return
-        if error is not None:
+        if error is not None and no_photographs(error):
+            # An empty export folder is not a problem with the run: say what was found.
+            self.progress_bar.setRange(0, 1)
+            self.count_label.setText(self.tr("Nothing to screen"))
+            text = self.tr("No photographs were found in this folder. Check that it is the "
+                           "folder the camera exports to, or wait until the camera has "
+                           "exported the photographs, then press Start.")
+            self.progress_label.setText(text)
+            skipped = str(error).partition(". Not looked at: ")[2]
+            self.message.emit("warning" if skipped else "info", text + (
+                " " + self.tr("Files not looked at: {0}").format(skipped) if skipped else ""))
+        elif error is not None:
             self.progress_bar.setRange(0, 1)
             self.progress_label.setText(self.tr("The run stopped because of a problem."))
             self.count_label.setText(self.tr("Stopped"))
@@ -698,6 +709,12 @@ class BatchPage(QWidget):
                                               "was written)."))
             return
         self.reportRequested.emit(Path(row.report))  # the app's own preview, with Print
+
+
+def no_photographs(error: BaseException) -> bool:
+    """The engine found no photograph in the camera folder (its ConfigError's wording: the
+    engine has no error class of its own for it)."""
+    return isinstance(error, ConfigError) and str(error).startswith("no photographs found")
 
 
 def _run_job(cancel: threading.Event, input_dir: Path, output_dir: Path, settings: Settings,

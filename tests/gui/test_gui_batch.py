@@ -382,3 +382,30 @@ def test_the_most_frequent_reason_for_ungradable_photographs_is_given(
                          "them): the file holds more than one photograph (side by side or in a "
                          "grid, as a layout or report export puts them): load each photograph "
                          "from its own file."), text
+
+
+def test_an_empty_camera_folder_is_not_a_problem(open_window, tmp_path, qtbot):
+    """An empty export folder said "The run stopped because of a problem." with an error
+    listing thirteen file extensions: it now says that no photographs were found."""
+    camera, out = tmp_path / "camera", tmp_path / "results"
+    camera.mkdir()
+    (camera / "notes.txt").write_text("exported later", encoding="utf-8")
+    window = open_window()
+    page = window.batch_page
+    page.input_dir.setText(str(camera))
+    page.output_dir.setText(str(out))
+    with qtbot.waitSignal(page.runFinished, timeout=RUN_MS) as finished:
+        assert page.start()
+    assert finished.args[1] is not None  # the engine refused the empty folder
+    assert page.count_label.text() == "Nothing to screen"
+    assert page.progress_label.text().startswith("No photographs were found in this folder.")
+    assert "problem" not in page.progress_label.text()
+    level, text = window.messages[-1]
+    assert level == "info" and text.startswith("No photographs were found") and ".jpg" not in text
+
+    # A picture in a format not read is named.
+    (camera / "Patient013_R.heic").write_bytes(b"\0\0\0\x18ftypheic")
+    with qtbot.waitSignal(page.runFinished, timeout=RUN_MS):
+        assert page.start()
+    level, text = window.messages[-1]
+    assert level == "warning" and "Patient013_R.heic" in text, text

@@ -290,130 +290,145 @@ Add this folder&apos;s results to that output folder anyway?</source>
         <translation>solo se muestran derivaciones</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="557"/>
+        <location filename="../batch_view.py" line="558"/>
+        <source>Nothing to screen</source>
+        <translation>Nada que cribar</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="559"/>
+        <source>No photographs were found in this folder. Check that it is the folder the camera exports to, or wait until the camera has exported the photographs, then press Start.</source>
+        <translation>No se encontraron fotografías en esta carpeta. Compruebe que es la carpeta a la que exporta la cámara, o espere a que la cámara haya exportado las fotografías, y pulse Iniciar.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="565"/>
+        <source>Files not looked at: {0}</source>
+        <translation>Archivos no examinados: {0}</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="568"/>
         <source>The run stopped because of a problem.</source>
         <translation>El lote se detuvo por un problema.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="558"/>
-        <location filename="../batch_view.py" line="563"/>
+        <location filename="../batch_view.py" line="569"/>
         <location filename="../batch_view.py" line="574"/>
-        <location filename="../batch_view.py" line="595"/>
+        <location filename="../batch_view.py" line="585"/>
+        <location filename="../batch_view.py" line="606"/>
         <source>Stopped</source>
         <translation>Detenido</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="565"/>
+        <location filename="../batch_view.py" line="576"/>
         <source>Watching stopped. The output folder holds {0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors.</source>
         <translation>Vigilancia detenida. La carpeta de salida contiene {0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3:,} errores.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="576"/>
+        <location filename="../batch_view.py" line="587"/>
         <source>Stopped after {0:,} of {1:,} photographs. Press Start to resume: photographs already screened are not screened again.</source>
         <translation>Detenido tras {0:,} de {1:,} fotografías. Pulse Iniciar para reanudar: las fotografías ya analizadas no se vuelven a analizar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="579"/>
+        <location filename="../batch_view.py" line="590"/>
         <source>Batch stopped safely. Press Start again to resume.</source>
         <translation>Lote detenido sin riesgo. Pulse Iniciar otra vez para reanudar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="584"/>
+        <location filename="../batch_view.py" line="595"/>
         <source>Finished</source>
         <translation>Terminado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="587"/>
+        <location filename="../batch_view.py" line="598"/>
         <source>{0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors</source>
         <translation>{0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3:,} errores</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="589"/>
+        <location filename="../batch_view.py" line="600"/>
         <source>({0:,} from the earlier run)</source>
         <translation>({0:,} del lote anterior)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="591"/>
+        <location filename="../batch_view.py" line="602"/>
         <source>Results are in results.csv and patients.csv in the output folder.</source>
         <translation>Los resultados están en results.csv y patients.csv en la carpeta de salida.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="596"/>
+        <location filename="../batch_view.py" line="607"/>
         <source>Watching stopped.</source>
         <translation>Vigilancia detenida.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="615"/>
+        <location filename="../batch_view.py" line="626"/>
         <source>{0} and {1:,} more</source>
         <translation>{0} y {1:,} más</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="621"/>
+        <location filename="../batch_view.py" line="632"/>
         <source>{0:,} patients have a photograph that is also another patient&apos;s (the same file content): {1}. One of them has the other&apos;s result: check which photographs are whose before using these results.</source>
         <translation>{0:,} pacientes tienen una fotografía que también es de otro paciente (el mismo contenido de archivo): {1}. Uno de ellos tiene el resultado del otro: compruebe de quién es cada fotografía antes de usar estos resultados.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="625"/>
+        <location filename="../batch_view.py" line="636"/>
         <source>{0:,} patients have a photograph that is in two of their visits (the same file content): {1}. One visit&apos;s result may rest on a photograph taken at the other: check when each was taken.</source>
         <translation>{0:,} pacientes tienen una fotografía que está en dos de sus visitas (el mismo contenido de archivo): {1}. El resultado de una visita puede basarse en una fotografía tomada en la otra: compruebe cuándo se tomó cada una.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="629"/>
+        <location filename="../batch_view.py" line="640"/>
         <source>{0:,} patient visits have photographs their cameras dated on different days: {1}. Another day&apos;s photograph may stand for an eye (such a visit is never &apos;no referable DR&apos;): check when each was taken.</source>
         <translation>{0:,} visitas de pacientes tienen fotografías que sus cámaras fecharon en días distintos: {1}. Una fotografía de otro día puede estar en lugar de un ojo (una visita así nunca es &apos;sin RD derivable&apos;): compruebe cuándo se tomó cada una.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="633"/>
+        <location filename="../batch_view.py" line="644"/>
         <source>{0:,} patient visits have photographs that may not be the eyes they are filed as: {1}. One eye&apos;s photographs may stand for both, or a photograph may come from another camera (such a visit is never &apos;no referable DR&apos;): check which eye and whose each photograph is.</source>
         <translation>{0:,} visitas de pacientes tienen fotografías que quizá no sean los ojos con los que están archivadas: {1}. Las fotografías de un ojo pueden figurar por los dos, o una fotografía puede venir de otra cámara (una visita así nunca es &apos;sin RD derivable&apos;): compruebe de qué ojo y de quién es cada fotografía.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="638"/>
+        <location filename="../batch_view.py" line="649"/>
         <source>{0:,} patient visits have more photographs of one eye than a visit takes: {1}. The file names may have put several patients under one ID (such a visit is never &apos;no referable DR&apos;): check the names, or describe them under File names.</source>
         <translation>{0:,} visitas de pacientes tienen más fotografías de un ojo de las que toma una visita: {1}. Los nombres de archivo pueden haber puesto a varios pacientes bajo un mismo ID (una visita así nunca es &apos;sin RD derivable&apos;): compruebe los nombres o descríbalos en Nombres de archivo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="643"/>
+        <location filename="../batch_view.py" line="654"/>
         <source>{0:,} files or folders in the input folder were not screened: {1}. Export the photographs as JPEG, PNG, TIFF or DICOM, or screen a linked folder itself, and run again.</source>
         <translation>{0:,} archivos o carpetas de la carpeta de entrada no se analizaron: {1}. Exporte las fotografías como JPEG, PNG, TIFF o DICOM, o analice directamente la carpeta enlazada, y vuelva a ejecutar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="647"/>
+        <location filename="../batch_view.py" line="658"/>
         <source>{0:,} patient visits look like one patient split in two by the file names (one eye each): {1}. Check the names, or describe them under File names, and screen the folder again.</source>
         <translation>{0:,} visitas parecen un mismo paciente partido en dos por los nombres de archivo (un ojo cada una): {1}. Revise los nombres, o descríbalos en Nombres de archivo, y analice la carpeta de nuevo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="651"/>
+        <location filename="../batch_view.py" line="662"/>
         <source>{0:,} patient visits have photographs of one eye only, or of an unknown eye: {1}. If the file names carry the eye another way, describe them under File names.</source>
         <translation>{0:,} visitas tienen fotografías de un solo ojo, o de un ojo desconocido: {1}. Si los nombres de archivo indican el ojo de otra manera, descríbalos en Nombres de archivo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="661"/>
+        <location filename="../batch_view.py" line="672"/>
         <source>{0:,} photographs could not be graded; the most frequent reason ({1:,} of them): {2}.</source>
         <translation>{0:,} fotografías no se pudieron graduar; el motivo más frecuente ({1:,} de ellas): {2}.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="665"/>
+        <location filename="../batch_view.py" line="676"/>
         <source>1 photograph could not be graded: {0}.</source>
         <translation>1 fotografía no se pudo graduar: {0}.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="668"/>
+        <location filename="../batch_view.py" line="679"/>
         <source>{0:,} photographs could not be graded; the reasons: {1}.</source>
         <translation>{0:,} fotografías no se pudieron graduar; los motivos: {1}.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="675"/>
+        <location filename="../batch_view.py" line="686"/>
         <source>1 finding to check after this run: see it under the progress bar.</source>
         <translation>1 hallazgo que revisar tras este lote: véalo bajo la barra de progreso.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="677"/>
+        <location filename="../batch_view.py" line="688"/>
         <source>{0} findings to check after this run: see them under the progress bar.</source>
         <translation>{0} hallazgos que revisar tras este lote: véalos bajo la barra de progreso.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="696"/>
+        <location filename="../batch_view.py" line="707"/>
         <source>There is no report for this patient (reports were switched off, or the run stopped before it was written).</source>
         <translation>No hay informe para este paciente (los informes estaban desactivados, o el lote se detuvo antes de escribirlo).</translation>
     </message>
@@ -421,44 +436,44 @@ Add this folder&apos;s results to that output folder anyway?</source>
 <context>
     <name>EyeSlot</name>
     <message>
-        <location filename="../patient_view.py" line="474"/>
+        <location filename="../patient_view.py" line="496"/>
         <source>{0} photographs</source>
         <translation>Fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="479"/>
+        <location filename="../patient_view.py" line="501"/>
         <source>Add…</source>
         <translation>Añadir…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="480"/>
+        <location filename="../patient_view.py" line="502"/>
         <source>Add {0} photographs</source>
         <translation>Añadir fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="481"/>
+        <location filename="../patient_view.py" line="503"/>
         <source>Choose {0} photographs from a folder</source>
         <translation>Elegir fotografías de una carpeta: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="484"/>
+        <location filename="../patient_view.py" line="506"/>
         <source>Drop photographs here
 or click Add…</source>
         <translation>Suelte aquí las fotografías
 o pulse Añadir…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="507"/>
+        <location filename="../patient_view.py" line="529"/>
         <source>Choose right or left eye for each of these photographs</source>
         <translation>Elija ojo derecho o izquierdo para cada una de estas fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="538"/>
+        <location filename="../patient_view.py" line="560"/>
         <source>· 1 photo</source>
         <translation>· 1 foto</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="539"/>
+        <location filename="../patient_view.py" line="561"/>
         <source>· {0} photos</source>
         <translation>· {0} fotos</translation>
     </message>
@@ -698,134 +713,135 @@ o pulse Añadir…</translation>
 <context>
     <name>PatientForm</name>
     <message>
-        <location filename="../patient_view.py" line="202"/>
+        <location filename="../patient_view.py" line="224"/>
         <source>e.g. hospital number</source>
+        <extracomment>The patient screen&apos;s columns (form and photos, viewer, result) at the comfortable width. The viewer&apos;s least share of a narrow window: the side columns give way down to their minimum.</extracomment>
         <translation>p. ej. número de historia</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="203"/>
+        <location filename="../patient_view.py" line="225"/>
         <source>Patient ID</source>
         <translation>ID del paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="205"/>
+        <location filename="../patient_view.py" line="227"/>
         <source>Given name and family name</source>
         <translation>Nombre y apellidos</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="206"/>
+        <location filename="../patient_view.py" line="228"/>
         <source>Patient name</source>
         <translation>Nombre del paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="208"/>
+        <location filename="../patient_view.py" line="230"/>
         <source>YYYY-MM-DD</source>
         <translation>AAAA-MM-DD</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="209"/>
+        <location filename="../patient_view.py" line="231"/>
         <source>Date of birth</source>
         <translation>Fecha de nacimiento</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="214"/>
-        <location filename="../patient_view.py" line="218"/>
+        <location filename="../patient_view.py" line="236"/>
+        <location filename="../patient_view.py" line="240"/>
         <source>not recorded</source>
         <translation>no registrado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="214"/>
+        <location filename="../patient_view.py" line="236"/>
         <source>Type 1</source>
         <translation>Tipo 1</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="214"/>
+        <location filename="../patient_view.py" line="236"/>
         <source>Type 2</source>
         <translation>Tipo 2</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="215"/>
+        <location filename="../patient_view.py" line="237"/>
         <source>Gestational</source>
         <translation>Gestacional</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="215"/>
-        <location filename="../patient_view.py" line="219"/>
+        <location filename="../patient_view.py" line="237"/>
+        <location filename="../patient_view.py" line="241"/>
         <source>Other</source>
         <translation>Otro</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="216"/>
+        <location filename="../patient_view.py" line="238"/>
         <source>Diabetes type</source>
         <translation>Tipo de diabetes</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="218"/>
+        <location filename="../patient_view.py" line="240"/>
         <source>Female</source>
         <translation>Femenino</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="218"/>
+        <location filename="../patient_view.py" line="240"/>
         <source>Male</source>
         <translation>Masculino</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="220"/>
+        <location filename="../patient_view.py" line="242"/>
         <source>Sex</source>
         <translation>Sexo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="222"/>
+        <location filename="../patient_view.py" line="244"/>
         <source>e.g. from the worklist</source>
         <translation>p. ej. de la lista de trabajo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="223"/>
+        <location filename="../patient_view.py" line="245"/>
         <source>Accession number</source>
         <translation>Número de acceso</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="226"/>
+        <location filename="../patient_view.py" line="248"/>
         <source>Patient</source>
         <translation>Paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="233"/>
+        <location filename="../patient_view.py" line="255"/>
         <source>Se&amp;x</source>
         <translation>Se&amp;xo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="231"/>
+        <location filename="../patient_view.py" line="253"/>
         <source>&amp;ID</source>
         <translation>&amp;ID</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="231"/>
+        <location filename="../patient_view.py" line="253"/>
         <source>&amp;Name</source>
         <translation>&amp;Nombre</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="232"/>
+        <location filename="../patient_view.py" line="254"/>
         <source>&amp;Date of birth</source>
         <translation>&amp;Fecha de nacimiento</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="234"/>
+        <location filename="../patient_view.py" line="256"/>
         <source>Dia&amp;betes</source>
         <translation>Dia&amp;betes</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="235"/>
+        <location filename="../patient_view.py" line="257"/>
         <source>&amp;Accession no.</source>
         <translation>N.º de &amp;acceso</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="305"/>
+        <location filename="../patient_view.py" line="327"/>
         <source>Enter a real date as YYYY-MM-DD, not in the future</source>
         <translation>Introduzca una fecha real como AAAA-MM-DD, no futura</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="316"/>
+        <location filename="../patient_view.py" line="338"/>
         <source>The date of birth &apos;{0}&apos; is not a valid date. Enter it as YYYY-MM-DD (for example 1950-02-28) or leave it empty.</source>
         <translation>La fecha de nacimiento «{0}» no es una fecha válida. Introdúzcala como AAAA-MM-DD (por ejemplo 1950-02-28) o déjela vacía.</translation>
     </message>
@@ -896,205 +912,205 @@ o pulse Añadir…</translation>
         <translation>Mapa de calor: zonas que más influyeron en el grado (amarillo más brillante = más influencia). No es un mapa de lesiones.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="826"/>
+        <location filename="../patient_view.py" line="848"/>
         <source>&amp;Open photographs…</source>
         <extracomment>The clinic name/operator should be entered; the argument is called once they are. Pictures of photographs not screened (no grading model), shown as they are; None while being loaded. ``unreadable``: why such a photograph could not be read. Asks before an unsaved screening is discarded; ``quitting`` when the window closes. Asks when a report would go out without clinic name or operator (replaceable in tests): returns &quot;enter&quot;, &quot;anyway&quot; or &quot;cancel&quot;.</extracomment>
         <translation>&amp;Abrir fotografías…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="829"/>
+        <location filename="../patient_view.py" line="851"/>
         <source>Add photographs of this patient</source>
         <translation>Añadir fotografías de este paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="830"/>
+        <location filename="../patient_view.py" line="852"/>
         <source>&amp;New patient</source>
         <translation>&amp;Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="831"/>
+        <location filename="../patient_view.py" line="853"/>
         <source>Clear everything for the next patient</source>
         <translation>Borrar todo para el siguiente paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="834"/>
+        <location filename="../patient_view.py" line="856"/>
         <source>&amp;Print report…</source>
         <translation>&amp;Imprimir informe…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="836"/>
+        <location filename="../patient_view.py" line="858"/>
         <source>Preview and print the report</source>
         <translation>Vista previa e impresión del informe</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="838"/>
+        <location filename="../patient_view.py" line="860"/>
         <source>&amp;Save PDF…</source>
         <translation>&amp;Guardar PDF…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="840"/>
+        <location filename="../patient_view.py" line="862"/>
         <source>Save the report as a PDF file</source>
         <translation>Guardar el informe como archivo PDF</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="842"/>
+        <location filename="../patient_view.py" line="864"/>
         <source>Show &amp;heatmap</source>
         <translation>Mostrar &amp;mapa de calor</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="844"/>
+        <location filename="../patient_view.py" line="866"/>
         <source>Overlay where the model looked on the photograph</source>
         <translation>Superponer dónde miró el modelo en la fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="847"/>
+        <location filename="../patient_view.py" line="869"/>
         <source>Zoom &amp;in</source>
         <translation>&amp;Ampliar</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="849"/>
+        <location filename="../patient_view.py" line="871"/>
         <source>Zoom in on the photograph</source>
         <translation>Ampliar la fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="850"/>
+        <location filename="../patient_view.py" line="872"/>
         <source>Zoom &amp;out</source>
         <translation>&amp;Reducir</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="852"/>
+        <location filename="../patient_view.py" line="874"/>
         <source>Zoom out</source>
         <translation>Reducir</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="853"/>
+        <location filename="../patient_view.py" line="875"/>
         <source>&amp;Fit to window</source>
         <translation>Ajustar a la &amp;ventana</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="854"/>
+        <location filename="../patient_view.py" line="876"/>
         <source>Show the whole photograph</source>
         <translation>Mostrar la fotografía completa</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="882"/>
-        <location filename="../patient_view.py" line="1074"/>
+        <location filename="../patient_view.py" line="904"/>
+        <location filename="../patient_view.py" line="1111"/>
         <source>No photograph selected</source>
         <translation>Ninguna fotografía seleccionada</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="917"/>
+        <location filename="../patient_view.py" line="939"/>
         <source>Print report</source>
         <translation>Imprimir informe</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="918"/>
-        <location filename="../patient_view.py" line="1236"/>
+        <location filename="../patient_view.py" line="940"/>
+        <location filename="../patient_view.py" line="1273"/>
         <source>Save report as PDF</source>
         <translation>Guardar informe como PDF</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="919"/>
+        <location filename="../patient_view.py" line="941"/>
         <source>New patient</source>
         <translation>Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="968"/>
+        <location filename="../patient_view.py" line="1005"/>
         <source>Add {0} photographs</source>
         <translation>Añadir fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="969"/>
+        <location filename="../patient_view.py" line="1006"/>
         <source>Add photographs</source>
         <translation>Añadir fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1073"/>
+        <location filename="../patient_view.py" line="1110"/>
         <source>Select or drop a photograph</source>
         <translation>Seleccione o suelte una fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1085"/>
+        <location filename="../patient_view.py" line="1122"/>
         <source>Checking quality…</source>
         <translation>Comprobando la calidad…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1086"/>
+        <location filename="../patient_view.py" line="1123"/>
         <source>Loading the photograph…</source>
         <translation>Cargando la fotografía…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1087"/>
+        <location filename="../patient_view.py" line="1124"/>
         <source>This file cannot be shown</source>
         <translation>Este archivo no se puede mostrar</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1126"/>
+        <location filename="../patient_view.py" line="1163"/>
         <source>Heatmap: no area stood out to the model in this photograph.</source>
         <translation>Mapa de calor: ninguna zona destacó para el modelo en esta fotografía.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1134"/>
+        <location filename="../patient_view.py" line="1171"/>
         <source>Patient details were filled in from the DICOM file. Check them before printing.</source>
         <translation>Los datos del paciente se rellenaron desde el archivo DICOM. Compruébelos antes de imprimir.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1138"/>
+        <location filename="../patient_view.py" line="1175"/>
         <source>A DICOM photograph carries a different patient ID from the one entered. Check that it is this patient.</source>
         <translation>Una fotografía DICOM tiene un ID de paciente distinto del introducido. Compruebe que es este paciente.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1156"/>
+        <location filename="../patient_view.py" line="1193"/>
         <source>Quit without the report?</source>
         <translation>¿Salir sin el informe?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1157"/>
+        <location filename="../patient_view.py" line="1194"/>
         <source>The screening result has not been printed or saved. Quit Retina Screen anyway? The result will be lost.</source>
         <translation>El resultado del cribado no se ha impreso ni guardado. ¿Salir de Retina Screen de todos modos? El resultado se perderá.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1160"/>
+        <location filename="../patient_view.py" line="1197"/>
         <source>Discard this screening?</source>
         <translation>¿Descartar este cribado?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1161"/>
+        <location filename="../patient_view.py" line="1198"/>
         <source>The screening result has not been printed or saved. Start a new patient anyway?</source>
         <translation>El resultado del cribado no se ha impreso ni guardado. ¿Empezar un paciente nuevo de todos modos?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1167"/>
+        <location filename="../patient_view.py" line="1204"/>
         <source>Quit anyway</source>
         <translation>Salir de todos modos</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1167"/>
+        <location filename="../patient_view.py" line="1204"/>
         <source>Discard and start a new patient</source>
         <translation>Descartar y empezar un paciente nuevo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1192"/>
+        <location filename="../patient_view.py" line="1229"/>
         <source>Wait until every photograph has been screened.</source>
         <translation>Espere a que se hayan analizado todas las fotografías.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1196"/>
+        <location filename="../patient_view.py" line="1233"/>
         <source>Enter the patient ID before printing, saving or sending the report.</source>
         <translation>Introduzca el ID del paciente antes de imprimir, guardar o enviar el informe.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1209"/>
+        <location filename="../patient_view.py" line="1246"/>
         <source>The report font for Chinese, Japanese and Korean characters is missing from this installation: some PDF viewers and printers will show the name as empty boxes. Check the printed name.</source>
         <translation>Falta en esta instalación la fuente del informe para caracteres chinos, japoneses y coreanos: algunos visores de PDF e impresoras mostrarán el nombre como cuadros vacíos. Compruebe el nombre impreso.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1237"/>
+        <location filename="../patient_view.py" line="1274"/>
         <source>PDF files (*.pdf)</source>
         <translation>Archivos PDF (*.pdf)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1257"/>
+        <location filename="../patient_view.py" line="1294"/>
         <source>Report saved to {0}</source>
         <translation>Informe guardado en {0}</translation>
     </message>
@@ -1151,58 +1167,58 @@ o pulse Añadir…</translation>
 <context>
     <name>PhotoCard</name>
     <message>
-        <location filename="../patient_view.py" line="349"/>
+        <location filename="../patient_view.py" line="371"/>
         <source>Right eye</source>
         <translation>Ojo derecho</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="349"/>
+        <location filename="../patient_view.py" line="371"/>
         <source>Left eye</source>
         <translation>Ojo izquierdo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="349"/>
+        <location filename="../patient_view.py" line="371"/>
         <source>Eye not known</source>
         <translation>Ojo desconocido</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="350"/>
+        <location filename="../patient_view.py" line="372"/>
         <source>Eye of this photograph</source>
         <translation>Ojo de esta fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="351"/>
+        <location filename="../patient_view.py" line="373"/>
         <source>Which eye this photograph shows</source>
         <translation>Qué ojo muestra esta fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="356"/>
-        <location filename="../patient_view.py" line="357"/>
+        <location filename="../patient_view.py" line="378"/>
+        <location filename="../patient_view.py" line="379"/>
         <source>Remove this photograph</source>
         <translation>Quitar esta fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="393"/>
+        <location filename="../patient_view.py" line="415"/>
         <source>Not screened, and this file cannot be read: {0}</source>
         <translation>Sin cribar, y este archivo no se puede leer: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="396"/>
+        <location filename="../patient_view.py" line="418"/>
         <source>Not screened: screening is unavailable because the grading model could not be loaded.</source>
         <translation>Sin cribar: el cribado no está disponible porque no se pudo cargar el modelo de graduación.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="399"/>
+        <location filename="../patient_view.py" line="421"/>
         <source>Not screened: {0}</source>
         <translation>Sin cribar: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="401"/>
+        <location filename="../patient_view.py" line="423"/>
         <source>Checking quality…</source>
         <translation>Comprobando la calidad…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="424"/>
+        <location filename="../patient_view.py" line="446"/>
         <source>Photograph {0}: {1}</source>
         <translation>Fotografía {0}: {1}</translation>
     </message>
@@ -1311,108 +1327,108 @@ El informe está listo para imprimir o guardar.</translation>
         <translation>Ojo desconocido</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="607"/>
+        <location filename="../patient_view.py" line="629"/>
         <source>Print report…</source>
         <translation>Imprimir informe…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="609"/>
+        <location filename="../patient_view.py" line="631"/>
         <source>Save PDF…</source>
         <translation>Guardar PDF…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="610"/>
+        <location filename="../patient_view.py" line="632"/>
         <source>New patient</source>
         <translation>Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="624"/>
+        <location filename="../patient_view.py" line="646"/>
         <source>Screening result</source>
         <translation>Resultado del cribado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="674"/>
+        <location filename="../patient_view.py" line="696"/>
         <source>Screening…</source>
         <translation>Analizando…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="675"/>
+        <location filename="../patient_view.py" line="697"/>
         <source>1 photograph being checked</source>
         <translation>1 fotografía en análisis</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="676"/>
+        <location filename="../patient_view.py" line="698"/>
         <source>{0} photographs being checked</source>
         <translation>{0} fotografías en análisis</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="685"/>
+        <location filename="../patient_view.py" line="707"/>
         <source>Screening unavailable</source>
         <translation>Cribado no disponible</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="686"/>
+        <location filename="../patient_view.py" line="708"/>
         <source>The grading model could not be loaded</source>
         <translation>No se pudo cargar el modelo de graduación</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="687"/>
+        <location filename="../patient_view.py" line="709"/>
         <source>1 photograph added, not screened</source>
         <translation>1 fotografía añadida, sin cribar</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="688"/>
+        <location filename="../patient_view.py" line="710"/>
         <source>{0} photographs added, not screened</source>
         <translation>{0} fotografías añadidas, sin cribar</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="689"/>
+        <location filename="../patient_view.py" line="711"/>
         <source>The photographs are fine but cannot be screened on this computer now. Ask your support contact to repair or reinstall Retina Screen, then screen this patient again.</source>
         <translation>Las fotografías están bien, pero ahora no se pueden cribar en este ordenador. Pida a su servicio de soporte que repare o reinstale Retina Screen y vuelva a cribar a este paciente.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="692"/>
-        <location filename="../patient_view.py" line="698"/>
+        <location filename="../patient_view.py" line="714"/>
+        <location filename="../patient_view.py" line="720"/>
         <source>Outcome: {0}</source>
         <translation>Resultado: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="711"/>
+        <location filename="../patient_view.py" line="733"/>
         <source>No photographs yet</source>
         <translation>Aún no hay fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="712"/>
+        <location filename="../patient_view.py" line="734"/>
         <source>Add the right and left eye photographs</source>
         <translation>Añada las fotografías del ojo derecho e izquierdo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="714"/>
+        <location filename="../patient_view.py" line="736"/>
         <source>Drop the photographs onto the eye boxes, or use Add… (Ctrl+O). Each photograph is checked as soon as it is added.</source>
         <translation>Suelte las fotografías en los recuadros de cada ojo, o use Añadir… (Ctrl+O). Cada fotografía se analiza en cuanto se añade.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="730"/>
+        <location filename="../patient_view.py" line="752"/>
         <source>Eye</source>
         <translation>Ojo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="730"/>
+        <location filename="../patient_view.py" line="752"/>
         <source>Grade</source>
         <translation>Grado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="731"/>
+        <location filename="../patient_view.py" line="753"/>
         <source>P(referable)</source>
         <translation>P(derivable)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="751"/>
+        <location filename="../patient_view.py" line="773"/>
         <source>model {0} {1}, </source>
         <translation>modelo {0} {1}, </translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="753"/>
+        <location filename="../patient_view.py" line="775"/>
         <source>Screened {0} · {1}quality thresholds {2} · research use, not a diagnosis</source>
         <translation>Analizado {0} · {1}umbrales de calidad {2} · uso en investigación, no es un diagnóstico</translation>
     </message>
