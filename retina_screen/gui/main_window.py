@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
     modelReady = Signal(object)  # noqa: N815  Screener
     modelFailed = Signal(str)  # noqa: N815
     messageShown = Signal(str, str)  # noqa: N815
+    settingsChanged = Signal()  # noqa: N815  the settings were reloaded
 
     def __init__(self, prefs: Preferences | None = None, settings: Settings | None = None,
                  screener: Screener | None = None) -> None:
@@ -268,6 +269,7 @@ class MainWindow(QMainWindow):
             self.show_message("error", plain_message(exc, "apply the settings"))
         self._update_clinic_label()
         self.batch_page.settings_changed()
+        self.settingsChanged.emit()
 
     def _update_clinic_label(self) -> None:
         from .settings_view import identity_missing

@@ -188,3 +188,25 @@ def test_report_without_clinic_or_operator_asks_first(open_window, srahim, wait_
     page.print_action.trigger()
     assert asked[-1] == ["operator"]
     qtbot.waitUntil(lambda: page.preview not in (None, first), timeout=WAIT_MS)
+
+
+def test_worklist_without_a_server_is_greyed_out_and_said_plainly(open_window,
+                                                                   isolated_settings):
+    """With no worklist server set up, "From worklist…" stayed enabled and, pressed, told the
+    operator to edit worklist_host, worklist_port and worklist_ae_title "in the settings file"
+    (which the Settings dialog does not offer): it is now greyed out and says why in words."""
+    from retina_screen.gui.clinic_view import pick_from_worklist
+
+    window = open_window(wait_model=False)
+    button, action = window.worklist_button, window.worklist_action
+    assert not button.isEnabled() and not action.isEnabled()
+    assert button.toolTip().startswith("No worklist server is set up on this computer.")
+    pick_from_worklist(window)  # e.g. from a shortcut: the same plain words
+    level, text = window.messages[-1]
+    assert level == "warning" and text == button.toolTip()
+    assert "worklist_host" not in text and "settings file" not in text
+
+    configured = open_window(settings=isolated_settings.replace(worklist_host="127.0.0.1"),
+                             wait_model=False)
+    assert configured.worklist_button.isEnabled() and configured.worklist_action.isEnabled()
+    assert configured.worklist_button.toolTip() == "Fill the patient form from the day's worklist"

@@ -495,160 +495,161 @@ o pulse Añadir…</translation>
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../main_window.py" line="86"/>
+        <location filename="../main_window.py" line="87"/>
         <source>Retina Screen – diabetic retinopathy screening</source>
         <extracomment>The window&apos;s comfortable size; smaller screens get a window that fits them (pages scroll).</extracomment>
         <translation>Retina Screen – cribado de retinopatía diabética</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="97"/>
+        <location filename="../main_window.py" line="98"/>
         <source>Screen a patient</source>
         <translation>Cribado de un paciente</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="99"/>
+        <location filename="../main_window.py" line="100"/>
         <source>Screen a folder</source>
         <translation>Cribado de una carpeta</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="101"/>
         <location filename="../main_window.py" line="102"/>
+        <location filename="../main_window.py" line="103"/>
         <source>Screens</source>
         <translation>Pantallas</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="114"/>
-        <location filename="../main_window.py" line="223"/>
+        <location filename="../main_window.py" line="115"/>
+        <location filename="../main_window.py" line="224"/>
         <source>Loading the grading model…</source>
         <translation>Cargando el modelo de graduación…</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="139"/>
+        <location filename="../main_window.py" line="140"/>
         <source>&amp;File</source>
         <translation>&amp;Archivo</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="146"/>
+        <location filename="../main_window.py" line="147"/>
         <source>Se&amp;ttings…</source>
         <translation>&amp;Configuración…</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="151"/>
+        <location filename="../main_window.py" line="152"/>
         <source>&amp;Quit</source>
         <translation>&amp;Salir</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="156"/>
+        <location filename="../main_window.py" line="157"/>
         <source>&amp;View</source>
         <translation>&amp;Ver</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="157"/>
+        <location filename="../main_window.py" line="158"/>
         <source>Screen a &amp;patient</source>
         <translation>Cribado de un &amp;paciente</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="160"/>
+        <location filename="../main_window.py" line="161"/>
         <source>Screen a &amp;folder</source>
         <translation>Cribado de una &amp;carpeta</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="170"/>
+        <location filename="../main_window.py" line="171"/>
         <source>&amp;Help</source>
         <translation>A&amp;yuda</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="171"/>
+        <location filename="../main_window.py" line="172"/>
         <source>Open the &amp;log folder</source>
         <translation>Abrir la carpeta de &amp;registros</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="174"/>
+        <location filename="../main_window.py" line="175"/>
         <source>&amp;About Retina Screen</source>
         <translation>&amp;Acerca de Retina Screen</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="229"/>
+        <location filename="../main_window.py" line="230"/>
         <source>Screening unavailable: the grading model could not be loaded</source>
         <translation>Cribado no disponible: no se pudo cargar el modelo de graduación</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="238"/>
+        <location filename="../main_window.py" line="239"/>
         <source>Model {0} {1} (sha256 {2}) ready</source>
         <translation>Modelo {0} {1} (sha256 {2}) listo</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="276"/>
+        <location filename="../main_window.py" line="278"/>
         <source>clinic name not set</source>
         <translation>nombre de la clínica sin configurar</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="278"/>
+        <location filename="../main_window.py" line="280"/>
         <source>operator not set</source>
         <translation>operador sin configurar</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="289"/>
+        <location filename="../main_window.py" line="291"/>
         <source>Settings saved. Restart Retina Screen to change the app&apos;s language; new reports use the new language at once.</source>
         <translation>Configuración guardada. Reinicie Retina Screen para cambiar el idioma de la aplicación; los informes nuevos usan el nuevo idioma de inmediato.</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="291"/>
+        <location filename="../main_window.py" line="293"/>
         <source>Settings saved.</source>
         <translation>Configuración guardada.</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="324"/>
+        <location filename="../main_window.py" line="326"/>
         <source>About Retina Screen</source>
         <translation>Acerca de Retina Screen</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="325"/>
+        <location filename="../main_window.py" line="327"/>
         <source>&lt;b&gt;Retina Screen&lt;/b&gt; {0}&lt;br&gt;Offline screening of colour fundus photographs for diabetic retinopathy.&lt;br&gt;&lt;br&gt;Grading model: {1}&lt;br&gt;&lt;br&gt;Research use only: not cleared for clinical diagnosis. Every result must be reviewed under your local screening programme&apos;s rules.</source>
         <translation>&lt;b&gt;Retina Screen&lt;/b&gt; {0}&lt;br&gt;Cribado sin conexión de retinopatía diabética en fotografías de fondo de ojo en color.&lt;br&gt;&lt;br&gt;Modelo de graduación: {1}&lt;br&gt;&lt;br&gt;Solo para investigación: no autorizado para el diagnóstico clínico. Cada resultado debe revisarse según las normas de su programa de cribado.</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="380"/>
+        <location filename="../main_window.py" line="382"/>
         <source>Stopping the folder screening safely…</source>
         <translation>Deteniendo el cribado de la carpeta sin riesgo…</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="166"/>
-        <source>No worklist server is configured: set worklist_host, worklist_port and worklist_ae_title in the settings file.</source>
-        <translation>No hay servidor de lista de trabajo configurado: indique worklist_host, worklist_port y worklist_ae_title en el archivo de configuración.</translation>
-    </message>
-    <message>
-        <location filename="../clinic_view.py" line="375"/>
+        <location filename="../clinic_view.py" line="390"/>
         <source>Patient from &amp;worklist…</source>
         <translation>Paciente de la &amp;lista de trabajo…</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="377"/>
+        <location filename="../clinic_view.py" line="172"/>
+        <location filename="../clinic_view.py" line="392"/>
         <source>Fill the patient form from the day&apos;s worklist</source>
         <translation>Rellenar el formulario del paciente desde la lista de trabajo del día</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="381"/>
+        <location filename="../clinic_view.py" line="163"/>
+        <source>No worklist server is set up on this computer. Type the patient&apos;s details, or ask your IT support to set up the worklist.</source>
+        <translation>No hay ningún servidor de lista de trabajo configurado en este ordenador. Escriba los datos del paciente o pida a su soporte informático que configure la lista de trabajo.</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="396"/>
         <source>&amp;Clinic</source>
         <translation>C&amp;línica</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="385"/>
+        <location filename="../clinic_view.py" line="400"/>
         <source>From &amp;worklist…</source>
         <translation>Desde la &amp;lista de trabajo…</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="386"/>
+        <location filename="../clinic_view.py" line="401"/>
         <source>Fill the patient form from the worklist</source>
         <translation>Rellenar el formulario del paciente desde la lista de trabajo</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="404"/>
+        <location filename="../clinic_view.py" line="421"/>
         <source>Send this &amp;patient to PACS</source>
         <translation>Enviar este &amp;paciente al PACS</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="414"/>
+        <location filename="../clinic_view.py" line="431"/>
         <source>&amp;Send batch results to PACS</source>
         <translation>&amp;Enviar los resultados del lote al PACS</translation>
     </message>
@@ -675,37 +676,37 @@ o pulse Añadir…</translation>
 <context>
     <name>PacsPanel</name>
     <message>
-        <location filename="../clinic_view.py" line="193"/>
+        <location filename="../clinic_view.py" line="208"/>
         <source>Send to &amp;PACS</source>
         <translation>Enviar al &amp;PACS</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="194"/>
+        <location filename="../clinic_view.py" line="209"/>
         <source>Send results to the PACS</source>
         <translation>Enviar resultados al PACS</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="195"/>
+        <location filename="../clinic_view.py" line="210"/>
         <source>Send every screened patient&apos;s report and structured report to the PACS; what cannot be sent stays queued</source>
         <translation>Enviar al PACS el informe y el informe estructurado de cada paciente analizado; lo que no se pueda enviar queda en cola</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="229"/>
+        <location filename="../clinic_view.py" line="244"/>
         <source>PACS: {0} results queued, not sent yet</source>
         <translation>PACS: {0} resultados en cola, aún sin enviar</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="240"/>
+        <location filename="../clinic_view.py" line="255"/>
         <source>Sending to the PACS…</source>
         <translation>Enviando al PACS…</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="251"/>
+        <location filename="../clinic_view.py" line="266"/>
         <source>{0} results sent; {1} stay queued and are sent next time ({2}).</source>
         <translation>{0} resultados enviados; {1} quedan en cola y se envían la próxima vez ({2}).</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="254"/>
+        <location filename="../clinic_view.py" line="269"/>
         <source>{0} results sent to the PACS {1}.</source>
         <translation>{0} resultados enviados al PACS {1}.</translation>
     </message>
@@ -849,57 +850,57 @@ o pulse Añadir…</translation>
 <context>
     <name>PatientPacsPanel</name>
     <message>
-        <location filename="../clinic_view.py" line="274"/>
+        <location filename="../clinic_view.py" line="289"/>
         <source>Send to &amp;PACS</source>
         <translation>Enviar al &amp;PACS</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="278"/>
+        <location filename="../clinic_view.py" line="293"/>
         <source>Send this patient&apos;s results to the PACS</source>
         <translation>Enviar los resultados de este paciente al PACS</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="302"/>
+        <location filename="../clinic_view.py" line="317"/>
         <source>No PACS is configured: set pacs_host, pacs_port and pacs_ae_title in the settings file to send results to the PACS.</source>
         <translation>No hay ningún PACS configurado: indique pacs_host, pacs_port y pacs_ae_title en el archivo de configuración para enviar resultados al PACS.</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="306"/>
+        <location filename="../clinic_view.py" line="321"/>
         <source>Send this patient&apos;s report and structured report to the PACS; what cannot be sent stays queued and goes with the next send</source>
         <translation>Enviar el informe y el informe estructurado de este paciente al PACS; lo que no se pueda enviar queda en cola y sale con el próximo envío</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="316"/>
+        <location filename="../clinic_view.py" line="331"/>
         <source>PACS: sending…</source>
         <translation>PACS: enviando…</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="317"/>
+        <location filename="../clinic_view.py" line="332"/>
         <source>PACS: sent.</source>
         <translation>PACS: enviado.</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="318"/>
+        <location filename="../clinic_view.py" line="333"/>
         <source>PACS: queued, not sent yet ({0}). Send again when the PACS is back.</source>
         <translation>PACS: en cola, aún no enviado ({0}). Vuelva a enviar cuando el PACS esté disponible.</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="320"/>
+        <location filename="../clinic_view.py" line="335"/>
         <source>PACS: not sent ({0}).</source>
         <translation>PACS: no enviado ({0}).</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="361"/>
+        <location filename="../clinic_view.py" line="376"/>
         <source>The patient&apos;s results were sent to the PACS {0}.</source>
         <translation>Los resultados del paciente se enviaron al PACS {0}.</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="365"/>
+        <location filename="../clinic_view.py" line="380"/>
         <source>not confirmed by the PACS</source>
         <translation>el PACS no lo ha confirmado</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="367"/>
+        <location filename="../clinic_view.py" line="382"/>
         <source>The patient&apos;s results stay queued and are sent next time ({0}).</source>
         <translation>Los resultados del paciente quedan en cola y se enviarán la próxima vez ({0}).</translation>
     </message>
