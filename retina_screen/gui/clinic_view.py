@@ -416,8 +416,7 @@ def install(window: Any) -> None:
     grid.removeWidget(result_panel.print_button)
     grid.addWidget(result_panel.print_button, 0, 0)
     grid.addWidget(patient_panel.button, 0, 1)
-    QWidget.setTabOrder(result_panel.print_button, patient_panel.button)
-    QWidget.setTabOrder(patient_panel.button, result_panel.save_button)
+    patient_page.update_tab_order()  # the worklist button and Send to PACS in their places
     send_patient_action = QAction(translate("MainWindow", "Send this &patient to PACS"), window)
     send_patient_action.setObjectName("sendPatientAction")
     send_patient_action.triggered.connect(lambda _c=False: patient_panel.send())

@@ -538,7 +538,11 @@ class EyeSlot(QFrame):
             self._add_text = self.add_button.text()
         self.add_button.setText(self._add_text)
         margins = self.layout().contentsMargins()
-        needed = (self.title.sizeHint().width() + self.count.sizeHint().width()
+        # The widest eye's title decides for both slots (one showed "Add…", the other an icon).
+        metrics = self.title.fontMetrics()
+        title = max([self.title.sizeHint().width()] + [
+            metrics.horizontalAdvance(eye_name(eye)) + 4 for eye in (Eye.RIGHT, Eye.LEFT)])
+        needed = (title + self.count.sizeHint().width()
                   + self.add_button.sizeHint().width() + margins.left() + margins.right() + 24)
         if self.width() < needed:
             self.add_button.setText("")
@@ -910,9 +914,11 @@ class PatientPage(QWidget):
         bar = QHBoxLayout()
         bar.setContentsMargins(10, 6, 6, 6)
         bar.addWidget(self.photo_caption, 1)
+        self.viewer_buttons: list[QToolButton] = []
         for action in (self.heatmap_action, self.zoom_out_action, self.zoom_in_action,
                        self.fit_action):
             button = QToolButton()
+            self.viewer_buttons.append(button)
             button.setDefaultAction(action)
             button.setAutoRaise(True)
             button.setIconSize(QSize(20, 20))
@@ -959,12 +965,31 @@ class PatientPage(QWidget):
         layout.setContentsMargins(12, 12, 12, 12)
         layout.addWidget(splitter)
 
-        # Tab order: form, then the eye slots, then the viewer, then the report buttons.
-        order = [self.form.patient_id, self.form.name, self.form.birth_date, self.form.sex,
-                 self.form.diabetes, self.form.accession, self.slots[Eye.RIGHT].add_button,
-                 self.slots[Eye.LEFT].add_button,
-                 self.viewer, self.result_panel.print_button, self.result_panel.save_button,
-                 self.result_panel.new_button]
+        self.update_tab_order()
+
+    def update_tab_order(self) -> None:
+        """Tab follows the screen: the form (and any button under it, e.g. From worklist…),
+        each eye's Add button then its photographs (card, eye, remove), the viewer and its
+        tools, then the report buttons row by row (the photographs came after Print)."""
+        form = self.form
+        order: list[QWidget] = [form.patient_id, form.name, form.birth_date, form.sex,
+                                form.diabetes, form.accession]
+        order += [w for w in form.findChildren(QPushButton)
+                  if w.parentWidget() is form]
+        for eye in (Eye.RIGHT, Eye.LEFT, Eye.UNKNOWN):
+            slot = self.slots[eye]
+            if eye is not Eye.UNKNOWN:
+                order.append(slot.add_button)
+            for card in slot.cards.values():
+                order += [card, card.eye_box, card.remove_button]
+        order += [self.viewer, *self.viewer_buttons]
+        grid = self.result_panel.button_grid
+        for row in range(grid.rowCount()):
+            for column in range(grid.columnCount()):
+                item = grid.itemAtPosition(row, column)
+                widget = item.widget() if item is not None else None
+                if widget is not None and widget not in order:
+                    order.append(widget)
         for first, second in zip(order, order[1:], strict=False):
             QWidget.setTabOrder(first, second)
 
@@ -1023,6 +1048,7 @@ class PatientPage(QWidget):
         card.removeRequested.connect(self.session.remove)
         self.cards[photo_id] = card
         self.slots[photo.eye].add_card(card)
+        self.update_tab_order()
         if self.current_photo is None:
             self.select_photo(photo_id)
         self._not_screened(photo)
@@ -1063,6 +1089,7 @@ class PatientPage(QWidget):
         if slot is not None and slot.eye is not photo.eye:
             slot.take_card(photo_id)
             self.slots[photo.eye].add_card(card)
+            self.update_tab_order()
         card.update_from(photo, self.pictures.get(photo_id), self.unreadable.get(photo_id, ""))
         if self.current_photo == photo_id:
             self._show_photo(photo)

@@ -152,6 +152,10 @@ def main() -> int:  # noqa: C901, PLR0915
             widgets.extend(labels)
         for widget in widgets:
             check_visible(widget, state)
+        adds = {eye: page.slots[eye].add_button.text() for eye in (Eye.RIGHT, Eye.LEFT)}
+        if bool(adds[Eye.RIGHT]) != bool(adds[Eye.LEFT]):
+            problems.append(f"{state}: one eye's Add button shows its words, the other its "
+                            f"icon only: {adds}")
 
     def check_outcome(state: str) -> None:
         """On every screen, comfortable or not: the decision word, the interval and each eye's
