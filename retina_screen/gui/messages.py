@@ -13,6 +13,7 @@ import importlib
 import importlib.metadata
 import logging
 import platform
+import re
 import sys
 import threading
 import traceback
@@ -67,7 +68,10 @@ def plain_message(error: BaseException, doing: str = "") -> str:
                         "(details for them: {0}).").format(engine_text(str(error)))
         return prefix + text if prefix else text[:1].upper() + text[1:]
     if isinstance(error, RetinaScreenError):
-        return prefix + engine_text(str(error))
+        text = engine_text(str(error))
+        if re.match(r"the [\w ]+ could not be ", str(error)):  # it says what failed already
+            return text[:1].upper() + text[1:]  # not "Could not save …: … could not be saved"
+        return prefix + text
     if isinstance(error, OSError):
         code = error.errno
         if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):

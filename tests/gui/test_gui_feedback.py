@@ -210,3 +210,30 @@ def test_worklist_without_a_server_is_greyed_out_and_said_plainly(open_window,
                              wait_model=False)
     assert configured.worklist_button.isEnabled() and configured.worklist_action.isEnabled()
     assert configured.worklist_button.toolTip() == "Fill the patient form from the day's worklist"
+
+
+def test_save_into_an_impossible_folder_is_said_once(window, srahim, wait_result, qtbot):
+    """Saving into /proc said "Could not save the report: the report could not be saved in
+    /proc: …": the engine's sentence already says what failed, so it is shown alone."""
+    screen_patient(window, srahim, wait_result)
+    page = window.patient_page
+    count = len(window.messages)
+    page.save_pdf_to(Path("/proc/report.pdf"))
+    qtbot.waitUntil(lambda: len(window.messages) > count, timeout=WAIT_MS)
+    level, text = window.messages[-1]
+    assert level == "error" and text.startswith("The report could not be saved in /proc"), text
+    assert "Could not save" not in text
+
+
+def test_a_warning_goes_after_a_minute_an_error_stays(window, srahim, wait_result):
+    """A warning strip stayed until closed (a run's findings covered the folder controls)."""
+    from retina_screen.gui.message_bar import WARNING_TIMEOUT_MS
+
+    screen_patient(window, srahim, wait_result)
+    page, bar = window.patient_page, window.message_bar
+    page.form.patient_id.clear()
+    page.print_action.trigger()  # no patient ID: a warning
+    assert window.messages[-1][0] == "warning" and bar.isVisible()
+    assert bar._timer.isActive() and bar._timer.interval() == WARNING_TIMEOUT_MS == 60_000
+    window.show_message("error", "No printer is set up on this computer.")
+    assert bar.isVisible() and not bar._timer.isActive()
