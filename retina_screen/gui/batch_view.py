@@ -43,13 +43,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..errors import OtherInputFolderError
+from ..errors import ConfigError, OtherInputFolderError
 from ..journal import GroupKey
 from ..results import Outcome
 from ..settings import Settings
 from .i18n import engine_text
 from .icons import ACCENT, OUTCOME_COLOURS, line_icon, outcome_icon
+from .message_bar import MESSAGE_STYLES
 from .messages import plain_message
+from .patient_view import WrappedLabel
 from .prefs import Preferences
 from .settings_view import PathField
 from .text import outcome_short
@@ -64,6 +66,9 @@ COLUMNS = (QT_TRANSLATE_NOOP("PatientTableModel", "Patient ID"),
            QT_TRANSLATE_NOOP("PatientTableModel", "Outcome"),
            QT_TRANSLATE_NOOP("PatientTableModel", "Interval"),
            QT_TRANSLATE_NOOP("PatientTableModel", "Report"))
+#: The patient table's row height and the rows it always shows (the page scrolls for them).
+ROW_HEIGHT = 30
+MIN_TABLE_ROWS = 5
 COLUMN_PATIENT, COLUMN_VISIT, COLUMN_EYES, COLUMN_OUTCOME, COLUMN_INTERVAL, COLUMN_REPORT = \
     range(len(COLUMNS))
 
@@ -323,7 +328,9 @@ class BatchPage(QWidget):
         self.progress_bar.setTextVisible(False)
         self.count_label = QLabel(self.tr("0 of 0"))
         self.count_label.setObjectName("bigNumber")
-        self.progress_label = QLabel(self.tr("Choose the camera export folder and press Start."))
+        # Wrapped: a long finished line (and its Spanish) must not widen the page.
+        self.progress_label = WrappedLabel()
+        self.progress_label.setText(self.tr("Choose the camera export folder and press Start."))
         self.progress_label.setObjectName("muted")
         self.progress_label.setAccessibleName(self.tr("Batch progress details"))
         progress = QFrame()
@@ -336,12 +343,23 @@ class BatchPage(QWidget):
         top.addWidget(self.progress_label, 1)
         progress_layout.addLayout(top)
         progress_layout.addWidget(self.progress_bar)
+        # What a finished run found to check, in the page under the progress bar (in the
+        # floating message strip it covered the folder fields and Browse buttons).
+        self.findings = WrappedLabel()
+        self.findings.setObjectName("runFindings")
+        self.findings.setTextFormat(Qt.TextFormat.PlainText)
+        self.findings.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.findings.setAccessibleName(self.tr("What the run found to check"))
+        self.findings.hide()
+        self.findings_level = ""
+        progress_layout.addWidget(self.findings)
 
         self.refer_only = QCheckBox(self.tr("Show only patients to &refer"))
         self.refer_only.setAccessibleName(self.tr("Show only patients to refer"))
         self.refer_only.toggled.connect(self.proxy.set_refer_only)
         self.refer_only.toggled.connect(lambda _on: self._update_counts())
-        self.patients_label = QLabel(self.tr("No patients yet"))
+        self.patients_label = WrappedLabel()
+        self.patients_label.setText(self.tr("No patients yet"))
         self.patients_label.setObjectName("muted")
         self.open_folder_button = QPushButton(line_icon("folder"), self.tr("Open output folder"))
         self.open_folder_button.setEnabled(False)
@@ -365,7 +383,11 @@ class BatchPage(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
         self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(30)
+        self.table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
+        # A usable table on a small screen: the page scrolls rather than squeeze it.
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height()
+                                    + MIN_TABLE_ROWS * ROW_HEIGHT
+                                    + 2 * self.table.frameWidth() + 2)
         header = self.table.horizontalHeader()
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
@@ -443,6 +465,7 @@ class BatchPage(QWidget):
         watch = self.watch.isChecked()
         self.model.clear()
         self._update_counts()
+        self._show_findings("", [])
         self.last_summary = None
         self.watching = watch
         self.progress_bar.setRange(0, 0)  # busy until the first progress report
@@ -529,7 +552,18 @@ class BatchPage(QWidget):
         if isinstance(error, OtherInputFolderError) and self.confirm_other_input(str(error)):
             self.start(allow_other_input=True)
             return
-        if error is not None:
+        if error is not None and no_photographs(error):
+            # An empty export folder is not a problem with the run: say what was found.
+            self.progress_bar.setRange(0, 1)
+            self.count_label.setText(self.tr("Nothing to screen"))
+            text = self.tr("No photographs were found in this folder. Check that it is the "
+                           "folder the camera exports to, or wait until the camera has "
+                           "exported the photographs, then press Start.")
+            self.progress_label.setText(text)
+            skipped = str(error).partition(". Not looked at: ")[2]
+            self.message.emit("warning" if skipped else "info", text + (
+                " " + self.tr("Files not looked at: {0}").format(skipped) if skipped else ""))
+        elif error is not None:
             self.progress_bar.setRange(0, 1)
             self.progress_label.setText(self.tr("The run stopped because of a problem."))
             self.count_label.setText(self.tr("Stopped"))
@@ -576,17 +610,21 @@ class BatchPage(QWidget):
 
     def _naming_message(self, summary) -> None:  # noqa: ANN001 - batch.BatchSummary
         """What the run found about whose photographs are whose and what it could not screen,
-        every finding the command line prints, in one message, weightiest first: a photograph
+        every finding the command line prints, under the progress bar (a one-line message
+        points there), weightiest first: a photograph
         that is two patients', one in two visits of a patient, visits whose photographs were
         taken on different days, visits whose photographs may not be the eyes they are filed
         as, visits with too many photographs of one eye, files or
         folders not looked at, visits that look like one patient split in two, visits with
-        one eye only; then the most frequent reason for ungradable photographs."""
+        one eye only; then the most frequent reason for ungradable photographs (or the reasons,
+        when each occurred once)."""
         def found(name: str) -> tuple[str, ...]:
             return tuple(getattr(summary, name, ()) or ())
 
         def listed(ids: tuple[str, ...]) -> str:
-            return ", ".join(ids[:6]) + (" \u2026" if len(ids) > 6 else "")
+            shown = ", ".join(ids[:6])
+            return shown if len(ids) <= 6 else self.tr("{0} and {1:,} more").format(
+                shown, len(ids) - 6)
 
         # In order of weight; every one that applies is shown, the weightiest first.
         findings = (
@@ -630,11 +668,36 @@ class BatchPage(QWidget):
         reasons = tuple(getattr(summary, "ungradable_reasons", ()) or ())
         if reasons:  # an export setting (layouts, compression) shows as one frequent reason
             reason, count = reasons[0]
-            applying.append(("info", self.tr(
-                "{0:,} photographs could not be graded; the most frequent reason ({1:,} of "
-                "them): {2}.").format(summary.ungradable, count, engine_text(reason))))
+            if count > 1:
+                text = self.tr("{0:,} photographs could not be graded; the most frequent reason "
+                               "({1:,} of them): {2}.").format(summary.ungradable, count,
+                                                               engine_text(reason))
+            elif len(reasons) == 1:
+                text = self.tr("1 photograph could not be graded: {0}.").format(
+                    engine_text(reason))
+            else:  # every reason once: none is "the most frequent"
+                text = self.tr("{0:,} photographs could not be graded; the reasons: {1}.").format(
+                    summary.ungradable, "; ".join(engine_text(r) for r, _ in reasons[:3])
+                    + ("; \u2026" if len(reasons) > 3 else ""))
+            applying.append(("info", text))
+        self._show_findings(applying[0][0] if applying else "", [t for _, t in applying])
         if applying:
-            self.message.emit(applying[0][0], "\n\n".join(text for _, text in applying))
+            self.message.emit(applying[0][0], self.tr(
+                "1 finding to check after this run: see it under the progress bar.")
+                if len(applying) == 1 else self.tr(
+                "{0} findings to check after this run: see them under the progress bar.")
+                .format(len(applying)))
+
+    def _show_findings(self, level: str, texts: list[str]) -> None:
+        """The run's findings under the progress bar, in their level's colours (none: hidden)."""
+        self.findings_level = level if texts else ""
+        self.findings.setText("\n\n".join(texts))
+        self.findings.setVisible(bool(texts))
+        if texts:
+            background, colour, _icon = MESSAGE_STYLES.get(level, MESSAGE_STYLES["info"])
+            self.findings.setStyleSheet(
+                f"QLabel#runFindings {{ background: {background}; color: {colour}; border: 1px "
+                f"solid {colour}55; border-radius: 6px; padding: 6px 8px; }}")
 
     def _open_row(self, index: QModelIndex) -> None:
         row = self.proxy.data(self.proxy.index(index.row(), 0), Qt.ItemDataRole.UserRole)
@@ -646,6 +709,12 @@ class BatchPage(QWidget):
                                               "was written)."))
             return
         self.reportRequested.emit(Path(row.report))  # the app's own preview, with Print
+
+
+def no_photographs(error: BaseException) -> bool:
+    """The engine found no photograph in the camera folder (its ConfigError's wording: the
+    engine has no error class of its own for it)."""
+    return isinstance(error, ConfigError) and str(error).startswith("no photographs found")
 
 
 def _run_job(cancel: threading.Event, input_dir: Path, output_dir: Path, settings: Settings,

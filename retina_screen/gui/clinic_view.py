@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QDate, Qt
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QDate, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -160,12 +160,27 @@ def fill_patient_form(form: Any, entry: Any) -> None:
     form.check_birth_date()  # validates the date and emits changed
 
 
+NO_WORKLIST = QT_TRANSLATE_NOOP("MainWindow", "No worklist server is set up on this computer. "
+                                             "Type the patient's details, or ask your IT "
+                                             "support to set up the worklist.")
+
+
+def update_worklist(window: Any) -> None:
+    """The worklist button and menu item work only once a worklist server is set up; until
+    then they are greyed out and say why."""
+    configured = bool(window.settings.worklist_host.strip())
+    tip = (translate("MainWindow", "Fill the patient form from the day's worklist")
+           if configured else translate("MainWindow", NO_WORKLIST))
+    for widget in (window.worklist_action, window.worklist_button):
+        widget.setEnabled(configured)
+        widget.setToolTip(tip)
+    window.worklist_action.setStatusTip(tip)
+
+
 def pick_from_worklist(window: Any) -> None:
     settings = window.settings
     if not settings.worklist_host.strip():
-        window.show_message("warning", translate(
-            "MainWindow", "No worklist server is configured: set worklist_host, worklist_port and "
-                          "worklist_ae_title in the settings file."))
+        window.show_message("warning", translate("MainWindow", NO_WORKLIST))
         return
     dialog = WorklistDialog(lambda: window.settings, window)
     window.worklist_dialog = dialog
@@ -387,6 +402,8 @@ def install(window: Any) -> None:
     button.clicked.connect(worklist_action.trigger)
     form.layout().addWidget(button)
     window.worklist_button = button
+    update_worklist(window)
+    window.settingsChanged.connect(lambda: update_worklist(window))
 
     patient_page = window.patient_page
     patient_panel = PatientPacsPanel(patient_page, lambda: window.settings, window.show_message)
@@ -399,8 +416,7 @@ def install(window: Any) -> None:
     grid.removeWidget(result_panel.print_button)
     grid.addWidget(result_panel.print_button, 0, 0)
     grid.addWidget(patient_panel.button, 0, 1)
-    QWidget.setTabOrder(result_panel.print_button, patient_panel.button)
-    QWidget.setTabOrder(patient_panel.button, result_panel.save_button)
+    patient_page.update_tab_order()  # the worklist button and Send to PACS in their places
     send_patient_action = QAction(translate("MainWindow", "Send this &patient to PACS"), window)
     send_patient_action.setObjectName("sendPatientAction")
     send_patient_action.triggered.connect(lambda _c=False: patient_panel.send())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow):
     modelReady = Signal(object)  # noqa: N815  Screener
     modelFailed = Signal(str)  # noqa: N815
     messageShown = Signal(str, str)  # noqa: N815
+    settingsChanged = Signal()  # noqa: N815  the settings were reloaded
 
     def __init__(self, prefs: Preferences | None = None, settings: Settings | None = None,
                  screener: Screener | None = None) -> None:
@@ -118,6 +120,7 @@ class MainWindow(QMainWindow):
 
         self.patient_page.message.connect(self.show_message)
         self.patient_page.frontRequested.connect(lambda: self.show_page(self.patient_page))
+        self.patient_page.identityWanted.connect(self.ask_identity)
         self.batch_page.message.connect(self.show_message)
         self.batch_page.reportRequested.connect(self.open_report_preview)
         self.report_preview = None
@@ -266,10 +269,16 @@ class MainWindow(QMainWindow):
             self.show_message("error", plain_message(exc, "apply the settings"))
         self._update_clinic_label()
         self.batch_page.settings_changed()
+        self.settingsChanged.emit()
 
     def _update_clinic_label(self) -> None:
-        operator = self.settings.operator or "operator not set"
-        self.clinic_label.setText(f"{self.settings.clinic_name} · {operator}")
+        from .settings_view import identity_missing
+
+        missing = identity_missing(self.settings)
+        clinic = (self.tr("clinic name not set") if "clinic_name" in missing
+                  else self.settings.clinic_name)
+        operator = self.tr("operator not set") if "operator" in missing else self.settings.operator
+        self.clinic_label.setText(f"{clinic} · {operator}")
 
     def open_settings(self) -> None:
         from .settings_view import SettingsDialog
@@ -278,7 +287,10 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(self.prefs, self.settings, manifest, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(self.reload_settings)
-        dialog.accepted.connect(lambda: self.show_message("info", self.tr("Settings saved.")))
+        dialog.accepted.connect(lambda: self.show_message("info", self.tr(
+            "Settings saved. Restart Retina Screen to change the app's language; new reports "
+            "use the new language at once.") if dialog.language_changed
+            else self.tr("Settings saved.")))
         self.settings_dialog = dialog
         dialog.open()
 
@@ -291,6 +303,19 @@ class MainWindow(QMainWindow):
         dialog = FirstRunDialog(self.prefs, self.settings, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(self.reload_settings)
+        self.first_run_dialog = dialog
+        dialog.open()
+
+    def ask_identity(self, then: Callable[[], None] | None = None) -> None:
+        """The clinic name and operator dialog (as at first run), e.g. when a report was about
+        to go out without them; ``then`` runs once they are saved."""
+        from .settings_view import FirstRunDialog
+
+        dialog = FirstRunDialog(self.prefs, self.settings, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(self.reload_settings)
+        if then is not None:
+            dialog.accepted.connect(then)
         self.first_run_dialog = dialog
         dialog.open()
 

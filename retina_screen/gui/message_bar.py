@@ -21,6 +21,8 @@ MESSAGE_STYLES = {
     "error": ("#FDECEA", "#B3261E", "error"),
 }
 INFO_TIMEOUT_MS = 10_000
+#: A warning goes after a minute (it stayed until closed); an error stays until closed.
+WARNING_TIMEOUT_MS = 60_000
 
 
 class MessageBar(QFrame):
@@ -75,6 +77,8 @@ class MessageBar(QFrame):
         self.raise_()
         if level == "info":
             self._timer.start(INFO_TIMEOUT_MS)
+        elif level == "warning":
+            self._timer.start(WARNING_TIMEOUT_MS)
         else:
             self._timer.stop()
 

@@ -13,6 +13,7 @@ import importlib
 import importlib.metadata
 import logging
 import platform
+import re
 import sys
 import threading
 import traceback
@@ -60,12 +61,17 @@ def plain_message(error: BaseException, doing: str = "") -> str:
 
     prefix = translate("messages", "Could not {0}: ").format(_tr(doing)) if doing else ""
     if isinstance(error, ModelError):
-        return prefix + translate(
-            "messages", "the grading model cannot be used ({0}). Screening is switched off "
-                        "until the application is reinstalled or repaired.").format(
-                            engine_text(str(error)))
+        # Plain words first; the technical reason (a file path) last, for the support contact.
+        text = translate(
+            "messages", "the grading model could not be loaded, so screening is switched off. "
+                        "Ask your support contact to repair or reinstall Retina Screen "
+                        "(details for them: {0}).").format(engine_text(str(error)))
+        return prefix + text if prefix else text[:1].upper() + text[1:]
     if isinstance(error, RetinaScreenError):
-        return prefix + engine_text(str(error))
+        text = engine_text(str(error))
+        if re.match(r"the [\w ]+ could not be ", str(error)):  # it says what failed already
+            return text[:1].upper() + text[1:]  # not "Could not save …: … could not be saved"
+        return prefix + text
     if isinstance(error, OSError):
         code = error.errno
         if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):

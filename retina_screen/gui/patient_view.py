@@ -11,8 +11,10 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import (
     QT_TRANSLATE_NOOP,
+    QEvent,
     QRegularExpression,
     QSize,
     Qt,
@@ -56,6 +58,7 @@ from .icons import NEUTRAL, OUTCOME_COLOURS, line_icon, outcome_icon, status_ico
 from .image_view import ImageView, full_resolution_crop, rgb_to_qimage
 from .messages import plain_message
 from .session import PatientSession, Photo
+from .settings_view import ask_identity, identity_missing
 from .text import eye_name, eye_summary, image_verdict, outcome_title
 from .workers import run_task
 
@@ -89,6 +92,28 @@ def local_files(urls: list) -> list[Path]:  # noqa: ANN001
         else:
             paths.append(path)
     return paths
+
+
+#: The patient screen's columns (form and photos, viewer, result) at the comfortable width.
+SPLITTER_SIZES = (330, 620, 410)
+LEFT_MIN_WIDTH, RESULT_MIN_WIDTH = 300, 320
+#: The viewer's least share of a narrow window: the side columns give way down to their minimum.
+VIEWER_SHARE = 0.4
+
+
+def column_widths(total: int, left_min: int = LEFT_MIN_WIDTH,
+                  result_min: int = RESULT_MIN_WIDTH) -> list[int]:
+    """Widths of the three columns in ``total`` pixels: the comfortable ones where they fit;
+    in a narrower window the side columns give way (down to their minimum, e.g. the width
+    the report buttons' words need) before the viewer drops below :data:`VIEWER_SHARE`."""
+    left, viewer, result = SPLITTER_SIZES
+    result = max(result, result_min)
+    if total >= left + viewer + result:
+        return [left, total - left - result, result]
+    sides = min(max(total * (1 - VIEWER_SHARE), left_min + result_min), left + result)
+    left = max(left_min, round(sides * left / (left + result)))
+    result = max(result_min, round(sides) - left)
+    return [left, max(total - left - result, 0), result]
 
 
 def tint(colour: str, alpha: int) -> str:
@@ -377,15 +402,25 @@ class PhotoCard(QFrame):
         self.remove_button.clicked.connect(lambda: self.removeRequested.emit(self.photo_id))
         self.update_from(photo)
 
-    def update_from(self, photo: Photo) -> None:
+    def update_from(self, photo: Photo, preview: np.ndarray | None = None,
+                    unreadable: str = "") -> None:
+        """Show ``photo``'s state. Not screened for want of a grading model: ``preview`` is
+        its picture (a good file is not shown as a damaged one), ``unreadable`` why it could
+        not even be read."""
         self.file_label.setText(photo.name)
         self.eye_box.setCurrentIndex(self.EYES.index(photo.eye))
         if photo.result is not None:
             level, text = image_verdict(photo.result)
+        elif photo.no_model and unreadable:
+            level, text = "error", self.tr("Not screened, and this file cannot be read: "
+                                           "{0}").format(unreadable)
+        elif photo.no_model:
+            level, text = "warning", self.tr("Not screened: screening is unavailable because "
+                                             "the grading model could not be loaded.")
         elif photo.error:
-            level, text = "error", f"Not screened: {photo.error}"
+            level, text = "error", self.tr("Not screened: {0}").format(photo.error)
         else:
-            level, text = "pending", "Checking quality…"
+            level, text = "pending", self.tr("Checking quality…")
         self.level = level
         self.verdict_text = text
         lines = [html.escape(line) for line in text.split("\n")]
@@ -409,15 +444,16 @@ class PhotoCard(QFrame):
                 "pending": status_icon("pending", NEUTRAL)}[level]
         self.icon.setPixmap(icon.pixmap(QSize(18, 18), self.devicePixelRatioF()))
         self.setAccessibleName(self.tr("Photograph {0}: {1}").format(photo.name, text))
-        if photo.result is not None and photo.result.display_image is not None:
-            image = rgb_to_qimage(photo.result.display_image)
+        shown = photo.result.display_image if photo.result is not None else preview
+        if shown is not None:
+            image = rgb_to_qimage(shown)
             ratio = self.devicePixelRatioF()
             pixmap = QPixmap.fromImage(image).scaled(
                 round(72 * ratio), round(72 * ratio), Qt.AspectRatioMode.KeepAspectRatio,
                 Qt.TransformationMode.SmoothTransformation)
             pixmap.setDevicePixelRatio(ratio)
             self.thumb.setPixmap(pixmap)
-        elif photo.result is not None or photo.error:
+        elif photo.result is not None or (photo.error and (unreadable or not photo.no_model)):
             self.thumb.setPixmap(status_icon("warning" if level == "warning" else "error",
                                              LEVEL_COLOURS[level]).pixmap(QSize(28, 28)))
         else:
@@ -502,7 +538,11 @@ class EyeSlot(QFrame):
             self._add_text = self.add_button.text()
         self.add_button.setText(self._add_text)
         margins = self.layout().contentsMargins()
-        needed = (self.title.sizeHint().width() + self.count.sizeHint().width()
+        # The widest eye's title decides for both slots (one showed "Add…", the other an icon).
+        metrics = self.title.fontMetrics()
+        title = max([self.title.sizeHint().width()] + [
+            metrics.horizontalAdvance(eye_name(eye)) + 4 for eye in (Eye.RIGHT, Eye.LEFT)])
+        needed = (title + self.count.sizeHint().width()
                   + self.add_button.sizeHint().width() + margins.left() + margins.right() + 24)
         if self.width() < needed:
             self.add_button.setText("")
@@ -554,20 +594,18 @@ class ResultPanel(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("resultPanel")
-        self.setMinimumWidth(350)
+        self.setMinimumWidth(RESULT_MIN_WIDTH)
         self.icon = QLabel()
         self.icon.setFixedSize(44, 44)
-        self.title = QLabel()
+        # Wrapped labels that claim the height their words need at their width: the decision
+        # word and the interval are never squeezed (the page scrolls on a small screen).
+        self.title = WrappedLabel()
         self.title.setObjectName("outcomeTitle")
-        self.title.setWordWrap(True)
-        self.interval = QLabel()
+        self.interval = WrappedLabel()
         self.interval.setObjectName("outcomeInterval")
-        self.interval.setWordWrap(True)
-        self.headline = QLabel()
+        self.headline = WrappedLabel()
         self.headline.setObjectName("outcomeHeadline")
-        self.headline.setWordWrap(True)
-        self.action = QLabel()
-        self.action.setWordWrap(True)
+        self.action = WrappedLabel()
         for label in (self.title, self.interval, self.headline, self.action):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.banner = QFrame()
@@ -628,6 +666,14 @@ class ResultPanel(QFrame):
         super().resizeEvent(event)
         self._claim_height()
 
+    def event(self, event: QEvent) -> bool:
+        """Texts set after the last resize (the per-eye rows, a longer interval) change the
+        height needed: claim it again whenever the layout is redone."""
+        handled = super().event(event)
+        if event.type() == QEvent.Type.LayoutRequest:
+            self._claim_height()
+        return handled
+
     def _claim_height(self) -> None:
         needed = self.layout().totalMinimumHeightForWidth(self.width())
         if needed > 0 and needed != self.minimumHeight():
@@ -654,6 +700,24 @@ class ResultPanel(QFrame):
         self.title.setText(self.tr("Screening…"))
         self.interval.setText(self.tr("1 photograph being checked") if count == 1
                               else self.tr("{0} photographs being checked").format(count))
+
+    def show_unavailable(self, count: int) -> None:
+        """Photographs were added but the grading model could not be loaded: say so (the
+        operator must not keep adding or retaking photographs that are fine)."""
+        self._show_result(None)
+        colour = LEVEL_COLOURS["error"]
+        self.icon.setPixmap(status_icon("error", colour).pixmap(QSize(40, 40)))
+        self._banner_colour(colour)
+        self.title.setText(self.tr("Screening unavailable"))
+        self.interval.setText(self.tr("The grading model could not be loaded"))
+        self.headline.setText(self.tr("1 photograph added, not screened") if count == 1
+                              else self.tr("{0} photographs added, not screened").format(count))
+        self.action.setText(self.tr("The photographs are fine but cannot be screened on this "
+                                    "computer now. Ask your support contact to repair or "
+                                    "reinstall Retina Screen, then screen this patient again."))
+        self.icon.setAccessibleName(self.tr("Outcome: {0}").format(self.title.text()))
+        self.banner.setAccessibleName(self.outcome_text().replace("\n", ". "))
+        self._claim_height()
 
     def show_result(self, result: PatientResult | None, busy: int = 0) -> None:
         self._show_result(result, busy)
@@ -735,16 +799,26 @@ class PatientPage(QWidget):
     resultShown = Signal(object)  # noqa: N815  PatientResult | None, after the panel updated
     reportSaved = Signal(Path)  # noqa: N815
     frontRequested = Signal()  # noqa: N815  a file action wants this page in view
+    #: The clinic name/operator should be entered; the argument is called once they are.
+    identityWanted = Signal(object)  # noqa: N815
 
     def __init__(self, settings: Callable[[], Settings], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._settings = settings
         self.session = PatientSession(self)
         self.cards: dict[int, PhotoCard] = {}
+        #: Pictures of photographs not screened (no grading model), shown as they are; None
+        #: while being loaded. ``unreadable``: why such a photograph could not be read.
+        self.pictures: dict[int, np.ndarray | None] = {}
+        self.unreadable: dict[int, str] = {}
         self.current_photo: int | None = None
         self.preview = None
         #: Asks before an unsaved screening is discarded; ``quitting`` when the window closes.
         self.confirm_discard: Callable[..., bool] = self._ask_discard
+        #: Asks when a report would go out without clinic name or operator (replaceable in
+        #: tests): returns "enter", "anyway" or "cancel".
+        self.ask_identity: Callable[[list[str]], str] = lambda missing: ask_identity(
+            self, missing)
         self.active = True  # False while another tab is in front
 
         self.form = PatientForm()
@@ -829,7 +903,7 @@ class PatientPage(QWidget):
         scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         left_layout.addWidget(scroll, 1)
-        left.setMinimumWidth(300)
+        left.setMinimumWidth(LEFT_MIN_WIDTH)
 
         self.photo_caption = ElidedLabel(self.tr("No photograph selected"))
         self.photo_caption.setObjectName("viewerCaption")
@@ -840,9 +914,11 @@ class PatientPage(QWidget):
         bar = QHBoxLayout()
         bar.setContentsMargins(10, 6, 6, 6)
         bar.addWidget(self.photo_caption, 1)
+        self.viewer_buttons: list[QToolButton] = []
         for action in (self.heatmap_action, self.zoom_out_action, self.zoom_in_action,
                        self.fit_action):
             button = QToolButton()
+            self.viewer_buttons.append(button)
             button.setDefaultAction(action)
             button.setAutoRaise(True)
             button.setIconSize(QSize(20, 20))
@@ -879,20 +955,54 @@ class PatientPage(QWidget):
         splitter.setStretchFactor(1, 1)
         splitter.setStretchFactor(2, 0)
         splitter.setChildrenCollapsible(False)
-        splitter.setSizes([330, 620, 410])
+        splitter.setSizes(list(SPLITTER_SIZES))
         self.splitter = splitter
+        # Until the operator drags a divider, the columns share the width so that the viewer
+        # keeps a usable part of a narrow window (half a 1920 screen left it a 190 px sliver).
+        self.splitter_dragged = False
+        splitter.splitterMoved.connect(lambda *_args: setattr(self, "splitter_dragged", True))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 12, 12, 12)
         layout.addWidget(splitter)
 
-        # Tab order: form, then the eye slots, then the viewer, then the report buttons.
-        order = [self.form.patient_id, self.form.name, self.form.birth_date, self.form.sex,
-                 self.form.diabetes, self.form.accession, self.slots[Eye.RIGHT].add_button,
-                 self.slots[Eye.LEFT].add_button,
-                 self.viewer, self.result_panel.print_button, self.result_panel.save_button,
-                 self.result_panel.new_button]
+        self.update_tab_order()
+
+    def update_tab_order(self) -> None:
+        """Tab follows the screen: the form (and any button under it, e.g. From worklist…),
+        each eye's Add button then its photographs (card, eye, remove), the viewer and its
+        tools, then the report buttons row by row (the photographs came after Print)."""
+        form = self.form
+        order: list[QWidget] = [form.patient_id, form.name, form.birth_date, form.sex,
+                                form.diabetes, form.accession]
+        order += [w for w in form.findChildren(QPushButton)
+                  if w.parentWidget() is form]
+        for eye in (Eye.RIGHT, Eye.LEFT, Eye.UNKNOWN):
+            slot = self.slots[eye]
+            if eye is not Eye.UNKNOWN:
+                order.append(slot.add_button)
+            for card in slot.cards.values():
+                order += [card, card.eye_box, card.remove_button]
+        order += [self.viewer, *self.viewer_buttons]
+        grid = self.result_panel.button_grid
+        for row in range(grid.rowCount()):
+            for column in range(grid.columnCount()):
+                item = grid.itemAtPosition(row, column)
+                widget = item.widget() if item is not None else None
+                if widget is not None and widget not in order:
+                    order.append(widget)
         for first, second in zip(order, order[1:], strict=False):
             QWidget.setTabOrder(first, second)
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001,N802
+        super().resizeEvent(event)
+        if not self.splitter_dragged:
+            panel = self.result_panel
+            margins = panel.layout().contentsMargins()
+            needed = (panel.button_grid.sizeHint().width() + margins.left() + margins.right()
+                      + 2 * panel.frameWidth() + 8)  # the card's border, a little air
+            self.splitter.setSizes(column_widths(
+                self.splitter.width() - 2 * self.splitter.handleWidth(),
+                result_min=max(RESULT_MIN_WIDTH, needed)))
 
     def _connect(self) -> None:
         session = self.session
@@ -938,8 +1048,34 @@ class PatientPage(QWidget):
         card.removeRequested.connect(self.session.remove)
         self.cards[photo_id] = card
         self.slots[photo.eye].add_card(card)
+        self.update_tab_order()
         if self.current_photo is None:
             self.select_photo(photo_id)
+        self._not_screened(photo)
+
+    def _not_screened(self, photo: Photo) -> None:
+        """Without a grading model: load the photograph's picture to show it (worker), and
+        say in the result panel that screening is unavailable."""
+        if not photo.no_model:
+            return
+        self._result_changed(self.session.result)
+        if photo.id in self.pictures or photo.id in self.unreadable:
+            return
+        self.pictures[photo.id] = None  # being loaded
+        photo_id = photo.id
+
+        def done(rgb: object, error: BaseException | None) -> None:
+            if photo_id not in self.pictures:  # removed meanwhile
+                return
+            if error is not None:  # a damaged file: its card and the viewer say so
+                log.info("photograph not shown: %s", type(error).__name__)
+                del self.pictures[photo_id]
+                self.unreadable[photo_id] = plain_message(error)
+            else:
+                self.pictures[photo_id] = rgb  # type: ignore[assignment]
+            self._photo_changed(photo_id)
+
+        run_task(load_picture, photo.path, on_done=done)
 
     def _slot_of(self, photo_id: int) -> EyeSlot | None:
         return next((s for s in self.slots.values() if photo_id in s.cards), None)
@@ -953,14 +1089,18 @@ class PatientPage(QWidget):
         if slot is not None and slot.eye is not photo.eye:
             slot.take_card(photo_id)
             self.slots[photo.eye].add_card(card)
-        card.update_from(photo)
+            self.update_tab_order()
+        card.update_from(photo, self.pictures.get(photo_id), self.unreadable.get(photo_id, ""))
         if self.current_photo == photo_id:
             self._show_photo(photo)
+        self._not_screened(photo)
 
     def _photo_removed(self, photo_id: int) -> None:
         slot = self._slot_of(photo_id)
         card = slot.take_card(photo_id) if slot else None
         self.cards.pop(photo_id, None)
+        self.pictures.pop(photo_id, None)
+        self.unreadable.pop(photo_id, None)
         if card is not None:
             card.deleteLater()
         if self.current_photo == photo_id:
@@ -970,6 +1110,8 @@ class PatientPage(QWidget):
                 self.select_photo(remaining[-1])
             else:
                 self._show_photo(None)
+        if self.session.model_problem:  # the result panel counts the photographs
+            self._result_changed(self.session.result)
 
     def _cleared(self) -> None:
         for photo_id in list(self.cards):
@@ -978,6 +1120,8 @@ class PatientPage(QWidget):
             if card is not None:
                 card.deleteLater()
         self.cards.clear()
+        self.pictures.clear()
+        self.unreadable.clear()
         self.current_photo = None
         self._show_photo(None)
 
@@ -996,10 +1140,15 @@ class PatientPage(QWidget):
             return
         result = photo.result
         self.photo_caption.setText(f"{photo.name} · {eye_name(photo.eye)}")
-        if result is None or result.display_image is None:
+        picture = self.pictures.get(photo.id)
+        if (result is None or result.display_image is None) and picture is not None:
+            self.viewer.show_image(picture)  # not screened (no grading model), shown as is
+        elif result is None or result.display_image is None:
             self.viewer.show_image(None)
-            self.viewer.set_placeholder("Checking quality…" if photo.pending
-                                        else "This file cannot be shown")
+            self.viewer.set_placeholder(
+                self.tr("Checking quality…") if photo.pending
+                else self.tr("Loading the photograph…") if photo.id in self.pictures
+                else self.tr("This file cannot be shown"))
         else:
             heatmap = result.grading.heatmap if result.grading is not None else None
             self.viewer.show_image(result.display_image, heatmap)
@@ -1056,7 +1205,10 @@ class PatientPage(QWidget):
 
     def _result_changed(self, result: PatientResult | None) -> None:
         busy = self.session.pending if self.session.screener is not None else 0
-        self.result_panel.show_result(result, busy)
+        if self.session.screener is None and self.session.model_problem and self.session.photos:
+            self.result_panel.show_unavailable(len(self.session.photos))
+        else:
+            self.result_panel.show_result(result, busy)
         ready = result is not None and not busy
         self.print_action.setEnabled(ready)
         self.save_action.setEnabled(ready)
@@ -1125,9 +1277,22 @@ class PatientPage(QWidget):
                                                  "printed name."))
         return result
 
+    def _identity_ready(self, then: Callable[[], None]) -> bool:
+        """True when the clinic name and operator are set or the operator chose to go on
+        without them; "enter" asks the window for the dialog, which calls ``then`` once they
+        are saved."""
+        missing = identity_missing(self._settings())
+        if not missing:
+            return True
+        answer = self.ask_identity(missing)
+        log.info("report without %s: %s", " and ".join(missing), answer)
+        if answer == "enter":
+            self.identityWanted.emit(then)
+        return answer == "anyway"
+
     def save_pdf(self) -> None:
         result = self._report_result()
-        if result is None:
+        if result is None or not self._identity_ready(self.save_pdf):
             return
         settings = self._settings()
         start = Path(settings.output_dir) / default_report_name(result)
@@ -1161,7 +1326,7 @@ class PatientPage(QWidget):
     def print_report(self) -> None:
         """Build the report to a temporary file, then show the preview with its Print button."""
         result = self._report_result()
-        if result is None:
+        if result is None or not self._identity_ready(self.print_report):
             return
         settings = self._settings()
         folder = Path(tempfile.mkdtemp(prefix="retina-screen-report-"))
@@ -1210,6 +1375,15 @@ class PatientPage(QWidget):
                                                                 "audit trail"))
 
         run_task(record_decision, result, self._settings(), report, issued, on_done=done)
+
+
+def load_picture(path: Path) -> np.ndarray:
+    """Worker-thread job: a photograph's picture to show (no screening: the grading model is
+    unavailable), at the engine's decode size."""
+    from ..loading import load_image
+    from ..preprocess import DECODE_MAX_SIDE
+
+    return load_image(path, max_side=DECODE_MAX_SIDE).pixels
 
 
 def build_report_file(result: PatientResult, target: Path, settings: Settings) -> Path:

@@ -38,6 +38,8 @@ class Photo:
     result: ImageResult | None = None
     dicom: DicomInfo | None = None
     error: str = ""  # why it could not be screened at all (model unavailable)
+    #: Not screened because the grading model is unavailable (the file itself may be fine).
+    no_model: bool = False
     added_at: float = 0.0
     screened_in: float | None = None  # seconds from being added to its result
 
@@ -93,6 +95,7 @@ class PatientSession(QObject):
             if photo.pending:
                 if screener is None:
                     photo.error = problem or "the grading model is not available"
+                    photo.no_model = True
                     self.photoChanged.emit(photo.id)
                 else:
                     self._start(photo)
@@ -123,6 +126,7 @@ class PatientSession(QObject):
                 self._start(photo)
             elif self.model_problem:
                 photo.error = self.model_problem
+                photo.no_model = True
                 self.photoChanged.emit(photo.id)
         log.info("%d photograph(s) added", len(ids))
         self._photos_changed()

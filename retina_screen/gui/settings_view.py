@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -39,6 +40,11 @@ translate = QCoreApplication.translate  # pyside6-lupdate reads translate("conte
 log = logging.getLogger(__name__)
 
 CARD_SUMMARY_CHARS = 1200
+#: How a choice is shown, where the stored value is a code: languages in their own language.
+CHOICE_NAMES = {"language": {"system": QT_TRANSLATE_NOOP("SettingsDialog", "System default"),
+                             "en": "English", "es": "Español"}}
+#: Choice names that are shown as they are (a language's name in that language).
+UNTRANSLATED_NAMES = {"English", "Español"}
 #: The settings' titles and help (declared in retina_screen/settings.py), for translation.
 _SETTING_WORDS = (
     QT_TRANSLATE_NOOP("SettingsDialog", "Clinic name"),
@@ -203,14 +209,18 @@ class SettingsDialog(QDialog):
         editor: QWidget
         if info.choices:
             editor = QComboBox()
-            editor.addItems(list(info.choices))
-            editor.setCurrentText(str(value))
+            names = CHOICE_NAMES.get(name, {})
+            for choice in info.choices:  # shown by name, stored as the setting's value
+                shown = names.get(choice, choice)
+                editor.addItem(shown if shown in UNTRANSLATED_NAMES
+                               else translate("SettingsDialog", shown), choice)
+            editor.setCurrentIndex(max(editor.findData(str(value)), 0))
         elif info.kind == "multiline":
             editor = QPlainTextEdit(str(value or ""))
             editor.setTabChangesFocus(True)
             editor.setFixedHeight(78)
         elif info.kind in ("file", "folder"):
-            editor = PathField(info.kind == "folder", info.title,
+            editor = PathField(info.kind == "folder", translate("SettingsDialog", info.title),
                                "Images (*.png *.jpg *.jpeg *.svg)" if name == "clinic_logo"
                                else "")
             editor.setText(str(value) if value is not None else "")
@@ -248,7 +258,9 @@ class SettingsDialog(QDialog):
     def _show_logo(self, text: str) -> None:
         pixmap = QPixmap(text) if text else QPixmap()
         if pixmap.isNull():
-            self.logo_preview.setText("No logo" if not text else "This file is not an image")
+            self.logo_preview.setText(translate("SettingsDialog", "No logo") if not text
+                                      else translate("SettingsDialog",
+                                                     "This file is not an image"))
         else:
             self.logo_preview.setPixmap(pixmap.scaledToHeight(
                 60, Qt.TransformationMode.SmoothTransformation))
@@ -257,8 +269,17 @@ class SettingsDialog(QDialog):
         page, form = self._form_page()
         self.paper = self._editor(form, "paper_size", settings)
         self.language = self._editor(form, "language", settings)
-        self.language.setToolTip(self.language.toolTip() + " Takes effect in the app when it is "
-                                 "started again; new reports use it at once.")
+        restart = translate("SettingsDialog", "The app's language changes when Retina Screen is "
+                                              "started again; new reports use it at once.")
+        self.language.setToolTip(self.language.toolTip() + " " + restart)
+        self.initial_language = self.language.currentData()
+        self.language_note = QLabel(restart)  # shown once another language is chosen
+        self.language_note.setWordWrap(True)
+        self.language_note.setObjectName("muted")
+        self.language_note.setVisible(False)
+        form.addRow("", self.language_note)
+        self.language.currentIndexChanged.connect(
+            lambda _index: self.language_note.setVisible(self.language_changed))
         self.output_dir = self._editor(form, "output_dir", settings)
         note = QLabel(translate("SettingsDialog", "Reports are saved here by default, and "
                                                   "batch runs write their "
@@ -322,11 +343,16 @@ class SettingsDialog(QDialog):
         layout.addWidget(scroll)
         return page
 
+    @property
+    def language_changed(self) -> bool:
+        """Another language than the one in use was chosen (it needs a restart)."""
+        return self.language.currentData() != self.initial_language
+
     def values(self) -> dict[str, str]:
         out = {}
         for name, editor in self.editors.items():
             if isinstance(editor, QComboBox):
-                out[name] = editor.currentText()
+                out[name] = str(editor.currentData())
             elif isinstance(editor, QPlainTextEdit):
                 out[name] = editor.toPlainText().strip()
             else:
@@ -352,6 +378,48 @@ class SettingsDialog(QDialog):
             return
         log.info("settings saved")
         super().accept()
+
+
+def identity_missing(settings: Settings) -> list[str]:
+    """What a report would be headed with for want of a setting: the placeholder clinic name
+    and/or "Operator: not recorded" (names of the missing settings; empty when both are set)."""
+    missing = []
+    if not settings.clinic_name.strip() or settings.clinic_name == Settings().clinic_name:
+        missing.append("clinic_name")
+    if not settings.operator.strip():
+        missing.append("operator")
+    return missing
+
+
+def ask_identity(parent: QWidget, missing: list[str]) -> str:
+    """Before a report is printed or saved without a clinic name or operator: "enter" (open
+    the dialog to set them), "anyway" (the operator confirmed) or "cancel"."""
+    if missing == ["operator"]:
+        what = translate("SettingsDialog", "Your name (the operator) is not set: the report "
+                                           "will say 'Operator: not recorded'.")
+    elif missing == ["clinic_name"]:
+        what = translate("SettingsDialog", "The clinic name is not set: the report will be "
+                                           "headed with a placeholder name, not your clinic's.")
+    else:
+        what = translate("SettingsDialog", "The clinic name and your name (the operator) are "
+                                           "not set: the report will be headed with a "
+                                           "placeholder clinic name and say 'Operator: not "
+                                           "recorded'.")
+    box = QMessageBox(QMessageBox.Icon.Warning,
+                      translate("SettingsDialog", "Clinic or operator not set"),
+                      what + "\n\n" + translate("SettingsDialog", "The report goes into the "
+                                                                   "patient's record. Enter "
+                                                                   "them now?"),
+                      QMessageBox.StandardButton.NoButton, parent)
+    enter = box.addButton(translate("SettingsDialog", "Enter them now…"),
+                          QMessageBox.ButtonRole.AcceptRole)
+    anyway = box.addButton(translate("SettingsDialog", "Continue without them"),
+                           QMessageBox.ButtonRole.DestructiveRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(enter)
+    box.exec()
+    clicked = box.clickedButton()
+    return "enter" if clicked is enter else "anyway" if clicked is anyway else "cancel"
 
 
 class FirstRunDialog(QDialog):

@@ -152,6 +152,32 @@ def main() -> int:  # noqa: C901, PLR0915
             widgets.extend(labels)
         for widget in widgets:
             check_visible(widget, state)
+        adds = {eye: page.slots[eye].add_button.text() for eye in (Eye.RIGHT, Eye.LEFT)}
+        if bool(adds[Eye.RIGHT]) != bool(adds[Eye.LEFT]):
+            problems.append(f"{state}: one eye's Add button shows its words, the other its "
+                            f"icon only: {adds}")
+
+    def check_outcome(state: str) -> None:
+        """On every screen, comfortable or not: the decision word, the interval and each eye's
+        grade get the height their words need, inside the panel; a page taller than its tab
+        scrolls instead of squeezing them."""
+        labels = [panel.title, panel.interval] + [row[1] for row in panel.eye_labels.values()]
+        for label in labels:
+            needed = (label.heightForWidth(label.width()) if label.wordWrap()
+                      else label.sizeHint().height())
+            if label.height() + 1 < needed:
+                problems.append(f"{state}: {name(label)} is squeezed to {label.height()} px "
+                                f"height, needs {needed}")
+            inside = QRect(label.mapTo(panel, label.rect().topLeft()), label.size())
+            if not panel.rect().contains(inside):
+                problems.append(f"{state}: {name(label)} at {rect_text(inside)} is outside "
+                                f"the result panel {panel.width()}x{panel.height()}")
+        if panel.banner.height() + 1 < panel.banner.minimumSizeHint().height():
+            problems.append(f"{state}: the outcome banner is {panel.banner.height()} px high, "
+                            f"needs {panel.banner.minimumSizeHint().height()}")
+        if page.height() + 1 < page.minimumSizeHint().height():
+            problems.append(f"{state}: the patient page is squeezed to {page.height()} px, "
+                            f"needs {page.minimumSizeHint().height()} (it should scroll)")
 
     # 1. a screened patient, both eyes
     page.form.patient_id.setText("SR-013")
@@ -163,6 +189,7 @@ def main() -> int:  # noqa: C901, PLR0915
     settle()
     report["outcome"] = page.session.result.outcome.value if page.session.result else None
     check_patient("patient")
+    check_outcome("patient")
     shot("patient")
 
     # 1b. the report preview and the settings dialog fit on the screen too
@@ -211,6 +238,7 @@ def main() -> int:  # noqa: C901, PLR0915
     wait_until(lambda: page.session.result is not None and not page.session.pending)
     settle()
     check_patient("unknown_eye")
+    check_outcome("unknown_eye")
     if comfortable:
         slot = page.slots[Eye.UNKNOWN]
         for card in slot.cards.values():

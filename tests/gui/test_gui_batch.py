@@ -158,7 +158,7 @@ def test_two_visits_of_one_patient_are_two_rows(open_window, isolated_settings, 
     window, page, summary = _screen_folder(open_window, isolated_settings, camera, out, qtbot)
     # This year's right eye is last year's file (copied here as a stand-in): said so.
     assert summary.in_two_visits == ("Patient006",)
-    kind, text = window.messages[-1]
+    kind, text = page.findings_level, page.findings.text()
     assert kind == "warning" and text.startswith(
         "1 patients have a photograph that is in two of their visits"), window.messages
     assert summary.images == 3 and len(summary.patients) == 2
@@ -205,9 +205,9 @@ def test_whose_photographs_are_whose_is_pointed_out(copies, field, ids, words, o
     camera.mkdir()
     for source, target in copies:
         shutil.copy(srahim / "images" / f"{source}.jpg", camera / f"{target}.jpg")
-    window, _, summary = _screen_folder(open_window, isolated_settings, camera, out, qtbot)
+    window, page, summary = _screen_folder(open_window, isolated_settings, camera, out, qtbot)
     assert getattr(summary, field) == ids
-    kind, text = window.messages[-1]
+    kind, text = page.findings_level, page.findings.text()
     assert kind == "warning", window.messages
     assert text.startswith(words) and ", ".join(ids) in text, text
 
@@ -221,9 +221,9 @@ def test_files_the_run_could_not_screen_are_named(open_window, isolated_settings
     for eye in "RL":
         shutil.copy(srahim / "images" / f"Patient006_{eye}.jpg", camera)
     (camera / "Patient013_R.heic").write_bytes(b"\0\0\0\x18ftypheic")
-    window, _, summary = _screen_folder(open_window, isolated_settings, camera, out, qtbot)
+    window, page, summary = _screen_folder(open_window, isolated_settings, camera, out, qtbot)
     assert [path for path, _ in summary.passed_over] == ["Patient013_R.heic"]
-    kind, text = window.messages[-1]
+    kind, text = page.findings_level, page.findings.text()
     assert kind == "warning", window.messages
     assert text.startswith("1 files or folders in the input folder were not screened: "
                            "Patient013_R.heic"), text
@@ -247,17 +247,21 @@ def test_every_finding_of_a_run_is_shown(open_window, isolated_settings, srahim,
     # A "left eye" that is another right eye: the optic disc on the same side.
     shutil.copy(srahim / "images" / "Patient017_R.jpg", camera / "Patient017_R.jpg")
     shutil.copy(srahim / "images" / "Patient008_R.jpg", camera / "Patient017_L.jpg")
-    window, _, summary = _screen_folder(open_window, isolated_settings, camera, out, qtbot)
+    window, page, summary = _screen_folder(open_window, isolated_settings, camera, out, qtbot)
     assert summary.shared_with_another_patient and summary.passed_over
     assert summary.taken_days_apart == ("Patient016",)
     assert summary.eyes_in_doubt == ("Patient017",)
-    kind, text = window.messages[-1]
+    kind, text = page.findings_level, page.findings.text()
     assert kind == "warning", window.messages
     shared = text.index("have a photograph that is also another patient's")
     apart = text.index("dated on different days: Patient016")
     doubt = text.index("may not be the eyes they are filed as: Patient017")
     passed_over = text.index("were not screened: Patient013_R.heic")
     assert shared < apart < doubt < passed_over, text
+    # Listed in the page under the progress bar; the floating strip only points there.
+    assert page.findings.isVisible()
+    assert window.messages[-1] == ("warning", "4 findings to check after this run: see them "
+                                              "under the progress bar.")
 
 
 def test_batch_refuses_a_missing_folder(open_window, tmp_path):
@@ -371,10 +375,37 @@ def test_the_most_frequent_reason_for_ungradable_photographs_is_given(
         cv2.imwrite(str(camera / f"{patient}_R.jpg"), np.concatenate([right, left], axis=1))
     for eye in "RL":
         shutil.copy(srahim / "images" / f"Patient016_{eye}.jpg", camera)
-    window, _, summary = _screen_folder(open_window, isolated_settings, camera, out, qtbot)
+    window, page, summary = _screen_folder(open_window, isolated_settings, camera, out, qtbot)
     assert summary.ungradable == 2 and len(summary.ungradable_reasons) == 1
-    kind, text = window.messages[-1]
+    text = page.findings.text()
     assert text.endswith("2 photographs could not be graded; the most frequent reason (2 of "
                          "them): the file holds more than one photograph (side by side or in a "
                          "grid, as a layout or report export puts them): load each photograph "
                          "from its own file."), text
+
+
+def test_an_empty_camera_folder_is_not_a_problem(open_window, tmp_path, qtbot):
+    """An empty export folder said "The run stopped because of a problem." with an error
+    listing thirteen file extensions: it now says that no photographs were found."""
+    camera, out = tmp_path / "camera", tmp_path / "results"
+    camera.mkdir()
+    (camera / "notes.txt").write_text("exported later", encoding="utf-8")
+    window = open_window()
+    page = window.batch_page
+    page.input_dir.setText(str(camera))
+    page.output_dir.setText(str(out))
+    with qtbot.waitSignal(page.runFinished, timeout=RUN_MS) as finished:
+        assert page.start()
+    assert finished.args[1] is not None  # the engine refused the empty folder
+    assert page.count_label.text() == "Nothing to screen"
+    assert page.progress_label.text().startswith("No photographs were found in this folder.")
+    assert "problem" not in page.progress_label.text()
+    level, text = window.messages[-1]
+    assert level == "info" and text.startswith("No photographs were found") and ".jpg" not in text
+
+    # A picture in a format not read is named.
+    (camera / "Patient013_R.heic").write_bytes(b"\0\0\0\x18ftypheic")
+    with qtbot.waitSignal(page.runFinished, timeout=RUN_MS):
+        assert page.start()
+    level, text = window.messages[-1]
+    assert level == "warning" and "Patient013_R.heic" in text, text

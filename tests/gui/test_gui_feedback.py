@@ -130,3 +130,110 @@ def test_save_pdf_opens_in_the_output_folder_it_creates(window, srahim, wait_res
         lambda parent, caption, start, filters: (asked.append(Path(start)) or "", filters)))
     window.patient_page.save_action.trigger()
     assert asked and asked[0].parent == folder and folder.is_dir()
+
+
+def test_report_without_clinic_or_operator_asks_first(open_window, srahim, wait_result, qtbot,
+                                                      tmp_path, monkeypatch):
+    """First-run dialog cancelled: Print/Save ask before a report goes out with the
+    placeholder clinic name and 'Operator: not recorded'; entering them continues."""
+    import pypdf
+    from PySide6.QtWidgets import QFileDialog
+
+    from retina_screen.gui.prefs import Preferences
+    from retina_screen.settings import Settings
+
+    fresh = Preferences(tmp_path / "fresh.ini", settings_path=tmp_path / "fresh.toml")
+    fresh.store_settings({"output_dir": str(tmp_path / "out")})
+    assert not fresh.first_run_done
+    window = open_window(preferences=fresh)
+    page = window.patient_page
+    asked: list[list[str]] = []
+    answers = iter(["cancel", "enter", "anyway"])
+    page.ask_identity = lambda missing: asked.append(list(missing)) or next(answers)
+    screen_patient(window, srahim, wait_result)
+
+    # Cancelled: no report is prepared.
+    page.print_action.trigger()
+    assert asked == [["clinic_name", "operator"]]
+    qtbot.wait(300)
+    assert page.preview is None
+
+    # "Enter them now…": the clinic/operator dialog, then the save goes on with them.
+    target = tmp_path / "report.pdf"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(
+        lambda *_args: (str(target), "")))
+    page.save_action.trigger()
+    assert len(asked) == 2 and not target.exists()
+    dialog = window.first_run_dialog
+    qtbot.waitUntil(dialog.isVisible, timeout=WAIT_MS)
+    dialog.clinic_name.setText("Hill Street Surgery")
+    dialog.operator.setText("B. Photographer")
+    with qtbot.waitSignal(page.reportSaved, timeout=WAIT_MS):
+        dialog.accept()
+    text = " ".join(p.extract_text() for p in pypdf.PdfReader(target).pages)
+    assert "Hill Street Surgery" in text and "B. Photographer" in text
+    assert Settings().clinic_name not in text
+    assert "Hill Street Surgery" in window.clinic_label.text()
+
+    # Set: printing asks nothing.
+    page.print_action.trigger()
+    qtbot.waitUntil(lambda: page.preview is not None, timeout=WAIT_MS)
+    assert len(asked) == 2
+    first = page.preview
+    first.done(0)
+
+    # Operator removed later: asked again, for the operator only; the operator may go on.
+    fresh.store_settings({"operator": ""})
+    window.reload_settings()
+    page.print_action.trigger()
+    assert asked[-1] == ["operator"]
+    qtbot.waitUntil(lambda: page.preview not in (None, first), timeout=WAIT_MS)
+
+
+def test_worklist_without_a_server_is_greyed_out_and_said_plainly(open_window,
+                                                                   isolated_settings):
+    """With no worklist server set up, "From worklist…" stayed enabled and, pressed, told the
+    operator to edit worklist_host, worklist_port and worklist_ae_title "in the settings file"
+    (which the Settings dialog does not offer): it is now greyed out and says why in words."""
+    from retina_screen.gui.clinic_view import pick_from_worklist
+
+    window = open_window(wait_model=False)
+    button, action = window.worklist_button, window.worklist_action
+    assert not button.isEnabled() and not action.isEnabled()
+    assert button.toolTip().startswith("No worklist server is set up on this computer.")
+    pick_from_worklist(window)  # e.g. from a shortcut: the same plain words
+    level, text = window.messages[-1]
+    assert level == "warning" and text == button.toolTip()
+    assert "worklist_host" not in text and "settings file" not in text
+
+    configured = open_window(settings=isolated_settings.replace(worklist_host="127.0.0.1"),
+                             wait_model=False)
+    assert configured.worklist_button.isEnabled() and configured.worklist_action.isEnabled()
+    assert configured.worklist_button.toolTip() == "Fill the patient form from the day's worklist"
+
+
+def test_save_into_an_impossible_folder_is_said_once(window, srahim, wait_result, qtbot):
+    """Saving into /proc said "Could not save the report: the report could not be saved in
+    /proc: …": the engine's sentence already says what failed, so it is shown alone."""
+    screen_patient(window, srahim, wait_result)
+    page = window.patient_page
+    count = len(window.messages)
+    page.save_pdf_to(Path("/proc/report.pdf"))
+    qtbot.waitUntil(lambda: len(window.messages) > count, timeout=WAIT_MS)
+    level, text = window.messages[-1]
+    assert level == "error" and text.startswith("The report could not be saved in /proc"), text
+    assert "Could not save" not in text
+
+
+def test_a_warning_goes_after_a_minute_an_error_stays(window, srahim, wait_result):
+    """A warning strip stayed until closed (a run's findings covered the folder controls)."""
+    from retina_screen.gui.message_bar import WARNING_TIMEOUT_MS
+
+    screen_patient(window, srahim, wait_result)
+    page, bar = window.patient_page, window.message_bar
+    page.form.patient_id.clear()
+    page.print_action.trigger()  # no patient ID: a warning
+    assert window.messages[-1][0] == "warning" and bar.isVisible()
+    assert bar._timer.isActive() and bar._timer.interval() == WARNING_TIMEOUT_MS == 60_000
+    window.show_message("error", "No printer is set up on this computer.")
+    assert bar.isVisible() and not bar._timer.isActive()

@@ -135,8 +135,15 @@ def test_patient_flow_with_the_keyboard_only(window, srahim, wait_result, qtbot,
     monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(choose))
     assert tab() is page.slots[Eye.RIGHT].add_button
     QTest.keyClick(focused(), Qt.Key.Key_Space)
+    # The right eye's photograph comes next (its card, eye choice, Remove): it is corrected
+    # there by keyboard without tabbing past Print and Save (they came first before).
+    (card,) = page.slots[Eye.RIGHT].cards.values()
+    qtbot.waitUntil(card.isVisible, timeout=2000)  # shown once the event loop runs
+    assert [tab(), tab(), tab()] == [card, card.eye_box, card.remove_button]
     assert tab() is page.slots[Eye.LEFT].add_button
     QTest.keyClick(focused(), Qt.Key.Key_Space)
+    (left,) = page.slots[Eye.LEFT].cards.values()
+    qtbot.waitUntil(left.isVisible, timeout=2000)
     assert asked == [Eye.RIGHT, Eye.LEFT]
     result = wait_result(window)
     assert result.patient.patient_id == "SR-013" and result.patient.name == "Jane Example"
@@ -151,6 +158,8 @@ def test_patient_flow_with_the_keyboard_only(window, srahim, wait_result, qtbot,
         if widget is page.result_panel.print_button:
             break
     assert page.viewer in seen and page.result_panel.print_button in seen
+    assert seen.index(left) < seen.index(page.viewer) < seen.index(page.heatmap_button) \
+        < seen.index(page.result_panel.print_button)
     pytest.importorskip("pypdfium2")
     QTest.keyClick(focused(), Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: page.preview is not None, timeout=WAIT_MS)

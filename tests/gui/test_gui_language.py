@@ -148,3 +148,30 @@ def test_translation_file_covers_every_text_in_the_source(tmp_path):
 
     missing = texts(fresh) - texts(TS)
     assert not missing, sorted(missing)
+
+
+def test_status_bar_and_settings_in_spanish(spanish, open_window, tmp_path, qtbot):
+    """First-run question cancelled, app in Spanish: the status bar said "operator not set" and
+    the Settings dialog "No logo" in English."""
+    from retina_screen.gui.prefs import Preferences
+
+    english = english_texts()
+    fresh = Preferences(tmp_path / "fresh.ini", settings_path=tmp_path / "fresh.toml")
+    fresh.store_settings({"output_dir": str(tmp_path / "out")})
+    window = open_window(preferences=fresh)
+    status = window.clinic_label.text()
+    assert status == "nombre de la clínica sin configurar · operador sin configurar", status
+    window.open_settings()
+    dialog = window.settings_dialog
+    dialog.logo.setText("")
+    assert dialog.logo_preview.text() == "Sin logotipo"
+    not_image = tmp_path / "logo.png"
+    not_image.write_text("not a picture", encoding="utf-8")
+    dialog.logo.setText(str(not_image))
+    assert dialog.logo_preview.text() == "Este archivo no es una imagen"
+    combo = dialog.language
+    assert [combo.itemText(i) for i in range(combo.count())] == [
+        "Predeterminado del sistema", "English", "Español"]
+    leftover = [t for t in shown_texts(dialog) if t in english]
+    assert not leftover, leftover
+    dialog.reject()

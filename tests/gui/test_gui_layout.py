@@ -3,7 +3,9 @@
 Each case starts its own Xvfb screen and runs ``layout_probe.py`` in a subprocess with
 ``QT_SCALE_FACTOR``: the window must lie inside the screen, and from 1024x700 logical pixels up
 the outcome banner, the per-eye rows and the action buttons lie inside the window, unclipped and
-not elided; a message never moves the form. Screenshots go to ``out/layout/<case>/``.
+not elided; a message never moves the form. On every screen, small ones included (1366x768 at
+150 %), the outcome banner's words get the height they need and the page scrolls instead.
+Screenshots go to ``out/layout/<case>/``.
 
 CI (``.ci/run``) starts one Xvfb server with the three screen sizes as X screens 0, 1 and 2 and
 names it in ``RETINA_SCREEN_XVFB_DISPLAY``; without it each case starts its own Xvfb. Skipped
@@ -24,12 +26,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = Path(__file__).with_name("layout_probe.py")
+BATCH_PROBE = Path(__file__).with_name("batch_layout_probe.py")
 SHOTS = ROOT / "out" / "layout"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 #: (screen width, height in device pixels, QT_SCALE_FACTOR)
 CASES = [(1024, 700, 1.0), (1366, 768, 1.0), (1920, 1080, 1.25), (1920, 1080, 1.5),
-         (1366, 768, 1.25), (3840, 2160, 2.0)]
+         (1366, 768, 1.25), (1366, 768, 1.5), (3840, 2160, 2.0)]
 #: The X screens of the shared Xvfb server that .ci/run starts, in order.
 SHARED_SCREENS = [(1024, 700), (1366, 768), (1920, 1080)]
 SHARED_DISPLAY = os.environ.get("RETINA_SCREEN_XVFB_DISPLAY", "")
@@ -82,9 +85,11 @@ class Screen:
             self.process.wait()
 
 
-def run_probe(width: int, height: int, scale: float, language: str = "en") -> dict:
+def run_probe(width: int, height: int, scale: float, language: str = "en",
+              probe: Path = PROBE) -> dict:
     """Run the probe on a fresh Xvfb screen; returns its layout.json."""
-    name = f"{width}x{height}@{scale:g}" + ("" if language == "en" else f"-{language}")
+    name = (f"{width}x{height}@{scale:g}" + ("" if language == "en" else f"-{language}")
+            + ("" if probe == PROBE else f"-{probe.stem}"))
     out = SHOTS / name
     shutil.rmtree(out, ignore_errors=True)
     screen = None
@@ -97,7 +102,7 @@ def run_probe(width: int, height: int, scale: float, language: str = "en") -> di
         env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb",
                    QT_SCALE_FACTOR=f"{scale:g}")
         env.pop("WAYLAND_DISPLAY", None)
-        done = subprocess.run([sys.executable, str(PROBE), "--out", str(out),
+        done = subprocess.run([sys.executable, str(probe), "--out", str(out),
                                "--language", language],
                               env=env, capture_output=True, text=True, timeout=240)
     finally:
@@ -126,4 +131,23 @@ def test_window_fits_real_screens(width, height, scale, language, data_dir):
         abs(report["screen"][1] - logical[1]) <= 1, report
     assert report["comfortable"] == (logical[0] >= 1024 and logical[1] >= 700)
     assert report["outcome"] is not None, "the patient was not screened"
+    assert report["problems"] == [], "\n".join(report["problems"])
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_folder_screen_fits_a_scaled_laptop(language, data_dir):
+    """1366x768 at 125 %, a real folder stopped and resumed: the long finished line wraps
+    (nothing is pushed off to the right, no sideways scrolling) and the patient table shows at
+    least five rows (the page scrolls to give them room); the run's findings are listed under
+    the progress bar, and the message strip covers no folder control."""
+    report = run_probe(1366, 768, 1.25, language, probe=BATCH_PROBE)
+    assert report["error"] is None, report["error"]
+    assert report["rows"] == 11, report  # 3 patients, 7 one-eyed ones, a damaged file's
+    assert report["resumed"] > 0, report  # the second run resumed the first
+    # The run's findings are listed in the page (the strip covered the folder controls),
+    # with no "…." and no "most frequent" reason when each reason occurred once.
+    findings = report["findings"]
+    assert "Patient008" in findings and ("2 more" in findings or "2 más" in findings), findings
+    assert "\u2026." not in findings and "most frequent" not in findings, findings
+    assert "más frecuente" not in findings, findings
     assert report["problems"] == [], "\n".join(report["problems"])

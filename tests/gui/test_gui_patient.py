@@ -435,10 +435,44 @@ def test_model_missing_or_tampered_is_explained(open_window, isolated_settings, 
     assert window.screener is None
     level, text = window.messages[-1]
     assert level == "error" and "does not match its manifest" in text
+    # Plain words first; the technical reason (with its path) only in the details at the end.
+    assert text.startswith("The grading model could not be loaded, so screening is switched "
+                           "off.")
+    assert text.index("does not match") > text.index("details for them")
     assert "Screening unavailable" in window.model_label.text()
-    window.add_photos([srahim / "images" / "Patient006_R.jpg"])
-    (card,) = window.patient_page.cards.values()
-    assert card.level == "error" and "Not screened" in card.verdict_text
+    page = window.patient_page
+    good = srahim / "images" / "Patient006_R.jpg"
+    damaged = tmp_path / "Patient006_L.jpg"
+    data = (srahim / "images" / "Patient006_L.jpg").read_bytes()
+    damaged.write_bytes(data[: len(data) // 3])
+    window.add_photos([good])
+    (card,) = page.cards.values()
+    # The photograph is fine: shown in the viewer and its thumbnail, not as a damaged file.
+    qtbot.waitUntil(lambda: page.viewer.has_image, timeout=WAIT_MS)
+    photo_id = next(iter(page.cards))
+    shown = page.pictures[photo_id]
+    assert shown is not None and shown.shape[2] == 3 and min(shown.shape[:2]) > 100
+    assert not card.thumb.pixmap().isNull() and card.thumb.pixmap().width() > 40
+    assert card.level == "warning" and "Not screened" in card.verdict_text
+    assert "grading model could not be loaded" in card.verdict_text
+    # The result panel says screening is unavailable, in plain words, without the path.
+    panel = page.result_panel
+    outcome = panel.outcome_text()
+    assert outcome.startswith("Screening unavailable\nThe grading model could not be loaded")
+    assert "1 photograph added, not screened" in outcome
+    assert "No photographs yet" not in outcome and str(models) not in outcome
+    assert str(models) not in panel.action.text()
+    assert not panel.print_button.isEnabled() and not page.print_action.isEnabled()
+    # A damaged file is still told apart: it cannot be read.
+    window.add_photos([damaged])
+    bad_card = next(c for i, c in page.cards.items() if i != photo_id)
+    qtbot.waitUntil(lambda: bad_card.level == "error", timeout=WAIT_MS)
+    assert "cannot be read" in bad_card.verdict_text
+    assert "2 photographs added, not screened" in panel.outcome_text()
+    page.session.remove(photo_id)
+    assert "1 photograph added, not screened" in panel.outcome_text()
+    page.new_patient(force=True)
+    assert panel.outcome_text().startswith("No photographs yet")
 
 
 def test_unexpected_exception_writes_a_crash_log(tmp_path):
@@ -584,3 +618,35 @@ def test_entry_point_opens_the_window(tmp_path):
     assert shown.is_file()
     log = tmp_path / "data" / "retina-screen" / "logs" / "retina-screen-gui.log"
     assert "window shown" in log.read_text(encoding="utf-8")
+
+
+def test_viewer_keeps_a_usable_width_in_half_a_wide_screen(window, srahim, wait_result, qtbot):
+    """A window snapped to half of a 1920x1080 screen left the photograph viewer a ~190 px
+    sliver while the result panel kept its full width: the side columns now give way first
+    (the result panel no narrower than its buttons need), until the operator drags a divider."""
+    from PySide6.QtWidgets import QApplication
+
+    page = window.patient_page
+    window.setGeometry(0, 0, 960, 1050)
+    page.add_photos([srahim / "images" / "Patient013_R.jpg"], Eye.RIGHT)
+    page.add_photos([srahim / "images" / "Patient013_L.jpg"], Eye.LEFT)
+    wait_result(window)
+    qtbot.waitUntil(lambda: window.width() == 960, timeout=WAIT_MS)
+    QApplication.processEvents()
+    left, viewer, result = page.splitter.sizes()
+    total = left + viewer + result
+    assert viewer >= 0.3 * total and viewer >= 280, page.splitter.sizes()
+    assert page.viewer.has_image and page.viewer.width() >= 270
+    panel = page.result_panel
+    for button in (panel.print_button, panel.save_button, panel.new_button):
+        assert button.width() + 1 >= button.sizeHint().width(), button.text()
+    # The comfortable window keeps the comfortable columns.
+    window.resize(1360, 860)
+    QApplication.processEvents()
+    assert page.splitter.sizes()[0] == 330 and page.splitter.sizes()[2] == 410
+    # A divider the operator dragged stays where it was put.
+    page.splitter.splitterMoved.emit(500, 1)
+    page.splitter.setSizes([330, 400, 630])
+    window.resize(1300, 860)
+    QApplication.processEvents()
+    assert page.splitter.sizes()[2] >= 600

@@ -103,3 +103,33 @@ def test_schema_upgrade_and_newer_files(store):
     store.write_text(f"schema_version = {SCHEMA_VERSION + 1}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="newer version"):
         load_settings()
+
+
+def test_language_is_chosen_by_name_and_its_restart_is_said(open_window, prefs, qtbot):
+    """The Language choice listed raw codes (system / en / es) and, once saved, said only
+    "Settings saved." while the app stayed in its language until restarted: the choices are
+    named, the code is what is stored, and a visible note says the app changes on restart."""
+    from retina_screen.settings import read_settings_file
+
+    window = open_window()
+    window.open_settings()
+    dialog = window.settings_dialog
+    combo = dialog.language
+    assert [combo.itemText(i) for i in range(combo.count())] == [
+        "System default", "English", "Español"]
+    assert dialog.language_note.isHidden()
+    combo.setCurrentIndex(combo.findData("es"))
+    assert not dialog.language_note.isHidden()
+    assert "started again" in dialog.language_note.text()
+    dialog.accept()
+    assert read_settings_file(prefs.settings_path)["language"] == "es"
+    assert window.settings.language == "es"
+    level, text = window.messages[-1]
+    assert level == "info" and "Restart Retina Screen to change the app's language" in text
+    assert window.message_bar.isVisible() and window.message_bar.text.text() == text
+
+    window.open_settings()  # unchanged language: no restart note
+    again = window.settings_dialog
+    assert again.language.currentText() == "Español"
+    again.accept()
+    assert window.messages[-1] == ("info", "Settings saved.")

@@ -4,204 +4,209 @@
 <context>
     <name>BatchPage</name>
     <message>
-        <location filename="../batch_view.py" line="198"/>
+        <location filename="../batch_view.py" line="203"/>
         <source>estimating time left…</source>
         <translation>calculando el tiempo restante…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="201"/>
+        <location filename="../batch_view.py" line="206"/>
         <source>about {0} s left</source>
         <translation>quedan unos {0} s</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="204"/>
+        <location filename="../batch_view.py" line="209"/>
         <source>about {0} min {1:02d} s left</source>
         <translation>quedan unos {0} min {1:02d} s</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="206"/>
+        <location filename="../batch_view.py" line="211"/>
         <source>about {0} h {1:02d} min left</source>
         <translation>quedan unas {0} h {1:02d} min</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="211"/>
+        <location filename="../batch_view.py" line="216"/>
         <source>{0:,} of {1:,} photographs</source>
         <translation>{0:,} de {1:,} fotografías</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="213"/>
+        <location filename="../batch_view.py" line="218"/>
         <source>{0:,} ungradable</source>
         <translation>{0:,} no evaluables</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="215"/>
+        <location filename="../batch_view.py" line="220"/>
         <source>1 error</source>
         <translation>1 error</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="216"/>
+        <location filename="../batch_view.py" line="221"/>
         <source>{0:,} errors</source>
         <translation>{0:,} errores</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="219"/>
+        <location filename="../batch_view.py" line="224"/>
         <source>{0:.1f} photos/s</source>
         <translation>{0:.1f} fotos/s</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="258"/>
+        <location filename="../batch_view.py" line="263"/>
         <source>Camera export folder</source>
         <translation>Carpeta de exportación de la cámara</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="259"/>
+        <location filename="../batch_view.py" line="264"/>
         <source>Folder the fundus camera exports photographs to</source>
         <translation>Carpeta donde la cámara de fondo de ojo exporta las fotografías</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="261"/>
+        <location filename="../batch_view.py" line="266"/>
         <source>Output folder</source>
         <translation>Carpeta de salida</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="268"/>
+        <location filename="../batch_view.py" line="273"/>
         <source>automatic (e.g. P001_R.jpg, P001-left-2.jpg)</source>
         <translation>automático (p. ej. P001_R.jpg, P001-left-2.jpg)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="269"/>
+        <location filename="../batch_view.py" line="274"/>
         <source>File-name pattern</source>
         <translation>Patrón de nombres de archivo</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="270"/>
+        <location filename="../batch_view.py" line="275"/>
         <source>Optional: how file names encode patient and eye, e.g. {patient}_{eye}_{any}</source>
         <translation>Opcional: cómo indican los nombres de archivo el paciente y el ojo, p. ej. {patient}_{eye}_{any}</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="272"/>
+        <location filename="../batch_view.py" line="277"/>
         <source>Write a PDF report for each patient</source>
         <translation>Escribir un informe PDF por paciente</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="274"/>
+        <location filename="../batch_view.py" line="279"/>
         <source>Keep watching the folder for new photographs</source>
         <translation>Seguir vigilando la carpeta por si llegan fotografías nuevas</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="275"/>
+        <location filename="../batch_view.py" line="280"/>
         <source>Screens each new patient as the camera writes the files; runs until you press Stop.</source>
         <translation>Analiza cada paciente nuevo cuando la cámara escribe los archivos; sigue hasta que pulse Detener.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="278"/>
+        <location filename="../batch_view.py" line="283"/>
         <source>&amp;Camera export folder</source>
         <translation>Carpeta de exportación de la &amp;cámara</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="279"/>
+        <location filename="../batch_view.py" line="284"/>
         <source>&amp;Output folder</source>
         <translation>Carpeta de &amp;salida</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="280"/>
+        <location filename="../batch_view.py" line="285"/>
         <source>File &amp;names</source>
         <translation>&amp;Nombres de archivo</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="288"/>
+        <location filename="../batch_view.py" line="293"/>
         <source>Start screening</source>
         <translation>Iniciar cribado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="291"/>
+        <location filename="../batch_view.py" line="296"/>
         <source>Start or resume screening the folder (Ctrl+R)</source>
         <translation>Iniciar o reanudar el cribado de la carpeta (Ctrl+R)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="292"/>
+        <location filename="../batch_view.py" line="297"/>
         <source>Start screening the folder</source>
         <translation>Iniciar el cribado de la carpeta</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="293"/>
-        <location filename="../batch_view.py" line="487"/>
+        <location filename="../batch_view.py" line="298"/>
+        <location filename="../batch_view.py" line="510"/>
         <source>Stop</source>
         <translation>Detener</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="295"/>
+        <location filename="../batch_view.py" line="300"/>
         <source>Stop safely: screened photographs are kept (Esc)</source>
         <translation>Detener sin riesgo: las fotografías analizadas se conservan (Esc)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="296"/>
+        <location filename="../batch_view.py" line="301"/>
         <source>Stop screening</source>
         <translation>Detener el cribado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="313"/>
+        <location filename="../batch_view.py" line="318"/>
         <source>Screen a folder</source>
         <translation>Cribado de una carpeta</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="320"/>
+        <location filename="../batch_view.py" line="325"/>
         <source>Batch progress</source>
         <translation>Progreso del lote</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="324"/>
+        <location filename="../batch_view.py" line="329"/>
         <source>0 of 0</source>
         <translation>0 de 0</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="326"/>
+        <location filename="../batch_view.py" line="333"/>
         <source>Choose the camera export folder and press Start.</source>
         <translation>Elija la carpeta de exportación de la cámara y pulse Iniciar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="328"/>
+        <location filename="../batch_view.py" line="335"/>
         <source>Batch progress details</source>
         <translation>Detalles del progreso del lote</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="340"/>
+        <location filename="../batch_view.py" line="352"/>
+        <source>What the run found to check</source>
+        <translation>Lo que el lote encontró para revisar</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="357"/>
         <source>Show only patients to &amp;refer</source>
         <translation>Mostrar solo pacientes a de&amp;rivar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="341"/>
+        <location filename="../batch_view.py" line="358"/>
         <source>Show only patients to refer</source>
         <translation>Mostrar solo pacientes a derivar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="344"/>
-        <location filename="../batch_view.py" line="512"/>
+        <location filename="../batch_view.py" line="362"/>
+        <location filename="../batch_view.py" line="535"/>
         <source>No patients yet</source>
         <translation>Aún no hay pacientes</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="346"/>
+        <location filename="../batch_view.py" line="364"/>
         <source>Open output folder</source>
         <translation>Abrir carpeta de salida</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="351"/>
+        <location filename="../batch_view.py" line="369"/>
         <source>Patients</source>
         <translation>Pacientes</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="361"/>
+        <location filename="../batch_view.py" line="379"/>
         <source>Screened patients</source>
         <translation>Pacientes analizados</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="408"/>
+        <location filename="../batch_view.py" line="430"/>
         <source>Another camera folder</source>
         <translation>Otra carpeta de cámara</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="409"/>
+        <location filename="../batch_view.py" line="431"/>
         <source>{0}
 
 Add this folder&apos;s results to that output folder anyway?</source>
@@ -210,180 +215,220 @@ Add this folder&apos;s results to that output folder anyway?</source>
 ¿Añadir de todos modos los resultados de esta carpeta a esa carpeta de salida?</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="422"/>
+        <location filename="../batch_view.py" line="444"/>
         <source>Choose the camera export folder first (it must exist).</source>
         <translation>Elija primero la carpeta de exportación de la cámara (debe existir).</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="427"/>
+        <location filename="../batch_view.py" line="449"/>
         <source>Choose an output folder for the results.</source>
         <translation>Elija una carpeta de salida para los resultados.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="432"/>
+        <location filename="../batch_view.py" line="454"/>
         <source>Choose an output folder different from the camera folder.</source>
         <translation>Elija una carpeta de salida distinta de la carpeta de la cámara.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="450"/>
+        <location filename="../batch_view.py" line="473"/>
         <source>Watching</source>
         <translation>Vigilando</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="451"/>
+        <location filename="../batch_view.py" line="474"/>
         <source>Watching the camera folder: each new patient is screened as soon as the camera has written the photographs. Press Stop to end.</source>
         <translation>Vigilando la carpeta de la cámara: cada paciente nuevo se analiza en cuanto la cámara ha escrito las fotografías. Pulse Detener para terminar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="455"/>
+        <location filename="../batch_view.py" line="478"/>
         <source>Starting…</source>
         <translation>Iniciando…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="456"/>
+        <location filename="../batch_view.py" line="479"/>
         <source>Looking for photographs…</source>
         <translation>Buscando fotografías…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="473"/>
+        <location filename="../batch_view.py" line="496"/>
         <source>Stopping…</source>
         <translation>Deteniendo…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="474"/>
+        <location filename="../batch_view.py" line="497"/>
         <source>Stopping after the photographs in progress…</source>
         <translation>Deteniendo tras las fotografías en curso…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="499"/>
+        <location filename="../batch_view.py" line="522"/>
         <source>watching for new photographs</source>
         <translation>vigilando si llegan fotografías nuevas</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="515"/>
+        <location filename="../batch_view.py" line="538"/>
         <source>1 patient</source>
         <translation>1 paciente</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="515"/>
+        <location filename="../batch_view.py" line="538"/>
         <source>{0} patients</source>
         <translation>{0} pacientes</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="517"/>
+        <location filename="../batch_view.py" line="540"/>
         <source>({0} visits)</source>
         <translation>({0} visitas)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="518"/>
+        <location filename="../batch_view.py" line="541"/>
         <source>{0} to refer · {1} to retake or grade by hand</source>
         <translation>{0} a derivar · {1} a repetir o evaluar a mano</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="521"/>
+        <location filename="../batch_view.py" line="544"/>
         <source>showing referrals only</source>
         <translation>solo se muestran derivaciones</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="534"/>
+        <location filename="../batch_view.py" line="558"/>
+        <source>Nothing to screen</source>
+        <translation>Nada que cribar</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="559"/>
+        <source>No photographs were found in this folder. Check that it is the folder the camera exports to, or wait until the camera has exported the photographs, then press Start.</source>
+        <translation>No se encontraron fotografías en esta carpeta. Compruebe que es la carpeta a la que exporta la cámara, o espere a que la cámara haya exportado las fotografías, y pulse Iniciar.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="565"/>
+        <source>Files not looked at: {0}</source>
+        <translation>Archivos no examinados: {0}</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="568"/>
         <source>The run stopped because of a problem.</source>
         <translation>El lote se detuvo por un problema.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="535"/>
-        <location filename="../batch_view.py" line="540"/>
-        <location filename="../batch_view.py" line="551"/>
-        <location filename="../batch_view.py" line="572"/>
+        <location filename="../batch_view.py" line="569"/>
+        <location filename="../batch_view.py" line="574"/>
+        <location filename="../batch_view.py" line="585"/>
+        <location filename="../batch_view.py" line="606"/>
         <source>Stopped</source>
         <translation>Detenido</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="542"/>
+        <location filename="../batch_view.py" line="576"/>
         <source>Watching stopped. The output folder holds {0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors.</source>
         <translation>Vigilancia detenida. La carpeta de salida contiene {0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3:,} errores.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="553"/>
+        <location filename="../batch_view.py" line="587"/>
         <source>Stopped after {0:,} of {1:,} photographs. Press Start to resume: photographs already screened are not screened again.</source>
         <translation>Detenido tras {0:,} de {1:,} fotografías. Pulse Iniciar para reanudar: las fotografías ya analizadas no se vuelven a analizar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="556"/>
+        <location filename="../batch_view.py" line="590"/>
         <source>Batch stopped safely. Press Start again to resume.</source>
         <translation>Lote detenido sin riesgo. Pulse Iniciar otra vez para reanudar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="561"/>
+        <location filename="../batch_view.py" line="595"/>
         <source>Finished</source>
         <translation>Terminado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="564"/>
+        <location filename="../batch_view.py" line="598"/>
         <source>{0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors</source>
         <translation>{0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3:,} errores</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="566"/>
+        <location filename="../batch_view.py" line="600"/>
         <source>({0:,} from the earlier run)</source>
         <translation>({0:,} del lote anterior)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="568"/>
+        <location filename="../batch_view.py" line="602"/>
         <source>Results are in results.csv and patients.csv in the output folder.</source>
         <translation>Los resultados están en results.csv y patients.csv en la carpeta de salida.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="573"/>
+        <location filename="../batch_view.py" line="607"/>
         <source>Watching stopped.</source>
         <translation>Vigilancia detenida.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="594"/>
+        <location filename="../batch_view.py" line="626"/>
+        <source>{0} and {1:,} more</source>
+        <translation>{0} y {1:,} más</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="632"/>
         <source>{0:,} patients have a photograph that is also another patient&apos;s (the same file content): {1}. One of them has the other&apos;s result: check which photographs are whose before using these results.</source>
         <translation>{0:,} pacientes tienen una fotografía que también es de otro paciente (el mismo contenido de archivo): {1}. Uno de ellos tiene el resultado del otro: compruebe de quién es cada fotografía antes de usar estos resultados.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="598"/>
+        <location filename="../batch_view.py" line="636"/>
         <source>{0:,} patients have a photograph that is in two of their visits (the same file content): {1}. One visit&apos;s result may rest on a photograph taken at the other: check when each was taken.</source>
         <translation>{0:,} pacientes tienen una fotografía que está en dos de sus visitas (el mismo contenido de archivo): {1}. El resultado de una visita puede basarse en una fotografía tomada en la otra: compruebe cuándo se tomó cada una.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="602"/>
+        <location filename="../batch_view.py" line="640"/>
         <source>{0:,} patient visits have photographs their cameras dated on different days: {1}. Another day&apos;s photograph may stand for an eye (such a visit is never &apos;no referable DR&apos;): check when each was taken.</source>
         <translation>{0:,} visitas de pacientes tienen fotografías que sus cámaras fecharon en días distintos: {1}. Una fotografía de otro día puede estar en lugar de un ojo (una visita así nunca es &apos;sin RD derivable&apos;): compruebe cuándo se tomó cada una.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="606"/>
+        <location filename="../batch_view.py" line="644"/>
         <source>{0:,} patient visits have photographs that may not be the eyes they are filed as: {1}. One eye&apos;s photographs may stand for both, or a photograph may come from another camera (such a visit is never &apos;no referable DR&apos;): check which eye and whose each photograph is.</source>
         <translation>{0:,} visitas de pacientes tienen fotografías que quizá no sean los ojos con los que están archivadas: {1}. Las fotografías de un ojo pueden figurar por los dos, o una fotografía puede venir de otra cámara (una visita así nunca es &apos;sin RD derivable&apos;): compruebe de qué ojo y de quién es cada fotografía.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="611"/>
+        <location filename="../batch_view.py" line="649"/>
         <source>{0:,} patient visits have more photographs of one eye than a visit takes: {1}. The file names may have put several patients under one ID (such a visit is never &apos;no referable DR&apos;): check the names, or describe them under File names.</source>
         <translation>{0:,} visitas de pacientes tienen más fotografías de un ojo de las que toma una visita: {1}. Los nombres de archivo pueden haber puesto a varios pacientes bajo un mismo ID (una visita así nunca es &apos;sin RD derivable&apos;): compruebe los nombres o descríbalos en Nombres de archivo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="616"/>
+        <location filename="../batch_view.py" line="654"/>
         <source>{0:,} files or folders in the input folder were not screened: {1}. Export the photographs as JPEG, PNG, TIFF or DICOM, or screen a linked folder itself, and run again.</source>
         <translation>{0:,} archivos o carpetas de la carpeta de entrada no se analizaron: {1}. Exporte las fotografías como JPEG, PNG, TIFF o DICOM, o analice directamente la carpeta enlazada, y vuelva a ejecutar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="620"/>
+        <location filename="../batch_view.py" line="658"/>
         <source>{0:,} patient visits look like one patient split in two by the file names (one eye each): {1}. Check the names, or describe them under File names, and screen the folder again.</source>
         <translation>{0:,} visitas parecen un mismo paciente partido en dos por los nombres de archivo (un ojo cada una): {1}. Revise los nombres, o descríbalos en Nombres de archivo, y analice la carpeta de nuevo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="624"/>
+        <location filename="../batch_view.py" line="662"/>
         <source>{0:,} patient visits have photographs of one eye only, or of an unknown eye: {1}. If the file names carry the eye another way, describe them under File names.</source>
         <translation>{0:,} visitas tienen fotografías de un solo ojo, o de un ojo desconocido: {1}. Si los nombres de archivo indican el ojo de otra manera, descríbalos en Nombres de archivo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="634"/>
+        <location filename="../batch_view.py" line="672"/>
         <source>{0:,} photographs could not be graded; the most frequent reason ({1:,} of them): {2}.</source>
         <translation>{0:,} fotografías no se pudieron graduar; el motivo más frecuente ({1:,} de ellas): {2}.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="644"/>
+        <location filename="../batch_view.py" line="676"/>
+        <source>1 photograph could not be graded: {0}.</source>
+        <translation>1 fotografía no se pudo graduar: {0}.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="679"/>
+        <source>{0:,} photographs could not be graded; the reasons: {1}.</source>
+        <translation>{0:,} fotografías no se pudieron graduar; los motivos: {1}.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="686"/>
+        <source>1 finding to check after this run: see it under the progress bar.</source>
+        <translation>1 hallazgo que revisar tras este lote: véalo bajo la barra de progreso.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="688"/>
+        <source>{0} findings to check after this run: see them under the progress bar.</source>
+        <translation>{0} hallazgos que revisar tras este lote: véalos bajo la barra de progreso.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="707"/>
         <source>There is no report for this patient (reports were switched off, or the run stopped before it was written).</source>
         <translation>No hay informe para este paciente (los informes estaban desactivados, o el lote se detuvo antes de escribirlo).</translation>
     </message>
@@ -391,44 +436,44 @@ Add this folder&apos;s results to that output folder anyway?</source>
 <context>
     <name>EyeSlot</name>
     <message>
-        <location filename="../patient_view.py" line="460"/>
+        <location filename="../patient_view.py" line="496"/>
         <source>{0} photographs</source>
         <translation>Fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="465"/>
+        <location filename="../patient_view.py" line="501"/>
         <source>Add…</source>
         <translation>Añadir…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="466"/>
+        <location filename="../patient_view.py" line="502"/>
         <source>Add {0} photographs</source>
         <translation>Añadir fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="467"/>
+        <location filename="../patient_view.py" line="503"/>
         <source>Choose {0} photographs from a folder</source>
         <translation>Elegir fotografías de una carpeta: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="470"/>
+        <location filename="../patient_view.py" line="506"/>
         <source>Drop photographs here
 or click Add…</source>
         <translation>Suelte aquí las fotografías
 o pulse Añadir…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="493"/>
+        <location filename="../patient_view.py" line="529"/>
         <source>Choose right or left eye for each of these photographs</source>
         <translation>Elija ojo derecho o izquierdo para cada una de estas fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="524"/>
+        <location filename="../patient_view.py" line="560"/>
         <source>· 1 photo</source>
         <translation>· 1 foto</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="525"/>
+        <location filename="../patient_view.py" line="561"/>
         <source>· {0} photos</source>
         <translation>· {0} fotos</translation>
     </message>
@@ -450,145 +495,161 @@ o pulse Añadir…</translation>
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../main_window.py" line="85"/>
+        <location filename="../main_window.py" line="87"/>
         <source>Retina Screen – diabetic retinopathy screening</source>
         <extracomment>The window&apos;s comfortable size; smaller screens get a window that fits them (pages scroll).</extracomment>
         <translation>Retina Screen – cribado de retinopatía diabética</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="96"/>
+        <location filename="../main_window.py" line="98"/>
         <source>Screen a patient</source>
         <translation>Cribado de un paciente</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="98"/>
+        <location filename="../main_window.py" line="100"/>
         <source>Screen a folder</source>
         <translation>Cribado de una carpeta</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="100"/>
-        <location filename="../main_window.py" line="101"/>
+        <location filename="../main_window.py" line="102"/>
+        <location filename="../main_window.py" line="103"/>
         <source>Screens</source>
         <translation>Pantallas</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="113"/>
-        <location filename="../main_window.py" line="221"/>
+        <location filename="../main_window.py" line="115"/>
+        <location filename="../main_window.py" line="224"/>
         <source>Loading the grading model…</source>
         <translation>Cargando el modelo de graduación…</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="137"/>
+        <location filename="../main_window.py" line="140"/>
         <source>&amp;File</source>
         <translation>&amp;Archivo</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="144"/>
+        <location filename="../main_window.py" line="147"/>
         <source>Se&amp;ttings…</source>
         <translation>&amp;Configuración…</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="149"/>
+        <location filename="../main_window.py" line="152"/>
         <source>&amp;Quit</source>
         <translation>&amp;Salir</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="154"/>
+        <location filename="../main_window.py" line="157"/>
         <source>&amp;View</source>
         <translation>&amp;Ver</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="155"/>
+        <location filename="../main_window.py" line="158"/>
         <source>Screen a &amp;patient</source>
         <translation>Cribado de un &amp;paciente</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="158"/>
+        <location filename="../main_window.py" line="161"/>
         <source>Screen a &amp;folder</source>
         <translation>Cribado de una &amp;carpeta</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="168"/>
+        <location filename="../main_window.py" line="171"/>
         <source>&amp;Help</source>
         <translation>A&amp;yuda</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="169"/>
+        <location filename="../main_window.py" line="172"/>
         <source>Open the &amp;log folder</source>
         <translation>Abrir la carpeta de &amp;registros</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="172"/>
+        <location filename="../main_window.py" line="175"/>
         <source>&amp;About Retina Screen</source>
         <translation>&amp;Acerca de Retina Screen</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="227"/>
+        <location filename="../main_window.py" line="230"/>
         <source>Screening unavailable: the grading model could not be loaded</source>
         <translation>Cribado no disponible: no se pudo cargar el modelo de graduación</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="236"/>
+        <location filename="../main_window.py" line="239"/>
         <source>Model {0} {1} (sha256 {2}) ready</source>
         <translation>Modelo {0} {1} (sha256 {2}) listo</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="281"/>
+        <location filename="../main_window.py" line="278"/>
+        <source>clinic name not set</source>
+        <translation>nombre de la clínica sin configurar</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="280"/>
+        <source>operator not set</source>
+        <translation>operador sin configurar</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="291"/>
+        <source>Settings saved. Restart Retina Screen to change the app&apos;s language; new reports use the new language at once.</source>
+        <translation>Configuración guardada. Reinicie Retina Screen para cambiar el idioma de la aplicación; los informes nuevos usan el nuevo idioma de inmediato.</translation>
+    </message>
+    <message>
+        <location filename="../main_window.py" line="293"/>
         <source>Settings saved.</source>
         <translation>Configuración guardada.</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="301"/>
+        <location filename="../main_window.py" line="326"/>
         <source>About Retina Screen</source>
         <translation>Acerca de Retina Screen</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="302"/>
+        <location filename="../main_window.py" line="327"/>
         <source>&lt;b&gt;Retina Screen&lt;/b&gt; {0}&lt;br&gt;Offline screening of colour fundus photographs for diabetic retinopathy.&lt;br&gt;&lt;br&gt;Grading model: {1}&lt;br&gt;&lt;br&gt;Research use only: not cleared for clinical diagnosis. Every result must be reviewed under your local screening programme&apos;s rules.</source>
         <translation>&lt;b&gt;Retina Screen&lt;/b&gt; {0}&lt;br&gt;Cribado sin conexión de retinopatía diabética en fotografías de fondo de ojo en color.&lt;br&gt;&lt;br&gt;Modelo de graduación: {1}&lt;br&gt;&lt;br&gt;Solo para investigación: no autorizado para el diagnóstico clínico. Cada resultado debe revisarse según las normas de su programa de cribado.</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="357"/>
+        <location filename="../main_window.py" line="382"/>
         <source>Stopping the folder screening safely…</source>
         <translation>Deteniendo el cribado de la carpeta sin riesgo…</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="166"/>
-        <source>No worklist server is configured: set worklist_host, worklist_port and worklist_ae_title in the settings file.</source>
-        <translation>No hay servidor de lista de trabajo configurado: indique worklist_host, worklist_port y worklist_ae_title en el archivo de configuración.</translation>
-    </message>
-    <message>
-        <location filename="../clinic_view.py" line="375"/>
+        <location filename="../clinic_view.py" line="390"/>
         <source>Patient from &amp;worklist…</source>
         <translation>Paciente de la &amp;lista de trabajo…</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="377"/>
+        <location filename="../clinic_view.py" line="172"/>
+        <location filename="../clinic_view.py" line="392"/>
         <source>Fill the patient form from the day&apos;s worklist</source>
         <translation>Rellenar el formulario del paciente desde la lista de trabajo del día</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="381"/>
+        <location filename="../clinic_view.py" line="163"/>
+        <source>No worklist server is set up on this computer. Type the patient&apos;s details, or ask your IT support to set up the worklist.</source>
+        <translation>No hay ningún servidor de lista de trabajo configurado en este ordenador. Escriba los datos del paciente o pida a su soporte informático que configure la lista de trabajo.</translation>
+    </message>
+    <message>
+        <location filename="../clinic_view.py" line="396"/>
         <source>&amp;Clinic</source>
         <translation>C&amp;línica</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="385"/>
+        <location filename="../clinic_view.py" line="400"/>
         <source>From &amp;worklist…</source>
         <translation>Desde la &amp;lista de trabajo…</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="386"/>
+        <location filename="../clinic_view.py" line="401"/>
         <source>Fill the patient form from the worklist</source>
         <translation>Rellenar el formulario del paciente desde la lista de trabajo</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="404"/>
+        <location filename="../clinic_view.py" line="421"/>
         <source>Send this &amp;patient to PACS</source>
         <translation>Enviar este &amp;paciente al PACS</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="414"/>
+        <location filename="../clinic_view.py" line="431"/>
         <source>&amp;Send batch results to PACS</source>
         <translation>&amp;Enviar los resultados del lote al PACS</translation>
     </message>
@@ -596,17 +657,18 @@ o pulse Añadir…</translation>
 <context>
     <name>MessageBar</name>
     <message>
-        <location filename="../message_bar.py" line="48"/>
+        <location filename="../message_bar.py" line="50"/>
         <source>Message</source>
+        <extracomment>A warning goes after a minute (it stayed until closed); an error stays until closed.</extracomment>
         <translation>Mensaje</translation>
     </message>
     <message>
-        <location filename="../message_bar.py" line="52"/>
+        <location filename="../message_bar.py" line="54"/>
         <source>Dismiss</source>
         <translation>Cerrar</translation>
     </message>
     <message>
-        <location filename="../message_bar.py" line="53"/>
+        <location filename="../message_bar.py" line="55"/>
         <source>Dismiss message</source>
         <translation>Cerrar el mensaje</translation>
     </message>
@@ -614,37 +676,37 @@ o pulse Añadir…</translation>
 <context>
     <name>PacsPanel</name>
     <message>
-        <location filename="../clinic_view.py" line="193"/>
+        <location filename="../clinic_view.py" line="208"/>
         <source>Send to &amp;PACS</source>
         <translation>Enviar al &amp;PACS</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="194"/>
+        <location filename="../clinic_view.py" line="209"/>
         <source>Send results to the PACS</source>
         <translation>Enviar resultados al PACS</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="195"/>
+        <location filename="../clinic_view.py" line="210"/>
         <source>Send every screened patient&apos;s report and structured report to the PACS; what cannot be sent stays queued</source>
         <translation>Enviar al PACS el informe y el informe estructurado de cada paciente analizado; lo que no se pueda enviar queda en cola</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="229"/>
+        <location filename="../clinic_view.py" line="244"/>
         <source>PACS: {0} results queued, not sent yet</source>
         <translation>PACS: {0} resultados en cola, aún sin enviar</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="240"/>
+        <location filename="../clinic_view.py" line="255"/>
         <source>Sending to the PACS…</source>
         <translation>Enviando al PACS…</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="251"/>
+        <location filename="../clinic_view.py" line="266"/>
         <source>{0} results sent; {1} stay queued and are sent next time ({2}).</source>
         <translation>{0} resultados enviados; {1} quedan en cola y se envían la próxima vez ({2}).</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="254"/>
+        <location filename="../clinic_view.py" line="269"/>
         <source>{0} results sent to the PACS {1}.</source>
         <translation>{0} resultados enviados al PACS {1}.</translation>
     </message>
@@ -652,134 +714,135 @@ o pulse Añadir…</translation>
 <context>
     <name>PatientForm</name>
     <message>
-        <location filename="../patient_view.py" line="199"/>
+        <location filename="../patient_view.py" line="224"/>
         <source>e.g. hospital number</source>
+        <extracomment>The patient screen&apos;s columns (form and photos, viewer, result) at the comfortable width. The viewer&apos;s least share of a narrow window: the side columns give way down to their minimum.</extracomment>
         <translation>p. ej. número de historia</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="200"/>
+        <location filename="../patient_view.py" line="225"/>
         <source>Patient ID</source>
         <translation>ID del paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="202"/>
+        <location filename="../patient_view.py" line="227"/>
         <source>Given name and family name</source>
         <translation>Nombre y apellidos</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="203"/>
+        <location filename="../patient_view.py" line="228"/>
         <source>Patient name</source>
         <translation>Nombre del paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="205"/>
+        <location filename="../patient_view.py" line="230"/>
         <source>YYYY-MM-DD</source>
         <translation>AAAA-MM-DD</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="206"/>
+        <location filename="../patient_view.py" line="231"/>
         <source>Date of birth</source>
         <translation>Fecha de nacimiento</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="211"/>
-        <location filename="../patient_view.py" line="215"/>
+        <location filename="../patient_view.py" line="236"/>
+        <location filename="../patient_view.py" line="240"/>
         <source>not recorded</source>
         <translation>no registrado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="211"/>
+        <location filename="../patient_view.py" line="236"/>
         <source>Type 1</source>
         <translation>Tipo 1</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="211"/>
+        <location filename="../patient_view.py" line="236"/>
         <source>Type 2</source>
         <translation>Tipo 2</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="212"/>
+        <location filename="../patient_view.py" line="237"/>
         <source>Gestational</source>
         <translation>Gestacional</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="212"/>
-        <location filename="../patient_view.py" line="216"/>
+        <location filename="../patient_view.py" line="237"/>
+        <location filename="../patient_view.py" line="241"/>
         <source>Other</source>
         <translation>Otro</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="213"/>
+        <location filename="../patient_view.py" line="238"/>
         <source>Diabetes type</source>
         <translation>Tipo de diabetes</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="215"/>
+        <location filename="../patient_view.py" line="240"/>
         <source>Female</source>
         <translation>Femenino</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="215"/>
+        <location filename="../patient_view.py" line="240"/>
         <source>Male</source>
         <translation>Masculino</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="217"/>
+        <location filename="../patient_view.py" line="242"/>
         <source>Sex</source>
         <translation>Sexo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="219"/>
+        <location filename="../patient_view.py" line="244"/>
         <source>e.g. from the worklist</source>
         <translation>p. ej. de la lista de trabajo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="220"/>
+        <location filename="../patient_view.py" line="245"/>
         <source>Accession number</source>
         <translation>Número de acceso</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="223"/>
+        <location filename="../patient_view.py" line="248"/>
         <source>Patient</source>
         <translation>Paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="230"/>
+        <location filename="../patient_view.py" line="255"/>
         <source>Se&amp;x</source>
         <translation>Se&amp;xo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="228"/>
+        <location filename="../patient_view.py" line="253"/>
         <source>&amp;ID</source>
         <translation>&amp;ID</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="228"/>
+        <location filename="../patient_view.py" line="253"/>
         <source>&amp;Name</source>
         <translation>&amp;Nombre</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="229"/>
+        <location filename="../patient_view.py" line="254"/>
         <source>&amp;Date of birth</source>
         <translation>&amp;Fecha de nacimiento</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="231"/>
+        <location filename="../patient_view.py" line="256"/>
         <source>Dia&amp;betes</source>
         <translation>Dia&amp;betes</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="232"/>
+        <location filename="../patient_view.py" line="257"/>
         <source>&amp;Accession no.</source>
         <translation>N.º de &amp;acceso</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="302"/>
+        <location filename="../patient_view.py" line="327"/>
         <source>Enter a real date as YYYY-MM-DD, not in the future</source>
         <translation>Introduzca una fecha real como AAAA-MM-DD, no futura</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="313"/>
+        <location filename="../patient_view.py" line="338"/>
         <source>The date of birth &apos;{0}&apos; is not a valid date. Enter it as YYYY-MM-DD (for example 1950-02-28) or leave it empty.</source>
         <translation>La fecha de nacimiento «{0}» no es una fecha válida. Introdúzcala como AAAA-MM-DD (por ejemplo 1950-02-28) o déjela vacía.</translation>
     </message>
@@ -787,57 +850,57 @@ o pulse Añadir…</translation>
 <context>
     <name>PatientPacsPanel</name>
     <message>
-        <location filename="../clinic_view.py" line="274"/>
+        <location filename="../clinic_view.py" line="289"/>
         <source>Send to &amp;PACS</source>
         <translation>Enviar al &amp;PACS</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="278"/>
+        <location filename="../clinic_view.py" line="293"/>
         <source>Send this patient&apos;s results to the PACS</source>
         <translation>Enviar los resultados de este paciente al PACS</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="302"/>
+        <location filename="../clinic_view.py" line="317"/>
         <source>No PACS is configured: set pacs_host, pacs_port and pacs_ae_title in the settings file to send results to the PACS.</source>
         <translation>No hay ningún PACS configurado: indique pacs_host, pacs_port y pacs_ae_title en el archivo de configuración para enviar resultados al PACS.</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="306"/>
+        <location filename="../clinic_view.py" line="321"/>
         <source>Send this patient&apos;s report and structured report to the PACS; what cannot be sent stays queued and goes with the next send</source>
         <translation>Enviar el informe y el informe estructurado de este paciente al PACS; lo que no se pueda enviar queda en cola y sale con el próximo envío</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="316"/>
+        <location filename="../clinic_view.py" line="331"/>
         <source>PACS: sending…</source>
         <translation>PACS: enviando…</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="317"/>
+        <location filename="../clinic_view.py" line="332"/>
         <source>PACS: sent.</source>
         <translation>PACS: enviado.</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="318"/>
+        <location filename="../clinic_view.py" line="333"/>
         <source>PACS: queued, not sent yet ({0}). Send again when the PACS is back.</source>
         <translation>PACS: en cola, aún no enviado ({0}). Vuelva a enviar cuando el PACS esté disponible.</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="320"/>
+        <location filename="../clinic_view.py" line="335"/>
         <source>PACS: not sent ({0}).</source>
         <translation>PACS: no enviado ({0}).</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="361"/>
+        <location filename="../clinic_view.py" line="376"/>
         <source>The patient&apos;s results were sent to the PACS {0}.</source>
         <translation>Los resultados del paciente se enviaron al PACS {0}.</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="365"/>
+        <location filename="../clinic_view.py" line="380"/>
         <source>not confirmed by the PACS</source>
         <translation>el PACS no lo ha confirmado</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="367"/>
+        <location filename="../clinic_view.py" line="382"/>
         <source>The patient&apos;s results stay queued and are sent next time ({0}).</source>
         <translation>Los resultados del paciente quedan en cola y se enviarán la próxima vez ({0}).</translation>
     </message>
@@ -845,195 +908,210 @@ o pulse Añadir…</translation>
 <context>
     <name>PatientPage</name>
     <message>
-        <location filename="../patient_view.py" line="64"/>
+        <location filename="../patient_view.py" line="67"/>
         <source>Heatmap: areas that most influenced the grade (brightest yellow = strongest). It is not a map of lesions.</source>
         <translation>Mapa de calor: zonas que más influyeron en el grado (amarillo más brillante = más influencia). No es un mapa de lesiones.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="778"/>
+        <location filename="../patient_view.py" line="848"/>
         <source>&amp;Open photographs…</source>
-        <extracomment>Asks before an unsaved screening is discarded; ``quitting`` when the window closes.</extracomment>
+        <extracomment>The clinic name/operator should be entered; the argument is called once they are. Pictures of photographs not screened (no grading model), shown as they are; None while being loaded. ``unreadable``: why such a photograph could not be read. Asks before an unsaved screening is discarded; ``quitting`` when the window closes. Asks when a report would go out without clinic name or operator (replaceable in tests): returns &quot;enter&quot;, &quot;anyway&quot; or &quot;cancel&quot;.</extracomment>
         <translation>&amp;Abrir fotografías…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="781"/>
+        <location filename="../patient_view.py" line="851"/>
         <source>Add photographs of this patient</source>
         <translation>Añadir fotografías de este paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="782"/>
+        <location filename="../patient_view.py" line="852"/>
         <source>&amp;New patient</source>
         <translation>&amp;Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="783"/>
+        <location filename="../patient_view.py" line="853"/>
         <source>Clear everything for the next patient</source>
         <translation>Borrar todo para el siguiente paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="786"/>
+        <location filename="../patient_view.py" line="856"/>
         <source>&amp;Print report…</source>
         <translation>&amp;Imprimir informe…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="788"/>
+        <location filename="../patient_view.py" line="858"/>
         <source>Preview and print the report</source>
         <translation>Vista previa e impresión del informe</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="790"/>
+        <location filename="../patient_view.py" line="860"/>
         <source>&amp;Save PDF…</source>
         <translation>&amp;Guardar PDF…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="792"/>
+        <location filename="../patient_view.py" line="862"/>
         <source>Save the report as a PDF file</source>
         <translation>Guardar el informe como archivo PDF</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="794"/>
+        <location filename="../patient_view.py" line="864"/>
         <source>Show &amp;heatmap</source>
         <translation>Mostrar &amp;mapa de calor</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="796"/>
+        <location filename="../patient_view.py" line="866"/>
         <source>Overlay where the model looked on the photograph</source>
         <translation>Superponer dónde miró el modelo en la fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="799"/>
+        <location filename="../patient_view.py" line="869"/>
         <source>Zoom &amp;in</source>
         <translation>&amp;Ampliar</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="801"/>
+        <location filename="../patient_view.py" line="871"/>
         <source>Zoom in on the photograph</source>
         <translation>Ampliar la fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="802"/>
+        <location filename="../patient_view.py" line="872"/>
         <source>Zoom &amp;out</source>
         <translation>&amp;Reducir</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="804"/>
+        <location filename="../patient_view.py" line="874"/>
         <source>Zoom out</source>
         <translation>Reducir</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="805"/>
+        <location filename="../patient_view.py" line="875"/>
         <source>&amp;Fit to window</source>
         <translation>Ajustar a la &amp;ventana</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="806"/>
+        <location filename="../patient_view.py" line="876"/>
         <source>Show the whole photograph</source>
         <translation>Mostrar la fotografía completa</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="834"/>
-        <location filename="../patient_view.py" line="994"/>
+        <location filename="../patient_view.py" line="904"/>
+        <location filename="../patient_view.py" line="1111"/>
         <source>No photograph selected</source>
         <translation>Ninguna fotografía seleccionada</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="869"/>
+        <location filename="../patient_view.py" line="939"/>
         <source>Print report</source>
         <translation>Imprimir informe</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="870"/>
-        <location filename="../patient_view.py" line="1135"/>
+        <location filename="../patient_view.py" line="940"/>
+        <location filename="../patient_view.py" line="1273"/>
         <source>Save report as PDF</source>
         <translation>Guardar informe como PDF</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="871"/>
+        <location filename="../patient_view.py" line="941"/>
         <source>New patient</source>
         <translation>Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="920"/>
+        <location filename="../patient_view.py" line="1005"/>
         <source>Add {0} photographs</source>
         <translation>Añadir fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="921"/>
+        <location filename="../patient_view.py" line="1006"/>
         <source>Add photographs</source>
         <translation>Añadir fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="993"/>
+        <location filename="../patient_view.py" line="1110"/>
         <source>Select or drop a photograph</source>
         <translation>Seleccione o suelte una fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1041"/>
+        <location filename="../patient_view.py" line="1122"/>
+        <source>Checking quality…</source>
+        <translation>Comprobando la calidad…</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="1123"/>
+        <source>Loading the photograph…</source>
+        <translation>Cargando la fotografía…</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="1124"/>
+        <source>This file cannot be shown</source>
+        <translation>Este archivo no se puede mostrar</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="1163"/>
         <source>Heatmap: no area stood out to the model in this photograph.</source>
         <translation>Mapa de calor: ninguna zona destacó para el modelo en esta fotografía.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1049"/>
+        <location filename="../patient_view.py" line="1171"/>
         <source>Patient details were filled in from the DICOM file. Check them before printing.</source>
         <translation>Los datos del paciente se rellenaron desde el archivo DICOM. Compruébelos antes de imprimir.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1053"/>
+        <location filename="../patient_view.py" line="1175"/>
         <source>A DICOM photograph carries a different patient ID from the one entered. Check that it is this patient.</source>
         <translation>Una fotografía DICOM tiene un ID de paciente distinto del introducido. Compruebe que es este paciente.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1068"/>
+        <location filename="../patient_view.py" line="1193"/>
         <source>Quit without the report?</source>
         <translation>¿Salir sin el informe?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1069"/>
+        <location filename="../patient_view.py" line="1194"/>
         <source>The screening result has not been printed or saved. Quit Retina Screen anyway? The result will be lost.</source>
         <translation>El resultado del cribado no se ha impreso ni guardado. ¿Salir de Retina Screen de todos modos? El resultado se perderá.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1072"/>
+        <location filename="../patient_view.py" line="1197"/>
         <source>Discard this screening?</source>
         <translation>¿Descartar este cribado?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1073"/>
+        <location filename="../patient_view.py" line="1198"/>
         <source>The screening result has not been printed or saved. Start a new patient anyway?</source>
         <translation>El resultado del cribado no se ha impreso ni guardado. ¿Empezar un paciente nuevo de todos modos?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1079"/>
+        <location filename="../patient_view.py" line="1204"/>
         <source>Quit anyway</source>
         <translation>Salir de todos modos</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1079"/>
+        <location filename="../patient_view.py" line="1204"/>
         <source>Discard and start a new patient</source>
         <translation>Descartar y empezar un paciente nuevo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1104"/>
+        <location filename="../patient_view.py" line="1229"/>
         <source>Wait until every photograph has been screened.</source>
         <translation>Espere a que se hayan analizado todas las fotografías.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1108"/>
+        <location filename="../patient_view.py" line="1233"/>
         <source>Enter the patient ID before printing, saving or sending the report.</source>
         <translation>Introduzca el ID del paciente antes de imprimir, guardar o enviar el informe.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1121"/>
+        <location filename="../patient_view.py" line="1246"/>
         <source>The report font for Chinese, Japanese and Korean characters is missing from this installation: some PDF viewers and printers will show the name as empty boxes. Check the printed name.</source>
         <translation>Falta en esta instalación la fuente del informe para caracteres chinos, japoneses y coreanos: algunos visores de PDF e impresoras mostrarán el nombre como cuadros vacíos. Compruebe el nombre impreso.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1136"/>
+        <location filename="../patient_view.py" line="1274"/>
         <source>PDF files (*.pdf)</source>
         <translation>Archivos PDF (*.pdf)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1156"/>
+        <location filename="../patient_view.py" line="1294"/>
         <source>Report saved to {0}</source>
         <translation>Informe guardado en {0}</translation>
     </message>
@@ -1041,47 +1119,48 @@ o pulse Añadir…</translation>
 <context>
     <name>PatientTableModel</name>
     <message>
-        <location filename="../batch_view.py" line="61"/>
+        <location filename="../batch_view.py" line="63"/>
         <source>Patient ID</source>
         <translation>ID del paciente</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="62"/>
+        <location filename="../batch_view.py" line="64"/>
         <source>Visit</source>
         <translation>Visita</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="63"/>
+        <location filename="../batch_view.py" line="65"/>
         <source>Eyes</source>
         <translation>Ojos</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="64"/>
+        <location filename="../batch_view.py" line="66"/>
         <source>Outcome</source>
         <translation>Resultado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="65"/>
+        <location filename="../batch_view.py" line="67"/>
         <source>Interval</source>
         <translation>Plazo</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="66"/>
+        <location filename="../batch_view.py" line="68"/>
         <source>Report</source>
         <translation>Informe</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="123"/>
+        <location filename="../batch_view.py" line="128"/>
         <source>Open report</source>
+        <extracomment>The patient table&apos;s row height and the rows it always shows (the page scrolls for them).</extracomment>
         <translation>Abrir informe</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="128"/>
+        <location filename="../batch_view.py" line="133"/>
         <source>Double-click to preview and print the report</source>
         <translation>Doble clic para ver e imprimir el informe</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="129"/>
+        <location filename="../batch_view.py" line="134"/>
         <source>No report was written for this patient</source>
         <translation>No se escribió informe para este paciente</translation>
     </message>
@@ -1089,38 +1168,58 @@ o pulse Añadir…</translation>
 <context>
     <name>PhotoCard</name>
     <message>
-        <location filename="../patient_view.py" line="346"/>
+        <location filename="../patient_view.py" line="371"/>
         <source>Right eye</source>
         <translation>Ojo derecho</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="346"/>
+        <location filename="../patient_view.py" line="371"/>
         <source>Left eye</source>
         <translation>Ojo izquierdo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="346"/>
+        <location filename="../patient_view.py" line="371"/>
         <source>Eye not known</source>
         <translation>Ojo desconocido</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="347"/>
+        <location filename="../patient_view.py" line="372"/>
         <source>Eye of this photograph</source>
         <translation>Ojo de esta fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="348"/>
+        <location filename="../patient_view.py" line="373"/>
         <source>Which eye this photograph shows</source>
         <translation>Qué ojo muestra esta fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="353"/>
-        <location filename="../patient_view.py" line="354"/>
+        <location filename="../patient_view.py" line="378"/>
+        <location filename="../patient_view.py" line="379"/>
         <source>Remove this photograph</source>
         <translation>Quitar esta fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="411"/>
+        <location filename="../patient_view.py" line="415"/>
+        <source>Not screened, and this file cannot be read: {0}</source>
+        <translation>Sin cribar, y este archivo no se puede leer: {0}</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="418"/>
+        <source>Not screened: screening is unavailable because the grading model could not be loaded.</source>
+        <translation>Sin cribar: el cribado no está disponible porque no se pudo cargar el modelo de graduación.</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="421"/>
+        <source>Not screened: {0}</source>
+        <translation>Sin cribar: {0}</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="423"/>
+        <source>Checking quality…</source>
+        <translation>Comprobando la calidad…</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="446"/>
         <source>Photograph {0}: {1}</source>
         <translation>Fotografía {0}: {1}</translation>
     </message>
@@ -1214,97 +1313,123 @@ El informe está listo para imprimir o guardar.</translation>
 <context>
     <name>ResultPanel</name>
     <message>
-        <location filename="../patient_view.py" line="71"/>
+        <location filename="../patient_view.py" line="74"/>
         <source>Right (OD)</source>
         <translation>Derecho (OD)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="72"/>
+        <location filename="../patient_view.py" line="75"/>
         <source>Left (OS)</source>
         <translation>Izquierdo (OI)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="73"/>
+        <location filename="../patient_view.py" line="76"/>
         <source>Eye not known</source>
         <translation>Ojo desconocido</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="595"/>
+        <location filename="../patient_view.py" line="629"/>
         <source>Print report…</source>
         <translation>Imprimir informe…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="597"/>
+        <location filename="../patient_view.py" line="631"/>
         <source>Save PDF…</source>
         <translation>Guardar PDF…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="598"/>
+        <location filename="../patient_view.py" line="632"/>
         <source>New patient</source>
         <translation>Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="612"/>
+        <location filename="../patient_view.py" line="646"/>
         <source>Screening result</source>
         <translation>Resultado del cribado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="654"/>
+        <location filename="../patient_view.py" line="696"/>
         <source>Screening…</source>
         <translation>Analizando…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="655"/>
+        <location filename="../patient_view.py" line="697"/>
         <source>1 photograph being checked</source>
         <translation>1 fotografía en análisis</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="656"/>
+        <location filename="../patient_view.py" line="698"/>
         <source>{0} photographs being checked</source>
         <translation>{0} fotografías en análisis</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="660"/>
+        <location filename="../patient_view.py" line="707"/>
+        <source>Screening unavailable</source>
+        <translation>Cribado no disponible</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="708"/>
+        <source>The grading model could not be loaded</source>
+        <translation>No se pudo cargar el modelo de graduación</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="709"/>
+        <source>1 photograph added, not screened</source>
+        <translation>1 fotografía añadida, sin cribar</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="710"/>
+        <source>{0} photographs added, not screened</source>
+        <translation>{0} fotografías añadidas, sin cribar</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="711"/>
+        <source>The photographs are fine but cannot be screened on this computer now. Ask your support contact to repair or reinstall Retina Screen, then screen this patient again.</source>
+        <translation>Las fotografías están bien, pero ahora no se pueden cribar en este ordenador. Pida a su servicio de soporte que repare o reinstale Retina Screen y vuelva a cribar a este paciente.</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="714"/>
+        <location filename="../patient_view.py" line="720"/>
         <source>Outcome: {0}</source>
         <translation>Resultado: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="673"/>
+        <location filename="../patient_view.py" line="733"/>
         <source>No photographs yet</source>
         <translation>Aún no hay fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="674"/>
+        <location filename="../patient_view.py" line="734"/>
         <source>Add the right and left eye photographs</source>
         <translation>Añada las fotografías del ojo derecho e izquierdo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="676"/>
+        <location filename="../patient_view.py" line="736"/>
         <source>Drop the photographs onto the eye boxes, or use Add… (Ctrl+O). Each photograph is checked as soon as it is added.</source>
         <translation>Suelte las fotografías en los recuadros de cada ojo, o use Añadir… (Ctrl+O). Cada fotografía se analiza en cuanto se añade.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="692"/>
+        <location filename="../patient_view.py" line="752"/>
         <source>Eye</source>
         <translation>Ojo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="692"/>
+        <location filename="../patient_view.py" line="752"/>
         <source>Grade</source>
         <translation>Grado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="693"/>
+        <location filename="../patient_view.py" line="753"/>
         <source>P(referable)</source>
         <translation>P(derivable)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="713"/>
+        <location filename="../patient_view.py" line="773"/>
         <source>model {0} {1}, </source>
         <translation>modelo {0} {1}, </translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="715"/>
+        <location filename="../patient_view.py" line="775"/>
         <source>Screened {0} · {1}quality thresholds {2} · research use, not a diagnosis</source>
         <translation>Analizado {0} · {1}umbrales de calidad {2} · uso en investigación, no es un diagnóstico</translation>
     </message>
@@ -1439,186 +1564,242 @@ El informe está listo para imprimir o guardar.</translation>
     <name>SettingsDialog</name>
     <message>
         <location filename="../settings_view.py" line="44"/>
-        <location filename="../settings_view.py" line="382"/>
+        <source>System default</source>
+        <extracomment>How a choice is shown, where the stored value is a code: languages in their own language.</extracomment>
+        <translation>Predeterminado del sistema</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="50"/>
+        <location filename="../settings_view.py" line="450"/>
         <source>Clinic name</source>
-        <extracomment>The settings&apos; titles and help (declared in retina_screen/settings.py), for translation.</extracomment>
+        <extracomment>Choice names that are shown as they are (a language&apos;s name in that language). The settings&apos; titles and help (declared in retina_screen/settings.py), for translation.</extracomment>
         <translation>Nombre de la clínica</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="45"/>
+        <location filename="../settings_view.py" line="51"/>
         <source>The clinic&apos;s name, printed at the top of every report.</source>
         <translation>El nombre de la clínica, impreso al principio de cada informe.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="46"/>
+        <location filename="../settings_view.py" line="52"/>
         <source>Address</source>
         <translation>Dirección</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="47"/>
+        <location filename="../settings_view.py" line="53"/>
         <source>The clinic&apos;s address, printed under its name (one line per line).</source>
         <translation>La dirección de la clínica, impresa bajo su nombre (una línea por línea).</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="49"/>
+        <location filename="../settings_view.py" line="55"/>
         <source>Logo</source>
         <translation>Logotipo</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="50"/>
+        <location filename="../settings_view.py" line="56"/>
         <source>Image printed at the top left of every report.</source>
         <translation>Imagen impresa arriba a la izquierda de cada informe.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="51"/>
-        <location filename="../settings_view.py" line="385"/>
+        <location filename="../settings_view.py" line="57"/>
+        <location filename="../settings_view.py" line="453"/>
         <source>Operator</source>
         <translation>Operador</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="52"/>
+        <location filename="../settings_view.py" line="58"/>
         <source>Name of the person screening, recorded in reports and the audit trail.</source>
         <translation>Nombre de la persona que realiza el cribado, registrado en los informes y en la auditoría.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="54"/>
+        <location filename="../settings_view.py" line="60"/>
         <source>Paper size</source>
         <translation>Tamaño del papel</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="55"/>
+        <location filename="../settings_view.py" line="61"/>
         <source>Paper of the PDF reports and the printer.</source>
         <translation>Papel de los informes PDF y de la impresora.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="56"/>
+        <location filename="../settings_view.py" line="62"/>
         <source>Language</source>
         <translation>Idioma</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="57"/>
+        <location filename="../settings_view.py" line="63"/>
         <source>Language of the app and the reports (system: the computer&apos;s language; en: English; es: Spanish).</source>
         <translation>Idioma de la aplicación y de los informes (system: el idioma del equipo; en: inglés; es: español).</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="59"/>
+        <location filename="../settings_view.py" line="65"/>
         <source>Default output folder</source>
         <translation>Carpeta de salida predeterminada</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="60"/>
+        <location filename="../settings_view.py" line="66"/>
         <source>Where reports are saved and batch results are written by default.</source>
         <translation>Dónde se guardan por defecto los informes y se escriben los resultados de los lotes.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="136"/>
+        <location filename="../settings_view.py" line="142"/>
         <source>Browse…</source>
         <translation>Examinar…</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="137"/>
+        <location filename="../settings_view.py" line="143"/>
         <source>Browse for {0}</source>
         <translation>Buscar {0}</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="171"/>
+        <location filename="../settings_view.py" line="177"/>
         <source>Settings</source>
         <translation>Configuración</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="174"/>
+        <location filename="../settings_view.py" line="180"/>
         <source>Clinic &amp;&amp; operator</source>
         <translation>Clínica &amp;&amp; operador</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="175"/>
+        <location filename="../settings_view.py" line="181"/>
         <source>Reports &amp;&amp; output</source>
         <translation>Informes &amp;&amp; salida</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="176"/>
+        <location filename="../settings_view.py" line="182"/>
         <source>Model</source>
         <translation>Modelo</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="243"/>
+        <location filename="../settings_view.py" line="253"/>
         <source>Name printed on reports as the person screening</source>
         <translation>Nombre impreso en los informes como la persona que realiza el cribado</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="263"/>
+        <location filename="../settings_view.py" line="261"/>
+        <source>No logo</source>
+        <translation>Sin logotipo</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="262"/>
+        <source>This file is not an image</source>
+        <translation>Este archivo no es una imagen</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="272"/>
+        <source>The app&apos;s language changes when Retina Screen is started again; new reports use it at once.</source>
+        <translation>El idioma de la aplicación cambia cuando se vuelve a iniciar Retina Screen; los informes nuevos lo usan de inmediato.</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="284"/>
         <source>Reports are saved here by default, and batch runs write their results (results.csv, patients.csv, reports) into a folder you choose, starting here.</source>
         <translation>Los informes se guardan aquí por defecto, y los lotes escriben sus resultados (results.csv, patients.csv, informes) en una carpeta que usted elige, empezando aquí.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="270"/>
+        <location filename="../settings_view.py" line="291"/>
         <source>These settings are kept in {0}, which the retina-screen command line reads too.</source>
         <translation>Esta configuración se guarda en {0}, que también lee la línea de órdenes de retina-screen.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="287"/>
+        <location filename="../settings_view.py" line="308"/>
         <source>The model cannot be read: {0}</source>
         <translation>No se puede leer el modelo: {0}</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="298"/>
+        <location filename="../settings_view.py" line="319"/>
         <source>Model details</source>
         <translation>Detalles del modelo</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="305"/>
-        <location filename="../settings_view.py" line="314"/>
+        <location filename="../settings_view.py" line="326"/>
+        <location filename="../settings_view.py" line="335"/>
         <source>Model card summary</source>
         <translation>Resumen de la ficha del modelo</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="310"/>
+        <location filename="../settings_view.py" line="331"/>
         <source>Model in use (read-only)</source>
         <translation>Modelo en uso (solo lectura)</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="339"/>
+        <location filename="../settings_view.py" line="365"/>
         <source>Enter the clinic name: it is printed on every report.</source>
         <translation>Introduzca el nombre de la clínica: se imprime en cada informe.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="344"/>
+        <location filename="../settings_view.py" line="370"/>
         <source>The logo file is not a readable image.</source>
         <translation>El archivo del logotipo no es una imagen legible.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="350"/>
+        <location filename="../settings_view.py" line="376"/>
         <source>The settings could not be saved: {0}</source>
         <translation>No se pudo guardar la configuración: {0}</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="364"/>
-        <location filename="../settings_view.py" line="367"/>
+        <location filename="../settings_view.py" line="398"/>
+        <source>Your name (the operator) is not set: the report will say &apos;Operator: not recorded&apos;.</source>
+        <translation>Su nombre (el operador) no está configurado: el informe dirá «Operador: no registrado».</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="401"/>
+        <source>The clinic name is not set: the report will be headed with a placeholder name, not your clinic&apos;s.</source>
+        <translation>El nombre de la clínica no está configurado: el informe llevará en el encabezado un nombre de ejemplo, no el de su clínica.</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="404"/>
+        <source>The clinic name and your name (the operator) are not set: the report will be headed with a placeholder clinic name and say &apos;Operator: not recorded&apos;.</source>
+        <translation>El nombre de la clínica y su nombre (el operador) no están configurados: el informe llevará en el encabezado un nombre de clínica de ejemplo y dirá «Operador: no registrado».</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="409"/>
+        <source>Clinic or operator not set</source>
+        <translation>Clínica u operador sin configurar</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="410"/>
+        <source>The report goes into the patient&apos;s record. Enter them now?</source>
+        <translation>El informe se incorpora a la historia del paciente. ¿Introducirlos ahora?</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="414"/>
+        <source>Enter them now…</source>
+        <translation>Introducirlos ahora…</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="416"/>
+        <source>Continue without them</source>
+        <translation>Continuar sin ellos</translation>
+    </message>
+    <message>
+        <location filename="../settings_view.py" line="432"/>
+        <location filename="../settings_view.py" line="435"/>
         <source>Welcome to Retina Screen</source>
         <translation>Bienvenido a Retina Screen</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="372"/>
+        <location filename="../settings_view.py" line="440"/>
         <source>Before the first screening, enter the clinic name and your name. Both are printed on every report and can be changed later in Settings.</source>
         <translation>Antes del primer cribado, introduzca el nombre de la clínica y su nombre. Ambos se imprimen en cada informe y se pueden cambiar después en Configuración.</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="380"/>
+        <location filename="../settings_view.py" line="448"/>
         <source>e.g. Riverside Diabetes Clinic</source>
         <translation>p. ej. Clínica de Diabetes del Río</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="384"/>
+        <location filename="../settings_view.py" line="452"/>
         <source>e.g. A. Nurse</source>
         <translation>p. ej. A. Enfermera</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="390"/>
+        <location filename="../settings_view.py" line="458"/>
         <source>Your &amp;name (operator)</source>
         <translation>Su &amp;nombre (operador)</translation>
     </message>
     <message>
-        <location filename="../settings_view.py" line="397"/>
+        <location filename="../settings_view.py" line="465"/>
         <source>Start</source>
         <translation>Empezar</translation>
     </message>
@@ -1749,42 +1930,42 @@ El informe está listo para imprimir o guardar.</translation>
         <translation>No se pudo {0}: </translation>
     </message>
     <message>
-        <location filename="../messages.py" line="63"/>
-        <source>the grading model cannot be used ({0}). Screening is switched off until the application is reinstalled or repaired.</source>
-        <translation>no se puede usar el modelo de graduación ({0}). El cribado queda desactivado hasta que se reinstale o repare la aplicación.</translation>
+        <location filename="../messages.py" line="64"/>
+        <source>the grading model could not be loaded, so screening is switched off. Ask your support contact to repair or reinstall Retina Screen (details for them: {0}).</source>
+        <translation>no se pudo cargar el modelo de graduación, así que el cribado está desactivado. Pida a su servicio de soporte que repare o reinstale Retina Screen (detalles para ellos: {0}).</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="72"/>
+        <location filename="../messages.py" line="74"/>
         <source>the disk is full. Free some space or choose another folder.</source>
         <translation>el disco está lleno. Libere espacio o elija otra carpeta.</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="75"/>
+        <location filename="../messages.py" line="77"/>
         <source>permission denied. Choose a folder you are allowed to write to, or ask your IT support.</source>
         <translation>permiso denegado. Elija una carpeta en la que pueda escribir, o consulte a su soporte informático.</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="79"/>
+        <location filename="../messages.py" line="81"/>
         <source>the file or folder no longer exists.</source>
         <translation>el archivo o la carpeta ya no existe.</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="81"/>
+        <location filename="../messages.py" line="83"/>
         <source>the disk is read-only. Choose another folder.</source>
         <translation>el disco es de solo lectura. Elija otra carpeta.</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="83"/>
+        <location filename="../messages.py" line="85"/>
         <source>input/output error</source>
         <translation>error de entrada/salida</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="86"/>
+        <location filename="../messages.py" line="88"/>
         <source>the computer ran out of memory. Close other programs and try again.</source>
         <translation>el equipo se quedó sin memoria. Cierre otros programas y vuelva a intentarlo.</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="88"/>
+        <location filename="../messages.py" line="90"/>
         <source>an unexpected problem occurred ({0}). The details were written to the log; please report it to your support contact.</source>
         <translation>se produjo un problema inesperado ({0}). Los detalles se escribieron en el registro; comuníquelo a su contacto de soporte.</translation>
     </message>
