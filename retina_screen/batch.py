@@ -54,6 +54,7 @@ from .decision import (
     ReferralTable,
     combine_patient,
     eyes_in_doubt,
+    filed_under_another_date,
     load_referral_table,
     taken_days_apart,
 )
@@ -93,7 +94,13 @@ from .loading import (
     is_dicom_file,
     read_dicom_info,
 )
-from .naming import compile_pattern, date_in_text, display_text, parse_name, safe_file_stem
+from .naming import (
+    compile_pattern,
+    display_text,
+    folder_date,
+    parse_name,
+    safe_file_stem,
+)
 from .quality import load_thresholds
 from .results import Eye, ImageResult, Outcome
 from .settings import Settings
@@ -236,11 +243,7 @@ def visit_of(path: Path, info: DicomInfo | None, mtime_ns: int) -> str:
             return date
         if info.study_uid:
             return f"study {info.study_uid}"
-    for folder in reversed(path.parent.parts):
-        date = date_in_text(folder)
-        if date:
-            return date
-    return dt.datetime.fromtimestamp(mtime_ns / 1e9).date().isoformat()
+    return folder_date(str(path)) or dt.datetime.fromtimestamp(mtime_ns / 1e9).date().isoformat()
 
 
 def is_photograph_file(path: Path) -> bool:
@@ -788,7 +791,8 @@ def photographs_to_check(done_images: dict, groups: dict) -> dict[str, tuple[str
         if group_key(record) in groups:
             visit_records.setdefault(group_key(record), []).append(record)
     apart = {patient for (patient, _visit), records in visit_records.items()
-             if taken_days_apart(r.get("taken") or "" for r in records)}
+             if taken_days_apart(r.get("taken") or "" for r in records)
+             or filed_under_another_date([image_from_record(r) for r in records])}
     in_doubt = {patient for (patient, _visit), records in visit_records.items()
                 if eyes_in_doubt([image_from_record(r) for r in records])}
     return {"shared_with_another_patient": tuple(sorted(shared)),

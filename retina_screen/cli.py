@@ -372,8 +372,9 @@ def _print_batch_notes(summary) -> None:  # noqa: ANN001 - BatchSummary
     if summary.taken_days_apart:
         apart = summary.taken_days_apart
         print(f"Warning: {len(apart)} patient visits have photographs their cameras dated on "
-              f"different days: {_listed(apart)}. Another day's photograph may stand for an eye "
-              "(such a visit is never 'no referable DR'): check when each was taken.")
+              f"different days, or on another day than their dated folder's: {_listed(apart)}. "
+              "Another day's photograph may stand for an eye (such a visit is never 'no "
+              "referable DR'): check when each was taken.")
     if summary.eyes_in_doubt:
         doubt = summary.eyes_in_doubt
         print(f"Warning: {len(doubt)} patient visits have photographs that may not be the eyes "

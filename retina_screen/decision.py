@@ -142,6 +142,26 @@ FRAMES_DIFFER = (
     "this patient")
 
 
+NAMED_FOR_OTHER_PATIENTS = (
+    "The photographs' file names name different patients ({ids}): check that each photograph "
+    "is this patient's")
+
+
+def patients_named(images: list[ImageResult] | tuple[ImageResult, ...]) -> tuple[str, ...]:
+    """The patients that a visit's photographs' file names name, by the built-in naming
+    conventions (names that carry an eye word only), when they name more than one: another
+    patient's photograph added to this one in the desktop app, or given to ``screen`` with
+    ``--patient-id`` (found 2026-12-02: such a visit read "no referable DR")."""
+    from .naming import parse_name
+
+    named: dict[str, str] = {}
+    for image in images:
+        parsed = parse_name(Path(image.source).stem)
+        if parsed.eye is not Eye.UNKNOWN:
+            named.setdefault(parsed.patient.casefold(), parsed.patient)
+    return tuple(sorted(named.values())) if len(named) > 1 else ()
+
+
 def mark_copies(images: list[ImageResult] | tuple[ImageResult, ...]) -> tuple[ImageResult, ...]:
     """``images`` with ``copy_of`` set on each gradable right-eye photograph that is a copy or
     a mirror image of a gradable left-eye one, and the other way round (``copy_likeness`` of
@@ -216,7 +236,8 @@ def eyes_in_doubt(images: list[ImageResult] | tuple[ImageResult, ...]) -> bool:
     side) given for both eyes, or a photograph from another camera (:func:`frames_differ`).
     Such a visit is never "no referable DR"; a batch names it for a look."""
     return (_same_photograph_for_both_eyes(images) or _copy_for_both_eyes(images)
-            or _disc_on_one_side(images) or bool(frames_differ(images)))
+            or _disc_on_one_side(images) or bool(frames_differ(images))
+            or bool(patients_named(images)))
 
 
 #: A photograph its camera dated more than this many days before a patient's screening in the
@@ -243,6 +264,33 @@ def taken_days_apart(taken: Iterable[str]) -> tuple[str, ...]:
     except ValueError:  # not a date as this application records them
         return ()
     return tuple(dates) if span > DAYS_APART_MAX else ()
+
+
+FILED_UNDER_ANOTHER_DATE = (
+    "A photograph of this visit was taken on {taken} by its camera's date but is filed in a "
+    "folder dated {filed}: check that it was taken at this visit")
+
+
+def filed_under_another_date(images: list[ImageResult] | tuple[ImageResult, ...]
+                             ) -> tuple[str, str] | None:
+    """(camera date, folder date) of the first photograph whose camera dated it more than
+    ``DAYS_APART_MAX`` days from the date of the folder it is filed in (a batch visit's date:
+    ``naming.folder_date``): last year's pair exported again into today's folder read "no
+    referable DR" for today's visit (found 2026-12-02). None otherwise, and for photographs
+    without a camera date or a dated folder."""
+    from .naming import folder_date
+
+    for image in images:
+        filed = folder_date(image.source)
+        if not (image.taken and filed):
+            continue
+        try:
+            days = abs((dt.date.fromisoformat(filed) - dt.date.fromisoformat(image.taken)).days)
+        except ValueError:
+            continue
+        if days > DAYS_APART_MAX:
+            return image.taken, filed
+    return None
 
 
 def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[ImageResult, ...],
@@ -281,6 +329,12 @@ def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[Imag
     frames = frames_differ(images)
     if frames:
         notes.append(FRAMES_DIFFER.format(sizes=", ".join(frames)))
+    filed = filed_under_another_date(images)
+    if filed:
+        notes.append(FILED_UNDER_ANOTHER_DATE.format(taken=filed[0], filed=filed[1]))
+    named = patients_named(images)
+    if named:
+        notes.append(NAMED_FOR_OTHER_PATIENTS.format(ids=", ".join(named)))
     crowded = [e for e in eyes if len(e.images) > MAX_PHOTOGRAPHS_PER_EYE]
     for e in crowded:
         notes.append(TOO_MANY_PHOTOGRAPHS.format(eye=e.eye.label, count=len(e.images)))
@@ -294,7 +348,7 @@ def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[Imag
         referral = table.for_grade(worst)
     elif (not images or any(e.outcome is Outcome.INSUFFICIENT for e in eyes)
           or not {Eye.RIGHT, Eye.LEFT} <= present or both_eyes or crowded or days
-          or frames):
+          or frames or named or filed):
         referral = table.insufficient
     else:
         referral = table.for_grade(max(e.grade for e in graded))

@@ -65,6 +65,10 @@ def _load(language: str) -> tuple[dict[str, str], tuple[tuple[re.Pattern, str, t
     return dict(data.get("exact", {})), tuple(patterns)
 
 
+#: Fields of the engine's wording that are never translated (patient identifiers).
+VERBATIM_FIELDS = frozenset({"ids"})
+
+
 class Catalogue:
     """Translates into one language; remembers what it was asked and could not translate."""
 
@@ -87,7 +91,8 @@ class Catalogue:
         for regex, target, names in self._patterns:
             match = regex.match(text)
             if match:
-                return target.format(**{name: self.engine(match.group(name)) for name in names})
+                return target.format(**{name: match.group(name) if name in VERBATIM_FIELDS
+                                        else self.engine(match.group(name)) for name in names})
         if re.fullmatch(r"[\d\s.,%<>=()/:+×-]*", text):
             return text  # numbers and symbols read the same
         self.missing.add(text)

@@ -27,6 +27,7 @@ import re
 import unicodedata
 import warnings
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from .errors import ConfigError
 from .results import Eye
@@ -152,6 +153,16 @@ def date_in_text(text: str) -> str | None:
             return dt.date(int(match["y"]), int(match["m"]), int(match["d"])).isoformat()
         except ValueError:
             continue
+    return None
+
+
+def folder_date(path: str) -> str | None:
+    """The date of the nearest folder of ``path`` named with one (``2026-11-29/P1_R.jpg``), as
+    ISO ``yyyy-mm-dd``: a batch visit's date where no DICOM date gives it; None if none is."""
+    for folder in reversed(PurePath(path).parent.parts):
+        date = date_in_text(folder)
+        if date:
+            return date
     return None
 
 

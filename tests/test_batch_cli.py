@@ -308,7 +308,8 @@ def test_a_visit_of_photographs_taken_on_different_days_is_pointed_out(
     assert done.returncode == 0, done.stderr
     warning = next(line for line in done.stdout.splitlines() if "different days" in line)
     assert warning.startswith("Warning: 1 patient visits have photographs their cameras dated "
-                              "on different days: Patient006.")
+                              "on different days, or on another day than their dated "
+                              "folder's: Patient006.")
     with open(out / "patients.csv", newline="", encoding="utf-8") as handle:
         rows = {row["patient_id"]: row for row in csv.DictReader(handle)}
     assert rows["Patient006"]["outcome"] == "insufficient"

@@ -436,7 +436,7 @@ def test_a_camera_original_with_a_smaller_export_is_one_camera(screener, srahim:
                                                               tmp_path: Path) -> None:
     """The control: a camera's original (3872×2592) of one eye with a smaller export of the
     other (1600×1071 and, saved again, 1200×803) keep one frame's proportion."""
-    smaller = tmp_path / "P1_R.jpg"
+    smaller = tmp_path / "Patient006_R.jpg"  # named as the patient's own
     bgr = cv2.imread(str(srahim / "images/Patient006_R.jpg"))
     cv2.imwrite(str(smaller), cv2.resize(bgr, (1200, 803), interpolation=cv2.INTER_AREA),
                 [cv2.IMWRITE_JPEG_QUALITY, 92])
@@ -465,6 +465,11 @@ def test_an_eye_with_more_photographs_than_a_visit_takes_is_not_a_negative_scree
     # Right-eye photographs of several people (the disc on the right in each, as one eye's).
     left, rights = graded["L"][0], graded["R"][:MAX_PHOTOGRAPHS_PER_EYE + 1]
     assert len(rights) == MAX_PHOTOGRAPHS_PER_EYE + 1
+    # Named as such an export names them (names of two patients are another rule's case).
+    from dataclasses import replace
+
+    left = replace(left, source="Fundus_L_000.jpg")
+    rights = [replace(r, source=f"Fundus_R_{i:03d}.jpg") for i, r in enumerate(rights, 1)]
     # The control: as many right-eye photographs as a visit may take.
     plausible = screener.decide(PatientInfo("Fundus"), [left, *rights[:MAX_PHOTOGRAPHS_PER_EYE]])
     assert plausible.outcome is Outcome.NO_REFERABLE and not plausible.notes
@@ -712,3 +717,27 @@ def test_core_never_imports_qt() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_photographs_named_for_another_patient_are_not_a_negative_screening(
+        screener, srahim: Path) -> None:
+    """Another patient's photograph, named so (``Patient008_L.jpg``), added to this patient's
+    in the desktop app (or given to ``screen`` with ``--patient-id``) read "no referable DR":
+    both eyes healthy, same camera, the disc on either side, no other check applies (found
+    2026-12-02). The file names name two patients, so the visit is never a negative
+    screening; a patient's own photographs, whatever the case of their names, are."""
+    from retina_screen.decision import NAMED_FOR_OTHER_PATIENTS
+
+    photos = [(srahim / "images/Patient006_R.jpg", Eye.RIGHT),
+              (srahim / "images/Patient008_L.jpg", Eye.LEFT)]
+    result = screener.screen_patient(photos, PatientInfo("Patient006"))
+    assert all(i.status is ImageStatus.OK and not i.grading.referable for i in result.images)
+    assert result.outcome is Outcome.INSUFFICIENT, result.notes
+    assert NAMED_FOR_OTHER_PATIENTS.format(ids="Patient006, Patient008") in result.notes
+    spanish = Catalogue("es")
+    assert any("nombran a pacientes distintos" in spanish.engine(n) for n in result.notes)
+    assert not spanish.missing, spanish.missing
+    own = screener.screen_patient([(srahim / "images/Patient006_R.jpg", Eye.RIGHT),
+                                   (srahim / "images/Patient006_L.jpg", Eye.LEFT)],
+                                  PatientInfo("Patient006"))
+    assert own.outcome is Outcome.NO_REFERABLE, own.notes

@@ -218,3 +218,28 @@ def test_a_folder_without_photographs_is_refused_and_nothing_created(isolated_se
     done = cli("batch", str(file_input), "--out", str(out), home=tmp_path)
     assert done.returncode == 1 and "is a file, not a folder" in done.stderr
     assert "Traceback" not in done.stderr and not out.exists()
+
+
+def test_last_years_photographs_in_todays_folder_are_not_a_negative_screening(
+        srahim: Path, isolated_settings, tmp_path: Path, camera_dated) -> None:  # noqa: ANN001
+    """Last year's pair of a patient exported again into today's dated folder: both cameras'
+    dates agree with each other, so nothing was said, and today's visit read "no referable DR,
+    rescreen in 12 months" on year-old photographs (found 2026-12-02). The folder's date is the
+    visit's; a photograph its camera dated on another day is now named, and the visit is never
+    a negative screening. Photographs dated on the folder's day are screened as before."""
+    from retina_screen.decision import FILED_UNDER_ANOTHER_DATE
+
+    camera = tmp_path / "camera"
+    for folder, taken in (("2026-12-02", "2025:11:20 10:00:00"),
+                          ("2026-12-03", "2026:12:03 09:30:00")):
+        (camera / folder).mkdir(parents=True)
+        for eye in "RL":
+            camera_dated(srahim / f"images/Patient006_{eye}.jpg",
+                         camera / folder / f"P5_{eye}.jpg", taken)
+    summary = run_batch(camera, tmp_path / "out", isolated_settings, workers=1, reports=False)
+    visits = {p["visit"]: p for p in rows(tmp_path / "out/patients.csv")}
+    assert visits["2026-12-02"]["outcome"] == "insufficient"
+    assert FILED_UNDER_ANOTHER_DATE.format(taken="2025-11-20", filed="2026-12-02") in \
+        visits["2026-12-02"]["notes"]
+    assert visits["2026-12-03"]["outcome"] == "no_referable", visits["2026-12-03"]["notes"]
+    assert summary.taken_days_apart == ("P5",)

@@ -628,6 +628,15 @@ class BatchPage(QWidget):
 
         # In order of weight; every one that applies is shown, the weightiest first.
         findings = (
+            (found("referrals_withdrawn"), "warning", self.tr(
+                "{0:,} patient visits referred by an earlier run were decided again (a "
+                "photograph added, changed or retaken) and no longer refer: {1}. Check that "
+                "their referral should be withdrawn.")),
+            (found("kept_apart_by_folder"), "warning", self.tr(
+                "The file names gave one patient ID to photographs in several folders; each "
+                "folder's were screened as a patient of their own ({0:,}): {1}. If the folders "
+                "are the patients, this is right; otherwise name the files by patient, or "
+                "describe them under File names.")),
             (found("shared_with_another_patient"), "warning", self.tr(
                 "{0:,} patients have a photograph that is also another patient's (the same file "
                 "content): {1}. One of them has the other's result: check which photographs are "
@@ -637,9 +646,10 @@ class BatchPage(QWidget):
                 "content): {1}. One visit's result may rest on a photograph taken at the other: "
                 "check when each was taken.")),
             (found("taken_days_apart"), "warning", self.tr(
-                "{0:,} patient visits have photographs their cameras dated on different days: "
-                "{1}. Another day's photograph may stand for an eye (such a visit is never 'no "
-                "referable DR'): check when each was taken.")),
+                "{0:,} patient visits have photographs their cameras dated on different days, "
+                "or on another day than their dated folder's: {1}. Another day's photograph may "
+                "stand for an eye (such a visit is never 'no referable DR'): check when each was "
+                "taken.")),
             (found("eyes_in_doubt"), "warning", self.tr(
                 "{0:,} patient visits have photographs that may not be the eyes they are filed "
                 "as: {1}. One eye's photographs may stand for both, or a photograph may come "

@@ -254,7 +254,7 @@ def test_every_finding_of_a_run_is_shown(open_window, isolated_settings, srahim,
     kind, text = page.findings_level, page.findings.text()
     assert kind == "warning", window.messages
     shared = text.index("have a photograph that is also another patient's")
-    apart = text.index("dated on different days: Patient016")
+    apart = text.index("than their dated folder's: Patient016")
     doubt = text.index("may not be the eyes they are filed as: Patient017")
     passed_over = text.index("were not screened: Patient013_R.heic")
     assert shared < apart < doubt < passed_over, text
@@ -409,3 +409,20 @@ def test_an_empty_camera_folder_is_not_a_problem(open_window, tmp_path, qtbot):
         assert page.start()
     level, text = window.messages[-1]
     assert level == "warning" and "Patient013_R.heic" in text, text
+
+
+def test_patients_kept_apart_by_folder_are_named(open_window, isolated_settings, srahim,
+                                                 tmp_path, qtbot):
+    """Per-patient export folders with the same file names are screened as a patient each
+    (``batch.separate_folders``), and the window says so, as the command line does."""
+    camera, out = tmp_path / "camera", tmp_path / "results"
+    for person, patient in (("Smith John", "Patient006"), ("Doe Jane", "Patient008")):
+        (camera / person).mkdir(parents=True)
+        for eye, word in (("R", "OD"), ("L", "OS")):
+            shutil.copy(srahim / f"images/{patient}_{eye}.jpg",
+                        camera / person / f"fundus_{word}.jpg")
+    window, page, summary = _screen_folder(open_window, isolated_settings, camera, out, qtbot)
+    assert summary.kept_apart_by_folder == ("Doe Jane/fundus", "Smith John/fundus")
+    assert len(summary.patients) == 2
+    text = page.findings.text()
+    assert "screened as a patient of their own (2): Doe Jane/fundus, Smith John/fundus" in text

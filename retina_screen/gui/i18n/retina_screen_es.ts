@@ -364,71 +364,81 @@ Add this folder&apos;s results to that output folder anyway?</source>
     </message>
     <message>
         <location filename="../batch_view.py" line="632"/>
+        <source>{0:,} patient visits referred by an earlier run were decided again (a photograph added, changed or retaken) and no longer refer: {1}. Check that their referral should be withdrawn.</source>
+        <translation>{0:,} visitas de pacientes derivadas en una ejecución anterior se han vuelto a decidir (una fotografía añadida, cambiada o repetida) y ya no se derivan: {1}. Compruebe que su derivación deba retirarse.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="636"/>
+        <source>The file names gave one patient ID to photographs in several folders; each folder&apos;s were screened as a patient of their own ({0:,}): {1}. If the folders are the patients, this is right; otherwise name the files by patient, or describe them under File names.</source>
+        <translation>Los nombres de archivo dieron un mismo ID de paciente a fotografías de varias carpetas; las de cada carpeta se han cribado como un paciente propio ({0:,}): {1}. Si las carpetas son los pacientes, es correcto; si no, nombre los archivos por paciente o descríbalos en Nombres de archivo.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="641"/>
         <source>{0:,} patients have a photograph that is also another patient&apos;s (the same file content): {1}. One of them has the other&apos;s result: check which photographs are whose before using these results.</source>
         <translation>{0:,} pacientes tienen una fotografía que también es de otro paciente (el mismo contenido de archivo): {1}. Uno de ellos tiene el resultado del otro: compruebe de quién es cada fotografía antes de usar estos resultados.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="636"/>
+        <location filename="../batch_view.py" line="645"/>
         <source>{0:,} patients have a photograph that is in two of their visits (the same file content): {1}. One visit&apos;s result may rest on a photograph taken at the other: check when each was taken.</source>
         <translation>{0:,} pacientes tienen una fotografía que está en dos de sus visitas (el mismo contenido de archivo): {1}. El resultado de una visita puede basarse en una fotografía tomada en la otra: compruebe cuándo se tomó cada una.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="640"/>
-        <source>{0:,} patient visits have photographs their cameras dated on different days: {1}. Another day&apos;s photograph may stand for an eye (such a visit is never &apos;no referable DR&apos;): check when each was taken.</source>
-        <translation>{0:,} visitas de pacientes tienen fotografías que sus cámaras fecharon en días distintos: {1}. Una fotografía de otro día puede estar en lugar de un ojo (una visita así nunca es &apos;sin RD derivable&apos;): compruebe cuándo se tomó cada una.</translation>
+        <location filename="../batch_view.py" line="649"/>
+        <source>{0:,} patient visits have photographs their cameras dated on different days, or on another day than their dated folder&apos;s: {1}. Another day&apos;s photograph may stand for an eye (such a visit is never &apos;no referable DR&apos;): check when each was taken.</source>
+        <translation>{0:,} visitas de pacientes tienen fotografías que sus cámaras fecharon en días distintos, o en otro día que el de su carpeta fechada: {1}. Una fotografía de otro día puede estar en lugar de un ojo (una visita así nunca es &apos;sin RD derivable&apos;): compruebe cuándo se tomó cada una.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="644"/>
+        <location filename="../batch_view.py" line="654"/>
         <source>{0:,} patient visits have photographs that may not be the eyes they are filed as: {1}. One eye&apos;s photographs may stand for both, or a photograph may come from another camera (such a visit is never &apos;no referable DR&apos;): check which eye and whose each photograph is.</source>
         <translation>{0:,} visitas de pacientes tienen fotografías que quizá no sean los ojos con los que están archivadas: {1}. Las fotografías de un ojo pueden figurar por los dos, o una fotografía puede venir de otra cámara (una visita así nunca es &apos;sin RD derivable&apos;): compruebe de qué ojo y de quién es cada fotografía.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="649"/>
+        <location filename="../batch_view.py" line="659"/>
         <source>{0:,} patient visits have more photographs of one eye than a visit takes: {1}. The file names may have put several patients under one ID (such a visit is never &apos;no referable DR&apos;): check the names, or describe them under File names.</source>
         <translation>{0:,} visitas de pacientes tienen más fotografías de un ojo de las que toma una visita: {1}. Los nombres de archivo pueden haber puesto a varios pacientes bajo un mismo ID (una visita así nunca es &apos;sin RD derivable&apos;): compruebe los nombres o descríbalos en Nombres de archivo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="654"/>
+        <location filename="../batch_view.py" line="664"/>
         <source>{0:,} files or folders in the input folder were not screened: {1}. Export the photographs as JPEG, PNG, TIFF or DICOM, or screen a linked folder itself, and run again.</source>
         <translation>{0:,} archivos o carpetas de la carpeta de entrada no se analizaron: {1}. Exporte las fotografías como JPEG, PNG, TIFF o DICOM, o analice directamente la carpeta enlazada, y vuelva a ejecutar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="658"/>
+        <location filename="../batch_view.py" line="668"/>
         <source>{0:,} patient visits look like one patient split in two by the file names (one eye each): {1}. Check the names, or describe them under File names, and screen the folder again.</source>
         <translation>{0:,} visitas parecen un mismo paciente partido en dos por los nombres de archivo (un ojo cada una): {1}. Revise los nombres, o descríbalos en Nombres de archivo, y analice la carpeta de nuevo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="662"/>
+        <location filename="../batch_view.py" line="672"/>
         <source>{0:,} patient visits have photographs of one eye only, or of an unknown eye: {1}. If the file names carry the eye another way, describe them under File names.</source>
         <translation>{0:,} visitas tienen fotografías de un solo ojo, o de un ojo desconocido: {1}. Si los nombres de archivo indican el ojo de otra manera, descríbalos en Nombres de archivo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="672"/>
+        <location filename="../batch_view.py" line="682"/>
         <source>{0:,} photographs could not be graded; the most frequent reason ({1:,} of them): {2}.</source>
         <translation>{0:,} fotografías no se pudieron graduar; el motivo más frecuente ({1:,} de ellas): {2}.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="676"/>
+        <location filename="../batch_view.py" line="686"/>
         <source>1 photograph could not be graded: {0}.</source>
         <translation>1 fotografía no se pudo graduar: {0}.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="679"/>
+        <location filename="../batch_view.py" line="689"/>
         <source>{0:,} photographs could not be graded; the reasons: {1}.</source>
         <translation>{0:,} fotografías no se pudieron graduar; los motivos: {1}.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="686"/>
+        <location filename="../batch_view.py" line="696"/>
         <source>1 finding to check after this run: see it under the progress bar.</source>
         <translation>1 hallazgo que revisar tras este lote: véalo bajo la barra de progreso.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="688"/>
+        <location filename="../batch_view.py" line="698"/>
         <source>{0} findings to check after this run: see them under the progress bar.</source>
         <translation>{0} hallazgos que revisar tras este lote: véalos bajo la barra de progreso.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="707"/>
+        <location filename="../batch_view.py" line="717"/>
         <source>There is no report for this patient (reports were switched off, or the run stopped before it was written).</source>
         <translation>No hay informe para este paciente (los informes estaban desactivados, o el lote se detuvo antes de escribirlo).</translation>
     </message>
@@ -468,12 +478,12 @@ o pulse Añadir…</translation>
         <translation>Elija ojo derecho o izquierdo para cada una de estas fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="560"/>
+        <location filename="../patient_view.py" line="564"/>
         <source>· 1 photo</source>
         <translation>· 1 foto</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="561"/>
+        <location filename="../patient_view.py" line="565"/>
         <source>· {0} photos</source>
         <translation>· {0} fotos</translation>
     </message>
@@ -644,12 +654,12 @@ o pulse Añadir…</translation>
         <translation>Rellenar el formulario del paciente desde la lista de trabajo</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="421"/>
+        <location filename="../clinic_view.py" line="420"/>
         <source>Send this &amp;patient to PACS</source>
         <translation>Enviar este &amp;paciente al PACS</translation>
     </message>
     <message>
-        <location filename="../clinic_view.py" line="431"/>
+        <location filename="../clinic_view.py" line="430"/>
         <source>&amp;Send batch results to PACS</source>
         <translation>&amp;Enviar los resultados del lote al PACS</translation>
     </message>
@@ -913,205 +923,205 @@ o pulse Añadir…</translation>
         <translation>Mapa de calor: zonas que más influyeron en el grado (amarillo más brillante = más influencia). No es un mapa de lesiones.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="848"/>
+        <location filename="../patient_view.py" line="852"/>
         <source>&amp;Open photographs…</source>
         <extracomment>The clinic name/operator should be entered; the argument is called once they are. Pictures of photographs not screened (no grading model), shown as they are; None while being loaded. ``unreadable``: why such a photograph could not be read. Asks before an unsaved screening is discarded; ``quitting`` when the window closes. Asks when a report would go out without clinic name or operator (replaceable in tests): returns &quot;enter&quot;, &quot;anyway&quot; or &quot;cancel&quot;.</extracomment>
         <translation>&amp;Abrir fotografías…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="851"/>
+        <location filename="../patient_view.py" line="855"/>
         <source>Add photographs of this patient</source>
         <translation>Añadir fotografías de este paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="852"/>
+        <location filename="../patient_view.py" line="856"/>
         <source>&amp;New patient</source>
         <translation>&amp;Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="853"/>
+        <location filename="../patient_view.py" line="857"/>
         <source>Clear everything for the next patient</source>
         <translation>Borrar todo para el siguiente paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="856"/>
+        <location filename="../patient_view.py" line="860"/>
         <source>&amp;Print report…</source>
         <translation>&amp;Imprimir informe…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="858"/>
+        <location filename="../patient_view.py" line="862"/>
         <source>Preview and print the report</source>
         <translation>Vista previa e impresión del informe</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="860"/>
+        <location filename="../patient_view.py" line="864"/>
         <source>&amp;Save PDF…</source>
         <translation>&amp;Guardar PDF…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="862"/>
+        <location filename="../patient_view.py" line="866"/>
         <source>Save the report as a PDF file</source>
         <translation>Guardar el informe como archivo PDF</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="864"/>
+        <location filename="../patient_view.py" line="868"/>
         <source>Show &amp;heatmap</source>
         <translation>Mostrar &amp;mapa de calor</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="866"/>
+        <location filename="../patient_view.py" line="870"/>
         <source>Overlay where the model looked on the photograph</source>
         <translation>Superponer dónde miró el modelo en la fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="869"/>
+        <location filename="../patient_view.py" line="873"/>
         <source>Zoom &amp;in</source>
         <translation>&amp;Ampliar</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="871"/>
+        <location filename="../patient_view.py" line="875"/>
         <source>Zoom in on the photograph</source>
         <translation>Ampliar la fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="872"/>
+        <location filename="../patient_view.py" line="876"/>
         <source>Zoom &amp;out</source>
         <translation>&amp;Reducir</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="874"/>
+        <location filename="../patient_view.py" line="878"/>
         <source>Zoom out</source>
         <translation>Reducir</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="875"/>
+        <location filename="../patient_view.py" line="879"/>
         <source>&amp;Fit to window</source>
         <translation>Ajustar a la &amp;ventana</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="876"/>
+        <location filename="../patient_view.py" line="880"/>
         <source>Show the whole photograph</source>
         <translation>Mostrar la fotografía completa</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="904"/>
-        <location filename="../patient_view.py" line="1111"/>
+        <location filename="../patient_view.py" line="908"/>
+        <location filename="../patient_view.py" line="1138"/>
         <source>No photograph selected</source>
         <translation>Ninguna fotografía seleccionada</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="939"/>
+        <location filename="../patient_view.py" line="945"/>
         <source>Print report</source>
         <translation>Imprimir informe</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="940"/>
-        <location filename="../patient_view.py" line="1273"/>
+        <location filename="../patient_view.py" line="946"/>
+        <location filename="../patient_view.py" line="1300"/>
         <source>Save report as PDF</source>
         <translation>Guardar informe como PDF</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="941"/>
+        <location filename="../patient_view.py" line="947"/>
         <source>New patient</source>
         <translation>Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1005"/>
+        <location filename="../patient_view.py" line="1030"/>
         <source>Add {0} photographs</source>
         <translation>Añadir fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1006"/>
+        <location filename="../patient_view.py" line="1031"/>
         <source>Add photographs</source>
         <translation>Añadir fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1110"/>
+        <location filename="../patient_view.py" line="1137"/>
         <source>Select or drop a photograph</source>
         <translation>Seleccione o suelte una fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1122"/>
+        <location filename="../patient_view.py" line="1149"/>
         <source>Checking quality…</source>
         <translation>Comprobando la calidad…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1123"/>
+        <location filename="../patient_view.py" line="1150"/>
         <source>Loading the photograph…</source>
         <translation>Cargando la fotografía…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1124"/>
+        <location filename="../patient_view.py" line="1151"/>
         <source>This file cannot be shown</source>
         <translation>Este archivo no se puede mostrar</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1163"/>
+        <location filename="../patient_view.py" line="1190"/>
         <source>Heatmap: no area stood out to the model in this photograph.</source>
         <translation>Mapa de calor: ninguna zona destacó para el modelo en esta fotografía.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1171"/>
+        <location filename="../patient_view.py" line="1198"/>
         <source>Patient details were filled in from the DICOM file. Check them before printing.</source>
         <translation>Los datos del paciente se rellenaron desde el archivo DICOM. Compruébelos antes de imprimir.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1175"/>
+        <location filename="../patient_view.py" line="1202"/>
         <source>A DICOM photograph carries a different patient ID from the one entered. Check that it is this patient.</source>
         <translation>Una fotografía DICOM tiene un ID de paciente distinto del introducido. Compruebe que es este paciente.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1193"/>
+        <location filename="../patient_view.py" line="1220"/>
         <source>Quit without the report?</source>
         <translation>¿Salir sin el informe?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1194"/>
+        <location filename="../patient_view.py" line="1221"/>
         <source>The screening result has not been printed or saved. Quit Retina Screen anyway? The result will be lost.</source>
         <translation>El resultado del cribado no se ha impreso ni guardado. ¿Salir de Retina Screen de todos modos? El resultado se perderá.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1197"/>
+        <location filename="../patient_view.py" line="1224"/>
         <source>Discard this screening?</source>
         <translation>¿Descartar este cribado?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1198"/>
+        <location filename="../patient_view.py" line="1225"/>
         <source>The screening result has not been printed or saved. Start a new patient anyway?</source>
         <translation>El resultado del cribado no se ha impreso ni guardado. ¿Empezar un paciente nuevo de todos modos?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1204"/>
+        <location filename="../patient_view.py" line="1231"/>
         <source>Quit anyway</source>
         <translation>Salir de todos modos</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1204"/>
+        <location filename="../patient_view.py" line="1231"/>
         <source>Discard and start a new patient</source>
         <translation>Descartar y empezar un paciente nuevo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1229"/>
+        <location filename="../patient_view.py" line="1256"/>
         <source>Wait until every photograph has been screened.</source>
         <translation>Espere a que se hayan analizado todas las fotografías.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1233"/>
+        <location filename="../patient_view.py" line="1260"/>
         <source>Enter the patient ID before printing, saving or sending the report.</source>
         <translation>Introduzca el ID del paciente antes de imprimir, guardar o enviar el informe.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1246"/>
+        <location filename="../patient_view.py" line="1273"/>
         <source>The report font for Chinese, Japanese and Korean characters is missing from this installation: some PDF viewers and printers will show the name as empty boxes. Check the printed name.</source>
         <translation>Falta en esta instalación la fuente del informe para caracteres chinos, japoneses y coreanos: algunos visores de PDF e impresoras mostrarán el nombre como cuadros vacíos. Compruebe el nombre impreso.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1274"/>
+        <location filename="../patient_view.py" line="1301"/>
         <source>PDF files (*.pdf)</source>
         <translation>Archivos PDF (*.pdf)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1294"/>
+        <location filename="../patient_view.py" line="1321"/>
         <source>Report saved to {0}</source>
         <translation>Informe guardado en {0}</translation>
     </message>
@@ -1328,108 +1338,108 @@ El informe está listo para imprimir o guardar.</translation>
         <translation>Ojo desconocido</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="629"/>
+        <location filename="../patient_view.py" line="633"/>
         <source>Print report…</source>
         <translation>Imprimir informe…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="631"/>
+        <location filename="../patient_view.py" line="635"/>
         <source>Save PDF…</source>
         <translation>Guardar PDF…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="632"/>
+        <location filename="../patient_view.py" line="636"/>
         <source>New patient</source>
         <translation>Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="646"/>
+        <location filename="../patient_view.py" line="650"/>
         <source>Screening result</source>
         <translation>Resultado del cribado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="696"/>
+        <location filename="../patient_view.py" line="700"/>
         <source>Screening…</source>
         <translation>Analizando…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="697"/>
+        <location filename="../patient_view.py" line="701"/>
         <source>1 photograph being checked</source>
         <translation>1 fotografía en análisis</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="698"/>
+        <location filename="../patient_view.py" line="702"/>
         <source>{0} photographs being checked</source>
         <translation>{0} fotografías en análisis</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="707"/>
+        <location filename="../patient_view.py" line="711"/>
         <source>Screening unavailable</source>
         <translation>Cribado no disponible</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="708"/>
+        <location filename="../patient_view.py" line="712"/>
         <source>The grading model could not be loaded</source>
         <translation>No se pudo cargar el modelo de graduación</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="709"/>
+        <location filename="../patient_view.py" line="713"/>
         <source>1 photograph added, not screened</source>
         <translation>1 fotografía añadida, sin cribar</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="710"/>
+        <location filename="../patient_view.py" line="714"/>
         <source>{0} photographs added, not screened</source>
         <translation>{0} fotografías añadidas, sin cribar</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="711"/>
+        <location filename="../patient_view.py" line="715"/>
         <source>The photographs are fine but cannot be screened on this computer now. Ask your support contact to repair or reinstall Retina Screen, then screen this patient again.</source>
         <translation>Las fotografías están bien, pero ahora no se pueden cribar en este ordenador. Pida a su servicio de soporte que repare o reinstale Retina Screen y vuelva a cribar a este paciente.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="714"/>
-        <location filename="../patient_view.py" line="720"/>
+        <location filename="../patient_view.py" line="718"/>
+        <location filename="../patient_view.py" line="724"/>
         <source>Outcome: {0}</source>
         <translation>Resultado: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="733"/>
+        <location filename="../patient_view.py" line="737"/>
         <source>No photographs yet</source>
         <translation>Aún no hay fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="734"/>
+        <location filename="../patient_view.py" line="738"/>
         <source>Add the right and left eye photographs</source>
         <translation>Añada las fotografías del ojo derecho e izquierdo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="736"/>
+        <location filename="../patient_view.py" line="740"/>
         <source>Drop the photographs onto the eye boxes, or use Add… (Ctrl+O). Each photograph is checked as soon as it is added.</source>
         <translation>Suelte las fotografías en los recuadros de cada ojo, o use Añadir… (Ctrl+O). Cada fotografía se analiza en cuanto se añade.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="752"/>
+        <location filename="../patient_view.py" line="756"/>
         <source>Eye</source>
         <translation>Ojo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="752"/>
+        <location filename="../patient_view.py" line="756"/>
         <source>Grade</source>
         <translation>Grado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="753"/>
+        <location filename="../patient_view.py" line="757"/>
         <source>P(referable)</source>
         <translation>P(derivable)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="773"/>
+        <location filename="../patient_view.py" line="777"/>
         <source>model {0} {1}, </source>
         <translation>modelo {0} {1}, </translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="775"/>
+        <location filename="../patient_view.py" line="779"/>
         <source>Screened {0} · {1}quality thresholds {2} · research use, not a diagnosis</source>
         <translation>Analizado {0} · {1}umbrales de calidad {2} · uso en investigación, no es un diagnóstico</translation>
     </message>
@@ -1884,88 +1894,88 @@ El informe está listo para imprimir o guardar.</translation>
 <context>
     <name>messages</name>
     <message>
-        <location filename="../messages.py" line="42"/>
+        <location filename="../messages.py" line="43"/>
         <source>save the report</source>
         <extracomment>What the operator was doing, as passed to :func:`plain_message` (marked for translation).</extracomment>
         <translation>guardar el informe</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="43"/>
+        <location filename="../messages.py" line="44"/>
         <source>print the report</source>
         <translation>imprimir el informe</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="44"/>
+        <location filename="../messages.py" line="45"/>
         <source>prepare the report</source>
         <translation>preparar el informe</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="45"/>
+        <location filename="../messages.py" line="46"/>
         <source>show the preview</source>
         <translation>mostrar la vista previa</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="46"/>
+        <location filename="../messages.py" line="47"/>
         <source>screen the folder</source>
         <translation>analizar la carpeta</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="47"/>
+        <location filename="../messages.py" line="48"/>
         <source>apply the settings</source>
         <translation>aplicar la configuración</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="48"/>
+        <location filename="../messages.py" line="49"/>
         <source>screen this photograph</source>
         <translation>analizar esta fotografía</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="49"/>
+        <location filename="../messages.py" line="50"/>
         <source>record the report in the audit trail</source>
         <translation>registrar el informe en la auditoría</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="61"/>
+        <location filename="../messages.py" line="62"/>
         <source>Could not {0}: </source>
         <translation>No se pudo {0}: </translation>
     </message>
     <message>
-        <location filename="../messages.py" line="64"/>
+        <location filename="../messages.py" line="65"/>
         <source>the grading model could not be loaded, so screening is switched off. Ask your support contact to repair or reinstall Retina Screen (details for them: {0}).</source>
         <translation>no se pudo cargar el modelo de graduación, así que el cribado está desactivado. Pida a su servicio de soporte que repare o reinstale Retina Screen (detalles para ellos: {0}).</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="74"/>
+        <location filename="../messages.py" line="78"/>
         <source>the disk is full. Free some space or choose another folder.</source>
         <translation>el disco está lleno. Libere espacio o elija otra carpeta.</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="77"/>
+        <location filename="../messages.py" line="81"/>
         <source>permission denied. Choose a folder you are allowed to write to, or ask your IT support.</source>
         <translation>permiso denegado. Elija una carpeta en la que pueda escribir, o consulte a su soporte informático.</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="81"/>
+        <location filename="../messages.py" line="85"/>
         <source>the file or folder no longer exists.</source>
         <translation>el archivo o la carpeta ya no existe.</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="83"/>
+        <location filename="../messages.py" line="87"/>
         <source>the disk is read-only. Choose another folder.</source>
         <translation>el disco es de solo lectura. Elija otra carpeta.</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="85"/>
+        <location filename="../messages.py" line="89"/>
         <source>input/output error</source>
         <translation>error de entrada/salida</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="88"/>
+        <location filename="../messages.py" line="92"/>
         <source>the computer ran out of memory. Close other programs and try again.</source>
         <translation>el equipo se quedó sin memoria. Cierre otros programas y vuelva a intentarlo.</translation>
     </message>
     <message>
-        <location filename="../messages.py" line="90"/>
+        <location filename="../messages.py" line="94"/>
         <source>an unexpected problem occurred ({0}). The details were written to the log; please report it to your support contact.</source>
         <translation>se produjo un problema inesperado ({0}). Los detalles se escribieron en el registro; comuníquelo a su contacto de soporte.</translation>
     </message>
