@@ -100,6 +100,7 @@ from .naming import (
     folder_date,
     parse_name,
     safe_file_stem,
+    stamp_date,
 )
 from .quality import load_thresholds
 from .results import Eye, ImageResult, Outcome
@@ -235,15 +236,20 @@ def ungradable_reasons(done_images: dict) -> tuple[tuple[str, int], ...]:
 
 def visit_of(path: Path, info: DicomInfo | None, mtime_ns: int) -> str:
     """The visit a photograph belongs to: the DICOM study date (else acquisition date, else the
-    Study Instance UID); otherwise the nearest folder of its path named with a date
-    (``2026-11-29``, ``20261129``); otherwise the date of the file's modification time."""
+    Study Instance UID); otherwise the date of a camera time stamp in its file name
+    (``Patient221_20251127_101500_OD``: before 2026-12-02 it was only taken out of the patient
+    ID, and last year's photograph joined today's visit); otherwise the nearest folder of its
+    path named with a date (``2026-11-29``, ``20261129``; a folder named with a birth date
+    made every year's photographs one visit); otherwise the date of the file's modification
+    time."""
     if info is not None:
         date = info.study_date or info.acquisition_date
         if date:
             return date
         if info.study_uid:
             return f"study {info.study_uid}"
-    return folder_date(str(path)) or dt.datetime.fromtimestamp(mtime_ns / 1e9).date().isoformat()
+    return (stamp_date(path.stem) or folder_date(str(path))
+            or dt.datetime.fromtimestamp(mtime_ns / 1e9).date().isoformat())
 
 
 def is_photograph_file(path: Path) -> bool:

@@ -44,6 +44,7 @@ _TIME = r"[0-2]\d[-_.:]?[0-5]\d[-_.:]?[0-5]\d(?:\d{1,3})?"
 _STAMP = rf"{_DATE}(?:T|{_SEP}*){_TIME}"
 _TRAILING_STAMP = re.compile(rf"{_SEP}+{_STAMP}$", re.IGNORECASE)
 _LEADING_STAMP = re.compile(rf"^{_STAMP}{_SEP}+", re.IGNORECASE)
+_ANY_STAMP = re.compile(rf"(?<![0-9]){_STAMP}(?![0-9])", re.IGNORECASE)
 _DATE_ANYWHERE = re.compile(rf"(?<![0-9]){_DATE}(?![0-9])")
 _TEMPLATE_FIELDS = {"patient": r"(?P<patient>.+?)", "eye": r"(?P<eye>[A-Za-z]+)", "any": r".*?"}
 
@@ -149,6 +150,18 @@ def date_in_text(text: str) -> str | None:
     """The first valid calendar date (``2026-11-29``, ``20261129``, ``2026_11_29``) in a folder
     or file name, as ISO ``yyyy-mm-dd``; None if there is none."""
     for match in _DATE_ANYWHERE.finditer(text):
+        try:
+            return dt.date(int(match["y"]), int(match["m"]), int(match["d"])).isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def stamp_date(stem: str) -> str | None:
+    """The date of a camera time stamp (a date and a time: ``20251127_101500``) in a file name
+    without extension, as ISO ``yyyy-mm-dd``; None without one. A bare date (which may be a
+    birth date) is not a time stamp."""
+    for match in _ANY_STAMP.finditer(stem):
         try:
             return dt.date(int(match["y"]), int(match["m"]), int(match["d"])).isoformat()
         except ValueError:

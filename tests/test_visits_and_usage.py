@@ -243,3 +243,26 @@ def test_last_years_photographs_in_todays_folder_are_not_a_negative_screening(
         visits["2026-12-02"]["notes"]
     assert visits["2026-12-03"]["outcome"] == "no_referable", visits["2026-12-03"]["notes"]
     assert summary.taken_days_apart == ("P5",)
+
+
+def test_a_time_stamp_in_the_name_dates_the_visit(srahim: Path, isolated_settings,
+                                                  tmp_path: Path) -> None:
+    """A folder per patient named with a birth date (``Smith John 1960-01-01/``) made every
+    year's photographs of that patient one visit "1960-01-01", and the time stamp in camera
+    file names was only taken out of the patient ID: last year's gradable right eye then
+    covered today's blurred one, "no referable DR" (found 2026-12-02; no camera dates in the
+    files). A camera time stamp in the name now dates its photograph's visit."""
+    from PIL import Image, ImageFilter
+
+    folder = tmp_path / "camera" / "Smith John 1960-01-01"
+    folder.mkdir(parents=True)
+    shutil.copy(srahim / "images/Patient006_R.jpg", folder / "Smith_20251127_101500_OD.jpg")
+    shutil.copy(srahim / "images/Patient006_L.jpg", folder / "Smith_20251127_101530_OS.jpg")
+    with Image.open(srahim / "images/Patient006_R.jpg") as image:
+        image.filter(ImageFilter.GaussianBlur(6)).save(folder / "Smith_20261202_091500_OD.jpg",
+                                                       quality=92)
+    shutil.copy(srahim / "images/Patient006_L.jpg", folder / "Smith_20261202_091530_OS.jpg")
+    run_batch(tmp_path / "camera", tmp_path / "out", isolated_settings, workers=1,
+              reports=False)
+    visits = {p["visit"]: p["outcome"] for p in rows(tmp_path / "out/patients.csv")}
+    assert visits == {"2025-11-27": "no_referable", "2026-12-02": "insufficient"}, visits
