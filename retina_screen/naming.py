@@ -146,27 +146,27 @@ def parse_stem(stem: str, pattern: re.Pattern[str] | None = None) -> tuple[str, 
     return parsed.patient, parsed.eye
 
 
-def date_in_text(text: str) -> str | None:
-    """The first valid calendar date (``2026-11-29``, ``20261129``, ``2026_11_29``) in a folder
-    or file name, as ISO ``yyyy-mm-dd``; None if there is none."""
-    for match in _DATE_ANYWHERE.finditer(text):
+def _first_date(regex: re.Pattern[str], text: str) -> str | None:
+    """The first match of ``regex`` (with groups y, m, d) that is a valid calendar date."""
+    for match in regex.finditer(text):
         try:
             return dt.date(int(match["y"]), int(match["m"]), int(match["d"])).isoformat()
         except ValueError:
             continue
     return None
+
+
+def date_in_text(text: str) -> str | None:
+    """The first valid calendar date (``2026-11-29``, ``20261129``, ``2026_11_29``) in a folder
+    or file name, as ISO ``yyyy-mm-dd``; None if there is none."""
+    return _first_date(_DATE_ANYWHERE, text)
 
 
 def stamp_date(stem: str) -> str | None:
     """The date of a camera time stamp (a date and a time: ``20251127_101500``) in a file name
     without extension, as ISO ``yyyy-mm-dd``; None without one. A bare date (which may be a
     birth date) is not a time stamp."""
-    for match in _ANY_STAMP.finditer(stem):
-        try:
-            return dt.date(int(match["y"]), int(match["m"]), int(match["d"])).isoformat()
-        except ValueError:
-            continue
-    return None
+    return _first_date(_ANY_STAMP, stem)
 
 
 def folder_date(path: str) -> str | None:
