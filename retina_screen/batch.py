@@ -717,8 +717,11 @@ def _needs_screening(key: GroupKey, images: list[InputImage], done_images: dict,
     record = done_patients.get(key)
     if record is None:
         return True
-    if options.reports and out_dir is not None and not _report_intact(record, out_dir):
-        return True  # screened again, so that its report is written again
+    if options.reports and out_dir is not None and not (record.get("report")
+                                                        and _report_intact(record, out_dir)):
+        # Screened again, so that its report is written again (or at all: a visit of a run
+        # without reports got none from a later run with them; found 2026-12-02).
+        return True
     recorded = set(record["images"])
     if any(image.rel not in recorded for image in images):
         return True  # a photograph added

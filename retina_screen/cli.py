@@ -515,6 +515,8 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     else:  # the name the batch gave it, else a name no other patient visit has
         taken = {k: r["report"] for k, r in patients.items() if r.get("report")}
         target = out_dir / report_names(set(patients), taken)[key]
+        if record.get("report"):  # the batch's own report (with photographs) is kept
+            target = target.with_name(target.stem + "_rebuilt.pdf")
     build_report(result, target, settings)
     trail = AuditTrail(settings.audit_db, settings.file_mode, key_path=settings.audit_key)
     try:

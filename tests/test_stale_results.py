@@ -390,11 +390,15 @@ def test_report_rebuilds_the_recorded_decision_after_the_photos_are_archived(
 
     home, out = archived_batch
     recorded = {p["patient_id"]: p for p in rows(out / "patients.csv")}[REFERABLE]
-    pdf = out / recorded["report"]
+    batch_report = (out / recorded["report"]).read_bytes()
     audit_before, _ = last_audit_kind(home)
     done = cli("report", str(out), REFERABLE, home=home)
     assert done.returncode == 0, done.stderr
     assert "REFER" in done.stdout.upper() and "insufficient" not in done.stdout.lower()
+    # Written beside the batch's own report (with photographs), which stays as it was.
+    pdf = out / recorded["report"].replace(".pdf", "_rebuilt.pdf")
+    assert done.stdout.strip().endswith(str(pdf))
+    assert (out / recorded["report"]).read_bytes() == batch_report
     text = " ".join(page.extract_text() for page in PdfReader(pdf).pages)
     assert "REFER" in text and "insufficient" not in text.lower()
     count, kind = last_audit_kind(home)
@@ -492,3 +496,20 @@ def test_a_deleted_or_replaced_report_is_written_again(srahim: Path, isolated_se
     assert outcomes(out)[REFERABLE] in ("refer", "refer_urgent")
     untouched = run_batch(folder, out, isolated_settings, workers=1)
     assert untouched.resumed == 4
+
+
+def test_a_run_with_reports_writes_those_an_earlier_run_without_them_did_not(
+        srahim: Path, isolated_settings, tmp_path: Path) -> None:
+    """A first run with ``--no-reports``, then a run with reports: the second took every visit
+    from the first and wrote no report, a referred patient's included, without a word (found
+    2026-12-02). Now such visits are screened again so that their reports are written."""
+    folder, out = tmp_path / "camera", tmp_path / "out"
+    copy_patient(srahim, NO_DR, folder)
+    copy_patient(srahim, REFERABLE, folder)
+    run_batch(folder, out, isolated_settings, workers=1, reports=False)
+    assert not list((out / "reports").glob("*.pdf"))
+    summary = run_batch(folder, out, isolated_settings, workers=1)
+    assert summary.resumed == 0
+    written = {p["patient_id"]: p["report"] for p in rows(out / "patients.csv")}
+    assert all(written.values()) and all((out / r).is_file() for r in written.values())
+    assert run_batch(folder, out, isolated_settings, workers=1).resumed == 4
