@@ -305,7 +305,7 @@ class BatchPage(QWidget):
         self.start_button.clicked.connect(lambda: self.start())
         self.cancel_button.clicked.connect(self.cancel)
         escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
-        escape.activated.connect(self.cancel)
+        escape.activated.connect(self._escape)
         buttons = QHBoxLayout()
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.cancel_button)
@@ -433,6 +433,23 @@ class BatchPage(QWidget):
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
+
+    def confirm_stop_watching(self) -> bool:
+        """Ask before Esc stops watching the folder (replaceable in tests): one key press
+        anywhere on the page ended a day's watch without a word (found 2026-12-02)."""
+        answer = QMessageBox.question(
+            self, self.tr("Stop watching"),
+            self.tr("Stop watching the camera folder? New photographs will not be screened "
+                    "until you start again."),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _escape(self) -> None:
+        """Esc stops a run; a watch only once the operator confirms it."""
+        if self.running and self.watching and not self.confirm_stop_watching():
+            return
+        self.cancel()
 
     def start(self, allow_other_input: bool = False) -> bool:
         """Start (or resume) screening the chosen folder."""

@@ -299,6 +299,16 @@ def test_watch_mode_screens_new_patients(open_window, isolated_settings, srahim,
     _camera(srahim, camera, ("Patient008",), age_s=60)  # the camera writes a new patient
     qtbot.waitUntil(lambda: len(page.model.rows) == 2, timeout=RUN_MS)
     assert page.running
+    # Esc (one key anywhere on the page) stopped a day's watch without a word: now it asks.
+    asked: list[bool] = []
+    page.confirm_stop_watching = lambda: asked.append(True) or False
+    from PySide6.QtGui import QKeySequence, QShortcut
+
+    (escape,) = [shortcut for shortcut in page.findChildren(QShortcut)
+                 if shortcut.key() == QKeySequence(Qt.Key.Key_Escape)]
+    escape.activated.emit()  # what the key does (offscreen windows are never active)
+    qtbot.wait(300)
+    assert asked == [True] and page.running and page.cancel_button.isEnabled()
     with qtbot.waitSignal(page.runFinished, timeout=RUN_MS) as stopped:
         page.cancel_button.click()
     summary, error = stopped.args

@@ -125,7 +125,7 @@
     </message>
     <message>
         <location filename="../batch_view.py" line="298"/>
-        <location filename="../batch_view.py" line="510"/>
+        <location filename="../batch_view.py" line="527"/>
         <source>Stop</source>
         <translation>Detener</translation>
     </message>
@@ -181,7 +181,7 @@
     </message>
     <message>
         <location filename="../batch_view.py" line="362"/>
-        <location filename="../batch_view.py" line="535"/>
+        <location filename="../batch_view.py" line="552"/>
         <source>No patients yet</source>
         <translation>Aún no hay pacientes</translation>
     </message>
@@ -215,230 +215,240 @@ Add this folder&apos;s results to that output folder anyway?</source>
 ¿Añadir de todos modos los resultados de esta carpeta a esa carpeta de salida?</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="444"/>
+        <location filename="../batch_view.py" line="441"/>
+        <source>Stop watching</source>
+        <translation>Dejar de vigilar</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="442"/>
+        <source>Stop watching the camera folder? New photographs will not be screened until you start again.</source>
+        <translation>¿Dejar de vigilar la carpeta de la cámara? Las fotografías nuevas no se cribarán hasta que vuelva a empezar.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="461"/>
         <source>Choose the camera export folder first (it must exist).</source>
         <translation>Elija primero la carpeta de exportación de la cámara (debe existir).</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="449"/>
+        <location filename="../batch_view.py" line="466"/>
         <source>Choose an output folder for the results.</source>
         <translation>Elija una carpeta de salida para los resultados.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="454"/>
+        <location filename="../batch_view.py" line="471"/>
         <source>Choose an output folder different from the camera folder.</source>
         <translation>Elija una carpeta de salida distinta de la carpeta de la cámara.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="473"/>
+        <location filename="../batch_view.py" line="490"/>
         <source>Watching</source>
         <translation>Vigilando</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="474"/>
+        <location filename="../batch_view.py" line="491"/>
         <source>Watching the camera folder: each new patient is screened as soon as the camera has written the photographs. Press Stop to end.</source>
         <translation>Vigilando la carpeta de la cámara: cada paciente nuevo se analiza en cuanto la cámara ha escrito las fotografías. Pulse Detener para terminar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="478"/>
+        <location filename="../batch_view.py" line="495"/>
         <source>Starting…</source>
         <translation>Iniciando…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="479"/>
+        <location filename="../batch_view.py" line="496"/>
         <source>Looking for photographs…</source>
         <translation>Buscando fotografías…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="496"/>
+        <location filename="../batch_view.py" line="513"/>
         <source>Stopping…</source>
         <translation>Deteniendo…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="497"/>
+        <location filename="../batch_view.py" line="514"/>
         <source>Stopping after the photographs in progress…</source>
         <translation>Deteniendo tras las fotografías en curso…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="522"/>
+        <location filename="../batch_view.py" line="539"/>
         <source>watching for new photographs</source>
         <translation>vigilando si llegan fotografías nuevas</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="538"/>
+        <location filename="../batch_view.py" line="555"/>
         <source>1 patient</source>
         <translation>1 paciente</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="538"/>
+        <location filename="../batch_view.py" line="555"/>
         <source>{0} patients</source>
         <translation>{0} pacientes</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="540"/>
+        <location filename="../batch_view.py" line="557"/>
         <source>({0} visits)</source>
         <translation>({0} visitas)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="541"/>
+        <location filename="../batch_view.py" line="558"/>
         <source>{0} to refer · {1} to retake or grade by hand</source>
         <translation>{0} a derivar · {1} a repetir o evaluar a mano</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="544"/>
+        <location filename="../batch_view.py" line="561"/>
         <source>showing referrals only</source>
         <translation>solo se muestran derivaciones</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="558"/>
+        <location filename="../batch_view.py" line="575"/>
         <source>Nothing to screen</source>
         <translation>Nada que cribar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="559"/>
+        <location filename="../batch_view.py" line="576"/>
         <source>No photographs were found in this folder. Check that it is the folder the camera exports to, or wait until the camera has exported the photographs, then press Start.</source>
         <translation>No se encontraron fotografías en esta carpeta. Compruebe que es la carpeta a la que exporta la cámara, o espere a que la cámara haya exportado las fotografías, y pulse Iniciar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="565"/>
+        <location filename="../batch_view.py" line="582"/>
         <source>Files not looked at: {0}</source>
         <translation>Archivos no examinados: {0}</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="568"/>
+        <location filename="../batch_view.py" line="585"/>
         <source>The run stopped because of a problem.</source>
         <translation>El lote se detuvo por un problema.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="569"/>
-        <location filename="../batch_view.py" line="574"/>
-        <location filename="../batch_view.py" line="585"/>
-        <location filename="../batch_view.py" line="606"/>
+        <location filename="../batch_view.py" line="586"/>
+        <location filename="../batch_view.py" line="591"/>
+        <location filename="../batch_view.py" line="602"/>
+        <location filename="../batch_view.py" line="623"/>
         <source>Stopped</source>
         <translation>Detenido</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="576"/>
+        <location filename="../batch_view.py" line="593"/>
         <source>Watching stopped. The output folder holds {0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors.</source>
         <translation>Vigilancia detenida. La carpeta de salida contiene {0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3:,} errores.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="587"/>
+        <location filename="../batch_view.py" line="604"/>
         <source>Stopped after {0:,} of {1:,} photographs. Press Start to resume: photographs already screened are not screened again.</source>
         <translation>Detenido tras {0:,} de {1:,} fotografías. Pulse Iniciar para reanudar: las fotografías ya analizadas no se vuelven a analizar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="590"/>
+        <location filename="../batch_view.py" line="607"/>
         <source>Batch stopped safely. Press Start again to resume.</source>
         <translation>Lote detenido sin riesgo. Pulse Iniciar otra vez para reanudar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="595"/>
+        <location filename="../batch_view.py" line="612"/>
         <source>Finished</source>
         <translation>Terminado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="598"/>
+        <location filename="../batch_view.py" line="615"/>
         <source>{0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors</source>
         <translation>{0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3:,} errores</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="600"/>
+        <location filename="../batch_view.py" line="617"/>
         <source>({0:,} from the earlier run)</source>
         <translation>({0:,} del lote anterior)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="602"/>
+        <location filename="../batch_view.py" line="619"/>
         <source>Results are in results.csv and patients.csv in the output folder.</source>
         <translation>Los resultados están en results.csv y patients.csv en la carpeta de salida.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="607"/>
+        <location filename="../batch_view.py" line="624"/>
         <source>Watching stopped.</source>
         <translation>Vigilancia detenida.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="626"/>
+        <location filename="../batch_view.py" line="643"/>
         <source>{0} and {1:,} more</source>
         <translation>{0} y {1:,} más</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="632"/>
+        <location filename="../batch_view.py" line="649"/>
         <source>{0:,} patient visits referred by an earlier run were decided again (a photograph added, changed or retaken) and no longer refer: {1}. Check that their referral should be withdrawn.</source>
         <translation>{0:,} visitas de pacientes derivadas en una ejecución anterior se han vuelto a decidir (una fotografía añadida, cambiada o repetida) y ya no se derivan: {1}. Compruebe que su derivación deba retirarse.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="636"/>
+        <location filename="../batch_view.py" line="653"/>
         <source>The file names gave one patient ID to photographs in several folders; each folder&apos;s were screened as a patient of their own ({0:,}): {1}. If the folders are the patients, this is right; otherwise name the files by patient, or describe them under File names.</source>
         <translation>Los nombres de archivo dieron un mismo ID de paciente a fotografías de varias carpetas; las de cada carpeta se han cribado como un paciente propio ({0:,}): {1}. Si las carpetas son los pacientes, es correcto; si no, nombre los archivos por paciente o descríbalos en Nombres de archivo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="641"/>
+        <location filename="../batch_view.py" line="658"/>
         <source>{0:,} patients have a photograph that is also another patient&apos;s (the same file content): {1}. One of them has the other&apos;s result: check which photographs are whose before using these results.</source>
         <translation>{0:,} pacientes tienen una fotografía que también es de otro paciente (el mismo contenido de archivo): {1}. Uno de ellos tiene el resultado del otro: compruebe de quién es cada fotografía antes de usar estos resultados.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="645"/>
+        <location filename="../batch_view.py" line="662"/>
         <source>{0:,} patients have a photograph that is in two of their visits (the same file content): {1}. One visit&apos;s result may rest on a photograph taken at the other: check when each was taken.</source>
         <translation>{0:,} pacientes tienen una fotografía que está en dos de sus visitas (el mismo contenido de archivo): {1}. El resultado de una visita puede basarse en una fotografía tomada en la otra: compruebe cuándo se tomó cada una.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="649"/>
+        <location filename="../batch_view.py" line="666"/>
         <source>{0:,} patient visits have photographs their cameras dated on different days, or on another day than their dated folder&apos;s: {1}. Another day&apos;s photograph may stand for an eye (such a visit is never &apos;no referable DR&apos;): check when each was taken.</source>
         <translation>{0:,} visitas de pacientes tienen fotografías que sus cámaras fecharon en días distintos, o en otro día que el de su carpeta fechada: {1}. Una fotografía de otro día puede estar en lugar de un ojo (una visita así nunca es &apos;sin RD derivable&apos;): compruebe cuándo se tomó cada una.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="654"/>
+        <location filename="../batch_view.py" line="671"/>
         <source>{0:,} patient visits have photographs that may not be the eyes they are filed as: {1}. One eye&apos;s photographs may stand for both, or a photograph may come from another camera (such a visit is never &apos;no referable DR&apos;): check which eye and whose each photograph is.</source>
         <translation>{0:,} visitas de pacientes tienen fotografías que quizá no sean los ojos con los que están archivadas: {1}. Las fotografías de un ojo pueden figurar por los dos, o una fotografía puede venir de otra cámara (una visita así nunca es &apos;sin RD derivable&apos;): compruebe de qué ojo y de quién es cada fotografía.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="659"/>
+        <location filename="../batch_view.py" line="676"/>
         <source>{0:,} patient visits have more photographs of one eye than a visit takes: {1}. The file names may have put several patients under one ID (such a visit is never &apos;no referable DR&apos;): check the names, or describe them under File names.</source>
         <translation>{0:,} visitas de pacientes tienen más fotografías de un ojo de las que toma una visita: {1}. Los nombres de archivo pueden haber puesto a varios pacientes bajo un mismo ID (una visita así nunca es &apos;sin RD derivable&apos;): compruebe los nombres o descríbalos en Nombres de archivo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="664"/>
+        <location filename="../batch_view.py" line="681"/>
         <source>{0:,} files or folders in the input folder were not screened: {1}. Export the photographs as JPEG, PNG, TIFF or DICOM, or screen a linked folder itself, and run again.</source>
         <translation>{0:,} archivos o carpetas de la carpeta de entrada no se analizaron: {1}. Exporte las fotografías como JPEG, PNG, TIFF o DICOM, o analice directamente la carpeta enlazada, y vuelva a ejecutar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="668"/>
+        <location filename="../batch_view.py" line="685"/>
         <source>{0:,} patient visits look like one patient split in two by the file names (one eye each): {1}. Check the names, or describe them under File names, and screen the folder again.</source>
         <translation>{0:,} visitas parecen un mismo paciente partido en dos por los nombres de archivo (un ojo cada una): {1}. Revise los nombres, o descríbalos en Nombres de archivo, y analice la carpeta de nuevo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="672"/>
+        <location filename="../batch_view.py" line="689"/>
         <source>{0:,} patient visits have photographs of one eye only, or of an unknown eye: {1}. If the file names carry the eye another way, describe them under File names.</source>
         <translation>{0:,} visitas tienen fotografías de un solo ojo, o de un ojo desconocido: {1}. Si los nombres de archivo indican el ojo de otra manera, descríbalos en Nombres de archivo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="682"/>
+        <location filename="../batch_view.py" line="699"/>
         <source>{0:,} photographs could not be graded; the most frequent reason ({1:,} of them): {2}.</source>
         <translation>{0:,} fotografías no se pudieron graduar; el motivo más frecuente ({1:,} de ellas): {2}.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="686"/>
+        <location filename="../batch_view.py" line="703"/>
         <source>1 photograph could not be graded: {0}.</source>
         <translation>1 fotografía no se pudo graduar: {0}.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="689"/>
+        <location filename="../batch_view.py" line="706"/>
         <source>{0:,} photographs could not be graded; the reasons: {1}.</source>
         <translation>{0:,} fotografías no se pudieron graduar; los motivos: {1}.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="696"/>
+        <location filename="../batch_view.py" line="713"/>
         <source>1 finding to check after this run: see it under the progress bar.</source>
         <translation>1 hallazgo que revisar tras este lote: véalo bajo la barra de progreso.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="698"/>
+        <location filename="../batch_view.py" line="715"/>
         <source>{0} findings to check after this run: see them under the progress bar.</source>
         <translation>{0} hallazgos que revisar tras este lote: véalos bajo la barra de progreso.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="717"/>
+        <location filename="../batch_view.py" line="734"/>
         <source>There is no report for this patient (reports were switched off, or the run stopped before it was written).</source>
         <translation>No hay informe para este paciente (los informes estaban desactivados, o el lote se detuvo antes de escribirlo).</translation>
     </message>
