@@ -442,6 +442,21 @@ def test_a_mirrored_copy_for_the_other_eye_is_found_in_a_batch(data_dir: Path, s
     report = next(e["resource"] for e in bundle["entry"]
                   if e["resource"]["resourceType"] == "DiagnosticReport")
     assert "one photograph (a copy or a mirror image of the other)" in report["conclusion"]
+    # The outcome coded, and an eye not screened said (an insufficient visit was coded only by
+    # negative findings, which a machine reader took for a negative screening).
+    assert report["conclusionCode"][0]["coding"][0]["code"] == "outcome-insufficient"
+    from fhir.resources.R4B.bundle import Bundle
+
+    (path,) = (out / "fhir").glob("P3*.json")  # its visit, one eye only
+    one_eyed = json.loads(path.read_text(encoding="utf-8"))
+    Bundle.model_validate(one_eyed)
+    absent = [e["resource"] for e in one_eyed["entry"]
+              if "dataAbsentReason" in e["resource"]]
+    assert [(a["bodySite"]["text"], a["dataAbsentReason"]["coding"][0]["code"])
+            for a in absent] == [("Left eye", "not-performed")]
+    coded = next(e["resource"] for e in one_eyed["entry"]
+                 if e["resource"]["resourceType"] == "DiagnosticReport")["conclusionCode"]
+    assert coded[0]["coding"][0]["code"] == "outcome-insufficient"
 
 
 def _too_long_to_open(folder: Path) -> Path:

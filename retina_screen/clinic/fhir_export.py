@@ -4,8 +4,10 @@ Per visit, ``<out>/fhir/<report name>.json``, a ``collection`` Bundle of: the Pa
 (identifier = the patient ID, name, birth date, sex where known), an ImagingStudy reference
 where the study is known (the DICOM photographs' study, or the study the DICOM results are
 sent in), per eye an Observation of the ICDR grade (SNOMED CT coded where a code exists) and
-one of referable DR (yes/no, with P(referable) as a component), and a DiagnosticReport with the
-conclusion and the PDF report as ``presentedForm``. Resource ids are derived from content, so
+one of referable DR (yes/no, with P(referable) as a component; for an eye not screened, one
+with a ``dataAbsentReason``), and a DiagnosticReport with the visit's outcome coded
+(``conclusionCode``: refer, refer_urgent, no_referable, insufficient), the conclusion and the
+PDF report as ``presentedForm``. Resource ids are derived from content, so
 the same result gives the same Bundle.
 """
 
@@ -62,6 +64,21 @@ DR_SEVERITY_ANSWERS = {0: ("LA18643-9", "No apparent retinopathy"),
                        2: ("LA18645-4", "Moderate non-proliferative retinopathy"),
                        3: ("LA18646-2", "Severe non-proliferative retinopathy"),
                        4: ("LA18648-8", "Proliferative retinopathy")}
+
+
+DATA_ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+#: The visit's outcome, coded (the public contract's outcome values): an "images insufficient"
+#: visit was coded only by the gradable eye's negative findings, which a machine reader took for
+#: a negative screening (found 2026-12-02).
+OUTCOME_DISPLAY = {"refer": "Refer: referable diabetic retinopathy",
+                   "refer_urgent": "Refer urgently: severe or proliferative diabetic retinopathy",
+                   "no_referable": "No referable diabetic retinopathy",
+                   "insufficient": "Images insufficient for screening: not screened"}
+
+
+def _outcome(outcome: str) -> dict:
+    display = OUTCOME_DISPLAY.get(outcome, outcome)
+    return {"coding": [_coding(LOCAL, f"outcome-{outcome}", display)], "text": display}
 
 
 def _severity(grade: int) -> dict:
@@ -124,6 +141,23 @@ def bundle_for(patient: dict, images: list[dict], pdf: bytes | None,
         gradable = [i for i in images if i.get("eye") == eye and i.get("status") == "ok"]
         grade = patient.get(f"{eye}_grade")
         if grade is None or not gradable:
+            # Said, not left out: an eye not screened is no negative finding.
+            photographed = any(i.get("eye") == eye for i in images)
+            absent_id = _uuid("not-screened", eye, digest)
+            entries.append({
+                "resourceType": "Observation", "id": absent_id, "status": "final",
+                "subject": patient_ref, "effectiveDateTime": issued,
+                "bodySite": _body_site(eye),
+                "code": {"coding": [_coding(LOCAL, "referable-dr",
+                                            "Referable diabetic retinopathy")],
+                         "text": f"Referable diabetic retinopathy, {eye} eye"},
+                "dataAbsentReason": {
+                    "coding": [_coding(DATA_ABSENT, "unknown" if photographed
+                                       else "not-performed",
+                                       "Unknown" if photographed else "Not Performed")],
+                    "text": ("images insufficient: no gradable photograph of this eye"
+                             if photographed else "no photograph of this eye")}})
+            results.append({"reference": f"urn:uuid:{absent_id}"})
             continue
         p = max(float(i["p_referable"]) for i in gradable)
         referable = any(i.get("referable") for i in gradable)
@@ -157,6 +191,7 @@ def bundle_for(patient: dict, images: list[dict], pdf: bytes | None,
                  "text": "Diabetic retinopathy screening report"},
         "subject": patient_ref, "effectiveDateTime": issued, "issued": issued,
         "result": results,
+        "conclusionCode": [_outcome(str(patient.get("outcome", "")))],
         # The decision's notes too (why images are insufficient, what to check), as the
         # report and the DICOM SR give them.
         "conclusion": "; ".join(filter(None, [patient.get("decision"), patient.get("action"),

@@ -283,6 +283,7 @@ def check_fhir_bundles(out: Path, patients: dict[str, dict[str, str]]) -> None:
         row = patients[person.identifier[0].value]
         report = resources[kinds.index("DiagnosticReport")]
         assert row["decision"] in report.conclusion
+        assert report.conclusionCode[0].coding[0].code == f"outcome-{row['outcome']}"
         for note in filter(None, row["notes"].split(" | ")):  # as the report and the SR
             assert note in report.conclusion, (note, report.conclusion)
         assert report.presentedForm[0].contentType == "application/pdf"
