@@ -91,11 +91,26 @@ def load_referral_table(path: Path | None = None) -> ReferralTable:
         raise ConfigError(f"referral table {path} cannot be read: {exc}") from exc
     if insufficient.outcome is not Outcome.INSUFFICIENT:
         raise ConfigError("referral table: the 'insufficient' entry must have that outcome")
+    severity = {Outcome.NO_REFERABLE: 0, Outcome.REFER: 1, Outcome.REFER_URGENT: 2}
     for grade, referral in enumerate(grades):
         if (grade >= 2) != referral.outcome.is_referral:
             raise ConfigError(
                 f"referral table: grade {grade} must {'' if grade >= 2 else 'not '}be a referral"
             )
+        if grade and severity.get(referral.outcome, 0) < severity.get(grades[grade - 1].outcome,
+                                                                       0):
+            raise ConfigError(f"referral table: grade {grade} must be referred at least as "
+                              f"urgently as grade {grade - 1}")
+        # The words the patient and the clinician read must not undo a referral: a table
+        # whose grade 2-4 said "No referable diabetic retinopathy - rescreen in 12 months"
+        # loaded, and printed that on a proliferative eye's report (found 2026-12-02).
+        words = " ".join((referral.headline, referral.action, referral.interval)).lower()
+        if referral.outcome.is_referral and (referral.urgency.strip().lower() in ("", "none")
+                                             or "no referable" in words
+                                             or "rescreen" in words):
+            raise ConfigError(f"referral table: grade {grade} is a referral, but its wording "
+                              "or urgency says it is not (no urgency, 'no referable', "
+                              "'rescreen'): word it as a referral")
     return ReferralTable(str(raw.get("version", "custom")), grades, insufficient)
 
 

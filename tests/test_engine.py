@@ -500,6 +500,18 @@ def test_referral_table_is_editable_and_validated(tmp_path: Path) -> None:
     custom.write_text(json.dumps(table))
     with pytest.raises(ConfigError):
         load_referral_table(custom)
+    # A referral worded as none (loaded until 2026-12-02: a proliferative eye's report then
+    # read "No referable diabetic retinopathy - rescreen in 12 months"), and grades referred
+    # less urgently than a lower one, are refused too.
+    original = json.loads((ROOT / "retina_screen/data/referral_table.json").read_text())
+    for grade, change in (("4", dict(table["grades"]["0"], outcome="refer")),
+                          ("3", {"urgency": "none"}),
+                          ("4", {"outcome": "refer"})):
+        table = json.loads(json.dumps(original))
+        table["grades"][grade].update(change)
+        custom.write_text(json.dumps(table))
+        with pytest.raises(ConfigError, match=f"grade {grade}"):
+            load_referral_table(custom)
 
 
 def _copy_model(tmp_path: Path) -> Path:
