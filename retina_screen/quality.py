@@ -10,6 +10,7 @@ Each measure is computed inside the field of view at a fixed working resolution
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from functools import lru_cache
@@ -24,6 +25,8 @@ from .preprocess import SCREENING_CROP_SIDE
 from .results import QualityCheck, QualityReport
 
 WORKING_SIDE = SCREENING_CROP_SIDE  # the quality gate measures the model-input crop
+log = logging.getLogger(__name__)
+
 THRESHOLDS_FILE = Path(__file__).resolve().parent / "data" / "quality_thresholds.json"
 #: Field of view across, in pixels as decoded, from which a photo is at camera resolution: its
 #: sharpness at the working size then measures its focus, not an enlargement (qg-18).
@@ -808,8 +811,25 @@ def load_thresholds(path: Path = THRESHOLDS_FILE) -> Thresholds:
     borderline = raw.get("borderline", [])
     if not isinstance(borderline, list):
         raise ConfigError("quality thresholds: borderline must be a list of rules")
-    return Thresholds(version, fundus_rules, quality_rules,
+    return Thresholds(_checked_version(version, raw), fundus_rules, quality_rules,
                       tuple(_checked_borderline(item) for item in borderline), frame_rules)
+
+
+def _checked_version(version: str, raw: dict) -> str:
+    """The thresholds' version as results record it: the file's own label, marked
+    ``+modified-<sha256 prefix>`` when the build's trust anchor knows that label with other
+    content. An edited file that kept its label ("qg-29", every limit loosened) was recorded as
+    the shipped gate everywhere (found 2026-12-02); now its results, reports and audit records
+    say it, and an output folder of the shipped gate's results refuses them."""
+    from .trust import anchored_thresholds_sha256, thresholds_digest
+
+    anchored = anchored_thresholds_sha256(version)
+    digest = thresholds_digest(raw)
+    if anchored is None or anchored == digest:
+        return version
+    log.warning("the quality gate's thresholds file says %s but differs from the one this "
+                "build ships: its results are marked as from a modified gate", version)
+    return version + "+modified-" + digest[:8]
 
 
 def _checked_borderline(item: dict) -> BorderlineRule:

@@ -70,6 +70,35 @@ def load_anchor(path: Path = ANCHOR_PATH) -> tuple[TrustedModel, ...]:
         return ()
 
 
+THRESHOLDS_PATH = PACKAGE_ROOT / "data" / "quality_thresholds.json"
+
+
+def thresholds_digest(raw: dict) -> str:
+    """The sha256 of quality thresholds' content (their JSON, keys sorted, no spacing): the
+    same on every system, whatever its line endings or the file's layout."""
+    text = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _thresholds_entry(path: Path = THRESHOLDS_PATH) -> dict:
+    """The quality gate's thresholds as the anchor lists them: their version and digest."""
+    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {"version": str(raw["version"]), "sha256": thresholds_digest(raw)}
+
+
+def anchored_thresholds_sha256(version: str, anchor: Path = ANCHOR_PATH) -> str | None:
+    """The sha256 this build ships for the quality thresholds labelled ``version``; None
+    when the anchor does not list that label (another label is another gate, recorded as
+    such) or lists no thresholds."""
+    try:
+        entry = json.loads(Path(anchor).read_text(encoding="utf-8")).get("quality_thresholds")
+    except (OSError, ValueError):
+        return None
+    if not isinstance(entry, dict) or entry.get("version") != version:
+        return None
+    return str(entry.get("sha256", "")).lower() or None
+
+
 def find_trusted(manifest_sha256: str, model_sha256: str, gate_sha256: str | None,
                  anchor: Path = ANCHOR_PATH) -> TrustedModel | None:
     """The anchor entry matching these three hashes exactly, or None."""
@@ -120,9 +149,11 @@ def write_anchor(*manifest_paths: Path, anchor: Path = ANCHOR_PATH) -> Path:
         entries.append(describe_files(Path(path)).__dict__)
     payload = {
         "schema": ANCHOR_SCHEMA,
-        "about": "sha256 of the grading models this build ships (manifest, model, fundus gate). "
-                 f"Regenerate after any change to them: {REGENERATE}",
+        "about": "sha256 of the grading models this build ships (manifest, model, fundus gate) "
+                 "and of its quality thresholds. Regenerate after any change to them: "
+                 f"{REGENERATE}",
         "models": entries,
+        "quality_thresholds": _thresholds_entry(),
     }
     write_atomic(Path(anchor), (json.dumps(payload, indent=2) + "\n").encode("utf-8"), 0o644)
     log.info("trust anchor written for %d model(s)", len(entries))
@@ -147,6 +178,10 @@ def check_anchor(anchor: Path = ANCHOR_PATH, models_dir: Path | None = None) -> 
             continue
         if actual != entry:
             problems.append(f"{entry.manifest}: the files differ from the trusted-model list")
+    shipped = _thresholds_entry()
+    if anchored_thresholds_sha256(shipped["version"], anchor) != shipped["sha256"]:
+        problems.append("the quality thresholds differ from the trusted list (regenerate it "
+                        f"after editing them: {REGENERATE})")
     return problems
 
 

@@ -245,3 +245,34 @@ def test_an_output_folder_refuses_results_of_another_quality_gate(srahim: Path,
     run_file.write_text(json.dumps({**recorded, "quality_version": "qg-3"}))
     with pytest.raises(OutputError, match=r"another version of the quality gate \(qg-3"):
         run_batch(tmp_path / "in", summary.out_dir, settings, workers=1)
+
+
+def test_an_edited_quality_gate_is_marked_in_every_result(srahim: Path, tmp_path: Path) -> None:
+    """The quality thresholds file edited in place (every limit loosened, its label "qg-29"
+    kept): blurred referable eyes read "no referable DR" and every result still said the
+    shipped gate (found 2026-12-02). The anchor now lists the thresholds' digest too, so such
+    a file's version reads ``qg-29+modified-...``, the version every result, report and audit
+    record carries and an output folder is bound to. A file of another label is another gate,
+    recorded under its own label."""
+    from retina_screen.engine import Screener
+    from retina_screen.quality import THRESHOLDS_FILE, load_thresholds
+
+    shipped = load_thresholds()
+    assert "+modified" not in shipped.version and not check_anchor()
+    raw = json.loads(THRESHOLDS_FILE.read_text(encoding="utf-8"))
+    same = tmp_path / "same.json"
+    same.write_text(json.dumps(raw, indent=1), encoding="utf-8")  # another layout, same gate
+    assert load_thresholds(same).version == shipped.version
+    for section in ("frame", "fundus", "quality"):
+        for rule in raw[section]:
+            rule["threshold"] = -1e9 if rule["kind"] == "min" else 1e9
+    loose = tmp_path / "loose.json"
+    loose.write_text(json.dumps(raw), encoding="utf-8")
+    assert load_thresholds(loose).version.startswith(f"{shipped.version}+modified-")
+    raw["version"] = "local-1"
+    loose.write_text(json.dumps(raw), encoding="utf-8")
+    assert load_thresholds(loose).version == "local-1"
+
+    settings = load_settings(use_environment=False, use_file=False)
+    result = Screener(settings, threads=1).screen_image(srahim / "images/Patient006_R.jpg")
+    assert result.quality.thresholds_version == shipped.version
