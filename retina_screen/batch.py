@@ -1028,7 +1028,8 @@ def watch_folder(input_dir: Path, out_dir: Path, settings: Settings, *, interval
     A photograph is screened once its size and content hash have stayed the same for
     ``settle_s`` seconds (the camera may still be writing it), whatever its file time says;
     a visit whose photographs grow or change is screened again. Unreadable photographs are
-    tried again on the first pass and whenever they change.
+    tried again on the first pass and whenever they change. An input folder that cannot be
+    reached after the first pass (a network share's blip) is waited for, not an error.
     """
     stability = StabilityTracker(settle_s)
     hashes = ContentCache()
@@ -1039,6 +1040,12 @@ def watch_folder(input_dir: Path, out_dir: Path, settings: Settings, *, interval
                             stability=stability, hashes=hashes, **kwargs)
         kwargs.pop("allow_other_input", None)  # the first pass recorded this input folder
         while not cancel.wait(interval_s):
+            if not Path(input_dir).is_dir():
+                # A network share or camera disk gone for a moment (found 2026-12-02: the
+                # watch ended for good); the passes go on and screen it when it is back.
+                log.warning("the input folder cannot be reached: watching goes on, and it is "
+                            "screened again when it is back")
+                continue
             summary = run_batch(input_dir, out_dir, settings, cancel=cancel, allow_empty=True,
                                 retry_errors=False, stability=stability, hashes=hashes,
                                 **kwargs)

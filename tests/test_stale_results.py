@@ -513,3 +513,24 @@ def test_a_run_with_reports_writes_those_an_earlier_run_without_them_did_not(
     written = {p["patient_id"]: p["report"] for p in rows(out / "patients.csv")}
     assert all(written.values()) and all((out / r).is_file() for r in written.values())
     assert run_batch(folder, out, isolated_settings, workers=1).resumed == 4
+
+
+def test_watch_outlasts_an_input_folder_that_goes_for_a_moment(srahim: Path, isolated_settings,
+                                                               tmp_path: Path) -> None:
+    """A camera share that drops for a moment (the folder gone, then back) ended a day's watch
+    with an error (found 2026-12-02). The watch now waits for the folder and screens what is
+    in it when it is back."""
+    camera, out = tmp_path / "camera", tmp_path / "out"
+    copy_patient(srahim, NO_DR, camera)
+    with Watching(camera, out, isolated_settings, settle_s=0.0) as watching:
+        assert wait_for(lambda: (out / "patients.csv").is_file()
+                        and outcomes(out) == {NO_DR: "no_referable"})
+        away = tmp_path / "away"
+        camera.rename(away)  # the share is gone
+        time.sleep(1.0)  # several passes
+        assert watching.thread.is_alive() and not watching.result
+        away.rename(camera)
+        copy_patient(srahim, REFERABLE, camera)
+        assert wait_for(lambda: REFERABLE in outcomes(out)), outcomes(out)
+        assert watching.thread.is_alive()
+    assert watching.result  # it ended when cancelled, not before
