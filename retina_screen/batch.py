@@ -42,6 +42,7 @@ import os
 import re
 import threading
 import time
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -312,6 +313,9 @@ def _input_image(path: Path, input_dir: Path, regex: re.Pattern[str] | None) -> 
     info = read_dicom_info(path) if suffix in (".dcm", ".dicom", "") and path.is_file() else None
     parsed = parse_name(display_text(path.stem), regex)
     patient = display_text(info.patient_id) if info and info.patient_id else parsed.patient
+    # One spelling of one name: a Mac share writes "Müller" decomposed (NFD), Windows composed
+    # (NFC); they were two patients, listed as "Müller, Müller" (found 2026-12-02).
+    patient = unicodedata.normalize("NFC", patient)
     eye = Eye(info.laterality) if info and info.laterality else parsed.eye
     rel = _shown_relative(path, input_dir)
     return InputImage(path, rel, patient, eye, visit_of(path, info, mtime_ns), size, mtime_ns,

@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -173,7 +174,8 @@ def patients_named(images: list[ImageResult] | tuple[ImageResult, ...]) -> tuple
     for image in images:
         parsed = parse_name(Path(image.source).stem)
         if parsed.eye is not Eye.UNKNOWN:
-            named.setdefault(parsed.patient.casefold(), parsed.patient)
+            patient = unicodedata.normalize("NFC", parsed.patient)
+            named.setdefault(patient.casefold(), patient)
     return tuple(sorted(named.values())) if len(named) > 1 else ()
 
 

@@ -700,3 +700,20 @@ def test_file_mode_is_read_as_chmod_reads_it(srahim: Path, tmp_path: Path) -> No
                     env_home=tmp_path)
         assert done.returncode != 0 and "file_mode" in done.stderr, (wrong, done.stderr)
         assert not out.exists()
+
+
+def test_one_name_in_two_unicode_spellings_is_one_patient(srahim: Path, isolated_settings,
+                                                          tmp_path: Path) -> None:
+    """"Müller" decomposed (as a Mac share writes names) and composed (as Windows does) were two
+    patients of one eye each, listed as "Müller, Müller" (found 2026-12-02)."""
+    import unicodedata
+
+    camera = tmp_path / "camera"
+    camera.mkdir()
+    shutil.copy(srahim / "images/Patient006_R.jpg",
+                camera / (unicodedata.normalize("NFD", "Müller") + "_R.jpg"))
+    shutil.copy(srahim / "images/Patient006_L.jpg",
+                camera / (unicodedata.normalize("NFC", "Müller") + "_L.jpg"))
+    summary = run_batch(camera, tmp_path / "out", isolated_settings, workers=1, reports=False)
+    assert [(p.patient_id, p.eyes, p.outcome) for p in summary.patients] == [
+        ("Müller", "R+L", Outcome.NO_REFERABLE)]
