@@ -99,3 +99,26 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600, what: str = "file")
                 f"the {what} could not be saved in {folder}: {os_reason(exc)}") from exc
         raise
     fsync_folder(folder)
+
+
+def lock_exclusive(fd: int, wait: bool = True) -> None:
+    """An exclusive lock on the open file ``fd`` (released when it is closed): ``flock`` on
+    POSIX, ``msvcrt.locking`` of its first byte on Windows, where ``fcntl`` does not exist and
+    every batch stopped at its import (found 2026-12-02, by reading). Raises ``OSError`` when
+    ``wait`` is false and another process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+        import time
+
+        while True:
+            try:
+                os.lseek(fd, 0, os.SEEK_SET)
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+                return
+            except OSError:
+                if not wait:
+                    raise
+                time.sleep(0.05)
+    fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .atomic import file_sha256, fsync_folder
+from .atomic import file_sha256, fsync_folder, lock_exclusive
 from .errors import AuditError
 from .results import ImageResult, PatientResult
 
@@ -218,16 +218,11 @@ def _checkpoints_for(key: bytes, key_path: Path, db: Path) -> list[Checkpoint]:
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock on ``path`` (POSIX; elsewhere SQLite's lock is the only one)."""
-    try:
-        import fcntl
-    except ImportError:
-        yield
-        return
+    """An exclusive lock on ``path`` (waiting for it), on POSIX and Windows alike."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        lock_exclusive(fd)
         yield
     finally:
         os.close(fd)

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .atomic import write_atomic
+from .atomic import lock_exclusive, write_atomic
 from .csv_export import csv_bytes
 from .errors import OutputError, OutputLockedError
 from .results import Eye, ImageResult, ImageStatus, PatientResult
@@ -276,8 +276,6 @@ def write_tables(out_dir: Path, images: dict[tuple[str, str, str], dict],
 @contextlib.contextmanager
 def output_lock(out_dir: Path) -> Iterator[None]:
     """Exclusive lock on the output folder; a second run refuses with OutputLockedError."""
-    import fcntl
-
     lock_path = out_dir / ".lock"
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -285,7 +283,7 @@ def output_lock(out_dir: Path) -> Iterator[None]:
         raise OutputError(f"cannot use output folder {out_dir}: {exc.strerror or exc}") from exc
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            lock_exclusive(fd, wait=False)
         except OSError as exc:
             raise OutputLockedError(
                 f"another screening run is already writing to {out_dir}; wait for it to finish "
