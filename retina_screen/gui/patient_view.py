@@ -136,6 +136,9 @@ def default_report_name(result: PatientResult) -> str:
     return f"{stem}_{date}_DR-screening.pdf"
 
 
+#: DICOM AccessionNumber (SH): at most 16 characters.
+ACCESSION_MAX = 16
+
 class WrappedLabel(QLabel):
     """A word-wrapped label that asks its layout for the height its text needs at the width
     it has (Qt's scroll areas and nested layouts otherwise size it from a guessed width: long
@@ -243,7 +246,8 @@ class PatientForm(QFrame):
         self.accession = QLineEdit()
         self.accession.setPlaceholderText(self.tr("e.g. from the worklist"))
         self.accession.setAccessibleName(self.tr("Accession number"))
-        self.accession.setMaxLength(16)  # DICOM AccessionNumber (SH)
+        # Not cut to DICOM's 16 characters as typed: a pasted longer number was cut without a
+        # word and the wrong number printed (found 2026-12-02); accession_problem() says so.
 
         title = QLabel(self.tr("Patient"))
         title.setObjectName("sectionTitle")
@@ -329,6 +333,15 @@ class PatientForm(QFrame):
         self.birth_date.style().unpolish(self.birth_date)
         self.birth_date.style().polish(self.birth_date)
         self.birth_date.update()
+
+    def accession_problem(self) -> str:
+        """A message when the accession number is longer than DICOM allows, else ''."""
+        text = self.accession.text().strip()
+        if len(text) <= ACCESSION_MAX:
+            return ""
+        return self.tr("The accession number '{0}' has {1} characters; DICOM allows at most "
+                       "{2}. Check it (a number pasted with more than it?).").format(
+                           text, len(text), ACCESSION_MAX)
 
     def birth_date_problem(self) -> str:
         """A message when a date of birth was typed but is not a real past date, else ''."""
@@ -1266,6 +1279,11 @@ class PatientPage(QWidget):
             self.form.check_birth_date()
             self.message.emit("warning", problem)
             self.form.birth_date.setFocus()
+            return None
+        problem = self.form.accession_problem()
+        if problem:  # never print a number other than the one typed
+            self.message.emit("warning", problem)
+            self.form.accession.setFocus()
             return None
         from ..report import cjk_embedded
 

@@ -98,6 +98,26 @@ def test_quit_question_speaks_of_quitting(window):
     assert "Quit anyway" in seen["buttons"]
 
 
+def test_a_long_accession_number_is_never_cut(window, srahim, wait_result, qtbot):
+    """An 18-character accession number pasted into the form was cut to DICOM's 16 without a
+    word, and the report carried a number that is not the order's (found 2026-12-02). It is
+    now kept as typed, and printing or saving says what is wrong instead."""
+    page = window.patient_page
+    form = page.form
+    pasted = "ACC-2026-12-020042"  # 18 characters
+    form.accession.setText(pasted)
+    assert form.accession.text() == pasted
+    screen_patient(window, srahim, wait_result)
+    page.print_action.trigger()
+    level, text = window.messages[-1]
+    assert level == "warning" and pasted in text and "at most 16" in text
+    assert page.preview is None
+    with qtbot.assertNotEmitted(page.reportSaved, wait=200):
+        page.save_pdf_to(Path(window.settings.output_dir) / "x.pdf")
+    form.accession.setText(pasted[:16])
+    assert not form.accession_problem()
+
+
 def test_date_of_birth_is_checked_and_cleared(window, srahim, wait_result, qtbot):
     page = window.patient_page
     form = page.form

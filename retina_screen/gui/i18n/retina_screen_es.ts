@@ -456,44 +456,44 @@ Add this folder&apos;s results to that output folder anyway?</source>
 <context>
     <name>EyeSlot</name>
     <message>
-        <location filename="../patient_view.py" line="496"/>
+        <location filename="../patient_view.py" line="509"/>
         <source>{0} photographs</source>
         <translation>Fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="501"/>
+        <location filename="../patient_view.py" line="514"/>
         <source>Add…</source>
         <translation>Añadir…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="502"/>
+        <location filename="../patient_view.py" line="515"/>
         <source>Add {0} photographs</source>
         <translation>Añadir fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="503"/>
+        <location filename="../patient_view.py" line="516"/>
         <source>Choose {0} photographs from a folder</source>
         <translation>Elegir fotografías de una carpeta: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="506"/>
+        <location filename="../patient_view.py" line="519"/>
         <source>Drop photographs here
 or click Add…</source>
         <translation>Suelte aquí las fotografías
 o pulse Añadir…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="529"/>
+        <location filename="../patient_view.py" line="542"/>
         <source>Choose right or left eye for each of these photographs</source>
         <translation>Elija ojo derecho o izquierdo para cada una de estas fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="564"/>
+        <location filename="../patient_view.py" line="577"/>
         <source>· 1 photo</source>
         <translation>· 1 foto</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="565"/>
+        <location filename="../patient_view.py" line="578"/>
         <source>· {0} photos</source>
         <translation>· {0} fotos</translation>
     </message>
@@ -734,135 +734,140 @@ o pulse Añadir…</translation>
 <context>
     <name>PatientForm</name>
     <message>
-        <location filename="../patient_view.py" line="224"/>
+        <location filename="../patient_view.py" line="227"/>
         <source>e.g. hospital number</source>
-        <extracomment>The patient screen&apos;s columns (form and photos, viewer, result) at the comfortable width. The viewer&apos;s least share of a narrow window: the side columns give way down to their minimum.</extracomment>
+        <extracomment>The patient screen&apos;s columns (form and photos, viewer, result) at the comfortable width. The viewer&apos;s least share of a narrow window: the side columns give way down to their minimum. DICOM AccessionNumber (SH): at most 16 characters.</extracomment>
         <translation>p. ej. número de historia</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="225"/>
+        <location filename="../patient_view.py" line="228"/>
         <source>Patient ID</source>
         <translation>ID del paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="227"/>
+        <location filename="../patient_view.py" line="230"/>
         <source>Given name and family name</source>
         <translation>Nombre y apellidos</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="228"/>
+        <location filename="../patient_view.py" line="231"/>
         <source>Patient name</source>
         <translation>Nombre del paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="230"/>
+        <location filename="../patient_view.py" line="233"/>
         <source>YYYY-MM-DD</source>
         <translation>AAAA-MM-DD</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="231"/>
+        <location filename="../patient_view.py" line="234"/>
         <source>Date of birth</source>
         <translation>Fecha de nacimiento</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="236"/>
-        <location filename="../patient_view.py" line="240"/>
+        <location filename="../patient_view.py" line="239"/>
+        <location filename="../patient_view.py" line="243"/>
         <source>not recorded</source>
         <translation>no registrado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="236"/>
+        <location filename="../patient_view.py" line="239"/>
         <source>Type 1</source>
         <translation>Tipo 1</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="236"/>
+        <location filename="../patient_view.py" line="239"/>
         <source>Type 2</source>
         <translation>Tipo 2</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="237"/>
+        <location filename="../patient_view.py" line="240"/>
         <source>Gestational</source>
         <translation>Gestacional</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="237"/>
-        <location filename="../patient_view.py" line="241"/>
+        <location filename="../patient_view.py" line="240"/>
+        <location filename="../patient_view.py" line="244"/>
         <source>Other</source>
         <translation>Otro</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="238"/>
+        <location filename="../patient_view.py" line="241"/>
         <source>Diabetes type</source>
         <translation>Tipo de diabetes</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="240"/>
+        <location filename="../patient_view.py" line="243"/>
         <source>Female</source>
         <translation>Femenino</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="240"/>
+        <location filename="../patient_view.py" line="243"/>
         <source>Male</source>
         <translation>Masculino</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="242"/>
+        <location filename="../patient_view.py" line="245"/>
         <source>Sex</source>
         <translation>Sexo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="244"/>
+        <location filename="../patient_view.py" line="247"/>
         <source>e.g. from the worklist</source>
         <translation>p. ej. de la lista de trabajo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="245"/>
+        <location filename="../patient_view.py" line="248"/>
         <source>Accession number</source>
         <translation>Número de acceso</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="248"/>
+        <location filename="../patient_view.py" line="252"/>
         <source>Patient</source>
         <translation>Paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="255"/>
+        <location filename="../patient_view.py" line="259"/>
         <source>Se&amp;x</source>
         <translation>Se&amp;xo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="253"/>
+        <location filename="../patient_view.py" line="257"/>
         <source>&amp;ID</source>
         <translation>&amp;ID</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="253"/>
+        <location filename="../patient_view.py" line="257"/>
         <source>&amp;Name</source>
         <translation>&amp;Nombre</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="254"/>
+        <location filename="../patient_view.py" line="258"/>
         <source>&amp;Date of birth</source>
         <translation>&amp;Fecha de nacimiento</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="256"/>
+        <location filename="../patient_view.py" line="260"/>
         <source>Dia&amp;betes</source>
         <translation>Dia&amp;betes</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="257"/>
+        <location filename="../patient_view.py" line="261"/>
         <source>&amp;Accession no.</source>
         <translation>N.º de &amp;acceso</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="327"/>
+        <location filename="../patient_view.py" line="331"/>
         <source>Enter a real date as YYYY-MM-DD, not in the future</source>
         <translation>Introduzca una fecha real como AAAA-MM-DD, no futura</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="338"/>
+        <location filename="../patient_view.py" line="342"/>
+        <source>The accession number &apos;{0}&apos; has {1} characters; DICOM allows at most {2}. Check it (a number pasted with more than it?).</source>
+        <translation>El número de acceso '{0}' tiene {1} caracteres; DICOM permite como máximo {2}. Compruébelo (¿se pegó un número con más?).</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="351"/>
         <source>The date of birth &apos;{0}&apos; is not a valid date. Enter it as YYYY-MM-DD (for example 1950-02-28) or leave it empty.</source>
         <translation>La fecha de nacimiento «{0}» no es una fecha válida. Introdúzcala como AAAA-MM-DD (por ejemplo 1950-02-28) o déjela vacía.</translation>
     </message>
@@ -933,205 +938,205 @@ o pulse Añadir…</translation>
         <translation>Mapa de calor: zonas que más influyeron en el grado (amarillo más brillante = más influencia). No es un mapa de lesiones.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="852"/>
+        <location filename="../patient_view.py" line="865"/>
         <source>&amp;Open photographs…</source>
         <extracomment>The clinic name/operator should be entered; the argument is called once they are. Pictures of photographs not screened (no grading model), shown as they are; None while being loaded. ``unreadable``: why such a photograph could not be read. Asks before an unsaved screening is discarded; ``quitting`` when the window closes. Asks when a report would go out without clinic name or operator (replaceable in tests): returns &quot;enter&quot;, &quot;anyway&quot; or &quot;cancel&quot;.</extracomment>
         <translation>&amp;Abrir fotografías…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="855"/>
+        <location filename="../patient_view.py" line="868"/>
         <source>Add photographs of this patient</source>
         <translation>Añadir fotografías de este paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="856"/>
+        <location filename="../patient_view.py" line="869"/>
         <source>&amp;New patient</source>
         <translation>&amp;Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="857"/>
+        <location filename="../patient_view.py" line="870"/>
         <source>Clear everything for the next patient</source>
         <translation>Borrar todo para el siguiente paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="860"/>
+        <location filename="../patient_view.py" line="873"/>
         <source>&amp;Print report…</source>
         <translation>&amp;Imprimir informe…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="862"/>
+        <location filename="../patient_view.py" line="875"/>
         <source>Preview and print the report</source>
         <translation>Vista previa e impresión del informe</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="864"/>
+        <location filename="../patient_view.py" line="877"/>
         <source>&amp;Save PDF…</source>
         <translation>&amp;Guardar PDF…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="866"/>
+        <location filename="../patient_view.py" line="879"/>
         <source>Save the report as a PDF file</source>
         <translation>Guardar el informe como archivo PDF</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="868"/>
+        <location filename="../patient_view.py" line="881"/>
         <source>Show &amp;heatmap</source>
         <translation>Mostrar &amp;mapa de calor</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="870"/>
+        <location filename="../patient_view.py" line="883"/>
         <source>Overlay where the model looked on the photograph</source>
         <translation>Superponer dónde miró el modelo en la fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="873"/>
+        <location filename="../patient_view.py" line="886"/>
         <source>Zoom &amp;in</source>
         <translation>&amp;Ampliar</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="875"/>
+        <location filename="../patient_view.py" line="888"/>
         <source>Zoom in on the photograph</source>
         <translation>Ampliar la fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="876"/>
+        <location filename="../patient_view.py" line="889"/>
         <source>Zoom &amp;out</source>
         <translation>&amp;Reducir</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="878"/>
+        <location filename="../patient_view.py" line="891"/>
         <source>Zoom out</source>
         <translation>Reducir</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="879"/>
+        <location filename="../patient_view.py" line="892"/>
         <source>&amp;Fit to window</source>
         <translation>Ajustar a la &amp;ventana</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="880"/>
+        <location filename="../patient_view.py" line="893"/>
         <source>Show the whole photograph</source>
         <translation>Mostrar la fotografía completa</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="908"/>
-        <location filename="../patient_view.py" line="1138"/>
+        <location filename="../patient_view.py" line="921"/>
+        <location filename="../patient_view.py" line="1151"/>
         <source>No photograph selected</source>
         <translation>Ninguna fotografía seleccionada</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="945"/>
+        <location filename="../patient_view.py" line="958"/>
         <source>Print report</source>
         <translation>Imprimir informe</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="946"/>
-        <location filename="../patient_view.py" line="1300"/>
+        <location filename="../patient_view.py" line="959"/>
+        <location filename="../patient_view.py" line="1318"/>
         <source>Save report as PDF</source>
         <translation>Guardar informe como PDF</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="947"/>
+        <location filename="../patient_view.py" line="960"/>
         <source>New patient</source>
         <translation>Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1030"/>
+        <location filename="../patient_view.py" line="1043"/>
         <source>Add {0} photographs</source>
         <translation>Añadir fotografías: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1031"/>
+        <location filename="../patient_view.py" line="1044"/>
         <source>Add photographs</source>
         <translation>Añadir fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1137"/>
+        <location filename="../patient_view.py" line="1150"/>
         <source>Select or drop a photograph</source>
         <translation>Seleccione o suelte una fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1149"/>
+        <location filename="../patient_view.py" line="1162"/>
         <source>Checking quality…</source>
         <translation>Comprobando la calidad…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1150"/>
+        <location filename="../patient_view.py" line="1163"/>
         <source>Loading the photograph…</source>
         <translation>Cargando la fotografía…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1151"/>
+        <location filename="../patient_view.py" line="1164"/>
         <source>This file cannot be shown</source>
         <translation>Este archivo no se puede mostrar</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1190"/>
+        <location filename="../patient_view.py" line="1203"/>
         <source>Heatmap: no area stood out to the model in this photograph.</source>
         <translation>Mapa de calor: ninguna zona destacó para el modelo en esta fotografía.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1198"/>
+        <location filename="../patient_view.py" line="1211"/>
         <source>Patient details were filled in from the DICOM file. Check them before printing.</source>
         <translation>Los datos del paciente se rellenaron desde el archivo DICOM. Compruébelos antes de imprimir.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1202"/>
+        <location filename="../patient_view.py" line="1215"/>
         <source>A DICOM photograph carries a different patient ID from the one entered. Check that it is this patient.</source>
         <translation>Una fotografía DICOM tiene un ID de paciente distinto del introducido. Compruebe que es este paciente.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1220"/>
+        <location filename="../patient_view.py" line="1233"/>
         <source>Quit without the report?</source>
         <translation>¿Salir sin el informe?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1221"/>
+        <location filename="../patient_view.py" line="1234"/>
         <source>The screening result has not been printed or saved. Quit Retina Screen anyway? The result will be lost.</source>
         <translation>El resultado del cribado no se ha impreso ni guardado. ¿Salir de Retina Screen de todos modos? El resultado se perderá.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1224"/>
+        <location filename="../patient_view.py" line="1237"/>
         <source>Discard this screening?</source>
         <translation>¿Descartar este cribado?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1225"/>
+        <location filename="../patient_view.py" line="1238"/>
         <source>The screening result has not been printed or saved. Start a new patient anyway?</source>
         <translation>El resultado del cribado no se ha impreso ni guardado. ¿Empezar un paciente nuevo de todos modos?</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1231"/>
+        <location filename="../patient_view.py" line="1244"/>
         <source>Quit anyway</source>
         <translation>Salir de todos modos</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1231"/>
+        <location filename="../patient_view.py" line="1244"/>
         <source>Discard and start a new patient</source>
         <translation>Descartar y empezar un paciente nuevo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1256"/>
+        <location filename="../patient_view.py" line="1269"/>
         <source>Wait until every photograph has been screened.</source>
         <translation>Espere a que se hayan analizado todas las fotografías.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1260"/>
+        <location filename="../patient_view.py" line="1273"/>
         <source>Enter the patient ID before printing, saving or sending the report.</source>
         <translation>Introduzca el ID del paciente antes de imprimir, guardar o enviar el informe.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1273"/>
+        <location filename="../patient_view.py" line="1291"/>
         <source>The report font for Chinese, Japanese and Korean characters is missing from this installation: some PDF viewers and printers will show the name as empty boxes. Check the printed name.</source>
         <translation>Falta en esta instalación la fuente del informe para caracteres chinos, japoneses y coreanos: algunos visores de PDF e impresoras mostrarán el nombre como cuadros vacíos. Compruebe el nombre impreso.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1301"/>
+        <location filename="../patient_view.py" line="1319"/>
         <source>PDF files (*.pdf)</source>
         <translation>Archivos PDF (*.pdf)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1321"/>
+        <location filename="../patient_view.py" line="1339"/>
         <source>Report saved to {0}</source>
         <translation>Informe guardado en {0}</translation>
     </message>
@@ -1188,58 +1193,58 @@ o pulse Añadir…</translation>
 <context>
     <name>PhotoCard</name>
     <message>
-        <location filename="../patient_view.py" line="371"/>
+        <location filename="../patient_view.py" line="384"/>
         <source>Right eye</source>
         <translation>Ojo derecho</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="371"/>
+        <location filename="../patient_view.py" line="384"/>
         <source>Left eye</source>
         <translation>Ojo izquierdo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="371"/>
+        <location filename="../patient_view.py" line="384"/>
         <source>Eye not known</source>
         <translation>Ojo desconocido</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="372"/>
+        <location filename="../patient_view.py" line="385"/>
         <source>Eye of this photograph</source>
         <translation>Ojo de esta fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="373"/>
+        <location filename="../patient_view.py" line="386"/>
         <source>Which eye this photograph shows</source>
         <translation>Qué ojo muestra esta fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="378"/>
-        <location filename="../patient_view.py" line="379"/>
+        <location filename="../patient_view.py" line="391"/>
+        <location filename="../patient_view.py" line="392"/>
         <source>Remove this photograph</source>
         <translation>Quitar esta fotografía</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="415"/>
+        <location filename="../patient_view.py" line="428"/>
         <source>Not screened, and this file cannot be read: {0}</source>
         <translation>Sin cribar, y este archivo no se puede leer: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="418"/>
+        <location filename="../patient_view.py" line="431"/>
         <source>Not screened: screening is unavailable because the grading model could not be loaded.</source>
         <translation>Sin cribar: el cribado no está disponible porque no se pudo cargar el modelo de graduación.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="421"/>
+        <location filename="../patient_view.py" line="434"/>
         <source>Not screened: {0}</source>
         <translation>Sin cribar: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="423"/>
+        <location filename="../patient_view.py" line="436"/>
         <source>Checking quality…</source>
         <translation>Comprobando la calidad…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="446"/>
+        <location filename="../patient_view.py" line="459"/>
         <source>Photograph {0}: {1}</source>
         <translation>Fotografía {0}: {1}</translation>
     </message>
@@ -1348,108 +1353,108 @@ El informe está listo para imprimir o guardar.</translation>
         <translation>Ojo desconocido</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="633"/>
+        <location filename="../patient_view.py" line="646"/>
         <source>Print report…</source>
         <translation>Imprimir informe…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="635"/>
+        <location filename="../patient_view.py" line="648"/>
         <source>Save PDF…</source>
         <translation>Guardar PDF…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="636"/>
+        <location filename="../patient_view.py" line="649"/>
         <source>New patient</source>
         <translation>Nuevo paciente</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="650"/>
+        <location filename="../patient_view.py" line="663"/>
         <source>Screening result</source>
         <translation>Resultado del cribado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="700"/>
+        <location filename="../patient_view.py" line="713"/>
         <source>Screening…</source>
         <translation>Analizando…</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="701"/>
+        <location filename="../patient_view.py" line="714"/>
         <source>1 photograph being checked</source>
         <translation>1 fotografía en análisis</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="702"/>
+        <location filename="../patient_view.py" line="715"/>
         <source>{0} photographs being checked</source>
         <translation>{0} fotografías en análisis</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="711"/>
+        <location filename="../patient_view.py" line="724"/>
         <source>Screening unavailable</source>
         <translation>Cribado no disponible</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="712"/>
+        <location filename="../patient_view.py" line="725"/>
         <source>The grading model could not be loaded</source>
         <translation>No se pudo cargar el modelo de graduación</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="713"/>
+        <location filename="../patient_view.py" line="726"/>
         <source>1 photograph added, not screened</source>
         <translation>1 fotografía añadida, sin cribar</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="714"/>
+        <location filename="../patient_view.py" line="727"/>
         <source>{0} photographs added, not screened</source>
         <translation>{0} fotografías añadidas, sin cribar</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="715"/>
+        <location filename="../patient_view.py" line="728"/>
         <source>The photographs are fine but cannot be screened on this computer now. Ask your support contact to repair or reinstall Retina Screen, then screen this patient again.</source>
         <translation>Las fotografías están bien, pero ahora no se pueden cribar en este ordenador. Pida a su servicio de soporte que repare o reinstale Retina Screen y vuelva a cribar a este paciente.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="718"/>
-        <location filename="../patient_view.py" line="724"/>
+        <location filename="../patient_view.py" line="731"/>
+        <location filename="../patient_view.py" line="737"/>
         <source>Outcome: {0}</source>
         <translation>Resultado: {0}</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="737"/>
+        <location filename="../patient_view.py" line="750"/>
         <source>No photographs yet</source>
         <translation>Aún no hay fotografías</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="738"/>
+        <location filename="../patient_view.py" line="751"/>
         <source>Add the right and left eye photographs</source>
         <translation>Añada las fotografías del ojo derecho e izquierdo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="740"/>
+        <location filename="../patient_view.py" line="753"/>
         <source>Drop the photographs onto the eye boxes, or use Add… (Ctrl+O). Each photograph is checked as soon as it is added.</source>
         <translation>Suelte las fotografías en los recuadros de cada ojo, o use Añadir… (Ctrl+O). Cada fotografía se analiza en cuanto se añade.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="756"/>
+        <location filename="../patient_view.py" line="769"/>
         <source>Eye</source>
         <translation>Ojo</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="756"/>
+        <location filename="../patient_view.py" line="769"/>
         <source>Grade</source>
         <translation>Grado</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="757"/>
+        <location filename="../patient_view.py" line="770"/>
         <source>P(referable)</source>
         <translation>P(derivable)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="777"/>
+        <location filename="../patient_view.py" line="790"/>
         <source>model {0} {1}, </source>
         <translation>modelo {0} {1}, </translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="779"/>
+        <location filename="../patient_view.py" line="792"/>
         <source>Screened {0} · {1}quality thresholds {2} · research use, not a diagnosis</source>
         <translation>Analizado {0} · {1}umbrales de calidad {2} · uso en investigación, no es un diagnóstico</translation>
     </message>
