@@ -1285,9 +1285,18 @@ class PatientPage(QWidget):
             self.message.emit("warning", problem)
             self.form.accession.setFocus()
             return None
-        from ..report import cjk_embedded
+        from ..report import cjk_embedded, printable
 
-        if not cjk_embedded(result.patient.name + result.patient.patient_id):
+        if printable(" ".join((result.patient.name, result.patient.patient_id)))[1]:
+            # Arabic, Hebrew and other scripts the report's fonts lack printed as "????" with
+            # no word in the window (found 2026-12-02).
+            self.message.emit("warning", self.tr("Some characters of the patient's name or ID "
+                                                 "cannot be printed with the report's fonts "
+                                                 "(right-to-left scripts such as Arabic or "
+                                                 "Hebrew, among others): they will show as "
+                                                 "'?'. Check that the report identifies the "
+                                                 "patient, or enter the name in Latin letters."))
+        elif not cjk_embedded(result.patient.name + result.patient.patient_id):
             self.message.emit("warning", self.tr("The report font for Chinese, Japanese and "
                                                  "Korean characters is missing from this "
                                                  "installation: some PDF viewers and printers "

@@ -118,6 +118,23 @@ def test_a_long_accession_number_is_never_cut(window, srahim, wait_result, qtbot
     assert not form.accession_problem()
 
 
+def test_a_name_the_report_cannot_print_is_pointed_out(window, srahim, wait_result, qtbot):
+    """An Arabic name printed as "???? ???" on the report with no word in the window, which
+    warned only for Chinese, Japanese and Korean (found 2026-12-02). Printing now says so."""
+    page = window.patient_page
+    page.form.name.setText("محمد علي")
+    page.form.name.editingFinished.emit()
+    screen_patient(window, srahim, wait_result)
+    assert page.checked_result() is not None  # what Print, Save and Send check first
+    assert any(level == "warning" and "cannot be printed with the report's fonts" in text
+               for level, text in window.messages), window.messages
+    window.messages.clear()
+    page.form.name.setText("Müller Jan")
+    page.form.name.editingFinished.emit()
+    assert page.checked_result() is not None
+    assert not any("cannot be printed" in text for _, text in window.messages)
+
+
 def test_date_of_birth_is_checked_and_cleared(window, srahim, wait_result, qtbot):
     page = window.patient_page
     form = page.form

@@ -864,7 +864,7 @@ o pulse Añadir…</translation>
     <message>
         <location filename="../patient_view.py" line="342"/>
         <source>The accession number &apos;{0}&apos; has {1} characters; DICOM allows at most {2}. Check it (a number pasted with more than it?).</source>
-        <translation>El número de acceso '{0}' tiene {1} caracteres; DICOM permite como máximo {2}. Compruébelo (¿se pegó un número con más?).</translation>
+        <translation>El número de acceso &apos;{0}&apos; tiene {1} caracteres; DICOM permite como máximo {2}. Compruébelo (¿se pegó un número con más?).</translation>
     </message>
     <message>
         <location filename="../patient_view.py" line="351"/>
@@ -1031,7 +1031,7 @@ o pulse Añadir…</translation>
     </message>
     <message>
         <location filename="../patient_view.py" line="959"/>
-        <location filename="../patient_view.py" line="1318"/>
+        <location filename="../patient_view.py" line="1327"/>
         <source>Save report as PDF</source>
         <translation>Guardar informe como PDF</translation>
     </message>
@@ -1126,17 +1126,22 @@ o pulse Añadir…</translation>
         <translation>Introduzca el ID del paciente antes de imprimir, guardar o enviar el informe.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1291"/>
+        <location filename="../patient_view.py" line="1293"/>
+        <source>Some characters of the patient&apos;s name or ID cannot be printed with the report&apos;s fonts (right-to-left scripts such as Arabic or Hebrew, among others): they will show as &apos;?&apos;. Check that the report identifies the patient, or enter the name in Latin letters.</source>
+        <translation>Algunos caracteres del nombre o del ID del paciente no se pueden imprimir con las fuentes del informe (escrituras de derecha a izquierda como el árabe o el hebreo, entre otras): aparecerán como &apos;?&apos;. Compruebe que el informe identifica al paciente, o escriba el nombre en letras latinas.</translation>
+    </message>
+    <message>
+        <location filename="../patient_view.py" line="1300"/>
         <source>The report font for Chinese, Japanese and Korean characters is missing from this installation: some PDF viewers and printers will show the name as empty boxes. Check the printed name.</source>
         <translation>Falta en esta instalación la fuente del informe para caracteres chinos, japoneses y coreanos: algunos visores de PDF e impresoras mostrarán el nombre como cuadros vacíos. Compruebe el nombre impreso.</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1319"/>
+        <location filename="../patient_view.py" line="1328"/>
         <source>PDF files (*.pdf)</source>
         <translation>Archivos PDF (*.pdf)</translation>
     </message>
     <message>
-        <location filename="../patient_view.py" line="1339"/>
+        <location filename="../patient_view.py" line="1348"/>
         <source>Report saved to {0}</source>
         <translation>Informe guardado en {0}</translation>
     </message>
