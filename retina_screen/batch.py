@@ -512,10 +512,30 @@ def _read_run_file(out_dir: Path) -> dict:
     return previous if isinstance(previous, dict) else {}
 
 
+def _binding_from_journal(out_dir: Path) -> dict:
+    """What run.json would say, from the results themselves, for an output folder whose
+    run.json is gone (deleted, or lost in a copy): the model, manifest and quality gate of its
+    last screened photograph, and an input folder that cannot be known (so only ``--continue``
+    adds to it). Without it, another model's results were mixed in silently (found
+    2026-12-02). Empty for a folder without results."""
+    journal = out_dir / JOURNAL
+    if not journal.is_file():
+        return {}
+    records, _patients = latest_records(Journal(journal, 0o600).read(repair=False))
+    screened = [r for r in records.values() if r.get("model_sha256")]
+    if not screened:
+        return {}
+    last = screened[-1]
+    return {"model_sha256": last["model_sha256"],
+            "manifest_sha256": last.get("manifest_sha256", ""),
+            "quality_version": (last.get("quality") or {}).get("version", ""),
+            "input_dir": "(unknown: the output folder's run.json is missing)"}
+
+
 def check_input_folder(out_dir: Path, input_dir: Path, allow_other_input: bool = False) -> None:
     """Refuse an output folder that holds results of another input folder, unless the operator
     asked to continue it with this one. Reads only."""
-    previous = _read_run_file(out_dir)
+    previous = _read_run_file(out_dir) or _binding_from_journal(out_dir)
     known = [*previous.get("input_dirs", []), previous.get("input_dir")]
     known = [k for k in known if k]
     if not known or str(input_dir.resolve()) in known or allow_other_input:
@@ -530,7 +550,7 @@ def _check_run_file(out_dir: Path, input_dir: Path, model_sha: str, mode: int,
                     manifest_sha: str = "", allow_other_input: bool = False,
                     quality_version: str = "", referral_table: ReferralTable | None = None
                     ) -> None:
-    previous = _read_run_file(out_dir)
+    previous = _read_run_file(out_dir) or _binding_from_journal(out_dir)
     table_sha = referral_table.sha256 if referral_table is not None else ""
     if previous.get("referral_table_sha256") and previous["referral_table_sha256"] != table_sha:
         raise OutputError(

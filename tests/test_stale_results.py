@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from retina_screen.batch import StabilityTracker, run_batch, watch_folder
-from retina_screen.errors import OtherInputFolderError
+from retina_screen.errors import OtherInputFolderError, OutputError
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_DR = "Patient006"  # both eyes ICDR 0: "no referable DR"
@@ -534,3 +534,29 @@ def test_watch_outlasts_an_input_folder_that_goes_for_a_moment(srahim: Path, iso
         assert wait_for(lambda: REFERABLE in outcomes(out)), outcomes(out)
         assert watching.thread.is_alive()
     assert watching.result  # it ended when cancelled, not before
+
+
+def test_an_output_folder_without_its_run_file_is_still_bound(srahim: Path, isolated_settings,
+                                                              tmp_path: Path) -> None:
+    """An output folder's binding (model, manifest, quality gate, input folder) lived only in
+    run.json: deleted, another model's results or another folder's were added without a word
+    (found 2026-12-02). Without it, the results themselves give the model and gate, and the
+    input folder cannot be known, so only a deliberate continue adds to the folder."""
+    folder, out = tmp_path / "camera", tmp_path / "out"
+    copy_patient(srahim, NO_DR, folder)
+    run_batch(folder, out, isolated_settings, workers=1, reports=False)
+    (out / "run.json").unlink()
+    with pytest.raises(OtherInputFolderError, match="run.json is missing"):
+        run_batch(folder, out, isolated_settings, workers=1, reports=False)
+    summary = run_batch(folder, out, isolated_settings, workers=1, reports=False,
+                        allow_other_input=True)
+    assert summary.resumed == 2 and outcomes(out) == {NO_DR: "no_referable"}
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    journal = out / "results.jsonl"
+    journal.write_text("".join(json.dumps({**r, "model_sha256": "0" * 64}) + "\n"
+                               if r.get("kind") == "image" else json.dumps(r) + "\n"
+                               for r in records))
+    (out / "run.json").unlink()
+    with pytest.raises(OutputError, match="another model version"):
+        run_batch(folder, out, isolated_settings, workers=1, reports=False,
+                  allow_other_input=True)
