@@ -2,7 +2,7 @@
 
 Layout::
 
-    outbox/queue.jsonl        append-only events (fsync'ed): queued, sent, failed
+    outbox/queue.jsonl        append-only events (fsync'ed): queued, sent, failed, superseded
     outbox/pending/<uid>.dcm  each instance until the PACS has confirmed it
 
 An instance is written (atomically) before its ``queued`` event, and deleted only after its
@@ -40,6 +40,8 @@ class Entry:
     attempts: int = 0
     last_error: str = ""
     sent_to: str = ""
+    #: Replaced before it was sent by a later decision of its visit: never sent.
+    superseded: bool = False
 
 
 @dataclass
@@ -48,15 +50,17 @@ class QueueState:
 
     @property
     def pending(self) -> list[Entry]:
-        return [e for e in self.entries.values() if not e.sent]
+        return [e for e in self.entries.values() if not e.sent and not e.superseded]
 
     def digests(self) -> set[str]:
-        return {e.digest for e in self.entries.values()}
+        return {e.digest for e in self.entries.values() if not e.superseded}
 
     def status_by_visit(self) -> dict[tuple[str, str], str]:
         """(patient ID, visit) -> "pending" while any of its instances waits, else "sent"."""
         status: dict[tuple[str, str], str] = {}
         for e in self.entries.values():
+            if e.superseded:
+                continue
             key = (e.patient_id, e.visit)
             if not e.sent:
                 status[key] = "pending"
@@ -112,6 +116,8 @@ class Outbox:
                 elif kind == "failed":
                     entry.attempts += 1
                     entry.last_error = event.get("reason", "")
+                elif kind == "superseded":
+                    entry.superseded = True
         return state
 
     def _append(self, events: list[dict]) -> None:
@@ -127,7 +133,18 @@ class Outbox:
 
     def put(self, uid: str, patient_id: str, visit: str, kind: str, digest: str,
             data: bytes) -> None:
-        """Queue one instance (file first, then its event)."""
+        """Queue one instance (file first, then its event). Instances of an earlier decision
+        of the same visit still waiting are withdrawn first: a visit decided again (a
+        photograph added) queued its new result behind the old "no referable DR" one, and the
+        PACS received both (found 2026-12-02)."""
+        stale = [e for e in self.read().pending if (e.patient_id, e.visit) == (patient_id, visit)
+                 and e.digest != digest]
+        if stale:
+            self._append([{"event": "superseded", "uid": e.uid, "by": digest, "at": _now()}
+                          for e in stale])
+            for e in stale:
+                with contextlib.suppress(OSError):
+                    (self.folder / e.file).unlink()
         rel = f"{PENDING}/{uid}.dcm"
         try:
             make_private_folder(self.folder / PENDING)

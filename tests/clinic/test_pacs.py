@@ -454,3 +454,30 @@ def test_a_file_left_after_a_kill_between_confirmation_and_delete_is_removed(
     outbox.remove_sent_files(state)
     left = sorted(p.name for p in (tmp_path / "outbox" / "pending").glob("*.dcm"))
     assert left == ["1.2.3.5.dcm"]
+
+
+def test_a_result_replaced_before_it_was_sent_is_never_sent(orthanc: Orthanc, srahim: Path,
+                                                            tmp_path: Path) -> None:
+    """A visit decided again while the PACS was down (a photograph added: "no referable DR"
+    became a referral) queued its new SR and PDF behind the old ones, and the PACS received
+    both results of one visit (found 2026-12-02). The old, never sent, are now withdrawn from
+    the queue when the new are queued: the PACS receives only the visit's current result."""
+    orthanc.delete_all()
+    down = {**orthanc.settings(), "RETINA_SCREEN_PACS_PORT": str(closed_port())}
+    env_down, env = cli_env(tmp_path, **down), cli_env(tmp_path, **orthanc.settings())
+    photos, out = tmp_path / "export", tmp_path / "results"
+    photos.mkdir()
+    for eye in "RL":
+        shutil.copy(srahim / "images" / f"Patient006_{eye}.jpg", photos)
+    args = ["batch", str(photos), "--out", str(out), "--workers", "1", "--quiet", "--send"]
+    assert run_cli(args, env_down).returncode == 0
+    assert len(list((out / "outbox" / "pending").glob("*.dcm"))) == 2  # SR and PDF
+    shutil.copy(srahim / "images" / "Patient145_R.jpg", photos / "Patient006_R_2.jpg")
+    result = run_cli(args, env_down)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "2 queued (1 patient visits)" in result.stdout, result.stdout
+    assert len(list((out / "outbox" / "pending").glob("*.dcm"))) == 2
+    sent = run_cli(["send", str(out)], env)
+    assert sent.returncode == 0 and "2 instances sent, 0 queued" in sent.stdout, sent.stdout
+    assert len(orthanc.instances()) == 2
+    assert read_patients(out)["Patient006"]["outcome"].startswith("refer")
