@@ -265,6 +265,7 @@ class BatchPage(QWidget):
                                                        "photographs to"))
         self.output_dir = PathField(True, self.tr("Output folder"))
         self._default_output = str(Path(settings.output_dir) / "batch")
+        self._pending_default: str | None = None  # a new default that came during a run
         remembered = self.prefs.get("batch/input_dir") if self.prefs else ""
         self.input_dir.setText(remembered)
         self.output_dir.setText((self.prefs.get("batch/output_dir") if self.prefs else "")
@@ -415,6 +416,14 @@ class BatchPage(QWidget):
     def settings_changed(self) -> None:
         """A new default output folder applies unless the operator chose another one."""
         new_default = str(Path(self._settings().output_dir) / "batch")
+        if self.running:
+            # Not during a run: the field named a folder the run never wrote, and "Open output
+            # folder" opened it (found 2026-12-02). The field keeps the run's folder.
+            self._pending_default = new_default
+            return
+        self._apply_default(new_default)
+
+    def _apply_default(self, new_default: str) -> None:
         if self.output_dir.text() in ("", self._default_output):
             self.output_dir.setText(new_default)
         self._default_output = new_default
@@ -623,6 +632,9 @@ class BatchPage(QWidget):
             self.count_label.setText(self.tr("Stopped"))
             self.progress_label.setText(self.tr("Watching stopped."))
         log.info("batch run ended (%s)", "error" if error else "ok")
+        pending, self._pending_default = self._pending_default, None
+        if pending is not None:  # the field keeps the folder the run wrote (Open output folder)
+            self._default_output = pending
         self.runFinished.emit(summary, error)
 
     def _naming_message(self, summary) -> None:  # noqa: ANN001 - batch.BatchSummary

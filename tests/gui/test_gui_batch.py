@@ -436,3 +436,29 @@ def test_patients_kept_apart_by_folder_are_named(open_window, isolated_settings,
     assert len(summary.patients) == 2
     text = page.findings.text()
     assert "screened as a patient of their own (2): Doe Jane/fundus, Smith John/fundus" in text
+
+
+def test_a_new_default_output_folder_never_moves_a_running_batch(open_window, isolated_settings,
+                                                                 srahim, tmp_path, qtbot):
+    """Settings saved during a run with another default output folder changed the running
+    batch's folder field, and "Open output folder" then opened a folder the run never wrote
+    (found 2026-12-02). The field now keeps the run's folder; the new default is remembered."""
+    camera = tmp_path / "camera"
+    _camera(srahim, camera, ("Patient006",), age_s=60)
+    window = open_window(settings=isolated_settings.replace(workers=1))
+    page = window.batch_page
+    page.input_dir.setText(str(camera))
+    written = page.output_dir.text()
+    assert written  # the default output folder
+    page.reports.setChecked(False)
+    page.watch.setChecked(True)
+    assert page.start()
+    qtbot.waitUntil(lambda: len(page.model.rows) == 1, timeout=RUN_MS)
+    elsewhere = tmp_path / "elsewhere"
+    page._settings = lambda: isolated_settings.replace(output_dir=elsewhere)
+    page.settings_changed()
+    assert page.output_dir.text() == written
+    with qtbot.waitSignal(page.runFinished, timeout=RUN_MS):
+        page.cancel_button.click()
+    assert page.output_dir.text() == written and (Path(written) / "patients.csv").is_file()
+    assert page._default_output == str(elsewhere / "batch")
