@@ -152,9 +152,7 @@ def _legacy_hash(prev_hash: str, record_id: int, time: str, kind: str, operator:
 
 def _image_summary(image: ImageResult) -> dict:
     """What the trail keeps of an image: a subset of its record (no path, no identifiers)."""
-    record = image.to_record()
-    return {"sha256": record["sha256"], "eye": record["eye"], "status": record["status"],
-            "grade": record["icdr_grade"], "p_referable": record["p_referable"]}
+    return summary_of_record(image.to_record())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -565,6 +563,41 @@ def check_reports(db: Path, reports: list[Path], key_path: Path | None = None
             str(content.get("issued", "")), str(reference), superseded))
     return verified, [ReportCheck(path, digest, tuple(found.get(digest, ())))
                       for path, digest in zip(reports, hashes, strict=True)]
+
+
+def recorded_decisions(db: Path, key_path: Path | None = None
+                       ) -> tuple[dict[tuple[str, str], set[str]], bytes] | None:
+    """Every patient decision the verified trail holds, as fingerprints by (patient
+    reference, screening time) (two visits of one patient can be screened within a second),
+    and the key that makes the references; None when the trail is missing, unreadable or
+    fails verification (it then vouches for nothing)."""
+    key_path = Path(key_path) if key_path is not None else default_key_path()
+    try:
+        key = load_key(key_path, create=False)
+        verified, rows = _verified(Path(db), key_path)
+    except AuditError:
+        return None
+    if not verified.ok:
+        return None
+    decisions: dict[tuple[str, str], set[str]] = {}
+    for _id, _time, kind, _operator, ref, payload, _prev, _digest in rows:
+        if kind == "patient":
+            content = json.loads(payload)
+            decisions.setdefault((ref, str(content.get("screened_at"))), set()).add(
+                decision_fingerprint(str(content.get("outcome")), content.get("images", [])))
+    return decisions, key
+
+
+def decision_fingerprint(outcome: str, images: list[dict]) -> str:
+    """A decision as the trail records it: its outcome and each photograph's summary
+    (:func:`_image_summary`), in any order."""
+    return json.dumps([outcome, sorted(json.dumps(i, sort_keys=True) for i in images)])
+
+
+def summary_of_record(record: dict) -> dict:
+    """:func:`_image_summary` of an image's journal record (``ImageResult.to_record``)."""
+    return {"sha256": record["sha256"], "eye": record["eye"], "status": record["status"],
+            "grade": record["icdr_grade"], "p_referable": record["p_referable"]}
 
 
 def confirm_recorded_decision(db: Path, result: PatientResult, key_path: Path | None = None,

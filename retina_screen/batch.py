@@ -219,6 +219,9 @@ class BatchSummary:
     #: Patient visits (IDs, as above) decided again in this run (a photograph added, changed
     #: or retaken) whose recorded referral the new decision does not keep.
     referrals_withdrawn: tuple[str, ...] = ()
+    #: Patient visits (IDs, as above) whose decision in the results file the audit trail does
+    #: not hold as recorded (the file edited, or from another installation): screened again.
+    differing_from_trail: tuple[str, ...] = ()
     #: Patient IDs given to photographs whose file names named one patient in several folders
     #: (``separate_folders``: the folder before the file name's ID).
     kept_apart_by_folder: tuple[str, ...] = ()
@@ -601,6 +604,9 @@ class _Options:
     #: A given executor belongs to the caller (watch mode keeps one across passes), except
     #: that a cancelled or failed run stops it.
     executor: Executor | None = None
+    #: Check the visits taken from the results file against the audit trail (every run, and
+    #: the first pass of a watch).
+    confirm_records: bool = True
 
 
 def _check_input(input_dir: Path) -> None:
@@ -619,7 +625,7 @@ def run_batch(input_dir: Path, out_dir: Path, settings: Settings, *, pattern: st
               allow_other_input: bool = False, allow_empty: bool = False,
               retry_errors: bool = True, stability: StabilityTracker | None = None,
               hashes: ContentCache | None = None,
-              executor: Executor | None = None) -> BatchSummary:
+              executor: Executor | None = None, confirm_records: bool = True) -> BatchSummary:
     """Screen every photograph under ``input_dir`` into ``out_dir`` (see the module docstring).
 
     Raises :class:`RetinaScreenError` subclasses only when the run itself cannot proceed (input
@@ -662,7 +668,7 @@ def run_batch(input_dir: Path, out_dir: Path, settings: Settings, *, pattern: st
         raise OutputError(f"cannot create output folder {out_dir}: {exc.strerror or exc}") \
             from exc
     options = _Options(pattern, workers, reports, progress, on_patient, cancel, audit,
-                       retry_errors, stability, hashes, executor)
+                       retry_errors, stability, hashes, executor, confirm_records)
     with output_lock(out_dir):
         _check_run_file(out_dir, input_dir.resolve(), manifest.sha256, settings.file_mode,
                         manifest.manifest_sha256, allow_other_input, load_thresholds().version,
@@ -884,6 +890,7 @@ class BatchRun:
         self.counts = {"errors": 0, "ungradable": 0, "ok": 0}
         self.auditor = None
         self.withdrawn: list[str] = []
+        self.not_in_trail: list[GroupKey] = []
 
     def _row(self, record: dict) -> PatientRow:
         report = self.out_dir / record["report"] if record.get("report") else None
@@ -903,6 +910,10 @@ class BatchRun:
         groups = group_by_patient(scanned)
         pending, waiting = _pending_groups(groups, self.done_images, self.done_patients, options,
                                            self.out_dir)
+        if options.audit and options.confirm_records:
+            self.not_in_trail = self._not_in_trail(groups, pending)
+            for key in self.not_in_trail:
+                pending[key] = groups[key]
         resumed = sum(len(imgs) for key, imgs in groups.items()
                       if key not in pending and key in self.done_patients)
         if options.audit:
@@ -938,6 +949,7 @@ class BatchRun:
             damaged_copy=self.journal.damaged_copy,
             ungradable_reasons=ungradable_reasons(self.done_images),
             referrals_withdrawn=tuple(self.withdrawn),
+            differing_from_trail=tuple(sorted({pid for pid, _ in self.not_in_trail})),
             **photographs_to_check(self.done_images, groups),
             **_naming_notes(scanned, groups, options.pattern),
         )
@@ -989,6 +1001,39 @@ class BatchRun:
             if self.auditor is not None:
                 self.auditor.close()
         return cancelled
+
+    def _not_in_trail(self, groups: dict, pending: dict) -> list[GroupKey]:
+        """Visits to be taken from the results file whose recorded decision the audit trail
+        does not hold as recorded (the file edited: a referred patient turned "no referable
+        DR" was served as such by every later run; found 2026-12-02), to be screened again.
+        None when the trail cannot vouch (missing, or failing verification: then it is said
+        by ``audit verify``, and the results file is taken as it is)."""
+        from .audit import decision_fingerprint, patient_ref, recorded_decisions, summary_of_record
+
+        resumed = [key for key in groups if key not in pending and key in self.done_patients]
+        if not resumed:
+            return []
+        found = recorded_decisions(self.settings.audit_db, self.settings.audit_key)
+        if found is None:
+            return []
+        decisions, key = found
+        differing = []
+        for visit in resumed:
+            record = self.done_patients[visit]
+            try:
+                images = [summary_of_record(self.done_images[(*visit, rel)])
+                          for rel in record["images"]]
+            except KeyError:
+                differing.append(visit)
+                continue
+            recorded = decisions.get((patient_ref(visit[0], key), str(record["screened_at"])),
+                                     set())
+            if decision_fingerprint(str(record["outcome"]), images) not in recorded:
+                differing.append(visit)
+        if differing:
+            log.warning("%d visits of the results file differ from the audit trail's record of "
+                        "them: screened again", len(differing))
+        return differing
 
     def _commit(self, task: PatientTask, results: tuple[ImageResult, ...],
                 screened_at: str) -> None:
@@ -1072,7 +1117,7 @@ def watch_folder(input_dir: Path, out_dir: Path, settings: Settings, *, interval
                 continue
             summary = run_batch(input_dir, out_dir, settings, cancel=cancel, allow_empty=True,
                                 retry_errors=False, stability=stability, hashes=hashes,
-                                **kwargs)
+                                confirm_records=False, **kwargs)
     finally:
         log.removeFilter(said_once)
     return summary

@@ -348,6 +348,11 @@ def _print_batch_notes(summary) -> None:  # noqa: ANN001 - BatchSummary
 
         print(f"Warning: {len(summary.passed_over)} files or folders under the input folder were "
               f"not screened: {passed_over_text(summary.passed_over)}.")
+    if summary.differing_from_trail:
+        differ = summary.differing_from_trail
+        print(f"Warning: {len(differ)} patient visits of the results file differ from this "
+              f"installation's audit trail (the file edited, or from another installation): "
+              f"{_listed(differ)}. They were screened again.")
     if summary.kept_apart_by_folder:
         apart = summary.kept_apart_by_folder
         print(f"Warning: file names gave one patient ID to photographs in several folders; each "

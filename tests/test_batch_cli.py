@@ -372,8 +372,9 @@ def test_the_most_frequent_reasons_for_ungradable_photographs_are_given(
     shutil.copy(images / "Patient016_R.jpg", camera)
     shutil.copy(images / "Patient016_L.jpg", camera)
     out = tmp_path / "o"
-    done = _cli("batch", str(camera), "--out", str(out), "--workers", "2", "--no-reports",
-                env_home=tmp_path)
+    trail = ("--audit-db", str(settings_for.audit_db), "--audit-key", str(settings_for.audit_key))
+    done = _cli(*trail, "batch", str(camera), "--out", str(out), "--workers", "2",
+                "--no-reports", env_home=tmp_path)  # the run below checks against its trail
     assert done.returncode == 0, done.stderr
     layout = next(r.reason for r in load_thresholds().frame_rules
                   if r.check == "one_photograph")

@@ -192,7 +192,8 @@ def test_a_retake_that_withdraws_a_referral_is_named(srahim: Path, isolated_sett
     first = run_batch(folder, out, isolated_settings, workers=1, reports=False)
     assert outcomes(out)["P9"] in ("refer", "refer_urgent") and not first.referrals_withdrawn
     shutil.copy(srahim / f"images/{NO_DR}_R.jpg", folder / "P9_R.jpg")
-    done = cli("batch", str(folder), "--out", str(out), "--workers", "1", home=tmp_path)
+    done = cli("--audit-db", str(isolated_settings.audit_db), "batch", str(folder), "--out",
+               str(out), "--workers", "1", home=tmp_path)  # the batch's own trail
     assert done.returncode == 0, done.stderr
     assert outcomes(out)["P9"] == "no_referable"
     assert "1 patient visits referred by an earlier run" in done.stdout

@@ -657,6 +657,10 @@ class BatchPage(QWidget):
 
         # In order of weight; every one that applies is shown, the weightiest first.
         findings = (
+            (found("differing_from_trail"), "warning", self.tr(
+                "{0:,} patient visits of the results file differ from this installation's "
+                "audit trail (the file edited, or from another installation): {1}. They were "
+                "screened again.")),
             (found("referrals_withdrawn"), "warning", self.tr(
                 "{0:,} patient visits referred by an earlier run were decided again (a "
                 "photograph added, changed or retaken) and no longer refer: {1}. Check that "

@@ -277,3 +277,37 @@ def test_a_superseded_decision_is_named_and_never_rebuilt(srahim: Path, tmp_path
     done = run_cli(["report", str(out), "Patient006", "--pdf", str(rebuilt)], env)
     assert done.returncode == 1 and "a later decision of this visit" in done.stderr, done.stderr
     assert not rebuilt.exists()
+
+
+def test_an_edited_results_file_is_not_served_by_the_next_batch(srahim: Path,
+                                                                tmp_path: Path) -> None:
+    """The batch took its earlier visits from results.jsonl as they were: an edit turning a
+    referred patient into "no referable DR" was served in patients.csv by every later run,
+    while the photographs and the trail said otherwise (found 2026-12-02). A run now checks
+    the visits it takes from the file against the trail's record of them and screens again
+    those that differ."""
+    import csv
+
+    env = cli_env(tmp_path)
+    photos = tmp_path / "camera"
+    photos.mkdir()
+    for patient in ("Patient006", "Patient013"):
+        for eye in "RL":
+            shutil.copy(srahim / "images" / f"{patient}_{eye}.jpg", photos)
+    out = tmp_path / "results"
+    args = ["batch", str(photos), "--out", str(out), "--workers", "1", "--no-reports"]
+
+    def outcomes() -> dict[str, str]:
+        with open(out / "patients.csv", newline="", encoding="utf-8") as handle:
+            return {row["patient_id"]: row["outcome"] for row in csv.DictReader(handle)}
+
+    assert run_cli(args, env).returncode == 0
+    assert outcomes()["Patient013"].startswith("refer")
+    _forge_no_referable(out / "results.jsonl", "Patient013")
+    again = run_cli(args, env)
+    assert again.returncode == 0, again.stderr
+    assert "differ from this installation's audit trail" in again.stdout
+    assert "trail (the file edited, or from another installation): Patient013." in again.stdout
+    assert outcomes()["Patient013"].startswith("refer")
+    last = run_cli(args, env)
+    assert "4 from an earlier run" in last.stdout and "audit trail" not in last.stdout

@@ -64,149 +64,149 @@
         <translation>Carpeta de salida</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="273"/>
+        <location filename="../batch_view.py" line="274"/>
         <source>automatic (e.g. P001_R.jpg, P001-left-2.jpg)</source>
         <translation>automático (p. ej. P001_R.jpg, P001-left-2.jpg)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="274"/>
+        <location filename="../batch_view.py" line="275"/>
         <source>File-name pattern</source>
         <translation>Patrón de nombres de archivo</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="275"/>
+        <location filename="../batch_view.py" line="276"/>
         <source>Optional: how file names encode patient and eye, e.g. {patient}_{eye}_{any}</source>
         <translation>Opcional: cómo indican los nombres de archivo el paciente y el ojo, p. ej. {patient}_{eye}_{any}</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="277"/>
+        <location filename="../batch_view.py" line="278"/>
         <source>Write a PDF report for each patient</source>
         <translation>Escribir un informe PDF por paciente</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="279"/>
+        <location filename="../batch_view.py" line="280"/>
         <source>Keep watching the folder for new photographs</source>
         <translation>Seguir vigilando la carpeta por si llegan fotografías nuevas</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="280"/>
+        <location filename="../batch_view.py" line="281"/>
         <source>Screens each new patient as the camera writes the files; runs until you press Stop.</source>
         <translation>Analiza cada paciente nuevo cuando la cámara escribe los archivos; sigue hasta que pulse Detener.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="283"/>
+        <location filename="../batch_view.py" line="284"/>
         <source>&amp;Camera export folder</source>
         <translation>Carpeta de exportación de la &amp;cámara</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="284"/>
+        <location filename="../batch_view.py" line="285"/>
         <source>&amp;Output folder</source>
         <translation>Carpeta de &amp;salida</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="285"/>
+        <location filename="../batch_view.py" line="286"/>
         <source>File &amp;names</source>
         <translation>&amp;Nombres de archivo</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="293"/>
+        <location filename="../batch_view.py" line="294"/>
         <source>Start screening</source>
         <translation>Iniciar cribado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="296"/>
+        <location filename="../batch_view.py" line="297"/>
         <source>Start or resume screening the folder (Ctrl+R)</source>
         <translation>Iniciar o reanudar el cribado de la carpeta (Ctrl+R)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="297"/>
+        <location filename="../batch_view.py" line="298"/>
         <source>Start screening the folder</source>
         <translation>Iniciar el cribado de la carpeta</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="298"/>
-        <location filename="../batch_view.py" line="527"/>
+        <location filename="../batch_view.py" line="299"/>
+        <location filename="../batch_view.py" line="536"/>
         <source>Stop</source>
         <translation>Detener</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="300"/>
+        <location filename="../batch_view.py" line="301"/>
         <source>Stop safely: screened photographs are kept (Esc)</source>
         <translation>Detener sin riesgo: las fotografías analizadas se conservan (Esc)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="301"/>
+        <location filename="../batch_view.py" line="302"/>
         <source>Stop screening</source>
         <translation>Detener el cribado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="318"/>
+        <location filename="../batch_view.py" line="319"/>
         <source>Screen a folder</source>
         <translation>Cribado de una carpeta</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="325"/>
+        <location filename="../batch_view.py" line="326"/>
         <source>Batch progress</source>
         <translation>Progreso del lote</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="329"/>
+        <location filename="../batch_view.py" line="330"/>
         <source>0 of 0</source>
         <translation>0 de 0</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="333"/>
+        <location filename="../batch_view.py" line="334"/>
         <source>Choose the camera export folder and press Start.</source>
         <translation>Elija la carpeta de exportación de la cámara y pulse Iniciar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="335"/>
+        <location filename="../batch_view.py" line="336"/>
         <source>Batch progress details</source>
         <translation>Detalles del progreso del lote</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="352"/>
+        <location filename="../batch_view.py" line="353"/>
         <source>What the run found to check</source>
         <translation>Lo que el lote encontró para revisar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="357"/>
+        <location filename="../batch_view.py" line="358"/>
         <source>Show only patients to &amp;refer</source>
         <translation>Mostrar solo pacientes a de&amp;rivar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="358"/>
+        <location filename="../batch_view.py" line="359"/>
         <source>Show only patients to refer</source>
         <translation>Mostrar solo pacientes a derivar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="362"/>
-        <location filename="../batch_view.py" line="552"/>
+        <location filename="../batch_view.py" line="363"/>
+        <location filename="../batch_view.py" line="561"/>
         <source>No patients yet</source>
         <translation>Aún no hay pacientes</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="364"/>
+        <location filename="../batch_view.py" line="365"/>
         <source>Open output folder</source>
         <translation>Abrir carpeta de salida</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="369"/>
+        <location filename="../batch_view.py" line="370"/>
         <source>Patients</source>
         <translation>Pacientes</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="379"/>
+        <location filename="../batch_view.py" line="380"/>
         <source>Screened patients</source>
         <translation>Pacientes analizados</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="430"/>
+        <location filename="../batch_view.py" line="439"/>
         <source>Another camera folder</source>
         <translation>Otra carpeta de cámara</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="431"/>
+        <location filename="../batch_view.py" line="440"/>
         <source>{0}
 
 Add this folder&apos;s results to that output folder anyway?</source>
@@ -215,240 +215,245 @@ Add this folder&apos;s results to that output folder anyway?</source>
 ¿Añadir de todos modos los resultados de esta carpeta a esa carpeta de salida?</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="441"/>
+        <location filename="../batch_view.py" line="450"/>
         <source>Stop watching</source>
         <translation>Dejar de vigilar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="442"/>
+        <location filename="../batch_view.py" line="451"/>
         <source>Stop watching the camera folder? New photographs will not be screened until you start again.</source>
         <translation>¿Dejar de vigilar la carpeta de la cámara? Las fotografías nuevas no se cribarán hasta que vuelva a empezar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="461"/>
+        <location filename="../batch_view.py" line="470"/>
         <source>Choose the camera export folder first (it must exist).</source>
         <translation>Elija primero la carpeta de exportación de la cámara (debe existir).</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="466"/>
+        <location filename="../batch_view.py" line="475"/>
         <source>Choose an output folder for the results.</source>
         <translation>Elija una carpeta de salida para los resultados.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="471"/>
+        <location filename="../batch_view.py" line="480"/>
         <source>Choose an output folder different from the camera folder.</source>
         <translation>Elija una carpeta de salida distinta de la carpeta de la cámara.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="490"/>
+        <location filename="../batch_view.py" line="499"/>
         <source>Watching</source>
         <translation>Vigilando</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="491"/>
+        <location filename="../batch_view.py" line="500"/>
         <source>Watching the camera folder: each new patient is screened as soon as the camera has written the photographs. Press Stop to end.</source>
         <translation>Vigilando la carpeta de la cámara: cada paciente nuevo se analiza en cuanto la cámara ha escrito las fotografías. Pulse Detener para terminar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="495"/>
+        <location filename="../batch_view.py" line="504"/>
         <source>Starting…</source>
         <translation>Iniciando…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="496"/>
+        <location filename="../batch_view.py" line="505"/>
         <source>Looking for photographs…</source>
         <translation>Buscando fotografías…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="513"/>
+        <location filename="../batch_view.py" line="522"/>
         <source>Stopping…</source>
         <translation>Deteniendo…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="514"/>
+        <location filename="../batch_view.py" line="523"/>
         <source>Stopping after the photographs in progress…</source>
         <translation>Deteniendo tras las fotografías en curso…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="539"/>
+        <location filename="../batch_view.py" line="548"/>
         <source>watching for new photographs</source>
         <translation>vigilando si llegan fotografías nuevas</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="555"/>
+        <location filename="../batch_view.py" line="564"/>
         <source>1 patient</source>
         <translation>1 paciente</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="555"/>
+        <location filename="../batch_view.py" line="564"/>
         <source>{0} patients</source>
         <translation>{0} pacientes</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="557"/>
+        <location filename="../batch_view.py" line="566"/>
         <source>({0} visits)</source>
         <translation>({0} visitas)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="558"/>
+        <location filename="../batch_view.py" line="567"/>
         <source>{0} to refer · {1} to retake or grade by hand</source>
         <translation>{0} a derivar · {1} a repetir o evaluar a mano</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="561"/>
+        <location filename="../batch_view.py" line="570"/>
         <source>showing referrals only</source>
         <translation>solo se muestran derivaciones</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="575"/>
+        <location filename="../batch_view.py" line="584"/>
         <source>Nothing to screen</source>
         <translation>Nada que cribar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="576"/>
+        <location filename="../batch_view.py" line="585"/>
         <source>No photographs were found in this folder. Check that it is the folder the camera exports to, or wait until the camera has exported the photographs, then press Start.</source>
         <translation>No se encontraron fotografías en esta carpeta. Compruebe que es la carpeta a la que exporta la cámara, o espere a que la cámara haya exportado las fotografías, y pulse Iniciar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="582"/>
+        <location filename="../batch_view.py" line="591"/>
         <source>Files not looked at: {0}</source>
         <translation>Archivos no examinados: {0}</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="585"/>
+        <location filename="../batch_view.py" line="594"/>
         <source>The run stopped because of a problem.</source>
         <translation>El lote se detuvo por un problema.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="586"/>
-        <location filename="../batch_view.py" line="591"/>
-        <location filename="../batch_view.py" line="602"/>
-        <location filename="../batch_view.py" line="623"/>
+        <location filename="../batch_view.py" line="595"/>
+        <location filename="../batch_view.py" line="600"/>
+        <location filename="../batch_view.py" line="611"/>
+        <location filename="../batch_view.py" line="632"/>
         <source>Stopped</source>
         <translation>Detenido</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="593"/>
+        <location filename="../batch_view.py" line="602"/>
         <source>Watching stopped. The output folder holds {0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors.</source>
         <translation>Vigilancia detenida. La carpeta de salida contiene {0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3:,} errores.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="604"/>
+        <location filename="../batch_view.py" line="613"/>
         <source>Stopped after {0:,} of {1:,} photographs. Press Start to resume: photographs already screened are not screened again.</source>
         <translation>Detenido tras {0:,} de {1:,} fotografías. Pulse Iniciar para reanudar: las fotografías ya analizadas no se vuelven a analizar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="607"/>
+        <location filename="../batch_view.py" line="616"/>
         <source>Batch stopped safely. Press Start again to resume.</source>
         <translation>Lote detenido sin riesgo. Pulse Iniciar otra vez para reanudar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="612"/>
+        <location filename="../batch_view.py" line="621"/>
         <source>Finished</source>
         <translation>Terminado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="615"/>
+        <location filename="../batch_view.py" line="624"/>
         <source>{0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors</source>
         <translation>{0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3:,} errores</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="617"/>
+        <location filename="../batch_view.py" line="626"/>
         <source>({0:,} from the earlier run)</source>
         <translation>({0:,} del lote anterior)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="619"/>
+        <location filename="../batch_view.py" line="628"/>
         <source>Results are in results.csv and patients.csv in the output folder.</source>
         <translation>Los resultados están en results.csv y patients.csv en la carpeta de salida.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="624"/>
+        <location filename="../batch_view.py" line="633"/>
         <source>Watching stopped.</source>
         <translation>Vigilancia detenida.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="643"/>
+        <location filename="../batch_view.py" line="655"/>
         <source>{0} and {1:,} more</source>
         <translation>{0} y {1:,} más</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="649"/>
+        <location filename="../batch_view.py" line="661"/>
+        <source>{0:,} patient visits of the results file differ from this installation&apos;s audit trail (the file edited, or from another installation): {1}. They were screened again.</source>
+        <translation>{0:,} visitas de pacientes del archivo de resultados difieren del registro de auditoría de esta instalación (el archivo se editó, o viene de otra instalación): {1}. Se han vuelto a cribar.</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="665"/>
         <source>{0:,} patient visits referred by an earlier run were decided again (a photograph added, changed or retaken) and no longer refer: {1}. Check that their referral should be withdrawn.</source>
         <translation>{0:,} visitas de pacientes derivadas en una ejecución anterior se han vuelto a decidir (una fotografía añadida, cambiada o repetida) y ya no se derivan: {1}. Compruebe que su derivación deba retirarse.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="653"/>
+        <location filename="../batch_view.py" line="669"/>
         <source>The file names gave one patient ID to photographs in several folders; each folder&apos;s were screened as a patient of their own ({0:,}): {1}. If the folders are the patients, this is right; otherwise name the files by patient, or describe them under File names.</source>
         <translation>Los nombres de archivo dieron un mismo ID de paciente a fotografías de varias carpetas; las de cada carpeta se han cribado como un paciente propio ({0:,}): {1}. Si las carpetas son los pacientes, es correcto; si no, nombre los archivos por paciente o descríbalos en Nombres de archivo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="658"/>
+        <location filename="../batch_view.py" line="674"/>
         <source>{0:,} patients have a photograph that is also another patient&apos;s (the same file content): {1}. One of them has the other&apos;s result: check which photographs are whose before using these results.</source>
         <translation>{0:,} pacientes tienen una fotografía que también es de otro paciente (el mismo contenido de archivo): {1}. Uno de ellos tiene el resultado del otro: compruebe de quién es cada fotografía antes de usar estos resultados.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="662"/>
+        <location filename="../batch_view.py" line="678"/>
         <source>{0:,} patients have a photograph that is in two of their visits (the same file content): {1}. One visit&apos;s result may rest on a photograph taken at the other: check when each was taken.</source>
         <translation>{0:,} pacientes tienen una fotografía que está en dos de sus visitas (el mismo contenido de archivo): {1}. El resultado de una visita puede basarse en una fotografía tomada en la otra: compruebe cuándo se tomó cada una.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="666"/>
+        <location filename="../batch_view.py" line="682"/>
         <source>{0:,} patient visits have photographs their cameras dated on different days, or on another day than their dated folder&apos;s: {1}. Another day&apos;s photograph may stand for an eye (such a visit is never &apos;no referable DR&apos;): check when each was taken.</source>
         <translation>{0:,} visitas de pacientes tienen fotografías que sus cámaras fecharon en días distintos, o en otro día que el de su carpeta fechada: {1}. Una fotografía de otro día puede estar en lugar de un ojo (una visita así nunca es &apos;sin RD derivable&apos;): compruebe cuándo se tomó cada una.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="671"/>
+        <location filename="../batch_view.py" line="687"/>
         <source>{0:,} patient visits have photographs that may not be the eyes they are filed as: {1}. One eye&apos;s photographs may stand for both, or a photograph may come from another camera (such a visit is never &apos;no referable DR&apos;): check which eye and whose each photograph is.</source>
         <translation>{0:,} visitas de pacientes tienen fotografías que quizá no sean los ojos con los que están archivadas: {1}. Las fotografías de un ojo pueden figurar por los dos, o una fotografía puede venir de otra cámara (una visita así nunca es &apos;sin RD derivable&apos;): compruebe de qué ojo y de quién es cada fotografía.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="676"/>
+        <location filename="../batch_view.py" line="692"/>
         <source>{0:,} patient visits have more photographs of one eye than a visit takes: {1}. The file names may have put several patients under one ID (such a visit is never &apos;no referable DR&apos;): check the names, or describe them under File names.</source>
         <translation>{0:,} visitas de pacientes tienen más fotografías de un ojo de las que toma una visita: {1}. Los nombres de archivo pueden haber puesto a varios pacientes bajo un mismo ID (una visita así nunca es &apos;sin RD derivable&apos;): compruebe los nombres o descríbalos en Nombres de archivo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="681"/>
+        <location filename="../batch_view.py" line="697"/>
         <source>{0:,} files or folders in the input folder were not screened: {1}. Export the photographs as JPEG, PNG, TIFF or DICOM, or screen a linked folder itself, and run again.</source>
         <translation>{0:,} archivos o carpetas de la carpeta de entrada no se analizaron: {1}. Exporte las fotografías como JPEG, PNG, TIFF o DICOM, o analice directamente la carpeta enlazada, y vuelva a ejecutar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="685"/>
+        <location filename="../batch_view.py" line="701"/>
         <source>{0:,} patient visits look like one patient split in two by the file names (one eye each): {1}. Check the names, or describe them under File names, and screen the folder again.</source>
         <translation>{0:,} visitas parecen un mismo paciente partido en dos por los nombres de archivo (un ojo cada una): {1}. Revise los nombres, o descríbalos en Nombres de archivo, y analice la carpeta de nuevo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="689"/>
+        <location filename="../batch_view.py" line="705"/>
         <source>{0:,} patient visits have photographs of one eye only, or of an unknown eye: {1}. If the file names carry the eye another way, describe them under File names.</source>
         <translation>{0:,} visitas tienen fotografías de un solo ojo, o de un ojo desconocido: {1}. Si los nombres de archivo indican el ojo de otra manera, descríbalos en Nombres de archivo.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="699"/>
+        <location filename="../batch_view.py" line="715"/>
         <source>{0:,} photographs could not be graded; the most frequent reason ({1:,} of them): {2}.</source>
         <translation>{0:,} fotografías no se pudieron graduar; el motivo más frecuente ({1:,} de ellas): {2}.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="703"/>
+        <location filename="../batch_view.py" line="719"/>
         <source>1 photograph could not be graded: {0}.</source>
         <translation>1 fotografía no se pudo graduar: {0}.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="706"/>
+        <location filename="../batch_view.py" line="722"/>
         <source>{0:,} photographs could not be graded; the reasons: {1}.</source>
         <translation>{0:,} fotografías no se pudieron graduar; los motivos: {1}.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="713"/>
+        <location filename="../batch_view.py" line="729"/>
         <source>1 finding to check after this run: see it under the progress bar.</source>
         <translation>1 hallazgo que revisar tras este lote: véalo bajo la barra de progreso.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="715"/>
+        <location filename="../batch_view.py" line="731"/>
         <source>{0} findings to check after this run: see them under the progress bar.</source>
         <translation>{0} hallazgos que revisar tras este lote: véalos bajo la barra de progreso.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="734"/>
+        <location filename="../batch_view.py" line="750"/>
         <source>There is no report for this patient (reports were switched off, or the run stopped before it was written).</source>
         <translation>No hay informe para este paciente (los informes estaban desactivados, o el lote se detuvo antes de escribirlo).</translation>
     </message>
