@@ -23,6 +23,16 @@ from retina_screen.audit import AuditTrail, verify
 from retina_screen.errors import AuditError
 
 
+def _camera(srahim: Path, tmp_path: Path, patients: tuple[str, ...]) -> Path:
+    """A camera folder holding both eyes' photographs of ``patients``."""
+    photos = tmp_path / "camera"
+    photos.mkdir()
+    for patient in patients:
+        for eye in "RL":
+            shutil.copy(srahim / "images" / f"{patient}_{eye}.jpg", photos)
+    return photos
+
+
 def _trail(db: Path, key: Path, records: int, start: int = 0) -> None:
     trail = AuditTrail(db, key_path=key)
     try:
@@ -150,11 +160,7 @@ def test_a_report_is_checked_against_the_trail(srahim: Path, tmp_path: Path) -> 
     it was written (one byte, as an edited outcome would change many) is not, and the command
     says so with exit code 1. Before 2026-12-02 nothing tied a report to its record."""
     env = cli_env(tmp_path)
-    photos = tmp_path / "camera"
-    photos.mkdir()
-    for patient in ("Patient006", "Patient013"):
-        for eye in "RL":
-            shutil.copy(srahim / "images" / f"{patient}_{eye}.jpg", photos)
+    photos = _camera(srahim, tmp_path, ("Patient006", "Patient013"))
     single = tmp_path / "single.pdf"
     screened = run_cli(["screen", str(srahim / "images" / "Patient008_R.jpg"),
                         str(srahim / "images" / "Patient008_L.jpg"), "--report", str(single)],
@@ -208,11 +214,7 @@ def test_a_report_is_rebuilt_only_as_the_trail_recorded_it(srahim: Path, tmp_pat
     trail's record of it (outcome, and each photograph's sha256, eye, grade, probability), or
     no report is written. ``check-report --patient`` says whose report a file is."""
     env = cli_env(tmp_path)
-    photos = tmp_path / "camera"
-    photos.mkdir()
-    for patient in ("Patient006", "Patient013"):  # no DR; referable (ICDR 2)
-        for eye in "RL":
-            shutil.copy(srahim / "images" / f"{patient}_{eye}.jpg", photos)
+    photos = _camera(srahim, tmp_path, ("Patient006", "Patient013"))  # no DR; ICDR 2
     out = tmp_path / "results"
     batch = run_cli(["batch", str(photos), "--out", str(out), "--quiet", "--workers", "1"], env)
     assert batch.returncode == 0, batch.stderr
@@ -289,11 +291,7 @@ def test_an_edited_results_file_is_not_served_by_the_next_batch(srahim: Path,
     import csv
 
     env = cli_env(tmp_path)
-    photos = tmp_path / "camera"
-    photos.mkdir()
-    for patient in ("Patient006", "Patient013"):
-        for eye in "RL":
-            shutil.copy(srahim / "images" / f"{patient}_{eye}.jpg", photos)
+    photos = _camera(srahim, tmp_path, ("Patient006", "Patient013"))
     out = tmp_path / "results"
     args = ["batch", str(photos), "--out", str(out), "--workers", "1", "--no-reports"]
 
