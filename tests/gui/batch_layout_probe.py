@@ -10,12 +10,10 @@ Run by ``test_gui_layout.py`` under Xvfb with the xcb platform and ``QT_SCALE_FA
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,42 +40,16 @@ def make_camera_folder(folder: Path) -> None:
 
 
 def main() -> int:  # noqa: C901, PLR0915
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--language", default="en")
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="retina-screen-batch-layout-"))
-    os.environ.update(XDG_CONFIG_HOME=str(tmp / "config"), XDG_DATA_HOME=str(tmp / "data"),
-                      RETINA_SCREEN_CONFIG=str(tmp / "settings.toml"))
+    from gui_helpers import open_probe_window, probe_arguments, wait_until
+
+    args, tmp = probe_arguments(__doc__.splitlines()[0], "retina-screen-batch-layout-")
     sys.path.insert(0, str(ROOT))
 
-    from gui_helpers import wait_until
-    from PySide6.QtCore import QPoint, QRect, Qt
-    from PySide6.QtGui import QGuiApplication
-    from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QWidget
+    from PySide6.QtCore import QPoint, QRect
+    from PySide6.QtWidgets import QAbstractButton, QLabel, QWidget
 
-    from retina_screen.gui.i18n import install_language
-    from retina_screen.gui.main_window import MainWindow
-    from retina_screen.gui.prefs import Preferences
-    from retina_screen.gui.style import apply_style
-    from retina_screen.settings import load_settings
 
-    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
-        Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
-    app = QApplication([sys.argv[0]])
-    apply_style(app)
-    install_language(app, args.language)
-    prefs = Preferences(tmp / "gui.ini")
-    prefs.store_settings({"clinic_name": "Riverside Diabetes Clinic", "operator": "A. Nurse",
-                          "output_dir": str(tmp / "out")})
-    settings = load_settings(overrides={"output_dir": tmp / "out", "log_dir": tmp / "logs",
-                                        "audit_db": tmp / "audit.sqlite", "workers": 2},
-                             use_environment=False, use_file=False)
-    window = MainWindow(prefs, settings)
-    window.show()
-    wait_until(lambda: window.screener is not None)
-    wait_until(lambda: False, 300)
+    app, window = open_probe_window(tmp, args.language, workers=2)
 
     problems: list[str] = []
     report: dict = {"language": args.language, "problems": problems}
