@@ -616,7 +616,8 @@ def confirm_recorded_decision(db: Path, result: PatientResult, key_path: Path | 
                          + "; ".join(verified.problems[:2])
                          + "), so the recorded decision cannot be confirmed")
     reference = patient_ref(result.patient.patient_id, key)
-    photos = sorted(json.dumps(_image_summary(i), sort_keys=True) for i in result.images)
+    wanted = decision_fingerprint(result.outcome.value,
+                                  [_image_summary(i) for i in result.images])
     recorded = False
     latest: tuple[int, dict] | None = None  # the visit's latest recorded decision
     for record_id, _time, kind, _operator, ref, payload, _prev, _digest in reversed(rows):
@@ -628,9 +629,8 @@ def confirm_recorded_decision(db: Path, result: PatientResult, key_path: Path | 
         if content.get("screened_at") != result.screened_at:
             continue
         recorded = True
-        if (content.get("outcome") == result.outcome.value
-                and sorted(json.dumps(i, sort_keys=True) for i in content.get("images", []))
-                == photos):
+        if decision_fingerprint(str(content.get("outcome")),
+                                content.get("images", [])) == wanted:
             if latest is not None and latest[0] != record_id:
                 raise AuditError(
                     f"a later decision of this visit (record {latest[0]}, outcome "
