@@ -332,6 +332,15 @@ def _input_image(path: Path, input_dir: Path, regex: re.Pattern[str] | None) -> 
 PASSED_OVER_UNREADABLE = "a folder that could not be read ({0})"
 PASSED_OVER_LINK = ("a linked folder (symbolic link), not followed: screen the folder it points "
                     "to itself")
+PASSED_OVER_OUTPUT = ("an output folder of retina-screen (its results, reports and queued DICOM "
+                      "results are not photographs)")
+
+
+def _is_output_folder(folder: Path) -> bool:
+    try:
+        return (folder / "run.json").is_file() and (folder / JOURNAL).is_file()
+    except OSError:
+        return False
 
 
 def scan_folder(input_dir: Path, pattern: str | None = None, exclude: Path | None = None,
@@ -367,6 +376,11 @@ def scan_folder(input_dir: Path, pattern: str | None = None, exclude: Path | Non
                 continue
             if linked:
                 skipped.append((_shown_relative(root_path / d, input_dir), PASSED_OVER_LINK))
+            elif _is_output_folder(root_path / d):
+                # An earlier run's output inside the camera folder: its queued SR and PDF
+                # objects joined the visits as unreadable photographs (found 2026-12-02).
+                skipped.append((_shown_relative(root_path / d, input_dir), PASSED_OVER_OUTPUT))
+                continue
             kept.append(d)
         dirs[:] = kept
         for name in sorted(files):

@@ -787,6 +787,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _to_log_file(message: str) -> None:
+    """An ERROR record in the log file only (the console has the operator's message): a
+    refusal by its kind, as its words may hold a path with a patient's name. An unattended
+    watch that stopped left no trace in the log (found 2026-12-02)."""
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, message, (), None)
+    for handler in logging.getLogger().handlers:  # setup_logging's, on the root logger
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -796,6 +806,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args, settings)
     except RetinaScreenError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        _to_log_file(f"the command stopped: {type(exc).__name__} (its message went to the "
+                     "console)")
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)

@@ -718,3 +718,39 @@ def test_one_name_in_two_unicode_spellings_is_one_patient(srahim: Path, isolated
     summary = run_batch(camera, tmp_path / "out", isolated_settings, workers=1, reports=False)
     assert [(p.patient_id, p.eyes, p.outcome) for p in summary.patients] == [
         ("Müller", "R+L", Outcome.NO_REFERABLE)]
+
+
+def test_an_earlier_output_folder_inside_the_camera_folder_is_passed_over(
+        srahim: Path, isolated_settings, tmp_path: Path) -> None:
+    """Results written into the camera folder by an earlier run (with the PACS down, its
+    queued SR and PDF objects beside them) were screened as photographs by the next run into
+    another output folder: "unreadable" files of unknown eye turned healthy patients into
+    "images insufficient" (found 2026-12-02). A retina-screen output folder is now passed
+    over, and named so."""
+    from retina_screen.batch import PASSED_OVER_OUTPUT
+
+    camera = tmp_path / "camera"
+    camera.mkdir()
+    for eye in "RL":
+        shutil.copy(srahim / f"images/Patient006_{eye}.jpg", camera)
+    run_batch(camera, camera / "results", isolated_settings, workers=1)
+    pending = camera / "results" / "outbox" / "pending"
+    pending.mkdir(parents=True)
+    (pending / "1.2.3.dcm").write_bytes((camera / "results" / "reports" / "Patient006.pdf")
+                                        .read_bytes())  # stands for a queued result object
+    summary = run_batch(camera, tmp_path / "new", isolated_settings, workers=1, reports=False)
+    assert [(p.patient_id, p.outcome) for p in summary.patients] == [
+        ("Patient006", Outcome.NO_REFERABLE)]
+    assert summary.images == 2 and summary.passed_over == (("results", PASSED_OVER_OUTPUT),)
+
+
+def test_a_refusal_is_in_the_log_without_its_words(tmp_path: Path) -> None:
+    """A run the application refused (an unattended watch's folder gone, another run writing,
+    a modified model) left no trace in the log file (found 2026-12-02). Its kind is logged now;
+    its words, which may hold a path with a patient's name, stay on the console."""
+    missing = tmp_path / "Smith John"
+    done = _cli("batch", str(missing), "--out", str(tmp_path / "o"), env_home=tmp_path)
+    assert done.returncode == 1 and "input folder not found" in done.stderr
+    assert "command stopped" not in done.stderr
+    logged = (tmp_path / "data" / "retina-screen" / "logs" / "retina-screen.log").read_text()
+    assert "the command stopped: ConfigError" in logged and "Smith" not in logged
