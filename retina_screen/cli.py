@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from . import __version__
@@ -639,6 +640,11 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from .evaluation import main as evaluate_main
 
+    if not (Path(args.data) / "srahim_dev" / "labels.csv").is_file():  # a traceback before
+        print(f"error: {args.data} is not the shared data folder (it has no "
+              "srahim_dev/labels.csv): give --data the folder that holds srahim_dev, "
+              "messidor2_dev and the training sources", file=sys.stderr)
+        return EXIT_USAGE
     return evaluate_main(args, settings)
 
 
@@ -667,6 +673,21 @@ def cmd_gui(args: argparse.Namespace, settings: Settings) -> int:
     import subprocess
 
     return subprocess.call(command)
+
+
+def _at_least(low: float, kind: type) -> Callable[[str], float]:
+    """An argparse type: a number of ``kind`` no smaller than ``low`` (``--workers -1`` was
+    taken, and ``--interval 0`` polled the folder without pause; found 2026-12-02)."""
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low:g}, not {text}")
+        return value
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -711,7 +732,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--pattern", help="file-name pattern, e.g. '{patient}-{eye}-{any}' or a "
                        "regex with (?P<patient>...) and (?P<eye>...); names it does not match "
                        "are read with the built-in conventions (the run says how many matched)")
-    batch.add_argument("--workers", type=int, help="worker processes (default: CPU cores)")
+    batch.add_argument("--workers", type=_at_least(0, int),
+                       help="worker processes (default, or 0: one per CPU core)")
     batch.add_argument("--dask", metavar="local[:N]",
                        help="screen on a Dask LocalCluster of N worker processes (default: one "
                        "per core)")
@@ -726,7 +748,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "another input folder's results (refused without it)")
     batch.add_argument("--watch", action="store_true", help="keep screening new photographs "
                        "(each once its size and content stop changing)")
-    batch.add_argument("--interval", type=float, default=5.0, help="watch poll interval (s)")
+    batch.add_argument("--interval", type=_at_least(0.5, float), default=5.0,
+                       help="watch poll interval (s, at least 0.5)")
     batch.add_argument("--quiet", action="store_true", help="no progress bar")
     batch.add_argument("--progress", action="store_true", help="progress bar even when "
                        "stderr is not a terminal")

@@ -754,3 +754,18 @@ def test_a_refusal_is_in_the_log_without_its_words(tmp_path: Path) -> None:
     assert "command stopped" not in done.stderr
     logged = (tmp_path / "data" / "retina-screen" / "logs" / "retina-screen.log").read_text()
     assert "the command stopped: ConfigError" in logged and "Smith" not in logged
+
+
+def test_impossible_numbers_and_a_wrong_data_folder_are_refused_plainly(tmp_path: Path) -> None:
+    """``--workers -1`` was taken, ``--watch --interval 0`` polled the folder without pause, and
+    ``evaluate --data`` of a wrong folder ended in a Python traceback (found 2026-12-02)."""
+    for args, said in ((("batch", str(tmp_path), "--out", str(tmp_path / "o"), "--workers",
+                         "-1"), "must be at least 0"),
+                       (("batch", str(tmp_path), "--out", str(tmp_path / "o"), "--watch",
+                         "--interval", "0"), "must be at least 0.5"),
+                       (("evaluate", "--data", str(tmp_path / "nowhere")),
+                        "is not the shared data folder")):
+        done = _cli(*args, env_home=tmp_path)
+        assert done.returncode == 2 and said in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+    assert not (tmp_path / "o").exists()
