@@ -542,25 +542,31 @@ def check_reports(db: Path, reports: list[Path], key_path: Path | None = None
     hashes = [file_sha256(path) for path in reports]
     verified, rows = _verified(Path(db), key_path)
     found: dict[str, list[IssuedReport]] = {}
-    latest: dict[tuple[str, str], tuple[int, str, str, str]] = {}  # (ref, visit) -> decision
-    for record_id, time, kind, _operator, reference, payload, _prev, _digest in reversed(rows):
+    latest: dict[tuple[str, str], tuple[int, str, str]] = {}  # (ref, visit) -> last decision
+    decided: dict[tuple[str, str, str], int] = {}  # (ref, screened at, outcome) -> record
+    issued: list[tuple[int, str, str, str, dict, int | None]] = []
+    for record_id, time, kind, _operator, reference, payload, _prev, _digest in rows:
         try:
             content = json.loads(payload)
         except ValueError:
             continue  # verification reports the damage
-        visit = str(content.get("visit", ""))
-        if kind == "patient" and visit:
-            latest.setdefault((reference, visit), (record_id, time, str(content.get(
-                "outcome", "")), str(content.get("screened_at", ""))))
-        if "report_sha256" not in content:
-            continue
-        newer = latest.get((reference, visit)) if visit else None
+        at, outcome = str(content.get("screened_at", "")), str(content.get("outcome", ""))
+        if kind == "patient":
+            decided[(reference, at, outcome)] = record_id
+            if content.get("visit"):
+                latest[(reference, str(content["visit"]))] = (record_id, time, outcome)
+        if "report_sha256" in content:
+            # The decision it reports: its own record, or (a rebuilt report) the decision it
+            # was rebuilt from. By record, not time: two decisions can share a second.
+            decision = record_id if kind == "patient" else decided.get((reference, at, outcome))
+            issued.append((record_id, time, kind, str(reference), content, decision))
+    for record_id, time, kind, reference, content, decision in issued:
+        newer = latest.get((reference, str(content.get("visit", ""))))
         superseded = (f"record {newer[0]} of {newer[1]}, outcome {newer[2]}"
-                      if newer and newer[0] > record_id
-                      and newer[3] != content.get("screened_at") else "")
-        found.setdefault(str(content.get("report_sha256")), []).insert(0, IssuedReport(
+                      if newer and decision is not None and newer[0] > decision else "")
+        found.setdefault(str(content.get("report_sha256")), []).append(IssuedReport(
             record_id, time, kind, str(content.get("outcome", "")),
-            str(content.get("issued", "")), str(reference), superseded))
+            str(content.get("issued", "")), reference, superseded))
     return verified, [ReportCheck(path, digest, tuple(found.get(digest, ())))
                       for path, digest in zip(reports, hashes, strict=True)]
 

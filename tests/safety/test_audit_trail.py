@@ -309,3 +309,28 @@ def test_an_edited_results_file_is_not_served_by_the_next_batch(srahim: Path,
     assert outcomes()["Patient013"].startswith("refer")
     last = run_cli(args, env)
     assert "4 from an earlier run" in last.stdout and "audit trail" not in last.stdout
+
+
+def test_a_decision_replaced_within_the_same_second_is_superseded(installation: tuple[Path, Path],
+                                                                  tmp_path: Path) -> None:
+    """Two decisions of one visit can be made within one second (a fast machine, a photograph
+    added at once): the later one still supersedes the earlier one's report (CI found
+    check-report calling such a report current when the decisions were told apart by time)."""
+    from retina_screen.audit import check_reports, report_sha256
+
+    db, key = installation
+    earlier, later = tmp_path / "earlier.pdf", tmp_path / "later.pdf"
+    earlier.write_bytes(b"%PDF-1.4 earlier")
+    later.write_bytes(b"%PDF-1.4 later")
+    trail = AuditTrail(db, key_path=key)
+    try:
+        for outcome, report in (("no_referable", earlier), ("refer", later)):
+            trail.append("patient", "op", "ref-p1", {
+                "outcome": outcome, "screened_at": "2026-12-02T12:06:09", "visit": "2026-12-02",
+                "images": [], "report_sha256": report_sha256(report)})
+    finally:
+        trail.close()
+    verified, checks = check_reports(db, [earlier, later], key)
+    assert verified.ok
+    assert checks[0].records[0].superseded_by.endswith("outcome refer")
+    assert checks[1].records[0].superseded_by == ""
