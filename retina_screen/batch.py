@@ -50,6 +50,7 @@ from pathlib import Path
 
 from . import __version__
 from .atomic import file_sha256, write_atomic
+from .batch_findings import passed_over_text
 from .decision import (
     MAX_PHOTOGRAPHS_PER_EYE,
     ReferralTable,
@@ -329,7 +330,7 @@ def _input_image(path: Path, input_dir: Path, regex: re.Pattern[str] | None) -> 
                       id_from_name=not (info and info.patient_id))
 
 
-PASSED_OVER_UNREADABLE = "a folder that could not be read ({0})"
+PASSED_OVER_UNREADABLE = "a folder that could not be read ({detail})"
 PASSED_OVER_LINK = ("a linked folder (symbolic link), not followed: screen the folder it points "
                     "to itself")
 PASSED_OVER_OUTPUT = ("an output folder of retina-screen (its results, reports and queued DICOM "
@@ -360,7 +361,7 @@ def scan_folder(input_dir: Path, pattern: str | None = None, exclude: Path | Non
     def unreadable(error: OSError) -> None:
         if error.filename is not None:
             skipped.append((_shown_relative(Path(error.filename), input_dir),
-                            PASSED_OVER_UNREADABLE.format(error.strerror or "error")))
+                            PASSED_OVER_UNREADABLE.format(detail=error.strerror or "error")))
 
     for root, dirs, files in os.walk(input_dir, followlinks=False, onerror=unreadable):
         root_path = Path(root)
@@ -692,18 +693,6 @@ def run_batch(input_dir: Path, out_dir: Path, settings: Settings, *, pattern: st
         log.warning("%d files or folders under the input folder were not looked at (formats "
                     "not read, unreadable or linked folders)", len(passed_over))
     return replace(summary, passed_over=tuple(passed_over), kept_apart_by_folder=kept_apart)
-
-
-def passed_over_text(passed_over: list[tuple[str, str]] | tuple[tuple[str, str], ...],
-                     most: int = 5) -> str:
-    """What was not looked at, for the operator: the first ``most`` paths with their reasons."""
-    def short(path: str) -> str:  # a deep path keeps its start and its end
-        return path if len(path) <= 100 else path[:40] + "\u2026" + path[-50:]
-
-    shown = "; ".join(f"{short(path)}: {why}" for path, why in passed_over[:most])
-    more = len(passed_over) - most
-    return shown + (f"; and {more} more" if more > 0 else "")
-
 
 
 def _unchanged(image: InputImage, old: dict, hashes: ContentCache, retry_errors: bool) -> bool:

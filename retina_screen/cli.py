@@ -334,85 +334,16 @@ def _batch_executor(args: argparse.Namespace, settings: Settings):  # noqa: ANN2
 UNGRADABLE_REASONS_SHOWN = 3
 
 
-def _listed(ids: tuple[str, ...]) -> str:
-    """Up to ten patient IDs for a batch's warning, then "..." where there are more."""
-    return ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
-
-
 def _print_batch_notes(summary) -> None:  # noqa: ANN001 - BatchSummary
-    """What the operator should check after a batch: naming, clocks, damaged journal."""
+    """What the operator should check after a batch (``batch_findings``: the window shows the
+    same), and how many file names matched --pattern."""
+    from .batch_findings import batch_findings
+
     if summary.pattern_matched is not None:
         print(f"File names: {summary.pattern_matched} of {summary.found} matched --pattern; "
               "the others were read with the built-in naming conventions.")
-    if summary.passed_over:
-        from .batch import passed_over_text
-
-        print(f"Warning: {len(summary.passed_over)} files or folders under the input folder were "
-              f"not screened: {passed_over_text(summary.passed_over)}.")
-    if summary.differing_from_trail:
-        differ = summary.differing_from_trail
-        print(f"Warning: {len(differ)} patient visits of the results file differ from this "
-              f"installation's audit trail (the file edited, or from another installation): "
-              f"{_listed(differ)}. They were screened again.")
-    if summary.kept_apart_by_folder:
-        apart = summary.kept_apart_by_folder
-        print(f"Warning: file names gave one patient ID to photographs in several folders; each "
-              f"folder's were screened as a patient of their own ({len(apart)}): "
-              f"{_listed(apart)}. If the folders are the patients, this is right; otherwise "
-              "name the files by patient, or give --pattern.")
-    if summary.referrals_withdrawn:
-        withdrawn = summary.referrals_withdrawn
-        print(f"Warning: {len(withdrawn)} patient visits referred by an earlier run were decided "
-              f"again (a photograph added, changed or retaken) and no longer refer: "
-              f"{_listed(withdrawn)}. Check that their referral should be withdrawn.")
-    if summary.shared_with_another_patient:
-        shared = summary.shared_with_another_patient
-        print(f"Warning: {len(shared)} patients have a photograph that is also another patient's "
-              f"(the same file content): {_listed(shared)}. One of them has the other's result: "
-              "check which photographs are whose.")
-    if summary.in_two_visits:
-        revisited = summary.in_two_visits
-        print(f"Warning: {len(revisited)} patients have a photograph that is in two of their "
-              f"visits (the same file content): {_listed(revisited)}. One visit's result may "
-              "rest on a photograph taken at the other: check when each was taken.")
-    if summary.taken_days_apart:
-        apart = summary.taken_days_apart
-        print(f"Warning: {len(apart)} patient visits have photographs their cameras dated on "
-              f"different days, or on another day than their dated folder's: {_listed(apart)}. "
-              "Another day's photograph may stand for an eye (such a visit is never 'no "
-              "referable DR'): check when each was taken.")
-    if summary.eyes_in_doubt:
-        doubt = summary.eyes_in_doubt
-        print(f"Warning: {len(doubt)} patient visits have photographs that may not be the eyes "
-              f"they are filed as: {_listed(doubt)}. One eye's photographs may stand for both, "
-              "or a photograph may come from another camera (such a visit is never 'no "
-              "referable DR'): check which eye and whose each photograph is.")
-    if summary.crowded:
-        from .decision import MAX_PHOTOGRAPHS_PER_EYE
-
-        print(f"Warning: {len(summary.crowded)} patient visits have more than "
-              f"{MAX_PHOTOGRAPHS_PER_EYE} photographs of one eye: {_listed(summary.crowded)}. "
-              "The file names may have put several patients under one ID (such a visit is "
-              "never 'no referable DR'): check the names or give --pattern.")
-    if summary.split_by_naming:
-        print(f"Warning: {len(summary.split_by_naming)} patient visits look like one patient "
-              "split in two by the file names (one eye each): "
-              f"{', '.join(summary.split_by_naming[:10])}; check the names or give --pattern.")
-    elif summary.one_eyed:
-        print(f"Note: {len(summary.one_eyed)} patient visits have photographs of one eye only "
-              f"or of an unknown eye: {_listed(summary.one_eyed)}. If the file names carry the "
-              "eye another way, give --pattern.")
-    if summary.future_timestamps:
-        print(f"Warning: {summary.future_timestamps} photographs have a file time in the "
-              "future (is the camera's clock ahead?); they were screened by content.")
-    if summary.waiting:
-        print(f"{summary.waiting} photographs are still being written; they are screened once "
-              "they stop changing.")
-    if summary.damaged_records:
-        print(f"Warning: {summary.damaged_records} damaged records in {summary.journal} were "
-              f"skipped; a copy of the damaged journal is kept in {summary.damaged_copy}. "
-              "Patients whose records were damaged are screened again while their photographs "
-              "are in the input folder.")
+    for finding in batch_findings(summary):
+        print(f"{'Warning' if finding.level == 'warning' else 'Note'}: {finding.text}")
 
 
 def _pick_visit(patients: dict, patient_id: str, visit: str | None) -> tuple | None:

@@ -497,7 +497,7 @@ def test_what_the_scan_passes_over_is_named(data_dir: Path, tmp_path: Path) -> N
                 "--no-reports", env_home=tmp_path)
     assert done.returncode == 0, done.stderr
     warning = next(line for line in done.stdout.splitlines() if "were not screened" in line)
-    assert warning.startswith("Warning: 4 files or folders under the input folder")
+    assert warning.startswith("Warning: 4 files or folders in the input folder")
     assert "Patient013_R.heic: a picture format this application does not read (.heic)" in warning
     assert "Patient013_L.jp2: a picture format" in warning
     assert "linked: a linked folder (symbolic link), not followed" in warning

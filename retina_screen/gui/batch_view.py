@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..batch_findings import REMEDY_WINDOW, batch_findings
 from ..errors import ConfigError, OtherInputFolderError
 from ..journal import GroupKey
 from ..results import Outcome
@@ -638,76 +639,12 @@ class BatchPage(QWidget):
         self.runFinished.emit(summary, error)
 
     def _naming_message(self, summary) -> None:  # noqa: ANN001 - batch.BatchSummary
-        """What the run found about whose photographs are whose and what it could not screen,
-        every finding the command line prints, under the progress bar (a one-line message
-        points there), weightiest first: a photograph
-        that is two patients', one in two visits of a patient, visits whose photographs were
-        taken on different days, visits whose photographs may not be the eyes they are filed
-        as, visits with too many photographs of one eye, files or
-        folders not looked at, visits that look like one patient split in two, visits with
-        one eye only; then the most frequent reason for ungradable photographs (or the reasons,
-        when each occurred once)."""
-        def found(name: str) -> tuple[str, ...]:
-            return tuple(getattr(summary, name, ()) or ())
-
-        def listed(ids: tuple[str, ...]) -> str:
-            shown = ", ".join(ids[:6])
-            return shown if len(ids) <= 6 else self.tr("{0} and {1:,} more").format(
-                shown, len(ids) - 6)
-
-        # In order of weight; every one that applies is shown, the weightiest first.
-        findings = (
-            (found("differing_from_trail"), "warning", self.tr(
-                "{0:,} patient visits of the results file differ from this installation's "
-                "audit trail (the file edited, or from another installation): {1}. They were "
-                "screened again.")),
-            (found("referrals_withdrawn"), "warning", self.tr(
-                "{0:,} patient visits referred by an earlier run were decided again (a "
-                "photograph added, changed or retaken) and no longer refer: {1}. Check that "
-                "their referral should be withdrawn.")),
-            (found("kept_apart_by_folder"), "warning", self.tr(
-                "The file names gave one patient ID to photographs in several folders; each "
-                "folder's were screened as a patient of their own ({0:,}): {1}. If the folders "
-                "are the patients, this is right; otherwise name the files by patient, or "
-                "describe them under File names.")),
-            (found("shared_with_another_patient"), "warning", self.tr(
-                "{0:,} patients have a photograph that is also another patient's (the same file "
-                "content): {1}. One of them has the other's result: check which photographs are "
-                "whose before using these results.")),
-            (found("in_two_visits"), "warning", self.tr(
-                "{0:,} patients have a photograph that is in two of their visits (the same file "
-                "content): {1}. One visit's result may rest on a photograph taken at the other: "
-                "check when each was taken.")),
-            (found("taken_days_apart"), "warning", self.tr(
-                "{0:,} patient visits have photographs their cameras dated on different days, "
-                "or on another day than their dated folder's: {1}. Another day's photograph may "
-                "stand for an eye (such a visit is never 'no referable DR'): check when each was "
-                "taken.")),
-            (found("eyes_in_doubt"), "warning", self.tr(
-                "{0:,} patient visits have photographs that may not be the eyes they are filed "
-                "as: {1}. One eye's photographs may stand for both, or a photograph may come "
-                "from another camera (such a visit is never 'no referable DR'): check which eye "
-                "and whose each photograph is.")),
-            (found("crowded"), "warning", self.tr(
-                "{0:,} patient visits have more photographs of one eye than a visit takes: {1}. "
-                "The file names may have put several patients under one ID (such a visit is "
-                "never 'no referable DR'): check the names, or describe them under File "
-                "names.")),
-            (tuple(path for path, _ in found("passed_over")), "warning", self.tr(
-                "{0:,} files or folders in the input folder were not screened: {1}. Export the "
-                "photographs as JPEG, PNG, TIFF or DICOM, or screen a linked folder itself, and "
-                "run again.")),
-            (found("split_by_naming"), "warning", self.tr(
-                "{0:,} patient visits look like one patient split in two by the file names (one "
-                "eye each): {1}. Check the names, or describe them under File names, and screen "
-                "the folder again.")),
-            (found("one_eyed"), "info", self.tr(
-                "{0:,} patient visits have photographs of one eye only, or of an unknown eye: "
-                "{1}. If the file names carry the eye another way, describe them under File "
-                "names.")),
-        )
-        applying = [(kind, text.format(len(ids), listed(ids)))
-                    for ids, kind, text in findings if ids]
+        """What the run found for the operator to check, under the progress bar (a one-line
+        message points there): the findings the command line prints (``batch_findings``,
+        weightiest first), then the most frequent reason for ungradable photographs (or the
+        reasons, when each occurred once)."""
+        applying = [(finding.level, finding.text)
+                    for finding in batch_findings(summary, REMEDY_WINDOW, engine_text)]
         reasons = tuple(getattr(summary, "ungradable_reasons", ()) or ())
         if reasons:  # an export setting (layouts, compression) shows as one frequent reason
             reason, count = reasons[0]

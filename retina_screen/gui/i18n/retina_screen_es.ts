@@ -4,209 +4,209 @@
 <context>
     <name>BatchPage</name>
     <message>
-        <location filename="../batch_view.py" line="203"/>
+        <location filename="../batch_view.py" line="204"/>
         <source>estimating time left…</source>
         <translation>calculando el tiempo restante…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="206"/>
+        <location filename="../batch_view.py" line="207"/>
         <source>about {0} s left</source>
         <translation>quedan unos {0} s</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="209"/>
+        <location filename="../batch_view.py" line="210"/>
         <source>about {0} min {1:02d} s left</source>
         <translation>quedan unos {0} min {1:02d} s</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="211"/>
+        <location filename="../batch_view.py" line="212"/>
         <source>about {0} h {1:02d} min left</source>
         <translation>quedan unas {0} h {1:02d} min</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="216"/>
+        <location filename="../batch_view.py" line="217"/>
         <source>{0:,} of {1:,} photographs</source>
         <translation>{0:,} de {1:,} fotografías</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="218"/>
+        <location filename="../batch_view.py" line="219"/>
         <source>{0:,} ungradable</source>
         <translation>{0:,} no evaluables</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="220"/>
+        <location filename="../batch_view.py" line="221"/>
         <source>1 error</source>
         <translation>1 error</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="221"/>
+        <location filename="../batch_view.py" line="222"/>
         <source>{0:,} errors</source>
         <translation>{0:,} errores</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="224"/>
+        <location filename="../batch_view.py" line="225"/>
         <source>{0:.1f} photos/s</source>
         <translation>{0:.1f} fotos/s</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="263"/>
+        <location filename="../batch_view.py" line="264"/>
         <source>Camera export folder</source>
         <translation>Carpeta de exportación de la cámara</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="264"/>
+        <location filename="../batch_view.py" line="265"/>
         <source>Folder the fundus camera exports photographs to</source>
         <translation>Carpeta donde la cámara de fondo de ojo exporta las fotografías</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="266"/>
+        <location filename="../batch_view.py" line="267"/>
         <source>Output folder</source>
         <translation>Carpeta de salida</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="274"/>
+        <location filename="../batch_view.py" line="275"/>
         <source>automatic (e.g. P001_R.jpg, P001-left-2.jpg)</source>
         <translation>automático (p. ej. P001_R.jpg, P001-left-2.jpg)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="275"/>
+        <location filename="../batch_view.py" line="276"/>
         <source>File-name pattern</source>
         <translation>Patrón de nombres de archivo</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="276"/>
+        <location filename="../batch_view.py" line="277"/>
         <source>Optional: how file names encode patient and eye, e.g. {patient}_{eye}_{any}</source>
         <translation>Opcional: cómo indican los nombres de archivo el paciente y el ojo, p. ej. {patient}_{eye}_{any}</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="278"/>
+        <location filename="../batch_view.py" line="279"/>
         <source>Write a PDF report for each patient</source>
         <translation>Escribir un informe PDF por paciente</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="280"/>
+        <location filename="../batch_view.py" line="281"/>
         <source>Keep watching the folder for new photographs</source>
         <translation>Seguir vigilando la carpeta por si llegan fotografías nuevas</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="281"/>
+        <location filename="../batch_view.py" line="282"/>
         <source>Screens each new patient as the camera writes the files; runs until you press Stop.</source>
         <translation>Analiza cada paciente nuevo cuando la cámara escribe los archivos; sigue hasta que pulse Detener.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="284"/>
+        <location filename="../batch_view.py" line="285"/>
         <source>&amp;Camera export folder</source>
         <translation>Carpeta de exportación de la &amp;cámara</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="285"/>
+        <location filename="../batch_view.py" line="286"/>
         <source>&amp;Output folder</source>
         <translation>Carpeta de &amp;salida</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="286"/>
+        <location filename="../batch_view.py" line="287"/>
         <source>File &amp;names</source>
         <translation>&amp;Nombres de archivo</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="294"/>
+        <location filename="../batch_view.py" line="295"/>
         <source>Start screening</source>
         <translation>Iniciar cribado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="297"/>
+        <location filename="../batch_view.py" line="298"/>
         <source>Start or resume screening the folder (Ctrl+R)</source>
         <translation>Iniciar o reanudar el cribado de la carpeta (Ctrl+R)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="298"/>
+        <location filename="../batch_view.py" line="299"/>
         <source>Start screening the folder</source>
         <translation>Iniciar el cribado de la carpeta</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="299"/>
-        <location filename="../batch_view.py" line="536"/>
+        <location filename="../batch_view.py" line="300"/>
+        <location filename="../batch_view.py" line="537"/>
         <source>Stop</source>
         <translation>Detener</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="301"/>
+        <location filename="../batch_view.py" line="302"/>
         <source>Stop safely: screened photographs are kept (Esc)</source>
         <translation>Detener sin riesgo: las fotografías analizadas se conservan (Esc)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="302"/>
+        <location filename="../batch_view.py" line="303"/>
         <source>Stop screening</source>
         <translation>Detener el cribado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="319"/>
+        <location filename="../batch_view.py" line="320"/>
         <source>Screen a folder</source>
         <translation>Cribado de una carpeta</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="326"/>
+        <location filename="../batch_view.py" line="327"/>
         <source>Batch progress</source>
         <translation>Progreso del lote</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="330"/>
+        <location filename="../batch_view.py" line="331"/>
         <source>0 of 0</source>
         <translation>0 de 0</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="334"/>
+        <location filename="../batch_view.py" line="335"/>
         <source>Choose the camera export folder and press Start.</source>
         <translation>Elija la carpeta de exportación de la cámara y pulse Iniciar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="336"/>
+        <location filename="../batch_view.py" line="337"/>
         <source>Batch progress details</source>
         <translation>Detalles del progreso del lote</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="353"/>
+        <location filename="../batch_view.py" line="354"/>
         <source>What the run found to check</source>
         <translation>Lo que el lote encontró para revisar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="358"/>
+        <location filename="../batch_view.py" line="359"/>
         <source>Show only patients to &amp;refer</source>
         <translation>Mostrar solo pacientes a de&amp;rivar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="359"/>
+        <location filename="../batch_view.py" line="360"/>
         <source>Show only patients to refer</source>
         <translation>Mostrar solo pacientes a derivar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="363"/>
-        <location filename="../batch_view.py" line="561"/>
+        <location filename="../batch_view.py" line="364"/>
+        <location filename="../batch_view.py" line="562"/>
         <source>No patients yet</source>
         <translation>Aún no hay pacientes</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="365"/>
+        <location filename="../batch_view.py" line="366"/>
         <source>Open output folder</source>
         <translation>Abrir carpeta de salida</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="370"/>
+        <location filename="../batch_view.py" line="371"/>
         <source>Patients</source>
         <translation>Pacientes</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="380"/>
+        <location filename="../batch_view.py" line="381"/>
         <source>Screened patients</source>
         <translation>Pacientes analizados</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="439"/>
+        <location filename="../batch_view.py" line="440"/>
         <source>Another camera folder</source>
         <translation>Otra carpeta de cámara</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="440"/>
+        <location filename="../batch_view.py" line="441"/>
         <source>{0}
 
 Add this folder&apos;s results to that output folder anyway?</source>
@@ -215,245 +215,185 @@ Add this folder&apos;s results to that output folder anyway?</source>
 ¿Añadir de todos modos los resultados de esta carpeta a esa carpeta de salida?</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="450"/>
+        <location filename="../batch_view.py" line="451"/>
         <source>Stop watching</source>
         <translation>Dejar de vigilar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="451"/>
+        <location filename="../batch_view.py" line="452"/>
         <source>Stop watching the camera folder? New photographs will not be screened until you start again.</source>
         <translation>¿Dejar de vigilar la carpeta de la cámara? Las fotografías nuevas no se cribarán hasta que vuelva a empezar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="470"/>
+        <location filename="../batch_view.py" line="471"/>
         <source>Choose the camera export folder first (it must exist).</source>
         <translation>Elija primero la carpeta de exportación de la cámara (debe existir).</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="475"/>
+        <location filename="../batch_view.py" line="476"/>
         <source>Choose an output folder for the results.</source>
         <translation>Elija una carpeta de salida para los resultados.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="480"/>
+        <location filename="../batch_view.py" line="481"/>
         <source>Choose an output folder different from the camera folder.</source>
         <translation>Elija una carpeta de salida distinta de la carpeta de la cámara.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="499"/>
+        <location filename="../batch_view.py" line="500"/>
         <source>Watching</source>
         <translation>Vigilando</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="500"/>
+        <location filename="../batch_view.py" line="501"/>
         <source>Watching the camera folder: each new patient is screened as soon as the camera has written the photographs. Press Stop to end.</source>
         <translation>Vigilando la carpeta de la cámara: cada paciente nuevo se analiza en cuanto la cámara ha escrito las fotografías. Pulse Detener para terminar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="504"/>
+        <location filename="../batch_view.py" line="505"/>
         <source>Starting…</source>
         <translation>Iniciando…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="505"/>
+        <location filename="../batch_view.py" line="506"/>
         <source>Looking for photographs…</source>
         <translation>Buscando fotografías…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="522"/>
+        <location filename="../batch_view.py" line="523"/>
         <source>Stopping…</source>
         <translation>Deteniendo…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="523"/>
+        <location filename="../batch_view.py" line="524"/>
         <source>Stopping after the photographs in progress…</source>
         <translation>Deteniendo tras las fotografías en curso…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="548"/>
+        <location filename="../batch_view.py" line="549"/>
         <source>watching for new photographs</source>
         <translation>vigilando si llegan fotografías nuevas</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="564"/>
+        <location filename="../batch_view.py" line="565"/>
         <source>1 patient</source>
         <translation>1 paciente</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="564"/>
+        <location filename="../batch_view.py" line="565"/>
         <source>{0} patients</source>
         <translation>{0} pacientes</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="566"/>
+        <location filename="../batch_view.py" line="567"/>
         <source>({0} visits)</source>
         <translation>({0} visitas)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="567"/>
+        <location filename="../batch_view.py" line="568"/>
         <source>{0} to refer · {1} to retake or grade by hand</source>
         <translation>{0} a derivar · {1} a repetir o evaluar a mano</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="570"/>
+        <location filename="../batch_view.py" line="571"/>
         <source>showing referrals only</source>
         <translation>solo se muestran derivaciones</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="584"/>
+        <location filename="../batch_view.py" line="585"/>
         <source>Nothing to screen</source>
         <translation>Nada que cribar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="585"/>
+        <location filename="../batch_view.py" line="586"/>
         <source>No photographs were found in this folder. Check that it is the folder the camera exports to, or wait until the camera has exported the photographs, then press Start.</source>
         <translation>No se encontraron fotografías en esta carpeta. Compruebe que es la carpeta a la que exporta la cámara, o espere a que la cámara haya exportado las fotografías, y pulse Iniciar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="591"/>
+        <location filename="../batch_view.py" line="592"/>
         <source>Files not looked at: {0}</source>
         <translation>Archivos no examinados: {0}</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="594"/>
+        <location filename="../batch_view.py" line="595"/>
         <source>The run stopped because of a problem.</source>
         <translation>El lote se detuvo por un problema.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="595"/>
-        <location filename="../batch_view.py" line="600"/>
-        <location filename="../batch_view.py" line="611"/>
-        <location filename="../batch_view.py" line="632"/>
+        <location filename="../batch_view.py" line="596"/>
+        <location filename="../batch_view.py" line="601"/>
+        <location filename="../batch_view.py" line="612"/>
+        <location filename="../batch_view.py" line="633"/>
         <source>Stopped</source>
         <translation>Detenido</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="602"/>
+        <location filename="../batch_view.py" line="603"/>
         <source>Watching stopped. The output folder holds {0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors.</source>
         <translation>Vigilancia detenida. La carpeta de salida contiene {0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3:,} errores.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="613"/>
+        <location filename="../batch_view.py" line="614"/>
         <source>Stopped after {0:,} of {1:,} photographs. Press Start to resume: photographs already screened are not screened again.</source>
         <translation>Detenido tras {0:,} de {1:,} fotografías. Pulse Iniciar para reanudar: las fotografías ya analizadas no se vuelven a analizar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="616"/>
+        <location filename="../batch_view.py" line="617"/>
         <source>Batch stopped safely. Press Start again to resume.</source>
         <translation>Lote detenido sin riesgo. Pulse Iniciar otra vez para reanudar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="621"/>
+        <location filename="../batch_view.py" line="622"/>
         <source>Finished</source>
         <translation>Terminado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="624"/>
+        <location filename="../batch_view.py" line="625"/>
         <source>{0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors</source>
         <translation>{0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3:,} errores</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="626"/>
+        <location filename="../batch_view.py" line="627"/>
         <source>({0:,} from the earlier run)</source>
         <translation>({0:,} del lote anterior)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="628"/>
+        <location filename="../batch_view.py" line="629"/>
         <source>Results are in results.csv and patients.csv in the output folder.</source>
         <translation>Los resultados están en results.csv y patients.csv en la carpeta de salida.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="633"/>
+        <location filename="../batch_view.py" line="634"/>
         <source>Watching stopped.</source>
         <translation>Vigilancia detenida.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="655"/>
-        <source>{0} and {1:,} more</source>
-        <translation>{0} y {1:,} más</translation>
-    </message>
-    <message>
-        <location filename="../batch_view.py" line="661"/>
-        <source>{0:,} patient visits of the results file differ from this installation&apos;s audit trail (the file edited, or from another installation): {1}. They were screened again.</source>
-        <translation>{0:,} visitas de pacientes del archivo de resultados difieren del registro de auditoría de esta instalación (el archivo se editó, o viene de otra instalación): {1}. Se han vuelto a cribar.</translation>
-    </message>
-    <message>
-        <location filename="../batch_view.py" line="665"/>
-        <source>{0:,} patient visits referred by an earlier run were decided again (a photograph added, changed or retaken) and no longer refer: {1}. Check that their referral should be withdrawn.</source>
-        <translation>{0:,} visitas de pacientes derivadas en una ejecución anterior se han vuelto a decidir (una fotografía añadida, cambiada o repetida) y ya no se derivan: {1}. Compruebe que su derivación deba retirarse.</translation>
-    </message>
-    <message>
-        <location filename="../batch_view.py" line="669"/>
-        <source>The file names gave one patient ID to photographs in several folders; each folder&apos;s were screened as a patient of their own ({0:,}): {1}. If the folders are the patients, this is right; otherwise name the files by patient, or describe them under File names.</source>
-        <translation>Los nombres de archivo dieron un mismo ID de paciente a fotografías de varias carpetas; las de cada carpeta se han cribado como un paciente propio ({0:,}): {1}. Si las carpetas son los pacientes, es correcto; si no, nombre los archivos por paciente o descríbalos en Nombres de archivo.</translation>
-    </message>
-    <message>
-        <location filename="../batch_view.py" line="674"/>
-        <source>{0:,} patients have a photograph that is also another patient&apos;s (the same file content): {1}. One of them has the other&apos;s result: check which photographs are whose before using these results.</source>
-        <translation>{0:,} pacientes tienen una fotografía que también es de otro paciente (el mismo contenido de archivo): {1}. Uno de ellos tiene el resultado del otro: compruebe de quién es cada fotografía antes de usar estos resultados.</translation>
-    </message>
-    <message>
-        <location filename="../batch_view.py" line="678"/>
-        <source>{0:,} patients have a photograph that is in two of their visits (the same file content): {1}. One visit&apos;s result may rest on a photograph taken at the other: check when each was taken.</source>
-        <translation>{0:,} pacientes tienen una fotografía que está en dos de sus visitas (el mismo contenido de archivo): {1}. El resultado de una visita puede basarse en una fotografía tomada en la otra: compruebe cuándo se tomó cada una.</translation>
-    </message>
-    <message>
-        <location filename="../batch_view.py" line="682"/>
-        <source>{0:,} patient visits have photographs their cameras dated on different days, or on another day than their dated folder&apos;s: {1}. Another day&apos;s photograph may stand for an eye (such a visit is never &apos;no referable DR&apos;): check when each was taken.</source>
-        <translation>{0:,} visitas de pacientes tienen fotografías que sus cámaras fecharon en días distintos, o en otro día que el de su carpeta fechada: {1}. Una fotografía de otro día puede estar en lugar de un ojo (una visita así nunca es &apos;sin RD derivable&apos;): compruebe cuándo se tomó cada una.</translation>
-    </message>
-    <message>
-        <location filename="../batch_view.py" line="687"/>
-        <source>{0:,} patient visits have photographs that may not be the eyes they are filed as: {1}. One eye&apos;s photographs may stand for both, or a photograph may come from another camera (such a visit is never &apos;no referable DR&apos;): check which eye and whose each photograph is.</source>
-        <translation>{0:,} visitas de pacientes tienen fotografías que quizá no sean los ojos con los que están archivadas: {1}. Las fotografías de un ojo pueden figurar por los dos, o una fotografía puede venir de otra cámara (una visita así nunca es &apos;sin RD derivable&apos;): compruebe de qué ojo y de quién es cada fotografía.</translation>
-    </message>
-    <message>
-        <location filename="../batch_view.py" line="692"/>
-        <source>{0:,} patient visits have more photographs of one eye than a visit takes: {1}. The file names may have put several patients under one ID (such a visit is never &apos;no referable DR&apos;): check the names, or describe them under File names.</source>
-        <translation>{0:,} visitas de pacientes tienen más fotografías de un ojo de las que toma una visita: {1}. Los nombres de archivo pueden haber puesto a varios pacientes bajo un mismo ID (una visita así nunca es &apos;sin RD derivable&apos;): compruebe los nombres o descríbalos en Nombres de archivo.</translation>
-    </message>
-    <message>
-        <location filename="../batch_view.py" line="697"/>
-        <source>{0:,} files or folders in the input folder were not screened: {1}. Export the photographs as JPEG, PNG, TIFF or DICOM, or screen a linked folder itself, and run again.</source>
-        <translation>{0:,} archivos o carpetas de la carpeta de entrada no se analizaron: {1}. Exporte las fotografías como JPEG, PNG, TIFF o DICOM, o analice directamente la carpeta enlazada, y vuelva a ejecutar.</translation>
-    </message>
-    <message>
-        <location filename="../batch_view.py" line="701"/>
-        <source>{0:,} patient visits look like one patient split in two by the file names (one eye each): {1}. Check the names, or describe them under File names, and screen the folder again.</source>
-        <translation>{0:,} visitas parecen un mismo paciente partido en dos por los nombres de archivo (un ojo cada una): {1}. Revise los nombres, o descríbalos en Nombres de archivo, y analice la carpeta de nuevo.</translation>
-    </message>
-    <message>
-        <location filename="../batch_view.py" line="705"/>
-        <source>{0:,} patient visits have photographs of one eye only, or of an unknown eye: {1}. If the file names carry the eye another way, describe them under File names.</source>
-        <translation>{0:,} visitas tienen fotografías de un solo ojo, o de un ojo desconocido: {1}. Si los nombres de archivo indican el ojo de otra manera, descríbalos en Nombres de archivo.</translation>
-    </message>
-    <message>
-        <location filename="../batch_view.py" line="715"/>
+        <location filename="../batch_view.py" line="652"/>
         <source>{0:,} photographs could not be graded; the most frequent reason ({1:,} of them): {2}.</source>
         <translation>{0:,} fotografías no se pudieron graduar; el motivo más frecuente ({1:,} de ellas): {2}.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="719"/>
+        <location filename="../batch_view.py" line="656"/>
         <source>1 photograph could not be graded: {0}.</source>
         <translation>1 fotografía no se pudo graduar: {0}.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="722"/>
+        <location filename="../batch_view.py" line="659"/>
         <source>{0:,} photographs could not be graded; the reasons: {1}.</source>
         <translation>{0:,} fotografías no se pudieron graduar; los motivos: {1}.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="729"/>
+        <location filename="../batch_view.py" line="666"/>
         <source>1 finding to check after this run: see it under the progress bar.</source>
         <translation>1 hallazgo que revisar tras este lote: véalo bajo la barra de progreso.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="731"/>
+        <location filename="../batch_view.py" line="668"/>
         <source>{0} findings to check after this run: see them under the progress bar.</source>
         <translation>{0} hallazgos que revisar tras este lote: véalos bajo la barra de progreso.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="750"/>
+        <location filename="../batch_view.py" line="687"/>
         <source>There is no report for this patient (reports were switched off, or the run stopped before it was written).</source>
         <translation>No hay informe para este paciente (los informes estaban desactivados, o el lote se detuvo antes de escribirlo).</translation>
     </message>
@@ -1154,48 +1094,48 @@ o pulse Añadir…</translation>
 <context>
     <name>PatientTableModel</name>
     <message>
-        <location filename="../batch_view.py" line="63"/>
+        <location filename="../batch_view.py" line="64"/>
         <source>Patient ID</source>
         <translation>ID del paciente</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="64"/>
+        <location filename="../batch_view.py" line="65"/>
         <source>Visit</source>
         <translation>Visita</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="65"/>
+        <location filename="../batch_view.py" line="66"/>
         <source>Eyes</source>
         <translation>Ojos</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="66"/>
+        <location filename="../batch_view.py" line="67"/>
         <source>Outcome</source>
         <translation>Resultado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="67"/>
+        <location filename="../batch_view.py" line="68"/>
         <source>Interval</source>
         <translation>Plazo</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="68"/>
+        <location filename="../batch_view.py" line="69"/>
         <source>Report</source>
         <translation>Informe</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="128"/>
+        <location filename="../batch_view.py" line="129"/>
         <source>Open report</source>
         <extracomment>The patient table&apos;s row height and the rows it always shows (the page scrolls for them).</extracomment>
         <translation>Abrir informe</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="133"/>
+        <location filename="../batch_view.py" line="134"/>
         <source>Double-click to preview and print the report</source>
         <translation>Doble clic para ver e imprimir el informe</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="134"/>
+        <location filename="../batch_view.py" line="135"/>
         <source>No report was written for this patient</source>
         <translation>No se escribió informe para este paciente</translation>
     </message>
