@@ -1366,6 +1366,14 @@ class PatientPage(QWidget):
                 shutil.rmtree(folder, ignore_errors=True)
                 self.message.emit("error", plain_message(error, "prepare the report"))
                 return
+            if self.session.result is not result:
+                # A photograph, an eye or the form changed while the report was being made:
+                # its preview would print the earlier result (found 2026-12-02).
+                shutil.rmtree(folder, ignore_errors=True)
+                self.message.emit("warning", self.tr(
+                    "The result changed while the report was being prepared, so it was not "
+                    "shown. Press Print report again for the current result."))
+                return
             self.open_preview(Path(path), result, folder)  # type: ignore[arg-type]
 
         run_task(build_report_file, result, target, settings, on_done=done)
@@ -1380,8 +1388,8 @@ class PatientPage(QWidget):
                                      temporary_dir=temporary_dir)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.message.connect(self.message)
-        dialog.printed.connect(self.session.mark_saved)
-        dialog.saved.connect(lambda _p: self.session.mark_saved())
+        dialog.printed.connect(lambda: self._mark_saved_if_current(result))
+        dialog.saved.connect(lambda _p: self._mark_saved_if_current(result))
         # Printed or saved from here, the report is issued: the audit trail records it (the
         # bytes read now: the preview's temporary file goes when the dialog closes).
         dialog.printed.connect(lambda: self._record_issued(result, pdf.read_bytes(), "printed"))
@@ -1391,6 +1399,12 @@ class PatientPage(QWidget):
         dialog.open()
         QTimer.singleShot(0, dialog.raise_)
 
+
+    def _mark_saved_if_current(self, result: PatientResult) -> None:
+        """A printed or saved report marks the session saved only when it is the current
+        result's: printing an earlier one must not let New patient or Quit drop this one."""
+        if self.session.result is result:
+            self.session.mark_saved()
 
     def _record_issued(self, result: PatientResult, report: Path | bytes, issued: str) -> None:
         """The audit record of a report printed or saved from the preview (worker thread)."""

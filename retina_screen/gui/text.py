@@ -39,15 +39,21 @@ OUTCOME_TITLES = {
 }
 
 MISSING_EYE_TITLE = QT_TRANSLATE_NOOP("Results", "PHOTOGRAPH BOTH EYES")
+CHECK_PHOTOGRAPHS_TITLE = QT_TRANSLATE_NOOP("Results", "CHECK THE PHOTOGRAPHS")
 
 
 def outcome_title(result: PatientResult) -> str:
-    """The large words for the engine's outcome. "Insufficient" because an eye is missing (every
-    photo taken is gradable) reads differently from "insufficient" because photos failed."""
+    """The large words for the engine's outcome. "Insufficient" with every photograph taken
+    gradable reads differently from "insufficient" because photographs failed: an eye is
+    missing ("photograph both eyes"), or both were photographed and the decision doubts the
+    photographs themselves (another patient's file, a copy of the other eye, another day's:
+    "check the photographs"; it said "photograph both eyes" there until 2026-12-02)."""
     if result.outcome is Outcome.INSUFFICIENT and result.eyes and all(
             e.grade is not None for e in result.eyes if e.eye is not Eye.UNKNOWN) and \
             not any(e.eye is Eye.UNKNOWN for e in result.eyes):
-        return tr(MISSING_EYE_TITLE)
+        present = {e.eye for e in result.eyes}
+        return tr(CHECK_PHOTOGRAPHS_TITLE if {Eye.RIGHT, Eye.LEFT} <= present
+                  else MISSING_EYE_TITLE)
     return tr(OUTCOME_TITLES[result.outcome])
 
 

@@ -1090,6 +1090,11 @@ o pulse Añadir…</translation>
         <source>Report saved to {0}</source>
         <translation>Informe guardado en {0}</translation>
     </message>
+    <message>
+        <location filename="../patient_view.py" line="1374"/>
+        <source>The result changed while the report was being prepared, so it was not shown. Press Print report again for the current result.</source>
+        <translation>El resultado cambió mientras se preparaba el informe, así que no se ha mostrado. Pulse Imprimir informe de nuevo para el resultado actual.</translation>
+    </message>
 </context>
 <context>
     <name>PatientTableModel</name>
@@ -1438,99 +1443,104 @@ El informe está listo para imprimir o guardar.</translation>
         <translation>FOTOGRAFIAR AMBOS OJOS</translation>
     </message>
     <message>
-        <location filename="../text.py" line="56"/>
+        <location filename="../text.py" line="42"/>
+        <source>CHECK THE PHOTOGRAPHS</source>
+        <translation>COMPRUEBE LAS FOTOGRAFÍAS</translation>
+    </message>
+    <message>
+        <location filename="../text.py" line="62"/>
         <source>Refer urgently</source>
         <extracomment>Short outcome words for tables (translated when shown: :func:`outcome_short`).</extracomment>
         <translation>Derivar urgente</translation>
     </message>
     <message>
-        <location filename="../text.py" line="57"/>
+        <location filename="../text.py" line="63"/>
         <source>Refer</source>
         <translation>Derivar</translation>
     </message>
     <message>
-        <location filename="../text.py" line="58"/>
+        <location filename="../text.py" line="64"/>
         <source>No referable DR</source>
         <translation>Sin RD derivable</translation>
     </message>
     <message>
-        <location filename="../text.py" line="59"/>
+        <location filename="../text.py" line="65"/>
         <source>Retake / human grader</source>
         <translation>Repetir / evaluador humano</translation>
     </message>
     <message>
-        <location filename="../text.py" line="76"/>
+        <location filename="../text.py" line="82"/>
         <source>not gradable</source>
         <translation>no evaluable</translation>
     </message>
     <message>
-        <location filename="../text.py" line="77"/>
+        <location filename="../text.py" line="83"/>
         <source>Grade {grade}: {label}</source>
         <translation>Grado {grade}: {label}</translation>
     </message>
     <message>
-        <location filename="../text.py" line="96"/>
+        <location filename="../text.py" line="102"/>
         <source>No gradable photograph</source>
         <translation>Ninguna fotografía evaluable</translation>
     </message>
     <message>
-        <location filename="../text.py" line="110"/>
+        <location filename="../text.py" line="116"/>
         <source>quality check failed</source>
         <extracomment>Words with which a quality reason (the engine&apos;s English text) already says what to do.</extracomment>
         <translation>no superó el control de calidad</translation>
     </message>
     <message>
-        <location filename="../text.py" line="112"/>
+        <location filename="../text.py" line="118"/>
         <source>. Retake this photograph</source>
         <translation>. Repita esta fotografía</translation>
     </message>
     <message>
-        <location filename="../text.py" line="120"/>
+        <location filename="../text.py" line="126"/>
         <source>unreadable file</source>
         <translation>archivo ilegible</translation>
     </message>
     <message>
-        <location filename="../text.py" line="121"/>
+        <location filename="../text.py" line="127"/>
         <source>Cannot use this file: {reason}. Check the file, or export it from the camera again.</source>
         <translation>No se puede usar este archivo: {reason}. Compruebe el archivo o vuelva a exportarlo desde la cámara.</translation>
     </message>
     <message>
-        <location filename="../text.py" line="125"/>
+        <location filename="../text.py" line="131"/>
         <source>Ungradable.</source>
         <translation>No evaluable.</translation>
     </message>
     <message>
-        <location filename="../text.py" line="128"/>
+        <location filename="../text.py" line="134"/>
         <source>Quality passed, not graded.</source>
         <translation>Calidad superada, sin grado.</translation>
     </message>
     <message>
-        <location filename="../text.py" line="129"/>
+        <location filename="../text.py" line="135"/>
         <source>Quality: pass</source>
         <translation>Calidad: correcta</translation>
     </message>
     <message>
-        <location filename="../text.py" line="130"/>
+        <location filename="../text.py" line="136"/>
         <source>P(referable) {p}</source>
         <translation>P(derivable) {p}</translation>
     </message>
     <message>
-        <location filename="../text.py" line="132"/>
+        <location filename="../text.py" line="138"/>
         <source> · referable</source>
         <translation> · derivable</translation>
     </message>
     <message>
-        <location filename="../text.py" line="135"/>
+        <location filename="../text.py" line="141"/>
         <source>Taken {date}</source>
         <translation>Tomada el {date}</translation>
     </message>
     <message>
-        <location filename="../text.py" line="139"/>
+        <location filename="../text.py" line="145"/>
         <source>, {days} days ago: is it today&apos;s photograph?</source>
         <translation>, hace {days} días: ¿es la fotografía de hoy?</translation>
     </message>
     <message>
-        <location filename="../text.py" line="143"/>
+        <location filename="../text.py" line="149"/>
         <source>Copy of the other eye</source>
         <translation>Copia del otro ojo</translation>
     </message>
