@@ -118,8 +118,18 @@ def load_referral_table(path: Path | None = None) -> ReferralTable:
 def combine_eye(eye: Eye, images: tuple[ImageResult, ...], table: ReferralTable) -> EyeResult:
     gradable = [i for i in images if i.status is ImageStatus.OK and i.grading is not None]
     if not gradable:
-        count = len(images)
-        note = f"{count} photograph{'s' if count != 1 else ''}, none gradable"
+        # A file that could not be read is not counted as a photograph: its remedy is the
+        # camera's export, not a retake.
+        unreadable = sum(i.status is ImageStatus.ERROR for i in images)
+        count = len(images) - unreadable
+        files = f"{unreadable} file{'s' if unreadable != 1 else ''} could not be read"
+        if not unreadable:
+            note = f"{count} photograph{'s' if count != 1 else ''}, none gradable"
+        elif not count:
+            note = files
+        else:
+            note = (f"none gradable: {count} photograph{'s' if count != 1 else ''} ungradable, "
+                    f"{files}")
         return EyeResult(eye, images, Outcome.INSUFFICIENT, None, None, note)
     grade = max(i.grading.grade for i in gradable)
     p_referable = max(i.grading.p_referable for i in gradable)
@@ -127,6 +137,14 @@ def combine_eye(eye: Eye, images: tuple[ImageResult, ...], table: ReferralTable)
     note = f"{skipped} of {len(images)} photographs ungradable, not used" if skipped else ""
     return EyeResult(eye, images, table.for_grade(grade).outcome, grade, p_referable, note)
 
+
+#: A photograph whose content a batch's input folder files for another patient or visit too:
+#: one of them has the other's photograph, so neither can be "no referable DR" (found
+#: 2026-12-02: two patients sharing a right-eye photograph both read "rescreen in 12 months").
+FILED_ALSO_FOR = (
+    "A photograph of this visit is filed for another patient or visit too (the same file "
+    "content: {ids}): one of them has the other's photograph; check whose it is and when it "
+    "was taken")
 
 #: More photographs of one eye than a visit plausibly takes (seven fields and retakes): the
 #: file names may have put several patients under one ID (docs/decisions.md).
@@ -177,6 +195,30 @@ def patients_named(images: list[ImageResult] | tuple[ImageResult, ...]) -> tuple
             patient = unicodedata.normalize("NFC", parsed.patient)
             named.setdefault(patient.casefold(), patient)
     return tuple(sorted(named.values())) if len(named) > 1 else ()
+
+
+#: Photographs whose files (DICOM) carry a patient ID that is not the visit's, or several IDs:
+#: the desktop app screened patient A's DICOM files under patient B's form as "no referable
+#: DR" (found 2026-12-02).
+FILES_OF_OTHER_PATIENTS = (
+    "The photographs' DICOM files carry another patient ID than this visit's ({ids}): check "
+    "that each photograph is this patient's")
+
+
+def patients_carried(patient_id: str, images: list[ImageResult] | tuple[ImageResult, ...]
+                     ) -> tuple[str, ...]:
+    """The patient IDs the photographs' files carry (``ImageResult.file_patient_id``) when
+    one of them is not ``patient_id`` (where one is given) or they are not all one; compared
+    in NFC and without case, as file names are."""
+    def same(text: str) -> str:
+        return unicodedata.normalize("NFC", text.strip()).casefold()
+
+    carried = {same(i.file_patient_id): i.file_patient_id.strip() for i in images
+               if i.file_patient_id.strip()}
+    if len(carried) > 1 or (patient_id.strip() and carried
+                            and set(carried) != {same(patient_id)}):
+        return tuple(sorted(carried.values()))
+    return ()
 
 
 def mark_copies(images: list[ImageResult] | tuple[ImageResult, ...]) -> tuple[ImageResult, ...]:
@@ -352,6 +394,12 @@ def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[Imag
     named = patients_named(images)
     if named:
         notes.append(NAMED_FOR_OTHER_PATIENTS.format(ids=", ".join(named)))
+    elsewhere = sorted({other for i in images for other in i.filed_also_for})
+    if elsewhere:
+        notes.append(FILED_ALSO_FOR.format(ids=", ".join(elsewhere)))
+    carried = patients_carried(patient.patient_id, images)
+    if carried:
+        notes.append(FILES_OF_OTHER_PATIENTS.format(ids=", ".join(carried)))
     crowded = [e for e in eyes if len(e.images) > MAX_PHOTOGRAPHS_PER_EYE]
     for e in crowded:
         notes.append(TOO_MANY_PHOTOGRAPHS.format(eye=e.eye.label, count=len(e.images)))
@@ -365,7 +413,7 @@ def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[Imag
         referral = table.for_grade(worst)
     elif (not images or any(e.outcome is Outcome.INSUFFICIENT for e in eyes)
           or not {Eye.RIGHT, Eye.LEFT} <= present or both_eyes or crowded or days
-          or frames or named or filed):
+          or frames or named or filed or elsewhere or carried):
         referral = table.insufficient
     else:
         referral = table.for_grade(max(e.grade for e in graded))

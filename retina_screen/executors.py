@@ -234,6 +234,9 @@ class PatientTask:
     #: Journal records of photographs of a referred visit that are no longer in the input
     #: folder: their recorded results join the new decision (``batch.kept_records``).
     kept: tuple[dict, ...] = ()
+    #: (relative path, other patients or visits) of photographs whose content the input folder
+    #: files elsewhere too (``batch.filed_elsewhere``).
+    filed_also_for: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def key(self) -> GroupKey:
@@ -266,8 +269,10 @@ def screen_visit(task: PatientTask, screener) -> VisitResult:  # noqa: ANN001
     from .journal import image_from_record
 
     screened = [_screen_one(screener, path, rel, eye, keep) for path, rel, eye in task.images]
-    results = [replace(r, signature=None) for r in mark_copies(
-        screened + [image_from_record(record) for record in task.kept])]
+    elsewhere = dict(task.filed_also_for)
+    results = [replace(r, signature=None, filed_also_for=elsewhere.get(r.source, ()))
+               for r in mark_copies(screened + [image_from_record(record)
+                                                for record in task.kept])]
     screened_at = now_iso()
     if task.report_path is not None:
         decision = screener.decide(_patient_info(task, screened_at), results, screened_at)

@@ -65,9 +65,9 @@ def _load(language: str) -> tuple[dict[str, str], tuple[tuple[re.Pattern, str, t
     return dict(data.get("exact", {})), tuple(patterns)
 
 
-#: Fields of the engine's wording that are never translated (patient identifiers and paths,
-#: the operating system's own words, file name extensions).
-VERBATIM_FIELDS = frozenset({"ids", "detail", "extension"})
+#: Fields of the engine's wording that are never translated (patient identifiers, paths, the
+#: operating system's own words, file name extensions, version labels).
+VERBATIM_FIELDS = frozenset({"ids", "path", "detail", "extension", "previous", "current"})
 
 
 class Catalogue:

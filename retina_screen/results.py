@@ -70,6 +70,12 @@ class QualityCheck:
     reason: str = ""
 
 
+#: The quality problems an ungradable photograph's reasons name before counting the rest.
+REASONS_SHOWN = 3
+#: The last of a photograph's reasons where the quality check found more than it names.
+MORE_PROBLEMS = "{count} more problems found by the quality check"
+
+
 @dataclass(frozen=True)
 class QualityReport:
     checks: tuple[QualityCheck, ...]
@@ -83,13 +89,20 @@ class QualityReport:
 
     @property
     def reasons(self) -> tuple[str, ...]:
+        """What failed and what to do, for the operator: at most :data:`REASONS_SHOWN`, in the
+        checks' order (the frame, the fundus verdict, then acquisition faults before finer
+        ones), then how many more problems the checks found (every check stays in the record).
+        A photograph that is not a fundus photograph is said to be that (the verdict, not its
+        parts), with the first quality problems: a badly blurred or dark fundus photograph can
+        fail the fundus checks too, and then a retake may be all it needs."""
+        failed = [c for c in self.checks if not c.passed and c.reason]
         if not self.is_fundus:
-            # The fundus verdict (not its parts), with the other problems found in their order
-            # (a blurred fundus photo can fail the fundus gate; a frame check comes first).
-            failed = [c.reason for c in self.checks if not c.passed and c.reason
-                      and (c.name == "fundus" or not c.name.startswith("fundus"))]
-            return tuple(failed) or ("not a fundus photograph",)
-        return tuple(c.reason for c in self.checks if not c.passed)
+            failed = [c for c in failed if c.name == "fundus" or not c.name.startswith("fundus")]
+            if not failed:
+                return ("not a fundus photograph",)
+        shown = [c.reason for c in failed[:REASONS_SHOWN]]
+        more = len(failed) - len(shown)
+        return (*shown, MORE_PROBLEMS.format(count=more)) if more > 0 else tuple(shown)
 
     def check(self, name: str) -> QualityCheck | None:
         return next((c for c in self.checks if c.name == name), None)
@@ -187,6 +200,14 @@ class ImageResult:
     #: The side of the photograph its optic disc lies on (:func:`laterality.optic_disc_side`):
     #: 1 right, -1 left, 0 undecided or not looked for (ungradable photographs).
     disc_side: int = 0
+    #: The other patients (``ID``) and this patient's other visits (``ID visit``) under which a
+    #: batch's input folder files the same content (sha256): one of them has the other's
+    #: photograph (``batch.filed_elsewhere``); empty outside a batch.
+    filed_also_for: tuple[str, ...] = ()
+    #: The patient ID the file itself carries (a DICOM file's PatientID), where the desktop app
+    #: read it; compared by the patient decision with the visit's patient. Not recorded: a
+    #: batch groups DICOM files by it, and ``screen`` refuses files of different IDs.
+    file_patient_id: str = field(default="", compare=False)
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -224,6 +245,7 @@ class ImageResult:
             "copy_of": self.copy_of,
             "taken": self.taken,
             "disc_side": self.disc_side,
+            "filed_also_for": list(self.filed_also_for),
         }
 
     @classmethod
@@ -240,7 +262,8 @@ class ImageResult:
                    record.get("width", 0), record.get("height", 0), model=model,
                    colour_profile=record.get("colour_profile") or "",
                    copy_of=record.get("copy_of") or "", taken=record.get("taken") or "",
-                   disc_side=int(record.get("disc_side") or 0))
+                   disc_side=int(record.get("disc_side") or 0),
+                   filed_also_for=tuple(record.get("filed_also_for") or ()))
 
 
 @dataclass(frozen=True)

@@ -263,6 +263,22 @@ def test_a_photograph_under_two_patients_is_pointed_out(data_dir: Path,
     assert ("Warning: 2 patients have a photograph that is also another patient's (the same "
             "file content): Patient006, Patient013.") in done.stdout
     assert "Patient016" not in done.stdout.split("Warning: 2 patients")[1].split("\n")[0]
+    # Neither visit is "no referable DR" (both read it before 2026-12-02, with clean
+    # reports): one of them has the other's photograph. Each names the other.
+    rows = {r["patient_id"]: r for r in read_csv(tmp_path / "o" / "patients.csv")}
+    assert len(rows) == 3 and rows["Patient016"]["outcome"] == "no_referable"
+    for patient, other in (("Patient006", "Patient013"), ("Patient013", "Patient006")):
+        assert rows[patient]["outcome"] != "no_referable", rows[patient]
+        assert (f"filed for another patient or visit too (the same file content: {other})"
+                in rows[patient]["notes"]), rows[patient]["notes"]
+    # The copy taken away: Patient006's visit is decided again on what it holds.
+    (camera / "Patient013_L.jpg").unlink()
+    done = _cli("batch", str(camera), "--out", str(tmp_path / "o"), "--workers", "1",
+                "--no-reports", env_home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = {r["patient_id"]: r for r in read_csv(tmp_path / "o" / "patients.csv")}
+    assert rows["Patient006"]["outcome"] == "no_referable", rows["Patient006"]
+    assert "another patient" not in done.stdout
 
 
 def test_a_photograph_in_two_visits_of_a_patient_is_pointed_out(data_dir: Path,
@@ -286,6 +302,14 @@ def test_a_photograph_in_two_visits_of_a_patient_is_pointed_out(data_dir: Path,
     assert warning.startswith("Warning: 2 patients have a photograph that is in two of their "
                               "visits (the same file content): Patient006, Patient016.")
     assert "another patient's" not in done.stdout
+    # No visit resting on a photograph that another visit holds too is "no referable DR".
+    rows = {(r["patient_id"], r["visit"]): r for r in read_csv(tmp_path / "o" / "patients.csv")}
+    assert len(rows) == 4
+    for visit in ("2025-11-29", "2026-11-29"):
+        other = "2026-11-29" if visit == "2025-11-29" else "2025-11-29"
+        row = rows[("Patient016", visit)]
+        assert row["outcome"] == "insufficient", row
+        assert f"(the same file content: Patient016 {other})" in row["notes"], row["notes"]
 
 
 def test_a_visit_of_photographs_taken_on_different_days_is_pointed_out(

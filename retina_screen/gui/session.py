@@ -228,7 +228,11 @@ class PatientSession(QObject):
     def _decide(self) -> None:
         if self.screener is None:
             return
-        results = [p.result for p in self.photos.values() if p.result is not None]
+        # A DICOM file's own patient ID goes with its result: the decision compares it with
+        # the form's (another patient's files never read "no referable DR").
+        results = [dataclasses.replace(p.result, file_patient_id=p.dicom.patient_id or "")
+                   if p.dicom is not None else p.result
+                   for p in self.photos.values() if p.result is not None]
         results += [self._unscreenable(p) for p in self.photos.values()
                     if p.result is None and p.error]
         if not results:

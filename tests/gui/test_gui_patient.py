@@ -26,12 +26,20 @@ def expected_result(window, photos: list[tuple[Path, Eye]], patient: PatientInfo
 
 def check_display(window, expected) -> None:
     """The result panel shows the engine's outcome, headline and per-eye grades."""
-    from retina_screen.gui.text import MISSING_EYE_TITLE, OUTCOME_TITLES, eye_summary
+    from retina_screen.gui.text import (
+        CHECK_PHOTOGRAPHS_TITLE,
+        MISSING_EYE_TITLE,
+        OUTCOME_TITLES,
+        eye_summary,
+    )
 
     panel = window.patient_page.result_panel
     shown = panel.outcome_text()
+    present = {e.eye for e in expected.eyes}
     assert OUTCOME_TITLES[expected.outcome] in shown or (
-        expected.outcome is Outcome.INSUFFICIENT and MISSING_EYE_TITLE in shown)
+        expected.outcome is Outcome.INSUFFICIENT
+        and (MISSING_EYE_TITLE if not {Eye.RIGHT, Eye.LEFT} <= present
+             else CHECK_PHOTOGRAPHS_TITLE) in shown)
     assert expected.referral.headline in shown
     assert expected.referral.interval.lower() in shown.lower()
     assert panel.eye_texts() == {e.eye: eye_summary(e) for e in expected.eyes}
@@ -322,27 +330,36 @@ def test_new_patient_asks_before_discarding(window, srahim, wait_result):
     assert not page.print_action.isEnabled()
 
 
-def test_dicom_prefills_the_form_and_the_eye(window, srahim, tmp_path, wait_result):
-    pydicom = pytest.importorskip("pydicom")
+def _dicom_photo(source: Path, path: Path, patient_id: str, name: str = "Doe^Jane",
+                 laterality: str = "") -> Path:
+    """A DICOM Ophthalmic Photography file of ``source``'s pixels."""
     from pydicom.dataset import FileDataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
     from retina_screen.loading import load_image
 
-    pixels = load_image(srahim / "images" / "Patient033_L.jpg", max_side=800).pixels
+    pixels = load_image(source, max_side=800).pixels
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.77.1.5.1"
     meta.MediaStorageSOPInstanceUID = generate_uid()
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = FileDataset(str(tmp_path / "img.dcm"), {}, file_meta=meta, preamble=b"\0" * 128)
-    ds.PatientID, ds.PatientName, ds.PatientBirthDate = "DCM-77", "Doe^Jane", "19580312"
-    ds.ImageLaterality = "L"
+    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.PatientID, ds.PatientName, ds.PatientBirthDate = patient_id, name, "19580312"
+    if laterality:
+        ds.ImageLaterality = laterality
     ds.Rows, ds.Columns = pixels.shape[:2]
     ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PlanarConfiguration = 3, "RGB", 0
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
     ds.PixelData = np.ascontiguousarray(pixels).tobytes()
-    path = tmp_path / "IMG0001.dcm"  # the file name says nothing about the eye
     ds.save_as(str(path), enforce_file_format=True)
+    return path
+
+
+def test_dicom_prefills_the_form_and_the_eye(window, srahim, tmp_path, wait_result):
+    pydicom = pytest.importorskip("pydicom")
+    # the file name says nothing about the eye
+    path = _dicom_photo(srahim / "images" / "Patient033_L.jpg", tmp_path / "IMG0001.dcm",
+                        "DCM-77", laterality="L")
     assert pydicom.dcmread(str(path)).PatientID == "DCM-77"
 
     page = window.patient_page
@@ -354,6 +371,35 @@ def test_dicom_prefills_the_form_and_the_eye(window, srahim, tmp_path, wait_resu
     assert list(page.slots[Eye.LEFT].cards) and not page.slots[Eye.RIGHT].cards
     assert result.eyes[0].eye is Eye.LEFT
     assert result.patient.patient_id == "DCM-77"
+
+
+def test_another_patients_dicom_photographs_never_read_no_referable_dr(
+        window, srahim, tmp_path, wait_result):
+    """Patient A's DICOM photographs added under patient B's form (B's wrong files removed,
+    or B's ID typed first) were screened and reported as B's: "no referable DR" for B from
+    A's eyes, with a passing message only. The command line refuses such files; the window
+    now decides the visit "images insufficient", with a note naming the files' patient."""
+    pytest.importorskip("pydicom")
+    images = srahim / "images"
+    photos = [_dicom_photo(images / f"Patient006_{side}.jpg", tmp_path / f"A-111_{side}.dcm",
+                           "A-111", "Smith^John", side) for side in "RL"]
+    page = window.patient_page
+    page.form.patient_id.setText("B-222")
+    page.form.patient_id.editingFinished.emit()
+    page.add_photos(photos)
+    result = wait_result(window)
+    assert result.patient.patient_id == "B-222"
+    assert result.outcome is Outcome.INSUFFICIENT, result.outcome
+    assert any("carry another patient ID than this visit's (A-111)" in note
+               for note in result.notes), result.notes
+    # Both eyes were photographed: the words say to check the photographs, not to take them.
+    assert page.result_panel.title.text() == "CHECK THE PHOTOGRAPHS"
+    # The files' own patient in the form: the same photographs read as they are.
+    page.form.patient_id.setText("A-111")
+    page.form.patient_id.editingFinished.emit()
+    result = wait_result(window)
+    assert result.patient.patient_id == "A-111"
+    assert result.outcome is Outcome.NO_REFERABLE, (result.outcome, result.notes)
 
 
 def test_report_save_preview_and_print(window, srahim, tmp_path, wait_result, qtbot):
@@ -415,6 +461,41 @@ def test_report_save_preview_and_print(window, srahim, tmp_path, wait_result, qt
     assert temporary is not None and temporary.is_dir()
     dialog.close()
     assert not temporary.exists()  # no copy of the patient's report left behind
+
+
+def test_a_report_of_an_earlier_result_is_not_previewed_or_marked_printed(
+        window, srahim, wait_result, qtbot):
+    """A photograph added (or the form changed) while Print report prepared the PDF: the
+    preview showed and printed the earlier result in front of the new one, and printing it
+    marked the new result as printed, so New patient and Quit no longer asked."""
+    import importlib.util
+
+    if not any(importlib.util.find_spec(m) for m in ("pypdfium2", "PySide6.QtPdf")):
+        pytest.skip("no PDF renderer (pypdfium2) installed: preview untested")
+    page = window.patient_page
+    page.form.patient_id.setText("SR-006")
+    page.form.patient_id.editingFinished.emit()
+    page.add_photos([srahim / "images" / "Patient006_R.jpg",
+                     srahim / "images" / "Patient006_L.jpg"])
+    first = wait_result(window)
+    page.print_action.trigger()
+    page.form.name.setText("Jane Doe")  # before the report is back: the result is decided again
+    page.form.name.editingFinished.emit()
+    assert page.session.result is not first
+    with qtbot.waitSignal(window.patient_page.message, timeout=WAIT_MS,
+                          check_params_cb=lambda level, text: "result changed" in text):
+        pass
+    qtbot.wait(300)
+    assert page.preview is None and page.session.unsaved
+
+    # A preview of the current result, then the result changes before Print is pressed.
+    page.print_action.trigger()
+    qtbot.waitUntil(lambda: page.preview is not None, timeout=WAIT_MS)
+    page.form.name.setText("Jane Roe")
+    page.form.name.editingFinished.emit()
+    page.preview.printed.emit()
+    assert page.session.unsaved  # the current result was never printed
+    page.preview.close()
 
 
 def test_model_missing_or_tampered_is_explained(open_window, isolated_settings, srahim, tmp_path,

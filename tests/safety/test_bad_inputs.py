@@ -43,7 +43,7 @@ from safety_helpers import (
 
 from retina_screen import loading
 from retina_screen.quality import GATE_REASON
-from retina_screen.results import ImageResult, ImageStatus
+from retina_screen.results import MORE_PROBLEMS, REASONS_SHOWN, ImageResult, ImageStatus
 
 OK, UNGRADABLE, ERROR = ImageStatus.OK, ImageStatus.UNGRADABLE, ImageStatus.ERROR
 NOT_FUNDUS = r"fundus photograph"
@@ -585,6 +585,51 @@ def test_drimdb_outliers_are_not_fundus_photographs(data_dir: Path, screener) ->
     assert len(outliers) == 22
     wrong = [p.name for p in outliers if not _not_fundus(screener.screen_image(p))]
     assert not wrong, f"read as fundus photographs: {wrong}"
+
+
+def test_a_refused_photograph_names_a_few_problems_and_counts_the_rest(data_dir: Path,
+                                                                      screener) -> None:  # noqa: ANN001
+    """A landscape was told "not a fundus photograph" and then to switch the camera to colour
+    mode, keep the patient still, export at full quality ... (ten remedies on a card taller
+    than the window); a washed-out fundus photograph got eleven. Now the reasons name the
+    first three problems in the checks' order, the fundus verdict first, and count the rest;
+    every check stays in the record."""
+    outliers = sorted((data_dir / "drimdb" / "images" / "outlier").glob("*.jpg"))
+    counted = 0
+    for path in [*outliers, data_dir / "drimdb" / "images" / "bad" / "drimdb_bad (1).jpg"]:
+        result = screener.screen_image(path)
+        quality = result.quality
+        assert not quality.is_fundus and result.reasons[0] == GATE_REASON, path.name
+        problems = [c.reason for c in quality.checks if not c.passed
+                    and not c.name.startswith("fundus")]  # the verdict's parts are not named
+        if len(problems) + 1 <= REASONS_SHOWN:
+            assert result.reasons == (GATE_REASON, *problems), path.name
+            continue
+        counted += 1
+        assert result.reasons == (GATE_REASON, *problems[:REASONS_SHOWN - 1], MORE_PROBLEMS.format(
+            count=len(problems) + 1 - REASONS_SHOWN)), path.name
+    assert counted >= 10  # the washed-out photograph has ten problems, most outliers several
+
+
+def test_an_eye_of_unreadable_files_is_not_counted_in_photographs(data_dir: Path, srahim: Path,
+                                                                 tmp_path: Path,
+                                                                 screener) -> None:  # noqa: ANN001
+    """An eye whose files could not be read read "2 photographs, none gradable", counting a
+    damaged file as a photograph, whose remedy is the camera's export, not a retake."""
+    from retina_screen.decision import combine_eye, load_referral_table
+    from retina_screen.results import Eye
+
+    cut = tmp_path / "Patient006_R.jpg"
+    cut.write_bytes((srahim / "images" / "Patient006_R.jpg").read_bytes()[:30000])
+    damaged = screener.screen_image(cut)
+    refused = screener.screen_image(data_dir / "drimdb" / "images" / "outlier" /
+                                    "drimdb_outlier (1).jpg")
+    assert damaged.status is ImageStatus.ERROR and refused.status is UNGRADABLE
+    table = load_referral_table()
+    assert combine_eye(Eye.RIGHT, (damaged,), table).note == "1 file could not be read"
+    both = combine_eye(Eye.RIGHT, (refused, damaged, damaged), table)
+    assert both.note == "none gradable: 1 photograph ungradable, 2 files could not be read"
+    assert combine_eye(Eye.RIGHT, (refused,), table).note == "1 photograph, none gradable"
 
 
 #: scikit-image's ordinary photographs (``retina`` is a fundus photo and is left out). Those

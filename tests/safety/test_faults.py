@@ -470,10 +470,11 @@ def test_file_names_that_are_not_utf8_are_screened(srahim: Path, tmp_path: Path)
     camera, out, env = tmp_path / "camera", tmp_path / "out", cli_env(tmp_path)
     link_batch_input(srahim, camera, BATCH_PATIENTS[:2], copy=True)
     for eye in "RL":  # a Latin-1 camera share: M\xfcller is not UTF-8
-        (srahim / f"images/Patient006_{eye}.jpg").read_bytes()
+        # Another patient's photographs than the folder's (the same content under two
+        # patients' names is never "no referable DR").
         with open(os.path.join(os.fsencode(camera), b"M\xfcller_" + eye.encode() + b".jpg"),
                   "wb") as handle:
-            handle.write((srahim / f"images/Patient006_{eye}.jpg").read_bytes())
+            handle.write((srahim / f"images/Patient016_{eye}.jpg").read_bytes())
     done = run_cli(["batch", str(camera), "--out", str(out), "--workers", "2", "--quiet"], env)
     assert done.returncode == 0, done.stderr[-3000:]
     results, patients = table_rows(out)
