@@ -368,13 +368,16 @@ class AuditTrail:
 
     def record_patient(self, result: PatientResult, operator: str = "",
                        report: Path | bytes | None = None, issued: str = "",
-                       visit: str = "") -> int:
+                       visit: str = "", folder: str = "") -> int:
         """One record for a patient's screening (all its images and the decision), with the
         sha256 of the PDF ``report`` (a file or its bytes) it was issued as, if any, and how
         (``issued``: "saved", "printed", "queued for the PACS"; empty for a batch's or a
         command's own report), so that a report can later be checked against the trail
         (:func:`check_reports`). ``visit`` is the batch's visit (by default the screening
-        date): a later record of the same patient and visit replaces this one's decision."""
+        date): a later record of the same patient and visit replaces this one's decision.
+        ``folder`` is a batch output folder's identity (its ``run.json``): the decisions of
+        one output folder are checked against each other, not against a look at a photograph
+        with ``screen`` or in the window."""
         model = result.model
         payload = {
             "outcome": result.outcome.value,
@@ -396,6 +399,8 @@ class AuditTrail:
             payload["report_sha256"] = report_sha256(report)
         if issued:
             payload["issued"] = issued
+        if folder:
+            payload["folder"] = folder
         return self.append("patient", operator, self.patient_ref(result.patient.patient_id),
                            payload)
 
@@ -571,12 +576,31 @@ def check_reports(db: Path, reports: list[Path], key_path: Path | None = None
                       for path, digest in zip(reports, hashes, strict=True)]
 
 
-def recorded_decisions(db: Path, key_path: Path | None = None
-                       ) -> tuple[dict[tuple[str, str], set[str]], bytes] | None:
-    """Every patient decision the verified trail holds, as fingerprints by (patient
-    reference, screening time) (two visits of one patient can be screened within a second),
-    and the key that makes the references; None when the trail is missing, unreadable or
-    fails verification (it then vouches for nothing)."""
+@dataclass(frozen=True)
+class RecordedDecision:
+    """One patient decision as the verified trail holds it (for checking a results file)."""
+
+    record_id: int
+    fingerprint: str  # :func:`decision_fingerprint`
+    report_sha256: str  # of the report it was issued with ("" without one)
+    visit: str
+    folder: str  # the batch output folder's identity ("" for ``screen`` and the window)
+
+
+@dataclass(frozen=True)
+class TrailDecisions:
+    """The verified trail's patient decisions, by (patient reference, screening time) (two
+    visits of one patient can be screened within a second), the latest record of each
+    (reference, visit, output folder), and the key that makes the references."""
+
+    by_time: dict[tuple[str, str], list[RecordedDecision]]
+    latest: dict[tuple[str, str, str], tuple[int, str]]  # (record number, outcome)
+    key: bytes
+
+
+def recorded_decisions(db: Path, key_path: Path | None = None) -> TrailDecisions | None:
+    """Every patient decision the verified trail holds (:class:`TrailDecisions`); None when
+    the trail is missing, unreadable or fails verification (it then vouches for nothing)."""
     key_path = Path(key_path) if key_path is not None else default_key_path()
     try:
         key = load_key(key_path, create=False)
@@ -585,13 +609,21 @@ def recorded_decisions(db: Path, key_path: Path | None = None
         return None
     if not verified.ok:
         return None
-    decisions: dict[tuple[str, str], set[str]] = {}
-    for _id, _time, kind, _operator, ref, payload, _prev, _digest in rows:
+    by_time: dict[tuple[str, str], list[RecordedDecision]] = {}
+    latest: dict[tuple[str, str, str], tuple[int, str]] = {}
+    for record_id, _time, kind, _operator, ref, payload, _prev, _digest in rows:
         if kind == "patient":
             content = json.loads(payload)
-            decisions.setdefault((ref, str(content.get("screened_at"))), set()).add(
-                decision_fingerprint(str(content.get("outcome")), content.get("images", [])))
-    return decisions, key
+            decision = RecordedDecision(
+                int(record_id),
+                decision_fingerprint(str(content.get("outcome")), content.get("images", [])),
+                str(content.get("report_sha256") or ""), str(content.get("visit") or ""),
+                str(content.get("folder") or ""))
+            by_time.setdefault((ref, str(content.get("screened_at"))), []).append(decision)
+            place = (ref, decision.visit, decision.folder)
+            if decision.record_id > latest.get(place, (0, ""))[0]:
+                latest[place] = (decision.record_id, str(content.get("outcome")))
+    return TrailDecisions(by_time, latest, key)
 
 
 def decision_fingerprint(outcome: str, images: list[dict]) -> str:

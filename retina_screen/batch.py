@@ -43,6 +43,7 @@ import re
 import threading
 import time
 import unicodedata
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -105,7 +106,7 @@ from .naming import (
     stamp_date,
 )
 from .quality import load_thresholds
-from .results import Eye, ImageResult, Outcome
+from .results import MORE_PROBLEMS, Eye, ImageResult, Outcome, PatientInfo
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -226,12 +227,18 @@ class BatchSummary:
     #: Patient IDs given to photographs whose file names named one patient in several folders
     #: (``separate_folders``: the folder before the file name's ID).
     kept_apart_by_folder: tuple[str, ...] = ()
+    #: Patient visits (IDs, as above) of the results file whose photographs are no longer in
+    #: the input folder and whose record the audit trail does not confirm: left out of
+    #: patients.csv and results.csv (their records stay in results.jsonl).
+    left_out_unconfirmed: tuple[str, ...] = ()
 
 
 def ungradable_reasons(done_images: dict) -> tuple[tuple[str, int], ...]:
     """``BatchSummary.ungradable_reasons`` of the screened photographs' records."""
+    more = re.compile(re.escape(MORE_PROBLEMS).replace(re.escape("{count}"), r"\d+"))
     counts = Counter(reason for record in done_images.values()
-                     if record["status"] == "ungradable" for reason in record["reasons"])
+                     if record["status"] == "ungradable" for reason in record["reasons"]
+                     if not more.fullmatch(reason))  # "5 more problems ...": not a reason
     return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
@@ -567,8 +574,13 @@ def check_input_folder(out_dir: Path, input_dir: Path, allow_other_input: bool =
 def _check_run_file(out_dir: Path, input_dir: Path, model_sha: str, mode: int,
                     manifest_sha: str = "", allow_other_input: bool = False,
                     quality_version: str = "", referral_table: ReferralTable | None = None
-                    ) -> None:
+                    ) -> str:
+    """Check that this run may add to ``out_dir`` (same model, manifest, gate, referral table
+    and input folder), record its binding in ``run.json``, and return the output folder's
+    identity (made once, kept in ``run.json``; the audit trail records it with each of the
+    folder's decisions)."""
     previous = _read_run_file(out_dir) or _binding_from_journal(out_dir)
+    folder_id = str(previous.get("folder_id") or uuid.uuid4().hex)
     table_sha = referral_table.sha256 if referral_table is not None else ""
     if previous.get("referral_table_sha256") and previous["referral_table_sha256"] != table_sha:
         raise OutputError(
@@ -592,6 +604,7 @@ def _check_run_file(out_dir: Path, input_dir: Path, model_sha: str, mode: int,
     check_input_folder(out_dir, input_dir, allow_other_input)
     inputs = [k for k in [*previous.get("input_dirs", []), previous.get("input_dir")] if k]
     write_atomic(out_dir / "run.json", json.dumps({
+        "folder_id": folder_id,
         "input_dir": str(input_dir),
         "input_dirs": sorted({*inputs, str(input_dir)}),
         "model_sha256": model_sha, "app_version": __version__,
@@ -599,6 +612,7 @@ def _check_run_file(out_dir: Path, input_dir: Path, model_sha: str, mode: int,
         **({"referral_table_sha256": table_sha, "referral_table_version": referral_table.version}
            if referral_table is not None else {}),
     }, indent=2).encode(), mode)
+    return folder_id
 
 
 @dataclass(frozen=True)
@@ -685,10 +699,12 @@ def run_batch(input_dir: Path, out_dir: Path, settings: Settings, *, pattern: st
     options = _Options(pattern, workers, reports, progress, on_patient, cancel, audit,
                        retry_errors, stability, hashes, executor, confirm_records)
     with output_lock(out_dir):
-        _check_run_file(out_dir, input_dir.resolve(), manifest.sha256, settings.file_mode,
-                        manifest.manifest_sha256, allow_other_input, load_thresholds().version,
-                        load_referral_table(settings.referral_table))
-        summary = BatchRun(input_dir, out_dir, settings, manifest, options).run(scanned)
+        folder_id = _check_run_file(out_dir, input_dir.resolve(), manifest.sha256,
+                                    settings.file_mode, manifest.manifest_sha256,
+                                    allow_other_input, load_thresholds().version,
+                                    load_referral_table(settings.referral_table))
+        summary = BatchRun(input_dir, out_dir, settings, manifest, options,
+                           folder_id).run(scanned)
     if passed_over:
         log.warning("%d files or folders under the input folder were not looked at (formats "
                     "not read, unreadable or linked folders)", len(passed_over))
@@ -805,6 +821,34 @@ def _pending_groups(groups: dict[GroupKey, list[InputImage]], done_images: dict,
     return pending, waiting
 
 
+def filed_elsewhere(done_images: dict, groups: dict) -> dict[tuple[GroupKey, str],
+                                                                tuple[GroupKey, ...]]:
+    """For each screened photograph of the folder's visits whose content (sha256) the folder
+    files under another patient or another visit too, those other visits. Keyed by (visit,
+    relative path). A photograph no longer in the folder (a referred visit's, kept) is not
+    filed there."""
+    present = {(key, image.rel) for key, images in groups.items() for image in images}
+    owners: dict[str, set[GroupKey]] = {}
+    for record in done_images.values():
+        key = group_key(record)
+        if record.get("sha256") and (key, record["path"]) in present:
+            owners.setdefault(record["sha256"], set()).add(key)
+    elsewhere: dict[tuple[GroupKey, str], tuple[str, ...]] = {}
+    for record in done_images.values():
+        key = group_key(record)
+        others = owners.get(record.get("sha256") or "", set()) - {key}
+        if (key, record["path"]) in present and others:
+            elsewhere[(key, record["path"])] = tuple(sorted(others))
+    return elsewhere
+
+
+def elsewhere_named(key: GroupKey, others: tuple[GroupKey, ...]) -> tuple[str, ...]:
+    """``filed_elsewhere``'s other visits as the patient decision names them
+    (``ImageResult.filed_also_for``): another patient by ID, another visit of the same patient
+    as ``ID visit``."""
+    return tuple(sorted({pid if pid != key[0] else f"{pid} {visit}" for pid, visit in others}))
+
+
 def photographs_to_check(done_images: dict, groups: dict) -> dict[str, tuple[str, ...]]:
     """Photographs (by content, their sha256) that stand in two places of this folder: the
     patients one of whose photographs is also another patient's (one of them has the other's
@@ -812,16 +856,11 @@ def photographs_to_check(done_images: dict, groups: dict) -> dict[str, tuple[str
     result may rest on a photograph taken at another); the patients of visits whose
     photographs their cameras dated on days apart, and of visits whose photographs may not be
     the eyes they are filed as. ``BatchSummary``'s fields by name."""
-    owners: dict[str, set[str]] = {}
-    visits: dict[str, set[GroupKey]] = {}
-    for record in done_images.values():
-        key = group_key(record)
-        if record.get("sha256") and key in groups:
-            owners.setdefault(record["sha256"], set()).add(record["patient_id"])
-            visits.setdefault(record["sha256"], set()).add(key)
-    shared = {patient for patients in owners.values() if len(patients) > 1 for patient in patients}
-    revisited = {patient for sha256, keys in visits.items() if len(owners[sha256]) == 1
-                 and len(keys) > 1 for patient, _ in keys}
+    shared: set[str] = set()
+    revisited: set[str] = set()
+    for ((patient, _visit), _path), others in filed_elsewhere(done_images, groups).items():
+        for other_patient, _other_visit in others:
+            (revisited if other_patient == patient else shared).add(patient)
     if shared:
         log.warning("%d patients share a photograph (by content) with another patient",
                     len(shared))
@@ -877,8 +916,10 @@ class BatchRun:
     cluster ran again after losing its worker) is committed once."""
 
     def __init__(self, input_dir: Path, out_dir: Path, settings: Settings,
-                 manifest, options: _Options) -> None:  # noqa: ANN001 - inference.Manifest
+                 manifest, options: _Options,  # noqa: ANN001 - inference.Manifest
+                 folder_id: str = "") -> None:
         self.input_dir = input_dir
+        self.folder_id = folder_id
         self.out_dir = out_dir
         self.settings = settings
         self.manifest = manifest
@@ -889,11 +930,15 @@ class BatchRun:
         self.thresholds_version = load_thresholds().version
         self.done_images: dict[tuple[str, str, str], dict] = {}
         self.done_patients: dict[GroupKey, dict] = {}
-        self.rows: list[PatientRow] = []
+        self.rows: dict[GroupKey, PatientRow] = {}
         self.counts = {"errors": 0, "ungradable": 0, "ok": 0}
         self.auditor = None
         self.withdrawn: list[str] = []
         self.not_in_trail: list[GroupKey] = []
+        self.left_out: list[GroupKey] = []
+        #: Visits whose latest decision in the audit trail (this folder's) referred, where the
+        #: results file holds an earlier one: their re-decision's withdrawal is said.
+        self.referred_later: set[GroupKey] = set()
 
     def _row(self, record: dict) -> PatientRow:
         report = self.out_dir / record["report"] if record.get("report") else None
@@ -902,9 +947,11 @@ class BatchRun:
                           record["image_count"], record.get("visit") or "")
 
     def _add_row(self, record: dict) -> None:
-        self.rows.append(self._row(record))
+        """The visit's row, in place of an earlier one of this run (a visit decided again)."""
+        row = self._row(record)
+        self.rows[row.key] = row
         if self.options.on_patient:
-            self.options.on_patient(self.rows[-1])
+            self.options.on_patient(row)
 
     def run(self, scanned: list[InputImage]) -> BatchSummary:
         options = self.options
@@ -914,9 +961,18 @@ class BatchRun:
         pending, waiting = _pending_groups(groups, self.done_images, self.done_patients, options,
                                            self.out_dir)
         if options.audit and options.confirm_records:
-            self.not_in_trail = self._not_in_trail(groups, pending)
+            # Every visit taken from the results file is checked against the audit trail:
+            # one that differs is screened again, or, its photographs gone, left out.
+            taken = [key for key in self.done_patients if key not in pending]
+            unconfirmed = self._unconfirmed(taken)
+            self.not_in_trail = [key for key in unconfirmed if key in groups]
             for key in self.not_in_trail:
                 pending[key] = groups[key]
+            self.left_out = [key for key in unconfirmed if key not in groups]
+            for key in self.left_out:  # in memory: results.jsonl keeps their records
+                del self.done_patients[key]
+                for image in [k for k in self.done_images if k[:2] == key]:
+                    del self.done_images[image]
         resumed = sum(len(imgs) for key, imgs in groups.items()
                       if key not in pending and key in self.done_patients)
         if options.audit:
@@ -939,13 +995,26 @@ class BatchRun:
                          kept=kept_records(key, pending[key], self.done_images,
                                            self.done_patients))
                  for key in sorted(pending)]
-        cancelled = self._screen(tasks, resumed, len(scanned))
+        try:
+            cancelled = self._screen(tasks, resumed, len(scanned))
+            if not cancelled:
+                # A photograph filed for another patient or visit too is known by content once
+                # every photograph is screened: its visits are decided again with it marked
+                # (never "no referable DR"), and again when it no longer is.
+                again = self._filed_elsewhere_tasks(groups)
+                if again:
+                    log.warning("%d patient visits have a photograph filed for another patient "
+                                "or visit too, or no longer: decided again", len(again))
+                    cancelled = self._screen(again, len(self.done_images), len(scanned))
+        finally:
+            if self.auditor is not None:
+                self.auditor.close()
         errors = tuple((r["path"], "; ".join(r["reasons"])) for r in self.done_images.values()
                        if r["status"] == "error" and group_key(r) in groups)
         return BatchSummary(
             images=len(self.done_images), ok=self.counts["ok"],
             ungradable=self.counts["ungradable"], errors=self.counts["errors"],
-            patients=tuple(self.rows), out_dir=self.out_dir,
+            patients=tuple(self.rows.values()), out_dir=self.out_dir,
             results_csv=self.out_dir / RESULTS_CSV, patients_csv=self.out_dir / PATIENTS_CSV,
             journal=self.out_dir / JOURNAL, cancelled=cancelled, resumed=resumed,
             error_files=errors, waiting=waiting, damaged_records=self.journal.damaged,
@@ -953,6 +1022,7 @@ class BatchRun:
             ungradable_reasons=ungradable_reasons(self.done_images),
             referrals_withdrawn=tuple(self.withdrawn),
             differing_from_trail=tuple(sorted({pid for pid, _ in self.not_in_trail})),
+            left_out_unconfirmed=tuple(sorted({pid for pid, _ in self.left_out})),
             **photographs_to_check(self.done_images, groups),
             **_naming_notes(scanned, groups, options.pattern),
         )
@@ -1001,42 +1071,38 @@ class BatchRun:
             if executor is not None and (owned or cancelled):
                 executor.stop(cancelled)
             write_tables(self.out_dir, self.done_images, self.done_patients, self.mode)
-            if self.auditor is not None:
-                self.auditor.close()
         return cancelled
 
-    def _not_in_trail(self, groups: dict, pending: dict) -> list[GroupKey]:
-        """Visits to be taken from the results file whose recorded decision the audit trail
-        does not hold as recorded (the file edited: a referred patient turned "no referable
-        DR" was served as such by every later run; found 2026-12-02), to be screened again.
-        None when the trail cannot vouch (missing, or failing verification: then it is said
-        by ``audit verify``, and the results file is taken as it is)."""
-        from .audit import decision_fingerprint, patient_ref, recorded_decisions, summary_of_record
-
-        resumed = [key for key in groups if key not in pending and key in self.done_patients]
-        if not resumed:
-            return []
-        found = recorded_decisions(self.settings.audit_db, self.settings.audit_key)
-        if found is None:
-            return []
-        decisions, key = found
-        differing = []
-        for visit in resumed:
-            record = self.done_patients[visit]
-            try:
-                images = [summary_of_record(self.done_images[(*visit, rel)])
-                          for rel in record["images"]]
-            except KeyError:
-                differing.append(visit)
+    def _filed_elsewhere_tasks(self, groups: dict) -> list[PatientTask]:
+        """The visits whose photographs' record of being filed elsewhere too
+        (``ImageResult.filed_also_for``) is not what the folder now holds, as tasks that
+        carry what it holds."""
+        elsewhere = filed_elsewhere(self.done_images, groups)
+        by_visit: dict[GroupKey, dict[str, dict]] = {}
+        for (pid, visit, path), record in self.done_images.items():
+            by_visit.setdefault((pid, visit), {})[path] = record
+        tasks = []
+        for key in sorted(groups):
+            records = by_visit.get(key, {})
+            if key not in self.done_patients or not records:
                 continue
-            recorded = decisions.get((patient_ref(visit[0], key), str(record["screened_at"])),
-                                     set())
-            if decision_fingerprint(str(record["outcome"]), images) not in recorded:
-                differing.append(visit)
-        if differing:
-            log.warning("%d visits of the results file differ from the audit trail's record of "
-                        "them: screened again", len(differing))
-        return differing
+            named = {path: elsewhere_named(key, elsewhere[(key, path)])
+                     for path in records if (key, path) in elsewhere}
+            if all(tuple(r.get("filed_also_for") or ()) == named.get(path, ())
+                   for path, r in records.items()):
+                continue
+            images = groups[key]
+            task = _task(key, images, str(self.out_dir / self.names[key])
+                         if self.options.reports else None)
+            tasks.append(replace(
+                task, kept=kept_records(key, images, self.done_images, self.done_patients),
+                filed_also_for=tuple(named.items())))
+            self.sources.update({(*key, i.rel): i for i in images})
+        return tasks
+
+    def _unconfirmed(self, keys: list[GroupKey]) -> list[GroupKey]:
+        return unconfirmed_visits(keys, self.done_patients, self.done_images, self.settings,
+                                  self.table, self.referred_later)
 
     def _commit(self, task: PatientTask, results: tuple[ImageResult, ...],
                 screened_at: str) -> None:
@@ -1062,7 +1128,8 @@ class BatchRun:
         if report is not None and report.is_file():
             record["report_file"] = report_file_record(report)
         earlier = self.done_patients.get(key)
-        if (earlier is not None and Outcome(earlier["outcome"]).is_referral
+        if ((key in self.referred_later or (earlier is not None
+                                            and Outcome(earlier["outcome"]).is_referral))
                 and not decision.outcome.is_referral):
             log.warning("a visit decided again no longer refers: its earlier referral is "
                         "withdrawn")
@@ -1070,9 +1137,10 @@ class BatchRun:
         if self.auditor is not None:
             self.auditor.record_patient(decision, self.settings.operator,
                                         report if report is not None and report.is_file()
-                                        else None, visit=task.visit)
+                                        else None, visit=task.visit, folder=self.folder_id)
         kept = {record["path"]: record for record in task.kept}
-        images = [kept[r.source] if r.source in kept
+        images = [{**kept[r.source], "filed_also_for": list(r.filed_also_for)}
+                  if r.source in kept
                   else image_record(r, task.patient_id, self.sources[(*key, r.source)])
                   for r in results]
         self.journal.append([*images, record])
@@ -1080,6 +1148,88 @@ class BatchRun:
         for r, image in zip(results, images, strict=True):
             self.done_images[(*key, r.source)] = image
         self._add_row(record)
+
+
+def unconfirmed_visits(keys: list[GroupKey], done_patients: dict, done_images: dict,
+                       settings: Settings, table: ReferralTable | None = None,
+                       referred_later: set[GroupKey] | None = None) -> list[GroupKey]:
+    """The visits of ``keys`` (taken from the results file, which anyone who can write the
+    folder can edit) whose record this installation's verified audit trail does not
+    confirm: the trail missing or failing verification (it vouches for nothing: a folder
+    moved to another installation, the trail lost); the decision not recorded as it
+    stands (outcome, each photograph's content, eye, grade and P(referable)); a later
+    decision of the visit in this output folder (an older copy of the folder put back); a
+    report file other than the one the decision was issued with; or wording, grades and
+    notes that the photographs' records and the referral table do not give.
+    ``referred_later`` receives the visits whose later decision in this output folder was a
+    referral (a backup put back after a referral: screened again, its withdrawal is said)."""
+    from .audit import decision_fingerprint, patient_ref, recorded_decisions, summary_of_record
+
+    if not keys:
+        return []
+    table = table if table is not None else load_referral_table(settings.referral_table)
+    trail = recorded_decisions(settings.audit_db, settings.audit_key)
+    if trail is None:
+        log.warning("the audit trail cannot be verified, so it confirms none of the %d "
+                    "visits of the results file: they are screened again, or left out "
+                    "where their photographs are gone", len(keys))
+        return list(keys)
+    unconfirmed = []
+    for visit in keys:
+        record = done_patients[visit]
+        try:
+            images = [done_images[(*visit, rel)] for rel in record["images"]]
+        except KeyError:
+            unconfirmed.append(visit)
+            continue
+        ref = patient_ref(visit[0], trail.key)
+        wanted = decision_fingerprint(str(record["outcome"]),
+                                      [summary_of_record(i) for i in images])
+        match = [d for d in trail.by_time.get((ref, str(record["screened_at"])), [])
+                 if d.fingerprint == wanted]
+        report_sha = (record.get("report_file") or {}).get("sha256", "")
+        later = (trail.latest.get((ref, match[-1].visit, match[-1].folder), (0, ""))
+                 if match and match[-1].folder else (0, ""))
+        if later[0] > (match[-1].record_id if match else 0) and referred_later is not None \
+                and Outcome(later[1]).is_referral:
+            referred_later.add(visit)
+        if (not match
+                or later[0] > match[-1].record_id
+                or (report_sha and match[-1].report_sha256
+                    and report_sha != match[-1].report_sha256)
+                or not _as_decided(visit, record, images, table)):
+            unconfirmed.append(visit)
+    if unconfirmed:
+        log.warning("%d visits of the results file are not confirmed by the audit trail "
+                    "(edited, replaced by a later decision, or from another installation)",
+                    len(unconfirmed))
+    return unconfirmed
+
+
+def _as_decided(visit: GroupKey, record: dict, images: list[dict],
+                table: ReferralTable) -> bool:
+    """Whether the visit's record says what its photographs' records decide under this
+    run's referral table (outcome, wording, grades, notes), and each photograph's grade
+    and referable flag are its probabilities' at its threshold."""
+    results = [image_from_record(image) for image in images]
+    for image, result in zip(images, results, strict=True):
+        grading = result.grading
+        if grading is None:
+            if image.get("icdr_grade") is not None or image.get("referable") is not None:
+                return False
+            continue
+        threshold = image.get("referable_threshold")
+        if (image.get("icdr_grade") != grading.grade
+                or (threshold is not None
+                    and grading.referable != (grading.p_referable >= float(threshold)))):
+            return False
+    decision = combine_patient(PatientInfo(visit[0]), results, table,
+                               str(record["screened_at"]), None, "")
+    rebuilt = patient_record(decision, list(record["images"]), record.get("report"),
+                             visit[1])
+    fields = ("outcome", "eyes", "decision", "action", "interval", "urgency", "right_grade",
+              "left_grade", "image_count", "ungradable", "errors", "notes")
+    return all(rebuilt.get(name) == record.get(name) for name in fields)
 
 
 def _task(key: GroupKey, images: list[InputImage], report_path: str | None) -> PatientTask:
@@ -1111,6 +1261,7 @@ def watch_folder(input_dir: Path, out_dir: Path, settings: Settings, *, interval
         summary = run_batch(input_dir, out_dir, settings, cancel=cancel, allow_empty=True,
                             stability=stability, hashes=hashes, **kwargs)
         kwargs.pop("allow_other_input", None)  # the first pass recorded this input folder
+        written = _journal_state(out_dir)
         while not cancel.wait(interval_s):
             if not Path(input_dir).is_dir():
                 # A network share or camera disk gone for a moment (found 2026-12-02: the
@@ -1118,12 +1269,25 @@ def watch_folder(input_dir: Path, out_dir: Path, settings: Settings, *, interval
                 log.warning("the input folder cannot be reached: watching goes on, and it is "
                             "screened again when it is back")
                 continue
+            # The results file is checked against the audit trail again when something
+            # other than this watch wrote it since its last pass (an edit during the day).
+            changed = _journal_state(out_dir) != written
             summary = run_batch(input_dir, out_dir, settings, cancel=cancel, allow_empty=True,
                                 retry_errors=False, stability=stability, hashes=hashes,
-                                confirm_records=False, **kwargs)
+                                confirm_records=changed, **kwargs)
+            written = _journal_state(out_dir)
     finally:
         log.removeFilter(said_once)
     return summary
+
+
+def _journal_state(out_dir: Path) -> tuple[int, int, int] | None:
+    """The results journal's size, modification time and inode (None when it is missing)."""
+    try:
+        stat = (Path(out_dir) / JOURNAL).stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
 
 
 class _SaidOnce(logging.Filter):

@@ -41,6 +41,11 @@ FINDINGS: tuple[tuple[str, str, str], ...] = (
     ("differing_from_trail", "warning",
      "{count} patient visits of the results file differ from this installation's audit trail "
      "(the file edited, or from another installation): {ids}. They were screened again."),
+    ("left_out_unconfirmed", "warning",
+     "{count} patient visits of the results file whose photographs are no longer in the input "
+     "folder are not confirmed by this installation's audit trail (the file edited, an older "
+     "copy put back, or from another installation): {ids}. They were left out of patients.csv "
+     "and results.csv; their records stay in results.jsonl."),
     ("referrals_withdrawn", "warning",
      "{count} patient visits referred by an earlier run were decided again (a photograph "
      "added, changed or retaken) and no longer refer: {ids}. Check that their referral should "

@@ -60,6 +60,11 @@ def _send(out_dir: Path, settings: Settings, wait_s: float) -> int:
     summary = send_results(out_dir, settings, wait_s=wait_s)
     print(f"PACS {summary.destination}: {summary.sent} instances sent, {summary.pending} "
           f"queued ({summary.patients_pending} patient visits).")
+    if summary.held:
+        print(f"Warning: {summary.held} patient visits of the results file were not sent: this "
+              "installation's audit trail does not confirm them (the file edited, an older copy "
+              "put back, or from another installation). Screen the folder again with "
+              "'retina-screen batch'.", file=sys.stderr)
     if summary.pending:
         print(f"Not sent yet: {summary.error}. The results stay queued in {out_dir}/outbox; "
               f"run 'retina-screen send {out_dir}' when the PACS is back.", file=sys.stderr)

@@ -222,7 +222,8 @@ def write_bundles(out_dir: Path, settings: Settings) -> int:
     except OSError as exc:
         raise OutputError(f"cannot create {folder}: {exc.strerror or exc}") from exc
     count = 0
-    for patient, images in visits(out_dir):
+    confirmed, _held = visits(out_dir, settings)
+    for patient, images in confirmed:
         source = source_study(source_paths(out_dir, images))
         report = out_dir / patient["report"] if patient.get("report") else None
         pdf = report.read_bytes() if report is not None and report.is_file() else None

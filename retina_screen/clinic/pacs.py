@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import ConfigError, OutputError, RetinaScreenError
@@ -46,6 +46,8 @@ class SendSummary:
     error: str = ""  # why instances are still pending ("" when none are)
     #: send_patient only: "sent" or "pending" for that patient's results
     status: str = ""
+    #: Visits of the results file not queued: the audit trail does not confirm them
+    held: int = 0
 
 
 def destination(settings: Settings) -> str:
@@ -69,16 +71,33 @@ def _input_dirs(out_dir: Path) -> list[Path]:
     return [Path(d) for d in dict.fromkeys(d for d in dirs if d)]
 
 
-def visits(out_dir: Path) -> list[tuple[dict, list[dict]]]:
-    """Every completed visit in the output folder's journal: (visit record, image records)."""
-    from ..batch import JOURNAL, Journal, latest_records
+def visits(out_dir: Path, settings: Settings) -> tuple[list[tuple[dict, list[dict]]], int]:
+    """Every completed visit in the output folder's journal that this installation's audit
+    trail confirms (``batch.unconfirmed_visits``; the results file can be edited by anyone
+    who can write the folder, and an edited "no referable DR" must not leave the machine),
+    as (visit record, image records) with its report file the one it was issued with; and how
+    many visits were held back."""
+    from ..atomic import file_sha256
+    from ..batch import JOURNAL, Journal, latest_records, unconfirmed_visits
 
     journal = Journal(Path(out_dir) / JOURNAL, 0o600)
     images, patients = latest_records(journal.read(repair=False))
     by_visit: dict[tuple[str, str], list[dict]] = {}
     for (patient_id, visit, _path), record in images.items():
         by_visit.setdefault((patient_id, visit), []).append(record)
-    return [(patients[key], by_visit.get(key, [])) for key in sorted(patients)]
+    held = set(unconfirmed_visits(sorted(patients), patients, images, settings))
+    for key in sorted(patients):
+        report = patients[key].get("report")
+        issued = (patients[key].get("report_file") or {}).get("sha256")
+        path = Path(out_dir) / report if report else None
+        if key not in held and path is not None and path.is_file() and issued \
+                and file_sha256(path) != issued:
+            held.add(key)  # the report file is not the one issued with the decision
+    if held:
+        log.warning("%d visits of the results file are not confirmed by the audit trail; "
+                    "they are not exported", len(held))
+    return ([(patients[key], by_visit.get(key, [])) for key in sorted(patients)
+             if key not in held], len(held))
 
 
 def source_paths(out_dir: Path, images: list[dict]) -> list[Path]:
@@ -119,22 +138,24 @@ def _queue_visit(outbox: Outbox, patient: dict, images: list[dict], pdf: bytes |
     return queued
 
 
-def queue_results(out_dir: Path, settings: Settings) -> int:
-    """Queue the DICOM results of every visit not queued yet; returns instances queued."""
+def queue_results(out_dir: Path, settings: Settings) -> tuple[int, int]:
+    """Queue the DICOM results of every visit not queued yet that the audit trail confirms;
+    returns the instances queued and the visits held back."""
     from .dicom_out import result_digest
 
     out_dir = Path(out_dir)
     outbox = Outbox(out_dir, settings.file_mode)
     known = _queued_digests(outbox)
     queued = 0
-    for patient, images in visits(out_dir):
+    confirmed, held = visits(out_dir, settings)
+    for patient, images in confirmed:
         if result_digest(patient, images) in known:
             continue
         report = out_dir / patient["report"] if patient.get("report") else None
         pdf = report.read_bytes() if report is not None and report.is_file() else None
         queued += _queue_visit(outbox, patient, images, pdf, source_paths(out_dir, images),
                                settings)
-    return queued
+    return queued, held
 
 
 class _Association:
@@ -293,12 +314,12 @@ def send_results(out_dir: Path, settings: Settings, *, wait_s: float = 0.0,
                           "queue")
     with output_lock(out_dir):
         try:
-            queued = queue_results(out_dir, settings) if batch else 0
+            queued, held = queue_results(out_dir, settings) if batch else (0, 0)
             sent, error = _send_audited(out_dir, settings, wait_s, audit)
         finally:
             if batch:
                 refresh_tables(out_dir, settings)
-    return _summary(out_dir, settings, queued, sent, error)
+    return replace(_summary(out_dir, settings, queued, sent, error), held=held)
 
 
 def patient_visit(result: PatientResult) -> str:
@@ -352,7 +373,10 @@ def refresh_tables(out_dir: Path, settings: Settings) -> None:
     from ..batch import JOURNAL, Journal, latest_records, write_tables
 
     images, patients = latest_records(Journal(out_dir / JOURNAL, 0o600).read(repair=False))
-    write_tables(out_dir, images, patients, settings.file_mode)
+    confirmed, _held = visits(out_dir, settings)  # tables of what the audit trail confirms
+    kept = {(p["patient_id"], p.get("visit") or "") for p, _ in confirmed}
+    write_tables(out_dir, {k: r for k, r in images.items() if k[:2] in kept},
+                 {k: r for k, r in patients.items() if k in kept}, settings.file_mode)
 
 
 def pending_count(out_dir: Path) -> int:

@@ -311,6 +311,107 @@ def test_an_edited_results_file_is_not_served_by_the_next_batch(srahim: Path,
     assert "4 from an earlier run" in last.stdout and "audit trail" not in last.stdout
 
 
+def _patients_csv(out: Path) -> dict[str, dict[str, str]]:
+    import csv
+
+    with open(out / "patients.csv", newline="", encoding="utf-8") as handle:
+        return {row["patient_id"]: row for row in csv.DictReader(handle)}
+
+
+def _edit_visit(journal: Path, patient: str, **fields: object) -> None:
+    """``patient``'s visit record in the results file with ``fields`` changed."""
+    lines = []
+    for line in journal.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record.get("patient_id") == patient and record.get("kind") == "patient":
+            record.update(fields)
+        lines.append(json.dumps(record))
+    journal.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_a_results_file_the_trail_cannot_confirm_is_not_served(srahim: Path,
+                                                               tmp_path: Path) -> None:
+    """Ways an edited results file was still served after the check above (found 2026-12-02):
+    a referral's words edited with its outcome kept ("No referable DR - rescreen in 12
+    months" on a refer row); a run where the audit trail cannot vouch (moved away, another
+    installation), which took the file as it was; and a visit whose photographs have left
+    the input folder, which was never checked. Now every visit taken from the file must be
+    confirmed by the trail, wording included: one that is not is screened again, or left out
+    of the tables (with a warning) where its photographs are gone."""
+    env = cli_env(tmp_path)
+    photos = _camera(srahim, tmp_path, ("Patient006", "Patient013"))
+    out = tmp_path / "results"
+    args = ["batch", str(photos), "--out", str(out), "--workers", "1", "--no-reports"]
+    assert run_cli(args, env).returncode == 0
+    referral = _patients_csv(out)["Patient013"]
+    assert referral["outcome"].startswith("refer")
+
+    _edit_visit(out / "results.jsonl", "Patient013", urgency="none",
+                decision="No referable diabetic retinopathy - rescreen in 12 months",
+                interval="rescreen in 12 months")
+    again = run_cli(args, env)
+    assert again.returncode == 0, again.stderr
+    assert "audit trail (the file edited, or from another installation): Patient013." \
+        in again.stdout, again.stdout
+    assert _patients_csv(out)["Patient013"]["decision"] == referral["decision"]
+
+    # The trail moved away: it confirms nothing, so nothing is taken from the file.
+    _forge_no_referable(out / "results.jsonl", "Patient013")
+    trail = next((tmp_path / "xdg-data").rglob("audit.sqlite"))
+    trail.rename(tmp_path / "audit.sqlite.moved")
+    lost = run_cli(args, env)
+    assert lost.returncode == 0, lost.stderr
+    assert "Patient006, Patient013. They were screened again." in lost.stdout, lost.stdout
+    assert _patients_csv(out)["Patient013"]["outcome"].startswith("refer")
+
+    # Photographs gone (archived) and the file edited: left out, said, kept in the journal.
+    env = cli_env(tmp_path / "second")
+    out = tmp_path / "second" / "results"
+    args = ["batch", str(photos), "--out", str(out), "--workers", "1", "--no-reports"]
+    assert run_cli(args, env).returncode == 0
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    for eye in "RL":
+        (photos / f"Patient013_{eye}.jpg").rename(archive / f"Patient013_{eye}.jpg")
+    assert run_cli(args, env).returncode == 0
+    assert _patients_csv(out)["Patient013"]["outcome"].startswith("refer")  # archived, kept
+    _forge_no_referable(out / "results.jsonl", "Patient013")
+    archived = run_cli(args, env)
+    assert archived.returncode == 0, archived.stderr
+    assert "Patient013" not in _patients_csv(out)
+    assert ("no longer in the input folder are not confirmed by this installation's audit "
+            "trail") in archived.stdout and "Patient013. They were left out" in archived.stdout
+    assert '"patient_id": "Patient013"' in (out / "results.jsonl").read_text(encoding="utf-8")
+
+
+def test_a_results_folder_put_back_from_a_backup_is_not_served(srahim: Path,
+                                                              tmp_path: Path) -> None:
+    """A backup of the output folder put back after a visit was referred (a further,
+    referable photograph screened, then moved on to a grader): the batch served the backup's
+    "no referable DR", which the trail had replaced, without a word. The visit is now screened
+    again, and that its referral is withdrawn is said."""
+    env = cli_env(tmp_path)
+    photos = _camera(srahim, tmp_path, ("Patient006",))
+    out = tmp_path / "results"
+    args = ["batch", str(photos), "--out", str(out), "--workers", "1", "--no-reports"]
+    assert run_cli(args, env).returncode == 0
+    assert _patients_csv(out)["Patient006"]["outcome"] == "no_referable"
+    backup = tmp_path / "backup"
+    shutil.copytree(out, backup)
+    further = photos / "Patient006_OD_2.jpg"
+    shutil.copy(srahim / "images" / "Patient013_R.jpg", further)
+    assert run_cli(args, env).returncode == 0
+    assert _patients_csv(out)["Patient006"]["outcome"].startswith("refer")
+    further.rename(tmp_path / "to_the_grader.jpg")
+    shutil.rmtree(out)
+    shutil.copytree(backup, out)
+    restored = run_cli(args, env)
+    assert restored.returncode == 0, restored.stderr
+    assert "differ from this installation's audit trail" in restored.stdout, restored.stdout
+    assert ("referred by an earlier run were decided again (a photograph added, changed or "
+            "retaken) and no longer refer: Patient006.") in restored.stdout, restored.stdout
+
+
 def test_a_decision_replaced_within_the_same_second_is_superseded(installation: tuple[Path, Path],
                                                                   tmp_path: Path) -> None:
     """Two decisions of one visit can be made within one second (a fast machine, a photograph
