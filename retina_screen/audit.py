@@ -547,8 +547,11 @@ def check_reports(db: Path, reports: list[Path], key_path: Path | None = None
     hashes = [file_sha256(path) for path in reports]
     verified, rows = _verified(Path(db), key_path)
     found: dict[str, list[IssuedReport]] = {}
-    latest: dict[tuple[str, str], tuple[int, str, str]] = {}  # (ref, visit) -> last decision
-    decided: dict[tuple[str, str, str], int] = {}  # (ref, screened at, outcome) -> record
+    # (ref, visit, output folder) -> last decision: a batch folder's decisions supersede each
+    # other, not a look at one photograph with ``screen`` or in the window (folder "").
+    latest: dict[tuple[str, str, str], tuple[int, str, str]] = {}
+    # (ref, screened at, outcome) -> (record, output folder)
+    decided: dict[tuple[str, str, str], tuple[int, str]] = {}
     issued: list[tuple[int, str, str, str, dict, int | None]] = []
     for record_id, time, kind, _operator, reference, payload, _prev, _digest in rows:
         try:
@@ -557,16 +560,19 @@ def check_reports(db: Path, reports: list[Path], key_path: Path | None = None
             continue  # verification reports the damage
         at, outcome = str(content.get("screened_at", "")), str(content.get("outcome", ""))
         if kind == "patient":
-            decided[(reference, at, outcome)] = record_id
+            folder = str(content.get("folder") or "")
+            decided[(reference, at, outcome)] = (record_id, folder)
             if content.get("visit"):
-                latest[(reference, str(content["visit"]))] = (record_id, time, outcome)
+                latest[(reference, str(content["visit"]), folder)] = (record_id, time, outcome)
         if "report_sha256" in content:
             # The decision it reports: its own record, or (a rebuilt report) the decision it
             # was rebuilt from. By record, not time: two decisions can share a second.
-            decision = record_id if kind == "patient" else decided.get((reference, at, outcome))
+            decision = (decided[(reference, at, outcome)] if kind == "patient"
+                        else decided.get((reference, at, outcome)))
             issued.append((record_id, time, kind, str(reference), content, decision))
-    for record_id, time, kind, reference, content, decision in issued:
-        newer = latest.get((reference, str(content.get("visit", ""))))
+    for record_id, time, kind, reference, content, made in issued:
+        decision, folder = made if made is not None else (None, "")
+        newer = latest.get((reference, str(content.get("visit", "")), folder))
         superseded = (f"record {newer[0]} of {newer[1]}, outcome {newer[2]}"
                       if newer and decision is not None and newer[0] > decision else "")
         found.setdefault(str(content.get("report_sha256")), []).append(IssuedReport(
@@ -645,7 +651,9 @@ def confirm_recorded_decision(db: Path, result: PatientResult, key_path: Path | 
     sha256, eye, status, grade and P(referable)). A decision rebuilt from a batch's results
     file (which anyone who can write the folder can edit) is reported only when this
     installation's verified trail recorded it so, and (given its ``visit``) recorded no later
-    decision of that visit. Raises ``AuditError`` with the reason."""
+    decision of that visit in the same output folder (a look at one photograph with
+    ``screen`` or in the window does not replace a batch's decision). Raises ``AuditError``
+    with the reason."""
     key_path = Path(key_path) if key_path is not None else default_key_path()
     key = load_key(key_path, create=False)
     verified, rows = _verified(Path(db), key_path)
@@ -657,22 +665,24 @@ def confirm_recorded_decision(db: Path, result: PatientResult, key_path: Path | 
     wanted = decision_fingerprint(result.outcome.value,
                                   [_image_summary(i) for i in result.images])
     recorded = False
-    latest: tuple[int, dict] | None = None  # the visit's latest recorded decision
+    # The visit's latest recorded decision in each output folder ("": screen, the window)
+    latest: dict[str, tuple[int, dict]] = {}
     for record_id, _time, kind, _operator, ref, payload, _prev, _digest in reversed(rows):
         if kind != "patient" or ref != reference:
             continue
         content = json.loads(payload)
-        if visit and content.get("visit") == visit and latest is None:
-            latest = (record_id, content)
+        if visit and content.get("visit") == visit:
+            latest.setdefault(str(content.get("folder") or ""), (record_id, content))
         if content.get("screened_at") != result.screened_at:
             continue
         recorded = True
         if decision_fingerprint(str(content.get("outcome")),
                                 content.get("images", [])) == wanted:
-            if latest is not None and latest[0] != record_id:
+            later = latest.get(str(content.get("folder") or ""))
+            if later is not None and later[0] != record_id:
                 raise AuditError(
-                    f"a later decision of this visit (record {latest[0]}, outcome "
-                    f"{latest[1].get('outcome')}) replaced the one in the results file (an "
+                    f"a later decision of this visit (record {later[0]}, outcome "
+                    f"{later[1].get('outcome')}) replaced the one in the results file (an "
                     "older copy of the results, restored from a backup?)")
             return record_id
     if recorded:

@@ -412,6 +412,29 @@ def test_a_results_folder_put_back_from_a_backup_is_not_served(srahim: Path,
             "retaken) and no longer refer: Patient006.") in restored.stdout, restored.stdout
 
 
+def test_a_look_at_one_photograph_does_not_supersede_the_batchs_decision(
+        srahim: Path, tmp_path: Path) -> None:
+    """A same-day ``screen`` of one of a referred patient's photographs (a partial look) was
+    taken for the visit's new decision: ``check-report`` called the batch's referral letter
+    "SUPERSEDED" and ``report`` refused to rebuild it, as if a backup had been put back
+    (found 2026-12-02). Decisions now supersede those of their own output folder."""
+    env = cli_env(tmp_path)
+    photos = _camera(srahim, tmp_path, ("Patient013",))
+    out = tmp_path / "results"
+    assert run_cli(["batch", str(photos), "--out", str(out), "--workers", "1"],
+                   env).returncode == 0
+    letter = out / "reports" / "Patient013.pdf"
+    assert letter.is_file()
+    look = run_cli(["screen", str(photos / "Patient013_R.jpg")], env)
+    assert look.returncode == 0, look.stderr
+    checked = run_cli(["audit", "check-report", str(letter)], env)
+    assert checked.returncode == 0 and "SUPERSEDED" not in checked.stdout, checked.stdout
+    rebuilt = tmp_path / "rebuilt.pdf"
+    done = run_cli(["report", str(out), "Patient013", "--pdf", str(rebuilt)], env)
+    assert done.returncode == 0, done.stderr
+    assert rebuilt.read_bytes().startswith(b"%PDF")
+
+
 def test_a_decision_replaced_within_the_same_second_is_superseded(installation: tuple[Path, Path],
                                                                   tmp_path: Path) -> None:
     """Two decisions of one visit can be made within one second (a fast machine, a photograph
