@@ -1147,7 +1147,29 @@ class BatchRun:
         self.done_patients[key] = record
         for r, image in zip(results, images, strict=True):
             self.done_images[(*key, r.source)] = image
+        if earlier is not None:
+            self._remove_stale(earlier, record)
         self._add_row(record)
+
+    def _remove_stale(self, earlier: dict, record: dict) -> None:
+        """Files of a visit's earlier decision that this one replaces without rewriting them:
+        its report where this run writes none (``--no-reports``), and its FHIR bundle (written
+        again by ``--fhir``). Left, they said the earlier outcome under the patient's name
+        (found 2026-12-02: "No referable DR" beside a REFER in patients.csv)."""
+        from .clinic.fhir_export import bundle_path
+
+        stale = [bundle_path(self.out_dir, earlier)]
+        if earlier.get("report") and not record.get("report"):
+            stale.append(self.out_dir / earlier["report"])
+        for path in stale:
+            try:
+                path.unlink()
+                log.info("a file of a visit's earlier decision was removed")
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.warning("a file of a visit's earlier decision could not be removed (%s)",
+                            exc.strerror or exc)
 
 
 def unconfirmed_visits(keys: list[GroupKey], done_patients: dict, done_images: dict,

@@ -561,3 +561,27 @@ def test_an_output_folder_without_its_run_file_is_still_bound(srahim: Path, isol
     with pytest.raises(OutputError, match="another model version"):
         run_batch(folder, out, isolated_settings, workers=1, reports=False,
                   allow_other_input=True)
+
+
+def test_a_visit_decided_again_leaves_no_file_of_its_earlier_decision(
+        srahim: Path, isolated_settings, tmp_path: Path) -> None:
+    """A visit decided again (no referable DR, then a referable retake) by a run without
+    reports or without --fhir kept the earlier run's "No referable DR" report and FHIR bundle
+    under the patient's name beside a REFER in patients.csv (found 2026-12-02). They are
+    removed; a later run with reports and --fhir writes the current ones."""
+    from retina_screen.clinic.fhir_export import write_bundles
+
+    folder, out = tmp_path / "camera", tmp_path / "out"
+    copy_patient(srahim, NO_DR, folder, "P9")
+    run_batch(folder, out, isolated_settings, workers=1)
+    assert write_bundles(out, isolated_settings) == 1
+    report, bundle = out / "reports" / "P9.pdf", out / "fhir" / "P9.json"
+    assert report.is_file() and bundle.is_file()
+    assert "outcome-no_referable" in bundle.read_text(encoding="utf-8")
+    shutil.copy(srahim / f"images/{REFERABLE}_R.jpg", folder / "P9_R.jpg")
+    run_batch(folder, out, isolated_settings, workers=1, reports=False)
+    assert outcomes(out)["P9"] in ("refer", "refer_urgent")
+    assert not report.exists() and not bundle.exists()
+    run_batch(folder, out, isolated_settings, workers=1)
+    assert write_bundles(out, isolated_settings) == 1
+    assert report.is_file() and "outcome-refer" in bundle.read_text(encoding="utf-8")

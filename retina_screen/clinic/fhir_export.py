@@ -210,6 +210,14 @@ def bundle_for(patient: dict, images: list[dict], pdf: bytes | None,
             "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in entries]}
 
 
+def bundle_path(out_dir: Path, patient: dict) -> Path:
+    """Where a visit's Bundle file is written (named as its report, else by patient and
+    visit)."""
+    stem = Path(patient["report"]).stem if patient.get("report") else safe_file_stem(
+        f"{patient['patient_id']}_{patient.get('visit') or ''}")
+    return Path(out_dir) / FHIR_FOLDER / f"{stem}.json"
+
+
 def write_bundles(out_dir: Path, settings: Settings) -> int:
     """One Bundle file per screened visit of ``out_dir`` (rewritten atomically); returns how
     many were written."""
@@ -229,9 +237,7 @@ def write_bundles(out_dir: Path, settings: Settings) -> int:
         pdf = report.read_bytes() if report is not None and report.is_file() else None
         bundle = bundle_for(patient, images, pdf, study_uid_for(patient, source),
                             source.accession if source else "", source.sex if source else "")
-        stem = Path(patient["report"]).stem if patient.get("report") else safe_file_stem(
-            f"{patient['patient_id']}_{patient.get('visit') or ''}")
-        write_atomic(folder / f"{stem}.json",
+        write_atomic(bundle_path(out_dir, patient),
                      json.dumps(bundle, ensure_ascii=False, indent=1).encode("utf-8"),
                      settings.file_mode, "FHIR bundle")
         count += 1
