@@ -59,6 +59,7 @@ from .decision import (
     eyes_in_doubt,
     filed_under_another_date,
     load_referral_table,
+    person_of,
     taken_days_apart,
 )
 from .errors import ConfigError, OtherInputFolderError, OutputError, RetinaScreenError
@@ -1260,9 +1261,11 @@ def _task(key: GroupKey, images: list[InputImage], report_path: str | None) -> P
     def first(attribute: str) -> str:
         return next((getattr(i, attribute) for i in images if getattr(i, attribute)), "")
 
+    persons = tuple((i.rel, person) for i in images
+                    if (person := person_of(i.patient_name, i.birth_date, i.sex)))
     return PatientTask(key[0], tuple((str(i.path), i.rel, i.eye.value) for i in images),
                        report_path, key[1], first("patient_name"), first("birth_date"),
-                       first("sex"), first("accession"))
+                       first("sex"), first("accession"), persons=persons)
 
 
 def watch_folder(input_dir: Path, out_dir: Path, settings: Settings, *, interval_s: float = 5.0,

@@ -163,6 +163,12 @@ def _screen_request(args: argparse.Namespace) -> tuple[list[tuple[Path, Eye]], P
         others = sorted(dicom_ids - {args.patient_id})
     else:
         others = sorted(set(ids)) if len(set(ids)) > 1 else []
+    from .decision import count_people, person_of
+
+    if count_people(person_of(i.patient_name, i.birth_date, i.sex) for i in infos) > 1:
+        raise UsageError("these DICOM photographs name different people (their names, birth "
+                         "dates or sexes differ) under one patient ID: screen one person at a "
+                         "time")
     if others:
         raise UsageError(
             "these photographs belong to different patients (" + ", ".join(sorted(set(ids)))

@@ -205,6 +205,46 @@ FILES_OF_OTHER_PATIENTS = (
     "that each photograph is this patient's")
 
 
+#: Photographs under one patient ID whose DICOM files name different people (name, birth
+#: date or sex): a reused or placeholder ID merged two people, one's ungradable eye covered by
+#: the other's photograph (found 2026-12-02). The names are not repeated on the report.
+PEOPLE_IN_FILES = (
+    "The photographs' DICOM files name {count} different people under this patient ID: check "
+    "that each photograph is this patient's")
+
+
+def person_of(name: str | None, birth_date: str | None, sex: str | None) -> str:
+    """The person a DICOM file names, as ``ImageResult.person``: its name (NFC, without case,
+    DICOM's ``^`` and extra spaces), birth date and sex, joined by ``|``; "" when it names
+    nobody."""
+    canonical = " ".join(unicodedata.normalize("NFC", (name or "").replace("^", " "))
+                         .casefold().split())
+    fields = (canonical, (birth_date or "").strip(), (sex or "").strip().upper())
+    return "|".join(fields) if any(fields) else ""
+
+
+def people_in_files(images: list[ImageResult] | tuple[ImageResult, ...]) -> int:
+    """How many different people the photographs' files name (``ImageResult.person``)."""
+    return count_people(image.person for image in images)
+
+
+def count_people(persons: Iterable[str]) -> int:
+    """How many different people :func:`person_of`'s strings name: two are one person unless
+    a name, birth date or sex that both give differs."""
+    people: list[list[str]] = []
+    for person in persons:
+        if not person:
+            continue
+        fields = person.split("|")
+        for known in people:
+            if all(not a or not b or a == b for a, b in zip(known, fields, strict=True)):
+                known[:] = [a or b for a, b in zip(known, fields, strict=True)]
+                break
+        else:
+            people.append(fields)
+    return len(people)
+
+
 def patients_carried(patient_id: str, images: list[ImageResult] | tuple[ImageResult, ...]
                      ) -> tuple[str, ...]:
     """The patient IDs the photographs' files carry (``ImageResult.file_patient_id``) when
@@ -400,6 +440,9 @@ def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[Imag
     carried = patients_carried(patient.patient_id, images)
     if carried:
         notes.append(FILES_OF_OTHER_PATIENTS.format(ids=", ".join(carried)))
+    people = people_in_files(images)
+    if people > 1:
+        notes.append(PEOPLE_IN_FILES.format(count=people))
     crowded = [e for e in eyes if len(e.images) > MAX_PHOTOGRAPHS_PER_EYE]
     for e in crowded:
         notes.append(TOO_MANY_PHOTOGRAPHS.format(eye=e.eye.label, count=len(e.images)))
@@ -413,7 +456,7 @@ def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[Imag
         referral = table.for_grade(worst)
     elif (not images or any(e.outcome is Outcome.INSUFFICIENT for e in eyes)
           or not {Eye.RIGHT, Eye.LEFT} <= present or both_eyes or crowded or days
-          or frames or named or filed or elsewhere or carried):
+          or frames or named or filed or elsewhere or carried or people > 1):
         referral = table.insufficient
     else:
         referral = table.for_grade(max(e.grade for e in graded))

@@ -237,6 +237,8 @@ class PatientTask:
     #: (relative path, other patients or visits) of photographs whose content the input folder
     #: files elsewhere too (``batch.filed_elsewhere``).
     filed_also_for: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: (relative path, ``ImageResult.person``) of photographs whose DICOM files name a person.
+    persons: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> GroupKey:
@@ -269,8 +271,9 @@ def screen_visit(task: PatientTask, screener) -> VisitResult:  # noqa: ANN001
     from .journal import image_from_record
 
     screened = [_screen_one(screener, path, rel, eye, keep) for path, rel, eye in task.images]
-    elsewhere = dict(task.filed_also_for)
-    results = [replace(r, signature=None, filed_also_for=elsewhere.get(r.source, ()))
+    elsewhere, persons = dict(task.filed_also_for), dict(task.persons)
+    results = [replace(r, signature=None, filed_also_for=elsewhere.get(r.source, ()),
+                       person=persons.get(r.source, r.person))
                for r in mark_copies(screened + [image_from_record(record)
                                                 for record in task.kept])]
     screened_at = now_iso()

@@ -208,6 +208,9 @@ class ImageResult:
     #: read it; compared by the patient decision with the visit's patient. Not recorded: a
     #: batch groups DICOM files by it, and ``screen`` refuses files of different IDs.
     file_patient_id: str = field(default="", compare=False)
+    #: The person the file itself names (a DICOM file's name, birth date and sex:
+    #: :func:`decision.person_of`); compared by the patient decision between the photographs.
+    person: str = ""
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -246,6 +249,7 @@ class ImageResult:
             "taken": self.taken,
             "disc_side": self.disc_side,
             "filed_also_for": list(self.filed_also_for),
+            "person": self.person,
         }
 
     @classmethod
@@ -263,7 +267,8 @@ class ImageResult:
                    colour_profile=record.get("colour_profile") or "",
                    copy_of=record.get("copy_of") or "", taken=record.get("taken") or "",
                    disc_side=int(record.get("disc_side") or 0),
-                   filed_also_for=tuple(record.get("filed_also_for") or ()))
+                   filed_also_for=tuple(record.get("filed_also_for") or ()),
+                   person=record.get("person") or "")
 
 
 @dataclass(frozen=True)

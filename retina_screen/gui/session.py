@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
+from ..decision import person_of
 from ..loading import DicomInfo, read_dicom_info
 from ..naming import parse_stem
 from ..results import Eye, ImageResult, ImageStatus, PatientInfo, PatientResult
@@ -230,7 +231,9 @@ class PatientSession(QObject):
             return
         # A DICOM file's own patient ID goes with its result: the decision compares it with
         # the form's (another patient's files never read "no referable DR").
-        results = [dataclasses.replace(p.result, file_patient_id=p.dicom.patient_id or "")
+        results = [dataclasses.replace(p.result, file_patient_id=p.dicom.patient_id or "",
+                                       person=person_of(p.dicom.patient_name,
+                                                        p.dicom.birth_date, p.dicom.sex))
                    if p.dicom is not None else p.result
                    for p in self.photos.values() if p.result is not None]
         results += [self._unscreenable(p) for p in self.photos.values()

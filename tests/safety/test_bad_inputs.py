@@ -788,3 +788,47 @@ def test_a_photograph_on_a_light_background_is_named_for_what_it_is(
                 assert result.reasons[0].startswith(ON_A_LIGHT_BACKGROUND), (path.name,
                                                                              result.reasons)
                 assert set(result.reasons[1:]) <= {GATE_REASON}, (path.name, result.reasons)
+
+
+def test_two_people_under_one_dicom_patient_id_never_read_no_referable_dr(
+        srahim: Path, tmp_path: Path) -> None:
+    """One DICOM patient ID for two people (a reused or placeholder ID; their names differ):
+    the batch made them one visit, one person's ungradable right eye covered by the other's
+    photograph, "no referable DR", the report in the first person's name (found 2026-12-02).
+    The visit now reads "images insufficient" with a note that names no one, and ``screen``
+    refuses the files as it refuses files of two patient IDs."""
+    env = cli_env(tmp_path)
+    camera, out = tmp_path / "camera", tmp_path / "out"
+    camera.mkdir()
+    images = srahim / "images"
+    blurred = cv2.GaussianBlur(real_rgb(images / "Patient016_R.jpg", 1200), (0, 0), 12)
+    people = {"a1": (blurred, "Doe^Jane", "R"),
+              "a2": (real_rgb(images / "Patient016_L.jpg", 1200), "Doe^Jane", "L"),
+              "b1": (real_rgb(images / "Patient008_R.jpg", 1200), "Roe^Rick", "R"),
+              "b2": (real_rgb(images / "Patient008_L.jpg", 1200), "Roe^Rick", "L")}
+    for name, (rgb, person, side) in people.items():
+        (camera / f"{name}.dcm").write_bytes(make_dicom(rgb, patient_id="MRN-7",
+                                                        patient_name=person, laterality=side))
+    done = run_cli(["batch", str(camera), "--out", str(out), "--workers", "1", "--no-reports"],
+                   env)
+    assert done.returncode == 0, done.stderr
+    (row,) = read_csv(out / "patients.csv")
+    assert row["patient_id"] == "MRN-7" and row["eyes"] == "R+L"
+    assert row["outcome"] == "insufficient", row
+    assert "name 2 different people under this patient ID" in row["notes"], row["notes"]
+    assert "Rick" not in row["notes"] and "Jane" not in row["notes"]
+    again = run_cli(["batch", str(camera), "--out", str(out), "--workers", "1", "--no-reports"],
+                    env)
+    assert "differ from this installation's audit trail" not in again.stdout  # rebuilt alike
+    screened = run_cli(["screen", *(str(camera / f"{name}.dcm") for name in people)], env)
+    assert screened.returncode != 0 and "name different people" in screened.stderr, \
+        screened.stderr
+    alone = run_cli(["screen", str(camera / "b1.dcm"), str(camera / "b2.dcm")], env)
+    assert alone.returncode == 0, alone.stderr
+    # A file that gives less (no birth date or sex) is the same person, not another.
+    from retina_screen.decision import count_people, person_of
+
+    assert count_people([person_of("Doe^Jane", "1958-02-14", "F"),
+                         person_of("DOE  jane", None, None), person_of(None, None, None)]) == 1
+    assert count_people([person_of("Doe^Jane", "1958-02-14", "F"),
+                         person_of("Doe^Jane", "1960-01-01", "F")]) == 2
