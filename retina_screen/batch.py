@@ -345,6 +345,15 @@ PASSED_OVER_OUTPUT = ("an output folder of retina-screen (its results, reports a
                       "results are not photographs)")
 
 
+PASSED_OVER_HIDDEN = "a hidden folder (its name starts with a dot), not looked in"
+PASSED_OVER_HIDDEN_FILE = ("a hidden photograph (its name starts with a dot): rename it if it "
+                           "is to be screened")
+PASSED_OVER_SPACE = ("a photograph whose name ends in a space after its extension: rename it "
+                     "to be screened")
+#: Files of the operating system, not photographs, passed over without a word.
+SYSTEM_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", ".localized"})
+
+
 def _is_output_folder(folder: Path) -> bool:
     try:
         return (folder / "run.json").is_file() and (folder / JOURNAL).is_file()
@@ -375,8 +384,12 @@ def scan_folder(input_dir: Path, pattern: str | None = None, exclude: Path | Non
         root_path = Path(root)
         kept = []
         for d in sorted(dirs):
-            if d.startswith(".") or (exclude_resolved is not None
-                                     and (root_path / d).resolve() == exclude_resolved):
+            if exclude_resolved is not None and (root_path / d).resolve() == exclude_resolved:
+                continue
+            if d.startswith("."):
+                # A whole patient's folder could vanish unnamed (found 2026-12-02); system
+                # folders (.Trash, .thumbnails, ...) are named too, as not looked in.
+                skipped.append((_shown_relative(root_path / d, input_dir), PASSED_OVER_HIDDEN))
                 continue
             try:
                 linked = (root_path / d).is_symlink()
@@ -394,7 +407,15 @@ def scan_folder(input_dir: Path, pattern: str | None = None, exclude: Path | Non
         dirs[:] = kept
         for name in sorted(files):
             path = root_path / name
+            suffix = path.suffix.lower()
+            if name.startswith("._") or name in SYSTEM_FILES:
+                continue  # a Mac's resource forks and folder settings, Windows' thumbnails
             if name.startswith("."):
+                if suffix.strip() in IMAGE_EXTENSIONS or suffix in UNREAD_PICTURE_EXTENSIONS:
+                    skipped.append((_shown_relative(path, input_dir), PASSED_OVER_HIDDEN_FILE))
+                continue
+            if suffix != suffix.rstrip() and suffix.strip() in IMAGE_EXTENSIONS:
+                skipped.append((_shown_relative(path, input_dir), PASSED_OVER_SPACE))
                 continue
             if is_photograph_file(path):
                 found.append(_input_image(path, input_dir, regex))
@@ -672,6 +693,12 @@ def run_batch(input_dir: Path, out_dir: Path, settings: Settings, *, pattern: st
     _check_input(input_dir)
     if (out_dir / "run.json").exists():
         check_input_folder(out_dir, input_dir, allow_other_input)
+    if out_dir.resolve() == input_dir.resolve():
+        # Its own queued results (outbox DICOM files) were screened as the patients'
+        # photographs on the next run (found 2026-12-02).
+        raise ConfigError(f"the output folder is the input folder ({input_dir}): choose "
+                          "another output folder, outside the camera's export folder or in a "
+                          "folder of its own inside it")
     manifest_path = Path(settings.model)
     # Verify the model before anything is written (GradingModel checks hashes and names, and
     # that it is a trusted model or unverified models are allowed).

@@ -538,6 +538,40 @@ def test_what_the_scan_passes_over_is_named(data_dir: Path, tmp_path: Path) -> N
     assert "no photographs found" in empty.stderr and "Patient013_R.heic" in empty.stderr
 
 
+def test_hidden_photographs_and_names_with_a_trailing_space_are_named(data_dir: Path,
+                                                                       tmp_path: Path) -> None:
+    """A hidden photograph (``.P70_R.jpg``), a whole patient's hidden folder (``.P72/``) and a
+    name with a space after its extension (``P71_R.jpg ``) were passed over without a word
+    (found 2026-12-02); a Mac's resource forks (``._P71_L.jpg``) and folder settings are not
+    photographs and stay unnamed. An output folder that is the input folder is refused (its
+    own queued results were screened as photographs on the next run)."""
+    camera = tmp_path / "camera"
+    (camera / ".P72").mkdir(parents=True)
+    images = data_dir / "srahim_dev" / "images"
+    shutil.copy(images / "Patient006_R.jpg", camera / ".P70_R.jpg")
+    shutil.copy(images / "Patient006_L.jpg", camera / "P70_L.jpg")
+    shutil.copy(images / "Patient008_R.jpg", camera / "P71_R.jpg ")
+    shutil.copy(images / "Patient008_L.jpg", camera / "P71_L.jpg")
+    (camera / "._P71_L.jpg").write_bytes(b"\0\5\26\7 AppleDouble")
+    (camera / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    for eye in "RL":
+        shutil.copy(images / f"Patient013_{eye}.jpg", camera / ".P72" / f"P72_{eye}.jpg")
+    done = _cli("batch", str(camera), "--out", str(tmp_path / "o"), "--workers", "1",
+                "--no-reports", env_home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    warning = next(line for line in done.stdout.splitlines() if "were not screened" in line)
+    assert warning.startswith("Warning: 3 files or folders in the input folder"), warning
+    assert ".P70_R.jpg: a hidden photograph" in warning
+    assert ".P72: a hidden folder" in warning
+    assert "P71_R.jpg : a photograph whose name ends in a space" in warning
+    assert "._P71_L.jpg" not in warning and "DS_Store" not in warning
+    assert "Screened 2 images" in done.stdout
+    same = _cli("batch", str(camera), "--out", str(camera), "--workers", "1",
+                env_home=tmp_path)
+    assert same.returncode == 1 and "the output folder is the input folder" in same.stderr
+    assert not (camera / "run.json").exists()
+
+
 def test_audit_trail_detects_edits_and_deletions(full_run, settings_for) -> None:
     db = settings_for.audit_db
     assert verify(db).ok and verify(db).records >= 6
