@@ -40,7 +40,7 @@ import secrets
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -602,6 +602,9 @@ class TrailDecisions:
     by_time: dict[tuple[str, str], list[RecordedDecision]]
     latest: dict[tuple[str, str, str], tuple[int, str]]  # (record number, outcome)
     key: bytes
+    #: The records each photograph (by sha256) was screened in: (record number, patient
+    #: reference, output folder), in the trail's order.
+    owners: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
 
 
 def recorded_decisions(db: Path, key_path: Path | None = None) -> TrailDecisions | None:
@@ -617,9 +620,14 @@ def recorded_decisions(db: Path, key_path: Path | None = None) -> TrailDecisions
         return None
     by_time: dict[tuple[str, str], list[RecordedDecision]] = {}
     latest: dict[tuple[str, str, str], tuple[int, str]] = {}
+    owners: dict[str, list[tuple[int, str, str]]] = {}
     for record_id, _time, kind, _operator, ref, payload, _prev, _digest in rows:
         if kind == "patient":
             content = json.loads(payload)
+            for image in content.get("images", []):
+                if image.get("sha256"):
+                    owners.setdefault(str(image["sha256"]), []).append(
+                        (int(record_id), ref, str(content.get("folder") or "")))
             decision = RecordedDecision(
                 int(record_id),
                 decision_fingerprint(str(content.get("outcome")), content.get("images", [])),
@@ -629,7 +637,7 @@ def recorded_decisions(db: Path, key_path: Path | None = None) -> TrailDecisions
             place = (ref, decision.visit, decision.folder)
             if decision.record_id > latest.get(place, (0, ""))[0]:
                 latest[place] = (decision.record_id, str(content.get("outcome")))
-    return TrailDecisions(by_time, latest, key)
+    return TrailDecisions(by_time, latest, key, owners)
 
 
 def decision_fingerprint(outcome: str, images: list[dict]) -> str:

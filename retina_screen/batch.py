@@ -232,6 +232,9 @@ class BatchSummary:
     #: the input folder and whose record the audit trail does not confirm: left out of
     #: patients.csv and results.csv (their records stay in results.jsonl).
     left_out_unconfirmed: tuple[str, ...] = ()
+    #: Patients (IDs, as above) with a photograph the audit trail holds screened before for
+    #: another patient (``ImageResult.screened_for_another``): never "no referable DR".
+    screened_before_for_another: tuple[str, ...] = ()
 
 
 def ungradable_reasons(done_images: dict) -> tuple[tuple[str, int], ...]:
@@ -967,6 +970,8 @@ class BatchRun:
         #: Visits whose latest decision in the audit trail (this folder's) referred, where the
         #: results file holds an earlier one: their re-decision's withdrawal is said.
         self.referred_later: set[GroupKey] = set()
+        #: Visits decided in this run.
+        self.committed: set[GroupKey] = set()
 
     def _row(self, record: dict) -> PatientRow:
         report = self.out_dir / record["report"] if record.get("report") else None
@@ -1051,6 +1056,9 @@ class BatchRun:
             referrals_withdrawn=tuple(self.withdrawn),
             differing_from_trail=tuple(sorted({pid for pid, _ in self.not_in_trail})),
             left_out_unconfirmed=tuple(sorted({pid for pid, _ in self.left_out})),
+            screened_before_for_another=tuple(sorted({
+                r["patient_id"] for r in self.done_images.values()
+                if r.get("screened_for_another") and group_key(r) in groups})),
             **photographs_to_check(self.done_images, groups),
             **_naming_notes(scanned, groups, options.pattern),
         )
@@ -1101,11 +1109,38 @@ class BatchRun:
             write_tables(self.out_dir, self.done_images, self.done_patients, self.mode)
         return cancelled
 
+    def _screened_before(self) -> set[tuple[GroupKey, str]]:
+        """(visit, relative path) of the photographs of the visits decided in this run that
+        the audit trail holds screened for another patient before: in another output folder,
+        or with ``screen`` or in the window, before any record of them for this patient (the
+        earlier patient's visit is not marked by the later misfiled copy; within this folder
+        ``filed_elsewhere`` decides)."""
+        from .audit import patient_ref, recorded_decisions
+
+        if not self.committed:
+            return set()
+        trail = recorded_decisions(self.settings.audit_db, self.settings.audit_key)
+        if trail is None:
+            return set()
+        found = set()
+        for (pid, visit, path), record in self.done_images.items():
+            if (pid, visit) not in self.committed or not record.get("sha256"):
+                continue
+            entries = trail.owners.get(record["sha256"], [])
+            ref = patient_ref(pid, trail.key)
+            first = min((rid for rid, owner, _f in entries if owner == ref), default=None)
+            if any(owner != ref and folder != self.folder_id
+                   and (first is None or rid < first) for rid, owner, folder in entries):
+                found.add(((pid, visit), path))
+        return found
+
     def _filed_elsewhere_tasks(self, groups: dict) -> list[PatientTask]:
         """The visits whose photographs' record of being filed elsewhere too
-        (``ImageResult.filed_also_for``) is not what the folder now holds, as tasks that
-        carry what it holds."""
+        (``ImageResult.filed_also_for``) is not what the folder now holds, or (decided in this
+        run) of being screened before for another patient (``screened_for_another``) not what
+        the audit trail holds, as tasks that carry what they hold."""
         elsewhere = filed_elsewhere(self.done_images, groups)
+        before = self._screened_before()
         by_visit: dict[GroupKey, dict[str, dict]] = {}
         for (pid, visit, path), record in self.done_images.items():
             by_visit.setdefault((pid, visit), {})[path] = record
@@ -1116,7 +1151,11 @@ class BatchRun:
                 continue
             named = {path: elsewhere_named(key, elsewhere[(key, path)])
                      for path in records if (key, path) in elsewhere}
+            flagged = {path: (key, path) in before if key in self.committed
+                       else bool(r.get("screened_for_another"))
+                       for path, r in records.items()}
             if all(tuple(r.get("filed_also_for") or ()) == named.get(path, ())
+                   and bool(r.get("screened_for_another")) == flagged[path]
                    for path, r in records.items()):
                 continue
             images = groups[key]
@@ -1124,7 +1163,8 @@ class BatchRun:
                          if self.options.reports else None)
             tasks.append(replace(
                 task, kept=kept_records(key, images, self.done_images, self.done_patients),
-                filed_also_for=tuple(named.items())))
+                filed_also_for=tuple(named.items()),
+                screened_for_another=tuple(path for path, flag in flagged.items() if flag)))
             self.sources.update({(*key, i.rel): i for i in images})
         return tasks
 
@@ -1177,6 +1217,7 @@ class BatchRun:
             self.done_images[(*key, r.source)] = image
         if earlier is not None:
             self._remove_stale(earlier, record)
+        self.committed.add(key)
         self._add_row(record)
 
     def _remove_stale(self, earlier: dict, record: dict) -> None:

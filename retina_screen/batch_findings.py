@@ -58,6 +58,10 @@ FINDINGS: tuple[tuple[str, str, str], ...] = (
      "{count} patients have a photograph that is also another patient's (the same file "
      "content): {ids}. One of them has the other's result: check which photographs are whose "
      "before using these results."),
+    ("screened_before_for_another", "warning",
+     "{count} patients have a photograph that this installation screened before for another "
+     "patient (the same file content, in its audit trail): {ids}. Such a visit is never 'no "
+     "referable DR': check whose each photograph is."),
     ("in_two_visits", "warning",
      "{count} patients have a photograph that is in two of their visits (the same file "
      "content): {ids}. One visit's result may rest on a photograph taken at the other: check "

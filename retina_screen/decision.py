@@ -213,6 +213,14 @@ PEOPLE_IN_FILES = (
     "that each photograph is this patient's")
 
 
+#: A photograph this installation screened before for another patient (its audit trail):
+#: an earlier patient's photograph exported again under this one's name read "no referable
+#: DR" (found 2026-12-02).
+SCREENED_FOR_ANOTHER = (
+    "A photograph of this visit was screened before for another patient (the same file "
+    "content, in this installation's audit trail): check that it is this patient's")
+
+
 def person_of(name: str | None, birth_date: str | None, sex: str | None) -> str:
     """The person a DICOM file names, as ``ImageResult.person``: its name (NFC, without case,
     DICOM's ``^`` and extra spaces), birth date and sex, joined by ``|``; "" when it names
@@ -443,6 +451,9 @@ def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[Imag
     people = people_in_files(images)
     if people > 1:
         notes.append(PEOPLE_IN_FILES.format(count=people))
+    before = any(i.screened_for_another for i in images)
+    if before:
+        notes.append(SCREENED_FOR_ANOTHER)
     crowded = [e for e in eyes if len(e.images) > MAX_PHOTOGRAPHS_PER_EYE]
     for e in crowded:
         notes.append(TOO_MANY_PHOTOGRAPHS.format(eye=e.eye.label, count=len(e.images)))
@@ -456,7 +467,7 @@ def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[Imag
         referral = table.for_grade(worst)
     elif (not images or any(e.outcome is Outcome.INSUFFICIENT for e in eyes)
           or not {Eye.RIGHT, Eye.LEFT} <= present or both_eyes or crowded or days
-          or frames or named or filed or elsewhere or carried or people > 1):
+          or frames or named or filed or elsewhere or carried or people > 1 or before):
         referral = table.insufficient
     else:
         referral = table.for_grade(max(e.grade for e in graded))

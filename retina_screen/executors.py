@@ -239,6 +239,8 @@ class PatientTask:
     filed_also_for: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: (relative path, ``ImageResult.person``) of photographs whose DICOM files name a person.
     persons: tuple[tuple[str, str], ...] = ()
+    #: Relative paths of photographs screened before for another patient (the audit trail).
+    screened_for_another: tuple[str, ...] = ()
 
     @property
     def key(self) -> GroupKey:
@@ -273,7 +275,8 @@ def screen_visit(task: PatientTask, screener) -> VisitResult:  # noqa: ANN001
     screened = [_screen_one(screener, path, rel, eye, keep) for path, rel, eye in task.images]
     elsewhere, persons = dict(task.filed_also_for), dict(task.persons)
     results = [replace(r, signature=None, filed_also_for=elsewhere.get(r.source, ()),
-                       person=persons.get(r.source, r.person))
+                       person=persons.get(r.source, r.person),
+                       screened_for_another=r.source in task.screened_for_another)
                for r in mark_copies(screened + [image_from_record(record)
                                                 for record in task.kept])]
     screened_at = now_iso()

@@ -211,6 +211,11 @@ class ImageResult:
     #: The person the file itself names (a DICOM file's name, birth date and sex:
     #: :func:`decision.person_of`); compared by the patient decision between the photographs.
     person: str = ""
+    #: Whether this installation's audit trail holds the same content (sha256) screened for
+    #: another patient, in another output folder (or with ``screen``, in the window), before
+    #: it was screened for this one: a wrong-patient export of an earlier patient's
+    #: photograph (``batch.BatchRun._screened_before_for_another``).
+    screened_for_another: bool = False
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -250,6 +255,7 @@ class ImageResult:
             "disc_side": self.disc_side,
             "filed_also_for": list(self.filed_also_for),
             "person": self.person,
+            "screened_for_another": self.screened_for_another,
         }
 
     @classmethod
@@ -268,7 +274,8 @@ class ImageResult:
                    copy_of=record.get("copy_of") or "", taken=record.get("taken") or "",
                    disc_side=int(record.get("disc_side") or 0),
                    filed_also_for=tuple(record.get("filed_also_for") or ()),
-                   person=record.get("person") or "")
+                   person=record.get("person") or "",
+                   screened_for_another=bool(record.get("screened_for_another")))
 
 
 @dataclass(frozen=True)

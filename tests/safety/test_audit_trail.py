@@ -435,6 +435,44 @@ def test_a_look_at_one_photograph_does_not_supersede_the_batchs_decision(
     assert rebuilt.read_bytes().startswith(b"%PDF")
 
 
+def test_an_earlier_patients_photograph_under_a_new_name_never_reads_no_referable_dr(
+        srahim: Path, tmp_path: Path) -> None:
+    """A photograph screened last week for one patient, exported again under another
+    patient's name into today's folder (another output folder): today's patient read "no
+    referable DR" without a word, though the audit trail held that exact content for the
+    other patient (found 2026-12-02). The later patient's visit now reads "images
+    insufficient" with a note and a warning; the earlier patient's is left as it was."""
+    env = cli_env(tmp_path)
+    images = srahim / "images"
+    last_week, today = tmp_path / "last_week", tmp_path / "today"
+    last_week.mkdir()
+    today.mkdir()
+    for eye in "RL":
+        shutil.copy(images / f"Patient006_{eye}.jpg", last_week)
+    shutil.copy(images / "Patient006_R.jpg", today / "Patient099_R.jpg")
+    shutil.copy(images / "Patient016_L.jpg", today / "Patient099_L.jpg")
+    first = ["batch", str(last_week), "--out", str(tmp_path / "o1"), "--workers", "1",
+             "--no-reports"]
+    assert run_cli(first, env).returncode == 0
+    assert _patients_csv(tmp_path / "o1")["Patient006"]["outcome"] == "no_referable"
+    second = ["batch", str(today), "--out", str(tmp_path / "o2"), "--workers", "1",
+              "--no-reports"]
+    done = run_cli(second, env)
+    assert done.returncode == 0, done.stderr
+    row = _patients_csv(tmp_path / "o2")["Patient099"]
+    assert row["outcome"] == "insufficient", row
+    assert "screened before for another patient" in row["notes"], row["notes"]
+    assert ("1 patients have a photograph that this installation screened before for another "
+            "patient") in done.stdout and ": Patient099." in done.stdout, done.stdout
+    for args, patient, outcome in ((first, "Patient006", "no_referable"),
+                                   (second, "Patient099", "insufficient")):
+        again = run_cli(args, env)  # each folder as it was, nothing decided again
+        assert again.returncode == 0 and "from an earlier run" in again.stdout, again.stderr
+        assert "decided again" not in again.stderr
+        out = Path(args[3])
+        assert _patients_csv(out)[patient]["outcome"] == outcome
+
+
 def test_a_decision_replaced_within_the_same_second_is_superseded(installation: tuple[Path, Path],
                                                                   tmp_path: Path) -> None:
     """Two decisions of one visit can be made within one second (a fast machine, a photograph
