@@ -190,6 +190,18 @@ def _screen_request(args: argparse.Namespace) -> tuple[list[tuple[Path, Eye]], P
     return photos, patient
 
 
+def _birth_date_argument(value: str) -> str:
+    """A date of birth as YYYY-MM-DD, not in the future (any text was printed on the report
+    as the date of birth, e.g. "1960-01-01; Name: Someone Else": found 2026-12-02)."""
+    try:
+        born = dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError("give the date of birth as YYYY-MM-DD") from None
+    if born > dt.date.today() or born.year < 1880:
+        raise argparse.ArgumentTypeError(f"{born.isoformat()} is not a possible date of birth")
+    return born.isoformat()
+
+
 def _sex_argument(value: str) -> str:
     code = sex_code(value)
     if not code:
@@ -644,7 +656,7 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument("--left", action="append", metavar="IMAGE", help="a left-eye photo")
     screen.add_argument("--patient-id")
     screen.add_argument("--name")
-    screen.add_argument("--birth-date", help="YYYY-MM-DD")
+    screen.add_argument("--birth-date", type=_birth_date_argument, help="YYYY-MM-DD")
     screen.add_argument("--diabetes-type")
     screen.add_argument("--sex", type=_sex_argument, help="F, M or O (default: DICOM "
                         "PatientSex)")

@@ -827,3 +827,18 @@ def test_impossible_numbers_and_a_wrong_data_folder_are_refused_plainly(tmp_path
         assert done.returncode == 2 and said in done.stderr, (args, done.stderr)
         assert "Traceback" not in done.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_screen_takes_a_date_of_birth_only_as_a_date(data_dir: Path, tmp_path: Path) -> None:
+    """``screen --birth-date`` printed any text on the report as the date of birth ("31/12/1960",
+    a future date, "1960-01-01; Name: Someone Else"); the window checks the date, the command
+    line did not (found 2026-12-02)."""
+    photo = data_dir / "srahim_dev" / "images" / "Patient006_R.jpg"
+    for given in ("31/12/1960", "2999-01-01", "1960-01-01; Name: Someone Else"):
+        refused = _cli("screen", str(photo), "--birth-date", given, env_home=tmp_path)
+        assert refused.returncode == 2 and "--birth-date" in refused.stderr, given
+    report = tmp_path / "P.pdf"
+    done = _cli("screen", str(photo), "--birth-date", "1960-12-31", "--report", str(report),
+                env_home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert report.read_bytes().startswith(b"%PDF")

@@ -212,15 +212,19 @@ def format_eta(seconds: float | None) -> str:
     return translate("BatchPage", "about {0} h {1:02d} min left").format(hours, minutes)
 
 
+def errors_text(errors: int) -> str:
+    """'1 error', '3 errors' (files that could not be read)."""
+    return (translate("BatchPage", "1 error") if errors == 1
+            else translate("BatchPage", "{0:,} errors").format(errors))
+
+
 def progress_text(progress: Any) -> str:
     """'120 of 1,000 photographs · 3 ungradable · 0 errors · 4.1 photos/s · about 3 min left'."""
     parts = [translate("BatchPage", "{0:,} of {1:,} photographs")
              .format(progress.done, progress.total)]
     parts.append(translate("BatchPage", "{0:,} ungradable")
                  .format(progress.ungradable))
-    parts.append(translate("BatchPage", "1 error") if progress.errors == 1
-                 else translate("BatchPage", "{0:,} errors")
-                 .format(progress.errors))
+    parts.append(errors_text(progress.errors))
     if progress.rate:
         parts.append(translate("BatchPage", "{0:.1f} photos/s")
                      .format(progress.rate))
@@ -601,8 +605,9 @@ class BatchPage(QWidget):
             self.count_label.setText(self.tr("Stopped"))
             self.progress_label.setText(
                 self.tr("Watching stopped. The output folder holds {0:,} photographs: {1:,} "
-                        "graded, {2:,} ungradable, {3:,} errors.")
-                            .format(summary.images, summary.ok, summary.ungradable, summary.errors))
+                        "graded, {2:,} ungradable, {3}.")
+                .format(summary.images, summary.ok, summary.ungradable,
+                        errors_text(summary.errors)))
         elif summary is not None:
             images = int(getattr(summary, "images", 0))
             done = int(getattr(summary, "ok", 0)) + int(getattr(summary, "ungradable", 0)) + \
@@ -622,8 +627,8 @@ class BatchPage(QWidget):
                 self.count_label.setText(self.tr("Finished"))
                 resumed = int(getattr(summary, "resumed", 0))
                 self.progress_label.setText(
-                    self.tr("{0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors")
-                    .format(images, summary.ok, summary.ungradable, summary.errors)
+                    self.tr("{0:,} photographs: {1:,} graded, {2:,} ungradable, {3}")
+                    .format(images, summary.ok, summary.ungradable, errors_text(summary.errors))
                     + (" " + self.tr("({0:,} from the earlier run)").format(resumed)
                        if resumed else "")
                     + ". " + self.tr("Results are in results.csv and patients.csv in the "

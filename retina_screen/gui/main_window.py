@@ -371,6 +371,9 @@ class MainWindow(QMainWindow):
         if not self._fitted_once:  # the frame's real size is known once the window is shown
             self._fitted_once = True
             QTimer.singleShot(0, self.fit_to_screen)
+            # Typing starts in the patient ID (the focus was on the tab bar, so an operator
+            # typing the ID at once typed nowhere: found 2026-12-02).
+            QTimer.singleShot(0, self.patient_page.form.patient_id.setFocus)
         self._place_message_bar()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802

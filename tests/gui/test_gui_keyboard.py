@@ -177,3 +177,13 @@ def test_patient_flow_with_the_keyboard_only(window, srahim, wait_result, qtbot,
     assert not page.session.photos and page.form.patient_id.text() == ""
     assert focused() is page.form.patient_id
     assert isinstance(focused(), QLineEdit)
+
+
+def test_typing_at_once_goes_into_the_patient_id(window, qtbot):
+    """The focus was on the tab bar when the window opened, so an operator typing the
+    patient's ID at once typed nowhere (found 2026-12-02)."""
+    window.activateWindow()
+    page = window.patient_page
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is page.form.patient_id, timeout=WAIT_MS)
+    QTest.keyClicks(QApplication.focusWidget(), "SR-101")
+    assert page.form.patient_id.text() == "SR-101"

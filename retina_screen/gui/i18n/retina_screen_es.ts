@@ -24,189 +24,189 @@
         <translation>quedan unas {0} h {1:02d} min</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="217"/>
+        <location filename="../batch_view.py" line="223"/>
         <source>{0:,} of {1:,} photographs</source>
         <translation>{0:,} de {1:,} fotografías</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="219"/>
+        <location filename="../batch_view.py" line="225"/>
         <source>{0:,} ungradable</source>
         <translation>{0:,} no evaluables</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="221"/>
+        <location filename="../batch_view.py" line="217"/>
         <source>1 error</source>
         <translation>1 error</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="222"/>
+        <location filename="../batch_view.py" line="218"/>
         <source>{0:,} errors</source>
         <translation>{0:,} errores</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="225"/>
+        <location filename="../batch_view.py" line="229"/>
         <source>{0:.1f} photos/s</source>
         <translation>{0:.1f} fotos/s</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="264"/>
+        <location filename="../batch_view.py" line="268"/>
         <source>Camera export folder</source>
         <translation>Carpeta de exportación de la cámara</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="265"/>
+        <location filename="../batch_view.py" line="269"/>
         <source>Folder the fundus camera exports photographs to</source>
         <translation>Carpeta donde la cámara de fondo de ojo exporta las fotografías</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="267"/>
+        <location filename="../batch_view.py" line="271"/>
         <source>Output folder</source>
         <translation>Carpeta de salida</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="275"/>
+        <location filename="../batch_view.py" line="279"/>
         <source>automatic (e.g. P001_R.jpg, P001-left-2.jpg)</source>
         <translation>automático (p. ej. P001_R.jpg, P001-left-2.jpg)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="276"/>
+        <location filename="../batch_view.py" line="280"/>
         <source>File-name pattern</source>
         <translation>Patrón de nombres de archivo</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="277"/>
+        <location filename="../batch_view.py" line="281"/>
         <source>Optional: how file names encode patient and eye, e.g. {patient}_{eye}_{any}</source>
         <translation>Opcional: cómo indican los nombres de archivo el paciente y el ojo, p. ej. {patient}_{eye}_{any}</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="279"/>
+        <location filename="../batch_view.py" line="283"/>
         <source>Write a PDF report for each patient</source>
         <translation>Escribir un informe PDF por paciente</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="281"/>
+        <location filename="../batch_view.py" line="285"/>
         <source>Keep watching the folder for new photographs</source>
         <translation>Seguir vigilando la carpeta por si llegan fotografías nuevas</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="282"/>
+        <location filename="../batch_view.py" line="286"/>
         <source>Screens each new patient as the camera writes the files; runs until you press Stop.</source>
         <translation>Analiza cada paciente nuevo cuando la cámara escribe los archivos; sigue hasta que pulse Detener.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="285"/>
+        <location filename="../batch_view.py" line="289"/>
         <source>&amp;Camera export folder</source>
         <translation>Carpeta de exportación de la &amp;cámara</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="286"/>
+        <location filename="../batch_view.py" line="290"/>
         <source>&amp;Output folder</source>
         <translation>Carpeta de &amp;salida</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="287"/>
+        <location filename="../batch_view.py" line="291"/>
         <source>File &amp;names</source>
         <translation>&amp;Nombres de archivo</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="295"/>
+        <location filename="../batch_view.py" line="299"/>
         <source>Start screening</source>
         <translation>Iniciar cribado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="298"/>
+        <location filename="../batch_view.py" line="302"/>
         <source>Start or resume screening the folder (Ctrl+R)</source>
         <translation>Iniciar o reanudar el cribado de la carpeta (Ctrl+R)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="299"/>
+        <location filename="../batch_view.py" line="303"/>
         <source>Start screening the folder</source>
         <translation>Iniciar el cribado de la carpeta</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="300"/>
-        <location filename="../batch_view.py" line="537"/>
+        <location filename="../batch_view.py" line="304"/>
+        <location filename="../batch_view.py" line="541"/>
         <source>Stop</source>
         <translation>Detener</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="302"/>
+        <location filename="../batch_view.py" line="306"/>
         <source>Stop safely: screened photographs are kept (Esc)</source>
         <translation>Detener sin riesgo: las fotografías analizadas se conservan (Esc)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="303"/>
+        <location filename="../batch_view.py" line="307"/>
         <source>Stop screening</source>
         <translation>Detener el cribado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="320"/>
+        <location filename="../batch_view.py" line="324"/>
         <source>Screen a folder</source>
         <translation>Cribado de una carpeta</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="327"/>
+        <location filename="../batch_view.py" line="331"/>
         <source>Batch progress</source>
         <translation>Progreso del lote</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="331"/>
+        <location filename="../batch_view.py" line="335"/>
         <source>0 of 0</source>
         <translation>0 de 0</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="335"/>
+        <location filename="../batch_view.py" line="339"/>
         <source>Choose the camera export folder and press Start.</source>
         <translation>Elija la carpeta de exportación de la cámara y pulse Iniciar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="337"/>
+        <location filename="../batch_view.py" line="341"/>
         <source>Batch progress details</source>
         <translation>Detalles del progreso del lote</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="354"/>
+        <location filename="../batch_view.py" line="358"/>
         <source>What the run found to check</source>
         <translation>Lo que el lote encontró para revisar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="359"/>
+        <location filename="../batch_view.py" line="363"/>
         <source>Show only patients to &amp;refer</source>
         <translation>Mostrar solo pacientes a de&amp;rivar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="360"/>
+        <location filename="../batch_view.py" line="364"/>
         <source>Show only patients to refer</source>
         <translation>Mostrar solo pacientes a derivar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="364"/>
-        <location filename="../batch_view.py" line="562"/>
+        <location filename="../batch_view.py" line="368"/>
+        <location filename="../batch_view.py" line="566"/>
         <source>No patients yet</source>
         <translation>Aún no hay pacientes</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="366"/>
+        <location filename="../batch_view.py" line="370"/>
         <source>Open output folder</source>
         <translation>Abrir carpeta de salida</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="371"/>
+        <location filename="../batch_view.py" line="375"/>
         <source>Patients</source>
         <translation>Pacientes</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="381"/>
+        <location filename="../batch_view.py" line="385"/>
         <source>Screened patients</source>
         <translation>Pacientes analizados</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="440"/>
+        <location filename="../batch_view.py" line="444"/>
         <source>Another camera folder</source>
         <translation>Otra carpeta de cámara</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="441"/>
+        <location filename="../batch_view.py" line="445"/>
         <source>{0}
 
 Add this folder&apos;s results to that output folder anyway?</source>
@@ -215,185 +215,185 @@ Add this folder&apos;s results to that output folder anyway?</source>
 ¿Añadir de todos modos los resultados de esta carpeta a esa carpeta de salida?</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="451"/>
+        <location filename="../batch_view.py" line="455"/>
         <source>Stop watching</source>
         <translation>Dejar de vigilar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="452"/>
+        <location filename="../batch_view.py" line="456"/>
         <source>Stop watching the camera folder? New photographs will not be screened until you start again.</source>
         <translation>¿Dejar de vigilar la carpeta de la cámara? Las fotografías nuevas no se cribarán hasta que vuelva a empezar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="471"/>
+        <location filename="../batch_view.py" line="475"/>
         <source>Choose the camera export folder first (it must exist).</source>
         <translation>Elija primero la carpeta de exportación de la cámara (debe existir).</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="476"/>
+        <location filename="../batch_view.py" line="480"/>
         <source>Choose an output folder for the results.</source>
         <translation>Elija una carpeta de salida para los resultados.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="481"/>
+        <location filename="../batch_view.py" line="485"/>
         <source>Choose an output folder different from the camera folder.</source>
         <translation>Elija una carpeta de salida distinta de la carpeta de la cámara.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="500"/>
+        <location filename="../batch_view.py" line="504"/>
         <source>Watching</source>
         <translation>Vigilando</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="501"/>
+        <location filename="../batch_view.py" line="505"/>
         <source>Watching the camera folder: each new patient is screened as soon as the camera has written the photographs. Press Stop to end.</source>
         <translation>Vigilando la carpeta de la cámara: cada paciente nuevo se analiza en cuanto la cámara ha escrito las fotografías. Pulse Detener para terminar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="505"/>
+        <location filename="../batch_view.py" line="509"/>
         <source>Starting…</source>
         <translation>Iniciando…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="506"/>
+        <location filename="../batch_view.py" line="510"/>
         <source>Looking for photographs…</source>
         <translation>Buscando fotografías…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="523"/>
+        <location filename="../batch_view.py" line="527"/>
         <source>Stopping…</source>
         <translation>Deteniendo…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="524"/>
+        <location filename="../batch_view.py" line="528"/>
         <source>Stopping after the photographs in progress…</source>
         <translation>Deteniendo tras las fotografías en curso…</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="549"/>
+        <location filename="../batch_view.py" line="553"/>
         <source>watching for new photographs</source>
         <translation>vigilando si llegan fotografías nuevas</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="565"/>
+        <location filename="../batch_view.py" line="569"/>
         <source>1 patient</source>
         <translation>1 paciente</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="565"/>
+        <location filename="../batch_view.py" line="569"/>
         <source>{0} patients</source>
         <translation>{0} pacientes</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="567"/>
+        <location filename="../batch_view.py" line="571"/>
         <source>({0} visits)</source>
         <translation>({0} visitas)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="568"/>
+        <location filename="../batch_view.py" line="572"/>
         <source>{0} to refer · {1} to retake or grade by hand</source>
         <translation>{0} a derivar · {1} a repetir o evaluar a mano</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="571"/>
+        <location filename="../batch_view.py" line="575"/>
         <source>showing referrals only</source>
         <translation>solo se muestran derivaciones</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="585"/>
+        <location filename="../batch_view.py" line="589"/>
         <source>Nothing to screen</source>
         <translation>Nada que cribar</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="586"/>
+        <location filename="../batch_view.py" line="590"/>
         <source>No photographs were found in this folder. Check that it is the folder the camera exports to, or wait until the camera has exported the photographs, then press Start.</source>
         <translation>No se encontraron fotografías en esta carpeta. Compruebe que es la carpeta a la que exporta la cámara, o espere a que la cámara haya exportado las fotografías, y pulse Iniciar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="592"/>
+        <location filename="../batch_view.py" line="596"/>
         <source>Files not looked at: {0}</source>
         <translation>Archivos no examinados: {0}</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="595"/>
+        <location filename="../batch_view.py" line="599"/>
         <source>The run stopped because of a problem.</source>
         <translation>El lote se detuvo por un problema.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="596"/>
-        <location filename="../batch_view.py" line="601"/>
-        <location filename="../batch_view.py" line="612"/>
-        <location filename="../batch_view.py" line="633"/>
+        <location filename="../batch_view.py" line="600"/>
+        <location filename="../batch_view.py" line="605"/>
+        <location filename="../batch_view.py" line="617"/>
+        <location filename="../batch_view.py" line="638"/>
         <source>Stopped</source>
         <translation>Detenido</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="603"/>
-        <source>Watching stopped. The output folder holds {0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors.</source>
-        <translation>Vigilancia detenida. La carpeta de salida contiene {0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3:,} errores.</translation>
+        <location filename="../batch_view.py" line="607"/>
+        <source>Watching stopped. The output folder holds {0:,} photographs: {1:,} graded, {2:,} ungradable, {3}.</source>
+        <translation>Vigilancia detenida. La carpeta de salida contiene {0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3}.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="614"/>
+        <location filename="../batch_view.py" line="630"/>
+        <source>{0:,} photographs: {1:,} graded, {2:,} ungradable, {3}</source>
+        <translation>{0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3}</translation>
+    </message>
+    <message>
+        <location filename="../batch_view.py" line="619"/>
         <source>Stopped after {0:,} of {1:,} photographs. Press Start to resume: photographs already screened are not screened again.</source>
         <translation>Detenido tras {0:,} de {1:,} fotografías. Pulse Iniciar para reanudar: las fotografías ya analizadas no se vuelven a analizar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="617"/>
+        <location filename="../batch_view.py" line="622"/>
         <source>Batch stopped safely. Press Start again to resume.</source>
         <translation>Lote detenido sin riesgo. Pulse Iniciar otra vez para reanudar.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="622"/>
+        <location filename="../batch_view.py" line="627"/>
         <source>Finished</source>
         <translation>Terminado</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="625"/>
-        <source>{0:,} photographs: {1:,} graded, {2:,} ungradable, {3:,} errors</source>
-        <translation>{0:,} fotografías: {1:,} graduadas, {2:,} no evaluables, {3:,} errores</translation>
-    </message>
-    <message>
-        <location filename="../batch_view.py" line="627"/>
+        <location filename="../batch_view.py" line="632"/>
         <source>({0:,} from the earlier run)</source>
         <translation>({0:,} del lote anterior)</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="629"/>
+        <location filename="../batch_view.py" line="634"/>
         <source>Results are in results.csv and patients.csv in the output folder.</source>
         <translation>Los resultados están en results.csv y patients.csv en la carpeta de salida.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="634"/>
+        <location filename="../batch_view.py" line="639"/>
         <source>Watching stopped.</source>
         <translation>Vigilancia detenida.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="652"/>
+        <location filename="../batch_view.py" line="657"/>
         <source>{0:,} photographs could not be graded; the most frequent reason ({1:,} of them): {2}.</source>
         <translation>{0:,} fotografías no se pudieron graduar; el motivo más frecuente ({1:,} de ellas): {2}.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="656"/>
+        <location filename="../batch_view.py" line="661"/>
         <source>1 photograph could not be graded: {0}.</source>
         <translation>1 fotografía no se pudo graduar: {0}.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="659"/>
+        <location filename="../batch_view.py" line="664"/>
         <source>{0:,} photographs could not be graded; the reasons: {1}.</source>
         <translation>{0:,} fotografías no se pudieron graduar; los motivos: {1}.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="666"/>
+        <location filename="../batch_view.py" line="671"/>
         <source>1 finding to check after this run: see it under the progress bar.</source>
         <translation>1 hallazgo que revisar tras este lote: véalo bajo la barra de progreso.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="668"/>
+        <location filename="../batch_view.py" line="673"/>
         <source>{0} findings to check after this run: see them under the progress bar.</source>
         <translation>{0} hallazgos que revisar tras este lote: véalos bajo la barra de progreso.</translation>
     </message>
     <message>
-        <location filename="../batch_view.py" line="687"/>
+        <location filename="../batch_view.py" line="692"/>
         <source>There is no report for this patient (reports were switched off, or the run stopped before it was written).</source>
         <translation>No hay informe para este paciente (los informes estaban desactivados, o el lote se detuvo antes de escribirlo).</translation>
     </message>
@@ -573,7 +573,7 @@ o pulse Añadir…</translation>
         <translation>&lt;b&gt;Retina Screen&lt;/b&gt; {0}&lt;br&gt;Cribado sin conexión de retinopatía diabética en fotografías de fondo de ojo en color.&lt;br&gt;&lt;br&gt;Modelo de graduación: {1}&lt;br&gt;&lt;br&gt;Solo para investigación: no autorizado para el diagnóstico clínico. Cada resultado debe revisarse según las normas de su programa de cribado.</translation>
     </message>
     <message>
-        <location filename="../main_window.py" line="382"/>
+        <location filename="../main_window.py" line="385"/>
         <source>Stopping the folder screening safely…</source>
         <translation>Deteniendo el cribado de la carpeta sin riesgo…</translation>
     </message>
