@@ -235,6 +235,9 @@ class BatchSummary:
     #: Patients (IDs, as above) with a photograph the audit trail holds screened before for
     #: another patient (``ImageResult.screened_for_another``): never "no referable DR".
     screened_before_for_another: tuple[str, ...] = ()
+    #: Patients (IDs, as above) whose ID or name the reports' fonts cannot print in full (shown
+    #: with "?": Arabic or Hebrew script): each report says so; the run names them.
+    unprintable_on_reports: tuple[str, ...] = ()
 
 
 def ungradable_reasons(done_images: dict) -> tuple[tuple[str, int], ...]:
@@ -1059,6 +1062,7 @@ class BatchRun:
             screened_before_for_another=tuple(sorted({
                 r["patient_id"] for r in self.done_images.values()
                 if r.get("screened_for_another") and group_key(r) in groups})),
+            unprintable_on_reports=self._unprintable(groups),
             **photographs_to_check(self.done_images, groups),
             **_naming_notes(scanned, groups, options.pattern),
         )
@@ -1108,6 +1112,17 @@ class BatchRun:
                 executor.stop(cancelled)
             write_tables(self.out_dir, self.done_images, self.done_patients, self.mode)
         return cancelled
+
+    def _unprintable(self, groups: dict) -> tuple[str, ...]:
+        """Patients of this folder's reports whose ID or name their fonts cannot print."""
+        if not self.options.reports:
+            return ()
+        from .report import printable
+
+        return tuple(sorted({
+            pid for (pid, visit), record in self.done_patients.items()
+            if (pid, visit) in groups and record.get("report")
+            and (printable(pid)[1] or printable(record.get("patient_name") or "")[1])}))
 
     def _screened_before(self) -> set[tuple[GroupKey, str]]:
         """(visit, relative path) of the photographs of the visits decided in this run that

@@ -79,6 +79,10 @@ FINDINGS: tuple[tuple[str, str, str], ...] = (
      "{count} patient visits have more than {most} photographs of one eye: {ids}. The "
      "file names may have put several patients under one ID (such a visit is never 'no "
      "referable DR'): check the names, or {remedy}."),
+    ("unprintable_on_reports", "warning",
+     "{count} patients have an ID or a name that their reports cannot print in full (shown "
+     "with '?', e.g. Arabic or Hebrew script): {ids}. Check each report against the patient "
+     "record."),
     ("passed_over", "warning",
      "{count} files or folders in the input folder were not screened: {ids}."),
     ("damaged_records", "warning",

@@ -842,3 +842,23 @@ def test_screen_takes_a_date_of_birth_only_as_a_date(data_dir: Path, tmp_path: P
                 env_home=tmp_path)
     assert done.returncode == 0, done.stderr
     assert report.read_bytes().startswith(b"%PDF")
+
+
+def test_a_run_names_the_patients_whose_reports_cannot_print_their_id(data_dir: Path,
+                                                                       tmp_path: Path) -> None:
+    """Patient IDs in Arabic script print as "????" on the batch's reports (their fonts have
+    no Arabic): each report says so, but the run said nothing, while the window's patient
+    screen warns before printing (found 2026-12-02)."""
+    camera = tmp_path / "camera"
+    camera.mkdir()
+    images = data_dir / "srahim_dev" / "images"
+    for eye in "RL":
+        shutil.copy(images / f"Patient006_{eye}.jpg", camera / f"\u0645\u0631\u064a\u0636_{eye}.jpg")
+        shutil.copy(images / f"Patient016_{eye}.jpg", camera / f"Patient016_{eye}.jpg")
+    done = _cli("batch", str(camera), "--out", str(tmp_path / "o"), "--workers", "1",
+                env_home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    warning = next(line for line in done.stdout.splitlines() if "cannot print" in line)
+    assert warning.startswith("Warning: 1 patients have an ID or a name that their reports "
+                              "cannot print in full"), warning
+    assert "\u0645\u0631\u064a\u0636" in warning and "Patient016" not in warning
