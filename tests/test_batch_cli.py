@@ -852,8 +852,9 @@ def test_a_run_names_the_patients_whose_reports_cannot_print_their_id(data_dir: 
     camera = tmp_path / "camera"
     camera.mkdir()
     images = data_dir / "srahim_dev" / "images"
+    arabic = "\u0645\u0631\u064a\u0636"
     for eye in "RL":
-        shutil.copy(images / f"Patient006_{eye}.jpg", camera / f"\u0645\u0631\u064a\u0636_{eye}.jpg")
+        shutil.copy(images / f"Patient006_{eye}.jpg", camera / f"{arabic}_{eye}.jpg")
         shutil.copy(images / f"Patient016_{eye}.jpg", camera / f"Patient016_{eye}.jpg")
     done = _cli("batch", str(camera), "--out", str(tmp_path / "o"), "--workers", "1",
                 env_home=tmp_path)
@@ -861,4 +862,4 @@ def test_a_run_names_the_patients_whose_reports_cannot_print_their_id(data_dir: 
     warning = next(line for line in done.stdout.splitlines() if "cannot print" in line)
     assert warning.startswith("Warning: 1 patients have an ID or a name that their reports "
                               "cannot print in full"), warning
-    assert "\u0645\u0631\u064a\u0636" in warning and "Patient016" not in warning
+    assert arabic in warning and "Patient016" not in warning
