@@ -14,17 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from ..decision import person_of
 from ..loading import DicomInfo, read_dicom_info
 from ..naming import parse_stem
 from ..results import Eye, ImageResult, ImageStatus, PatientInfo, PatientResult
+from .i18n import engine_text
 from .workers import run_task
 
 if TYPE_CHECKING:
     from ..engine import Screener
 
+translate = QCoreApplication.translate  # pyside6-lupdate reads translate("context", "text")
 log = logging.getLogger(__name__)
 
 
@@ -86,6 +88,7 @@ class PatientSession(QObject):
         self._next_id = 1
         self._screened_at: str | None = None
         self._busy = False
+        self._busy_count = 0
 
     # engine ------------------------------------------------------------------------------------
     def set_screener(self, screener: Screener | None, problem: str = "") -> None:
@@ -110,14 +113,14 @@ class PatientSession(QObject):
     def add_photos(self, paths: list[Path], slot_eye: Eye | None = None) -> list[int]:
         """Add photographs; each eye comes from the file name, else from the slot dropped on."""
         ids = []
+        moved: list[tuple[str, Eye]] = []
         for path in paths:
             path = Path(path)
             eye, source = guess_eye(path), "file name"
             if eye is Eye.UNKNOWN:
                 eye, source = (slot_eye, "slot") if slot_eye else (Eye.UNKNOWN, "unknown")
             elif slot_eye is not None and slot_eye is not Eye.UNKNOWN and eye is not slot_eye:
-                self.notice.emit(f"{path.name} was placed under {eye.label} because of its file "
-                                 "name. Change its eye if this is wrong.")
+                moved.append((path.name, eye))
             photo = Photo(self._next_id, path, eye, source, added_at=time.perf_counter())
             self._next_id += 1
             self.photos[photo.id] = photo
@@ -130,6 +133,16 @@ class PatientSession(QObject):
                 photo.no_model = True
                 self.photoChanged.emit(photo.id)
         log.info("%d photograph(s) added", len(ids))
+        if len(moved) == 1:  # one message for the drop, not one per photograph
+            name, eye = moved[0]
+            self.notice.emit(translate("PatientSession", "{0} was placed under {1} because of "
+                                       "its file name. Change its eye if this is wrong.")
+                             .format(name, engine_text(eye.label)))
+        elif moved:
+            self.notice.emit(translate("PatientSession", "{0} photographs were placed under the "
+                                       "eye their file names give, not the box they were "
+                                       "dropped on. Change an eye if it is wrong.")
+                             .format(len(moved)))
         self._photos_changed()
         return ids
 
@@ -258,7 +271,10 @@ class PatientSession(QObject):
         return ImageResult(str(photo.path), photo.eye, ImageStatus.ERROR, error=photo.error)
 
     def _update_busy(self) -> None:
-        busy = self.pending > 0 and self.screener is not None
-        if busy != self._busy:
-            self._busy = busy
-            self.busyChanged.emit(busy)
+        """Say when screening starts, ends, or its count of photographs changes (the banner
+        said "1 photograph being checked" while 12 were: found 2026-12-02)."""
+        count = self.pending if self.screener is not None else 0
+        if count != self._busy_count:
+            self._busy_count = count
+            self._busy = count > 0
+            self.busyChanged.emit(self._busy)

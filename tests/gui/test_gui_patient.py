@@ -731,3 +731,22 @@ def test_viewer_keeps_a_usable_width_in_half_a_wide_screen(window, srahim, wait_
     window.resize(1300, 860)
     QApplication.processEvents()
     assert page.splitter.sizes()[2] >= 600
+
+
+def test_the_banner_counts_every_photograph_being_checked(window, srahim, wait_result, qtbot):
+    """Photographs added while others were being checked: the banner went on saying "1
+    photograph being checked" while 12 were; and a drop whose photographs the file names put
+    under the other eye gave one message per photograph, only the last one readable (found
+    2026-12-02)."""
+    page = window.patient_page
+    images = srahim / "images"
+    notices = []
+    page.session.notice.connect(notices.append)
+    page.add_photos([images / "Patient006_R.jpg"])
+    page.add_photos([images / "Patient006_L.jpg", images / "Patient013_L.jpg",
+                     images / "Patient016_L.jpg"], Eye.RIGHT)  # dropped on the right eye's box
+    assert page.session.pending == 4
+    assert page.result_panel.interval.text() == "4 photographs being checked"
+    assert notices == ["3 photographs were placed under the eye their file names give, not the "
+                       "box they were dropped on. Change an eye if it is wrong."]
+    wait_result(window)

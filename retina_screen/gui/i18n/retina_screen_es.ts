@@ -1097,6 +1097,20 @@ o pulse Añadir…</translation>
     </message>
 </context>
 <context>
+    <name>PatientSession</name>
+    <message>
+        <location filename="../session.py" line="138"/>
+        <source>{0} was placed under {1} because of its file name. Change its eye if this is wrong.</source>
+        <extracomment>Not screened because the grading model is unavailable (the file itself may be fine).</extracomment>
+        <translation>{0} se colocó en {1} por su nombre de archivo. Cambie su ojo si no es correcto.</translation>
+    </message>
+    <message>
+        <location filename="../session.py" line="142"/>
+        <source>{0} photographs were placed under the eye their file names give, not the box they were dropped on. Change an eye if it is wrong.</source>
+        <translation>{0} fotografías se colocaron en el ojo que indican sus nombres de archivo, no en la casilla donde se soltaron. Cambie un ojo si no es correcto.</translation>
+    </message>
+</context>
+<context>
     <name>PatientTableModel</name>
     <message>
         <location filename="../batch_view.py" line="64"/>
