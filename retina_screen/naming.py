@@ -179,13 +179,20 @@ def folder_date(path: str) -> str | None:
     return None
 
 
+#: Unicode's bidirectional controls (embeddings, overrides, isolates, marks): in a file name
+#: they make one patient ID display as another ("Pat\u202eient43"; found 2026-12-02).
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def display_text(text: str) -> str:
     """``text`` as printable UTF-8: bytes of a file name that are not valid UTF-8 (a Latin-1
-    camera share's ``M\\xfcller``) become the escape ``\\xfc`` instead of crashing every write."""
+    camera share's ``M\\xfcller``) become the escape ``\\xfc`` instead of crashing every write,
+    and bidirectional controls the escape ``\\u202e``, so that no ID can display as another."""
     try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     except UnicodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return BIDI_CONTROLS.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

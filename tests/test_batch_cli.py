@@ -863,3 +863,20 @@ def test_a_run_names_the_patients_whose_reports_cannot_print_their_id(data_dir: 
     assert warning.startswith("Warning: 1 patients have an ID or a name that their reports "
                               "cannot print in full"), warning
     assert arabic in warning and "Patient016" not in warning
+
+
+def test_a_file_name_cannot_make_one_patient_id_display_as_another(data_dir: Path,
+                                                                  tmp_path: Path) -> None:
+    """A right-to-left override in a file name ("Pat\\u202eient43_R.jpg") passed into the
+    patient ID, patients.csv and the warnings, where it displays reversed: one ID could be
+    made to look like another (found 2026-12-02). Bidirectional controls are shown escaped."""
+    from retina_screen.batch import scan_folder
+
+    camera = tmp_path / "camera"
+    camera.mkdir()
+    photo = data_dir / "srahim_dev" / "images" / "Patient006_R.jpg"
+    shutil.copy(photo, camera / "Patient43_R.jpg")
+    shutil.copy(photo, camera / "Pat\u202eient43_L.jpg")
+    ids = sorted({image.patient_id for image in scan_folder(camera)})
+    assert ids == ["Pat\\u202eient43", "Patient43"], ids
+    assert not any("\u202e" in image.rel for image in scan_folder(camera))
