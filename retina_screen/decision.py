@@ -34,6 +34,7 @@ import datetime as dt
 import hashlib
 import json
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -137,6 +138,12 @@ def combine_eye(eye: Eye, images: tuple[ImageResult, ...], table: ReferralTable)
     note = f"{skipped} of {len(images)} photographs ungradable, not used" if skipped else ""
     return EyeResult(eye, images, table.for_grade(grade).outcome, grade, p_referable, note)
 
+
+#: One file given twice for one eye (found 2026-12-02: nothing said so; the operator meant
+#: to add the eye's second field). It counts once; the outcome does not change.
+SAME_PHOTOGRAPH_TWICE = (
+    "{eye}: the same photograph was given more than once (the same file content); it counts "
+    "once: add the eye's other photographs if it has some")
 
 #: A photograph whose content a batch's input folder files for another patient or visit too:
 #: one of them has the other's photograph, so neither can be "no referable DR" (found
@@ -454,6 +461,10 @@ def combine_patient(patient: PatientInfo, images: list[ImageResult] | tuple[Imag
     before = any(i.screened_for_another for i in images)
     if before:
         notes.append(SCREENED_FOR_ANOTHER)
+    for e in eyes:  # the same file twice for one eye: said, as the operator may have meant
+        repeated = Counter(i.sha256 for i in e.images if i.sha256)  # the eye's other field
+        if any(count > 1 for count in repeated.values()):
+            notes.append(SAME_PHOTOGRAPH_TWICE.format(eye=e.eye.label))
     crowded = [e for e in eyes if len(e.images) > MAX_PHOTOGRAPHS_PER_EYE]
     for e in crowded:
         notes.append(TOO_MANY_PHOTOGRAPHS.format(eye=e.eye.label, count=len(e.images)))

@@ -753,3 +753,21 @@ def test_photographs_named_for_another_patient_are_not_a_negative_screening(
                                    (srahim / "images/Patient006_L.jpg", Eye.LEFT)],
                                   PatientInfo("Patient006"))
     assert own.outcome is Outcome.NO_REFERABLE, own.notes
+
+
+def test_the_same_photograph_twice_for_one_eye_is_said_and_counts_once(srahim: Path,
+                                                                        screener) -> None:
+    """One file given twice for the right eye (the operator meant to add its second field):
+    the report listed "photograph 1 of 2, 2 of 2" of the same file and nothing said so
+    (found 2026-12-02). A note says so; the outcome is the one of the photographs once."""
+    right, left = srahim / "images" / "Patient006_R.jpg", srahim / "images" / "Patient006_L.jpg"
+    once = screener.decide(PatientInfo("P6"), [screener.screen_image(right, Eye.RIGHT),
+                                               screener.screen_image(left, Eye.LEFT)])
+    twice = screener.decide(PatientInfo("P6"), [screener.screen_image(right, Eye.RIGHT),
+                                                screener.screen_image(right, Eye.RIGHT),
+                                                screener.screen_image(left, Eye.LEFT)])
+    assert twice.outcome is once.outcome is Outcome.NO_REFERABLE
+    said = [n for n in twice.notes if "the same photograph was given more than once" in n]
+    assert said and said[0].startswith("Right eye (OD)"), twice.notes
+    assert not [n for n in once.notes if "more than once" in n]
+    assert Catalogue("es").engine(said[0]).startswith("Ojo derecho (OD): la misma fotografía")
