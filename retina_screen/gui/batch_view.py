@@ -133,6 +133,8 @@ class PatientTableModel(QAbstractTableModel):
             if column == COLUMN_REPORT:
                 return (self.tr("Double-click to preview and print the report") if row.report
                         else self.tr("No report was written for this patient"))
+            # The whole text of a cell the column's width cuts (a long patient ID, an interval)
+            return self.data(index, Qt.ItemDataRole.DisplayRole)
         if role == Qt.ItemDataRole.DecorationRole and column == COLUMN_OUTCOME:
             return outcome_icon(row.outcome)
         if role == Qt.ItemDataRole.DecorationRole and column == COLUMN_REPORT and row.report:

@@ -29,7 +29,12 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 def check_table(page, out: Path) -> list[dict[str, str]]:
     """Every patient visit's row in the window equals its row in patients.csv, and vice
     versa."""
-    from retina_screen.gui.batch_view import COLUMN_INTERVAL, COLUMN_OUTCOME, COLUMN_VISIT
+    from retina_screen.gui.batch_view import (
+        COLUMN_INTERVAL,
+        COLUMN_OUTCOME,
+        COLUMN_PATIENT,
+        COLUMN_VISIT,
+    )
     from retina_screen.gui.text import OUTCOME_SHORT
 
     rows = read_csv(out / "patients.csv")
@@ -49,6 +54,9 @@ def check_table(page, out: Path) -> list[dict[str, str]]:
             OUTCOME_SHORT[shown.outcome]
         assert page.model.data(page.model.index(position, COLUMN_INTERVAL)) == row["interval"]
         assert page.model.data(page.model.index(position, COLUMN_VISIT)) == row["visit"]
+        # A long ID cut by the column's width is whole in its tooltip.
+        assert page.model.data(page.model.index(position, COLUMN_PATIENT),
+                               Qt.ItemDataRole.ToolTipRole) == row["patient_id"]
     return rows
 
 
