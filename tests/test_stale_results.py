@@ -585,3 +585,39 @@ def test_a_visit_decided_again_leaves_no_file_of_its_earlier_decision(
     run_batch(folder, out, isolated_settings, workers=1)
     assert write_bundles(out, isolated_settings) == 1
     assert report.is_file() and "outcome-refer" in bundle.read_text(encoding="utf-8")
+
+
+def test_a_watch_checks_a_results_file_edited_while_it_runs(srahim: Path, isolated_settings,
+                                                           tmp_path: Path) -> None:
+    """A watch checked the results file against the audit trail on its first pass only: a
+    referral edited into "no referable DR" during the day was served by its next pass
+    (found 2026-12-02). A pass after anything else wrote the file checks it again."""
+    folder, out = tmp_path / "camera", tmp_path / "out"
+    copy_patient(srahim, REFERABLE, folder, "P9")
+    run_batch(folder, out, isolated_settings, workers=1, reports=False)
+    assert outcomes(out)["P9"] in ("refer", "refer_urgent")
+    journal = out / "results.jsonl"
+
+    def recorded() -> str:  # the visit's latest outcome in the results file
+        return [json.loads(line)["outcome"] for line in
+                journal.read_text(encoding="utf-8").splitlines()
+                if '"kind": "patient"' in line][-1]
+
+    with Watching(folder, out, isolated_settings, settle_s=0.5) as watching:
+        time.sleep(1.0)  # a few passes with nothing to do
+        assert recorded() in ("refer", "refer_urgent") and not watching.result
+        lines = []
+        for line in journal.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            if record.get("kind") == "patient":
+                record.update(outcome="no_referable", right_grade=0, left_grade=0,
+                              decision="No referable diabetic retinopathy - rescreen in 12 "
+                                       "months")
+            lines.append(json.dumps(record))
+        journal.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        assert recorded() == "no_referable"
+        assert wait_for(lambda: recorded() in ("refer", "refer_urgent")), \
+            "the edited visit was not screened again"
+        assert wait_for(lambda: outcomes(out)["P9"] in ("refer", "refer_urgent")), outcomes(out)
+        time.sleep(1.0)  # later passes leave it so
+        assert outcomes(out)["P9"] in ("refer", "refer_urgent") and recorded() != "no_referable"
