@@ -621,3 +621,29 @@ def test_a_watch_checks_a_results_file_edited_while_it_runs(srahim: Path, isolat
         assert wait_for(lambda: outcomes(out)["P9"] in ("refer", "refer_urgent")), outcomes(out)
         time.sleep(1.0)  # later passes leave it so
         assert outcomes(out)["P9"] in ("refer", "refer_urgent") and recorded() != "no_referable"
+
+
+def test_an_edited_results_file_does_not_leave_the_machine(srahim: Path, isolated_settings,
+                                                          tmp_path: Path) -> None:
+    """``send`` and ``--fhir`` built their DICOM SR and FHIR bundles straight from the results
+    file: an edited "no referable DR" for a referred patient would have gone to the PACS and
+    the record system beside a REFER letter (found 2026-12-02). Only visits the audit trail
+    confirms are exported."""
+    from retina_screen.clinic.fhir_export import write_bundles
+
+    folder, out = tmp_path / "camera", tmp_path / "out"
+    copy_patient(srahim, REFERABLE, folder, "P9")
+    copy_patient(srahim, NO_DR, folder, "P6")
+    run_batch(folder, out, isolated_settings, workers=1)
+    assert write_bundles(out, isolated_settings) == 2
+    journal = out / "results.jsonl"
+    lines = []
+    for line in journal.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record.get("kind") == "patient" and record["patient_id"] == "P9":
+            record.update(outcome="no_referable", right_grade=0, left_grade=0)
+        lines.append(json.dumps(record))
+    journal.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (out / "fhir" / "P9.json").unlink()
+    assert write_bundles(out, isolated_settings) == 1  # P6 only
+    assert not (out / "fhir" / "P9.json").exists()
