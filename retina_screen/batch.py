@@ -1126,10 +1126,11 @@ class BatchRun:
 
     def _screened_before(self) -> set[tuple[GroupKey, str]]:
         """(visit, relative path) of the photographs of the visits decided in this run that
-        the audit trail holds screened for another patient before: in another output folder,
-        or with ``screen`` or in the window, before any record of them for this patient (the
-        earlier patient's visit is not marked by the later misfiled copy; within this folder
-        ``filed_elsewhere`` decides)."""
+        the audit trail holds screened for another patient before, in another batch output
+        folder, before any record of them for this patient (the earlier patient's visit is not
+        marked by the later misfiled copy; within this folder ``filed_elsewhere`` decides).
+        Decisions of ``screen`` and the window do not count: their patient ID is typed, often
+        in another form (a record number) than the camera's file names give."""
         from .audit import patient_ref, recorded_decisions
 
         if not self.committed:
@@ -1144,7 +1145,7 @@ class BatchRun:
             entries = trail.owners.get(record["sha256"], [])
             ref = patient_ref(pid, trail.key)
             first = min((rid for rid, owner, _f in entries if owner == ref), default=None)
-            if any(owner != ref and folder != self.folder_id
+            if any(owner != ref and folder and folder != self.folder_id
                    and (first is None or rid < first) for rid, owner, folder in entries):
                 found.add(((pid, visit), path))
         return found

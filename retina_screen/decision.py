@@ -220,7 +220,7 @@ PEOPLE_IN_FILES = (
     "that each photograph is this patient's")
 
 
-#: A photograph this installation screened before for another patient (its audit trail):
+#: A photograph this installation's batch screened before for another patient (its audit trail):
 #: an earlier patient's photograph exported again under this one's name read "no referable
 #: DR" (found 2026-12-02).
 SCREENED_FOR_ANOTHER = (

@@ -212,9 +212,9 @@ class ImageResult:
     #: :func:`decision.person_of`); compared by the patient decision between the photographs.
     person: str = ""
     #: Whether this installation's audit trail holds the same content (sha256) screened for
-    #: another patient, in another output folder (or with ``screen``, in the window), before
-    #: it was screened for this one: a wrong-patient export of an earlier patient's
-    #: photograph (``batch.BatchRun._screened_before_for_another``).
+    #: another patient, in another batch output folder, before it was screened for this one:
+    #: a wrong-patient export of an earlier patient's photograph
+    #: (``batch.BatchRun._screened_before``).
     screened_for_another: bool = False
 
     @property

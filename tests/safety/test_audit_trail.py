@@ -473,6 +473,23 @@ def test_an_earlier_patients_photograph_under_a_new_name_never_reads_no_referabl
         assert _patients_csv(out)[patient]["outcome"] == outcome
 
 
+def test_a_patient_screened_under_a_typed_id_is_not_marked_by_the_nights_batch(
+        srahim: Path, tmp_path: Path) -> None:
+    """The window and ``screen`` take a typed patient ID (a record number, "SR-006") where the
+    camera's file names give another ("Patient006"): the night's batch of the camera folder
+    must not take every patient screened by day for another patient's photographs."""
+    env = cli_env(tmp_path)
+    photos = _camera(srahim, tmp_path, ("Patient006",))
+    by_day = run_cli(["screen", "--patient-id", "SR-006", str(photos / "Patient006_R.jpg"),
+                      str(photos / "Patient006_L.jpg")], env)
+    assert by_day.returncode == 0, by_day.stderr
+    night = run_cli(["batch", str(photos), "--out", str(tmp_path / "o"), "--workers", "1",
+                     "--no-reports"], env)
+    assert night.returncode == 0, night.stderr
+    row = _patients_csv(tmp_path / "o")["Patient006"]
+    assert row["outcome"] == "no_referable" and "screened before" not in row["notes"], row
+
+
 def test_a_decision_replaced_within_the_same_second_is_superseded(installation: tuple[Path, Path],
                                                                   tmp_path: Path) -> None:
     """Two decisions of one visit can be made within one second (a fast machine, a photograph
