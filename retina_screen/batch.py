@@ -238,6 +238,9 @@ class BatchSummary:
     #: Patients (IDs, as above) whose ID or name the reports' fonts cannot print in full (shown
     #: with "?": Arabic or Hebrew script): each report says so; the run names them.
     unprintable_on_reports: tuple[str, ...] = ()
+    #: The results journal's size, modification time and inode as the run last read or
+    #: wrote it (watch mode: did something else write it since?).
+    journal_state: tuple[int, int, int] | None = None
 
 
 def ungradable_reasons(done_images: dict) -> tuple[tuple[str, int], ...]:
@@ -664,6 +667,10 @@ class _Options:
     #: Check the visits taken from the results file against the audit trail (every run, and
     #: the first pass of a watch).
     confirm_records: bool = True
+    #: Watch passes: the journal's state as the last pass left it (``_journal_state``); a
+    #: journal found otherwise is checked against the audit trail too (something else wrote
+    #: it: an edit during the day).
+    expected_journal: tuple[int, int, int] | None = None
 
 
 def _check_input(input_dir: Path) -> None:
@@ -682,7 +689,8 @@ def run_batch(input_dir: Path, out_dir: Path, settings: Settings, *, pattern: st
               allow_other_input: bool = False, allow_empty: bool = False,
               retry_errors: bool = True, stability: StabilityTracker | None = None,
               hashes: ContentCache | None = None,
-              executor: Executor | None = None, confirm_records: bool = True) -> BatchSummary:
+              executor: Executor | None = None, confirm_records: bool = True,
+              expected_journal: tuple[int, int, int] | None = None) -> BatchSummary:
     """Screen every photograph under ``input_dir`` into ``out_dir`` (see the module docstring).
 
     Raises :class:`RetinaScreenError` subclasses only when the run itself cannot proceed (input
@@ -731,7 +739,8 @@ def run_batch(input_dir: Path, out_dir: Path, settings: Settings, *, pattern: st
         raise OutputError(f"cannot create output folder {out_dir}: {exc.strerror or exc}") \
             from exc
     options = _Options(pattern, workers, reports, progress, on_patient, cancel, audit,
-                       retry_errors, stability, hashes, executor, confirm_records)
+                       retry_errors, stability, hashes, executor, confirm_records,
+                       expected_journal)
     with output_lock(out_dir):
         folder_id = _check_run_file(out_dir, input_dir.resolve(), manifest.sha256,
                                     settings.file_mode, manifest.manifest_sha256,
@@ -975,6 +984,8 @@ class BatchRun:
         self.referred_later: set[GroupKey] = set()
         #: Visits decided in this run.
         self.committed: set[GroupKey] = set()
+        #: The journal's state as this run last read or wrote it (``_journal_state``).
+        self.journal_state: tuple[int, int, int] | None = None
 
     def _row(self, record: dict) -> PatientRow:
         report = self.out_dir / record["report"] if record.get("report") else None
@@ -993,10 +1004,13 @@ class BatchRun:
         options = self.options
         remove_stale_temporaries(self.out_dir)
         self.done_images, self.done_patients = load_journal(self.journal)
+        self.journal_state = _journal_state(self.out_dir)  # as this run read it
         groups = group_by_patient(scanned)
         pending, waiting = _pending_groups(groups, self.done_images, self.done_patients, options,
                                            self.out_dir)
-        if options.audit and options.confirm_records:
+        changed = (options.expected_journal is not None
+                   and self.journal_state != options.expected_journal)
+        if options.audit and (options.confirm_records or changed):
             # Every visit taken from the results file is checked against the audit trail:
             # one that differs is screened again, or, its photographs gone, left out.
             taken = [key for key in self.done_patients if key not in pending]
@@ -1063,6 +1077,7 @@ class BatchRun:
                 r["patient_id"] for r in self.done_images.values()
                 if r.get("screened_for_another") and group_key(r) in groups})),
             unprintable_on_reports=self._unprintable(groups),
+            journal_state=self.journal_state,
             **photographs_to_check(self.done_images, groups),
             **_naming_notes(scanned, groups, options.pattern),
         )
@@ -1228,6 +1243,7 @@ class BatchRun:
                   else image_record(r, task.patient_id, self.sources[(*key, r.source)])
                   for r in results]
         self.journal.append([*images, record])
+        self.journal_state = _journal_state(self.out_dir)  # as this run left it
         self.done_patients[key] = record
         for r, image in zip(results, images, strict=True):
             self.done_images[(*key, r.source)] = image
@@ -1370,7 +1386,7 @@ def watch_folder(input_dir: Path, out_dir: Path, settings: Settings, *, interval
         summary = run_batch(input_dir, out_dir, settings, cancel=cancel, allow_empty=True,
                             stability=stability, hashes=hashes, **kwargs)
         kwargs.pop("allow_other_input", None)  # the first pass recorded this input folder
-        written = _journal_state(out_dir)
+        checked = time.monotonic()
         while not cancel.wait(interval_s):
             if not Path(input_dir).is_dir():
                 # A network share or camera disk gone for a moment (found 2026-12-02: the
@@ -1378,16 +1394,23 @@ def watch_folder(input_dir: Path, out_dir: Path, settings: Settings, *, interval
                 log.warning("the input folder cannot be reached: watching goes on, and it is "
                             "screened again when it is back")
                 continue
-            # The results file is checked against the audit trail again when something
-            # other than this watch wrote it since its last pass (an edit during the day).
-            changed = _journal_state(out_dir) != written
+            # The results file is checked against the audit trail again when the pass finds
+            # it otherwise than the last pass left it (something else wrote it: an edit during
+            # the day), and at least every CONFIRM_EVERY_S (an edit made while a pass wrote).
+            confirm = time.monotonic() - checked > CONFIRM_EVERY_S
             summary = run_batch(input_dir, out_dir, settings, cancel=cancel, allow_empty=True,
                                 retry_errors=False, stability=stability, hashes=hashes,
-                                confirm_records=changed, **kwargs)
-            written = _journal_state(out_dir)
+                                confirm_records=confirm, expected_journal=summary.journal_state,
+                                **kwargs)
+            if confirm:
+                checked = time.monotonic()
     finally:
         log.removeFilter(said_once)
     return summary
+
+
+#: A watch checks the results file against the audit trail at least this often (seconds).
+CONFIRM_EVERY_S = 60.0
 
 
 def _journal_state(out_dir: Path) -> tuple[int, int, int] | None:
