@@ -238,6 +238,9 @@ class BatchSummary:
     #: Patients (IDs, as above) whose ID or name the reports' fonts cannot print in full (shown
     #: with "?": Arabic or Hebrew script): each report says so; the run names them.
     unprintable_on_reports: tuple[str, ...] = ()
+    #: Referrals this output folder made (by this installation's audit trail) that its results
+    #: file no longer holds (lines deleted, or an older copy put back without them).
+    referrals_missing: int = 0
     #: The results journal's size, modification time and inode as the run last read or
     #: wrote it (watch mode: did something else write it since?).
     journal_state: tuple[int, int, int] | None = None
@@ -984,6 +987,8 @@ class BatchRun:
         self.referred_later: set[GroupKey] = set()
         #: Visits decided in this run.
         self.committed: set[GroupKey] = set()
+        #: Referrals of this output folder in the audit trail that its results file lacks.
+        self.referrals_missing = 0
         #: The journal's state as this run last read or wrote it (``_journal_state``).
         self.journal_state: tuple[int, int, int] | None = None
 
@@ -1014,7 +1019,7 @@ class BatchRun:
             # Every visit taken from the results file is checked against the audit trail:
             # one that differs is screened again, or, its photographs gone, left out.
             taken = [key for key in self.done_patients if key not in pending]
-            unconfirmed = self._unconfirmed(taken)
+            unconfirmed = self._unconfirmed(taken, groups)
             self.not_in_trail = [key for key in unconfirmed if key in groups]
             for key in self.not_in_trail:
                 pending[key] = groups[key]
@@ -1053,8 +1058,9 @@ class BatchRun:
                 # (never "no referable DR"), and again when it no longer is.
                 again = self._filed_elsewhere_tasks(groups)
                 if again:
-                    log.warning("%d patient visits have a photograph filed for another patient "
-                                "or visit too, or no longer: decided again", len(again))
+                    log.warning("%d patient visits decided again: a photograph of theirs is "
+                                "filed for another patient or visit too (or no longer is), or "
+                                "was screened before for another patient", len(again))
                     cancelled = self._screen(again, len(self.done_images), len(scanned))
         finally:
             if self.auditor is not None:
@@ -1077,6 +1083,7 @@ class BatchRun:
                 r["patient_id"] for r in self.done_images.values()
                 if r.get("screened_for_another") and group_key(r) in groups})),
             unprintable_on_reports=self._unprintable(groups),
+            referrals_missing=self.referrals_missing,
             journal_state=self.journal_state,
             **photographs_to_check(self.done_images, groups),
             **_naming_notes(scanned, groups, options.pattern),
@@ -1199,9 +1206,24 @@ class BatchRun:
             self.sources.update({(*key, i.rel): i for i in images})
         return tasks
 
-    def _unconfirmed(self, keys: list[GroupKey]) -> list[GroupKey]:
+    def _unconfirmed(self, keys: list[GroupKey], groups: dict) -> list[GroupKey]:
+        """``unconfirmed_visits`` of ``keys``; and how many referrals the audit trail holds
+        for this output folder that its results file has lost (``referrals_missing``)."""
+        from .audit import patient_ref, recorded_decisions
+
+        trail = recorded_decisions(self.settings.audit_db, self.settings.audit_key)
+        if trail is not None and self.folder_id:
+            known = {(patient_ref(pid, trail.key), visit)
+                     for pid, visit in [*self.done_patients, *groups]}
+            self.referrals_missing = sum(
+                1 for (ref, visit, folder), (_record, outcome) in trail.latest.items()
+                if folder == self.folder_id and outcome in ("refer", "refer_urgent")
+                and (ref, visit) not in known)
+            if self.referrals_missing:
+                log.warning("%d referrals this output folder made (audit trail) are missing "
+                            "from its results file", self.referrals_missing)
         return unconfirmed_visits(keys, self.done_patients, self.done_images, self.settings,
-                                  self.table, self.referred_later)
+                                  self.table, self.referred_later, trail)
 
     def _commit(self, task: PatientTask, results: tuple[ImageResult, ...],
                 screened_at: str) -> None:
@@ -1273,9 +1295,13 @@ class BatchRun:
                             exc.strerror or exc)
 
 
+_LOAD = object()  # unconfirmed_visits: read the trail itself
+
+
 def unconfirmed_visits(keys: list[GroupKey], done_patients: dict, done_images: dict,
                        settings: Settings, table: ReferralTable | None = None,
-                       referred_later: set[GroupKey] | None = None) -> list[GroupKey]:
+                       referred_later: set[GroupKey] | None = None,
+                       trail: object = _LOAD) -> list[GroupKey]:
     """The visits of ``keys`` (taken from the results file, which anyone who can write the
     folder can edit) whose record this installation's verified audit trail does not
     confirm: the trail missing or failing verification (it vouches for nothing: a folder
@@ -1285,13 +1311,15 @@ def unconfirmed_visits(keys: list[GroupKey], done_patients: dict, done_images: d
     report file other than the one the decision was issued with; or wording, grades and
     notes that the photographs' records and the referral table do not give.
     ``referred_later`` receives the visits whose later decision in this output folder was a
-    referral (a backup put back after a referral: screened again, its withdrawal is said)."""
+    referral (a backup put back after a referral: screened again, its withdrawal is said).
+    ``trail``: the trail's decisions as the caller read them (``audit.recorded_decisions``)."""
     from .audit import decision_fingerprint, patient_ref, recorded_decisions, summary_of_record
 
     if not keys:
         return []
     table = table if table is not None else load_referral_table(settings.referral_table)
-    trail = recorded_decisions(settings.audit_db, settings.audit_key)
+    if trail is _LOAD:
+        trail = recorded_decisions(settings.audit_db, settings.audit_key)
     if trail is None:
         log.warning("the audit trail cannot be verified, so it confirms none of the %d "
                     "visits of the results file: they are screened again, or left out "

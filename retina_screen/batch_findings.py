@@ -38,6 +38,10 @@ class BatchFinding:
 # {count} and {ids}; a field holding a number fills {count}; {remedy} is the interface's way
 # to describe file names; {most} the photographs of one eye a visit may have.
 FINDINGS: tuple[tuple[str, str, str], ...] = (
+    ("referrals_missing", "warning",
+     "{count} referrals this output folder made, by this installation's audit trail, are "
+     "missing from its results file (lines deleted, or an older copy put back without them): "
+     "compare the results folder with its backups, and screen their photographs again."),
     ("differing_from_trail", "warning",
      "{count} patient visits of the results file differ from this installation's audit trail "
      "(the file edited, or from another installation): {ids}. They were screened again."),

@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
@@ -229,13 +230,28 @@ SCREENED_FOR_ANOTHER = (
 
 
 def person_of(name: str | None, birth_date: str | None, sex: str | None) -> str:
-    """The person a DICOM file names, as ``ImageResult.person``: its name (NFC, without case,
-    DICOM's ``^`` and extra spaces), birth date and sex, joined by ``|``; "" when it names
-    nobody."""
-    canonical = " ".join(unicodedata.normalize("NFC", (name or "").replace("^", " "))
-                         .casefold().split())
-    fields = (canonical, (birth_date or "").strip(), (sex or "").strip().upper())
+    """The person a DICOM file names, as ``ImageResult.person``: the words of the name
+    (:func:`_name_words`, sorted, space-separated), birth date and sex, joined by ``|``; ""
+    when it names nobody."""
+    fields = (" ".join(sorted(_name_words(name or ""))), (birth_date or "").strip(),
+              (sex or "").strip().upper())
     return "|".join(fields) if any(fields) else ""
+
+
+#: Letters a name is written with in plain ASCII by another system (MÜLLER as MUELLER).
+_TRANSLITERATED = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae",
+                                 "ø": "oe", "å": "aa"})
+
+
+def _name_words(name: str) -> set[str]:
+    """The words of a name (DICOM's ``^`` parts and spaces) as systems that spell them
+    differently still agree on them: without case, accents, punctuation and initials,
+    umlauts as two letters ("MÜLLER^Hans^J." and "Mueller Hans")."""
+    text = unicodedata.normalize("NFC", name).casefold().translate(_TRANSLITERATED)
+    text = "".join(c for c in unicodedata.normalize("NFKD", text)
+                   if not unicodedata.combining(c))
+    words = ("".join(c for c in word if c.isalnum()) for word in re.split(r"[\s^,]+", text))
+    return {word for word in words if len(word) > 1}
 
 
 def people_in_files(images: list[ImageResult] | tuple[ImageResult, ...]) -> int:
@@ -243,17 +259,27 @@ def people_in_files(images: list[ImageResult] | tuple[ImageResult, ...]) -> int:
     return count_people(image.person for image in images)
 
 
+def _same_person(a: list[str], b: list[str]) -> bool:
+    """Whether two :func:`person_of` field lists may name one person: not where both give a
+    birth date or a sex and they differ, nor where both give a name and the names share no
+    word (a name spelt two ways, a middle name added or a married name keep one)."""
+    name, born, sex = range(3)
+    if (a[born] and b[born] and a[born] != b[born]) or (a[sex] and b[sex] and a[sex] != b[sex]):
+        return False
+    return not (a[name] and b[name] and not set(a[name].split()) & set(b[name].split()))
+
+
 def count_people(persons: Iterable[str]) -> int:
-    """How many different people :func:`person_of`'s strings name: two are one person unless
-    a name, birth date or sex that both give differs."""
+    """How many different people :func:`person_of`'s strings name (:func:`_same_person`)."""
     people: list[list[str]] = []
     for person in persons:
         if not person:
             continue
-        fields = person.split("|")
+        fields = (person.split("|") + ["", "", ""])[:3]
         for known in people:
-            if all(not a or not b or a == b for a, b in zip(known, fields, strict=True)):
-                known[:] = [a or b for a, b in zip(known, fields, strict=True)]
+            if _same_person(known, fields):
+                words = sorted(set(known[0].split()) | set(fields[0].split()))
+                known[:] = [" ".join(words), known[1] or fields[1], known[2] or fields[2]]
                 break
         else:
             people.append(fields)

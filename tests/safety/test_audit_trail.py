@@ -490,6 +490,32 @@ def test_a_patient_screened_under_a_typed_id_is_not_marked_by_the_nights_batch(
     assert row["outcome"] == "no_referable" and "screened before" not in row["notes"], row
 
 
+def test_a_referral_deleted_from_the_results_file_is_said(srahim: Path, tmp_path: Path) -> None:
+    """A referred visit whose photographs were archived, its lines then deleted from
+    results.jsonl: the referral vanished from patients.csv without a word, though the audit
+    trail holds it for this output folder (found 2026-12-02). The run now says how many of
+    the folder's referrals its results file has lost."""
+    env = cli_env(tmp_path)
+    photos = _camera(srahim, tmp_path, ("Patient006", "Patient013"))
+    out = tmp_path / "results"
+    args = ["batch", str(photos), "--out", str(out), "--workers", "1", "--no-reports"]
+    assert run_cli(args, env).returncode == 0
+    assert _patients_csv(out)["Patient013"]["outcome"].startswith("refer")
+    for eye in "RL":
+        (photos / f"Patient013_{eye}.jpg").unlink()  # archived
+    journal = out / "results.jsonl"
+    journal.write_text("".join(line + "\n" for line in journal.read_text(
+        encoding="utf-8").splitlines() if '"Patient013"' not in line), encoding="utf-8")
+    done = run_cli(args, env)
+    assert done.returncode == 0, done.stderr
+    assert "Patient013" not in _patients_csv(out)
+    assert ("Warning: 1 referrals this output folder made, by this installation's audit "
+            "trail, are missing from its results file") in done.stdout, done.stdout
+    assert "referrals this output folder made" not in run_cli(
+        ["batch", str(photos), "--out", str(tmp_path / "elsewhere"), "--workers", "1",
+         "--no-reports"], env).stdout  # another output folder's own referrals only
+
+
 def test_a_decision_replaced_within_the_same_second_is_superseded(installation: tuple[Path, Path],
                                                                   tmp_path: Path) -> None:
     """Two decisions of one visit can be made within one second (a fast machine, a photograph

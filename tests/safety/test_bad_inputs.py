@@ -832,3 +832,10 @@ def test_two_people_under_one_dicom_patient_id_never_read_no_referable_dr(
                          person_of("DOE  jane", None, None), person_of(None, None, None)]) == 1
     assert count_people([person_of("Doe^Jane", "1958-02-14", "F"),
                          person_of("Doe^Jane", "1960-01-01", "F")]) == 2
+    # One person's name as other systems write it is still one person (a probe found these
+    # counted as two): an umlaut in ASCII, a middle initial added, a married name.
+    for one, other in (("MUELLER^HANS", "M\u00dcLLER^HANS"), ("DOE^JOHN", "DOE^JOHN^A"),
+                       ("Smith^Jane", "Doe^Jane")):
+        assert count_people([person_of(one, "1950-01-01", "M"),
+                             person_of(other, "1950-01-01", "M")]) == 1, (one, other)
+        assert count_people([person_of(one, None, None), person_of(other, None, None)]) == 1
