@@ -48,6 +48,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .atomic import file_sha256, write_atomic
@@ -109,6 +110,9 @@ from .naming import (
 from .quality import load_thresholds
 from .results import MORE_PROBLEMS, Eye, ImageResult, Outcome, PatientInfo
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .audit import TrailDecisions
 
 log = logging.getLogger(__name__)
 
@@ -1222,8 +1226,8 @@ class BatchRun:
             if self.referrals_missing:
                 log.warning("%d referrals this output folder made (audit trail) are missing "
                             "from its results file", self.referrals_missing)
-        return unconfirmed_visits(keys, self.done_patients, self.done_images, self.settings,
-                                  self.table, self.referred_later, trail)
+        return unconfirmed_visits(keys, self.done_patients, self.done_images, trail,
+                                  self.table, self.referred_later)
 
     def _commit(self, task: PatientTask, results: tuple[ImageResult, ...],
                 screened_at: str) -> None:
@@ -1295,13 +1299,9 @@ class BatchRun:
                             exc.strerror or exc)
 
 
-_LOAD = object()  # unconfirmed_visits: read the trail itself
-
-
 def unconfirmed_visits(keys: list[GroupKey], done_patients: dict, done_images: dict,
-                       settings: Settings, table: ReferralTable | None = None,
-                       referred_later: set[GroupKey] | None = None,
-                       trail: object = _LOAD) -> list[GroupKey]:
+                       trail: TrailDecisions | None, table: ReferralTable,
+                       referred_later: set[GroupKey] | None = None) -> list[GroupKey]:
     """The visits of ``keys`` (taken from the results file, which anyone who can write the
     folder can edit) whose record this installation's verified audit trail does not
     confirm: the trail missing or failing verification (it vouches for nothing: a folder
@@ -1312,14 +1312,12 @@ def unconfirmed_visits(keys: list[GroupKey], done_patients: dict, done_images: d
     notes that the photographs' records and the referral table do not give.
     ``referred_later`` receives the visits whose later decision in this output folder was a
     referral (a backup put back after a referral: screened again, its withdrawal is said).
-    ``trail``: the trail's decisions as the caller read them (``audit.recorded_decisions``)."""
-    from .audit import decision_fingerprint, patient_ref, recorded_decisions, summary_of_record
+    ``trail``: the trail's decisions (``audit.recorded_decisions``; None: it vouches for
+    nothing)."""
+    from .audit import decision_fingerprint, patient_ref, summary_of_record
 
     if not keys:
         return []
-    table = table if table is not None else load_referral_table(settings.referral_table)
-    if trail is _LOAD:
-        trail = recorded_decisions(settings.audit_db, settings.audit_key)
     if trail is None:
         log.warning("the audit trail cannot be verified, so it confirms none of the %d "
                     "visits of the results file: they are screened again, or left out "

@@ -78,14 +78,18 @@ def visits(out_dir: Path, settings: Settings) -> tuple[list[tuple[dict, list[dic
     as (visit record, image records) with its report file the one it was issued with; and how
     many visits were held back."""
     from ..atomic import file_sha256
+    from ..audit import recorded_decisions
     from ..batch import JOURNAL, Journal, latest_records, unconfirmed_visits
+    from ..decision import load_referral_table
 
     journal = Journal(Path(out_dir) / JOURNAL, 0o600)
     images, patients = latest_records(journal.read(repair=False))
     by_visit: dict[tuple[str, str], list[dict]] = {}
     for (patient_id, visit, _path), record in images.items():
         by_visit.setdefault((patient_id, visit), []).append(record)
-    held = set(unconfirmed_visits(sorted(patients), patients, images, settings))
+    trail = recorded_decisions(settings.audit_db, settings.audit_key)
+    held = set(unconfirmed_visits(sorted(patients), patients, images, trail,
+                                  load_referral_table(settings.referral_table)))
     for key in sorted(patients):
         report = patients[key].get("report")
         issued = (patients[key].get("report_file") or {}).get("sha256")
