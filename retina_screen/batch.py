@@ -899,16 +899,20 @@ def elsewhere_named(key: GroupKey, others: tuple[GroupKey, ...]) -> tuple[str, .
     return tuple(sorted({pid if pid != key[0] else f"{pid} {visit}" for pid, visit in others}))
 
 
-def photographs_to_check(done_images: dict, groups: dict) -> dict[str, tuple[str, ...]]:
+def photographs_to_check(done_images: dict, groups: dict,
+                         elsewhere: dict | None = None) -> dict[str, tuple[str, ...]]:
     """Photographs (by content, their sha256) that stand in two places of this folder: the
     patients one of whose photographs is also another patient's (one of them has the other's
     result), and the patients one of whose photographs is in two of their visits (a visit's
     result may rest on a photograph taken at another); the patients of visits whose
     photographs their cameras dated on days apart, and of visits whose photographs may not be
-    the eyes they are filed as. ``BatchSummary``'s fields by name."""
+    the eyes they are filed as. ``BatchSummary``'s fields by name. ``elsewhere``:
+    ``filed_elsewhere`` of the same photographs, where the caller has it."""
     shared: set[str] = set()
     revisited: set[str] = set()
-    for ((patient, _visit), _path), others in filed_elsewhere(done_images, groups).items():
+    if elsewhere is None:
+        elsewhere = filed_elsewhere(done_images, groups)
+    for ((patient, _visit), _path), others in elsewhere.items():
         for other_patient, _other_visit in others:
             (revisited if other_patient == patient else shared).add(patient)
     if shared:
@@ -993,6 +997,8 @@ class BatchRun:
         self.committed: set[GroupKey] = set()
         #: Referrals of this output folder in the audit trail that its results file lacks.
         self.referrals_missing = 0
+        #: ``filed_elsewhere`` as the run's second pass found it (None: not looked).
+        self.elsewhere: dict | None = None
         #: The journal's state as this run last read or wrote it (``_journal_state``).
         self.journal_state: tuple[int, int, int] | None = None
 
@@ -1089,7 +1095,7 @@ class BatchRun:
             unprintable_on_reports=self._unprintable(groups),
             referrals_missing=self.referrals_missing,
             journal_state=self.journal_state,
-            **photographs_to_check(self.done_images, groups),
+            **photographs_to_check(self.done_images, groups, self.elsewhere),
             **_naming_notes(scanned, groups, options.pattern),
         )
 
@@ -1181,7 +1187,7 @@ class BatchRun:
         (``ImageResult.filed_also_for``) is not what the folder now holds, or (decided in this
         run) of being screened before for another patient (``screened_for_another``) not what
         the audit trail holds, as tasks that carry what they hold."""
-        elsewhere = filed_elsewhere(self.done_images, groups)
+        elsewhere = self.elsewhere = filed_elsewhere(self.done_images, groups)
         before = self._screened_before()
         by_visit: dict[GroupKey, dict[str, dict]] = {}
         for (pid, visit, path), record in self.done_images.items():
